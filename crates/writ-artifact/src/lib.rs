@@ -1,0 +1,1 @@
+//! writ-artifact (work in progress)

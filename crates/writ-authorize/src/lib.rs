@@ -1,0 +1,1 @@
+//! writ-authorize (work in progress)

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `writ` binary: one test binary, one module per command family.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod ledger;
+mod policy;
+mod writ;

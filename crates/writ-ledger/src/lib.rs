@@ -1,0 +1,1 @@
+//! writ-ledger (work in progress)

@@ -1,0 +1,36 @@
+use thiserror::Error;
+
+/// Canonical JSON could not be produced or the input was not canonical.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CanonicalError {
+    #[error("invalid JSON: {0}")]
+    Parse(String),
+    #[error("cannot encode as canonical JSON: {0}")]
+    Encode(String),
+    #[error(
+        "JSON is not in RFC 8785 canonical form (first difference at byte {offset}): sort object keys, drop whitespace, write numbers and strings canonically"
+    )]
+    NotCanonical { offset: usize },
+}
+
+impl CanonicalError {
+    /// A short stable code for metrics and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            CanonicalError::Parse(_) => "json_invalid",
+            CanonicalError::Encode(_) => "json_unencodable",
+            CanonicalError::NotCanonical { .. } => "json_not_canonical",
+        }
+    }
+}
+
+/// An identifier did not have the expected form.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum IdError {
+    #[error("invalid {kind} id {value:?}: expected {expected}")]
+    Invalid {
+        kind: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
