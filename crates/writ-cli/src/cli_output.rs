@@ -57,6 +57,7 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
 }
 
 /// Prints `value` as pretty JSON on stdout.
+#[allow(dead_code, reason = "used by the commands as they land")]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
