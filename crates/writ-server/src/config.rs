@@ -1,0 +1,168 @@
+//! Server configuration: a TOML file, then `WRIT_*` environment variables over it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// Settings of `writ serve`. Every field has a safe default.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`WRIT_LISTEN`).
+    pub listen: String,
+    /// Where the ledger, keys and control store live (`WRIT_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The control plane's id, the writs' `iss` (`WRIT_ISSUER`).
+    pub issuer: String,
+    /// The ledger's origin line (`WRIT_LEDGER_ORIGIN`).
+    pub ledger_origin: String,
+    /// Default writ lifetime in seconds (`WRIT_WRIT_LIFETIME_SECS`).
+    pub writ_lifetime_secs: u64,
+    /// Upper bound a request may ask for (`WRIT_WRIT_MAX_LIFETIME_SECS`).
+    pub writ_max_lifetime_secs: u64,
+    /// Largest request body accepted, in bytes (`WRIT_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Seconds between heartbeats on the event feed (`WRIT_HEARTBEAT_SECS`).
+    pub heartbeat_secs: u64,
+    /// Optional TLS (`WRIT_TLS_CERT`, `WRIT_TLS_KEY`): PEM files.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8787".into(),
+            data_dir: PathBuf::from("writ-data"),
+            issuer: "writ:local".into(),
+            ledger_origin: "writ.local/ledger".into(),
+            writ_lifetime_secs: 60,
+            writ_max_lifetime_secs: 600,
+            max_body_bytes: 256 * 1024,
+            heartbeat_secs: 5,
+            tls: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads `path` (if given) and applies environment overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ServerError> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ServerError::Config(format!("cannot read {}: {e}", p.display()))
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| ServerError::Config(format!("{}: {e}", p.display())))?
+            }
+            None => ServerConfig::default(),
+        };
+        let num = |name: &str, v: String| -> Result<u64, ServerError> {
+            v.parse()
+                .map_err(|_| ServerError::Config(format!("{name}={v:?} is not a whole number")))
+        };
+        if let Some(v) = env("WRIT_LISTEN") {
+            cfg.listen = v;
+        }
+        if let Some(v) = env("WRIT_DATA_DIR") {
+            cfg.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("WRIT_ISSUER") {
+            cfg.issuer = v;
+        }
+        if let Some(v) = env("WRIT_LEDGER_ORIGIN") {
+            cfg.ledger_origin = v;
+        }
+        if let Some(v) = env("WRIT_WRIT_LIFETIME_SECS") {
+            cfg.writ_lifetime_secs = num("WRIT_WRIT_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = env("WRIT_WRIT_MAX_LIFETIME_SECS") {
+            cfg.writ_max_lifetime_secs = num("WRIT_WRIT_MAX_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = env("WRIT_MAX_BODY_BYTES") {
+            cfg.max_body_bytes =
+                usize::try_from(num("WRIT_MAX_BODY_BYTES", v)?).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = env("WRIT_HEARTBEAT_SECS") {
+            cfg.heartbeat_secs = num("WRIT_HEARTBEAT_SECS", v)?;
+        }
+        match (env("WRIT_TLS_CERT"), env("WRIT_TLS_KEY")) {
+            (Some(cert), Some(key)) => {
+                cfg.tls = Some(TlsConfig {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ServerError::Config(
+                    "set both WRIT_TLS_CERT and WRIT_TLS_KEY, or neither".into(),
+                ));
+            }
+        }
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), ServerError> {
+        if self.writ_lifetime_secs == 0 || self.writ_lifetime_secs > self.writ_max_lifetime_secs {
+            return Err(ServerError::Config(format!(
+                "writ_lifetime_secs ({}) must be between 1 and writ_max_lifetime_secs ({})",
+                self.writ_lifetime_secs, self.writ_max_lifetime_secs
+            )));
+        }
+        if self.heartbeat_secs == 0 {
+            return Err(ServerError::Config(
+                "heartbeat_secs must be at least 1".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ServerError::Config(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("writ.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9000\"\nwrit_lifetime_secs = 30\n").unwrap();
+        let cfg = ServerConfig::load(Some(&p), |k| {
+            (k == "WRIT_LISTEN").then(|| "127.0.0.1:0".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:0");
+        assert_eq!(cfg.writ_lifetime_secs, 30);
+        std::fs::write(&p, "lisen = 1\n").unwrap();
+        assert!(ServerConfig::load(Some(&p), |_| None).is_err());
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_HEARTBEAT_SECS")
+                .then(|| "x".to_string()))
+            .is_err()
+        );
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_TLS_CERT")
+                .then(|| "c.pem".to_string()))
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! The event feed gates follow: decisions, revocations, quarantines, the kill switch, heartbeats.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::IntervalStream;
+
+/// One event on the feed. Serialized as the SSE `data` (JSON); its `kind` is the SSE `event` name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+}
+
+/// Fan-out of events to every connected subscriber.
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+    seq: AtomicU64,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(16));
+        Self {
+            tx,
+            seq: AtomicU64::new(1),
+        }
+    }
+
+    /// Publishes an event; having no subscriber is not an error.
+    pub fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Event { seq, kind, data });
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// An SSE response: the events as they happen plus a `heartbeat` event every `heartbeat`.
+    /// A subscriber that falls behind gets a `lagged` event (it must resynchronize: it may have
+    /// missed a revocation) rather than a silent gap.
+    pub fn sse(
+        &self,
+        heartbeat: Duration,
+    ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+        let events = BroadcastStream::new(self.subscribe()).map(|item| {
+            Ok(match item {
+                Ok(ev) => SseEvent::default()
+                    .event(ev.kind)
+                    .id(ev.seq.to_string())
+                    .data(serde_json::to_string(&ev.data).unwrap_or_else(|_| "{}".into())),
+                Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                    SseEvent::default()
+                        .event("lagged")
+                        .data(format!("{{\"missed\":{n}}}"))
+                }
+            })
+        });
+        let beats = IntervalStream::new(tokio::time::interval(heartbeat)).map(|_| {
+            let now = writ_model::Clock::now_unix(&writ_model::SystemClock);
+            Ok(SseEvent::default()
+                .event("heartbeat")
+                .data(format!("{{\"now\":{now}}}")))
+        });
+        Sse::new(events.merge(beats)).keep_alive(KeepAlive::default())
+    }
+}

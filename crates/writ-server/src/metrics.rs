@@ -1,0 +1,166 @@
+//! Prometheus metrics in the text exposition format, kept by hand: a few counters and histograms.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b
+                && let Some(c) = self.counts.get_mut(i)
+            {
+                *c += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+}
+
+/// The server's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    decisions: Mutex<BTreeMap<(String, String), u64>>,
+    http: Mutex<BTreeMap<(String, u16), u64>>,
+    authorize_latency: Mutex<Histogram>,
+    pub ledger_size: AtomicU64,
+    pub checkpoint_unix: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a decision by outcome (`allow`/`deny`/`error`) and reason code.
+    pub fn decision(&self, outcome: &str, reason: &str) {
+        let mut m = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((outcome.to_owned(), reason.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub fn http(&self, route: &str, status: u16) {
+        let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((route.to_owned(), status)).or_default() += 1;
+    }
+
+    pub fn authorize_seconds(&self, secs: f64) {
+        self.authorize_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(secs);
+    }
+
+    /// Renders every metric; `now` is used for the checkpoint age.
+    pub fn render(&self, now: u64) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP writ_decisions_total Authorization decisions by outcome and reason code."
+        );
+        let _ = writeln!(out, "# TYPE writ_decisions_total counter");
+        for ((outcome, reason), n) in self
+            .decisions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "writ_decisions_total{{outcome=\"{}\",reason=\"{}\"}} {n}",
+                esc(outcome),
+                esc(reason)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP writ_http_requests_total HTTP requests by route and status."
+        );
+        let _ = writeln!(out, "# TYPE writ_http_requests_total counter");
+        for ((route, status), n) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "writ_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                esc(route)
+            );
+        }
+        let h = self
+            .authorize_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP writ_authorize_duration_seconds Time to decide, record and answer an authorization."
+        );
+        let _ = writeln!(out, "# TYPE writ_authorize_duration_seconds histogram");
+        for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
+            let _ = writeln!(
+                out,
+                "writ_authorize_duration_seconds_bucket{{le=\"{b}\"}} {c}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "writ_authorize_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(out, "writ_authorize_duration_seconds_sum {}", h.sum);
+        let _ = writeln!(out, "writ_authorize_duration_seconds_count {}", h.count);
+        drop(h);
+        let _ = writeln!(out, "# HELP writ_ledger_entries Entries in the ledger.");
+        let _ = writeln!(out, "# TYPE writ_ledger_entries gauge");
+        let _ = writeln!(
+            out,
+            "writ_ledger_entries {}",
+            self.ledger_size.load(Ordering::Relaxed)
+        );
+        let cp = self.checkpoint_unix.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP writ_checkpoint_age_seconds Seconds since the newest signed checkpoint."
+        );
+        let _ = writeln!(out, "# TYPE writ_checkpoint_age_seconds gauge");
+        let _ = writeln!(
+            out,
+            "writ_checkpoint_age_seconds {}",
+            if cp == 0 { 0 } else { now.saturating_sub(cp) }
+        );
+        out
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        m.decision("deny", "no_policy_permits");
+        m.decision("deny", "no_policy_permits");
+        m.authorize_seconds(0.0003);
+        let text = m.render(0);
+        assert!(
+            text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_policy_permits\"} 2")
+        );
+        assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.00025\"} 0"));
+        assert!(text.contains("writ_authorize_duration_seconds_count 1"));
+    }
+}

@@ -1,0 +1,379 @@
+//! The control store: principals, gates, tokens and governance state, in SQLite beside the ledger.
+//!
+//! The ledger is the evidence; this store is the working state the server needs to answer fast
+//! (who holds which token, which gate has which key, what is revoked or quarantined). Every change
+//! made here is also appended to the ledger by the caller. Reads on the hot path come from an
+//! in-memory copy ([`Registry`]) loaded at start and updated on every change.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use rusqlite::{Connection, params};
+
+use crate::auth::{Caller, Scope};
+use crate::error::ServerError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS principals (
+    id TEXT PRIMARY KEY,
+    zone TEXT NOT NULL,
+    attrs TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gates (
+    id TEXT PRIMARY KEY,
+    zone TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS governance (
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (kind, target)
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// A registered principal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrincipalRow {
+    pub id: String,
+    pub zone: String,
+    pub attrs: serde_json::Value,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// A registered gate with its attestation key (base64 Ed25519 public key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GateRow {
+    pub id: String,
+    pub zone: String,
+    pub public_key: String,
+    pub created_at: i64,
+}
+
+/// Kinds of governance state that can be switched on for a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GovernanceKind {
+    RevokedJti,
+    RevokedPrincipal,
+    RevokedZone,
+    QuarantinedPrincipal,
+    QuarantinedZone,
+}
+
+impl GovernanceKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            GovernanceKind::RevokedJti => "revoked_jti",
+            GovernanceKind::RevokedPrincipal => "revoked_principal",
+            GovernanceKind::RevokedZone => "revoked_zone",
+            GovernanceKind::QuarantinedPrincipal => "quarantined_principal",
+            GovernanceKind::QuarantinedZone => "quarantined_zone",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "revoked_jti" => GovernanceKind::RevokedJti,
+            "revoked_principal" => GovernanceKind::RevokedPrincipal,
+            "revoked_zone" => GovernanceKind::RevokedZone,
+            "quarantined_principal" => GovernanceKind::QuarantinedPrincipal,
+            "quarantined_zone" => GovernanceKind::QuarantinedZone,
+            _ => return None,
+        })
+    }
+}
+
+/// The hot-path copy of the control store.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    pub tokens: HashMap<String, Caller>,
+    pub principals: BTreeMap<String, PrincipalRow>,
+    pub gates: BTreeMap<String, GateRow>,
+    pub governance: BTreeMap<GovernanceKind, BTreeSet<String>>,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Registry {
+    pub fn is(&self, kind: GovernanceKind, target: &str) -> bool {
+        self.governance
+            .get(&kind)
+            .is_some_and(|s| s.contains(target))
+    }
+}
+
+/// SQLite-backed control store with its in-memory registry.
+pub struct ControlStore {
+    conn: Mutex<Connection>,
+    registry: RwLock<Registry>,
+}
+
+impl ControlStore {
+    /// Opens (creating if needed) the control store at `path`.
+    pub fn open(path: &Path) -> Result<Self, ServerError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        let registry = load_registry(&conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            registry: RwLock::new(registry),
+        })
+    }
+
+    /// Runs `f` with a read view of the registry.
+    pub fn read<R>(&self, f: impl FnOnce(&Registry) -> R) -> R {
+        match self.registry.read() {
+            Ok(r) => f(&r),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// Writes through to SQLite, then to the registry. `apply` runs only if the SQL committed.
+    fn write(
+        &self,
+        sql: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+        apply: impl FnOnce(&mut Registry),
+    ) -> Result<(), ServerError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction()?;
+        sql(&tx)?;
+        tx.commit()?;
+        let mut reg = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        apply(&mut reg);
+        Ok(())
+    }
+
+    pub fn caller_for_token_hash(&self, hash: &str) -> Option<Caller> {
+        self.read(|r| r.tokens.get(hash).cloned())
+    }
+
+    pub fn add_token(&self, hash: &str, caller: &Caller, now: i64) -> Result<(), ServerError> {
+        self.write(
+            |tx| {
+                tx.execute(
+                    "INSERT INTO tokens (hash, scope, subject, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![hash, caller.scope.as_str(), caller.subject, now],
+                )
+                .map(|_| ())
+            },
+            |r| {
+                r.tokens.insert(hash.to_owned(), caller.clone());
+            },
+        )
+    }
+
+    /// Revokes every token of `subject`.
+    pub fn revoke_tokens_of(&self, subject: &str) -> Result<(), ServerError> {
+        self.write(
+            |tx| {
+                tx.execute(
+                    "UPDATE tokens SET revoked = 1 WHERE subject = ?1",
+                    params![subject],
+                )
+                .map(|_| ())
+            },
+            |r| r.tokens.retain(|_, c| c.subject != subject),
+        )
+    }
+
+    pub fn upsert_principal(&self, row: &PrincipalRow) -> Result<(), ServerError> {
+        let attrs = row.attrs.to_string();
+        self.write(
+            |tx| {
+                tx.execute(
+                    "INSERT INTO principals (id, zone, attrs, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, attrs = excluded.attrs, status = excluded.status",
+                    params![row.id, row.zone, attrs, row.status, row.created_at],
+                )
+                .map(|_| ())
+            },
+            |r| {
+                r.principals.insert(row.id.clone(), row.clone());
+            },
+        )
+    }
+
+    pub fn upsert_gate(&self, row: &GateRow) -> Result<(), ServerError> {
+        self.write(
+            |tx| {
+                tx.execute(
+                    "INSERT INTO gates (id, zone, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, public_key = excluded.public_key",
+                    params![row.id, row.zone, row.public_key, row.created_at],
+                )
+                .map(|_| ())
+            },
+            |r| {
+                r.gates.insert(row.id.clone(), row.clone());
+            },
+        )
+    }
+
+    /// Switches governance state on (`on = true`) or off for `target`.
+    pub fn set_governance(
+        &self,
+        kind: GovernanceKind,
+        target: &str,
+        on: bool,
+        now: i64,
+    ) -> Result<(), ServerError> {
+        self.write(
+            |tx| {
+                if on {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO governance (kind, target, at) VALUES (?1, ?2, ?3)",
+                        params![kind.as_str(), target, now],
+                    )
+                } else {
+                    tx.execute(
+                        "DELETE FROM governance WHERE kind = ?1 AND target = ?2",
+                        params![kind.as_str(), target],
+                    )
+                }
+                .map(|_| ())
+            },
+            |r| {
+                let set = r.governance.entry(kind).or_default();
+                if on {
+                    set.insert(target.to_owned());
+                } else {
+                    set.remove(target);
+                }
+            },
+        )
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), ServerError> {
+        self.write(
+            |tx| {
+                tx.execute(
+                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                    params![key, value],
+                )
+                .map(|_| ())
+            },
+            |r| {
+                r.settings.insert(key.to_owned(), value.to_owned());
+            },
+        )
+    }
+
+    pub fn setting(&self, key: &str) -> Option<String> {
+        self.read(|r| r.settings.get(key).cloned())
+    }
+}
+
+fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
+    let mut reg = Registry::default();
+    let mut stmt = conn.prepare("SELECT hash, scope, subject FROM tokens WHERE revoked = 0")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (hash, scope, subject) = row?;
+        // A row with an unknown scope grants nothing.
+        if let Ok(scope) = scope.parse::<Scope>() {
+            reg.tokens.insert(hash, Caller { scope, subject });
+        }
+    }
+    let mut stmt = conn.prepare("SELECT id, zone, attrs, status, created_at FROM principals")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PrincipalRow {
+            id: r.get(0)?,
+            zone: r.get(1)?,
+            attrs: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(serde_json::Value::Null),
+            status: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })?;
+    for row in rows {
+        let row = row?;
+        reg.principals.insert(row.id.clone(), row);
+    }
+    let mut stmt = conn.prepare("SELECT id, zone, public_key, created_at FROM gates")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(GateRow {
+            id: r.get(0)?,
+            zone: r.get(1)?,
+            public_key: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    for row in rows {
+        let row = row?;
+        reg.gates.insert(row.id.clone(), row);
+    }
+    let mut stmt = conn.prepare("SELECT kind, target FROM governance")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (kind, target) = row?;
+        if let Some(kind) = GovernanceKind::parse(&kind) {
+            reg.governance.entry(kind).or_default().insert(target);
+        }
+    }
+    let mut stmt = conn.prepare("SELECT key, value FROM settings")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        reg.settings.insert(k, v);
+    }
+    Ok(reg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.db");
+        {
+            let s = ControlStore::open(&path).unwrap();
+            let caller = Caller {
+                scope: Scope::Principal,
+                subject: "agent:a".into(),
+            };
+            s.add_token("h1", &caller, 1).unwrap();
+            s.upsert_gate(&GateRow {
+                id: "gate:g".into(),
+                zone: "dev".into(),
+                public_key: "k".into(),
+                created_at: 1,
+            })
+            .unwrap();
+            s.set_governance(GovernanceKind::RevokedPrincipal, "agent:b", true, 2)
+                .unwrap();
+            s.set_setting("kill_switch", "on").unwrap();
+        }
+        let s = ControlStore::open(&path).unwrap();
+        assert_eq!(s.caller_for_token_hash("h1").unwrap().subject, "agent:a");
+        assert!(s.read(|r| r.gates.contains_key("gate:g")));
+        assert!(s.read(|r| r.is(GovernanceKind::RevokedPrincipal, "agent:b")));
+        assert_eq!(s.setting("kill_switch").as_deref(), Some("on"));
+        s.revoke_tokens_of("agent:a").unwrap();
+        drop(s);
+        let s = ControlStore::open(&path).unwrap();
+        assert!(s.caller_for_token_hash("h1").is_none());
+    }
+}
