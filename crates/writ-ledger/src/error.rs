@@ -1,0 +1,346 @@
+//! Errors of the ledger, one enum per concern, each with a stable `reason_code()`.
+
+use thiserror::Error;
+
+/// A proof could not be generated or did not verify.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProofError {
+    /// The leaf index is not below the tree size.
+    #[error("leaf index {index} is outside a tree of size {size}; ask for an index below the size")]
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// The two sizes of a consistency proof are not in order, or the first is zero.
+    #[error(
+        "cannot prove consistency from size {size1} to size {size2}; the first size must be at least 1 and at most the second"
+    )]
+    BadSizes {
+        /// The older tree size.
+        size1: u64,
+        /// The newer tree size.
+        size2: u64,
+    },
+    /// The proof has the wrong number of hashes for the sizes.
+    #[error(
+        "the proof has {got} hashes where {want} are needed; it does not belong to these sizes"
+    )]
+    WrongProofSize {
+        /// Hashes in the proof.
+        got: usize,
+        /// Hashes the sizes require.
+        want: usize,
+    },
+    /// A hash does not have 32 bytes.
+    #[error("a hash has {len} bytes instead of 32; the proof or leaf hash is malformed")]
+    BadHashLength {
+        /// The length found.
+        len: usize,
+    },
+    /// The recomputed root differs from the expected root.
+    #[error(
+        "the proof does not lead to the expected root; the entry or the checkpoint is not genuine"
+    )]
+    RootMismatch,
+    /// The hash reader could not provide a node.
+    #[error(
+        "the tree node at level {level}, index {index} is not available; the tree is smaller than asked"
+    )]
+    MissingNode {
+        /// Tree level (0 = leaves).
+        level: u8,
+        /// Node index at that level.
+        index: u64,
+    },
+}
+
+impl ProofError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            ProofError::IndexOutOfRange { .. } => "proof.index_out_of_range",
+            ProofError::BadSizes { .. } => "proof.bad_sizes",
+            ProofError::WrongProofSize { .. } => "proof.wrong_size",
+            ProofError::BadHashLength { .. } => "proof.bad_hash_length",
+            ProofError::RootMismatch => "proof.root_mismatch",
+            ProofError::MissingNode { .. } => "proof.missing_node",
+        }
+    }
+}
+
+/// A signed note, verifier key, signing key or checkpoint is malformed or does not verify.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum NoteError {
+    /// The note text or its signature block is malformed.
+    #[error("malformed signed note: {0}")]
+    Malformed(String),
+    /// A verifier key (`name+hexid+base64`) is malformed.
+    #[error("malformed verifier key: {0}; expected the vkey form name+hexid+base64")]
+    BadVerifierKey(String),
+    /// A signer key is malformed.
+    #[error("malformed signer key: {0}; expected PRIVATE+KEY+name+hexid+base64")]
+    BadSignerKey(String),
+    /// No signature in the note was made by the expected key.
+    #[error("the note carries no signature by {name}+{key_id:08x}; check the verifier key")]
+    NoSignatureByKey {
+        /// The key name expected.
+        name: String,
+        /// The key id expected.
+        key_id: u32,
+    },
+    /// A signature line by the expected key does not verify.
+    #[error(
+        "the signature by {name} does not verify; the note was altered or signed by another key"
+    )]
+    BadSignature {
+        /// The key name.
+        name: String,
+    },
+    /// The checkpoint body is not a C2SP tlog-checkpoint.
+    #[error("malformed checkpoint: {0}")]
+    BadCheckpoint(String),
+    /// The checkpoint's origin is not the expected log's.
+    #[error("the checkpoint is for origin {got:?}, not {want:?}")]
+    WrongOrigin {
+        /// Origin found.
+        got: String,
+        /// Origin expected.
+        want: String,
+    },
+}
+
+impl NoteError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            NoteError::Malformed(_) => "note.malformed",
+            NoteError::BadVerifierKey(_) => "note.bad_vkey",
+            NoteError::BadSignerKey(_) => "note.bad_skey",
+            NoteError::NoSignatureByKey { .. } => "note.no_signature",
+            NoteError::BadSignature { .. } => "note.bad_signature",
+            NoteError::BadCheckpoint(_) => "checkpoint.malformed",
+            NoteError::WrongOrigin { .. } => "checkpoint.wrong_origin",
+        }
+    }
+}
+
+/// An entry was refused before anything was written.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EntryError {
+    /// The entry is larger than the 65,535 bytes a tile entry bundle can hold.
+    #[error(
+        "the entry has {len} bytes, over the limit of 65535; store large values by digest, not inline"
+    )]
+    TooLarge {
+        /// Length of the refused entry.
+        len: usize,
+    },
+    /// The entry is not RFC 8785 canonical JSON.
+    #[error("the entry is not RFC 8785 canonical JSON ({0}); canonicalize it before appending")]
+    NotCanonical(String),
+    /// The entry is JSON but not an object with a string `type` and an integer `v`.
+    #[error("the entry must be a JSON object with a string \"type\" and an integer \"v\": {0}")]
+    BadShape(String),
+}
+
+impl EntryError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            EntryError::TooLarge { .. } => "entry.too_large",
+            EntryError::NotCanonical(_) => "entry.not_canonical",
+            EntryError::BadShape(_) => "entry.bad_shape",
+        }
+    }
+}
+
+/// A tile, tile path or entry bundle is malformed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum TileError {
+    /// A tile's bytes are not a whole number of hashes, or too many.
+    #[error("a hash tile has {len} bytes; it must be 32 × width with width 1..=256")]
+    BadTileLength {
+        /// Length found.
+        len: usize,
+    },
+    /// An entry bundle is truncated or over-long.
+    #[error("malformed entry bundle: {0}")]
+    BadBundle(String),
+    /// An entry cannot be put in a bundle.
+    #[error("an entry of {len} bytes does not fit the uint16 length prefix of an entry bundle")]
+    EntryTooLarge {
+        /// Length of the entry.
+        len: usize,
+    },
+}
+
+impl TileError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            TileError::BadTileLength { .. } => "tile.bad_length",
+            TileError::BadBundle(_) => "tile.bad_bundle",
+            TileError::EntryTooLarge { .. } => "tile.entry_too_large",
+        }
+    }
+}
+
+/// A proof bundle (`writ.proof/v1`) or consistency proof JSON is malformed or does not verify.
+#[derive(Debug, Error)]
+pub enum BundleError {
+    /// The JSON is not a proof bundle.
+    #[error("malformed proof bundle: {0}")]
+    Malformed(String),
+    /// The bundle's log key is not the key the caller trusts.
+    #[error(
+        "the bundle names log key {got:?}, not the trusted {want:?}; fetch the log's vkey out of band"
+    )]
+    UntrustedKey {
+        /// Key in the bundle.
+        got: String,
+        /// Key trusted by the caller.
+        want: String,
+    },
+    /// The checkpoint does not verify.
+    #[error("the bundle's checkpoint does not verify: {0}")]
+    Checkpoint(#[from] NoteError),
+    /// An entry's leaf hash is not the hash of its bytes.
+    #[error("entry {index}: leaf_hash_b64 is not the hash of entry_b64")]
+    LeafHashMismatch {
+        /// The entry's index.
+        index: u64,
+    },
+    /// An entry's inclusion proof does not verify.
+    #[error("entry {index}: the inclusion proof does not verify: {source}")]
+    Inclusion {
+        /// The entry's index.
+        index: u64,
+        /// Why.
+        source: ProofError,
+    },
+    /// A consistency proof does not verify.
+    #[error("the consistency proof does not verify: {0}")]
+    Consistency(ProofError),
+}
+
+impl BundleError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            BundleError::Malformed(_) => "bundle.malformed",
+            BundleError::UntrustedKey { .. } => "bundle.untrusted_key",
+            BundleError::Checkpoint(_) => "bundle.bad_checkpoint",
+            BundleError::LeafHashMismatch { .. } => "bundle.leaf_hash_mismatch",
+            BundleError::Inclusion { .. } => "bundle.bad_inclusion",
+            BundleError::Consistency(_) => "bundle.bad_consistency",
+        }
+    }
+}
+
+/// What the ledger (storage, key, integration) can fail with.
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    /// The entry was refused; nothing was written.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// A proof could not be generated.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// A note or key problem.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// A tile problem.
+    #[error(transparent)]
+    Tile(#[from] TileError),
+    /// The SQLite store failed.
+    #[error("ledger storage failed: {0}; check the disk and the store directory")]
+    Storage(#[from] rusqlite::Error),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The directory holds no ledger.
+    #[error("{0} holds no ledger; create one with `writ ledger init {0}`")]
+    NotInitialized(String),
+    /// The directory already holds a ledger.
+    #[error("{0} already holds a ledger; pick an empty directory")]
+    AlreadyInitialized(String),
+    /// The log key file can be read by others.
+    #[error(
+        "the log key {path} has mode {mode:o}; it must be readable by its owner only (chmod 600 {path})"
+    )]
+    KeyPermissions {
+        /// The key file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The store does not verify.
+    #[error("the ledger does not verify: {0}")]
+    Tampered(String),
+    /// A size beyond the current tree was asked for.
+    #[error("size {size} is beyond the ledger's current size {current}")]
+    SizeTooLarge {
+        /// Size asked for.
+        size: u64,
+        /// The ledger's size.
+        current: u64,
+    },
+    /// No signed checkpoint was published at exactly this size.
+    #[error("no checkpoint was published at size {0}; pick the size of a published checkpoint")]
+    NoCheckpointAtSize(u64),
+    /// The writer thread has stopped (after a storage failure or on shutdown).
+    #[error("the ledger writer has stopped; reopen the ledger")]
+    WriterStopped,
+    /// A batch commit failed; the entries of the batch were not recorded.
+    #[error("the batch was not recorded: {0}")]
+    CommitFailed(String),
+}
+
+impl LedgerError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            LedgerError::Entry(e) => e.reason_code(),
+            LedgerError::Proof(e) => e.reason_code(),
+            LedgerError::Note(e) => e.reason_code(),
+            LedgerError::Tile(e) => e.reason_code(),
+            LedgerError::Storage(_) => "ledger.storage",
+            LedgerError::Io { .. } => "ledger.io",
+            LedgerError::NotInitialized(_) => "ledger.not_initialized",
+            LedgerError::AlreadyInitialized(_) => "ledger.already_initialized",
+            LedgerError::KeyPermissions { .. } => "ledger.key_permissions",
+            LedgerError::Tampered(_) => "ledger.tampered",
+            LedgerError::SizeTooLarge { .. } => "ledger.size_too_large",
+            LedgerError::NoCheckpointAtSize(_) => "ledger.no_checkpoint_at_size",
+            LedgerError::WriterStopped => "ledger.writer_stopped",
+            LedgerError::CommitFailed(_) => "ledger.commit_failed",
+        }
+    }
+
+    /// True when the caller's input was at fault (a refused entry, a bad size or index).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            LedgerError::Entry(_)
+                | LedgerError::SizeTooLarge { .. }
+                | LedgerError::NoCheckpointAtSize(_)
+                | LedgerError::Proof(
+                    ProofError::IndexOutOfRange { .. } | ProofError::BadSizes { .. }
+                )
+        )
+    }
+}
+
+pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> LedgerError {
+    LedgerError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}

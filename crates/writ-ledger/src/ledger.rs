@@ -1,0 +1,753 @@
+//! The ledger: a directory with a log key and a SQLite store, a writer thread that
+//! group-commits appends, and reads (checkpoints, proofs, entries, tiles) for everyone else.
+//!
+//! Append path: the caller validates the entry and queues it; the writer thread drains the
+//! queue, integrates the batch into the tree's right edge, signs the new checkpoint and writes
+//! entries, changed tiles and the checkpoint in one durable transaction; only then is every
+//! appender of the batch acknowledged. So an acknowledged entry is already under a signed,
+//! durable checkpoint, and reopening never replays the log: it reads the latest checkpoint and
+//! the right-edge tiles (O(log n) rows).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::bundle::{BundleEntry, BundleLog, ConsistencyProof, PROOF_FORMAT, ProofBundle};
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::entry::validate_entry;
+use crate::error::{LedgerError, ProofError, io_error};
+use crate::hash::{Hash, empty_root, leaf_hash, node_hash, root_from_leaf_hashes};
+use crate::note::{Ed25519Signer, Ed25519Verifier, NoteSigner};
+use crate::proof::{consistency_proof, inclusion_proof, tree_root};
+use crate::store::{BatchWrite, LedgerStore, SqliteStore};
+use crate::tiles::{
+    ExpandedTile, TILE_HEIGHT, TILE_WIDTH, TileReader, TileSource, encode_bundle, entries_path,
+    tile_bytes, tile_hashes, tile_path, tile_width,
+};
+
+/// The store file inside a ledger directory.
+pub const STORE_FILE: &str = "ledger.db";
+/// The log key file inside a ledger directory (mode 0600).
+pub const KEY_FILE: &str = "log.key";
+
+/// Most entries gathered into one batch.
+const MAX_BATCH_ENTRIES: usize = 8192;
+/// Most entry bytes gathered into one batch.
+const MAX_BATCH_BYTES: usize = 16 << 20;
+/// Full tiles kept expanded in memory for proofs.
+const TILE_CACHE_LIMIT: usize = 4096;
+
+/// What an appender gets back once its batch is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// The entry's index.
+    pub index: u64,
+    /// The size of the signed checkpoint that already covers it.
+    pub checkpoint_size: u64,
+}
+
+/// A queued append: wait on it (from a blocking thread) for its receipt.
+#[derive(Debug)]
+pub struct AppendHandle {
+    rx: Receiver<Result<AppendReceipt, String>>,
+}
+
+impl AppendHandle {
+    /// Blocks until the entry's batch is durable and integrated.
+    pub fn wait(self) -> Result<AppendReceipt, LedgerError> {
+        match self.rx.recv() {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(LedgerError::CommitFailed(e)),
+            Err(_) => Err(LedgerError::WriterStopped),
+        }
+    }
+}
+
+struct Request {
+    entry: Vec<u8>,
+    reply: SyncSender<Result<AppendReceipt, String>>,
+}
+
+/// The right edge of the tree: the incomplete tile at every tile level.
+#[derive(Debug, Clone, Default)]
+struct Edge {
+    size: u64,
+    partial: Vec<Vec<Hash>>,
+}
+
+impl Edge {
+    /// Appends one leaf; full tiles completed on the way are pushed to `full`.
+    fn push(&mut self, leaf: Hash, full: &mut Vec<(u8, u64, Vec<u8>)>) {
+        let mut h = leaf;
+        let mut level = 0usize;
+        self.size += 1;
+        loop {
+            if self.partial.len() <= level {
+                self.partial.push(Vec::with_capacity(TILE_WIDTH as usize));
+            }
+            let Some(row) = self.partial.get_mut(level) else {
+                return;
+            };
+            row.push(h);
+            if (row.len() as u64) < TILE_WIDTH {
+                return;
+            }
+            let shift = TILE_HEIGHT * (level as u32 + 1);
+            let index = (self.size >> shift) - 1;
+            h = root_from_leaf_hashes(row);
+            full.push((level as u8, index, tile_bytes(row)));
+            row.clear();
+            level += 1;
+        }
+    }
+
+    /// The partial tiles to store (level, index, bytes).
+    fn partial_tiles(&self) -> Vec<(u8, u64, Vec<u8>)> {
+        self.partial
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| !row.is_empty())
+            .map(|(l, row)| {
+                let shift = TILE_HEIGHT * (l as u32 + 1);
+                let index = if shift >= 64 { 0 } else { self.size >> shift };
+                (l as u8, index, tile_bytes(row))
+            })
+            .collect()
+    }
+
+    /// The root: the edge's full subtrees, folded right to left.
+    fn root(&self) -> Hash {
+        let mut parts: Vec<Hash> = Vec::new();
+        for row in self.partial.iter().rev() {
+            let mut offset = 0usize;
+            for bit in (0..TILE_HEIGHT).rev() {
+                let n = 1usize << bit;
+                if row.len() & n != 0 {
+                    if let Some(chunk) = row.get(offset..offset + n) {
+                        parts.push(root_from_leaf_hashes(chunk));
+                    }
+                    offset += n;
+                }
+            }
+        }
+        let Some(mut acc) = parts.pop() else {
+            return empty_root();
+        };
+        while let Some(left) = parts.pop() {
+            acc = node_hash(&left, &acc);
+        }
+        acc
+    }
+}
+
+struct Shared {
+    origin: String,
+    verifier: Ed25519Verifier,
+    latest: RwLock<Arc<SignedCheckpoint>>,
+    reader: Mutex<SqliteStore>,
+    tile_cache: Mutex<HashMap<(u8, u64), Arc<ExpandedTile>>>,
+}
+
+/// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Ledger {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    tx: Option<SyncSender<Request>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("dir", &self.dir)
+            .field("origin", &self.shared.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_key(dir: &Path) -> Result<Ed25519Signer, LedgerError> {
+    let path = dir.join(KEY_FILE);
+    if !path.exists() {
+        return Err(LedgerError::NotInitialized(dir.display().to_string()));
+    }
+    let meta = fs::metadata(&path).map_err(|e| io_error(&path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(LedgerError::KeyPermissions {
+            path: path.display().to_string(),
+            mode,
+        });
+    }
+    let skey = fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
+    Ok(Ed25519Signer::from_skey(skey.trim())?)
+}
+
+/// Reads the verifier key of the ledger in `dir` without opening the store.
+pub fn read_verifier(dir: &Path) -> Result<Ed25519Verifier, LedgerError> {
+    Ok(read_key(dir)?.verifier().clone())
+}
+
+fn note_string(bytes: Vec<u8>, size: u64) -> Result<String, LedgerError> {
+    String::from_utf8(bytes)
+        .map_err(|_| LedgerError::Tampered(format!("checkpoint at size {size} is not UTF-8")))
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir` (created if missing, must not already hold one): a new Ed25519
+    /// log key named `origin` (file mode 0600), the store, and the signed checkpoint of the
+    /// empty tree. Returns it open.
+    pub fn init(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        let key_path = dir.join(KEY_FILE);
+        let db_path = dir.join(STORE_FILE);
+        if key_path.exists() || db_path.exists() {
+            return Err(LedgerError::AlreadyInitialized(dir.display().to_string()));
+        }
+        let signer = Ed25519Signer::generate(origin)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_path)
+            .map_err(|e| io_error(&key_path, e))?;
+        f.write_all(format!("{}\n", signer.to_skey()).as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| io_error(&key_path, e))?;
+        let mut store = SqliteStore::open(&db_path, true)?;
+        let cp = SignedCheckpoint::sign(
+            Checkpoint {
+                origin: origin.to_owned(),
+                size: 0,
+                root: empty_root(),
+                extensions: vec![],
+            },
+            &signer,
+        )?;
+        store.commit_batch(&BatchWrite {
+            first_index: 0,
+            entries: &[],
+            tiles: &[],
+            checkpoint_size: 0,
+            checkpoint_note: cp.note(),
+        })?;
+        drop(store);
+        Ledger::open(dir)
+    }
+
+    /// Opens the ledger in `dir`. Reads the latest checkpoint and the right-edge tiles only,
+    /// so the time does not grow with the log; refuses a key file others can read and a store
+    /// whose right edge does not match its latest checkpoint.
+    pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+        let signer = read_key(dir)?;
+        let db_path = dir.join(STORE_FILE);
+        if !db_path.exists() {
+            return Err(LedgerError::NotInitialized(dir.display().to_string()));
+        }
+        let mut writer_store = SqliteStore::open(&db_path, false)?;
+        let reader = SqliteStore::open(&db_path, false)?;
+        let verifier = signer.verifier().clone();
+        let (size, note) = writer_store
+            .latest_checkpoint()?
+            .ok_or_else(|| LedgerError::Tampered("the store holds no checkpoint".into()))?;
+        let note = note_string(note, size)?;
+        let latest = SignedCheckpoint::open(&note, &verifier)
+            .map_err(|e| LedgerError::Tampered(format!("latest checkpoint (size {size}): {e}")))?;
+        if latest.size() != size {
+            return Err(LedgerError::Tampered(format!(
+                "the checkpoint stored under size {size} says size {}",
+                latest.size()
+            )));
+        }
+        let edge = load_edge(&mut writer_store, size)?;
+        if edge.root() != *latest.root() {
+            return Err(LedgerError::Tampered(format!(
+                "the right-edge tiles do not give the root of the checkpoint at size {size}; run `writ ledger verify --full`"
+            )));
+        }
+        let last = writer_store.last_entry_index()?;
+        if last.map_or(0, |l| l + 1) != size {
+            return Err(LedgerError::Tampered(format!(
+                "the store holds entries up to {last:?} but the latest checkpoint has size {size}"
+            )));
+        }
+        let shared = Arc::new(Shared {
+            origin: signer.name().to_owned(),
+            verifier,
+            latest: RwLock::new(Arc::new(latest)),
+            reader: Mutex::new(reader),
+            tile_cache: Mutex::new(HashMap::new()),
+        });
+        let (tx, rx) = mpsc::sync_channel::<Request>(MAX_BATCH_ENTRIES * 4);
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("writ-ledger-writer".into())
+            .spawn(move || writer_loop(rx, writer_store, signer, edge, &writer_shared))
+            .map_err(|e| io_error(dir, e))?;
+        Ok(Ledger {
+            dir: dir.to_owned(),
+            shared,
+            tx: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// The directory of the ledger.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The log's origin (its key name).
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The log's verifier key in the `vkey` form.
+    pub fn vkey(&self) -> String {
+        self.shared.verifier.to_vkey()
+    }
+
+    /// The log's verifier.
+    pub fn verifier(&self) -> &Ed25519Verifier {
+        &self.shared.verifier
+    }
+
+    /// Validates and queues an entry; the handle yields its receipt once durable. Refused
+    /// entries never reach the queue.
+    pub fn submit(&self, entry: Vec<u8>) -> Result<AppendHandle, LedgerError> {
+        validate_entry(&entry)?;
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.tx
+            .as_ref()
+            .ok_or(LedgerError::WriterStopped)?
+            .send(Request { entry, reply })
+            .map_err(|_| LedgerError::WriterStopped)?;
+        Ok(AppendHandle { rx })
+    }
+
+    /// Appends one entry and returns its index once its batch is durable and under a signed
+    /// checkpoint.
+    pub fn append_durable(&self, entry: &[u8]) -> Result<u64, LedgerError> {
+        Ok(self.submit(entry.to_vec())?.wait()?.index)
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Arc<SignedCheckpoint> {
+        match self.shared.latest.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&mut SqliteStore) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let mut g = self
+            .shared
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut g)
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, LedgerError> {
+        let size = self.checkpoint().size();
+        if index >= size {
+            return Err(ProofError::IndexOutOfRange { index, size }.into());
+        }
+        self.with_reader(|s| s.entries(index, index + 1))?
+            .pop()
+            .ok_or_else(|| LedgerError::Tampered(format!("entry {index} is missing")))
+    }
+
+    /// The signed checkpoint published at exactly `size`.
+    pub fn checkpoint_at(&self, size: u64) -> Result<SignedCheckpoint, LedgerError> {
+        let latest = self.checkpoint();
+        if size == latest.size() {
+            return Ok((*latest).clone());
+        }
+        if size > latest.size() {
+            return Err(LedgerError::SizeTooLarge {
+                size,
+                current: latest.size(),
+            });
+        }
+        let note = self
+            .with_reader(|s| s.checkpoint_at(size))?
+            .ok_or(LedgerError::NoCheckpointAtSize(size))?;
+        let note = note_string(note, size)?;
+        SignedCheckpoint::open(&note, &self.shared.verifier)
+            .map_err(|e| LedgerError::Tampered(format!("checkpoint at size {size}: {e}")))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        let current = self.checkpoint().size();
+        if size > current {
+            return Err(LedgerError::SizeTooLarge { size, current });
+        }
+        Ok(())
+    }
+
+    /// The inclusion proof of `index` in the tree of `size` leaves.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.check_size(size)?;
+        Ok(inclusion_proof(&TileReader(self), index, size)?)
+    }
+
+    /// The root of the tree of `size` leaves, from the tiles.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        self.check_size(size)?;
+        Ok(tree_root(&TileReader(self), size)?)
+    }
+
+    /// A `writ.proof/v1` bundle for `indexes` against the checkpoint at `size` (default: the
+    /// latest).
+    pub fn proof_bundle(
+        &self,
+        indexes: &[u64],
+        size: Option<u64>,
+    ) -> Result<ProofBundle, LedgerError> {
+        let cp = match size {
+            Some(s) => self.checkpoint_at(s)?,
+            None => (*self.checkpoint()).clone(),
+        };
+        let mut entries = Vec::with_capacity(indexes.len());
+        for &index in indexes {
+            if index >= cp.size() {
+                return Err(ProofError::IndexOutOfRange {
+                    index,
+                    size: cp.size(),
+                }
+                .into());
+            }
+            let entry = self.entry(index)?;
+            let proof = inclusion_proof(&TileReader(self), index, cp.size())?;
+            entries.push(BundleEntry {
+                index,
+                entry_b64: B64.encode(&entry),
+                leaf_hash_b64: B64.encode(leaf_hash(&entry)),
+                inclusion_b64: proof.iter().map(|h| B64.encode(h)).collect(),
+            });
+        }
+        Ok(ProofBundle {
+            format: PROOF_FORMAT.to_owned(),
+            log: BundleLog {
+                origin: self.shared.origin.clone(),
+                vkey: self.vkey(),
+            },
+            checkpoint: cp.note().to_owned(),
+            entries,
+            writ: None,
+            jwks: None,
+        })
+    }
+
+    /// The consistency proof from `from` to `to` (both at most the current size, `from` ≥ 1).
+    pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, LedgerError> {
+        self.check_size(to)?;
+        let reader = TileReader(self);
+        let hashes = consistency_proof(&reader, from, to)?;
+        let root1 = tree_root(&reader, from)?;
+        let root2 = tree_root(&reader, to)?;
+        Ok(ConsistencyProof::new(from, to, &root1, &root2, &hashes))
+    }
+
+    /// Recomputes the tree from storage and checks every stored tile and checkpoint (and with
+    /// `full`, every entry and SQLite's integrity check). Reads one consistent snapshot.
+    pub fn verify(&self, full: bool) -> Result<crate::verify::VerifyReport, LedgerError> {
+        self.with_reader(|s| {
+            crate::verify::verify_connection(s.connection(), &self.shared.verifier, full)
+        })
+    }
+
+    /// Writes a static C2SP tlog-tiles tree for the latest checkpoint into `out`: `checkpoint`,
+    /// `tile/L/N[.p/W]` and `tile/entries/N[.p/W]`.
+    pub fn tiles_export(&self, out: &Path) -> Result<ExportReport, LedgerError> {
+        let cp = self.checkpoint();
+        let size = cp.size();
+        let write = |rel: &str, data: &[u8]| -> Result<(), LedgerError> {
+            let path = out.join(rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+            }
+            fs::write(&path, data).map_err(|e| io_error(&path, e))
+        };
+        let mut report = ExportReport {
+            size,
+            ..ExportReport::default()
+        };
+        let mut level: u8 = 0;
+        loop {
+            let shift = u32::from(level) * TILE_HEIGHT;
+            let nodes = if shift >= 64 { 0 } else { size >> shift };
+            if nodes == 0 {
+                break;
+            }
+            for index in 0..nodes.div_ceil(TILE_WIDTH) {
+                let width = tile_width(level, index, size);
+                let data = self.with_reader(|s| s.tile(level, index))?.ok_or_else(|| {
+                    LedgerError::Tampered(format!(
+                        "tile {} is missing",
+                        tile_path(level, index, width)
+                    ))
+                })?;
+                let data = data.get(..(width as usize) * 32).ok_or_else(|| {
+                    LedgerError::Tampered(format!(
+                        "tile {} is too short",
+                        tile_path(level, index, width)
+                    ))
+                })?;
+                write(&tile_path(level, index, width), data)?;
+                report.tiles += 1;
+            }
+            level = level.saturating_add(1);
+        }
+        for index in 0..size.div_ceil(TILE_WIDTH) {
+            let width = tile_width(0, index, size);
+            let start = index * TILE_WIDTH;
+            let entries = self.with_reader(|s| s.entries(start, start + width))?;
+            write(&entries_path(index, width), &encode_bundle(&entries)?)?;
+            report.entry_bundles += 1;
+        }
+        write("checkpoint", cp.note().as_bytes())?;
+        Ok(report)
+    }
+
+    /// Stops the writer after the queued appends are done.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What `tiles_export` wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExportReport {
+    /// Tree size of the exported checkpoint.
+    pub size: u64,
+    /// Hash tiles written.
+    pub tiles: u64,
+    /// Entry bundles written.
+    pub entry_bundles: u64,
+}
+
+impl TileSource for Ledger {
+    fn tile(&self, level: u8, index: u64) -> Result<Arc<ExpandedTile>, ProofError> {
+        let missing = ProofError::MissingNode {
+            level: level.saturating_mul(TILE_HEIGHT as u8),
+            index: index.saturating_mul(TILE_WIDTH),
+        };
+        if let Ok(cache) = self.shared.tile_cache.lock()
+            && let Some(t) = cache.get(&(level, index))
+        {
+            return Ok(Arc::clone(t));
+        }
+        let data = self
+            .with_reader(|s| s.tile(level, index))
+            .map_err(|_| missing.clone())?
+            .ok_or_else(|| missing.clone())?;
+        let hashes = tile_hashes(&data).map_err(|_| missing)?;
+        let full = hashes.len() as u64 == TILE_WIDTH;
+        let t = Arc::new(ExpandedTile::new(hashes));
+        if full && let Ok(mut cache) = self.shared.tile_cache.lock() {
+            // Full tiles never change, so they can be cached; partial ones grow.
+            if cache.len() >= TILE_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert((level, index), Arc::clone(&t));
+        }
+        Ok(t)
+    }
+}
+
+fn load_edge(store: &mut SqliteStore, size: u64) -> Result<Edge, LedgerError> {
+    let mut edge = Edge {
+        size,
+        partial: Vec::new(),
+    };
+    let mut level: u8 = 0;
+    loop {
+        let shift = u32::from(level) * TILE_HEIGHT;
+        let nodes = if shift >= 64 { 0 } else { size >> shift };
+        if nodes == 0 {
+            break;
+        }
+        let width = (nodes % TILE_WIDTH) as usize;
+        let index = nodes / TILE_WIDTH;
+        let row = if width == 0 {
+            Vec::new()
+        } else {
+            let data = store.tile(level, index)?.ok_or_else(|| {
+                LedgerError::Tampered(format!(
+                    "right-edge tile {} is missing",
+                    tile_path(level, index, width as u64)
+                ))
+            })?;
+            let hashes = tile_hashes(&data)?;
+            hashes
+                .get(..width)
+                .ok_or_else(|| {
+                    LedgerError::Tampered(format!(
+                        "right-edge tile {} is too short",
+                        tile_path(level, index, width as u64)
+                    ))
+                })?
+                .to_vec()
+        };
+        edge.partial.push(row);
+        level = level.saturating_add(1);
+    }
+    Ok(edge)
+}
+
+fn writer_loop(
+    rx: Receiver<Request>,
+    mut store: SqliteStore,
+    signer: Ed25519Signer,
+    mut edge: Edge,
+    shared: &Shared,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let mut bytes = batch.first().map_or(0, |r| r.entry.len());
+        while batch.len() < MAX_BATCH_ENTRIES && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(r) => {
+                    bytes += r.entry.len();
+                    batch.push(r);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let (entries, replies): (Vec<Vec<u8>>, Vec<_>) =
+            batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
+        let first_index = edge.size;
+        match integrate(
+            &mut store,
+            &signer,
+            &edge,
+            first_index,
+            &entries,
+            &shared.origin,
+        ) {
+            Ok((new_edge, cp)) => {
+                edge = new_edge;
+                let size = cp.size();
+                match shared.latest.write() {
+                    Ok(mut g) => *g = Arc::new(cp),
+                    Err(p) => *p.into_inner() = Arc::new(cp),
+                }
+                for (i, reply) in replies.into_iter().enumerate() {
+                    let _ = reply.send(Ok(AppendReceipt {
+                        index: first_index + i as u64,
+                        checkpoint_size: size,
+                    }));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Integrates a batch on a copy of the edge, signs the checkpoint, commits everything in one
+/// transaction. The caller's edge only moves forward if the commit succeeded.
+fn integrate(
+    store: &mut SqliteStore,
+    signer: &Ed25519Signer,
+    edge: &Edge,
+    first_index: u64,
+    entries: &[Vec<u8>],
+    origin: &str,
+) -> Result<(Edge, SignedCheckpoint), LedgerError> {
+    let mut next = edge.clone();
+    let mut tiles = Vec::new();
+    for e in entries {
+        next.push(leaf_hash(e), &mut tiles);
+    }
+    tiles.extend(next.partial_tiles());
+    let cp = SignedCheckpoint::sign(
+        Checkpoint {
+            origin: origin.to_owned(),
+            size: next.size,
+            root: next.root(),
+            extensions: vec![],
+        },
+        signer,
+    )?;
+    store.commit_batch(&BatchWrite {
+        first_index,
+        entries,
+        tiles: &tiles,
+        checkpoint_size: next.size,
+        checkpoint_note: cp.note(),
+    })?;
+    Ok((next, cp))
+}
+
+/// Time spent in the phases of one open, for the open-time benchmark.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenTiming {
+    /// Wall time of [`Ledger::open`].
+    pub open: std::time::Duration,
+}
+
+/// Opens the ledger and reports how long it took.
+pub fn timed_open(dir: &Path) -> Result<(Ledger, OpenTiming), LedgerError> {
+    let start = Instant::now();
+    let l = Ledger::open(dir)?;
+    Ok((
+        l,
+        OpenTiming {
+            open: start.elapsed(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::MemoryTree;
+
+    #[test]
+    fn edge_root_matches_memory_tree_across_tile_boundaries() {
+        let mut edge = Edge::default();
+        let mut mem = MemoryTree::new();
+        let mut full = Vec::new();
+        for i in 0u64..70_000 {
+            let h = leaf_hash(&i.to_be_bytes());
+            edge.push(h, &mut full);
+            mem.push(h);
+            if matches!(i, 0 | 1 | 254 | 255 | 256 | 65_535 | 65_536 | 69_999) {
+                assert_eq!(edge.root(), mem.root(), "size {}", i + 1);
+            }
+        }
+        assert_eq!(full.iter().filter(|t| t.0 == 1).count(), 1);
+    }
+}

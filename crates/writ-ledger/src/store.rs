@@ -1,0 +1,210 @@
+//! Storage: a small trait the ledger writes through, and its embedded SQLite implementation
+//! (WAL, `synchronous=FULL`). One transaction per batch holds the batch's entries, the hash
+//! tiles it changed and the checkpoint that covers it, so a store is never half-integrated.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::error::LedgerError;
+
+/// One group-committed batch.
+#[derive(Debug)]
+pub struct BatchWrite<'a> {
+    /// Index of the first entry.
+    pub first_index: u64,
+    /// The entries, in order.
+    pub entries: &'a [Vec<u8>],
+    /// Hash tiles written or widened by the batch: (level, index, bytes).
+    pub tiles: &'a [(u8, u64, Vec<u8>)],
+    /// The new tree size.
+    pub checkpoint_size: u64,
+    /// The signed checkpoint note at that size.
+    pub checkpoint_note: &'a str,
+}
+
+/// What the ledger needs from storage. Small on purpose, so a PostgreSQL store can follow.
+pub trait LedgerStore: Send {
+    /// Writes a batch atomically and durably; returns only after it is durable.
+    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError>;
+    /// The checkpoint note with the largest size, with that size.
+    fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError>;
+    /// The checkpoint note published at exactly `size`.
+    fn checkpoint_at(&mut self, size: u64) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// The stored (widest) version of hash tile (`level`, `index`).
+    fn tile(&mut self, level: u8, index: u64) -> Result<Option<Vec<u8>>, LedgerError>;
+    /// Entries `start..end`, in order.
+    fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError>;
+    /// The largest entry index stored, if any.
+    fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError>;
+}
+
+fn tile_key(level: u8, index: u64) -> i64 {
+    ((i64::from(level)) << 48) | (index as i64 & ((1i64 << 48) - 1))
+}
+
+/// Splits a tile row key into (level, index).
+pub(crate) fn split_tile_key(key: i64) -> (u8, u64) {
+    (
+        ((key >> 48) & 0xff) as u8,
+        (key & ((1i64 << 48) - 1)) as u64,
+    )
+}
+
+fn to_i64(n: u64) -> Result<i64, LedgerError> {
+    i64::try_from(n).map_err(|_| LedgerError::Tampered(format!("index {n} does not fit SQLite")))
+}
+
+/// The embedded SQLite store: one file, `ledger.db`, in the ledger directory.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tiles (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
+";
+
+impl SqliteStore {
+    /// Opens (creating when `create`) the store at `path` with WAL and `synchronous=FULL`.
+    pub fn open(path: &Path, create: bool) -> Result<SqliteStore, LedgerError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        if create {
+            conn.execute_batch(SCHEMA)?;
+        }
+        Ok(SqliteStore { conn })
+    }
+
+    /// The underlying connection (verification and export read through it).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl LedgerStore for SqliteStore {
+    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO entries (idx, data) VALUES (?1, ?2)")?;
+            for (i, e) in batch.entries.iter().enumerate() {
+                ins.execute(params![to_i64(batch.first_index + i as u64)?, e])?;
+            }
+            let mut tile = tx.prepare_cached(
+                "INSERT INTO tiles (key, data) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET data = excluded.data",
+            )?;
+            for (level, index, data) in batch.tiles {
+                tile.execute(params![tile_key(*level, *index), data])?;
+            }
+            let mut cp =
+                tx.prepare_cached("INSERT INTO checkpoints (size, note) VALUES (?1, ?2)")?;
+            cp.execute(params![
+                to_i64(batch.checkpoint_size)?,
+                batch.checkpoint_note.as_bytes()
+            ])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .optional()?;
+        Ok(row.map(|(s, n)| (s as u64, n)))
+    }
+
+    fn checkpoint_at(&mut self, size: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT note FROM checkpoints WHERE size = ?1")?
+            .query_row([to_i64(size)?], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?)
+    }
+
+    fn tile(&mut self, level: u8, index: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT data FROM tiles WHERE key = ?1")?
+            .query_row([tile_key(level, index)], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?)
+    }
+
+    fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let rows = stmt.query_map([to_i64(start)?, to_i64(end)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for (expect, row) in (start..end).zip(rows) {
+            let (idx, data) = row?;
+            if idx as u64 != expect {
+                return Err(LedgerError::Tampered(format!("entry {expect} is missing")));
+            }
+            out.push(data);
+        }
+        if out.len() as u64 != end.saturating_sub(start) {
+            return Err(LedgerError::Tampered(format!(
+                "entries {start}..{end} are not all stored"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError> {
+        let v: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT max(idx) FROM entries")?
+            .query_row([], |r| r.get(0))?;
+        Ok(v.map(|v| v as u64))
+    }
+}
+
+/// The benchmark baseline: plain batched inserts of `entries` into a fresh SQLite table with
+/// the same durability settings (WAL, `synchronous=FULL`), `batch` rows per transaction, one
+/// thread. Returns the elapsed time.
+pub fn baseline_sqlite_insert(
+    path: &Path,
+    entries: &[Vec<u8>],
+    batch: usize,
+) -> Result<Duration, LedgerError> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS t (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    )?;
+    let start = std::time::Instant::now();
+    let mut idx: i64 = 0;
+    for chunk in entries.chunks(batch.max(1)) {
+        let tx = conn.transaction()?;
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO t (idx, data) VALUES (?1, ?2)")?;
+            for e in chunk {
+                ins.execute(params![idx, e])?;
+                idx += 1;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(start.elapsed())
+}
