@@ -14,14 +14,22 @@
 
 pub mod canonical;
 pub mod clock;
+pub mod decision;
 pub mod digest;
+pub mod env;
 pub mod error;
 pub mod ids;
 pub mod intent;
 pub mod lineage;
+pub mod receipt;
+pub mod request;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use decision::{Decision, DecisionCode, DecisionRecord, DecisionRecordType};
+pub use env::{EnvironmentAttestation, EnvironmentClaims};
 pub use error::{CanonicalError, IdError};
 pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
 pub use lineage::Lineage;
+pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
+pub use request::{Actor, AuthorizeRequest};

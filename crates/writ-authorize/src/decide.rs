@@ -1,0 +1,268 @@
+//! The pure decision function and replay.
+
+use std::collections::BTreeSet;
+
+use cedar_policy::{AuthorizationError, Authorizer, Decision as CedarDecision, Effect, PolicyId};
+use writ_model::canonical::to_canonical_vec;
+use writ_model::decision::DECISION_RECORD_VERSION;
+use writ_model::digest::sha256_hex;
+use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, DecisionRecordType};
+
+use crate::bundle::Bundle;
+use crate::mapping::{MapError, to_cedar};
+
+/// The reason given for a default deny.
+pub const NO_PERMIT_REASON: &str = "no policy permits this";
+/// The reason given when a policy could not be evaluated.
+pub const POLICY_ERROR_REASON: &str =
+    "a policy could not be evaluated, so the action is denied (fail closed)";
+
+/// What the scope-indexed evaluation found: satisfied forbids and permits, and errors.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub forbids: BTreeSet<String>,
+    pub permits: BTreeSet<String>,
+    /// (policy id, message), sorted.
+    pub errors: BTreeSet<(String, String)>,
+}
+
+fn error_parts(e: &AuthorizationError) -> (String, String) {
+    match e {
+        AuthorizationError::PolicyEvaluationError(pe) => {
+            (pe.policy_id().to_string(), pe.inner().to_string())
+        }
+        #[allow(unreachable_patterns, reason = "the enum is non_exhaustive")]
+        other => (String::new(), other.to_string()),
+    }
+}
+
+/// Evaluates only the candidate policies of the scope index and merges their results.
+fn evaluate(bundle: &Bundle, req: &AuthorizeRequest, now: i64) -> Result<Evaluation, MapError> {
+    let (p, a, r, request) = to_cedar(bundle.names(), req, now)?;
+    let authorizer = Authorizer::new();
+    let mut ev = Evaluation::default();
+    for set in bundle.index().candidates(&p, &a, &r) {
+        let resp = authorizer.is_authorized(&request, set, bundle.cedar_entities());
+        let diag = resp.diagnostics();
+        // Cedar reports satisfied forbids on a deny, satisfied permits on an allow; merging
+        // the partial answers per effect gives exactly the answer over the union.
+        let target = match resp.decision() {
+            CedarDecision::Deny => &mut ev.forbids,
+            CedarDecision::Allow => &mut ev.permits,
+        };
+        for id in diag.reason() {
+            target.insert(id.to_string());
+        }
+        for e in diag.errors() {
+            ev.errors.insert(error_parts(e));
+        }
+    }
+    Ok(ev)
+}
+
+/// Evaluates the request with the scope index, without building a record (for tests and
+/// tools that compare with plain Cedar).
+pub fn evaluate_indexed(
+    bundle: &Bundle,
+    req: &AuthorizeRequest,
+    now: i64,
+) -> Result<Evaluation, String> {
+    evaluate(bundle, req, now).map_err(|e| format!("{e:?}"))
+}
+
+/// Evaluates the request with plain Cedar over the whole policy set (the baseline).
+pub fn evaluate_plain(
+    bundle: &Bundle,
+    req: &AuthorizeRequest,
+    now: i64,
+) -> Result<Evaluation, String> {
+    let (_, _, _, request) = to_cedar(bundle.names(), req, now).map_err(|e| format!("{e:?}"))?;
+    let resp =
+        Authorizer::new().is_authorized(&request, bundle.cedar_policies(), bundle.cedar_entities());
+    let mut ev = Evaluation::default();
+    let target = match resp.decision() {
+        CedarDecision::Deny => &mut ev.forbids,
+        CedarDecision::Allow => &mut ev.permits,
+    };
+    for id in resp.diagnostics().reason() {
+        target.insert(id.to_string());
+    }
+    for e in resp.diagnostics().errors() {
+        ev.errors.insert(error_parts(e));
+    }
+    Ok(ev)
+}
+
+/// How many policies the scope index evaluates for `req` (the rest cannot apply).
+pub fn candidate_policy_count(
+    bundle: &Bundle,
+    req: &AuthorizeRequest,
+    now: i64,
+) -> Result<usize, String> {
+    let (p, a, r, _) = to_cedar(bundle.names(), req, now).map_err(|e| format!("{e:?}"))?;
+    Ok(bundle
+        .index()
+        .candidates(&p, &a, &r)
+        .iter()
+        .map(|s| s.policies().count())
+        .sum())
+}
+
+/// The Cedar request a Writ request maps to (for benchmarks against plain Cedar).
+pub fn cedar_request(
+    bundle: &Bundle,
+    req: &AuthorizeRequest,
+    now: i64,
+) -> Result<cedar_policy::Request, String> {
+    to_cedar(bundle.names(), req, now)
+        .map(|(_, _, _, r)| r)
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn reasons_of(bundle: &Bundle, ids: &BTreeSet<String>, verb: &str) -> Vec<String> {
+    let set: BTreeSet<String> = ids
+        .iter()
+        .map(|id| {
+            bundle
+                .meta(&PolicyId::new(id))
+                .and_then(|m| m.reason.clone())
+                .unwrap_or_else(|| format!("{verb} by policy {id}"))
+        })
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Decides `request` under `bundle` at the injected time `now` (Unix seconds).
+///
+/// Pure: no I/O, no clock, no randomness. The record lists the sorted determining policy
+/// ids, their `@reason` annotations, and sorted errors; any evaluation error denies.
+pub fn decide(bundle: &Bundle, request: &AuthorizeRequest, now: i64) -> DecisionRecord {
+    let (decision, code, determining, reasons, errors) = match evaluate(bundle, request, now) {
+        Err(MapError::UnknownAction(a)) => (
+            Decision::Deny,
+            DecisionCode::UnknownAction,
+            vec![],
+            vec![format!(
+                "unknown action {a:?}: expected mcp.call_tool, exec, http.request or delegate"
+            )],
+            vec![],
+        ),
+        Err(MapError::UnknownResource(r)) => (
+            Decision::Deny,
+            DecisionCode::UnknownResource,
+            vec![],
+            vec![format!(
+                "unknown resource {r:?}: expected tool:, cmd:, http:, url:, zone:, agent:, human: or service: followed by a name"
+            )],
+            vec![],
+        ),
+        Err(MapError::Invalid(m)) => (
+            Decision::Deny,
+            DecisionCode::InvalidRequest,
+            vec![],
+            vec![format!("invalid request: {m}")],
+            vec![],
+        ),
+        Ok(ev) => {
+            let errors: Vec<String> = ev
+                .errors
+                .iter()
+                .map(|(id, m)| format!("{id}: {m}"))
+                .collect();
+            if !ev.forbids.is_empty() {
+                let reasons = reasons_of(bundle, &ev.forbids, "forbidden");
+                (
+                    Decision::Deny,
+                    DecisionCode::PolicyForbid,
+                    ev.forbids.into_iter().collect(),
+                    reasons,
+                    errors,
+                )
+            } else if !ev.errors.is_empty() {
+                let ids: BTreeSet<String> = ev.errors.iter().map(|(id, _)| id.clone()).collect();
+                (
+                    Decision::Deny,
+                    DecisionCode::PolicyError,
+                    ids.into_iter().collect(),
+                    vec![POLICY_ERROR_REASON.to_owned()],
+                    errors,
+                )
+            } else if !ev.permits.is_empty() {
+                let reasons = reasons_of(bundle, &ev.permits, "permitted");
+                (
+                    Decision::Allow,
+                    DecisionCode::PolicyPermit,
+                    ev.permits.into_iter().collect(),
+                    reasons,
+                    errors,
+                )
+            } else {
+                (
+                    Decision::Deny,
+                    DecisionCode::NoPermit,
+                    vec![],
+                    vec![NO_PERMIT_REASON.to_owned()],
+                    errors,
+                )
+            }
+        }
+    };
+    let request_sha256 = to_canonical_vec(request)
+        .map(|b| sha256_hex(&b))
+        .unwrap_or_default();
+    let (decision, code) = if request_sha256.is_empty() {
+        (Decision::Deny, DecisionCode::InvalidRequest)
+    } else {
+        (decision, code)
+    };
+    DecisionRecord {
+        kind: DecisionRecordType::Decision,
+        v: DECISION_RECORD_VERSION,
+        request: request.clone(),
+        request_sha256,
+        bundle_sha256: bundle.digest().to_owned(),
+        engine: bundle.engine().to_owned(),
+        now,
+        decision,
+        determining,
+        reasons,
+        errors,
+        reason_code: code,
+    }
+}
+
+/// The outcome of recomputing a recorded decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplayOutcome {
+    /// Recomputed byte for byte.
+    Match,
+    /// The record names another bundle or engine; nothing was recomputed.
+    BundleMismatch { recorded: String, actual: String },
+    /// Recomputed differently: the fresh record is attached.
+    Mismatch { recomputed: Box<DecisionRecord> },
+}
+
+/// Recomputes `record` under `bundle` and compares the canonical bytes.
+pub fn replay(bundle: &Bundle, record: &DecisionRecord) -> ReplayOutcome {
+    if record.bundle_sha256 != bundle.digest() || record.engine != bundle.engine() {
+        return ReplayOutcome::BundleMismatch {
+            recorded: format!("{} ({})", record.bundle_sha256, record.engine),
+            actual: format!("{} ({})", bundle.digest(), bundle.engine()),
+        };
+    }
+    let fresh = decide(bundle, &record.request, record.now);
+    match (to_canonical_vec(&fresh), to_canonical_vec(record)) {
+        (Ok(a), Ok(b)) if a == b => ReplayOutcome::Match,
+        _ => ReplayOutcome::Mismatch {
+            recomputed: Box::new(fresh),
+        },
+    }
+}
+
+/// The effect of a satisfied policy, for display.
+pub fn effect_name(e: Effect) -> &'static str {
+    match e {
+        Effect::Permit => "permit",
+        Effect::Forbid => "forbid",
+    }
+}

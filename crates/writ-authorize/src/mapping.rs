@@ -1,0 +1,226 @@
+//! How a Writ [`AuthorizeRequest`] becomes a Cedar request.
+//!
+//! | Writ | Cedar |
+//! | --- | --- |
+//! | principal `agent:NAME` / `human:` / `service:` | `Agent::"NAME"` / `Human::` / `Service::` |
+//! | action `mcp.call_tool`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"exec"`, `"http_request"`, `"delegate"` |
+//! | resource `tool:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
+//! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
+//!
+//! Arguments: objects become records, arrays sets, integers Longs, other numbers strings (their
+//! JSON text), `null` is left out. The request is not checked against the schema: a value of
+//! the wrong type makes the policy that reads it error, and an error denies.
+
+use std::str::FromStr;
+
+use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
+use writ_model::{AuthorizeRequest, PrincipalKind};
+
+use crate::error::BundleError;
+
+/// Entity type names, parsed once per bundle.
+#[derive(Debug)]
+pub(crate) struct CedarNames {
+    agent: EntityTypeName,
+    human: EntityTypeName,
+    service: EntityTypeName,
+    gate: EntityTypeName,
+    tool: EntityTypeName,
+    command: EntityTypeName,
+    endpoint: EntityTypeName,
+    zone: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl CedarNames {
+    pub(crate) fn new() -> Result<Self, BundleError> {
+        let n =
+            |s: &str| EntityTypeName::from_str(s).map_err(|e| BundleError::Internal(e.to_string()));
+        Ok(Self {
+            agent: n("Agent")?,
+            human: n("Human")?,
+            service: n("Service")?,
+            gate: n("Gate")?,
+            tool: n("Tool")?,
+            command: n("Command")?,
+            endpoint: n("Endpoint")?,
+            zone: n("Zone")?,
+            action: n("Action")?,
+        })
+    }
+}
+
+/// Why a request has no Cedar form; each becomes a deny.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MapError {
+    UnknownAction(String),
+    UnknownResource(String),
+    Invalid(String),
+}
+
+fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+}
+
+/// The Cedar action id of a Writ intent action.
+pub fn cedar_action(action: &str) -> Option<&'static str> {
+    match action {
+        "mcp.call_tool" => Some("call_tool"),
+        "exec" => Some("exec"),
+        "http.request" => Some("http_request"),
+        "delegate" => Some("delegate"),
+        _ => None,
+    }
+}
+
+fn principal_type(names: &CedarNames, kind: PrincipalKind) -> &EntityTypeName {
+    match kind {
+        PrincipalKind::Agent => &names.agent,
+        PrincipalKind::Human => &names.human,
+        PrincipalKind::Service => &names.service,
+    }
+}
+
+fn resource_uid(names: &CedarNames, resource: &str) -> Option<EntityUid> {
+    let (prefix, rest) = resource.split_once(':')?;
+    if rest.is_empty() {
+        return None;
+    }
+    let ty = match prefix {
+        "tool" => &names.tool,
+        "cmd" => &names.command,
+        "http" | "url" => &names.endpoint,
+        "zone" => &names.zone,
+        "agent" => &names.agent,
+        "human" => &names.human,
+        "service" => &names.service,
+        _ => return None,
+    };
+    Some(uid(ty, rest))
+}
+
+/// A JSON value as a Cedar value; `None` for `null`.
+fn json_to_cedar(v: &serde_json::Value) -> Result<Option<RestrictedExpression>, MapError> {
+    Ok(match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
+        serde_json::Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => RestrictedExpression::new_long(i),
+            None => RestrictedExpression::new_string(n.to_string()),
+        }),
+        serde_json::Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
+        serde_json::Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                if let Some(x) = json_to_cedar(i)? {
+                    out.push(x);
+                }
+            }
+            Some(RestrictedExpression::new_set(out))
+        }
+        serde_json::Value::Object(map) => Some(record(map)?),
+    })
+}
+
+fn record(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<RestrictedExpression, MapError> {
+    let mut fields = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        if let Some(x) = json_to_cedar(v)? {
+            fields.push((k.clone(), x));
+        }
+    }
+    RestrictedExpression::new_record(fields).map_err(|e| MapError::Invalid(e.to_string()))
+}
+
+fn string(s: impl Into<String>) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.into())
+}
+
+/// Builds the Cedar (principal, action, resource, context) of a Writ request at time `now`.
+pub(crate) fn to_cedar(
+    names: &CedarNames,
+    req: &AuthorizeRequest,
+    now: i64,
+) -> Result<(EntityUid, EntityUid, EntityUid, Request), MapError> {
+    let principal = uid(
+        principal_type(names, req.principal.kind()),
+        req.principal.name(),
+    );
+    let action_id = cedar_action(&req.intent.action)
+        .ok_or_else(|| MapError::UnknownAction(req.intent.action.clone()))?;
+    let action = uid(&names.action, action_id);
+    let resource = resource_uid(names, &req.intent.resource)
+        .ok_or_else(|| MapError::UnknownResource(req.intent.resource.clone()))?;
+
+    let args = match &req.intent.args {
+        serde_json::Value::Object(map) => record(map)?,
+        _ => {
+            return Err(MapError::Invalid(
+                "intent args must be a JSON object".into(),
+            ));
+        }
+    };
+
+    let e = &req.env;
+    let mut env = vec![
+        ("zone".to_owned(), string(e.zone.as_str())),
+        (
+            "gate".to_owned(),
+            RestrictedExpression::new_entity_uid(uid(&names.gate, e.gate.name())),
+        ),
+    ];
+    for (k, v) in [
+        ("host", &e.host),
+        ("image_sha256", &e.image_sha256),
+        ("binary_sha256", &e.binary_sha256),
+        ("k8s_namespace", &e.k8s_namespace),
+        ("k8s_pod", &e.k8s_pod),
+    ] {
+        if let Some(v) = v {
+            env.push((k.to_owned(), string(v.as_str())));
+        }
+    }
+    let env =
+        RestrictedExpression::new_record(env).map_err(|e| MapError::Invalid(e.to_string()))?;
+
+    let on_behalf_of = RestrictedExpression::new_set(
+        req.act
+            .iter()
+            .flat_map(|a| a.chain())
+            .map(|p| string(p.to_string())),
+    );
+
+    let mut ctx = vec![
+        ("now".to_owned(), RestrictedExpression::new_long(now)),
+        ("env".to_owned(), env),
+        ("args".to_owned(), args),
+        ("on_behalf_of".to_owned(), on_behalf_of),
+    ];
+    if let Some(l) = &req.lineage {
+        let mut fields = vec![
+            ("execution".to_owned(), string(l.execution.to_string())),
+            ("root".to_owned(), string(l.root.to_string())),
+            ("traceparent".to_owned(), string(l.traceparent.as_str())),
+        ];
+        if let Some(p) = &l.parent {
+            fields.push(("parent".to_owned(), string(p.to_string())));
+        }
+        ctx.push((
+            "lineage".to_owned(),
+            RestrictedExpression::new_record(fields)
+                .map_err(|e| MapError::Invalid(e.to_string()))?,
+        ));
+    }
+    let context = Context::from_pairs(ctx).map_err(|e| MapError::Invalid(e.to_string()))?;
+    let request = Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context,
+        None,
+    )
+    .map_err(|e| MapError::Invalid(e.to_string()))?;
+    Ok((principal, action, resource, request))
+}

@@ -1,0 +1,64 @@
+//! The default schema and the demo bundle under examples/policy/default.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use writ_authorize::fs::read_bundle_dir;
+use writ_authorize::{DEFAULT_SCHEMA, compile, decide, parse_policy_tests, run_policy_tests};
+use writ_model::canonical::to_canonical_vec;
+use writ_model::decision::MAX_LEDGER_ENTRY_BYTES;
+
+fn default_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default")
+}
+
+#[test]
+fn shipped_schema_is_the_examples_schema() {
+    let on_disk = std::fs::read_to_string(default_dir().join("writ.cedarschema")).unwrap();
+    assert_eq!(
+        on_disk, DEFAULT_SCHEMA,
+        "copy src/writ.cedarschema to examples/policy/default"
+    );
+}
+
+#[test]
+fn default_bundle_passes_its_policy_tests() {
+    let bundle = compile(&read_bundle_dir(&default_dir()).unwrap()).unwrap();
+    let tests =
+        parse_policy_tests(&std::fs::read_to_string(default_dir().join("tests.json")).unwrap())
+            .unwrap();
+    assert!(tests.cases.len() >= 10);
+    let results = run_policy_tests(&bundle, &tests);
+    let failed: Vec<_> = results.iter().filter(|r| !r.passed).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+#[test]
+fn a_normal_record_fits_a_ledger_entry() {
+    let bundle = compile(&read_bundle_dir(&default_dir()).unwrap()).unwrap();
+    let execution = writ_model::ExecutionId::new_v7();
+    let lineage = writ_model::Lineage::root(execution);
+    let r: writ_model::AuthorizeRequest = serde_json::from_value(json!({
+        "principal": "agent:triage-bot",
+        "act": {"sub": "human:alice"},
+        "intent": {"action": "mcp.call_tool", "resource": "tool:github/create_issue",
+                   "args": {"repo": "acme/api", "title": "crash on start", "body": "x".repeat(4000)}},
+        "env": {"zone": "dev", "gate": "gate:mcp-1", "host": "node-1",
+                "image_sha256": "ab".repeat(32)},
+        "lineage": lineage,
+    }))
+    .unwrap();
+    let record = decide(&bundle, &r, 1_767_225_600);
+    let bytes = to_canonical_vec(&record).unwrap();
+    assert!(
+        bytes.len() < MAX_LEDGER_ENTRY_BYTES,
+        "{} bytes",
+        bytes.len()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["type"], "decision");
+    assert_eq!(v["v"], 1);
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["request_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v["bundle_sha256"], bundle.digest());
+}

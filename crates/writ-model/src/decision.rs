@@ -1,0 +1,121 @@
+//! The decision and its record: the ledger entry that lets `writ replay` recompute it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::AuthorizeRequest;
+
+/// Allow or deny. There is nothing in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+        }
+    }
+}
+
+/// Why a decision came out as it did; a stable code for metrics and audit queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionCode {
+    /// At least one permit was satisfied and no forbid.
+    PolicyPermit,
+    /// At least one forbid was satisfied.
+    PolicyForbid,
+    /// No permit was satisfied: the default deny.
+    NoPermit,
+    /// A policy could not be evaluated; fail closed.
+    PolicyError,
+    /// The intent's action has no Cedar mapping.
+    UnknownAction,
+    /// The intent's resource has no Cedar mapping.
+    UnknownResource,
+    /// The request could not be turned into a Cedar request.
+    InvalidRequest,
+}
+
+impl DecisionCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionCode::PolicyPermit => "policy_permit",
+            DecisionCode::PolicyForbid => "policy_forbid",
+            DecisionCode::NoPermit => "no_permit",
+            DecisionCode::PolicyError => "policy_error",
+            DecisionCode::UnknownAction => "unknown_action",
+            DecisionCode::UnknownResource => "unknown_resource",
+            DecisionCode::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// The ledger entry type tag of a decision record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecisionRecordType {
+    #[serde(rename = "decision")]
+    Decision,
+}
+
+/// A decision as the ledger stores it (RFC 8785 canonical JSON, `"type":"decision"`, `"v":1`).
+///
+/// Every set is sorted, so the same inputs always give the same bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRecord {
+    #[serde(rename = "type")]
+    pub kind: DecisionRecordType,
+    pub v: u32,
+    pub request: AuthorizeRequest,
+    /// Lowercase hex SHA-256 of the canonical JSON of `request`.
+    pub request_sha256: String,
+    /// Canonical digest of the policy bundle that decided.
+    pub bundle_sha256: String,
+    /// Engine version string (the Writ mapping and the Cedar versions).
+    pub engine: String,
+    /// The injected time (Unix seconds) the decision was made at.
+    pub now: i64,
+    pub decision: Decision,
+    /// Ids of the policies that determined the decision, sorted.
+    pub determining: Vec<String>,
+    /// Readable reasons (`@reason` annotations and fixed texts), sorted.
+    pub reasons: Vec<String>,
+    /// Evaluation errors, `policy id: message`, sorted.
+    pub errors: Vec<String>,
+    pub reason_code: DecisionCode,
+}
+
+/// The version of [`DecisionRecord`] this crate writes.
+pub const DECISION_RECORD_VERSION: u32 = 1;
+
+/// The largest ledger entry (DESIGN.md: an entry is at most 65,535 bytes).
+pub const MAX_LEDGER_ENTRY_BYTES: usize = 65_535;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_their_stable_strings() {
+        for c in [
+            DecisionCode::PolicyPermit,
+            DecisionCode::PolicyForbid,
+            DecisionCode::NoPermit,
+            DecisionCode::PolicyError,
+            DecisionCode::UnknownAction,
+            DecisionCode::UnknownResource,
+            DecisionCode::InvalidRequest,
+        ] {
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::String(c.as_str().into())
+            );
+        }
+        assert_eq!(serde_json::to_value(Decision::Deny).unwrap(), "deny");
+    }
+}

@@ -1,0 +1,85 @@
+//! A gate's record of what happened to one execution.
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::to_canonical_vec;
+use crate::error::CanonicalError;
+use crate::ids::{ExecutionId, GateId};
+use crate::intent::IntentDigest;
+
+/// How an execution ended, as the gate saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// The gate refused to run it (writ invalid, intent mismatch, ...).
+    DeniedAtGate,
+    /// Governance stopped it while it ran (lease denied, revocation, kill switch).
+    TerminatedByGovernance,
+}
+
+/// The ledger entry type tag of a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReceiptType {
+    #[serde(rename = "receipt")]
+    Receipt,
+}
+
+/// The signed body of a receipt (`"type":"receipt"`, `"v":1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    #[serde(rename = "type")]
+    pub kind: ReceiptType,
+    pub v: u32,
+    pub execution: ExecutionId,
+    /// The `jti` of the writ the gate executed under (absent when denied before one existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    pub gate: GateId,
+    pub intent: IntentDigest,
+    pub outcome: Outcome,
+    /// Lowercase hex SHA-256 of the canonical JSON of the result, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_sha256: Option<String>,
+    /// A short stable code for why it failed or was denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    pub started_at: i64,
+    pub finished_at: i64,
+}
+
+impl ReceiptBody {
+    /// The bytes the gate signs: the canonical JSON of the body.
+    pub fn signing_input(&self) -> Result<Vec<u8>, CanonicalError> {
+        to_canonical_vec(self)
+    }
+}
+
+/// A receipt with the gate's Ed25519 signature over [`ReceiptBody::signing_input`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub body: ReceiptBody,
+    pub kid: String,
+    /// Base64url (no padding) signature.
+    pub sig: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_codes_are_snake_case() {
+        assert_eq!(
+            serde_json::to_value(Outcome::TerminatedByGovernance).unwrap(),
+            "terminated_by_governance"
+        );
+        assert_eq!(
+            serde_json::to_value(Outcome::DeniedAtGate).unwrap(),
+            "denied_at_gate"
+        );
+    }
+}
