@@ -5,13 +5,37 @@
 //! gate checks before it runs the action (execute). The server is a library function so tests start
 //! a real one on `127.0.0.1:0`; `writ serve` is a thin wrapper.
 
+pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod extract;
+pub mod gate_api;
 pub mod metrics;
+pub mod openapi;
+pub mod state;
 pub mod store;
 
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use state::{AppState, init_data_dir};
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Every acknowledged ledger record is already durable, so nothing acknowledged is lost.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

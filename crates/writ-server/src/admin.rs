@@ -1,0 +1,461 @@
+//! Admin calls: principals, gates, revocation, quarantine, the kill switch and policy bundles.
+//!
+//! Every change is a ledger entry. Changes that restrict (revoke, quarantine, kill switch on)
+//! take effect first and are then recorded, so a broken ledger never delays them; changes that
+//! grant (new principal or gate, release, bundle activation) are recorded first and take effect
+//! only once durable.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_authorize::BundleError;
+use writ_model::request::AuthorizeRequest;
+use writ_model::{GateId, PrincipalId, ZoneId};
+
+use crate::api::{record, require};
+use crate::auth::{Caller, Scope, new_token, token_hash};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::openapi::Access;
+use crate::state::{
+    AppState, BundleFiles, SETTING_ACTIVE_BUNDLE, SETTING_KILL_SWITCH, source_from_files,
+};
+use crate::store::{GateRow, GovernanceKind, PrincipalRow};
+
+type St = State<Arc<AppState>>;
+type Body<T> = Result<ApiJson<T>, ApiError>;
+
+fn store_err(e: crate::error::ServerError) -> ApiError {
+    ApiError::unavailable(e.reason_code(), format!("the control store failed: {e}"))
+}
+
+/// A restrictive change was applied but could not be recorded: say so plainly.
+fn applied_not_recorded(e: ApiError) -> ApiError {
+    ApiError::unavailable(
+        "applied_not_recorded",
+        format!(
+            "the change is in force but could not be recorded in the ledger ({}); fix the ledger and repeat the call",
+            e.message
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrincipal {
+    pub id: PrincipalId,
+    pub zone: ZoneId,
+    #[serde(default)]
+    pub attrs: Option<Value>,
+}
+
+pub async fn add_principal(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<NewPrincipal>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(p) = body?;
+    let id = p.id.to_string();
+    if s.store.read(|r| r.principals.contains_key(&id)) {
+        return Err(ApiError::conflict(
+            "principal_exists",
+            format!("{id} is already registered"),
+        ));
+    }
+    let now = s.now();
+    record(&s, &json!({"type": "principal.changed", "v": 1, "principal": id, "zone": p.zone, "change": "added", "by": admin.subject, "at": now})).await?;
+    s.store
+        .upsert_principal(&PrincipalRow {
+            id: id.clone(),
+            zone: p.zone.to_string(),
+            attrs: p.attrs.unwrap_or_else(|| json!({})),
+            status: "active".into(),
+            created_at: now,
+        })
+        .map_err(store_err)?;
+    let token = issue_token(&s, Scope::Principal, &id, now)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"principal": id, "zone": p.zone, "token": token})),
+    ))
+}
+
+fn issue_token(s: &AppState, scope: Scope, subject: &str, now: i64) -> Result<String, ApiError> {
+    let token = new_token(scope)
+        .map_err(|e| ApiError::unavailable("randomness_unavailable", e.to_string()))?;
+    s.store
+        .add_token(
+            &token_hash(&token),
+            &Caller {
+                scope,
+                subject: subject.to_owned(),
+            },
+            now,
+        )
+        .map_err(store_err)?;
+    Ok(token)
+}
+
+pub async fn list_principals(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let rows: Vec<_> = s.store.read(|r| r.principals.values().cloned().collect());
+    Ok(Json(json!({"principals": rows})))
+}
+
+pub async fn revoke_principal(
+    State(s): St,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let id: PrincipalId = id.parse().map_err(|e: writ_model::IdError| {
+        ApiError::bad_request("principal_invalid", e.to_string())
+    })?;
+    revoke_target(&s, &admin, Target::Principal(id)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGate {
+    pub id: GateId,
+    pub zone: ZoneId,
+    /// Hex Ed25519 public key the gate signs attestations and receipts with.
+    pub public_key: String,
+}
+
+pub async fn add_gate(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<NewGate>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(g) = body?;
+    let key: Option<[u8; 32]> = hex::decode(&g.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok());
+    if key
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .is_none()
+    {
+        return Err(ApiError::bad_request(
+            "gate_key_invalid",
+            "public_key must be a 32-byte Ed25519 public key in hex",
+        ));
+    }
+    let id = g.id.to_string();
+    if s.store.read(|r| r.gates.contains_key(&id)) {
+        return Err(ApiError::conflict(
+            "gate_exists",
+            format!("{id} is already registered"),
+        ));
+    }
+    let now = s.now();
+    record(&s, &json!({"type": "gate.changed", "v": 1, "gate": id, "zone": g.zone, "public_key": g.public_key, "change": "added", "by": admin.subject, "at": now})).await?;
+    s.store
+        .upsert_gate(&GateRow {
+            id: id.clone(),
+            zone: g.zone.to_string(),
+            public_key: g.public_key.to_lowercase(),
+            created_at: now,
+        })
+        .map_err(store_err)?;
+    let token = issue_token(&s, Scope::Gate, &id, now)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"gate": id, "zone": g.zone, "token": token})),
+    ))
+}
+
+pub async fn list_gates(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let rows: Vec<_> = s.store.read(|r| r.gates.values().cloned().collect());
+    Ok(Json(json!({"gates": rows})))
+}
+
+enum Target {
+    Jti(String),
+    Principal(PrincipalId),
+    Zone(ZoneId),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationBody {
+    #[serde(default)]
+    pub jti: Option<String>,
+    #[serde(default)]
+    pub principal: Option<PrincipalId>,
+    #[serde(default)]
+    pub zone: Option<ZoneId>,
+}
+
+fn one_target(
+    jti: Option<String>,
+    principal: Option<PrincipalId>,
+    zone: Option<ZoneId>,
+) -> Result<Target, ApiError> {
+    match (jti, principal, zone) {
+        (Some(j), None, None) if !j.is_empty() && j.len() <= 128 => Ok(Target::Jti(j)),
+        (None, Some(p), None) => Ok(Target::Principal(p)),
+        (None, None, Some(z)) => Ok(Target::Zone(z)),
+        _ => Err(ApiError::bad_request(
+            "target_invalid",
+            "name exactly one of jti, principal or zone",
+        )),
+    }
+}
+
+pub async fn revoke(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<RevocationBody>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let target = one_target(b.jti, b.principal, b.zone)?;
+    revoke_target(&s, &admin, target).await
+}
+
+async fn revoke_target(
+    s: &AppState,
+    admin: &Caller,
+    target: Target,
+) -> Result<Json<Value>, ApiError> {
+    let now = s.now();
+    let (kind, name, value) = match &target {
+        Target::Jti(j) => (GovernanceKind::RevokedJti, "jti", j.clone()),
+        Target::Principal(p) => (GovernanceKind::RevokedPrincipal, "principal", p.to_string()),
+        Target::Zone(z) => (GovernanceKind::RevokedZone, "zone", z.to_string()),
+    };
+    s.store
+        .set_governance(kind, &value, true, now)
+        .map_err(store_err)?;
+    if let Target::Principal(p) = &target {
+        s.store
+            .revoke_tokens_of(&p.to_string())
+            .map_err(store_err)?;
+        let row = s.store.read(|r| r.principals.get(&p.to_string()).cloned());
+        if let Some(mut row) = row {
+            row.status = "revoked".into();
+            s.store.upsert_principal(&row).map_err(store_err)?;
+        }
+    }
+    let event = json!({"target": name, "id": value, "at": now});
+    s.events.publish("revocation", event.clone());
+    let index = record(
+        s,
+        &json!({"type": "revocation", "v": 1, name: value, "by": admin.subject, "at": now}),
+    )
+    .await
+    .map_err(applied_not_recorded)?;
+    Ok(Json(json!({"revoked": event, "ledger_index": index})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineBody {
+    #[serde(default)]
+    pub principal: Option<PrincipalId>,
+    #[serde(default)]
+    pub zone: Option<ZoneId>,
+    /// `true` (default) quarantines, `false` releases.
+    #[serde(default = "yes")]
+    pub on: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn quarantine(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<QuarantineBody>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let (kind, name, value) = match one_target(None, b.principal, b.zone)? {
+        Target::Principal(p) => (
+            GovernanceKind::QuarantinedPrincipal,
+            "principal",
+            p.to_string(),
+        ),
+        Target::Zone(z) => (GovernanceKind::QuarantinedZone, "zone", z.to_string()),
+        Target::Jti(_) => {
+            return Err(ApiError::bad_request(
+                "target_invalid",
+                "quarantine a principal or a zone",
+            ));
+        }
+    };
+    let now = s.now();
+    let entry = json!({"type": "quarantine", "v": 1, name: value, "on": b.on, "by": admin.subject, "at": now});
+    let event = json!({"target": name, "id": value, "on": b.on, "at": now});
+    let index = if b.on {
+        s.store
+            .set_governance(kind, &value, true, now)
+            .map_err(store_err)?;
+        s.events.publish("quarantine", event.clone());
+        record(&s, &entry).await.map_err(applied_not_recorded)?
+    } else {
+        let index = record(&s, &entry).await?;
+        s.store
+            .set_governance(kind, &value, false, now)
+            .map_err(store_err)?;
+        s.events.publish("quarantine", event.clone());
+        index
+    };
+    Ok(Json(json!({"quarantine": event, "ledger_index": index})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KillSwitchBody {
+    pub on: bool,
+}
+
+pub async fn kill_switch(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<KillSwitchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let now = s.now();
+    let entry = json!({"type": "kill_switch", "v": 1, "on": b.on, "by": admin.subject, "at": now});
+    let event = json!({"on": b.on, "at": now});
+    let set = |on: bool| {
+        s.store
+            .set_setting(SETTING_KILL_SWITCH, if on { "on" } else { "off" })
+            .map_err(store_err)
+    };
+    let index = if b.on {
+        set(true)?;
+        s.events.publish("kill_switch", event.clone());
+        record(&s, &entry).await.map_err(applied_not_recorded)?
+    } else {
+        let index = record(&s, &entry).await?;
+        set(false)?;
+        s.events.publish("kill_switch", event.clone());
+        index
+    };
+    Ok(Json(json!({"kill_switch": event, "ledger_index": index})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleBody {
+    /// File name → text: `*.cedarschema`, `*.cedar`, `entities.json`, `bundle.sig`.
+    pub files: BundleFiles,
+}
+
+fn bundle_error(e: &BundleError) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        e.reason_code(),
+        e.to_string(),
+    )
+}
+
+pub async fn bundle_validate(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<BundleBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
+    let bundle = writ_authorize::compile(&source).map_err(|e| bundle_error(&e))?;
+    Ok(Json(
+        json!({"valid": true, "bundle_sha256": bundle.digest(), "engine": bundle.engine(), "policies": bundle.len(), "warnings": bundle.warnings()}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateBody {
+    pub files: BundleFiles,
+    pub requests: Vec<AuthorizeRequest>,
+    /// The time to decide at (Unix seconds); the server's clock when absent.
+    #[serde(default)]
+    pub now: Option<i64>,
+}
+
+pub async fn bundle_simulate(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<SimulateBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    if b.requests.len() > 10_000 {
+        return Err(ApiError::bad_request(
+            "too_many_requests",
+            "simulate at most 10,000 requests per call",
+        ));
+    }
+    let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
+    let bundle = writ_authorize::compile(&source).map_err(|e| bundle_error(&e))?;
+    let now = b.now.unwrap_or_else(|| s.now());
+    let records: Vec<_> = b
+        .requests
+        .iter()
+        .map(|r| writ_authorize::decide(&bundle, r, now))
+        .collect();
+    Ok(Json(
+        json!({"bundle_sha256": bundle.digest(), "decisions": records}),
+    ))
+}
+
+pub async fn bundle_activate(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<BundleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
+    // Check everything before recording: a bad bundle leaves the previous one active.
+    let checked =
+        writ_authorize::activate(&source, &s.trusted_bundle_keys).map_err(|e| bundle_error(&e))?;
+    let now = s.now();
+    let index = record(&s, &json!({
+        "type": "policy.activated", "v": 1, "bundle_sha256": checked.digest(), "engine": checked.engine(),
+        "signed_by": checked.signed_by(), "by": admin.subject, "at": now
+    }))
+    .await?;
+    let active = s
+        .bundles
+        .load(&source, &s.trusted_bundle_keys)
+        .map_err(|e| bundle_error(&e))?;
+    let saved = serde_json::to_string(&b.files)
+        .map_err(|e| ApiError::bad_request("bundle_unencodable", e.to_string()))?;
+    s.store
+        .set_setting(SETTING_ACTIVE_BUNDLE, &saved)
+        .map_err(store_err)?;
+    s.events.publish(
+        "policy",
+        json!({"bundle_sha256": active.digest(), "at": now}),
+    );
+    Ok(Json(
+        json!({"activated": true, "bundle_sha256": active.digest(), "engine": active.engine(), "signed_by": active.signed_by(), "ledger_index": index}),
+    ))
+}
+
+pub async fn bundle_active(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    match s.bundles.current() {
+        Some(b) => Ok(Json(
+            json!({"bundle_sha256": b.digest(), "engine": b.engine(), "signed_by": b.signed_by(), "policies": b.len()}),
+        )),
+        None => Err(ApiError::not_found(
+            "no_active_bundle",
+            "no policy bundle is active",
+        )),
+    }
+}

@@ -1,0 +1,487 @@
+//! The router and the handlers of the control plane API (see `openapi.rs` for the table).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_artifact::{Env, IssueRequest, LedgerRef, PolicyInfo};
+use writ_model::canonical::to_canonical_vec;
+use writ_model::decision::Decision;
+use writ_model::env::EnvironmentAttestation;
+use writ_model::request::{Actor, AuthorizeRequest};
+use writ_model::{ExecutionId, Intent, Lineage, PrincipalId};
+
+use crate::auth::{Caller, Scope, bearer, token_hash};
+use crate::error::ApiError;
+use crate::exec::ExecRow;
+use crate::extract::ApiJson;
+use crate::openapi::{self, Access};
+use crate::state::AppState;
+use crate::store::GovernanceKind;
+
+type St = State<Arc<AppState>>;
+
+/// How far a gate's attestation time may be from the server's clock, in seconds.
+pub const ATTESTATION_MAX_SKEW_SECS: i64 = 300;
+
+/// Builds the router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/openapi.json", get(openapi_doc))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/ledger/checkpoint", get(ledger_checkpoint))
+        .route("/v1/ledger/consistency", get(ledger_consistency))
+        .route("/v1/ledger/vkey", get(ledger_vkey))
+        .route("/v1/authorize", post(authorize))
+        .route("/v1/events", get(events))
+        .route("/v1/receipts", post(crate::gate_api::post_receipt))
+        .route("/v1/leases/{jti}/renew", post(crate::gate_api::renew_lease))
+        .route("/v1/proofs/{execution}", get(crate::gate_api::proof))
+        .route("/v1/lineage/{execution}", get(crate::gate_api::lineage))
+        .route("/metrics", get(metrics))
+        .route(
+            "/v1/admin/principals",
+            post(crate::admin::add_principal).get(crate::admin::list_principals),
+        )
+        .route(
+            "/v1/admin/principals/{id}/revoke",
+            post(crate::admin::revoke_principal),
+        )
+        .route(
+            "/v1/admin/gates",
+            post(crate::admin::add_gate).get(crate::admin::list_gates),
+        )
+        .route("/v1/admin/revocations", post(crate::admin::revoke))
+        .route("/v1/admin/quarantines", post(crate::admin::quarantine))
+        .route("/v1/admin/kill-switch", post(crate::admin::kill_switch))
+        .route(
+            "/v1/admin/bundles/validate",
+            post(crate::admin::bundle_validate),
+        )
+        .route(
+            "/v1/admin/bundles/simulate",
+            post(crate::admin::bundle_simulate),
+        )
+        .route(
+            "/v1/admin/bundles/activate",
+            post(crate::admin::bundle_activate),
+        )
+        .route("/v1/admin/bundles/active", get(crate::admin::bundle_active))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route; see GET /v1/openapi.json")
+}
+
+/// Authenticates a request for a route of the given access level.
+pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
+    if access == Access::Public {
+        return Ok(Caller {
+            scope: Scope::Admin,
+            subject: "public".into(),
+        });
+    }
+    let token = bearer(headers)?;
+    let caller = state
+        .store
+        .caller_for_token_hash(&token_hash(token))
+        .ok_or_else(|| ApiError::unauthorized("the bearer token is unknown or revoked"))?;
+    let allowed = match access {
+        Access::Public | Access::Authenticated => true,
+        Access::Principal => caller.scope == Scope::Principal,
+        Access::Gate => caller.scope == Scope::Gate,
+        Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
+        Access::Admin => caller.scope == Scope::Admin,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "scope_insufficient",
+            format!("a {} token cannot call this route", caller.scope),
+        ));
+    }
+    Ok(caller)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(s): St) -> Response {
+    let bundle = s.bundles.current();
+    match bundle {
+        Some(b) => Json(json!({"status": "ready", "bundle_sha256": b.digest(), "ledger_size": s.ledger.checkpoint().size()}))
+            .into_response(),
+        None => ApiError::unavailable("no_active_bundle", "no policy bundle is active: activate one with `writ policy activate`")
+            .into_response(),
+    }
+}
+
+async fn openapi_doc() -> Json<Value> {
+    Json(openapi::document())
+}
+
+async fn jwks(State(s): St) -> Response {
+    let set = s.issuer.key_ring().jwks(s.now());
+    (
+        [(header::CACHE_CONTROL, "max-age=60")],
+        Json(serde_json::to_value(&set).unwrap_or_else(|_| json!({"keys": []}))),
+    )
+        .into_response()
+}
+
+async fn ledger_checkpoint(State(s): St) -> Response {
+    let cp = s.ledger.checkpoint();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        cp.note().to_owned(),
+    )
+        .into_response()
+}
+
+async fn ledger_vkey(State(s): St) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{}\n", s.ledger.vkey()),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn ledger_consistency(
+    State(s): St,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) =
+        q.map_err(|e| ApiError::bad_request("query_invalid", format!("{e}; use ?from=N&to=M")))?;
+    let to = q.to.unwrap_or_else(|| s.ledger.checkpoint().size());
+    let ledger = s.ledger.clone();
+    let proof = tokio::task::spawn_blocking(move || ledger.consistency(q.from, to))
+        .await
+        .map_err(|_| {
+            ApiError::unavailable("ledger_unavailable", "the ledger reader stopped; retry")
+        })?
+        .map_err(|e| ApiError::bad_request("consistency_invalid", e.to_string()))?;
+    Ok(Json(serde_json::to_value(&proof).unwrap_or(Value::Null)))
+}
+
+async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&s, &headers, Access::GateOrAdmin)?;
+    Ok(s.events
+        .sse(Duration::from_secs(s.config.heartbeat_secs))
+        .into_response())
+}
+
+async fn metrics(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let now = u64::try_from(s.now()).unwrap_or(0);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(now),
+    )
+        .into_response())
+}
+
+/// Body of `POST /v1/authorize`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBody {
+    pub intent: Intent,
+    /// The gate's signed statement of where the action will run.
+    pub attestation: EnvironmentAttestation,
+    /// On whose behalf the caller acts.
+    #[serde(default)]
+    pub act: Option<Actor>,
+    /// The execution that caused this one (lineage parent), if any.
+    #[serde(default)]
+    pub parent: Option<ExecutionId>,
+    /// Requested lifetime in seconds (capped by the server's upper bound).
+    #[serde(default)]
+    pub lifetime_secs: Option<i64>,
+}
+
+/// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
+pub async fn record(state: &AppState, entry: &impl serde::Serialize) -> Result<u64, ApiError> {
+    let bytes = to_canonical_vec(entry)
+        .map_err(|e| ApiError::bad_request("entry_unencodable", e.to_string()))?;
+    let handle = state.ledger.submit(bytes).map_err(|e| {
+        ApiError::unavailable(
+            "ledger_unavailable",
+            format!("the decision could not be recorded: {e}"),
+        )
+    })?;
+    let receipt = tokio::task::spawn_blocking(move || handle.wait())
+        .await
+        .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger writer stopped"))?
+        .map_err(|e| {
+            ApiError::unavailable(
+                "ledger_unavailable",
+                format!("the decision could not be made durable: {e}"),
+            )
+        })?;
+    state.metrics.ledger_size.fetch_max(
+        receipt.checkpoint_size,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    state.metrics.checkpoint_unix.store(
+        u64::try_from(state.now()).unwrap_or(0),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Ok(receipt.index)
+}
+
+/// Checks a gate's environment attestation against the gate's registered key.
+pub fn check_attestation(state: &AppState, att: &EnvironmentAttestation) -> Result<(), ApiError> {
+    let gate = state
+        .store
+        .read(|r| r.gates.get(att.claims.gate.as_str()).cloned())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "attestation_unknown_gate",
+                format!(
+                    "{} is not a registered gate: register it with `writ gate add`",
+                    att.claims.gate
+                ),
+            )
+        })?;
+    if gate.zone != att.claims.zone.as_str() {
+        return Err(ApiError::forbidden(
+            "attestation_zone_mismatch",
+            format!(
+                "{} is registered in zone {}, not {}",
+                gate.id, gate.zone, att.claims.zone
+            ),
+        ));
+    }
+    let key_bytes: [u8; 32] = hex::decode(&gate.public_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "attestation_bad_key",
+                "the gate's registered key is unusable; re-register the gate",
+            )
+        })?;
+    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
+        ApiError::forbidden(
+            "attestation_bad_key",
+            "the gate's registered key is unusable; re-register the gate",
+        )
+    })?;
+    let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(att.sig.as_bytes())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "attestation_bad_signature",
+                "the attestation signature is not base64url Ed25519",
+            )
+        })?;
+    let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
+        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+    key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
+        .map_err(|_| {
+            ApiError::forbidden(
+                "attestation_bad_signature",
+                "the attestation signature does not verify with the gate's key",
+            )
+        })?;
+    if (state.now() - att.iat).abs() > ATTESTATION_MAX_SKEW_SECS {
+        return Err(ApiError::forbidden(
+            "attestation_stale",
+            format!(
+                "the attestation was made at {} and the server time is {}; attest again",
+                att.iat,
+                state.now()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Governance that refuses before policy: kill switch, revoked or quarantined principal or zone.
+fn governance_refusal(
+    state: &AppState,
+    principal: &PrincipalId,
+    zone: &str,
+) -> Option<(&'static str, String)> {
+    if state.kill_switch() {
+        return Some((
+            "kill_switch",
+            "the kill switch is engaged: nothing runs until an operator releases it".into(),
+        ));
+    }
+    state.store.read(|r| {
+        let p = principal.to_string();
+        match r.principals.get(&p) {
+            None => return Some(("principal_unknown", format!("{p} is not registered"))),
+            Some(row) if row.status != "active" => {
+                return Some(("principal_revoked", format!("{p} is revoked")));
+            }
+            Some(_) => {}
+        }
+        if r.is(GovernanceKind::RevokedPrincipal, &p) {
+            return Some(("principal_revoked", format!("{p} is revoked")));
+        }
+        if r.is(GovernanceKind::QuarantinedPrincipal, &p) {
+            return Some(("principal_quarantined", format!("{p} is quarantined")));
+        }
+        if r.is(GovernanceKind::RevokedZone, zone) || r.is(GovernanceKind::QuarantinedZone, zone) {
+            return Some((
+                "zone_quarantined",
+                format!("zone {zone} is revoked or quarantined"),
+            ));
+        }
+        None
+    })
+}
+
+async fn authorize(
+    State(s): St,
+    headers: HeaderMap,
+    body: Result<ApiJson<AuthorizeBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let caller = require(&s, &headers, Access::Principal)?;
+    let ApiJson(body) = body?;
+    let principal: PrincipalId = caller.subject.parse().map_err(|_| {
+        ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
+    })?;
+    check_attestation(&s, &body.attestation)?;
+    let execution = ExecutionId::new_v7();
+    let lineage = match body.parent {
+        Some(parent) => {
+            let parent_row = s
+                .execs
+                .get(parent)
+                .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "parent_unknown",
+                        format!("execution {parent} is not known to this control plane"),
+                    )
+                })?;
+            Lineage::child_of(execution, &parent_row.lineage)
+        }
+        None => Lineage::root(execution),
+    };
+    let now = s.now();
+    let zone = body.attestation.claims.zone.to_string();
+    let response = if let Some((code, message)) = governance_refusal(&s, &principal, &zone) {
+        let entry = json!({
+            "type": "authorize.refused", "v": 1, "principal": principal, "intent": body.intent.digest().map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
+            "env": body.attestation.claims, "lineage": lineage, "now": now, "reason_code": code, "reason": message,
+        });
+        let index = record(&s, &entry).await?;
+        s.metrics.decision("deny", code);
+        s.events.publish("decision", json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
+        (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response()
+    } else {
+        let bundle = s.bundles.current().ok_or_else(|| {
+            ApiError::unavailable(
+                "no_active_bundle",
+                "no policy bundle is active: activate one with `writ policy activate`",
+            )
+        })?;
+        let attestation_sha256 = body
+            .attestation
+            .attestation_sha256()
+            .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+        let request = AuthorizeRequest {
+            principal: principal.clone(),
+            act: body.act.clone(),
+            intent: body.intent.clone(),
+            env: body.attestation.claims.clone(),
+            lineage: Some(lineage.clone()),
+        };
+        let record_value = writ_authorize::decide(&bundle, &request, now);
+        let index = record(&s, &record_value).await?;
+        let mut row = ExecRow {
+            lineage: lineage.clone(),
+            principal: principal.to_string(),
+            decision_index: index,
+            jti: None,
+            writ: None,
+        };
+        let code = record_value.reason_code.as_str();
+        let response = match record_value.decision {
+            Decision::Deny => {
+                s.metrics.decision("deny", code);
+                s.events.publish("decision", json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
+                (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
+            }
+            Decision::Allow => {
+                let issued =
+                    s.issuer
+                        .issue(IssueRequest {
+                            sub: principal.clone(),
+                            act: body.act.as_ref().map(actor_to_act),
+                            aud: body.attestation.claims.gate.clone(),
+                            intent: body.intent.digest().map_err(|e| {
+                                ApiError::bad_request("intent_invalid", e.to_string())
+                            })?,
+                            env: Env {
+                                zone: body.attestation.claims.zone.clone(),
+                                attestation_sha256,
+                            },
+                            policy: PolicyInfo {
+                                bundle_sha256: record_value.bundle_sha256.clone(),
+                                engine: record_value.engine.clone(),
+                                determining: record_value.determining.clone(),
+                            },
+                            scope: writ_artifact::Scope::default(),
+                            lineage: lineage.clone(),
+                            ledger: LedgerRef {
+                                origin: s.ledger.origin().to_owned(),
+                                index,
+                            },
+                            lifetime_secs: body.lifetime_secs,
+                        })
+                        .map_err(|e| ApiError::bad_request("writ_not_issued", e.to_string()))?;
+                row.jti = Some(issued.claims.jti.clone());
+                row.writ = Some(issued.token.clone());
+                s.metrics.decision("allow", code);
+                s.events.publish("decision", json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
+                (StatusCode::OK, Json(json!({"decision": "allow", "writ": issued.token, "execution": execution, "ledger_index": index, "expires_at": issued.claims.exp}))).into_response()
+            }
+        };
+        s.execs
+            .note(&row)
+            .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?;
+        response
+    };
+    s.metrics.authorize_seconds(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+/// The on-behalf-of chain in the writ's claim form.
+pub fn actor_to_act(a: &Actor) -> writ_artifact::Act {
+    writ_artifact::Act {
+        sub: a.sub.clone(),
+        act: a.act.as_deref().map(|inner| Box::new(actor_to_act(inner))),
+    }
+}

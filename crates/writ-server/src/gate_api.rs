@@ -1,0 +1,286 @@
+//! Calls made while an action runs and after: receipts, lease renewal, proofs and lineage.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_model::ExecutionId;
+use writ_model::decision::{Decision, DecisionRecord};
+use writ_model::env::EnvironmentAttestation;
+use writ_model::receipt::Receipt;
+
+use crate::api::{check_attestation, record, require};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::openapi::Access;
+use crate::state::AppState;
+use crate::store::GovernanceKind;
+
+type St = State<Arc<AppState>>;
+
+/// Most executions one lineage answer lists.
+const LINEAGE_LIMIT: usize = 10_000;
+
+fn index_err(e: crate::error::ServerError) -> ApiError {
+    ApiError::unavailable(
+        "index_unavailable",
+        format!("the execution index failed: {e}"),
+    )
+}
+
+fn parse_execution(s: &str) -> Result<ExecutionId, ApiError> {
+    s.parse()
+        .map_err(|e: writ_model::IdError| ApiError::bad_request("execution_invalid", e.to_string()))
+}
+
+fn gate_key(state: &AppState, gate: &str) -> Result<VerifyingKey, ApiError> {
+    let row = state
+        .store
+        .read(|r| r.gates.get(gate).cloned())
+        .ok_or_else(|| ApiError::forbidden("gate_unknown", format!("{gate} is not registered")))?;
+    hex::decode(&row.public_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "gate_key_invalid",
+                "the gate's registered key is unusable; re-register the gate",
+            )
+        })
+}
+
+/// `POST /v1/receipts`: a gate reports an outcome, signed with its key.
+pub async fn post_receipt(
+    State(s): St,
+    headers: HeaderMap,
+    body: Result<ApiJson<Receipt>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let caller = require(&s, &headers, Access::Gate)?;
+    let ApiJson(receipt) = body?;
+    if caller.subject != receipt.body.gate.as_str() {
+        return Err(ApiError::forbidden(
+            "receipt_wrong_gate",
+            format!(
+                "a token of {} cannot post receipts for {}",
+                caller.subject, receipt.body.gate
+            ),
+        ));
+    }
+    let key = gate_key(&s, receipt.body.gate.as_str())?;
+    let sig: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(receipt.sig.as_bytes())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "receipt_bad_signature",
+                "sig must be a base64url Ed25519 signature",
+            )
+        })?;
+    let input = receipt
+        .body
+        .signing_input()
+        .map_err(|e| ApiError::bad_request("receipt_invalid", e.to_string()))?;
+    key.verify_strict(&input, &Signature::from_bytes(&sig))
+        .map_err(|_| {
+            ApiError::forbidden(
+                "receipt_bad_signature",
+                "the receipt signature does not verify with the gate's key",
+            )
+        })?;
+    let execution = receipt.body.execution;
+    if s.execs.get(execution).map_err(index_err)?.is_none() {
+        return Err(ApiError::not_found(
+            "execution_unknown",
+            format!("execution {execution} is not known to this control plane"),
+        ));
+    }
+    let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
+    s.execs.link_entry(execution, index).map_err(index_err)?;
+    s.events.publish(
+        "receipt",
+        json!({"execution": execution, "outcome": receipt.body.outcome, "ledger_index": index}),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"recorded": true, "ledger_index": index})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewBody {
+    /// A fresh attestation from the gate running the execution.
+    pub attestation: EnvironmentAttestation,
+}
+
+/// `POST /v1/leases/{jti}/renew`: re-decide a running execution with the current policy and time.
+pub async fn renew_lease(
+    State(s): St,
+    headers: HeaderMap,
+    Path(jti): Path<String>,
+    body: Result<ApiJson<RenewBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let caller = require(&s, &headers, Access::Principal)?;
+    let ApiJson(body) = body?;
+    let row = s
+        .execs
+        .by_jti(&jti)
+        .map_err(index_err)?
+        .ok_or_else(|| ApiError::not_found("lease_unknown", "no execution holds this jti"))?;
+    if row.principal != caller.subject {
+        return Err(ApiError::forbidden(
+            "lease_not_yours",
+            "only the principal the writ was issued to can renew it",
+        ));
+    }
+    check_attestation(&s, &body.attestation)?;
+    let entry = s
+        .ledger
+        .entry(row.decision_index)
+        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    let original: DecisionRecord = serde_json::from_slice(&entry).map_err(|e| {
+        ApiError::unavailable(
+            "ledger_record_unreadable",
+            format!("the original decision record does not parse: {e}"),
+        )
+    })?;
+    let now = s.now();
+    let execution = row.lineage.execution;
+    let mut request = original.request.clone();
+    request.env = body.attestation.claims.clone();
+    let governance = if s.kill_switch() {
+        Some("kill_switch")
+    } else if s.store.read(|r| r.is(GovernanceKind::RevokedJti, &jti)) {
+        Some("writ_revoked")
+    } else if s.store.read(|r| {
+        r.is(GovernanceKind::RevokedPrincipal, &row.principal)
+            || r.is(GovernanceKind::QuarantinedPrincipal, &row.principal)
+            || r.is(GovernanceKind::RevokedZone, request.env.zone.as_str())
+            || r.is(GovernanceKind::QuarantinedZone, request.env.zone.as_str())
+            || r.principals
+                .get(&row.principal)
+                .is_none_or(|p| p.status != "active")
+    }) {
+        Some("principal_or_zone_withdrawn")
+    } else {
+        None
+    };
+    let (decision, code, reasons, index) = match governance {
+        Some(code) => {
+            let index = record(&s, &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": jti, "reason_code": code, "now": now})).await?;
+            (
+                Decision::Deny,
+                code.to_owned(),
+                vec![format!("trust withdrawn: {code}")],
+                index,
+            )
+        }
+        None => {
+            let bundle = s.bundles.current().ok_or_else(|| {
+                ApiError::unavailable("no_active_bundle", "no policy bundle is active")
+            })?;
+            let rec = writ_authorize::decide(&bundle, &request, now);
+            let index = record(&s, &rec).await?;
+            (
+                rec.decision,
+                rec.reason_code.as_str().to_owned(),
+                rec.reasons,
+                index,
+            )
+        }
+    };
+    s.execs.link_entry(execution, index).map_err(index_err)?;
+    s.metrics.decision(decision.as_str(), &code);
+    Ok(match decision {
+        Decision::Allow => {
+            let until =
+                now.saturating_add(i64::try_from(s.config.writ_lifetime_secs).unwrap_or(60));
+            (StatusCode::OK, Json(json!({"decision": "allow", "execution": execution, "lease_until": until, "ledger_index": index}))).into_response()
+        }
+        Decision::Deny => {
+            s.events.publish(
+                "lease.ended",
+                json!({"execution": execution, "jti": jti, "reason_code": code}),
+            );
+            (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response()
+        }
+    })
+}
+
+/// `GET /v1/proofs/{execution}`: the proof bundle of everything recorded about an execution.
+pub async fn proof(
+    State(s): St,
+    headers: HeaderMap,
+    Path(execution): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Authenticated)?;
+    let execution = parse_execution(&execution)?;
+    let row = s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
+        ApiError::not_found(
+            "execution_unknown",
+            format!("execution {execution} is not known"),
+        )
+    })?;
+    let indexes = s.execs.entries(execution).map_err(index_err)?;
+    let ledger = s.ledger.clone();
+    let mut bundle = tokio::task::spawn_blocking(move || ledger.proof_bundle(&indexes, None))
+        .await
+        .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger reader stopped"))?
+        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    bundle.writ = row.writ;
+    bundle.jwks = serde_json::to_value(s.issuer.key_ring().jwks(s.now())).ok();
+    Ok(Json(serde_json::to_value(&bundle).unwrap_or(Value::Null)))
+}
+
+/// `GET /v1/lineage/{execution}`: ancestors (nearest first) and descendants (breadth first).
+pub async fn lineage(
+    State(s): St,
+    headers: HeaderMap,
+    Path(execution): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Authenticated)?;
+    let execution = parse_execution(&execution)?;
+    let row = s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
+        ApiError::not_found(
+            "execution_unknown",
+            format!("execution {execution} is not known"),
+        )
+    })?;
+    let mut ancestors = Vec::new();
+    let mut seen = BTreeSet::from([execution]);
+    let mut next = row.lineage.parent;
+    while let Some(p) = next {
+        if !seen.insert(p) || ancestors.len() >= LINEAGE_LIMIT {
+            break;
+        }
+        let prow = s.execs.get(p).map_err(index_err)?;
+        ancestors
+            .push(json!({"execution": p, "principal": prow.as_ref().map(|r| r.principal.clone())}));
+        next = prow.and_then(|r| r.lineage.parent);
+    }
+    let mut descendants = Vec::new();
+    let mut queue = VecDeque::from([execution]);
+    while let Some(e) = queue.pop_front() {
+        for c in s.execs.children(e).map_err(index_err)? {
+            if descendants.len() >= LINEAGE_LIMIT || !seen.insert(c) {
+                continue;
+            }
+            descendants.push(json!({"execution": c, "parent": e}));
+            queue.push_back(c);
+        }
+    }
+    Ok(Json(json!({
+        "execution": execution, "root": row.lineage.root, "traceparent": row.lineage.traceparent,
+        "principal": row.principal, "ancestors": ancestors, "descendants": descendants
+    })))
+}

@@ -1,0 +1,317 @@
+//! verify → authorize → record → issue, and governance, through the real API.
+
+use serde_json::{Value, json};
+use writ_artifact::{Jwks, VerificationKeys, Verifier, VerifierConfig};
+use writ_ledger::ProofBundle;
+use writ_model::{Intent, SystemClock};
+
+use crate::harness::{TestServer, bundle_files, sign_files};
+
+fn intent(tool: &str, args: Value) -> Value {
+    json!({"action": "mcp.call_tool", "resource": format!("tool:{tool}"), "args": args})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_deny_receipt_proof_and_lineage() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+
+    let args = json!({"repo": "acme/api", "number": 7});
+    let (st, allow) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", args.clone()), "attestation": gate.attest()})))
+        .await;
+    assert_eq!(st, 200, "{allow}");
+    assert_eq!(allow["decision"], "allow");
+    let token = allow["writ"].as_str().unwrap();
+
+    // The gate verifies offline with the published keys and the exact call.
+    let (_, jwks) = srv.call("GET", "/.well-known/jwks.json", None, None).await;
+    let jwks: Jwks = serde_json::from_value(jwks).unwrap();
+    let verifier = Verifier::new(
+        VerificationKeys::from_jwks(&jwks).unwrap(),
+        VerifierConfig::new("gate:mcp-1".parse().unwrap()),
+        std::sync::Arc::new(SystemClock),
+    );
+    let call = Intent::new("mcp.call_tool", "tool:github/get_issue", args.clone());
+    let verified = verifier.verify_call(token, &call).unwrap();
+    assert_eq!(
+        verified.claims().ledger.index,
+        allow["ledger_index"].as_u64().unwrap()
+    );
+    let changed = Intent::new(
+        "mcp.call_tool",
+        "tool:github/get_issue",
+        json!({"repo": "acme/api", "number": 8}),
+    );
+    assert_eq!(
+        verifier
+            .verify_call(token, &changed)
+            .unwrap_err()
+            .reason_code(),
+        "writ_intent_mismatch"
+    );
+
+    // A denied call carries its reason and is recorded too.
+    let (st, deny) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/write_file", json!({"path": "/etc/passwd"})), "attestation": gate.attest()})))
+        .await;
+    assert_eq!(st, 403, "{deny}");
+    assert_eq!(deny["decision"], "deny");
+    assert!(deny["ledger_index"].as_u64().is_some());
+
+    // The gate's receipt lands in the ledger and in the execution's proof bundle.
+    let execution = allow["execution"].as_str().unwrap();
+    let body = json!({
+        "type": "receipt", "v": 1, "execution": execution, "jti": verified.claims().jti, "gate": "gate:mcp-1",
+        "intent": call.digest().unwrap(), "outcome": "success", "result_sha256": "00".repeat(32),
+        "started_at": 1, "finished_at": 2
+    });
+    let input = writ_model::canonical::to_canonical_vec(&body).unwrap();
+    let receipt = json!({"body": body, "kid": "gate:mcp-1", "sig": gate.sign_b64(&input)});
+    let (st, r) = srv
+        .call(
+            "POST",
+            "/v1/receipts",
+            Some(&gate.token),
+            Some(receipt.clone()),
+        )
+        .await;
+    assert_eq!(st, 201, "{r}");
+    // An agent cannot post receipts, and a forged signature is refused.
+    let (st, _) = srv
+        .call("POST", "/v1/receipts", Some(&agent), Some(receipt.clone()))
+        .await;
+    assert_eq!(st, 403);
+    let mut forged = receipt.clone();
+    forged["body"]["outcome"] = json!("failure");
+    let (st, r2) = srv
+        .call("POST", "/v1/receipts", Some(&gate.token), Some(forged))
+        .await;
+    assert_eq!(
+        (st, r2["code"].clone()),
+        (403, json!("receipt_bad_signature"))
+    );
+
+    let (st, proof) = srv
+        .call(
+            "GET",
+            &format!("/v1/proofs/{execution}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{proof}");
+    let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+    let verified_bundle = bundle.verify(Some(&srv.state.ledger.vkey())).unwrap();
+    let kinds: Vec<String> = verified_bundle
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::from_slice::<Value>(&e.entry).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["decision", "receipt"]);
+    assert_eq!(proof["writ"], allow["writ"]);
+
+    // A child execution links to its parent in the lineage.
+    let (st, child) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})))
+        .await;
+    assert_eq!(st, 200, "{child}");
+    let (st, lineage) = srv
+        .call(
+            "GET",
+            &format!("/v1/lineage/{execution}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(lineage["descendants"][0]["execution"], child["execution"]);
+    let (_, up) = srv
+        .call(
+            "GET",
+            &format!("/v1/lineage/{}", child["execution"].as_str().unwrap()),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(up["ancestors"][0]["execution"], json!(execution));
+    assert_eq!(up["root"], json!(execution));
+
+    // Consistency between the first checkpoint seen and now.
+    let (st, cons) = srv
+        .call("GET", "/v1/ledger/consistency?from=1", None, None)
+        .await;
+    assert_eq!(st, 200, "{cons}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_withdraws_trust_and_is_recorded() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let req =
+        || json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
+    let (st, _) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+        .await;
+    assert_eq!(st, 200);
+
+    for (path, on, off, code) in [
+        (
+            "/v1/admin/kill-switch",
+            json!({"on": true}),
+            json!({"on": false}),
+            "kill_switch",
+        ),
+        (
+            "/v1/admin/quarantines",
+            json!({"zone": "dev"}),
+            json!({"zone": "dev", "on": false}),
+            "zone_quarantined",
+        ),
+        (
+            "/v1/admin/quarantines",
+            json!({"principal": "agent:triage-bot"}),
+            json!({"principal": "agent:triage-bot", "on": false}),
+            "principal_quarantined",
+        ),
+    ] {
+        let before = srv.state.ledger.checkpoint().size();
+        let (st, b) = srv.call("POST", path, Some(&srv.admin), Some(on)).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, deny) = srv
+            .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+            .await;
+        assert_eq!(
+            (st, deny["reason_code"].clone()),
+            (403, json!(code)),
+            "{deny}"
+        );
+        let (st, _) = srv.call("POST", path, Some(&srv.admin), Some(off)).await;
+        assert_eq!(st, 200);
+        let (st, _) = srv
+            .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+            .await;
+        assert_eq!(st, 200, "trust not restored after {path}");
+        // on, the refused authorize, off, the allowed authorize: four records.
+        assert_eq!(srv.state.ledger.checkpoint().size(), before + 4);
+    }
+
+    // Revoking the principal revokes its token too.
+    let (st, _) = srv
+        .call(
+            "POST",
+            "/v1/admin/principals/agent:triage-bot/revoke",
+            Some(&srv.admin),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+        .await;
+    assert_eq!(st, 401);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_on_bad_bundles_and_unknown_gates() {
+    let srv = TestServer::start().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let req =
+        json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
+    // No bundle yet: 503, no writ.
+    let (st, body) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(req.clone()))
+        .await;
+    assert_eq!((st, body["code"].clone()), (503, json!("no_active_bundle")));
+    srv.activate_default().await;
+    let (_, active) = srv
+        .call("GET", "/v1/admin/bundles/active", Some(&srv.admin), None)
+        .await;
+
+    // A broken policy, a bundle signed by an untrusted key, an unsigned one: all refused.
+    let mut broken = bundle_files(Some(
+        "permit (principal, action, resource) when { context.nope.x };",
+    ));
+    // It cannot be signed over a digest (it does not compile); a stale signature rides along.
+    let mut good = bundle_files(None);
+    sign_files(&srv.bundle_key, &mut good);
+    broken.insert("bundle.sig".into(), good["bundle.sig"].clone());
+    let mut untrusted = bundle_files(None);
+    sign_files(
+        &writ_authorize::BundleSigningKey::from_seed([9; 32]),
+        &mut untrusted,
+    );
+    for files in [broken, untrusted, bundle_files(None)] {
+        let (st, body) = srv
+            .call(
+                "POST",
+                "/v1/admin/bundles/activate",
+                Some(&srv.admin),
+                Some(json!({"files": files})),
+            )
+            .await;
+        assert_eq!(st, 422, "{body}");
+        let (_, still) = srv
+            .call("GET", "/v1/admin/bundles/active", Some(&srv.admin), None)
+            .await;
+        assert_eq!(still["bundle_sha256"], active["bundle_sha256"]);
+    }
+
+    // An unregistered gate's attestation is refused before any decision.
+    let other = crate::harness::Gate {
+        id: "gate:rogue".into(),
+        zone: "dev".into(),
+        key: ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+        token: String::new(),
+    };
+    let (st, body) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": other.attest()})))
+        .await;
+    assert_eq!(
+        (st, body["code"].clone()),
+        (403, json!("attestation_unknown_gate"))
+    );
+    // A registered gate whose attestation was signed by another key is refused too.
+    let impostor = crate::harness::Gate {
+        id: "gate:mcp-1".into(),
+        ..other
+    };
+    let (st, body) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": impostor.attest()})))
+        .await;
+    assert_eq!(
+        (st, body["code"].clone()),
+        (403, json!("attestation_bad_signature"))
+    );
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (st, _) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    assert_eq!(st, 200);
+    let size = srv.state.ledger.checkpoint().size();
+    let config = srv.state.config.clone();
+    let (dir, admin, key) = srv.stop().await;
+    let srv = TestServer::start_in(dir, config, admin, key).await;
+    assert_eq!(srv.state.ledger.checkpoint().size(), size);
+    let (st, body) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    assert_eq!(st, 200, "{body}");
+    srv.stop().await;
+}

@@ -1,0 +1,195 @@
+//! Starts a server and provisions it through its own API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+use writ_authorize::BundleSigningKey;
+use writ_model::env::{EnvironmentAttestation, EnvironmentClaims};
+use writ_model::{Clock, SystemClock};
+use writ_server::{AppState, ServerConfig, init_data_dir};
+
+pub struct TestServer {
+    pub base: String,
+    pub admin: String,
+    pub dir: tempfile::TempDir,
+    pub bundle_key: BundleSigningKey,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn bundle_files(extra_policy: Option<&str>) -> serde_json::Map<String, Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
+    let mut files = serde_json::Map::new();
+    for name in ["writ.cedarschema", "policies.cedar", "entities.json"] {
+        files.insert(
+            name.into(),
+            Value::String(std::fs::read_to_string(root.join(name)).unwrap()),
+        );
+    }
+    if let Some(p) = extra_policy {
+        files.insert("extra.cedar".into(), Value::String(p.into()));
+    }
+    files
+}
+
+pub fn sign_files(key: &BundleSigningKey, files: &mut serde_json::Map<String, Value>) {
+    let map: std::collections::BTreeMap<String, Vec<u8>> = files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().as_bytes().to_vec()))
+        .collect();
+    let source = writ_authorize::BundleSource::from_files(map).unwrap();
+    let bundle = writ_authorize::compile(&source).unwrap();
+    files.insert(
+        "bundle.sig".into(),
+        Value::String(key.sign(bundle.digest()).to_json()),
+    );
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle_key = BundleSigningKey::from_seed([7; 32]);
+        let config = ServerConfig {
+            data_dir: dir.path().join("data"),
+            ..ServerConfig::default()
+        };
+        let report = init_data_dir(&config, &[bundle_key.verifying_key().to_hex()]).unwrap();
+        Self::start_in(dir, config, report.admin_token, bundle_key).await
+    }
+
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        config: ServerConfig,
+        admin: String,
+        bundle_key: BundleSigningKey,
+    ) -> TestServer {
+        let state = AppState::open(config, Arc::new(SystemClock)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(writ_server::run(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base,
+            admin,
+            dir,
+            bundle_key,
+            client: reqwest::Client::new(),
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) -> (tempfile::TempDir, String, BundleSigningKey) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        (self.dir, self.admin, self.bundle_key)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn activate_default(&self) {
+        let mut files = bundle_files(None);
+        sign_files(&self.bundle_key, &mut files);
+        let (st, body) = self
+            .call(
+                "POST",
+                "/v1/admin/bundles/activate",
+                Some(&self.admin),
+                Some(json!({"files": files})),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+    }
+
+    pub async fn add_principal(&self, id: &str, zone: &str) -> String {
+        let (st, body) = self
+            .call(
+                "POST",
+                "/v1/admin/principals",
+                Some(&self.admin),
+                Some(json!({"id": id, "zone": zone})),
+            )
+            .await;
+        assert_eq!(st, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn add_gate(&self, id: &str, zone: &str) -> Gate {
+        let key = SigningKey::from_bytes(&[id.len() as u8 + 11; 32]);
+        let (st, body) = self
+            .call("POST", "/v1/admin/gates", Some(&self.admin), Some(json!({"id": id, "zone": zone, "public_key": hex::encode(key.verifying_key().to_bytes())})))
+            .await;
+        assert_eq!(st, 201, "{body}");
+        Gate {
+            id: id.into(),
+            zone: zone.into(),
+            key,
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+pub struct Gate {
+    pub id: String,
+    pub zone: String,
+    pub key: SigningKey,
+    pub token: String,
+}
+
+impl Gate {
+    pub fn attest(&self) -> Value {
+        let claims = EnvironmentClaims::new(self.zone.parse().unwrap(), self.id.parse().unwrap());
+        let iat = SystemClock.now_unix();
+        let input = EnvironmentAttestation::signing_input(&claims, iat, &self.id).unwrap();
+        let sig = URL_SAFE_NO_PAD.encode(self.key.sign(&input).to_bytes());
+        serde_json::to_value(EnvironmentAttestation {
+            claims,
+            iat,
+            kid: self.id.clone(),
+            sig,
+        })
+        .unwrap()
+    }
+
+    pub fn sign_b64(&self, bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.sign(bytes).to_bytes())
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: a real server on 127.0.0.1:0 with a real SQLite ledger in a temp dir.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod flows;
+mod harness;
+mod routes;
