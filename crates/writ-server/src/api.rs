@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use writ_artifact::{Env, IssueRequest, LedgerRef, PolicyInfo};
+use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
 use writ_model::canonical::to_canonical_vec;
 use writ_model::decision::Decision;
 use writ_model::env::EnvironmentAttestation;
@@ -221,6 +221,179 @@ pub struct AuthorizeBody {
     /// Requested lifetime in seconds (capped by the server's upper bound).
     #[serde(default)]
     pub lifetime_secs: Option<i64>,
+    /// Mint a child writ from this delegation writ (one the caller obtained for the intent
+    /// `{"action":"delegate","resource":"agent:SUB","args":GRANT}`): the child acts as SUB on
+    /// behalf of the caller, within GRANT, and ends no later than the parent.
+    #[serde(default)]
+    pub from_writ: Option<String>,
+    /// The child writ's scope (only with `from_writ`); it must be a subset of the parent's.
+    #[serde(default)]
+    pub scope: Option<writ_artifact::Scope>,
+}
+
+/// Who acts and under which constraints, once delegation is resolved.
+struct Plan {
+    principal: PrincipalId,
+    act: Option<Actor>,
+    lineage: Lineage,
+    scope: writ_artifact::Scope,
+    parent: Option<writ_artifact::WritClaims>,
+}
+
+/// Checks a parent delegation writ as this control plane issued it, for `caller`.
+fn verify_parent_writ(
+    state: &AppState,
+    caller: &PrincipalId,
+    token: &str,
+) -> Result<writ_artifact::WritClaims, (&'static str, String)> {
+    let unverified =
+        writ_artifact::decode_unverified(token).map_err(|e| (e.reason_code(), e.to_string()))?;
+    let aud: writ_model::GateId = serde_json::from_value(
+        unverified.claims.get("aud").cloned().unwrap_or_default(),
+    )
+    .map_err(|_| {
+        (
+            "writ_malformed",
+            "the parent writ has no valid aud".to_owned(),
+        )
+    })?;
+    let intent: writ_model::IntentDigest =
+        serde_json::from_value(unverified.claims.get("intent").cloned().unwrap_or_default())
+            .map_err(|_| {
+                (
+                    "writ_malformed",
+                    "the parent writ has no valid intent".to_owned(),
+                )
+            })?;
+    let mut cfg = writ_artifact::VerifierConfig::new(aud);
+    cfg.issuer = Some(state.config.issuer.clone());
+    let verifier = writ_artifact::Verifier::new(
+        state.issuer.key_ring().verification_keys(state.now()),
+        cfg,
+        state.clock.clone(),
+    );
+    let claims = verifier
+        .verify(token, &intent)
+        .map_err(|e| (e.reason_code(), e.to_string()))?
+        .into_claims();
+    if &claims.sub != caller {
+        return Err((
+            "delegation_not_yours",
+            format!("the parent writ was issued to {}, not {caller}", claims.sub),
+        ));
+    }
+    if claims.intent.action != "delegate" {
+        return Err((
+            "delegation_not_granted",
+            "the parent writ is not a delegation writ (action delegate)".to_owned(),
+        ));
+    }
+    if state
+        .store
+        .read(|r| r.is(GovernanceKind::RevokedJti, &claims.jti))
+    {
+        return Err(("writ_revoked_jti", "the parent writ is revoked".to_owned()));
+    }
+    Ok(claims)
+}
+
+fn plan(
+    state: &AppState,
+    caller: PrincipalId,
+    body: &AuthorizeBody,
+    execution: ExecutionId,
+) -> Result<Result<Plan, (&'static str, String)>, ApiError> {
+    if let Some(token) = &body.from_writ {
+        let parent = match verify_parent_writ(state, &caller, token) {
+            Ok(p) => p,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let Ok(sub) = parent.intent.resource.parse::<PrincipalId>() else {
+            return Ok(Err((
+                "delegation_not_granted",
+                format!(
+                    "the parent writ delegates to {}, which is not a principal",
+                    parent.intent.resource
+                ),
+            )));
+        };
+        let scope = body.scope.clone().unwrap_or_default();
+        let digest = body
+            .intent
+            .digest()
+            .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?;
+        if let Err(e) = parent
+            .scope
+            .check_child(&scope, &digest, &body.attestation.claims.zone)
+        {
+            return Ok(Err((e.reason_code(), e.to_string())));
+        }
+        let act = Actor {
+            sub: caller,
+            act: body
+                .act
+                .clone()
+                .or_else(|| parent.act.as_ref().map(act_to_actor))
+                .map(Box::new),
+        };
+        return Ok(Ok(Plan {
+            principal: sub,
+            act: Some(act),
+            lineage: Lineage::child_of(execution, &parent.lineage),
+            scope,
+            parent: Some(parent),
+        }));
+    }
+    if body.scope.is_some() {
+        return Err(ApiError::bad_request(
+            "scope_without_parent",
+            "`scope` is only for child writs minted with `from_writ`",
+        ));
+    }
+    let mut scope = writ_artifact::Scope::default();
+    if body.intent.action == "delegate" {
+        let grant: writ_artifact::DelegationGrant =
+            serde_json::from_value(body.intent.args.clone()).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "delegation_grant_invalid",
+                    format!(
+                        "a delegate intent's args are the grant {{actions, resources, zones}}: {e}"
+                    ),
+                )
+            })?;
+        scope.delegate = Some(grant);
+    }
+    let lineage = match body.parent {
+        Some(parent) => {
+            let parent_row = state
+                .execs
+                .get(parent)
+                .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "parent_unknown",
+                        format!("execution {parent} is not known to this control plane"),
+                    )
+                })?;
+            Lineage::child_of(execution, &parent_row.lineage)
+        }
+        None => Lineage::root(execution),
+    };
+    Ok(Ok(Plan {
+        principal: caller,
+        act: body.act.clone(),
+        lineage,
+        scope,
+        parent: None,
+    }))
+}
+
+fn act_to_actor(a: &writ_artifact::Act) -> Actor {
+    Actor {
+        sub: a.sub.clone(),
+        act: a.act.as_deref().map(|inner| Box::new(act_to_actor(inner))),
+    }
 }
 
 /// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
@@ -373,25 +546,24 @@ async fn authorize(
     })?;
     check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();
-    let lineage = match body.parent {
-        Some(parent) => {
-            let parent_row = s
-                .execs
-                .get(parent)
-                .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "parent_unknown",
-                        format!("execution {parent} is not known to this control plane"),
-                    )
-                })?;
-            Lineage::child_of(execution, &parent_row.lineage)
-        }
-        None => Lineage::root(execution),
-    };
+    let planned = plan(&s, principal, &body, execution)?;
     let now = s.now();
     let zone = body.attestation.claims.zone.to_string();
-    let response = if let Some((code, message)) = governance_refusal(&s, &principal, &zone) {
+    let (principal, lineage, refusal) = match &planned {
+        Ok(p) => (
+            p.principal.clone(),
+            p.lineage.clone(),
+            governance_refusal(&s, &p.principal, &zone),
+        ),
+        Err((code, message)) => (
+            caller.subject.parse().map_err(|_| {
+                ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
+            })?,
+            Lineage::root(execution),
+            Some((*code, message.clone())),
+        ),
+    };
+    let response = if let Some((code, message)) = refusal {
         let entry = json!({
             "type": "authorize.refused", "v": 1, "principal": principal, "intent": body.intent.digest().map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
             "env": body.attestation.claims, "lineage": lineage, "now": now, "reason_code": code, "reason": message,
@@ -401,6 +573,12 @@ async fn authorize(
         s.events.publish("decision", json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
         (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response()
     } else {
+        let Ok(plan) = &planned else {
+            return Err(ApiError::unavailable(
+                "internal_state",
+                "authorization plan missing; retry",
+            ));
+        };
         let bundle = s.bundles.current().ok_or_else(|| {
             ApiError::unavailable(
                 "no_active_bundle",
@@ -413,7 +591,7 @@ async fn authorize(
             .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
         let request = AuthorizeRequest {
             principal: principal.clone(),
-            act: body.act.clone(),
+            act: plan.act.clone(),
             intent: body.intent.clone(),
             env: body.attestation.claims.clone(),
             lineage: Some(lineage.clone()),
@@ -435,33 +613,58 @@ async fn authorize(
                 (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
             }
             Decision::Allow => {
-                let issued =
-                    s.issuer
+                let intent_digest = body
+                    .intent
+                    .digest()
+                    .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?;
+                let env = Env {
+                    zone: body.attestation.claims.zone.clone(),
+                    attestation_sha256,
+                };
+                let policy = PolicyInfo {
+                    bundle_sha256: record_value.bundle_sha256.clone(),
+                    engine: record_value.engine.clone(),
+                    determining: record_value.determining.clone(),
+                };
+                let ledger_ref = LedgerRef {
+                    origin: s.ledger.origin().to_owned(),
+                    index,
+                };
+                let aud = body.attestation.claims.gate.clone();
+                let issued = match &plan.parent {
+                    Some(parent) => s
+                        .issuer
+                        .mint_child(
+                            parent,
+                            ChildRequest {
+                                sub: principal.clone(),
+                                aud,
+                                intent: intent_digest,
+                                env,
+                                policy,
+                                scope: plan.scope.clone(),
+                                execution,
+                                ledger: ledger_ref,
+                                lifetime_secs: body.lifetime_secs,
+                            },
+                        )
+                        .map_err(|e| ApiError::forbidden(e.reason_code(), e.to_string()))?,
+                    None => s
+                        .issuer
                         .issue(IssueRequest {
                             sub: principal.clone(),
-                            act: body.act.as_ref().map(actor_to_act),
-                            aud: body.attestation.claims.gate.clone(),
-                            intent: body.intent.digest().map_err(|e| {
-                                ApiError::bad_request("intent_invalid", e.to_string())
-                            })?,
-                            env: Env {
-                                zone: body.attestation.claims.zone.clone(),
-                                attestation_sha256,
-                            },
-                            policy: PolicyInfo {
-                                bundle_sha256: record_value.bundle_sha256.clone(),
-                                engine: record_value.engine.clone(),
-                                determining: record_value.determining.clone(),
-                            },
-                            scope: writ_artifact::Scope::default(),
+                            act: plan.act.as_ref().map(actor_to_act),
+                            aud,
+                            intent: intent_digest,
+                            env,
+                            policy,
+                            scope: plan.scope.clone(),
                             lineage: lineage.clone(),
-                            ledger: LedgerRef {
-                                origin: s.ledger.origin().to_owned(),
-                                index,
-                            },
+                            ledger: ledger_ref,
                             lifetime_secs: body.lifetime_secs,
                         })
-                        .map_err(|e| ApiError::bad_request("writ_not_issued", e.to_string()))?;
+                        .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string()))?,
+                };
                 row.jti = Some(issued.claims.jti.clone());
                 row.writ = Some(issued.token.clone());
                 s.metrics.decision("allow", code);

@@ -315,3 +315,86 @@ async fn state_survives_a_restart() {
     assert_eq!(st, 200, "{body}");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegation_mints_narrower_children_only() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let parent = srv.add_principal("agent:triage-bot", "dev").await;
+    srv.add_principal("agent:sub-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let grant = json!({"actions": ["mcp.call_tool"], "resources": ["tool:fs/*"], "zones": ["dev"]});
+    let (st, deleg) = srv
+        .call("POST", "/v1/authorize", Some(&parent), Some(json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()})))
+        .await;
+    assert_eq!(st, 200, "{deleg}");
+    let parent_writ = deleg["writ"].as_str().unwrap();
+
+    let child_req = |tool: &str, scope: Value| json!({"intent": intent(tool, json!({"path": "/workspace/a"})), "attestation": gate.attest(), "from_writ": parent_writ, "scope": scope});
+    let (st, child) = srv
+        .call(
+            "POST",
+            "/v1/authorize",
+            Some(&parent),
+            Some(child_req("fs/read_file", json!({"max_uses": 1}))),
+        )
+        .await;
+    assert_eq!(st, 200, "{child}");
+    let claims = writ_artifact::decode_unverified(child["writ"].as_str().unwrap())
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "agent:sub-bot");
+    assert_eq!(claims["act"]["sub"], "agent:triage-bot");
+    assert_eq!(claims["lineage"]["parent"], deleg["execution"]);
+    assert!(
+        claims["exp"].as_i64().unwrap()
+            <= writ_artifact::decode_unverified(parent_writ)
+                .unwrap()
+                .claims["exp"]
+                .as_i64()
+                .unwrap()
+    );
+
+    for (tool, scope, code) in [
+        (
+            "github/create_issue",
+            json!({"max_uses": 1}),
+            "delegation_resource_not_in_scope",
+        ),
+        (
+            "fs/read_file",
+            json!({"max_uses": 5}),
+            "delegation_max_uses_exceeded",
+        ),
+    ] {
+        let (st, body) = srv
+            .call(
+                "POST",
+                "/v1/authorize",
+                Some(&parent),
+                Some(child_req(tool, scope)),
+            )
+            .await;
+        assert_eq!(
+            (st, body["reason_code"].clone()),
+            (403, json!(code)),
+            "{body}"
+        );
+    }
+    // Someone else cannot use the parent's delegation writ.
+    let sub = srv.add_principal("agent:outsider", "dev").await;
+    let (st, body) = srv
+        .call(
+            "POST",
+            "/v1/authorize",
+            Some(&sub),
+            Some(child_req("fs/read_file", json!({}))),
+        )
+        .await;
+    assert_eq!(
+        (st, body["reason_code"].clone()),
+        (403, json!("delegation_not_yours")),
+        "{body}"
+    );
+    srv.stop().await;
+}
