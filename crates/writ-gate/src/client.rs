@@ -1,0 +1,288 @@
+//! The control-plane client: what agents and gates send to `writ serve`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_model::env::EnvironmentAttestation;
+use writ_model::receipt::Receipt;
+use writ_model::{ExecutionId, Intent};
+
+use crate::error::GateError;
+
+/// Default time a call to the control plane may take before the caller denies.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An HTTP client for one control plane.
+#[derive(Debug, Clone)]
+pub struct ControlPlane {
+    base: String,
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+/// The answer to an authorize request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Authorization {
+    Allow {
+        writ: String,
+        execution: ExecutionId,
+        ledger_index: u64,
+        expires_at: i64,
+    },
+    Deny {
+        reason_code: String,
+        reasons: Vec<String>,
+        execution: Option<ExecutionId>,
+        ledger_index: Option<u64>,
+    },
+}
+
+#[derive(Deserialize)]
+struct AllowBody {
+    writ: String,
+    execution: ExecutionId,
+    ledger_index: u64,
+    expires_at: i64,
+}
+
+#[derive(Deserialize)]
+struct DenyBody {
+    #[serde(default)]
+    reason_code: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    reasons: Vec<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    execution: Option<ExecutionId>,
+    #[serde(default)]
+    ledger_index: Option<u64>,
+}
+
+/// Options of an authorize request beyond intent and attestation.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizeOptions {
+    pub parent: Option<ExecutionId>,
+    pub from_writ: Option<String>,
+    pub scope: Option<Value>,
+    pub lifetime_secs: Option<i64>,
+}
+
+impl ControlPlane {
+    /// A client for the control plane at `base` (e.g. `http://127.0.0.1:8787`).
+    pub fn new(base: impl Into<String>) -> Self {
+        Self::with_timeout(base, DEFAULT_TIMEOUT)
+    }
+
+    pub fn with_timeout(base: impl Into<String>, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            timeout,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn transport(&self, e: reqwest::Error) -> GateError {
+        if e.is_timeout() {
+            GateError::Timeout {
+                secs: self.timeout.as_secs(),
+            }
+        } else {
+            GateError::Unreachable {
+                url: self.base.clone(),
+                detail: e.to_string(),
+            }
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), GateError> {
+        let resp = req.send().await.map_err(|e| self.transport(e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            GateError::Garbage(format!("status {status} with a body that is not JSON"))
+        })?;
+        Ok((status, body))
+    }
+
+    fn api_error(status: u16, body: &Value) -> GateError {
+        GateError::Api {
+            status,
+            code: body
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
+            message: body
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        }
+    }
+
+    /// Asks for a writ. A deny is an answer, not an error; transport and server failures are errors.
+    pub async fn authorize(
+        &self,
+        token: &str,
+        intent: &Intent,
+        attestation: &EnvironmentAttestation,
+        options: &AuthorizeOptions,
+    ) -> Result<Authorization, GateError> {
+        let mut body = json!({"intent": intent, "attestation": attestation});
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(p) = options.parent {
+                obj.insert("parent".into(), json!(p));
+            }
+            if let Some(w) = &options.from_writ {
+                obj.insert("from_writ".into(), json!(w));
+            }
+            if let Some(s) = &options.scope {
+                obj.insert("scope".into(), s.clone());
+            }
+            if let Some(l) = options.lifetime_secs {
+                obj.insert("lifetime_secs".into(), json!(l));
+            }
+        }
+        let req = self
+            .http
+            .post(format!("{}/v1/authorize", self.base))
+            .bearer_auth(token)
+            .json(&body);
+        let (status, body) = self.send(req).await?;
+        match status {
+            200 => {
+                let a: AllowBody =
+                    serde_json::from_value(body).map_err(|e| GateError::Garbage(e.to_string()))?;
+                Ok(Authorization::Allow {
+                    writ: a.writ,
+                    execution: a.execution,
+                    ledger_index: a.ledger_index,
+                    expires_at: a.expires_at,
+                })
+            }
+            403 if body.get("decision").and_then(Value::as_str) == Some("deny") => {
+                let d: DenyBody =
+                    serde_json::from_value(body).map_err(|e| GateError::Garbage(e.to_string()))?;
+                let mut reasons = d.reasons;
+                if reasons.is_empty() {
+                    reasons.extend(d.message);
+                }
+                Ok(Authorization::Deny {
+                    reason_code: d.reason_code.or(d.code).unwrap_or_else(|| "denied".into()),
+                    reasons,
+                    execution: d.execution,
+                    ledger_index: d.ledger_index,
+                })
+            }
+            _ => Err(Self::api_error(status, &body)),
+        }
+    }
+
+    /// Posts a gate's signed receipt; returns its ledger index.
+    pub async fn post_receipt(
+        &self,
+        gate_token: &str,
+        receipt: &Receipt,
+    ) -> Result<u64, GateError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/receipts", self.base))
+            .bearer_auth(gate_token)
+            .json(receipt);
+        let (status, body) = self.send(req).await?;
+        if status != 201 {
+            return Err(Self::api_error(status, &body));
+        }
+        body.get("ledger_index")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| GateError::Garbage("receipt answer without ledger_index".into()))
+    }
+
+    /// Renews a running execution's lease: `Ok(Some(until))` to go on, `Ok(None)` when denied.
+    pub async fn renew(
+        &self,
+        token: &str,
+        jti: &str,
+        attestation: &EnvironmentAttestation,
+    ) -> Result<Option<i64>, GateError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/leases/{jti}/renew", self.base))
+            .bearer_auth(token)
+            .json(&json!({"attestation": attestation}));
+        let (status, body) = self.send(req).await?;
+        match status {
+            200 => Ok(body.get("lease_until").and_then(Value::as_i64)),
+            403 if body.get("decision").is_some() => Ok(None),
+            _ => Err(Self::api_error(status, &body)),
+        }
+    }
+
+    /// Fetches a JSON document with an optional token (JWKS, proofs, lineage).
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Result<Value, GateError> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let (status, body) = self.send(req).await?;
+        if status != 200 {
+            return Err(Self::api_error(status, &body));
+        }
+        Ok(body)
+    }
+
+    /// Calls an admin route with a JSON body.
+    pub async fn admin(
+        &self,
+        admin_token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GateError> {
+        let method: reqwest::Method = method
+            .parse()
+            .map_err(|_| GateError::Garbage(format!("bad method {method}")))?;
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(admin_token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let (status, body) = self.send(req).await?;
+        if !(200..300).contains(&status) {
+            return Err(Self::api_error(status, &body));
+        }
+        Ok(body)
+    }
+
+    /// Opens the event feed (server-sent events) with a gate or admin token. The client's
+    /// timeout does not apply: the stream stays open.
+    pub async fn events(&self, token: &str) -> Result<reqwest::Response, GateError> {
+        let http = reqwest::Client::new();
+        let resp = http
+            .get(format!("{}/v1/events", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        if resp.status().as_u16() != 200 {
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            return Err(Self::api_error(status, &body));
+        }
+        Ok(resp)
+    }
+}

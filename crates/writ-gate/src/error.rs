@@ -1,0 +1,43 @@
+use thiserror::Error;
+
+/// Why a gate or the control-plane client could not do what was asked. Every variant denies.
+#[derive(Debug, Error)]
+pub enum GateError {
+    #[error(
+        "the control plane at {url} is unreachable: {detail}; check that `writ serve` runs and the URL is right"
+    )]
+    Unreachable { url: String, detail: String },
+    #[error("the control plane did not answer within {secs} s; it may be overloaded")]
+    Timeout { secs: u64 },
+    #[error("the control plane answered {status} {code}: {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the control plane's answer is not what the API promises: {0}")]
+    Garbage(String),
+    #[error("the writ was refused at the gate ({code}): {message}")]
+    WritRefused { code: &'static str, message: String },
+    #[error(
+        "the gate has not heard from the control plane for {silent_secs} s (grace {grace_secs} s): no new work until the event feed is back"
+    )]
+    FeedLost { silent_secs: u64, grace_secs: u64 },
+    #[error("cannot sign: {0}")]
+    Signing(String),
+}
+
+impl GateError {
+    /// A short stable code for receipts, metrics and MCP errors.
+    pub fn reason_code(&self) -> &str {
+        match self {
+            GateError::Unreachable { .. } => "control_plane_unreachable",
+            GateError::Timeout { .. } => "control_plane_timeout",
+            GateError::Api { code, .. } => code,
+            GateError::Garbage(_) => "control_plane_garbage",
+            GateError::WritRefused { code, .. } => code,
+            GateError::FeedLost { .. } => "event_feed_lost",
+            GateError::Signing(_) => "gate_signing_failed",
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Following the control plane's event feed: revocations, quarantines and the kill switch reach
+//! the gate's revocation set as they happen; every event (heartbeats too) proves the feed alive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use writ_artifact::RevocationSet;
+use writ_model::{Clock, PrincipalId, ZoneId};
+
+use crate::client::ControlPlane;
+use crate::gate::FeedHealth;
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub kind: String,
+    pub data: Value,
+}
+
+/// Splits an SSE byte stream into events. Feed it chunks; it returns the complete events.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: String,
+}
+
+impl SseParser {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<FeedEvent> {
+        self.buf.push_str(&String::from_utf8_lossy(chunk));
+        let mut out = Vec::new();
+        while let Some(end) = self.buf.find("\n\n") {
+            let block: String = self.buf.drain(..end + 2).collect();
+            let mut kind = String::from("message");
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+            if data.is_empty() && kind == "message" {
+                continue; // a comment or keep-alive
+            }
+            out.push(FeedEvent {
+                kind,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+            });
+        }
+        if self.buf.len() > 1 << 20 {
+            // A peer that never ends an event is not a feed; drop what it sent.
+            self.buf.clear();
+        }
+        out
+    }
+}
+
+/// Applies one event to a revocation set.
+pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
+    let target = ev.data.get("target").and_then(Value::as_str);
+    let id = ev
+        .data
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let on = ev.data.get("on").and_then(Value::as_bool).unwrap_or(true);
+    match (ev.kind.as_str(), target) {
+        ("revocation", Some("jti")) => revocations.revoke_jti(id, i64::MAX),
+        ("revocation", Some("principal")) | ("quarantine", Some("principal")) => {
+            if let Ok(p) = id.parse::<PrincipalId>() {
+                if on {
+                    revocations.revoke_principal(p)
+                } else {
+                    revocations.restore_principal(&p)
+                }
+            }
+        }
+        ("revocation", Some("zone")) | ("quarantine", Some("zone")) => {
+            if let Ok(z) = id.parse::<ZoneId>() {
+                if on {
+                    revocations.revoke_zone(z)
+                } else {
+                    revocations.restore_zone(&z)
+                }
+            }
+        }
+        ("kill_switch", _) => revocations.set_kill_switch(on),
+        ("lease.ended", _) => {
+            if let Some(jti) = ev.data.get("jti").and_then(Value::as_str) {
+                revocations.revoke_jti(jti, i64::MAX);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Follows the feed forever: reconnects after a drop, applies every event, marks the feed alive.
+/// `on_event` sees each event after it is applied (for logs and tests).
+pub async fn follow(
+    cp: ControlPlane,
+    token: String,
+    revocations: Arc<RevocationSet>,
+    health: Arc<FeedHealth>,
+    clock: Arc<dyn Clock>,
+    on_event: impl Fn(&FeedEvent) + Send + Sync + 'static,
+) {
+    loop {
+        if let Ok(mut resp) = cp.events(&token).await {
+            health.seen(clock.now_unix());
+            let mut parser = SseParser::default();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                for ev in parser.push(&chunk) {
+                    apply(&revocations, &ev);
+                    health.seen(clock.now_unix());
+                    on_event(&ev);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events_across_chunks_and_skips_keepalives() {
+        let mut p = SseParser::default();
+        assert!(
+            p.push(b":\n\nevent: revocation\nid: 3\ndata: {\"target\":\"jti\",")
+                .is_empty()
+        );
+        let evs = p.push(b"\"id\":\"abc\"}\n\nevent: heartbeat\ndata: {\"now\":1}\n\n");
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].kind, "revocation");
+        assert_eq!(evs[0].data["id"], "abc");
+        assert_eq!(evs[1].kind, "heartbeat");
+    }
+}

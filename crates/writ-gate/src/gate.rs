@@ -1,0 +1,223 @@
+//! A gate: the enforcement point that runs an action only with a valid writ for exactly that
+//! action, attests where it runs, signs receipts, and stops accepting work when it loses the
+//! control plane's event feed for longer than its grace period.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+use writ_artifact::{
+    Jwks, ReplayCache, RevocationSet, VerificationKeys, VerifiedWrit, Verifier, VerifierConfig,
+};
+use writ_model::env::{EnvironmentAttestation, EnvironmentClaims};
+use writ_model::receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
+use writ_model::{Clock, ExecutionId, GateId, Intent, IntentDigest, ZoneId};
+
+use crate::error::GateError;
+
+/// Writs a gate remembers for replay protection at most.
+pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+
+/// How fresh the event feed must be: the last event (heartbeats included) seen at most `grace_secs` ago.
+#[derive(Debug)]
+pub struct FeedHealth {
+    last_seen: AtomicI64,
+    grace_secs: i64,
+}
+
+impl FeedHealth {
+    /// A feed never seen yet: the gate denies until the first event arrives.
+    pub fn new(grace_secs: i64) -> Self {
+        Self {
+            last_seen: AtomicI64::new(i64::MIN),
+            grace_secs: grace_secs.max(1),
+        }
+    }
+    pub fn seen(&self, now: i64) {
+        self.last_seen.fetch_max(now, Ordering::SeqCst);
+    }
+    pub fn grace_secs(&self) -> i64 {
+        self.grace_secs
+    }
+    /// Fails when the feed has been silent past the grace period.
+    pub fn require_fresh(&self, now: i64) -> Result<(), GateError> {
+        let last = self.last_seen.load(Ordering::SeqCst);
+        let silent = now.saturating_sub(last);
+        if last == i64::MIN || silent > self.grace_secs {
+            return Err(GateError::FeedLost {
+                silent_secs: u64::try_from(silent).unwrap_or(u64::MAX),
+                grace_secs: u64::try_from(self.grace_secs).unwrap_or(0),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Settings of a gate.
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    pub id: GateId,
+    pub zone: ZoneId,
+    /// The control plane's id; writs from any other issuer are refused.
+    pub issuer: Option<String>,
+    /// When set, new work is refused once the event feed is silent this long (seconds).
+    pub feed_grace_secs: Option<i64>,
+}
+
+/// An enforcement point with its own Ed25519 key.
+pub struct Gate {
+    config: GateConfig,
+    key: SigningKey,
+    clock: Arc<dyn Clock>,
+    verifier: RwLock<Verifier>,
+    revocations: Arc<RevocationSet>,
+    feed: Option<Arc<FeedHealth>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    /// A gate trusting the writ keys in `jwks`.
+    pub fn new(
+        config: GateConfig,
+        key: SigningKey,
+        jwks: &Jwks,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, GateError> {
+        let keys = VerificationKeys::from_jwks(jwks)
+            .map_err(|e| GateError::Garbage(format!("JWKS: {e}")))?;
+        let revocations = Arc::new(RevocationSet::new());
+        let mut vcfg = VerifierConfig::new(config.id.clone());
+        vcfg.issuer = config.issuer.clone();
+        vcfg.zone = Some(config.zone.clone());
+        let verifier = Verifier::new(keys, vcfg, clock.clone())
+            .with_replay_cache(Arc::new(ReplayCache::new(DEFAULT_REPLAY_CAPACITY)))
+            .with_revocations(revocations.clone());
+        let feed = config.feed_grace_secs.map(|g| Arc::new(FeedHealth::new(g)));
+        Ok(Self {
+            config,
+            key,
+            clock,
+            verifier: RwLock::new(verifier),
+            revocations,
+            feed,
+        })
+    }
+
+    pub fn id(&self) -> &GateId {
+        &self.config.id
+    }
+
+    pub fn zone(&self) -> &ZoneId {
+        &self.config.zone
+    }
+
+    /// The hex public key to register with `writ gate add`.
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+
+    pub fn revocations(&self) -> &Arc<RevocationSet> {
+        &self.revocations
+    }
+
+    pub fn feed(&self) -> Option<&Arc<FeedHealth>> {
+        self.feed.as_ref()
+    }
+
+    /// Replaces the trusted writ keys (after a key rotation).
+    pub fn set_jwks(&self, jwks: &Jwks) -> Result<(), GateError> {
+        let keys = VerificationKeys::from_jwks(jwks)
+            .map_err(|e| GateError::Garbage(format!("JWKS: {e}")))?;
+        self.verifier
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_keys(keys);
+        Ok(())
+    }
+
+    /// Signs the gate's statement of where it runs, for an authorize request.
+    pub fn attest(&self) -> Result<EnvironmentAttestation, GateError> {
+        self.attest_claims(EnvironmentClaims::new(
+            self.config.zone.clone(),
+            self.config.id.clone(),
+        ))
+    }
+
+    /// Signs the given claims (which must name this gate).
+    pub fn attest_claims(
+        &self,
+        claims: EnvironmentClaims,
+    ) -> Result<EnvironmentAttestation, GateError> {
+        let iat = self.clock.now_unix();
+        let kid = self.config.id.to_string();
+        let input = EnvironmentAttestation::signing_input(&claims, iat, &kid)
+            .map_err(|e| GateError::Signing(e.to_string()))?;
+        let sig = URL_SAFE_NO_PAD.encode(self.key.sign(&input).to_bytes());
+        Ok(EnvironmentAttestation {
+            claims,
+            iat,
+            kid,
+            sig,
+        })
+    }
+
+    /// Checks a writ for exactly the call about to be made. Any failure denies.
+    pub fn check(&self, writ: &str, call: &Intent) -> Result<VerifiedWrit, GateError> {
+        if let Some(feed) = &self.feed {
+            feed.require_fresh(self.clock.now_unix())?;
+        }
+        self.verifier
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verify_call(writ, call)
+            .map_err(|e| GateError::WritRefused {
+                code: e.reason_code(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Signs a receipt for an outcome. `result` is digested, never sent.
+    #[allow(clippy::too_many_arguments, reason = "a receipt has this many facts")]
+    pub fn receipt(
+        &self,
+        execution: ExecutionId,
+        jti: Option<String>,
+        intent: IntentDigest,
+        outcome: Outcome,
+        result: Option<&[u8]>,
+        reason_code: Option<String>,
+        started_at: i64,
+    ) -> Result<Receipt, GateError> {
+        let body = ReceiptBody {
+            kind: ReceiptType::Receipt,
+            v: 1,
+            execution,
+            jti,
+            gate: self.config.id.clone(),
+            intent,
+            outcome,
+            result_sha256: result.map(writ_model::digest::sha256_hex),
+            reason_code,
+            started_at,
+            finished_at: self.clock.now_unix(),
+        };
+        let input = body
+            .signing_input()
+            .map_err(|e| GateError::Signing(e.to_string()))?;
+        let sig = URL_SAFE_NO_PAD.encode(self.key.sign(&input).to_bytes());
+        Ok(Receipt {
+            body,
+            kid: self.config.id.to_string(),
+            sig,
+        })
+    }
+}
