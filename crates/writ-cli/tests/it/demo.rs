@@ -1,0 +1,61 @@
+//! `writ demo` tells its whole story and its proof checks out independently.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn demo_runs_every_stage_and_its_proof_verifies() {
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["demo", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = doc["steps"].as_array().unwrap();
+    let stages: Vec<&str> = steps.iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(
+        stages,
+        [
+            "verify",
+            "authorize",
+            "authorize",
+            "execute",
+            "authorize",
+            "execute",
+            "prove"
+        ]
+    );
+    assert_eq!(steps[2]["data"]["reason_code"], "no_permit");
+    assert_eq!(steps[3]["data"]["reason_code"], "writ_intent_mismatch");
+    assert_eq!(
+        steps[4]["data"]["refused"],
+        "delegation_resource_not_in_scope"
+    );
+    assert_eq!(
+        steps[4]["data"]["child_claims"]["act"]["sub"],
+        "agent:triage-bot"
+    );
+    assert_eq!(steps[5]["data"]["gate"], "writ_revoked_principal");
+    assert_eq!(steps[6]["outcome"], "verified");
+
+    // The printed proof bundle verifies on its own with the printed verifier key.
+    let proof = &steps[6]["data"]["proof"];
+    let vkey = steps[0]["data"]["vkey"].as_str().unwrap();
+    let bundle = writ_ledger::ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+    let checked = bundle.verify(Some(vkey)).unwrap();
+    assert_eq!(checked.entries.len(), 2);
+    // A bundle whose entry was altered does not.
+    let mut tampered = proof.clone();
+    let entry = tampered["entries"][0]["entry_b64"]
+        .as_str()
+        .unwrap()
+        .replace('A', "B");
+    tampered["entries"][0]["entry_b64"] = Value::String(entry);
+    let bad = writ_ledger::ProofBundle::from_json(tampered.to_string().as_bytes()).unwrap();
+    assert!(bad.verify(Some(vkey)).is_err());
+}
