@@ -3,6 +3,8 @@
 
 Usage: verify_writ.py CASE.json, where CASE.json holds
   {"token": JWS, "jwks": {"keys": [...]}, "audience": GATE, "issuer": ISS, "claims": {...}}
+and optionally "reverse": {"seed_b64": SEED, "out": PATH}: PyJWT then signs the same claims
+with that Ed25519 seed and writes the token to PATH, for Writ's verifier to check.
 Exits non-zero on the first failed check; prints one "ok: ..." line per passed check.
 """
 
@@ -13,7 +15,10 @@ import sys
 
 import jwt
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 
 def b64url_decode(s: str) -> bytes:
@@ -100,6 +105,16 @@ def main() -> None:
         print("ok: HS256 with the public key rejected")
     except jwt.InvalidTokenError as e:
         fail(f"HS256 writ refused for the wrong reason: {e!r}")
+
+    reverse = case.get("reverse")
+    if reverse:
+        private = Ed25519PrivateKey.from_private_bytes(b64url_decode(reverse["seed_b64"]))
+        token = jwt.encode(
+            claims, private, algorithm="EdDSA", headers={"kid": jwk["kid"], "typ": "writ+jwt"}
+        )
+        with open(reverse["out"], "w", encoding="utf-8") as fh:
+            fh.write(token)
+        print("ok: PyJWT signed a writ for Writ to verify")
 
 
 if __name__ == "__main__":

@@ -36,19 +36,22 @@ fn pyjwt_verifies_our_writ_against_our_jwks() {
     let f = Fixture::new();
     let now = SystemClock.now_unix();
     f.clock.set(now);
+    const NEW_SEED: [u8; 32] = [44; 32];
     // Rotate once so the JWKS holds two keys and PyJWT has to pick by kid.
     let _ = f.issuer.issue(f.request()).unwrap();
     f.ring
-        .rotate(writ_artifact::WritKey::from_seed(&[44; 32]), now);
+        .rotate(writ_artifact::WritKey::from_seed(&NEW_SEED), now);
     let w = f.issuer.issue(f.request()).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
+    let reverse_out = dir.path().join("pyjwt.jws");
     let case = json!({
         "token": w.token,
         "jwks": f.ring.jwks(now),
         "audience": GATE,
         "issuer": ISSUER,
         "claims": serde_json::to_value(&w.claims).unwrap(),
+        "reverse": {"seed_b64": b64(&NEW_SEED), "out": reverse_out},
     });
     let path = dir.path().join("case.json");
     std::fs::write(&path, serde_json::to_vec(&case).unwrap()).unwrap();
@@ -73,7 +76,17 @@ fn pyjwt_verifies_our_writ_against_our_jwks() {
         "ok: tampered payload rejected",
         "ok: wrong audience rejected",
         "ok: HS256 with the public key rejected",
+        "ok: PyJWT signed a writ for Writ to verify",
     ] {
         assert!(stdout.contains(check), "missing {check:?} in:\n{stdout}");
     }
+
+    // The other direction: a writ signed by PyJWT passes Writ's strict verifier with the
+    // same claims (header member order and JSON spacing are PyJWT's own).
+    let theirs = std::fs::read_to_string(&reverse_out).unwrap();
+    assert_ne!(theirs, w.token);
+    let gate =
+        writ_artifact::Verifier::new(f.ring.verification_keys(now), f.config(), f.clock.clone());
+    let verified = gate.verify_call(&theirs, &f.call).unwrap();
+    assert_eq!(verified.claims(), &w.claims);
 }
