@@ -512,8 +512,10 @@ fn header_tampering_is_refused_with_its_own_code() {
         ("four segments", format!("{}.x", w.token), "writ_malformed"),
         ("padding", format!("{}=", w.token), "writ_malformed"),
         (
-            "standard base64",
-            w.token.replace('-', "+").replace('_', "/"),
+            // Regression: this case once replaced '-' and '_' by '+' and '/', which left
+            // ~6% of tokens unchanged (and accepted); put a '+' in the signature instead.
+            "standard-alphabet character",
+            format!("{}+", &w.token[..w.token.len() - 1]),
             "writ_malformed",
         ),
         ("empty", String::new(), "writ_malformed"),
