@@ -5,7 +5,7 @@
 //! revocation) and last the replay cache, so a writ is counted only when it is otherwise
 //! acceptable.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use writ_model::{Clock, GateId, Intent, IntentDigest, ZoneId};
 
@@ -76,7 +76,8 @@ impl VerifiedWrit {
 
 /// Verifies writs offline against a key set. Shareable across threads.
 pub struct Verifier {
-    keys: VerificationKeys,
+    /// Swapped whole when the JWKS is refreshed, so verifications in flight keep their set.
+    keys: RwLock<Arc<VerificationKeys>>,
     config: VerifierConfig,
     clock: Arc<dyn Clock>,
     replay: Option<Arc<ReplayCache>>,
@@ -87,7 +88,7 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
             .field("config", &self.config)
-            .field("keys", &self.keys.len())
+            .field("keys", &self.keys().len())
             .field("replay", &self.replay)
             .field("revocations", &self.revocations)
             .finish_non_exhaustive()
@@ -97,7 +98,7 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     pub fn new(keys: VerificationKeys, config: VerifierConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
-            keys,
+            keys: RwLock::new(Arc::new(keys)),
             config,
             clock,
             replay: None,
@@ -117,9 +118,28 @@ impl Verifier {
         self
     }
 
-    /// Replaces the trusted keys (after fetching a new JWKS).
+    /// Replaces the trusted keys (after fetching a new JWKS); safe while other threads
+    /// verify.
+    pub fn replace_keys(&self, keys: VerificationKeys) {
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+    }
+
+    /// Replaces the trusted keys; the `&mut` form of [`Verifier::replace_keys`].
     pub fn set_keys(&mut self, keys: VerificationKeys) {
-        self.keys = keys;
+        self.replace_keys(keys);
+    }
+
+    fn keys(&self) -> Arc<VerificationKeys> {
+        // A poisoned lock still holds a complete key set: the write is one assignment.
+        Arc::clone(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     pub fn config(&self) -> &VerifierConfig {
@@ -159,8 +179,8 @@ impl Verifier {
     /// Header pins, key lookup, strict signature, claims parsing.
     fn authenticate(&self, token: &str) -> Result<(WritClaims, Header), VerifyError> {
         let parts = split(token)?;
-        let key = self
-            .keys
+        let keys = self.keys();
+        let key = keys
             .get(&parts.header.kid)
             .ok_or_else(|| VerifyError::UnknownKid(parts.header.kid.clone()))?;
         let sig = ed25519_dalek::Signature::from_bytes(&parts.signature);

@@ -92,6 +92,17 @@ fn rotation_keeps_old_writs_verifiable_until_they_expire() {
     );
     let err = gate.verify_call(&old.token, &f.call).unwrap_err();
     assert_eq!(err.reason_code(), "writ_unknown_kid");
+
+    // A long-lived gate swaps its keys in place when it refreshes the JWKS.
+    let shared = Arc::new(Verifier::new(
+        VerificationKeys::default(),
+        f.config(),
+        f.clock.clone(),
+    ));
+    let err = shared.verify_call(&new.token, &f.call).unwrap_err();
+    assert_eq!(err.reason_code(), "writ_unknown_kid");
+    shared.replace_keys(VerificationKeys::from_jwks(&jwks).unwrap());
+    assert!(shared.verify_call(&new.token, &f.call).is_ok());
 }
 
 #[test]
