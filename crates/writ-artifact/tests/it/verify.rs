@@ -200,3 +200,14 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn jtis_are_unique_per_issuer_and_across_issuers() {
+    let f = Fixture::new();
+    let other = Issuer::new(f.ring.clone(), f.clock.clone(), IssuerConfig::new(ISSUER));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        assert!(seen.insert(f.issuer.issue(f.request()).unwrap().claims.jti));
+        assert!(seen.insert(other.issue(f.request()).unwrap().claims.jti));
+    }
+}
