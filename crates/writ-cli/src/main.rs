@@ -3,9 +3,13 @@
 //! The binary stays thin: every subcommand parses its flags, calls into a library crate and
 //! prints the result as a person or a machine asked (`--format human|json`).
 
+mod bench_authorize;
 mod cli_output;
+mod demo_cmd;
 mod ledger_cmd;
+mod operator_cmd;
 mod policy_cmd;
+mod serve_cmd;
 mod writ_cmd;
 
 use std::process::ExitCode;
@@ -29,8 +33,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a short end-to-end demonstration in a temporary directory.
-    Demo(ledger_cmd::DemoArgs),
+    /// Run the end-to-end demonstration: a real control plane on 127.0.0.1 with the embedded
+    /// SQLite ledger in a temporary directory, and a scripted agent going verify -> authorize ->
+    /// execute -> prove (allowed, denied, tampered, delegated and revoked calls, then a proof).
+    Demo(demo_cmd::DemoArgs),
+    /// The ledger on its own: append governance entries, prove one, detect a tampered copy.
+    #[command(hide = true)]
+    LedgerDemo(ledger_cmd::DemoArgs),
     /// The append-only evidence ledger: init, append, checkpoints, proofs, verification, tiles.
     Ledger(ledger_cmd::LedgerArgs),
     /// Policy bundles: validate, test and simulate before activation.
@@ -41,6 +50,18 @@ enum Command {
     Inspect(writ_cmd::InspectArgs),
     /// Verify a writ offline, as a gate would, against a JWKS and an intent.
     VerifyWrit(writ_cmd::VerifyWritArgs),
+    /// Run the control plane (HTTP API) until SIGINT/SIGTERM.
+    Serve(serve_cmd::ServeArgs),
+    /// Principals on a running server: add (prints the token once), list, revoke.
+    Principal(operator_cmd::PrincipalArgs),
+    /// Gates on a running server: add, list; keygen makes a gate's signing key.
+    Gate(operator_cmd::GateArgs),
+    /// Revoke a writ (--jti), a principal or a zone on a running server.
+    Revoke(operator_cmd::RevokeArgs),
+    /// Quarantine (or --release) a principal or a zone on a running server.
+    Quarantine(operator_cmd::QuarantineArgs),
+    /// Engage or release the kill switch on a running server: `on` stops every authorization.
+    KillSwitch(operator_cmd::KillSwitchArgs),
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -50,18 +71,28 @@ enum Command {
 enum BenchCommand {
     /// Durable appends per second and integration latency of the ledger.
     Ledger(ledger_cmd::BenchLedgerArgs),
+    /// Closed-loop authorize load against a server (or --self-hosted), with a /healthz baseline.
+    Authorize(bench_authorize::BenchAuthorizeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => ledger_cmd::demo(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::LedgerDemo(args) => ledger_cmd::demo(args),
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::Policy(args) => policy_cmd::run(args),
         Command::Replay(args) => policy_cmd::replay(args),
         Command::Inspect(args) => writ_cmd::inspect(args),
         Command::VerifyWrit(args) => writ_cmd::verify_writ(args),
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
+        Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(args),
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Principal(args) => operator_cmd::principal(args),
+        Command::Gate(args) => operator_cmd::gate(args),
+        Command::Revoke(args) => operator_cmd::revoke(args),
+        Command::Quarantine(args) => operator_cmd::quarantine(args),
+        Command::KillSwitch(args) => operator_cmd::kill_switch(args),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};

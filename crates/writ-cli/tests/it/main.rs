@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+mod demo;
 mod ledger;
 mod policy;
+mod serve;
 mod writ;

@@ -1,0 +1,654 @@
+//! `writ serve` and the operator commands, end to end through the real binary: start, drive every
+//! operator command, stop with SIGTERM and check the ledger; and the restart test: SIGKILL under
+//! load, restart, and every writ ever returned still has its decision in the ledger.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+use writ_authorize::BundleSigningKey;
+use writ_ledger::{ConsistencyProof, Ed25519Verifier, ProofBundle, SignedCheckpoint};
+use writ_model::env::{EnvironmentAttestation, EnvironmentClaims};
+use writ_model::{Clock, SystemClock};
+
+const BIN: &str = env!("CARGO_BIN_EXE_writ");
+
+fn bundle_key() -> BundleSigningKey {
+    BundleSigningKey::from_seed([9; 32])
+}
+
+/// A `writ serve` child process and the URL it printed.
+struct Served {
+    child: Child,
+    url: String,
+    vkey: String,
+}
+
+impl Served {
+    fn start(data: &Path, init: bool) -> Served {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
+            .arg("--data-dir")
+            .arg(data)
+            .env_remove("WRIT_CONFIG")
+            .env_remove("WRIT_LISTEN")
+            .env_remove("WRIT_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if init {
+            cmd.args([
+                "--init",
+                "--trust-bundle-key",
+                &bundle_key().verifying_key().to_hex(),
+            ]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("writ serve exited before listening")
+                .unwrap();
+            let v: Value = serde_json::from_str(&line).unwrap();
+            assert!(v.get("admin_token").is_none(), "token printed unasked");
+            if v["event"] == "listening" {
+                // Keep draining stdout so the child never blocks on a full pipe.
+                std::thread::spawn(move || for _ in lines {});
+                return Served {
+                    child,
+                    url: v["url"].as_str().unwrap().to_owned(),
+                    vkey: v["ledger_vkey"].as_str().unwrap().to_owned(),
+                };
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    fn wait(mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("writ serve did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `writ ARGS` and returns (exit code, stdout, stderr).
+fn writ(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("WRIT_TOKEN")
+        .env_remove("WRIT_SERVER")
+        .env_remove("WRIT_TOKEN_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_out(args: &[&str]) -> Value {
+    let (code, out, err) = writ(args);
+    assert_eq!(code, 0, "writ {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn default_bundle_files() -> Vec<(String, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
+    ["writ.cedarschema", "policies.cedar", "entities.json"]
+        .iter()
+        .map(|n| {
+            (
+                (*n).to_owned(),
+                std::fs::read_to_string(root.join(n)).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn signature(files: &[(String, String)]) -> String {
+    let map: std::collections::BTreeMap<String, Vec<u8>> = files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
+    let source = writ_authorize::BundleSource::from_files(map).unwrap();
+    let bundle = writ_authorize::compile(&source).unwrap();
+    bundle_key().sign(bundle.digest()).to_json()
+}
+
+/// Writes a signed copy of the default bundle into `dir`.
+fn signed_bundle_dir(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let files = default_bundle_files();
+    for (n, t) in &files {
+        std::fs::write(dir.join(n), t).unwrap();
+    }
+    std::fs::write(dir.join("bundle.sig"), signature(&files)).unwrap();
+}
+
+/// A small synchronous HTTP client over reqwest's async one (writ-cli has no blocking feature).
+struct Http {
+    rt: tokio::runtime::Runtime,
+    inner: reqwest::Client,
+}
+
+fn http() -> Http {
+    Http {
+        rt: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        inner: reqwest::Client::new(),
+    }
+}
+
+impl Http {
+    fn call(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        self.rt.block_on(async {
+            let mut req = self.inner.request(method.parse().unwrap(), url);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        })
+    }
+}
+
+fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
+    let claims = EnvironmentClaims::new(zone.parse().unwrap(), gate.parse().unwrap());
+    let iat = SystemClock.now_unix();
+    let input = EnvironmentAttestation::signing_input(&claims, iat, gate).unwrap();
+    let sig = URL_SAFE_NO_PAD.encode(key.sign(&input).to_bytes());
+    serde_json::to_value(EnvironmentAttestation {
+        claims,
+        iat,
+        kid: gate.to_owned(),
+        sig,
+    })
+    .unwrap()
+}
+
+fn authorize_body(key: &SigningKey) -> Value {
+    json!({
+        "intent": {"action": "mcp.call_tool", "resource": "tool:github/get_issue", "args": {"repo": "acme/api", "number": 7}},
+        "attestation": attest(key, "gate:mcp-1", "dev"),
+    })
+}
+
+fn read_gate_key(file: &Path) -> SigningKey {
+    let seed: [u8; 32] = hex::decode(std::fs::read_to_string(file).unwrap().trim())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    SigningKey::from_bytes(&seed)
+}
+
+/// Activates the signed bundle in `dir` with `writ policy activate` when the lead has wired it
+/// into `writ policy`, else with the same API call it makes.
+fn activate(url: &str, token_file: &str, dir: &Path) {
+    let (_, help, _) = writ(&["policy", "--help"]);
+    if help.contains("activate") {
+        let v = json_out(&[
+            "policy",
+            "activate",
+            dir.to_str().unwrap(),
+            "--server",
+            url,
+            "--token-file",
+            token_file,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(v["activated"], true, "{v}");
+    } else {
+        eprintln!(
+            "note: `writ policy activate` is not wired into `writ policy` yet; using the API"
+        );
+        let mut files = serde_json::Map::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            files.insert(name, Value::String(std::fs::read_to_string(&p).unwrap()));
+        }
+        let admin = std::fs::read_to_string(token_file).unwrap();
+        let (st, b) = http().call(
+            "POST",
+            &format!("{url}/v1/admin/bundles/activate"),
+            Some(admin.trim()),
+            Some(&json!({"files": files})),
+        );
+        assert_eq!(st, 200, "{b}");
+    }
+}
+
+#[test]
+fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Served::start(&data, true);
+    let url = srv.url.clone();
+    let token_file = data.join("admin.token");
+    let tf = token_file.to_str().unwrap();
+    let admin = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let srv_args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            url.clone(),
+            "--token-file".into(),
+            tf.to_owned(),
+        ]);
+        v
+    };
+    let run = |extra: &[&str]| {
+        let v = srv_args(extra);
+        writ(&v.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run_json = |extra: &[&str]| {
+        let mut v = srv_args(extra);
+        v.extend(["--format".into(), "json".into()]);
+        json_out(&v.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    let bundle = tmp.path().join("bundle");
+    signed_bundle_dir(&bundle);
+    activate(&url, tf, &bundle);
+
+    // Principals: add prints the token once, a duplicate is invalid input.
+    let added = run_json(&["principal", "add", "agent:triage-bot", "--zone", "dev"]);
+    let agent = added["token"].as_str().unwrap().to_owned();
+    assert!(agent.starts_with("writ_principal_"));
+    let (code, _, err) = run(&["principal", "add", "agent:triage-bot", "--zone", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("principal_exists"), "{err}");
+    // An agent's token cannot reach admin calls: a deny, exit 2. An unknown token: exit 3.
+    let (code, _, _) = writ(&["principal", "list", "--server", &url, "--token", &agent]);
+    assert_eq!(code, 2);
+    let (code, _, _) = writ(&[
+        "principal",
+        "list",
+        "--server",
+        &url,
+        "--token",
+        "writ_admin_nope",
+    ]);
+    assert_eq!(code, 3);
+    let (code, _, err) = writ(&["principal", "list", "--server", &url]);
+    assert_eq!(code, 3, "no token is invalid input: {err}");
+    let (code, _, err) = writ(&[
+        "principal",
+        "list",
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        &admin,
+    ]);
+    assert_eq!(code, 1, "an unreachable server is a failure: {err}");
+    assert!(err.contains("cannot reach"), "{err}");
+
+    // Gates: keygen writes a private key, add registers its public half.
+    let key_file = tmp.path().join("gate.key");
+    let kg = json_out(&[
+        "gate",
+        "keygen",
+        key_file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let public = kg["public_key"].as_str().unwrap().to_owned();
+    let (code, _, _) = writ(&["gate", "keygen", key_file.to_str().unwrap()]);
+    assert_eq!(code, 3, "an existing key file is never overwritten");
+    let (code, _, err) = run(&[
+        "gate",
+        "add",
+        "gate:mcp-1",
+        "--zone",
+        "dev",
+        "--public-key",
+        "abcd",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    run_json(&[
+        "gate",
+        "add",
+        "gate:mcp-1",
+        "--zone",
+        "dev",
+        "--public-key",
+        &public,
+    ]);
+    let gates = run_json(&["gate", "list"]);
+    assert_eq!(gates["gates"][0]["id"], "gate:mcp-1");
+    assert_eq!(gates["gates"][0]["public_key"], json!(public));
+    let key = read_gate_key(&key_file);
+
+    let client = http();
+    let authorize = |token: &str| {
+        client.call(
+            "POST",
+            &format!("{url}/v1/authorize"),
+            Some(token),
+            Some(&authorize_body(&key)),
+        )
+    };
+    let (st, allow) = authorize(&agent);
+    assert_eq!(st, 200, "{allow}");
+
+    // Kill switch and quarantine take effect at once and are lifted again.
+    run_json(&["kill-switch", "on"]);
+    let (st, deny) = authorize(&agent);
+    assert_eq!(
+        (st, deny["reason_code"].clone()),
+        (403, json!("kill_switch"))
+    );
+    run_json(&["kill-switch", "off"]);
+    assert_eq!(authorize(&agent).0, 200);
+    run_json(&["quarantine", "--zone", "dev"]);
+    let (st, deny) = authorize(&agent);
+    assert_eq!(
+        (st, deny["reason_code"].clone()),
+        (403, json!("zone_quarantined"))
+    );
+    run_json(&["quarantine", "--zone", "dev", "--release"]);
+    run_json(&["quarantine", "--principal", "agent:triage-bot"]);
+    assert_eq!(authorize(&agent).0, 403);
+    run_json(&["quarantine", "--principal", "agent:triage-bot", "--release"]);
+    assert_eq!(authorize(&agent).0, 200);
+    let (code, _, _) = run(&["quarantine"]);
+    assert_ne!(code, 0, "a quarantine needs a target");
+
+    // Revoke one writ by jti, then the principal itself.
+    let payload = allow["writ"].as_str().unwrap().split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let r = run_json(&["revoke", "--jti", claims["jti"].as_str().unwrap()]);
+    assert_eq!(r["revoked"]["target"], "jti");
+    run_json(&["principal", "revoke", "agent:triage-bot"]);
+    assert_eq!(
+        authorize(&agent).0,
+        401,
+        "a revoked principal's token is dead"
+    );
+    let list = run_json(&["principal", "list"]);
+    assert_eq!(list["principals"][0]["status"], "revoked");
+
+    // SIGTERM: a clean exit, and the ledger verifies in full with every event recorded.
+    let (_, cp) = client.call("GET", &format!("{url}/ledger/checkpoint"), None, None);
+    srv.signal("-TERM");
+    assert_eq!(srv.wait(Duration::from_secs(20)), Some(0));
+    let report = writ_ledger::verify_dir(&data.join("ledger"), true).unwrap();
+    assert!(report.ok, "{report:?}");
+    let size_seen: u64 = cp
+        .as_str()
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(report.size, size_seen);
+    // bundle, principal, gate, 9 authorizations, 2+2+2 switches, 2 revocations.
+    assert!(report.size >= 17, "{report:?}");
+}
+
+/// One pre-kill observation: a writ the server returned.
+#[derive(Clone)]
+struct Returned {
+    execution: String,
+    writ: String,
+    ledger_index: u64,
+}
+
+fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
+    signed_bundle_dir(&tmp.join("bundle"));
+    let token_file = tmp.join("admin.token");
+    std::fs::write(&token_file, admin).unwrap();
+    activate(url, token_file.to_str().unwrap(), &tmp.join("bundle"));
+    let client = http();
+    let (st, p) = client.call(
+        "POST",
+        &format!("{url}/v1/admin/principals"),
+        Some(admin),
+        Some(&json!({"id": "agent:triage-bot", "zone": "dev"})),
+    );
+    assert_eq!(st, 201, "{p}");
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let (st, g) = client.call(
+        "POST",
+        &format!("{url}/v1/admin/gates"),
+        Some(admin),
+        Some(&json!({"id": "gate:mcp-1", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())})),
+    );
+    assert_eq!(st, 201, "{g}");
+    (p["token"].as_str().unwrap().to_owned(), key)
+}
+
+/// Acceptance 3: SIGKILL under load loses no writ that was returned, and the log after the
+/// restart extends every checkpoint seen before the kill.
+#[test]
+fn sigkill_under_load_loses_no_returned_writ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut srv = Served::start(&data, true);
+    let admin = std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (agent, key) = provision(&srv.url, &admin, tmp.path());
+    let verifier = Ed25519Verifier::from_vkey(&srv.vkey).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut returned: Vec<Returned> = Vec::new();
+    let mut checkpoints: Vec<String> = Vec::new();
+    for trial in 0..3 {
+        let url = srv.url.clone();
+        let got = Arc::new(Mutex::new(Vec::<Returned>::new()));
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let client = reqwest::Client::new();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (client, url, got, stop, agent, key) = (
+                client.clone(),
+                url.clone(),
+                got.clone(),
+                stop.clone(),
+                agent.clone(),
+                key.clone(),
+            );
+            tasks.push(rt.spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let resp = client
+                        .post(format!("{url}/v1/authorize"))
+                        .bearer_auth(&agent)
+                        .json(&authorize_body(&key))
+                        .send()
+                        .await;
+                    let Ok(resp) = resp else { break };
+                    if resp.status().as_u16() != 200 {
+                        continue;
+                    }
+                    let Ok(v) = resp.json::<Value>().await else {
+                        break;
+                    };
+                    got.lock().unwrap().push(Returned {
+                        execution: v["execution"].as_str().unwrap().to_owned(),
+                        writ: v["writ"].as_str().unwrap().to_owned(),
+                        ledger_index: v["ledger_index"].as_u64().unwrap(),
+                    });
+                }
+            }));
+        }
+        {
+            let (client, url, seen, stop) =
+                (client.clone(), url.clone(), seen.clone(), stop.clone());
+            tasks.push(rt.spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Ok(resp) = client.get(format!("{url}/ledger/checkpoint")).send().await
+                    else {
+                        break;
+                    };
+                    let Ok(text) = resp.text().await else { break };
+                    seen.lock().unwrap().push(text);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }));
+        }
+        // Kill once a couple hundred writs were returned in this trial (or after 20 s).
+        let start = Instant::now();
+        while got.lock().unwrap().len() < 150 + 50 * trial
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        srv.child.kill().unwrap(); // SIGKILL, mid-load
+        srv.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        rt.block_on(async {
+            for t in tasks {
+                let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+            }
+        });
+        let got = got.lock().unwrap().clone();
+        assert!(
+            got.len() >= 100,
+            "trial {trial}: only {} writs before the kill",
+            got.len()
+        );
+        returned.extend(got);
+        checkpoints.extend(seen.lock().unwrap().iter().cloned());
+
+        srv = Served::start(&data, false);
+        assert_eq!(srv.vkey, verifier.to_vkey());
+        check_after_restart(&srv.url, &agent, &verifier, &returned, &checkpoints);
+    }
+    srv.signal("-TERM");
+    assert_eq!(srv.wait(Duration::from_secs(20)), Some(0));
+    let report = writ_ledger::verify_dir(&data.join("ledger"), true).unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+fn check_after_restart(
+    url: &str,
+    agent: &str,
+    verifier: &Ed25519Verifier,
+    returned: &[Returned],
+    checkpoints: &[String],
+) {
+    let client = http();
+    let vkey = verifier.to_vkey();
+    for r in returned {
+        let (st, proof) = client.call(
+            "GET",
+            &format!("{url}/v1/proofs/{}", r.execution),
+            Some(agent),
+            None,
+        );
+        assert_eq!(st, 200, "execution {} lost: {proof}", r.execution);
+        let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+        let verified = bundle.verify(Some(&vkey)).unwrap();
+        let entry = verified
+            .entries
+            .iter()
+            .find(|e| e.index == r.ledger_index)
+            .unwrap_or_else(|| panic!("no entry {} in the proof", r.ledger_index));
+        let record: Value = serde_json::from_slice(&entry.entry).unwrap();
+        assert_eq!(record["type"], "decision");
+        assert_eq!(record["decision"], "allow");
+        assert_eq!(
+            record["request"]["lineage"]["execution"],
+            json!(r.execution)
+        );
+        // The writ names the same ledger entry.
+        let payload = r.writ.split('.').nth(1).unwrap();
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims["ledger"]["index"], json!(r.ledger_index));
+        assert_eq!(claims["lineage"]["execution"], json!(r.execution));
+        assert_eq!(proof["writ"], json!(r.writ));
+    }
+    let (_, now) = client.call("GET", &format!("{url}/ledger/checkpoint"), None, None);
+    let new = SignedCheckpoint::open(now.as_str().unwrap(), verifier).unwrap();
+    let max_index = returned.iter().map(|r| r.ledger_index).max().unwrap_or(0);
+    assert!(new.size() > max_index);
+    let mut sizes_checked = std::collections::BTreeSet::new();
+    for note in checkpoints {
+        let old = SignedCheckpoint::open(note, verifier).unwrap();
+        assert!(
+            old.size() <= new.size(),
+            "the log shrank across the restart"
+        );
+        if old.size() == 0 || !sizes_checked.insert(old.size()) {
+            continue;
+        }
+        let (st, proof) = client.call(
+            "GET",
+            &format!(
+                "{url}/v1/ledger/consistency?from={}&to={}",
+                old.size(),
+                new.size()
+            ),
+            None,
+            None,
+        );
+        assert_eq!(st, 200, "{proof}");
+        let proof: ConsistencyProof = serde_json::from_value(proof).unwrap();
+        proof
+            .verify_between(&old, &new)
+            .unwrap_or_else(|e| panic!("checkpoint {} is not a prefix: {e}", old.size()));
+    }
+    assert!(
+        !sizes_checked.is_empty(),
+        "no checkpoint was observed before the kill"
+    );
+}

@@ -1,0 +1,184 @@
+//! Optional TLS for the API (rustls with the ring provider), from PEM files named in
+//! `ServerConfig.tls`.
+//!
+//! TLS handshakes run in their own tasks, so a slow or silent client never holds up the accept
+//! loop; finished connections are handed to the same axum server as plain TCP, which keeps the
+//! graceful shutdown of [`crate::run`] (in-flight requests finish) for TLS connections too.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+pub use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::TlsConfig;
+use crate::error::ServerError;
+use crate::state::AppState;
+
+/// How long a client may take to finish its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the PEM certificate chain and private key and builds a TLS acceptor (HTTP/1.1 over
+/// TLS 1.2 and 1.3). Errors name the file and what to fix.
+pub fn load_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor, ServerError> {
+    let certs = read_certs(&tls.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| {
+        ServerError::Config(format!(
+            "{}: no usable PEM private key ({e}); give a PKCS#8, PKCS#1 or SEC1 key in PEM form",
+            tls.key.display()
+        ))
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Config(format!("tls: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            ServerError::Config(format!(
+                "{} and {} do not make a usable certificate and key pair: {e}",
+                tls.cert.display(),
+                tls.key.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| {
+            ServerError::Config(format!(
+                "cannot read the TLS certificate {}: {e}",
+                path.display()
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            ServerError::Config(format!(
+                "{}: not a PEM certificate chain ({e})",
+                path.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(ServerError::Config(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// A listener that yields connections whose TLS handshake has completed.
+pub struct TlsListener {
+    local: SocketAddr,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    /// Starts accepting on `listener`; handshakes run concurrently, failures are dropped.
+    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        let accept_task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(_) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+                    {
+                        let _ = tx.send((stream, peer)).await;
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            local,
+            ready,
+            accept_task,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => conn,
+            // The accept task only ends when the listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
+
+/// Like [`crate::run`], over TLS: serves until `shutdown` resolves, then finishes in-flight
+/// requests.
+pub async fn run_tls(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = crate::api::router(state);
+    axum::serve(TlsListener::new(listener, acceptor)?, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_or_garbage_pem_files_are_refused_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let cfg = TlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        let err = load_acceptor(&cfg).err().unwrap().to_string();
+        assert!(err.contains("cert.pem"), "{err}");
+        std::fs::write(&cert, "not pem").unwrap();
+        std::fs::write(&key, "not pem").unwrap();
+        let err = load_acceptor(&cfg).err().unwrap().to_string();
+        assert!(err.contains("cert.pem"), "{err}");
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        let err = load_acceptor(&cfg).err().unwrap().to_string();
+        assert!(err.contains("key.pem"), "{err}");
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        assert!(load_acceptor(&cfg).is_ok());
+    }
+}
