@@ -6,7 +6,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use cedar_policy::{
-    Effect, Entities, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
+    Authorizer, Effect, Entities, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode,
+    Validator,
 };
 use miette::Diagnostic;
 use serde::Serialize;
@@ -111,6 +112,7 @@ pub struct Bundle {
     policy_files: BTreeMap<String, String>,
     index: ScopeIndex,
     names: CedarNames,
+    authorizer: Authorizer,
     warnings: Vec<BundleDiagnostic>,
 }
 
@@ -163,6 +165,9 @@ impl Bundle {
     }
     pub(crate) fn index(&self) -> &ScopeIndex {
         &self.index
+    }
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
     }
     pub(crate) fn names(&self) -> &CedarNames {
         &self.names
@@ -428,6 +433,7 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
         policy_files,
         index,
         names,
+        authorizer: Authorizer::new(),
         warnings,
     })
 }

@@ -39,10 +39,11 @@ fn error_parts(e: &AuthorizationError) -> (String, String) {
 /// Evaluates only the candidate policies of the scope index and merges their results.
 fn evaluate(bundle: &Bundle, req: &AuthorizeRequest, now: i64) -> Result<Evaluation, MapError> {
     let (p, a, r, request) = to_cedar(bundle.names(), req, now)?;
-    let authorizer = Authorizer::new();
     let mut ev = Evaluation::default();
     for set in bundle.index().candidates(&p, &a, &r) {
-        let resp = authorizer.is_authorized(&request, set, bundle.cedar_entities());
+        let resp = bundle
+            .authorizer()
+            .is_authorized(&request, set, bundle.cedar_entities());
         let diag = resp.diagnostics();
         // Cedar reports satisfied forbids on a deny, satisfied permits on an allow; merging
         // the partial answers per effect gives exactly the answer over the union.

@@ -22,7 +22,13 @@ struct Cell {
     by_principal: HashMap<EntityUid, PolicySet>,
     by_resource: HashMap<EntityUid, PolicySet>,
     rest: Option<PolicySet>,
+    /// Whether every `by_resource` set also holds the `rest` policies (see `finish`).
+    rest_merged: bool,
 }
+
+/// Up to this many general policies are copied into each resource partition, so the common
+/// request needs one Cedar call instead of two; beyond it the copies would cost too much memory.
+const MERGE_LIMIT: usize = 32;
 
 impl Cell {
     fn add(&mut self, p: &Policy) -> Result<(), BundleError> {
@@ -35,19 +41,40 @@ impl Cell {
             .map_err(|e| BundleError::Internal(e.to_string()))
     }
 
+    /// Copies a small `rest` into every resource partition.
+    fn finish(&mut self) -> Result<(), BundleError> {
+        let Some(rest) = &self.rest else {
+            return Ok(());
+        };
+        if rest.policies().count() > MERGE_LIMIT {
+            return Ok(());
+        }
+        for set in self.by_resource.values_mut() {
+            for p in rest.policies() {
+                set.add(p.clone())
+                    .map_err(|e| BundleError::Internal(e.to_string()))?;
+            }
+        }
+        self.rest_merged = true;
+        Ok(())
+    }
+
     fn candidates<'a>(
         &'a self,
         principal: &EntityUid,
         resource: &EntityUid,
         out: &mut Vec<&'a PolicySet>,
     ) {
-        if let Some(s) = self.by_resource.get(resource) {
+        let pinned = self.by_resource.get(resource);
+        if let Some(s) = pinned {
             out.push(s);
         }
         if let Some(s) = self.by_principal.get(principal) {
             out.push(s);
         }
-        if let Some(s) = &self.rest {
+        if let Some(s) = &self.rest
+            && !(self.rest_merged && pinned.is_some())
+        {
             out.push(s);
         }
     }
@@ -92,6 +119,22 @@ impl ScopeIndex {
                 ActionConstraint::Any => index.any_action.add(p)?,
             }
         }
+        // Copy the any-action policies into every action cell (and give every declared
+        // action a cell), so a request looks in exactly one cell: fewer Cedar calls.
+        for a in &actions {
+            index.by_action.entry(a.clone()).or_default();
+        }
+        let general: Vec<&Policy> = policies
+            .policies()
+            .filter(|p| matches!(p.action_constraint(), ActionConstraint::Any))
+            .collect();
+        for cell in index.by_action.values_mut() {
+            for p in &general {
+                cell.add(p)?;
+            }
+            cell.finish()?;
+        }
+        index.any_action.finish()?;
         Ok(index)
     }
 
@@ -103,11 +146,13 @@ impl ScopeIndex {
         action: &EntityUid,
         resource: &EntityUid,
     ) -> Vec<&'a PolicySet> {
-        let mut out = Vec::with_capacity(6);
-        if let Some(cell) = self.by_action.get(action) {
-            cell.candidates(principal, resource, &mut out);
-        }
-        self.any_action.candidates(principal, resource, &mut out);
+        let mut out = Vec::with_capacity(3);
+        // A cell holds its action's policies and the any-action ones; an action no policy
+        // names and the schema does not declare only meets the any-action policies.
+        self.by_action
+            .get(action)
+            .unwrap_or(&self.any_action)
+            .candidates(principal, resource, &mut out);
         out
     }
 }

@@ -1,17 +1,480 @@
 //! `writ policy …` and `writ replay`. Owned by the authorize work.
+//!
+//! Exit codes: 0 ok / allowed / all matched, 2 denied (simulate: at least one request denied),
+//! 3 invalid input (a bundle that does not validate, a malformed file), 1 failure (a policy
+//! test that fails, a replay that does not match, I/O).
 
-use crate::cli_output::{Exit, invalid_input};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+use writ_authorize::fs::{read_bundle_dir, write_signature};
+use writ_authorize::{
+    Bundle, BundleError, BundleSigningKey, BundleVerifyingKey, ReplayOutcome, activate, compile,
+    decide, parse_policy_tests, replay as replay_record, run_policy_tests,
+};
+use writ_model::canonical::to_canonical_vec;
+use writ_model::{AuthorizeRequest, Clock, Decision, DecisionRecord, SystemClock};
+
+use crate::cli_output::{Exit, Format, invalid_input, print_json};
+
+/// Policy bundles: a directory with a Cedar schema (`*.cedarschema`), policies (`*.cedar`),
+/// static entities (`entities.json`), optional tests (`tests.json`) and a signature
+/// (`bundle.sig`).
 #[derive(Debug, clap::Args)]
-pub struct PolicyArgs {}
-
-#[derive(Debug, clap::Args)]
-pub struct ReplayArgs {}
-
-pub fn run(_args: PolicyArgs) -> anyhow::Result<Exit> {
-    Err(invalid_input("writ policy is not built yet"))
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    command: PolicyCommand,
 }
 
-pub fn replay(_args: ReplayArgs) -> anyhow::Result<Exit> {
-    Err(invalid_input("writ replay is not built yet"))
+#[derive(Debug, clap::Subcommand)]
+enum PolicyCommand {
+    /// Check a bundle strictly against its schema; print its digest or Cedar's diagnostics
+    /// with file and line.
+    Validate(ValidateArgs),
+    /// Run the bundle's policy tests (requests with expected decisions).
+    Test(TestArgs),
+    /// Decide a file of requests (JSON array or JSON lines) and print decisions with reasons.
+    Simulate(SimulateArgs),
+    /// Sign a bundle's digest with a bundle-signing key (writes DIR/bundle.sig).
+    Sign(SignArgs),
+    /// Generate a bundle-signing key: FILE (secret, mode 0600) and FILE.pub (public).
+    Keygen(KeygenArgs),
+}
+
+/// How the bundle is trusted.
+#[derive(Debug, clap::Args)]
+struct TrustArgs {
+    /// A trusted bundle-verifying key (a `.pub` file from `writ policy keygen`); the bundle's
+    /// signature must verify with one of them. Repeat for several keys.
+    #[arg(
+        long = "trust",
+        value_name = "KEY",
+        env = "WRIT_POLICY_TRUST",
+        value_delimiter = ','
+    )]
+    trust: Vec<PathBuf>,
+    /// Load the bundle without checking its signature (for authoring only; a server never
+    /// activates an unsigned bundle).
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// The bundle directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct TestArgs {
+    /// The bundle directory.
+    dir: PathBuf,
+    /// The test file (default: DIR/tests.json).
+    #[arg(long, value_name = "FILE")]
+    tests: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// The bundle directory.
+    dir: PathBuf,
+    /// Requests: a JSON array or one JSON request per line.
+    #[arg(long, value_name = "FILE")]
+    requests: PathBuf,
+    /// The decision time, Unix seconds (default: now).
+    #[arg(long, value_name = "SECS")]
+    now: Option<i64>,
+    /// Also write every decision record, one canonical JSON per line (input for `writ replay`).
+    #[arg(long, value_name = "FILE")]
+    records: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// The bundle directory.
+    dir: PathBuf,
+    /// The secret bundle-signing key file from `writ policy keygen`.
+    #[arg(long, value_name = "FILE", env = "WRIT_POLICY_SIGNING_KEY")]
+    key: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct KeygenArgs {
+    /// Where to write the secret key; the public key goes to FILE.pub. Never overwrites.
+    file: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Recompute recorded decisions under a bundle and say whether each matches.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// A decision record (JSON) or a file of records, one per line.
+    record: PathBuf,
+    /// The bundle directory the decisions were made with.
+    #[arg(long, value_name = "DIR")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(args: PolicyArgs) -> anyhow::Result<Exit> {
+    match args.command {
+        PolicyCommand::Validate(a) => validate(a),
+        PolicyCommand::Test(a) => test(a),
+        PolicyCommand::Simulate(a) => simulate(a),
+        PolicyCommand::Sign(a) => sign(a),
+        PolicyCommand::Keygen(a) => keygen(a),
+    }
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Loads a bundle as the flags ask: verified against --trust keys, or unsigned when allowed.
+/// A refused bundle becomes exit 3 (or a JSON report with --format json).
+fn load(dir: &Path, trust: &TrustArgs) -> Result<Bundle, BundleError> {
+    let source = read_bundle_dir(dir)?;
+    if trust.allow_unsigned && trust.trust.is_empty() {
+        return compile(&source);
+    }
+    let mut keys = Vec::new();
+    for path in &trust.trust {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BundleError::Io(format!("{}: {e}", path.display())))?;
+        keys.push(
+            BundleVerifyingKey::from_hex(&text)
+                .map_err(|e| BundleError::Io(format!("{}: {e}", path.display())))?,
+        );
+    }
+    if keys.is_empty() {
+        // Without keys nothing can be trusted; say how to go on.
+        return Err(BundleError::Io(
+            "no trusted key: pass --trust KEY.pub to check the bundle's signature, or --allow-unsigned while authoring".into(),
+        ));
+    }
+    activate(&source, &keys).map(|a| a.into_bundle())
+}
+
+fn refused(dir: &Path, err: &BundleError, format: Format) -> anyhow::Result<Exit> {
+    if format == Format::Json {
+        print_json(&serde_json::json!({
+            "ok": false,
+            "bundle": dir.display().to_string(),
+            "reason_code": err.reason_code(),
+            "error": err.to_string(),
+            "diagnostics": err.diagnostics(),
+        }))?;
+        return Ok(Exit::InvalidInput);
+    }
+    Err(invalid_input(format!(
+        "bundle {} refused [{}]: {err}",
+        dir.display(),
+        err.reason_code()
+    )))
+}
+
+fn validate(a: ValidateArgs) -> anyhow::Result<Exit> {
+    let bundle = match load(&a.dir, &a.trust) {
+        Ok(b) => b,
+        Err(e) => return refused(&a.dir, &e, a.format),
+    };
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({
+            "ok": true,
+            "bundle": a.dir.display().to_string(),
+            "bundle_sha256": bundle.digest(),
+            "engine": bundle.engine(),
+            "policies": bundle.len(),
+            "warnings": bundle.warnings(),
+        }))?,
+        Format::Human => {
+            println!(
+                "ok: {} is valid: {} policies, bundle_sha256 {}, engine {}",
+                a.dir.display(),
+                bundle.len(),
+                bundle.digest(),
+                bundle.engine()
+            );
+            for w in bundle.warnings() {
+                println!("warning: {w}");
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn test(a: TestArgs) -> anyhow::Result<Exit> {
+    let bundle = match load(&a.dir, &a.trust) {
+        Ok(b) => b,
+        Err(e) => return refused(&a.dir, &e, a.format),
+    };
+    let path = a
+        .tests
+        .clone()
+        .unwrap_or_else(|| a.dir.join(writ_authorize::bundle::TESTS_FILE));
+    let file = parse_policy_tests(&read_text(&path)?)
+        .map_err(|e| invalid_input(format!("{}: {e}", path.display())))?;
+    let results = run_policy_tests(&bundle, &file);
+    let failed = results.iter().filter(|r| !r.passed).count();
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({
+            "passed": results.len() - failed,
+            "failed": failed,
+            "results": results,
+        }))?,
+        Format::Human => {
+            for r in &results {
+                if r.passed {
+                    println!("ok    {}", r.name);
+                } else {
+                    println!("FAIL  {}", r.name);
+                    for f in &r.failures {
+                        println!("        {f}");
+                    }
+                }
+            }
+            println!(
+                "{} passed, {failed} failed ({})",
+                results.len() - failed,
+                path.display()
+            );
+        }
+    }
+    Ok(if failed == 0 { Exit::Ok } else { Exit::Failure })
+}
+
+/// Reads a JSON array of items or one item per non-empty line.
+fn read_many<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let text = read_text(path)?;
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text)
+            .map_err(|e| invalid_input(format!("{}: {e}", path.display())));
+    }
+    if let Ok(one) = serde_json::from_str::<T>(&text) {
+        return Ok(vec![one]);
+    }
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(line)
+                .map_err(|e| invalid_input(format!("{}:{}: {e}", path.display(), i + 1)))?,
+        );
+    }
+    Ok(out)
+}
+
+fn simulate(a: SimulateArgs) -> anyhow::Result<Exit> {
+    let bundle = match load(&a.dir, &a.trust) {
+        Ok(b) => b,
+        Err(e) => return refused(&a.dir, &e, a.format),
+    };
+    let requests: Vec<AuthorizeRequest> = read_many(&a.requests)?;
+    let now = a.now.unwrap_or_else(|| SystemClock.now_unix());
+    let records: Vec<DecisionRecord> = requests.iter().map(|r| decide(&bundle, r, now)).collect();
+    if let Some(path) = &a.records {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        for r in &records {
+            out.write_all(&to_canonical_vec(r)?)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    match a.format {
+        Format::Json => print_json(&records)?,
+        Format::Human => {
+            for (i, r) in records.iter().enumerate() {
+                println!(
+                    "#{} {} {} {} {}: {}",
+                    i + 1,
+                    r.decision.as_str(),
+                    r.request.principal,
+                    r.request.intent.action,
+                    r.request.intent.resource,
+                    r.reasons.join("; ")
+                );
+                for e in &r.errors {
+                    println!("     error: {e}");
+                }
+            }
+        }
+    }
+    let denied = records.iter().any(|r| r.decision == Decision::Deny);
+    Ok(if denied { Exit::Denied } else { Exit::Ok })
+}
+
+fn sign(a: SignArgs) -> anyhow::Result<Exit> {
+    let key = BundleSigningKey::from_hex(&read_text(&a.key)?)
+        .map_err(|e| invalid_input(format!("{}: {e}", a.key.display())))?;
+    let source = match read_bundle_dir(&a.dir) {
+        Ok(s) => s,
+        Err(e) => return refused(&a.dir, &e, a.format),
+    };
+    // Only a bundle that validates is worth a signature.
+    let bundle = match compile(&source) {
+        Ok(b) => b,
+        Err(e) => return refused(&a.dir, &e, a.format),
+    };
+    let sig = key.sign(bundle.digest());
+    write_signature(&a.dir, &sig)?;
+    match a.format {
+        Format::Json => print_json(&sig)?,
+        Format::Human => println!(
+            "signed {}: bundle_sha256 {} with key {}",
+            a.dir.display(),
+            sig.bundle_sha256,
+            sig.kid
+        ),
+    }
+    Ok(Exit::Ok)
+}
+
+fn keygen(a: KeygenArgs) -> anyhow::Result<Exit> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
+    let key = BundleSigningKey::from_seed(seed);
+    let public = key.verifying_key();
+    let pub_path = PathBuf::from(format!("{}.pub", a.file.display()));
+    for p in [&a.file, &pub_path] {
+        if p.exists() {
+            return Err(invalid_input(format!(
+                "{} exists: choose another file name (keygen never overwrites a key)",
+                p.display()
+            )));
+        }
+    }
+    write_secret(&a.file, &format!("{}\n", key.to_hex()))?;
+    std::fs::write(&pub_path, format!("{}\n", public.to_hex()))
+        .with_context(|| format!("cannot write {}", pub_path.display()))?;
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({
+            "kid": public.kid(),
+            "key": a.file.display().to_string(),
+            "public": pub_path.display().to_string(),
+        }))?,
+        Format::Human => println!(
+            "wrote {} (secret, mode 0600) and {} (public), kid {}",
+            a.file.display(),
+            pub_path.display(),
+            public.kid()
+        ),
+    }
+    Ok(Exit::Ok)
+}
+
+#[cfg(unix)]
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+pub fn replay(a: ReplayArgs) -> anyhow::Result<Exit> {
+    let bundle = match load(&a.bundle, &a.trust) {
+        Ok(b) => b,
+        Err(e) => return refused(&a.bundle, &e, a.format),
+    };
+    let records: Vec<DecisionRecord> = read_many(&a.record)?;
+    if records.is_empty() {
+        return Err(invalid_input(format!(
+            "{}: no decision records found",
+            a.record.display()
+        )));
+    }
+    let mut mismatches = Vec::new();
+    for (i, rec) in records.iter().enumerate() {
+        match replay_record(&bundle, rec) {
+            ReplayOutcome::Match => {}
+            ReplayOutcome::BundleMismatch { recorded, actual } => {
+                mismatches.push(serde_json::json!({
+                    "record": i + 1,
+                    "kind": "bundle_mismatch",
+                    "recorded": recorded,
+                    "actual": actual,
+                }));
+            }
+            ReplayOutcome::Mismatch { recomputed } => {
+                mismatches.push(serde_json::json!({
+                    "record": i + 1,
+                    "kind": "decision_mismatch",
+                    "recorded": {"decision": rec.decision, "determining": rec.determining,
+                                 "reason_code": rec.reason_code},
+                    "recomputed": {"decision": recomputed.decision,
+                                   "determining": recomputed.determining,
+                                   "reason_code": recomputed.reason_code},
+                }));
+            }
+        }
+    }
+    let matched = records.len() - mismatches.len();
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({
+            "result": if mismatches.is_empty() { "match" } else { "mismatch" },
+            "records": records.len(),
+            "matched": matched,
+            "mismatches": mismatches,
+        }))?,
+        Format::Human => {
+            for m in &mismatches {
+                println!("mismatch: {m}");
+            }
+            let verdict = if mismatches.is_empty() {
+                "match"
+            } else {
+                "MISMATCH"
+            };
+            println!(
+                "{verdict}: {matched} of {} recorded decisions recomputed identically under bundle {}",
+                records.len(),
+                bundle.digest()
+            );
+        }
+    }
+    Ok(if mismatches.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Failure
+    })
 }
