@@ -182,7 +182,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             Some(&json!({"id": "gate:mcp-1", "zone": "dev", "public_key": gate.public_key_hex()})),
         )
         .await?;
-    let gate_token = gate_reg["token"]
+    let gate_token = field(&gate_reg, "/token")
         .as_str()
         .ok_or_else(|| anyhow!("no gate token"))?
         .to_owned();
@@ -207,7 +207,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "ready",
         vec![
             format!("control plane listening on {base}"),
-            format!("policy bundle {} activated (signed, strictly validated)", short(activated["bundle_sha256"].as_str().unwrap_or(""))),
+            format!("policy bundle {} activated (signed, strictly validated)", short(field(&activated, "/bundle_sha256").as_str().unwrap_or(""))),
             "principals agent:triage-bot and agent:sub-bot registered (bearer tokens, stored hashed)".into(),
             "gate:mcp-1 registered with its Ed25519 key; it attests its environment and follows the event feed".into(),
             format!("ledger verifier key: {}", state.ledger.vkey()),
@@ -370,7 +370,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "child writ minted within the grant; anything wider refused",
         vec![
             format!("delegation writ grants {grant}"),
-            format!("child writ: sub {}, on behalf of {}, lineage parent {}, expires no later than its parent", child_claims["sub"], child_claims["act"]["sub"], child_claims["lineage"]["parent"]),
+            format!("child writ: sub {}, on behalf of {}, lineage parent {}, expires no later than its parent", field(&child_claims, "/sub"), field(&child_claims, "/act/sub"), field(&child_claims, "/lineage/parent")),
             format!("a child for github/create_issue is refused: {out_code}"),
         ],
         json!({"delegation_execution": deleg_exec, "child_execution": child_exec, "child_claims": child_claims, "refused": out_code}),
@@ -425,18 +425,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         .map(|e| {
             serde_json::from_slice::<Value>(&e.entry)
                 .ok()
-                .and_then(|v| v["type"].as_str().map(str::to_owned))
+                .and_then(|v| field(&v, "/type").as_str().map(str::to_owned))
                 .unwrap_or_default()
         })
         .collect();
-    let proof_jwks: writ_artifact::Jwks = serde_json::from_value(proof["jwks"].clone())?;
+    let proof_jwks: writ_artifact::Jwks = serde_json::from_value(field(&proof, "/jwks").clone())?;
     let offline = writ_artifact::Verifier::new(
         writ_artifact::VerificationKeys::from_jwks(&proof_jwks)?,
         writ_artifact::VerifierConfig::new("gate:mcp-1".parse()?),
         Arc::new(SystemClock),
     );
     let writ_ok = offline
-        .verify_call(proof["writ"].as_str().unwrap_or_default(), &call)
+        .verify_call(field(&proof, "/writ").as_str().unwrap_or_default(), &call)
         .is_ok();
     let size = checked.checkpoint.size();
     let consistency = cp
@@ -450,7 +450,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             format!("entries {kinds:?} are included in the signed checkpoint of size {size} (RFC 9162 inclusion proofs)"),
             format!("checkpoint signed by {}", bundle.log.vkey),
             format!("the writ verifies against the bundle's JWKS: {writ_ok}"),
-            format!("consistency proof from size 1 to {size}: {} hashes", consistency["hashes_b64"].as_array().map_or(0, Vec::len)),
+            format!("consistency proof from size 1 to {size}: {} hashes", field(&consistency, "/hashes_b64").as_array().map_or(0, Vec::len)),
             "check it yourself: `writ ledger verify`, or any C2SP tlog client against /ledger/".into(),
         ],
         json!({"proof": proof}),
@@ -474,6 +474,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     Ok(if writ_ok { Exit::Ok } else { Exit::Failure })
 }
 
+/// A JSON field by pointer, `null` when absent (untrusted JSON never panics).
+fn field<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    v.pointer(pointer).unwrap_or(&NULL)
+}
+
 fn short(s: &str) -> String {
     s.chars().take(12).collect::<String>() + "…"
 }
@@ -493,7 +499,7 @@ async fn add_principal(cp: &ControlPlane, admin: &str, id: &str) -> anyhow::Resu
             Some(&json!({"id": id, "zone": "dev"})),
         )
         .await?;
-    Ok(r["token"]
+    Ok(field(&r, "/token")
         .as_str()
         .ok_or_else(|| anyhow!("no token for {id}"))?
         .to_owned())
