@@ -72,7 +72,7 @@ enum BenchCommand {
     /// Durable appends per second and integration latency of the ledger.
     Ledger(ledger_cmd::BenchLedgerArgs),
     /// Closed-loop authorize load against a server (or --self-hosted), with a /healthz baseline.
-    Authorize(bench_authorize::BenchAuthorizeArgs),
+    Authorize(Box<bench_authorize::BenchAuthorizeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => writ_cmd::inspect(args),
         Command::VerifyWrit(args) => writ_cmd::verify_writ(args),
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
-        Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(args),
+        Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Principal(args) => operator_cmd::principal(args),
         Command::Gate(args) => operator_cmd::gate(args),

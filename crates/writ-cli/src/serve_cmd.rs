@@ -90,8 +90,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
             "admin_token_file": report.admin_token_file.display().to_string(),
             "ledger_vkey": report.vkey,
         });
-        if args.print_admin_token {
-            value["admin_token"] = json!(report.admin_token);
+        if args.print_admin_token
+            && let Some(m) = value.as_object_mut()
+        {
+            m.insert("admin_token".into(), json!(report.admin_token));
         }
         emit(
             args.format,

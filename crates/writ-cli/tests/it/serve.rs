@@ -50,6 +50,12 @@ impl Served {
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
+        // Owned by `Served` from here on, so its Drop reaps it on every path.
+        let mut served = Served {
+            child,
+            url: String::new(),
+            vkey: String::new(),
+        };
         let mut lines = BufReader::new(stdout).lines();
         loop {
             let line = lines
@@ -61,11 +67,9 @@ impl Served {
             if v["event"] == "listening" {
                 // Keep draining stdout so the child never blocks on a full pipe.
                 std::thread::spawn(move || for _ in lines {});
-                return Served {
-                    child,
-                    url: v["url"].as_str().unwrap().to_owned(),
-                    vkey: v["ledger_vkey"].as_str().unwrap().to_owned(),
-                };
+                served.url = v["url"].as_str().unwrap().to_owned();
+                served.vkey = v["ledger_vkey"].as_str().unwrap().to_owned();
+                return served;
             }
         }
     }
