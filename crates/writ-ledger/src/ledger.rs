@@ -154,7 +154,7 @@ struct Shared {
     verifier: Ed25519Verifier,
     latest: RwLock<Arc<SignedCheckpoint>>,
     reader: Mutex<SqliteStore>,
-    tile_cache: Mutex<HashMap<(u8, u64), Arc<ExpandedTile>>>,
+    tile_cache: Mutex<HashMap<(u8, u64, u64), Arc<ExpandedTile>>>,
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -390,6 +390,10 @@ impl Ledger {
             .map_err(|e| LedgerError::Tampered(format!("checkpoint at size {size}: {e}")))
     }
 
+    fn reader(&self, size: u64) -> TileReader<'_, Ledger> {
+        TileReader { source: self, size }
+    }
+
     fn check_size(&self, size: u64) -> Result<(), LedgerError> {
         let current = self.checkpoint().size();
         if size > current {
@@ -401,13 +405,13 @@ impl Ledger {
     /// The inclusion proof of `index` in the tree of `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_size(size)?;
-        Ok(inclusion_proof(&TileReader(self), index, size)?)
+        Ok(inclusion_proof(&self.reader(size), index, size)?)
     }
 
     /// The root of the tree of `size` leaves, from the tiles.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         self.check_size(size)?;
-        Ok(tree_root(&TileReader(self), size)?)
+        Ok(tree_root(&self.reader(size), size)?)
     }
 
     /// A `writ.proof/v1` bundle for `indexes` against the checkpoint at `size` (default: the
@@ -431,7 +435,7 @@ impl Ledger {
                 .into());
             }
             let entry = self.entry(index)?;
-            let proof = inclusion_proof(&TileReader(self), index, cp.size())?;
+            let proof = inclusion_proof(&self.reader(cp.size()), index, cp.size())?;
             entries.push(BundleEntry {
                 index,
                 entry_b64: B64.encode(&entry),
@@ -455,7 +459,7 @@ impl Ledger {
     /// The consistency proof from `from` to `to` (both at most the current size, `from` ≥ 1).
     pub fn consistency(&self, from: u64, to: u64) -> Result<ConsistencyProof, LedgerError> {
         self.check_size(to)?;
-        let reader = TileReader(self);
+        let reader = self.reader(to);
         let hashes = consistency_proof(&reader, from, to)?;
         let root1 = tree_root(&reader, from)?;
         let root2 = tree_root(&reader, to)?;
@@ -554,13 +558,14 @@ pub struct ExportReport {
 }
 
 impl TileSource for Ledger {
-    fn tile(&self, level: u8, index: u64) -> Result<Arc<ExpandedTile>, ProofError> {
+    fn tile(&self, level: u8, index: u64, width: u64) -> Result<Arc<ExpandedTile>, ProofError> {
         let missing = ProofError::MissingNode {
             level: level.saturating_mul(TILE_HEIGHT as u8),
             index: index.saturating_mul(TILE_WIDTH),
         };
+        let key = (level, index, width);
         if let Ok(cache) = self.shared.tile_cache.lock()
-            && let Some(t) = cache.get(&(level, index))
+            && let Some(t) = cache.get(&key)
         {
             return Ok(Arc::clone(t));
         }
@@ -568,15 +573,19 @@ impl TileSource for Ledger {
             .with_reader(|s| s.tile(level, index))
             .map_err(|_| missing.clone())?
             .ok_or_else(|| missing.clone())?;
-        let hashes = tile_hashes(&data).map_err(|_| missing)?;
-        let full = hashes.len() as u64 == TILE_WIDTH;
+        let mut hashes = tile_hashes(&data).map_err(|_| missing.clone())?;
+        if (hashes.len() as u64) < width {
+            return Err(missing);
+        }
+        hashes.truncate(width as usize);
         let t = Arc::new(ExpandedTile::new(hashes));
-        if full && let Ok(mut cache) = self.shared.tile_cache.lock() {
-            // Full tiles never change, so they can be cached; partial ones grow.
+        if let Ok(mut cache) = self.shared.tile_cache.lock() {
+            // The first `width` hashes of a tile never change, so (level, index, width) is a
+            // stable key.
             if cache.len() >= TILE_CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert((level, index), Arc::clone(&t));
+            cache.insert(key, Arc::clone(&t));
         }
         Ok(t)
     }

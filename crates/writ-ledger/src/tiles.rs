@@ -162,28 +162,42 @@ impl ExpandedTile {
     }
 }
 
-/// Something that hands out stored hash tiles (the widest stored version of each).
+/// Something that hands out stored hash tiles.
 pub trait TileSource {
-    /// The tile at (`level`, `index`), expanded.
-    fn tile(&self, level: u8, index: u64) -> Result<std::sync::Arc<ExpandedTile>, ProofError>;
+    /// The first `width` hashes of tile (`level`, `index`), expanded. A tile only ever grows,
+    /// so these are the same whatever the log's size today.
+    fn tile(
+        &self,
+        level: u8,
+        index: u64,
+        width: u64,
+    ) -> Result<std::sync::Arc<ExpandedTile>, ProofError>;
 }
 
-/// A [`HashReader`] over tiles: tree node (h, i) is row `h % 8` of tile (`h / 8`, `(i << (h % 8)) / 256`).
-pub struct TileReader<'a, S: TileSource + ?Sized>(pub &'a S);
+/// A [`HashReader`] over the tiles of the tree of `size` leaves: tree node (h, i) is row
+/// `h % 8` of tile (`h / 8`, `(i << (h % 8)) / 256`).
+pub struct TileReader<'a, S: TileSource + ?Sized> {
+    /// Where tiles come from.
+    pub source: &'a S,
+    /// The tree size proofs are made for.
+    pub size: u64,
+}
 
 impl<S: TileSource + ?Sized> HashReader for TileReader<'_, S> {
     fn node(&self, level: u8, index: u64) -> Result<Hash, ProofError> {
+        let missing = ProofError::MissingNode { level, index };
         let tl = level / TILE_HEIGHT as u8;
         let r = u32::from(level % TILE_HEIGHT as u8);
-        let base_index = index
-            .checked_shl(r)
-            .ok_or(ProofError::MissingNode { level, index })?;
+        let base_index = index.checked_shl(r).ok_or(missing.clone())?;
         let tile_index = base_index / TILE_WIDTH;
-        let within = usize::try_from((base_index % TILE_WIDTH) >> r)
-            .map_err(|_| ProofError::MissingNode { level, index })?;
-        let tile = self.0.tile(tl, tile_index)?;
-        tile.get(r as usize, within)
-            .ok_or(ProofError::MissingNode { level, index })
+        let within =
+            usize::try_from((base_index % TILE_WIDTH) >> r).map_err(|_| missing.clone())?;
+        let width = tile_width(tl, tile_index, self.size);
+        if width == 0 {
+            return Err(missing);
+        }
+        let tile = self.source.tile(tl, tile_index, width)?;
+        tile.get(r as usize, within).ok_or(missing)
     }
 }
 

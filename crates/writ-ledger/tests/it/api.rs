@@ -1,0 +1,281 @@
+//! The `Ledger` API on a real store: appends, refusals, reopen, proofs via tiles, export.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use writ_ledger::hash::leaf_hash;
+use writ_ledger::proof::{MemoryTree, inclusion_proof, tree_root, verify_consistency};
+use writ_ledger::tiles::{decode_bundle, entries_path, tile_hashes, tile_path};
+use writ_ledger::{EntryError, Ledger, LedgerError, ProofBundle, SignedCheckpoint, verify_dir};
+
+use crate::entry;
+
+#[test]
+fn appends_get_consecutive_indexes_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    assert_eq!(ledger.checkpoint().size(), 0);
+    let mut want = Vec::new();
+    for i in 0..5 {
+        let e = entry("decision", i, 10);
+        assert_eq!(ledger.append_durable(&e).unwrap(), i);
+        want.push(e);
+    }
+    let cp = ledger.checkpoint();
+    assert_eq!(cp.size(), 5);
+    let vkey = ledger.vkey();
+    drop(ledger);
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.checkpoint().note(), cp.note());
+    assert_eq!(ledger.vkey(), vkey);
+    for (i, e) in want.iter().enumerate() {
+        assert_eq!(&ledger.entry(i as u64).unwrap(), e);
+    }
+    assert_eq!(ledger.append_durable(&entry("receipt", 5, 1)).unwrap(), 5);
+    assert!(ledger.verify(true).unwrap().ok);
+}
+
+#[test]
+fn refused_entries_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    ledger.append_durable(&entry("decision", 0, 1)).unwrap();
+    let big = entry("decision", 1, 70_000);
+    for (bad, code) in [
+        (br#"{"v":1,"type":"x"}"#.to_vec(), "entry.not_canonical"),
+        (br#"{"type":"x"}"#.to_vec(), "entry.bad_shape"),
+        (b"not json".to_vec(), "entry.not_canonical"),
+        (big, "entry.too_large"),
+    ] {
+        let err = ledger.append_durable(&bad).unwrap_err();
+        assert_eq!(err.reason_code(), code, "{err}");
+        assert!(err.is_invalid_input());
+    }
+    assert!(matches!(
+        ledger.submit(vec![b'{'; 65_536]),
+        Err(LedgerError::Entry(EntryError::TooLarge { len: 65_536 }))
+    ));
+    assert_eq!(ledger.checkpoint().size(), 1);
+    drop(ledger);
+    let report = verify_dir(dir.path(), true).unwrap();
+    assert!(report.ok);
+    assert_eq!(report.entries_checked, 1);
+}
+
+#[test]
+fn concurrent_appenders_get_distinct_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::init(dir.path(), "test.example/log").unwrap());
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let l = Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                (0..40u64)
+                    .map(|i| {
+                        let e = entry("decision", t * 1000 + i, 20);
+                        (l.append_durable(&e).unwrap(), e)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<(u64, Vec<u8>)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all.len(), 320);
+    for (i, (index, e)) in all.iter().enumerate() {
+        assert_eq!(*index, i as u64);
+        assert_eq!(&ledger.entry(*index).unwrap(), e);
+    }
+    assert!(ledger.verify(true).unwrap().ok);
+}
+
+#[test]
+fn tile_proofs_match_the_memory_tree_across_tile_levels() {
+    // 65,536 + 300 leaves: a full level-1 tile, a level-2 tile and partial tiles at each level.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    let n = 65_836u64;
+    let mut handles = Vec::new();
+    let mut mem = MemoryTree::new();
+    for i in 0..n {
+        let e = entry("t", i, 0);
+        mem.push(leaf_hash(&e));
+        handles.push(ledger.submit(e).unwrap());
+    }
+    for h in handles {
+        h.wait().unwrap();
+    }
+    assert_eq!(ledger.checkpoint().size(), n);
+    assert_eq!(ledger.checkpoint().root(), &mem.root());
+    let published: Vec<u64> = (1..n).step_by(977).chain([256, 65_536, n]).collect();
+    for &size in &published {
+        assert_eq!(
+            ledger.root_at(size).unwrap(),
+            tree_root(&mem, size).unwrap()
+        );
+    }
+    for (index, size) in [
+        (0, n),
+        (65_535, n),
+        (65_536, n),
+        (n - 1, n),
+        (300, 65_536),
+        (7, 9),
+    ] {
+        let from_tiles = ledger.inclusion_proof(index, size).unwrap();
+        assert_eq!(from_tiles, inclusion_proof(&mem, index, size).unwrap());
+    }
+    let c = ledger.consistency(65_000, n).unwrap();
+    c.verify().unwrap();
+    assert_eq!(c.root2_b64, B64.encode(mem.root()));
+    drop(ledger);
+    // Reopen reads the right edge only, and keeps appending on it.
+    let ledger = Ledger::open(dir.path()).unwrap();
+    let e = entry("t", n, 0);
+    mem.push(leaf_hash(&e));
+    ledger.append_durable(&e).unwrap();
+    assert_eq!(ledger.checkpoint().root(), &mem.root());
+    assert!(ledger.verify(false).unwrap().ok);
+}
+
+#[test]
+fn proof_bundles_verify_offline_and_catch_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    for i in 0..20 {
+        ledger.append_durable(&entry("decision", i, 5)).unwrap();
+    }
+    let bundle = ledger.proof_bundle(&[3, 17], None).unwrap();
+    let json = serde_json::to_vec(&bundle).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["format"], "writ.proof/v1");
+    assert!(v.get("writ").is_none());
+    let checked = ProofBundle::from_json(&json)
+        .unwrap()
+        .verify(Some(&ledger.vkey()))
+        .unwrap();
+    assert_eq!(checked.entries[1].entry, ledger.entry(17).unwrap());
+
+    let mut changed = bundle.clone();
+    changed.entries[0].entry_b64 = B64.encode(entry("decision", 4, 5));
+    assert_eq!(
+        changed.verify(None).unwrap_err().reason_code(),
+        "bundle.leaf_hash_mismatch"
+    );
+    let mut changed = bundle.clone();
+    changed.entries[0].index = 4;
+    assert_eq!(
+        changed.verify(None).unwrap_err().reason_code(),
+        "bundle.bad_inclusion"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let other = Ledger::init(other.path(), "test.example/log").unwrap();
+    assert_eq!(
+        bundle
+            .verify(Some(&other.vkey()))
+            .unwrap_err()
+            .reason_code(),
+        "bundle.untrusted_key"
+    );
+    let mut changed = bundle.clone();
+    changed.log.vkey = other.vkey();
+    assert_eq!(
+        changed.verify(None).unwrap_err().reason_code(),
+        "bundle.bad_checkpoint"
+    );
+
+    // An older published size works; an unpublished one is refused.
+    let cp5 = ledger.checkpoint_at(5).unwrap();
+    let old = ledger.proof_bundle(&[2], Some(5)).unwrap();
+    assert_eq!(old.checkpoint, cp5.note());
+    old.verify(Some(&ledger.vkey())).unwrap();
+    assert!(ledger.proof_bundle(&[2], Some(50)).is_err());
+    assert!(ledger.proof_bundle(&[20], None).is_err());
+    let c = ledger.consistency(5, 20).unwrap();
+    c.verify_between(&cp5, &ledger.checkpoint()).unwrap();
+    assert!(ledger.consistency(0, 20).is_err());
+    assert!(ledger.consistency(5, 21).is_err());
+}
+
+#[test]
+fn tiles_export_is_a_valid_tlog_tiles_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    let mut handles = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..600 {
+        let e = entry("decision", i, 3);
+        entries.push(e.clone());
+        handles.push(ledger.submit(e).unwrap());
+    }
+    handles.into_iter().for_each(|h| {
+        h.wait().unwrap();
+    });
+    let out = tempfile::tempdir().unwrap();
+    let report = ledger.tiles_export(out.path()).unwrap();
+    assert_eq!(
+        (report.size, report.tiles, report.entry_bundles),
+        (600, 4, 3)
+    );
+    let note = std::fs::read_to_string(out.path().join("checkpoint")).unwrap();
+    let cp = SignedCheckpoint::open(&note, ledger.verifier()).unwrap();
+    let mut leaves = Vec::new();
+    for (index, width) in [(0, 256), (1, 256), (2, 88)] {
+        let bundle =
+            decode_bundle(&std::fs::read(out.path().join(entries_path(index, width))).unwrap())
+                .unwrap();
+        let tile =
+            tile_hashes(&std::fs::read(out.path().join(tile_path(0, index, width))).unwrap())
+                .unwrap();
+        let from_bundle: Vec<_> = bundle.iter().map(|e| leaf_hash(e)).collect();
+        assert_eq!(from_bundle, tile);
+        leaves.extend(tile);
+    }
+    assert_eq!(
+        tile_hashes(&std::fs::read(out.path().join("tile/1/000.p/2")).unwrap())
+            .unwrap()
+            .len(),
+        2
+    );
+    let mem = MemoryTree::from_leaf_hashes(leaves);
+    assert_eq!(&mem.root(), cp.root());
+    let c = ledger.consistency(1, 600).unwrap();
+    let r1 = B64.decode(&c.root1_b64).unwrap();
+    let hashes: Vec<Vec<u8>> = c
+        .hashes_b64
+        .iter()
+        .map(|h| B64.decode(h).unwrap())
+        .collect();
+    verify_consistency(1, 600, &r1, cp.root(), &hashes).unwrap();
+}
+
+#[test]
+fn a_key_readable_by_others_is_refused_and_reinit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Ledger::init(dir.path(), "test.example/log").unwrap());
+    let key = dir.path().join("log.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        Ledger::init(dir.path(), "test.example/log")
+            .unwrap_err()
+            .reason_code(),
+        "ledger.already_initialized"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = Ledger::open(dir.path()).unwrap_err();
+    assert_eq!(err.reason_code(), "ledger.key_permissions");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        Ledger::open(empty.path()).unwrap_err().reason_code(),
+        "ledger.not_initialized"
+    );
+}
