@@ -131,9 +131,30 @@ fn verify_inner(
     let size = size as u64;
     report.size = size;
 
-    // Leaf hashes: from the entries (full) or from the level-0 tiles.
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    if full {
+    // Leaf hashes as the level-0 tiles hold them.
+    let mut tile_leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    for index in 0..size.div_ceil(TILE_WIDTH) {
+        let width = tile_width(0, index, size);
+        let path = tile_path(0, index, width);
+        let data: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT data FROM tiles WHERE key = ?1",
+                [index as i64],
+                |r| r.get(0),
+            )
+            .ok();
+        let Some(data) = data else {
+            return Ok(report.fail("tile", path, "missing"));
+        };
+        match tile_hashes(&data) {
+            Ok(h) if h.len() as u64 == width => tile_leaves.extend(h),
+            _ => return Ok(report.fail("tile", path, "wrong width")),
+        }
+    }
+
+    // With `full`, leaf hashes recomputed from the entries themselves.
+    let leaves = if full {
+        let mut leaves = Vec::with_capacity(tile_leaves.len());
         let mut stmt = conn.prepare("SELECT idx, data FROM entries ORDER BY idx")?;
         let mut rows = stmt.query([])?;
         let mut expect = 0u64;
@@ -160,6 +181,19 @@ fn verify_inner(
         if expect != size {
             return Ok(report.fail("entry", expect.to_string(), "missing"));
         }
+        // An entry and its tile disagree: if the tiles still give the signed root, the entry
+        // is the one that changed; otherwise the tile check below names the tile.
+        if let Some(i) = leaves.iter().zip(&tile_leaves).position(|(a, b)| a != b) {
+            let signed_root = latest_signed_root(conn, verifier, size)?;
+            if signed_root == Some(crate::hash::root_from_leaf_hashes(&tile_leaves)) {
+                return Ok(report.fail(
+                    "entry",
+                    i.to_string(),
+                    "its hash is not the one under the signed checkpoints; the entry was altered",
+                ));
+            }
+        }
+        leaves
     } else {
         let count: i64 = conn.query_row("SELECT count(*) FROM entries", [], |r| r.get(0))?;
         if count as u64 != size {
@@ -169,25 +203,8 @@ fn verify_inner(
                 format!("{count} entries stored for a checkpoint of size {size}"),
             ));
         }
-        for index in 0..size.div_ceil(TILE_WIDTH) {
-            let width = tile_width(0, index, size);
-            let path = tile_path(0, index, width);
-            let data: Option<Vec<u8>> = conn
-                .query_row(
-                    "SELECT data FROM tiles WHERE key = ?1",
-                    [index as i64],
-                    |r| r.get(0),
-                )
-                .ok();
-            let Some(data) = data else {
-                return Ok(report.fail("tile", path, "missing"));
-            };
-            match tile_hashes(&data) {
-                Ok(h) if h.len() as u64 == width => leaves.extend(h),
-                _ => return Ok(report.fail("tile", path, "wrong width")),
-            }
-        }
-    }
+        tile_leaves
+    };
     let tree = MemoryTree::from_leaf_hashes(leaves);
 
     // Every stored tile against the recomputed tree, and no expected tile missing.
@@ -264,4 +281,21 @@ fn verify_inner(
         report.checkpoints_checked += 1;
     }
     Ok(report)
+}
+
+/// The root of the latest checkpoint, when its signature verifies.
+fn latest_signed_root(
+    conn: &Connection,
+    verifier: &Ed25519Verifier,
+    size: u64,
+) -> Result<Option<crate::hash::Hash>, LedgerError> {
+    let note: Vec<u8> = conn.query_row(
+        "SELECT note FROM checkpoints WHERE size = ?1",
+        [size as i64],
+        |r| r.get(0),
+    )?;
+    Ok(String::from_utf8(note)
+        .ok()
+        .and_then(|n| SignedCheckpoint::open(&n, verifier).ok())
+        .map(|cp| *cp.root()))
 }
