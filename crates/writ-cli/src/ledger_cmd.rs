@@ -456,7 +456,11 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
-    if args.appenders == 0 || args.in_flight == 0 || !args.duration.is_finite() || args.duration <= 0.0 {
+    if args.appenders == 0
+        || args.in_flight == 0
+        || !args.duration.is_finite()
+        || args.duration <= 0.0
+    {
         return Err(invalid_input(
             "--appenders, --in-flight and --duration must be positive",
         ));
