@@ -168,6 +168,13 @@ fn profile(b: &Bundle) {
     time("request clone", &|| {
         black_box(black_box(&req).clone());
     });
+    time("evaluate + canonical", &|| {
+        black_box(writ_authorize::decide::evaluate_indexed(b, black_box(&req), NOW).unwrap());
+        black_box(writ_model::canonical::to_canonical_vec(black_box(&req)).unwrap());
+    });
+    time("decide again", &|| {
+        black_box(decide(b, black_box(&req), NOW));
+    });
     time("evaluate_indexed", &|| {
         black_box(writ_authorize::decide::evaluate_indexed(b, black_box(&req), NOW).unwrap());
     });

@@ -224,3 +224,87 @@ pub(crate) fn to_cedar(
     .map_err(|e| MapError::Invalid(e.to_string()))?;
     Ok((principal, action, resource, request))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn names() -> CedarNames {
+        CedarNames::new().unwrap()
+    }
+
+    #[test]
+    fn actions_map_to_cedar_ids_and_unknown_ones_do_not() {
+        assert_eq!(cedar_action("mcp.call_tool"), Some("call_tool"));
+        assert_eq!(cedar_action("http.request"), Some("http_request"));
+        assert_eq!(cedar_action("exec"), Some("exec"));
+        assert_eq!(cedar_action("delegate"), Some("delegate"));
+        assert_eq!(cedar_action("call_tool"), None);
+        assert_eq!(cedar_action(""), None);
+    }
+
+    #[test]
+    fn resources_map_by_prefix() {
+        let n = names();
+        let r = |s: &str| resource_uid(&n, s).map(|u| u.to_string());
+        assert_eq!(
+            r("tool:github/create_issue").as_deref(),
+            Some(r#"Tool::"github/create_issue""#)
+        );
+        assert_eq!(
+            r("cmd:/usr/bin/git").as_deref(),
+            Some(r#"Command::"/usr/bin/git""#)
+        );
+        assert_eq!(
+            r("http:https://api.github.com").as_deref(),
+            Some(r#"Endpoint::"https://api.github.com""#)
+        );
+        assert_eq!(r("url:x").as_deref(), Some(r#"Endpoint::"x""#));
+        assert_eq!(r("zone:prod").as_deref(), Some(r#"Zone::"prod""#));
+        assert_eq!(r("agent:sub").as_deref(), Some(r#"Agent::"sub""#));
+        assert_eq!(r("tool:"), None);
+        assert_eq!(r("file:/etc"), None);
+        assert_eq!(r("noprefix"), None);
+    }
+
+    #[test]
+    fn json_values_become_cedar_values() {
+        use cedar_policy::EvalResult;
+        // null disappears, floats become strings, integers Longs, arrays sets.
+        let e = json_to_cedar(&json!({"a": null, "f": 1.5, "n": 3, "s": ["x", null], "b": true}))
+            .unwrap()
+            .unwrap();
+        let ctx = Context::from_pairs([("v".to_owned(), e)]).unwrap();
+        let Some(EvalResult::Record(r)) = ctx.get("v") else {
+            panic!("not a record")
+        };
+        assert!(r.get("a").is_none());
+        assert_eq!(r.get("f"), Some(&EvalResult::String("1.5".into())));
+        assert_eq!(r.get("n"), Some(&EvalResult::Long(3)));
+        assert_eq!(r.get("b"), Some(&EvalResult::Bool(true)));
+        let Some(EvalResult::Set(set)) = r.get("s") else {
+            panic!("not a set")
+        };
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [&EvalResult::String("x".into())]
+        );
+        assert!(json_to_cedar(&json!(null)).unwrap().is_none());
+    }
+
+    #[test]
+    fn request_maps_principal_action_resource() {
+        let req: AuthorizeRequest = serde_json::from_value(json!({
+            "principal": "service:ci",
+            "act": {"sub": "human:alice"},
+            "intent": {"action": "exec", "resource": "cmd:/usr/bin/git"},
+            "env": {"zone": "dev", "gate": "gate:runner", "host": "h1"}
+        }))
+        .unwrap();
+        let (p, a, r, _) = to_cedar(&names(), &req, 5).unwrap();
+        assert_eq!(p.to_string(), r#"Service::"ci""#);
+        assert_eq!(a.to_string(), r#"Action::"exec""#);
+        assert_eq!(r.to_string(), r#"Command::"/usr/bin/git""#);
+    }
+}

@@ -22,6 +22,9 @@ use crate::cli_output::{Exit, Format, invalid_input, print_json};
 /// static entities (`entities.json`), optional tests (`tests.json`) and a signature
 /// (`bundle.sig`).
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Bundle layout: DIR/*.cedarschema, DIR/*.cedar (give each policy an @id and a @reason), DIR/entities.json, DIR/tests.json, DIR/bundle.sig.\nExit codes: 0 ok or allowed, 2 denied (simulate: any request denied), 3 invalid input or a refused bundle, 1 failure (a failing policy test, I/O)."
+)]
 pub struct PolicyArgs {
     #[command(subcommand)]
     command: PolicyCommand,
@@ -123,6 +126,9 @@ struct KeygenArgs {
 
 /// Recompute recorded decisions under a bundle and say whether each matches.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Records come from the ledger or `writ policy simulate --records FILE`.\nExit codes: 0 every record matches, 1 a record does not match (or names another bundle), 3 invalid input."
+)]
 pub struct ReplayArgs {
     /// A decision record (JSON) or a file of records, one per line.
     record: PathBuf,

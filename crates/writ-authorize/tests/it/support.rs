@@ -21,7 +21,8 @@ entity Endpoint;
 type Env = { zone: String, gate: Gate };
 type Args = { n?: Long, path?: String };
 type Context = { now: Long, env: Env, args: Args, on_behalf_of: Set<String> };
-action call_tool appliesTo { principal: [Agent, Human, Service], resource: [Tool], context: Context };
+action tools;
+action call_tool in [tools] appliesTo { principal: [Agent, Human, Service], resource: [Tool], context: Context };
 action exec appliesTo { principal: [Agent, Human, Service], resource: [Command], context: Context };
 action http_request appliesTo { principal: [Agent, Human, Service], resource: [Endpoint], context: Context };
 action delegate appliesTo { principal: [Agent, Human, Service], resource: [Agent, Zone], context: Context };
@@ -94,6 +95,11 @@ pub fn arb_policy() -> impl Strategy<Value = String> {
             "action in [Action::\"call_tool\", Action::\"exec\"]".to_owned(),
             "resource".to_owned()
         )),
+        Just((
+            "action in Action::\"tools\"".to_owned(),
+            "resource is Tool".to_owned()
+        )),
+        Just(("action".to_owned(), "resource is Tool".to_owned())),
     ];
     let condition = prop_oneof![
         Just(String::new()),
