@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/ledger/consistency", get(ledger_consistency))
         .route("/v1/ledger/vkey", get(ledger_vkey))
         .route("/v1/authorize", post(authorize))
+        .route("/v1/authorize/visible", post(visible))
         .route("/v1/events", get(events))
         .route("/v1/receipts", post(crate::gate_api::post_receipt))
         .route("/v1/leases/{jti}/renew", post(crate::gate_api::renew_lease))
@@ -687,4 +688,76 @@ pub fn actor_to_act(a: &Actor) -> writ_artifact::Act {
         sub: a.sub.clone(),
         act: a.act.as_deref().map(|inner| Box::new(actor_to_act(inner))),
     }
+}
+
+/// Body of `POST /v1/authorize/visible`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisibleBody {
+    pub action: String,
+    pub resources: Vec<String>,
+    pub attestation: EnvironmentAttestation,
+}
+
+/// Most resources one visibility query may name.
+pub const MAX_VISIBLE_QUERY: usize = 1000;
+
+async fn visible(
+    State(s): St,
+    headers: HeaderMap,
+    body: Result<ApiJson<VisibleBody>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = require(&s, &headers, Access::Principal)?;
+    let ApiJson(body) = body?;
+    if body.resources.len() > MAX_VISIBLE_QUERY {
+        return Err(ApiError::bad_request(
+            "too_many_resources",
+            format!("ask about at most {MAX_VISIBLE_QUERY} resources per call"),
+        ));
+    }
+    let principal: PrincipalId = caller.subject.parse().map_err(|_| {
+        ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
+    })?;
+    check_attestation(&s, &body.attestation)?;
+    let zone = body.attestation.claims.zone.to_string();
+    // Withdrawn trust shows nothing.
+    if governance_refusal(&s, &principal, &zone).is_some() {
+        return Ok(Json(json!({"visible": []})));
+    }
+    let bundle = s.bundles.current().ok_or_else(|| {
+        ApiError::unavailable(
+            "no_active_bundle",
+            "no policy bundle is active: activate one with `writ policy activate`",
+        )
+    })?;
+    let view = {
+        let mut cached = s.visibility.lock().unwrap_or_else(|p| p.into_inner());
+        match cached.as_ref() {
+            Some((digest, v)) if digest == bundle.digest() => v.clone(),
+            _ => {
+                let v = Arc::new(
+                    writ_authorize::visibility::Visibility::new(&bundle)
+                        .map_err(|e| ApiError::unavailable(e.reason_code(), e.to_string()))?,
+                );
+                *cached = Some((bundle.digest().to_owned(), v.clone()));
+                v
+            }
+        }
+    };
+    let now = s.now();
+    let visible: Vec<&String> = body
+        .resources
+        .iter()
+        .filter(|r| {
+            view.could_allow(
+                &bundle,
+                &principal,
+                &body.action,
+                r,
+                &body.attestation.claims,
+                now,
+            )
+        })
+        .collect();
+    Ok(Json(json!({"visible": visible})))
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub issuer: Issuer,
     pub events: EventBus,
     pub metrics: Metrics,
+    /// The active bundle's visibility view, built on first use per bundle digest.
+    pub visibility: std::sync::Mutex<Option<(String, Arc<writ_authorize::visibility::Visibility>)>>,
 }
 
 /// What `init_data_dir` created: the admin token is shown once.
@@ -164,6 +166,7 @@ impl AppState {
             issuer,
             events: EventBus::default(),
             metrics,
+            visibility: std::sync::Mutex::new(None),
         }))
     }
 

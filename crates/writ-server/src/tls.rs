@@ -181,4 +181,73 @@ mod tests {
         std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
         assert!(load_acceptor(&cfg).is_ok());
     }
+
+    /// A real server over TLS: a client that trusts the certificate gets an answer, a plain
+    /// HTTP client gets none, and shutdown finishes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_https_with_the_configured_certificate() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let dir = tempfile::tempdir().unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let tls = TlsConfig {
+            cert: dir.path().join("cert.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        std::fs::write(&tls.cert, ck.cert.pem()).unwrap();
+        std::fs::write(&tls.key, ck.signing_key.serialize_pem()).unwrap();
+        let config = crate::ServerConfig {
+            data_dir: dir.path().join("data"),
+            tls: Some(tls.clone()),
+            ..crate::ServerConfig::default()
+        };
+        crate::init_data_dir(&config, &[]).unwrap();
+        let state = AppState::open(config, Arc::new(writ_model::SystemClock)).unwrap();
+        let acceptor = load_acceptor(&tls).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run_tls(listener, acceptor, state, async move {
+            let _ = rx.await;
+        }));
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ck.cert.der().clone()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls_stream = connector.connect(name, tcp).await.unwrap();
+        tls_stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tls_stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains(r#"{"status":"ok"}"#), "{answer}");
+
+        // Plain HTTP on the TLS port gets no HTTP answer.
+        let mut plain = TcpStream::connect(addr).await.unwrap();
+        plain
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut buf)).await;
+        assert!(!String::from_utf8_lossy(&buf).contains("HTTP/1.1 200"));
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
 }

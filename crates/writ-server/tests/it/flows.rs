@@ -398,3 +398,68 @@ async fn delegation_mints_narrower_children_only() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visible_lists_only_tools_the_policy_could_allow() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let outsider = srv.add_principal("agent:outsider", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let tools = [
+        "tool:github/get_issue",
+        "tool:github/create_issue",
+        "tool:fs/write_file",
+        "tool:fs/read_file",
+        "tool:unknown/thing",
+    ];
+    let body = json!({"action": "mcp.call_tool", "resources": tools, "attestation": gate.attest()});
+    let (st, v) = srv
+        .call(
+            "POST",
+            "/v1/authorize/visible",
+            Some(&agent),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["visible"],
+        json!([
+            "tool:github/get_issue",
+            "tool:github/create_issue",
+            "tool:fs/write_file",
+            "tool:fs/read_file"
+        ])
+    );
+    // Not in the triage team: no create_issue.
+    let (_, v) = srv
+        .call(
+            "POST",
+            "/v1/authorize/visible",
+            Some(&outsider),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        v["visible"],
+        json!([
+            "tool:github/get_issue",
+            "tool:fs/write_file",
+            "tool:fs/read_file"
+        ])
+    );
+    // Quarantined: nothing.
+    srv.call(
+        "POST",
+        "/v1/admin/quarantines",
+        Some(&srv.admin),
+        Some(json!({"principal": "agent:triage-bot"})),
+    )
+    .await;
+    let (_, v) = srv
+        .call("POST", "/v1/authorize/visible", Some(&agent), Some(body))
+        .await;
+    assert_eq!(v["visible"], json!([]));
+    srv.stop().await;
+}
