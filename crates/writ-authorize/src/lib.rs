@@ -44,6 +44,7 @@ mod index;
 pub mod mapping;
 pub mod policy_tests;
 pub mod signature;
+pub mod visibility;
 
 pub use bundle::{Bundle, BundleSource, DEFAULT_SCHEMA, compile, engine_version};
 pub use decide::{NO_PERMIT_REASON, ReplayOutcome, decide, replay};
