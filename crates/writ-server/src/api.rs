@@ -365,6 +365,29 @@ fn plan(
             })?;
         scope.delegate = Some(grant);
     }
+    // A command asks for its filesystem reach in its arguments (so policy sees it and the writ
+    // binds it); the runner turns the writ's `scope.fs` into Landlock rules.
+    if body.intent.action == "exec"
+        && let Some(fs) = body.intent.args.get("fs")
+    {
+        let fs: writ_artifact::FsScope = serde_json::from_value(fs.clone()).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "fs_scope_invalid",
+                format!("args.fs must be {{\"read\":[paths],\"write\":[paths]}}: {e}"),
+            )
+        })?;
+        for p in fs.read.iter().chain(fs.write.iter()) {
+            writ_artifact::scope::validate_path(p).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "fs_scope_invalid",
+                    format!("args.fs path {p:?}: {e}"),
+                )
+            })?;
+        }
+        scope.fs = Some(fs);
+    }
     let lineage = match body.parent {
         Some(parent) => {
             let parent_row = state

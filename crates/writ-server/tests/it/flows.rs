@@ -463,3 +463,33 @@ async fn visible_lists_only_tools_the_policy_could_allow() {
     assert_eq!(v["visible"], json!([]));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_writs_carry_the_filesystem_reach_the_command_asked_for() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "sandbox").await;
+    let runner = srv.add_gate("gate:sandbox-runner", "sandbox").await;
+    let args = json!({"argv": ["/usr/bin/git", "status"], "cwd": "/workspace", "fs": {"read": ["/usr"], "write": ["/workspace"]}});
+    let (st, allow) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": args}, "attestation": runner.attest()})))
+        .await;
+    assert_eq!(st, 200, "{allow}");
+    let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap())
+        .unwrap()
+        .claims;
+    assert_eq!(
+        claims["scope"]["fs"],
+        json!({"read": ["/usr"], "write": ["/workspace"]})
+    );
+    let bad = json!({"argv": ["/usr/bin/git"], "fs": {"write": ["relative/path"]}});
+    let (st, body) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": bad}, "attestation": runner.attest()})))
+        .await;
+    assert_eq!(
+        (st, body["code"].clone()),
+        (422, json!("fs_scope_invalid")),
+        "{body}"
+    );
+    srv.stop().await;
+}
