@@ -172,8 +172,16 @@ fn profile(b: &Bundle) {
         black_box(writ_authorize::decide::evaluate_indexed(b, black_box(&req), NOW).unwrap());
         black_box(writ_model::canonical::to_canonical_vec(black_box(&req)).unwrap());
     });
-    time("decide again", &|| {
-        black_box(decide(b, black_box(&req), NOW));
+    let three = bundle(7);
+    let creq = cedar_request(&three, &req, NOW).unwrap();
+    let authorizer = Authorizer::new();
+    println!("  (bundle of {} policies for the next line)", three.len());
+    time("plain Cedar, same few", &|| {
+        black_box(authorizer.is_authorized(
+            black_box(&creq),
+            three.cedar_policies(),
+            three.cedar_entities(),
+        ));
     });
     time("evaluate_indexed", &|| {
         black_box(writ_authorize::decide::evaluate_indexed(b, black_box(&req), NOW).unwrap());
