@@ -110,12 +110,16 @@ impl Edge {
         }
     }
 
-    /// The partial tiles to store (level, index, bytes).
-    fn partial_tiles(&self) -> Vec<(u8, u64, Vec<u8>)> {
+    /// The partial tiles to store (level, index, bytes) after a batch that completed the
+    /// `full` tiles. Level 0 is never stored partial (the entries' leaf hashes are that tile),
+    /// and a level above only changes when a tile below it completed.
+    fn partial_tiles(&self, full: &[(u8, u64, Vec<u8>)]) -> Vec<(u8, u64, Vec<u8>)> {
+        let changed: std::collections::HashSet<usize> =
+            full.iter().map(|(l, _, _)| usize::from(*l) + 1).collect();
         self.partial
             .iter()
             .enumerate()
-            .filter(|(_, row)| !row.is_empty())
+            .filter(|(l, row)| *l > 0 && changed.contains(l) && !row.is_empty())
             .map(|(l, row)| {
                 let shift = TILE_HEIGHT * (l as u32 + 1);
                 let index = if shift >= 64 { 0 } else { self.size >> shift };
@@ -235,6 +239,7 @@ impl Ledger {
         store.commit_batch(&BatchWrite {
             first_index: 0,
             entries: &[],
+            leaf_hashes: &[],
             tiles: &[],
             checkpoint_size: 0,
             checkpoint_note: cp.note(),
@@ -499,19 +504,14 @@ impl Ledger {
             }
             for index in 0..nodes.div_ceil(TILE_WIDTH) {
                 let width = tile_width(level, index, size);
-                let data = self.with_reader(|s| s.tile(level, index))?.ok_or_else(|| {
+                let tile = TileSource::tile(self, level, index, width).map_err(|_| {
                     LedgerError::Tampered(format!(
                         "tile {} is missing",
                         tile_path(level, index, width)
                     ))
                 })?;
-                let data = data.get(..(width as usize) * 32).ok_or_else(|| {
-                    LedgerError::Tampered(format!(
-                        "tile {} is too short",
-                        tile_path(level, index, width)
-                    ))
-                })?;
-                write(&tile_path(level, index, width), data)?;
+                let data = tile_bytes(tile.base());
+                write(&tile_path(level, index, width), &data)?;
                 report.tiles += 1;
             }
             level = level.saturating_add(1);
@@ -569,11 +569,20 @@ impl TileSource for Ledger {
         {
             return Ok(Arc::clone(t));
         }
-        let data = self
+        let stored = self
             .with_reader(|s| s.tile(level, index))
-            .map_err(|_| missing.clone())?
-            .ok_or_else(|| missing.clone())?;
-        let mut hashes = tile_hashes(&data).map_err(|_| missing.clone())?;
+            .map_err(|_| missing.clone())?;
+        let mut hashes = match stored {
+            Some(data) => tile_hashes(&data).map_err(|_| missing.clone())?,
+            None => Vec::new(),
+        };
+        if (hashes.len() as u64) < width && level == 0 {
+            // The partial level-0 tile is the leaf hashes of the entries past the last full one.
+            let start = index * TILE_WIDTH;
+            hashes = self
+                .with_reader(|s| s.leaf_hashes(start, start + width))
+                .map_err(|_| missing.clone())?;
+        }
         if (hashes.len() as u64) < width {
             return Err(missing);
         }
@@ -607,6 +616,8 @@ fn load_edge(store: &mut SqliteStore, size: u64) -> Result<Edge, LedgerError> {
         let index = nodes / TILE_WIDTH;
         let row = if width == 0 {
             Vec::new()
+        } else if level == 0 {
+            store.leaf_hashes(size - width as u64, size)?
         } else {
             let data = store.tile(level, index)?.ok_or_else(|| {
                 LedgerError::Tampered(format!(
@@ -697,10 +708,12 @@ fn integrate(
 ) -> Result<(Edge, SignedCheckpoint), LedgerError> {
     let mut next = edge.clone();
     let mut tiles = Vec::new();
-    for e in entries {
-        next.push(leaf_hash(e), &mut tiles);
+    let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
+    for leaf in &leaves {
+        next.push(*leaf, &mut tiles);
     }
-    tiles.extend(next.partial_tiles());
+    let partial = next.partial_tiles(&tiles);
+    tiles.extend(partial);
     let cp = SignedCheckpoint::sign(
         Checkpoint {
             origin: origin.to_owned(),
@@ -713,6 +726,7 @@ fn integrate(
     store.commit_batch(&BatchWrite {
         first_index,
         entries,
+        leaf_hashes: &leaves,
         tiles: &tiles,
         checkpoint_size: next.size,
         checkpoint_note: cp.note(),

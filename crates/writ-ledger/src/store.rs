@@ -1,6 +1,8 @@
 //! Storage: a small trait the ledger writes through, and its embedded SQLite implementation
-//! (WAL, `synchronous=FULL`). One transaction per batch holds the batch's entries, the hash
-//! tiles it changed and the checkpoint that covers it, so a store is never half-integrated.
+//! (WAL, `synchronous=FULL`). One transaction per batch holds the batch's entries with their
+//! leaf hashes, the hash tiles it completed or changed and the checkpoint that covers it, so a
+//! store is never half-integrated. The partial level-0 tile is not rewritten on every commit:
+//! it is the leaf hashes of the entries after the last full level-0 tile.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +18,8 @@ pub struct BatchWrite<'a> {
     pub first_index: u64,
     /// The entries, in order.
     pub entries: &'a [Vec<u8>],
+    /// Their RFC 6962 leaf hashes, in the same order.
+    pub leaf_hashes: &'a [crate::hash::Hash],
     /// Hash tiles written or widened by the batch: (level, index, bytes).
     pub tiles: &'a [(u8, u64, Vec<u8>)],
     /// The new tree size.
@@ -36,6 +40,8 @@ pub trait LedgerStore: Send {
     fn tile(&mut self, level: u8, index: u64) -> Result<Option<Vec<u8>>, LedgerError>;
     /// Entries `start..end`, in order.
     fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError>;
+    /// The stored leaf hashes of entries `start..end`, in order.
+    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<crate::hash::Hash>, LedgerError>;
     /// The largest entry index stored, if any.
     fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError>;
 }
@@ -68,7 +74,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS tiles (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 ";
@@ -100,9 +106,14 @@ impl LedgerStore for SqliteStore {
     fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
         let tx = self.conn.transaction()?;
         {
-            let mut ins = tx.prepare_cached("INSERT INTO entries (idx, data) VALUES (?1, ?2)")?;
-            for (i, e) in batch.entries.iter().enumerate() {
-                ins.execute(params![to_i64(batch.first_index + i as u64)?, e])?;
+            let mut ins =
+                tx.prepare_cached("INSERT INTO entries (idx, data, leaf) VALUES (?1, ?2, ?3)")?;
+            for (i, (e, leaf)) in batch.entries.iter().zip(batch.leaf_hashes).enumerate() {
+                ins.execute(params![
+                    to_i64(batch.first_index + i as u64)?,
+                    e,
+                    leaf.as_slice()
+                ])?;
             }
             let mut tile = tx.prepare_cached(
                 "INSERT INTO tiles (key, data) VALUES (?1, ?2)
@@ -165,6 +176,31 @@ impl LedgerStore for SqliteStore {
         if out.len() as u64 != end.saturating_sub(start) {
             return Err(LedgerError::Tampered(format!(
                 "entries {start}..{end} are not all stored"
+            )));
+        }
+        Ok(out)
+    }
+
+    fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<crate::hash::Hash>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, leaf FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let rows = stmt.query_map([to_i64(start)?, to_i64(end)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for (expect, row) in (start..end).zip(rows) {
+            let (idx, leaf) = row?;
+            let leaf = crate::hash::hash_from_slice(&leaf).filter(|_| idx as u64 == expect);
+            out.push(leaf.ok_or_else(|| {
+                LedgerError::Tampered(format!(
+                    "the leaf hash of entry {expect} is missing or malformed"
+                ))
+            })?);
+        }
+        if out.len() as u64 != end.saturating_sub(start) {
+            return Err(LedgerError::Tampered(format!(
+                "leaf hashes {start}..{end} are not all stored"
             )));
         }
         Ok(out)

@@ -131,11 +131,28 @@ fn verify_inner(
     let size = size as u64;
     report.size = size;
 
-    // Leaf hashes as the level-0 tiles hold them.
+    // Leaf hashes as stored: full level-0 tiles, then the entries' leaf column for the rest.
     let mut tile_leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     for index in 0..size.div_ceil(TILE_WIDTH) {
         let width = tile_width(0, index, size);
         let path = tile_path(0, index, width);
+        if width < TILE_WIDTH {
+            let mut stmt = conn.prepare("SELECT leaf FROM entries WHERE idx >= ?1 ORDER BY idx")?;
+            let mut rows = stmt.query([(index * TILE_WIDTH) as i64])?;
+            let mut got = 0u64;
+            while let Some(row) = rows.next()? {
+                let leaf: Vec<u8> = row.get(0)?;
+                match crate::hash::hash_from_slice(&leaf) {
+                    Some(h) if got < width => tile_leaves.push(h),
+                    _ => return Ok(report.fail("tile", path, "a leaf hash is malformed or extra")),
+                }
+                got += 1;
+            }
+            if got != width {
+                return Ok(report.fail("tile", path, "leaf hashes are missing"));
+            }
+            continue;
+        }
         let data: Option<Vec<u8>> = conn
             .query_row(
                 "SELECT data FROM tiles WHERE key = ?1",
@@ -192,6 +209,14 @@ fn verify_inner(
                     "its hash is not the one under the signed checkpoints; the entry was altered",
                 ));
             }
+            let index = i as u64 / TILE_WIDTH;
+            if tile_width(0, index, size) < TILE_WIDTH {
+                return Ok(report.fail(
+                    "tile",
+                    tile_path(0, index, tile_width(0, index, size)),
+                    format!("the stored leaf hash of entry {i} differs from the entry and the signed checkpoints"),
+                ));
+            }
         }
         leaves
     } else {
@@ -245,7 +270,8 @@ fn verify_inner(
             break;
         }
         for index in 0..nodes.div_ceil(TILE_WIDTH) {
-            if !seen.contains(&(level, index)) {
+            let partial_leaves = level == 0 && tile_width(0, index, size) < TILE_WIDTH;
+            if !partial_leaves && !seen.contains(&(level, index)) {
                 let path = tile_path(level, index, tile_width(level, index, size));
                 return Ok(report.fail("tile", path, "missing"));
             }
