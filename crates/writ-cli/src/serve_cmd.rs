@@ -66,6 +66,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if let Some(l) = &args.listen {
         config.listen.clone_from(l);
     }
+    // Check the TLS files before touching the data directory.
+    let tls = match &config.tls {
+        Some(t) => {
+            Some(writ_server::tls::load_acceptor(t).map_err(|e| invalid_input(e.to_string()))?)
+        }
+        None => None,
+    };
     let initialized = config
         .data_dir
         .join(writ_server::state::LEDGER_DIR)
@@ -124,12 +131,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
                 .display()
         )));
     }
-    let tls = match &config.tls {
-        Some(t) => {
-            Some(writ_server::tls::load_acceptor(t).map_err(|e| invalid_input(e.to_string()))?)
-        }
-        None => None,
-    };
     let state = AppState::open(config.clone(), Arc::new(writ_model::SystemClock))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

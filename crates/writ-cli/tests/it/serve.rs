@@ -429,6 +429,17 @@ fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
     assert_eq!(srv.wait(Duration::from_secs(20)), Some(0));
     let report = writ_ledger::verify_dir(&data.join("ledger"), true).unwrap();
     assert!(report.ok, "{report:?}");
+    // And as an operator would check it.
+    let (code, out, err) = writ(&[
+        "ledger",
+        "verify",
+        "--full",
+        "--dir",
+        data.join("ledger").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "writ ledger verify: {out}{err}");
     let size_seen: u64 = cp
         .as_str()
         .unwrap()
@@ -655,4 +666,55 @@ fn check_after_restart(
         !sizes_checked.is_empty(),
         "no checkpoint was observed before the kill"
     );
+}
+
+#[test]
+fn serve_refuses_unusable_config_naming_what_to_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let serve = |envs: &[(&str, &str)], init: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env_remove("WRIT_TLS_CERT")
+            .env_remove("WRIT_TLS_KEY")
+            .env_remove("WRIT_CONFIG");
+        if init {
+            cmd.arg("--init");
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Not initialized and no --init: say how to create it.
+    let (code, err) = serve(&[], false);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--init"), "{err}");
+    // TLS with one file only, or a missing certificate: refused before anything is created.
+    let (code, err) = serve(&[("WRIT_TLS_CERT", "c.pem")], true);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("WRIT_TLS_KEY"), "{err}");
+    let missing = tmp.path().join("missing-cert.pem");
+    let (code, err) = serve(
+        &[
+            ("WRIT_TLS_CERT", missing.to_str().unwrap()),
+            ("WRIT_TLS_KEY", missing.to_str().unwrap()),
+        ],
+        true,
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("missing-cert.pem"), "{err}");
+    assert!(
+        !data.exists(),
+        "a refused start must not create the data directory"
+    );
+    // A bad number in the environment names the variable.
+    let (code, err) = serve(&[("WRIT_HEARTBEAT_SECS", "soon")], true);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("WRIT_HEARTBEAT_SECS"), "{err}");
 }
