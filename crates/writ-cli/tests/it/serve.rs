@@ -718,3 +718,37 @@ fn serve_refuses_unusable_config_naming_what_to_fix() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("WRIT_HEARTBEAT_SECS"), "{err}");
 }
+
+/// `writ bench authorize --self-hosted` provisions its own server and reports every round; the
+/// figures themselves are for people (timing never decides a test), only their shape is checked.
+#[test]
+fn bench_authorize_self_hosted_reports_rounds_with_a_baseline() {
+    let v = json_out(&[
+        "bench",
+        "authorize",
+        "--self-hosted",
+        "--concurrency",
+        "1,4",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ]);
+    let rounds = v["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{v}");
+    for (round, c) in rounds.iter().zip([1, 4]) {
+        assert_eq!(round["concurrency"], c);
+        let auth = &round["authorize"];
+        assert_eq!(auth["errors"], 0, "{round}");
+        assert!(auth["ok"].as_u64().unwrap() > 0, "{round}");
+        assert!(auth["p50_us"].as_u64().unwrap() <= auth["p99_us"].as_u64().unwrap());
+        assert!(auth["p99_us"].as_u64().unwrap() <= auth["max_us"].as_u64().unwrap());
+        assert!(round["baseline_healthz"]["ok"].as_u64().unwrap() > 0);
+        assert!(round["throughput_ratio_vs_healthz"].as_f64().unwrap() > 0.0);
+    }
+    // Without a token or gate key against an external server: invalid input, exit 3.
+    let (code, _, err) = writ(&["bench", "authorize", "--server", "http://127.0.0.1:9"]);
+    assert_eq!(code, 3, "{err}");
+}
