@@ -162,15 +162,14 @@ fn profile(b: &Bundle) {
     time("cedar_request (mapping)", &|| {
         black_box(cedar_request(b, black_box(&req), NOW).unwrap());
     });
-    time("canonical request", &|| {
-        black_box(writ_model::canonical::to_canonical_vec(black_box(&req)).unwrap());
+    time("generic canonical digest", &|| {
+        black_box(writ_model::digest::canonical_sha256_hex(black_box(&req)).unwrap());
+    });
+    time("request digest (used)", &|| {
+        black_box(writ_authorize::request_digest::canonical_sha256(black_box(&req)).unwrap());
     });
     time("request clone", &|| {
         black_box(black_box(&req).clone());
-    });
-    time("evaluate + canonical", &|| {
-        black_box(writ_authorize::decide::evaluate_indexed(b, black_box(&req), NOW).unwrap());
-        black_box(writ_model::canonical::to_canonical_vec(black_box(&req)).unwrap());
     });
     let three = bundle(7);
     let creq = cedar_request(&three, &req, NOW).unwrap();

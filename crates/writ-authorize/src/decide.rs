@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use cedar_policy::{AuthorizationError, Authorizer, Decision as CedarDecision, Effect, PolicyId};
 use writ_model::canonical::to_canonical_vec;
 use writ_model::decision::DECISION_RECORD_VERSION;
-use writ_model::digest::sha256_hex;
 use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, DecisionRecordType};
 
 use crate::bundle::Bundle;
 use crate::mapping::{MapError, to_cedar};
+use crate::request_digest::canonical_sha256;
 
 /// The reason given for a default deny.
 pub const NO_PERMIT_REASON: &str = "no policy permits this";
@@ -208,9 +208,7 @@ pub fn decide(bundle: &Bundle, request: &AuthorizeRequest, now: i64) -> Decision
             }
         }
     };
-    let request_sha256 = to_canonical_vec(request)
-        .map(|b| sha256_hex(&b))
-        .unwrap_or_default();
+    let request_sha256 = canonical_sha256(request).unwrap_or_default();
     let (decision, code) = if request_sha256.is_empty() {
         (Decision::Deny, DecisionCode::InvalidRequest)
     } else {

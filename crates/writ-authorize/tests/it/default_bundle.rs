@@ -59,6 +59,9 @@ fn a_normal_record_fits_a_ledger_entry() {
     assert_eq!(v["type"], "decision");
     assert_eq!(v["v"], 1);
     assert_eq!(v["decision"], "allow");
-    assert_eq!(v["request_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        v["request_sha256"].as_str().unwrap(),
+        writ_model::digest::canonical_sha256_hex(&r).unwrap()
+    );
     assert_eq!(v["bundle_sha256"], bundle.digest());
 }
