@@ -77,6 +77,10 @@ pub enum BundleError {
         "{file}: templates are not supported in bundles: write the policy with concrete entities"
     )]
     Template { file: String },
+    #[error(
+        "no trusted bundle key: pass --trust KEY.pub to check the bundle's signature, or --allow-unsigned while authoring"
+    )]
+    NoTrustedKey,
     #[error("bundle is not signed: run `writ policy sign DIR --key KEY` and load it with --trust")]
     Unsigned,
     #[error("bundle signature is malformed: {0}; sign the bundle again")]
@@ -110,6 +114,7 @@ impl BundleError {
             BundleError::Entities(_) => "bundle_entities_invalid",
             BundleError::DuplicatePolicyId { .. } => "bundle_duplicate_policy_id",
             BundleError::Template { .. } => "bundle_template_unsupported",
+            BundleError::NoTrustedKey => "bundle_no_trusted_key",
             BundleError::Unsigned => "bundle_unsigned",
             BundleError::SignatureMalformed(_) => "bundle_signature_malformed",
             BundleError::DigestMismatch { .. } => "bundle_digest_mismatch",

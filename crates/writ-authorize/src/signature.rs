@@ -174,6 +174,9 @@ pub fn activate(
     source: &BundleSource,
     trusted: &[BundleVerifyingKey],
 ) -> Result<ActiveBundle, BundleError> {
+    if trusted.is_empty() {
+        return Err(BundleError::NoTrustedKey);
+    }
     let bundle = compile(source)?;
     let sig = BundleSignature::parse(source.signature.as_deref().ok_or(BundleError::Unsigned)?)?;
     let signed_by = sig.verify(bundle.digest(), trusted)?;
