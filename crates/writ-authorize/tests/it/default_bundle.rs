@@ -56,6 +56,25 @@ fn a_normal_record_fits_a_ledger_entry() {
         bytes.len()
     );
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    // The record's fields are a public format (a ledger entry): a change here is a review item.
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "bundle_sha256",
+            "decision",
+            "determining",
+            "engine",
+            "errors",
+            "now",
+            "reason_code",
+            "reasons",
+            "request",
+            "request_sha256",
+            "type",
+            "v"
+        ]
+    );
     assert_eq!(v["type"], "decision");
     assert_eq!(v["v"], 1);
     assert_eq!(v["decision"], "allow");
