@@ -17,6 +17,10 @@ use writ_model::{Clock, ExecutionId, GateId, Intent, IntentDigest, ZoneId};
 
 use crate::error::GateError;
 
+/// How long a gate reuses its own environment attestation (the control plane accepts attestations
+/// up to five minutes old and skips re-verifying ones it has seen).
+pub const ATTESTATION_REUSE_SECS: i64 = 30;
+
 /// Writs a gate remembers for replay protection at most.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 
@@ -74,6 +78,7 @@ pub struct Gate {
     verifier: RwLock<Verifier>,
     revocations: Arc<RevocationSet>,
     feed: Option<Arc<FeedHealth>>,
+    attestation: std::sync::Mutex<Option<EnvironmentAttestation>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -109,6 +114,7 @@ impl Gate {
             verifier: RwLock::new(verifier),
             revocations,
             feed,
+            attestation: std::sync::Mutex::new(None),
         })
     }
 
@@ -144,12 +150,22 @@ impl Gate {
         Ok(())
     }
 
-    /// Signs the gate's statement of where it runs, for an authorize request.
+    /// Signs the gate's statement of where it runs, for an authorize request. The same
+    /// attestation is reused for [`ATTESTATION_REUSE_SECS`].
     pub fn attest(&self) -> Result<EnvironmentAttestation, GateError> {
-        self.attest_claims(EnvironmentClaims::new(
+        let now = self.clock.now_unix();
+        let mut cached = self.attestation.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = cached.as_ref()
+            && (0..ATTESTATION_REUSE_SECS).contains(&(now - a.iat))
+        {
+            return Ok(a.clone());
+        }
+        let fresh = self.attest_claims(EnvironmentClaims::new(
             self.config.zone.clone(),
             self.config.id.clone(),
-        ))
+        ))?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
     }
 
     /// Signs the given claims (which must name this gate).

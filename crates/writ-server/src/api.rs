@@ -482,31 +482,41 @@ pub fn check_attestation(state: &AppState, att: &EnvironmentAttestation) -> Resu
                 "the gate's registered key is unusable; re-register the gate",
             )
         })?;
-    let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
-        ApiError::forbidden(
-            "attestation_bad_key",
-            "the gate's registered key is unusable; re-register the gate",
-        )
-    })?;
-    let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(att.sig.as_bytes())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "attestation_bad_signature",
-                "the attestation signature is not base64url Ed25519",
-            )
-        })?;
     let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
         .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-    key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
-        .map_err(|_| {
+    // Gates reuse an attestation for a while: remember the ones already verified with this key.
+    let mut fingerprint_input = Vec::with_capacity(input.len() + att.sig.len() + 32);
+    fingerprint_input.extend_from_slice(&key_bytes);
+    fingerprint_input.extend_from_slice(&(att.sig.len() as u64).to_be_bytes());
+    fingerprint_input.extend_from_slice(att.sig.as_bytes());
+    fingerprint_input.extend_from_slice(&input);
+    let fingerprint = writ_model::digest::sha256(&fingerprint_input);
+    if !state.attestation_cache.contains(&fingerprint) {
+        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
             ApiError::forbidden(
-                "attestation_bad_signature",
-                "the attestation signature does not verify with the gate's key",
+                "attestation_bad_key",
+                "the gate's registered key is unusable; re-register the gate",
             )
         })?;
+        let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(att.sig.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                ApiError::forbidden(
+                    "attestation_bad_signature",
+                    "the attestation signature is not base64url Ed25519",
+                )
+            })?;
+        key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
+            .map_err(|_| {
+                ApiError::forbidden(
+                    "attestation_bad_signature",
+                    "the attestation signature does not verify with the gate's key",
+                )
+            })?;
+        state.attestation_cache.insert(fingerprint);
+    }
     if (state.now() - att.iat).abs() > ATTESTATION_MAX_SKEW_SECS {
         return Err(ApiError::forbidden(
             "attestation_stale",
@@ -698,6 +708,7 @@ async fn authorize(
         };
         s.execs
             .note(&row)
+            .await
             .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?;
         response
     };

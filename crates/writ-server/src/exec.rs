@@ -1,9 +1,15 @@
 //! The execution index: execution → lineage, writ and ledger indexes, for proofs, lineage and
 //! lease renewal. Derived data (the ledger holds the evidence), so it is kept in SQLite with
-//! `synchronous=NORMAL` and never in unbounded memory.
+//! `synchronous=NORMAL` (a process crash loses nothing committed; only an OS crash may) and never
+//! in unbounded memory.
+//!
+//! Writes are group-committed like the ledger's: a writer thread gathers concurrent rows into one
+//! transaction with prepared statements, and each writer's future resolves once its batch is
+//! committed, so an execution is indexed before its writ is returned.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use writ_model::{ExecutionId, Lineage};
@@ -30,6 +36,70 @@ CREATE TABLE IF NOT EXISTS execution_entries (
 );
 ";
 
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn commit(conn: &mut Connection, batch: &[(Write, Ack)]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut row_stmt = tx.prepare_cached(
+            "INSERT OR REPLACE INTO executions (execution, parent, root, traceparent, principal, decision_index, jti, writ)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        let mut link_stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
+        )?;
+        for (w, _) in batch {
+            match w {
+                Write::Row(row) => {
+                    let l = &row.lineage;
+                    row_stmt.execute(params![
+                        l.execution.to_string(),
+                        l.parent.map(|p| p.to_string()),
+                        l.root.to_string(),
+                        l.traceparent,
+                        row.principal,
+                        to_i64(row.decision_index),
+                        row.jti,
+                        row.writ
+                    ])?;
+                }
+                Write::Link(execution, index) => {
+                    link_stmt.execute(params![execution.to_string(), to_i64(*index)])?;
+                }
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<(Write, Ack)>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &batch).map_err(|e| e.to_string());
+        for (_, ack) in batch {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+impl Drop for ExecIndex {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what it has and stop.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// One indexed execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecRow {
@@ -40,18 +110,44 @@ pub struct ExecRow {
     pub writ: Option<String>,
 }
 
+enum Write {
+    Row(Box<ExecRow>),
+    Link(ExecutionId, u64),
+}
+
+type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 2048;
+
 pub struct ExecIndex {
+    /// Reads only; writes go through the writer thread.
     conn: Mutex<Connection>,
+    writer: Mutex<Option<mpsc::Sender<(Write, Ack)>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, ServerError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 impl ExecIndex {
     pub fn open(path: &Path) -> Result<Self, ServerError> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
+        let write_conn = open_conn(path)?;
+        write_conn.execute_batch(SCHEMA)?;
+        let conn = open_conn(path)?;
+        let (tx, rx) = mpsc::channel::<(Write, Ack)>();
+        let thread = std::thread::Builder::new()
+            .name("writ-exec-index".into())
+            .spawn(move || writer_loop(write_conn, rx))?;
         Ok(Self {
             conn: Mutex::new(conn),
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -59,36 +155,39 @@ impl ExecIndex {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records an execution after its decision is durable in the ledger.
-    pub fn note(&self, row: &ExecRow) -> Result<(), ServerError> {
-        let l = &row.lineage;
-        self.conn().execute(
-            "INSERT OR REPLACE INTO executions (execution, parent, root, traceparent, principal, decision_index, jti, writ)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                l.execution.to_string(),
-                l.parent.map(|p| p.to_string()),
-                l.root.to_string(),
-                l.traceparent,
-                row.principal,
-                i64::try_from(row.decision_index).unwrap_or(i64::MAX),
-                row.jti,
-                row.writ
-            ],
-        )?;
-        Ok(())
+    async fn write(&self, w: Write) -> Result<(), ServerError> {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let sent = match self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(tx) => tx.send((w, ack)).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(ServerError::Config("the execution index is closed".into()));
+        }
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ServerError::Config(format!(
+                "execution index write failed: {e}"
+            ))),
+            Err(_) => Err(ServerError::Config(
+                "the execution index writer stopped".into(),
+            )),
+        }
+    }
+
+    /// Records an execution after its decision is durable in the ledger; resolves once committed.
+    pub async fn note(&self, row: &ExecRow) -> Result<(), ServerError> {
+        self.write(Write::Row(Box::new(row.clone()))).await
     }
 
     /// Links another ledger entry (a receipt, a renewal) to an execution.
-    pub fn link_entry(&self, execution: ExecutionId, index: u64) -> Result<(), ServerError> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
-            params![
-                execution.to_string(),
-                i64::try_from(index).unwrap_or(i64::MAX)
-            ],
-        )?;
-        Ok(())
+    pub async fn link_entry(&self, execution: ExecutionId, index: u64) -> Result<(), ServerError> {
+        self.write(Write::Link(execution, index)).await
     }
 
     pub fn get(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {

@@ -105,7 +105,10 @@ pub async fn post_receipt(
         ));
     }
     let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
-    s.execs.link_entry(execution, index).map_err(index_err)?;
+    s.execs
+        .link_entry(execution, index)
+        .await
+        .map_err(index_err)?;
     s.events.publish(
         "receipt",
         json!({"execution": execution, "outcome": receipt.body.outcome, "ledger_index": index}),
@@ -199,7 +202,10 @@ pub async fn renew_lease(
             )
         }
     };
-    s.execs.link_entry(execution, index).map_err(index_err)?;
+    s.execs
+        .link_entry(execution, index)
+        .await
+        .map_err(index_err)?;
     s.metrics.decision(decision.as_str(), &code);
     Ok(match decision {
         Decision::Allow => {

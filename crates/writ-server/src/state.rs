@@ -40,6 +40,8 @@ pub struct AppState {
     pub events: EventBus,
     pub metrics: Metrics,
     /// The active bundle's visibility view, built on first use per bundle digest.
+    /// Fingerprints of attestations whose signature already verified (bounded).
+    pub attestation_cache: crate::cache::FingerprintCache,
     pub visibility: std::sync::Mutex<Option<(String, Arc<writ_authorize::visibility::Visibility>)>>,
 }
 
@@ -166,6 +168,7 @@ impl AppState {
             issuer,
             events: EventBus::default(),
             metrics,
+            attestation_cache: crate::cache::FingerprintCache::new(65_536),
             visibility: std::sync::Mutex::new(None),
         }))
     }
