@@ -218,3 +218,41 @@ fn keys_round_trip_through_hex() {
     assert!(BundleSigningKey::from_hex("abc").is_err());
     assert!(writ_authorize::BundleVerifyingKey::from_hex("zz").is_err());
 }
+
+#[test]
+fn from_files_sorts_by_name_and_refuses_non_utf8() {
+    let src = BundleSource::from_files([
+        ("a.cedarschema".to_owned(), TEST_SCHEMA.as_bytes().to_vec()),
+        (
+            "p.cedar".to_owned(),
+            b"\xef\xbb\xbfpermit(principal, action, resource);\r\n".to_vec(),
+        ),
+        ("entities.json".to_owned(), b"[]".to_vec()),
+        ("notes.txt".to_owned(), b"\xff".to_vec()),
+        ("tests.json".to_owned(), b"{}".to_vec()),
+    ])
+    .unwrap();
+    assert_eq!(src.schemas.len(), 1);
+    assert_eq!(
+        src.policies["p.cedar"],
+        "permit(principal, action, resource);\n"
+    );
+    assert_eq!(src.entities.as_deref(), Some("[]"));
+    assert!(src.signature.is_none());
+    let err = BundleSource::from_files([("p.cedar".to_owned(), b"\xff".to_vec())]).unwrap_err();
+    assert_eq!(err.reason_code(), "bundle_not_utf8");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 64, ..Default::default() })]
+    /// Untrusted bundle text never panics: it compiles or is refused with an error.
+    #[test]
+    fn arbitrary_bundle_text_never_panics(
+        schema in "(entity|action|type|appliesTo|[{}();:,\\[\\]<>\"A-Za-z ])*",
+        policy in "(permit|forbid|when|unless|principal|action|resource|context|==|in|is|has|like|[{}();:,\\[\\]<>\"@A-Za-z0-9 .&|!])*",
+        entities in "(\\[|\\]|\\{|\\}|\"uid\"|\"type\"|\"id\"|\"attrs\"|\"parents\"|:|,|\"A\"|1)*",
+    ) {
+        let _ = compile(&source(&schema, &[("p.cedar", &policy)], Some(&entities)));
+        let _ = compile(&source(TEST_SCHEMA, &[("p.cedar", &policy)], Some(&entities)));
+    }
+}
