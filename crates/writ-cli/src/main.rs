@@ -6,6 +6,7 @@
 mod bench_authorize;
 mod cli_output;
 mod demo_cmd;
+mod exec_cmd;
 mod ledger_cmd;
 mod operator_cmd;
 mod policy_cmd;
@@ -62,6 +63,9 @@ enum Command {
     Quarantine(operator_cmd::QuarantineArgs),
     /// Engage or release the kill switch on a running server: `on` stops every authorization.
     KillSwitch(operator_cmd::KillSwitchArgs),
+    /// Run a command only with a writ for exactly that command (argv, cwd, environment
+    /// digest), sandboxed, watched while it runs, with a signed receipt.
+    Exec(Box<exec_cmd::ExecArgs>),
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -76,6 +80,10 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    // The command runner's sandbox launcher, re-executed by `writ exec` (not a user command).
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__sandbox") {
+        return exec_cmd::sandbox_main();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(args),
@@ -85,6 +93,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => policy_cmd::replay(args),
         Command::Inspect(args) => writ_cmd::inspect(args),
         Command::VerifyWrit(args) => writ_cmd::verify_writ(args),
+        Command::Exec(args) => return exec_cmd::run(*args),
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
         Command::Serve(args) => serve_cmd::serve(args),

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod gate;
 
 pub use client::{Authorization, AuthorizeOptions, ControlPlane};

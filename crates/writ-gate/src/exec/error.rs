@@ -1,0 +1,94 @@
+//! Why the command runner did not run a command, or could not finish running it.
+
+use thiserror::Error;
+
+use crate::error::GateError;
+
+/// Every variant but [`ExecError::InvalidCommand`], [`ExecError::Spawn`] and
+/// [`ExecError::Output`] is a denial: the command did not run.
+#[derive(Debug, Error)]
+pub enum ExecError {
+    #[error("{0}")]
+    InvalidCommand(String),
+    #[error("the control plane denied the command ({code}): {}", reasons.join("; "))]
+    Denied { code: String, reasons: Vec<String> },
+    #[error("denied: {0}")]
+    ControlPlane(GateError),
+    #[error("the gate refused the writ: {0}")]
+    Refused(GateError),
+    #[error(
+        "the writ's filesystem scope {granted} differs from the one asked for {asked}; not running a command under limits nobody asked for"
+    )]
+    FsScopeMismatch { asked: String, granted: String },
+    #[error("the writ was issued to {granted}, not to {expected}; check which token --token names")]
+    PrincipalMismatch { expected: String, granted: String },
+    #[error(
+        "Landlock not supported by this kernel: filesystem limits NOT enforced ({detail}); refusing to run because the writ names filesystem limits (pass --allow-unenforced-fs to run without them)"
+    )]
+    LandlockUnsupported { detail: String },
+    #[error("cannot start the sandbox launcher {program}: {source}; check --sandbox-program")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("cannot pass the command's output through: {0}")]
+    Output(std::io::Error),
+}
+
+impl ExecError {
+    /// A short stable code for receipts, logs and scripts.
+    pub fn reason_code(&self) -> &str {
+        match self {
+            ExecError::InvalidCommand(_) => "command_invalid",
+            ExecError::Denied { code, .. } => code,
+            ExecError::ControlPlane(e) | ExecError::Refused(e) => e.reason_code(),
+            ExecError::FsScopeMismatch { .. } => "fs_scope_mismatch",
+            ExecError::PrincipalMismatch { .. } => "principal_mismatch",
+            ExecError::LandlockUnsupported { .. } => "landlock_unsupported",
+            ExecError::Spawn { .. } => "spawn_failed",
+            ExecError::Output(_) => "output_failed",
+        }
+    }
+
+    /// True when the command was refused (exit code 2), false for invalid input or local failures.
+    pub fn is_denial(&self) -> bool {
+        !matches!(
+            self,
+            ExecError::InvalidCommand(_) | ExecError::Spawn { .. } | ExecError::Output(_)
+        )
+    }
+}
+
+/// Why the sandbox launcher could not restrict itself or start the command.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error(
+        "usage: writ-sandbox [--landlock] [--read PATH]... [--write PATH]... [--allow-unenforced-fs] [--arg0 NAME] -- /abs/program [ARGS]...: {0}"
+    )]
+    Usage(String),
+    #[error("cannot set no_new_privs: {0}")]
+    NoNewPrivs(String),
+    #[error("Landlock not supported by this kernel: filesystem limits NOT enforced ({0})")]
+    LandlockUnsupported(String),
+    #[error(
+        "cannot apply the Landlock rules: {0}; check that every path in the writ's scope exists"
+    )]
+    Landlock(String),
+    #[error("cannot execute {program}: {source}")]
+    Exec {
+        program: String,
+        source: std::io::Error,
+    },
+}
+
+impl SandboxError {
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            SandboxError::Usage(_) => "sandbox_usage",
+            SandboxError::NoNewPrivs(_) => "no_new_privs_failed",
+            SandboxError::LandlockUnsupported(_) => "landlock_unsupported",
+            SandboxError::Landlock(_) => "landlock_failed",
+            SandboxError::Exec { .. } => "exec_failed",
+        }
+    }
+}
