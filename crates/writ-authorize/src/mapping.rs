@@ -3,8 +3,8 @@
 //! | Writ | Cedar |
 //! | --- | --- |
 //! | principal `agent:NAME` / `human:` / `service:` | `Agent::"NAME"` / `Human::` / `Service::` |
-//! | action `mcp.call_tool`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"exec"`, `"http_request"`, `"delegate"` |
-//! | resource `tool:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
+//! | action `mcp.call_tool`, `mcp.read_resource`, `mcp.get_prompt`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"read_resource"`, `"get_prompt"`, `"exec"`, `"http_request"`, `"delegate"` |
+//! | resource `tool:X`, `mcp-resource:X`, `prompt:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `McpResource::"X"`, `Prompt::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
 //! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
 //!
 //! Arguments: objects become records, arrays sets, integers Longs, other numbers strings (their
@@ -26,6 +26,8 @@ pub(crate) struct CedarNames {
     service: EntityTypeName,
     gate: EntityTypeName,
     tool: EntityTypeName,
+    mcp_resource: EntityTypeName,
+    prompt: EntityTypeName,
     command: EntityTypeName,
     endpoint: EntityTypeName,
     zone: EntityTypeName,
@@ -42,6 +44,8 @@ impl CedarNames {
             service: n("Service")?,
             gate: n("Gate")?,
             tool: n("Tool")?,
+            mcp_resource: n("McpResource")?,
+            prompt: n("Prompt")?,
             command: n("Command")?,
             endpoint: n("Endpoint")?,
             zone: n("Zone")?,
@@ -66,6 +70,8 @@ fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
 pub fn cedar_action(action: &str) -> Option<&'static str> {
     match action {
         "mcp.call_tool" => Some("call_tool"),
+        "mcp.read_resource" => Some("read_resource"),
+        "mcp.get_prompt" => Some("get_prompt"),
         "exec" => Some("exec"),
         "http.request" => Some("http_request"),
         "delegate" => Some("delegate"),
@@ -88,6 +94,8 @@ fn resource_uid(names: &CedarNames, resource: &str) -> Option<EntityUid> {
     }
     let ty = match prefix {
         "tool" => &names.tool,
+        "mcp-resource" => &names.mcp_resource,
+        "prompt" => &names.prompt,
         "cmd" => &names.command,
         "http" | "url" => &names.endpoint,
         "zone" => &names.zone,
@@ -240,6 +248,8 @@ mod tests {
         assert_eq!(cedar_action("http.request"), Some("http_request"));
         assert_eq!(cedar_action("exec"), Some("exec"));
         assert_eq!(cedar_action("delegate"), Some("delegate"));
+        assert_eq!(cedar_action("mcp.read_resource"), Some("read_resource"));
+        assert_eq!(cedar_action("mcp.get_prompt"), Some("get_prompt"));
         assert_eq!(cedar_action("call_tool"), None);
         assert_eq!(cedar_action(""), None);
     }
@@ -263,6 +273,14 @@ mod tests {
         assert_eq!(r("url:x").as_deref(), Some(r#"Endpoint::"x""#));
         assert_eq!(r("zone:prod").as_deref(), Some(r#"Zone::"prod""#));
         assert_eq!(r("agent:sub").as_deref(), Some(r#"Agent::"sub""#));
+        assert_eq!(
+            r("mcp-resource:everything/test://static/resource/1").as_deref(),
+            Some(r#"McpResource::"everything/test://static/resource/1""#)
+        );
+        assert_eq!(
+            r("prompt:everything/simple_prompt").as_deref(),
+            Some(r#"Prompt::"everything/simple_prompt""#)
+        );
         assert_eq!(r("tool:"), None);
         assert_eq!(r("file:/etc"), None);
         assert_eq!(r("noprefix"), None);
