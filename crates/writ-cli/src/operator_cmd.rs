@@ -581,10 +581,6 @@ pub struct PolicyActivateArgs {
     pub server: ServerArgs,
 }
 
-#[allow(
-    dead_code,
-    reason = "called by `writ policy activate` once the lead wires it in"
-)]
 /// Reads the bundle files of `dir` (only the kinds a bundle is made of) as name → text.
 pub fn bundle_files(dir: &Path) -> anyhow::Result<serde_json::Map<String, Value>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -627,7 +623,6 @@ pub fn bundle_files(dir: &Path) -> anyhow::Result<serde_json::Map<String, Value>
     Ok(files)
 }
 
-#[allow(dead_code, reason = "the lead wires it into `writ policy activate`")]
 pub fn policy_activate(args: PolicyActivateArgs) -> anyhow::Result<Exit> {
     let files = bundle_files(&args.dir)?;
     admin_call(

@@ -43,6 +43,9 @@ enum PolicyCommand {
     Sign(SignArgs),
     /// Generate a bundle-signing key: FILE (secret, mode 0600) and FILE.pub (public).
     Keygen(KeygenArgs),
+    /// Upload a signed bundle directory to a running server and activate it (a ledger event);
+    /// a bundle that fails leaves the previous one active.
+    Activate(crate::operator_cmd::PolicyActivateArgs),
 }
 
 /// How the bundle is trusted.
@@ -148,6 +151,7 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<Exit> {
         PolicyCommand::Simulate(a) => simulate(a),
         PolicyCommand::Sign(a) => sign(a),
         PolicyCommand::Keygen(a) => keygen(a),
+        PolicyCommand::Activate(a) => crate::operator_cmd::policy_activate(a),
     }
 }
 

@@ -232,42 +232,20 @@ fn read_gate_key(file: &Path) -> SigningKey {
     SigningKey::from_bytes(&seed)
 }
 
-/// Activates the signed bundle in `dir` with `writ policy activate` when the lead has wired it
-/// into `writ policy`, else with the same API call it makes.
+/// Activates the signed bundle in `dir` with `writ policy activate`.
 fn activate(url: &str, token_file: &str, dir: &Path) {
-    let (_, help, _) = writ(&["policy", "--help"]);
-    if help.contains("activate") {
-        let v = json_out(&[
-            "policy",
-            "activate",
-            dir.to_str().unwrap(),
-            "--server",
-            url,
-            "--token-file",
-            token_file,
-            "--format",
-            "json",
-        ]);
-        assert_eq!(v["activated"], true, "{v}");
-    } else {
-        eprintln!(
-            "note: `writ policy activate` is not wired into `writ policy` yet; using the API"
-        );
-        let mut files = serde_json::Map::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let p = entry.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            files.insert(name, Value::String(std::fs::read_to_string(&p).unwrap()));
-        }
-        let admin = std::fs::read_to_string(token_file).unwrap();
-        let (st, b) = http().call(
-            "POST",
-            &format!("{url}/v1/admin/bundles/activate"),
-            Some(admin.trim()),
-            Some(&json!({"files": files})),
-        );
-        assert_eq!(st, 200, "{b}");
-    }
+    let v = json_out(&[
+        "policy",
+        "activate",
+        dir.to_str().unwrap(),
+        "--server",
+        url,
+        "--token-file",
+        token_file,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["activated"], true, "{v}");
 }
 
 #[test]
