@@ -21,6 +21,26 @@ if [ ! -f "$stamp" ]; then
 fi
 export WRIT_TEST_PYTHON="$venv/bin/python"
 
+# Real MCP servers, the MCP conformance suite and Node 22 (which the suite needs) from npm, for
+# the MCP gateway's interop tests; reinstalled only when the lock file changes.
+node_dir="$target/interop-node"
+lock="tests/interop/package-lock.json"
+if command -v npm >/dev/null 2>&1; then
+  node_stamp="$node_dir/.installed-$(sha256sum "$lock" | cut -c1-16)"
+  if [ ! -f "$node_stamp" ]; then
+    echo "==> installing MCP interop packages into $node_dir"
+    rm -rf "$node_dir"
+    mkdir -p "$node_dir"
+    cp tests/interop/package.json "$lock" "$node_dir/"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$node_stamp"
+  fi
+  export WRIT_TEST_NODE_MODULES="$node_dir/node_modules"
+elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+  echo "npm is required for the MCP interop tests (WRIT_REQUIRE_CONFORMANCE=1)" >&2
+  exit 1
+fi
+
 # Conformance vectors live beside the repository, in ../shared/conformance.
 if [ -z "${WRIT_CONFORMANCE_DIR:-}" ] && [ -d ../shared/conformance ]; then
   export WRIT_CONFORMANCE_DIR="$(cd ../shared/conformance && pwd)"

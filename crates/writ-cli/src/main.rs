@@ -7,6 +7,7 @@ mod bench_authorize;
 mod cli_output;
 mod demo_cmd;
 mod exec_cmd;
+mod gateway_cmd;
 mod ledger_cmd;
 mod operator_cmd;
 mod policy_cmd;
@@ -63,6 +64,9 @@ enum Command {
     Quarantine(operator_cmd::QuarantineArgs),
     /// Engage or release the kill switch on a running server: `on` stops every authorization.
     KillSwitch(operator_cmd::KillSwitchArgs),
+    /// Gateways in front of agents' tools: `writ gateway mcp` (stdio or Streamable HTTP) and
+    /// `writ gateway mcp pin` (approve the upstream's tool definitions).
+    Gateway(gateway_cmd::GatewayArgs),
     /// Run a command only with a writ for exactly that command (argv, cwd, environment
     /// digest), sandboxed, watched while it runs, with a signed receipt.
     Exec(Box<exec_cmd::ExecArgs>),
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => policy_cmd::replay(args),
         Command::Inspect(args) => writ_cmd::inspect(args),
         Command::VerifyWrit(args) => writ_cmd::verify_writ(args),
+        Command::Gateway(args) => gateway_cmd::run(args),
         Command::Exec(args) => return exec_cmd::run(*args),
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod gate;
+pub mod mcp;
 
 pub use client::{Authorization, AuthorizeOptions, ControlPlane};
 pub use error::GateError;

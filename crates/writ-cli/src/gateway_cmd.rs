@@ -1,0 +1,276 @@
+//! `writ gateway mcp`: the MCP gateway, between agents and their MCP servers.
+//!
+//! Over stdio it wraps a server command (`writ gateway mcp --server fs --pins fs.pins.json --
+//! npx @modelcontextprotocol/server-filesystem /data`); with `--listen` it serves Streamable HTTP
+//! in front of an HTTP upstream (`--upstream http://127.0.0.1:3001/mcp`). `writ gateway mcp pin`
+//! is the operator's approve step: it lists the upstream's tools and writes the pin file the
+//! gateway enforces.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde_json::json;
+use writ_gate::mcp::enforce::EnforcerConfig;
+use writ_gate::mcp::pins::PinSet;
+use writ_gate::mcp::{Enforcer, discover};
+use writ_gate::{ControlPlane, Gate, GateConfig};
+use writ_model::{Clock, SystemClock};
+
+use crate::cli_output::{Exit, Format, invalid_input, print_json};
+use crate::operator_cmd::read_gate_key;
+
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    #[command(subcommand)]
+    command: GatewayCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum GatewayCommand {
+    /// The MCP gateway: every tools/call is authorized with its exact arguments, checked against
+    /// its writ, forwarded and receipted; tools/list shows only pinned tools the agent may call.
+    Mcp(Box<McpArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct McpArgs {
+    #[command(subcommand)]
+    pin: Option<McpCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum McpCommand {
+    /// Approve the upstream's tool definitions: list them and write the pin file (name,
+    /// description and input schema digests). Prints what changed since the previous pins.
+    Pin(PinArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PinArgs {
+    /// The upstream's name in resource ids (`tool:SERVER/NAME`).
+    #[arg(long)]
+    server: String,
+    /// The pin file to write (replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// A Streamable HTTP upstream instead of a command.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// The upstream server command (stdio), after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The upstream's name in resource ids: its tool NAME is `tool:SERVER/NAME` in policies.
+    #[arg(long, env = "WRIT_MCP_SERVER")]
+    server: Option<String>,
+    /// The pin file written by `writ gateway mcp pin` (required: unpinned tools never run).
+    #[arg(long, env = "WRIT_MCP_PINS")]
+    pins: Option<PathBuf>,
+    /// The control plane's URL.
+    #[arg(
+        long = "control-plane",
+        env = "WRIT_SERVER",
+        default_value = "http://127.0.0.1:8787"
+    )]
+    control_plane: String,
+    /// The agent's token (stdio: the identity every call is made as). Over HTTP each client
+    /// sends its own `Authorization: Bearer` token; this one then only serves clients that
+    /// send none.
+    #[arg(long, env = "WRIT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// This gate's id (`gate:NAME`), as registered with `writ gate add`.
+    #[arg(long, env = "WRIT_GATE_ID")]
+    gate_id: Option<String>,
+    /// The zone this gate runs in.
+    #[arg(long, env = "WRIT_GATE_ZONE")]
+    zone: Option<String>,
+    /// The gate's secret key file (from `writ gate keygen`).
+    #[arg(long, env = "WRIT_GATE_KEY")]
+    gate_key: Option<PathBuf>,
+    /// The gate's token (receipts and the event feed).
+    #[arg(long, env = "WRIT_GATE_TOKEN", hide_env_values = true)]
+    gate_token: Option<String>,
+    /// The control plane's issuer id; writs from any other issuer are refused.
+    #[arg(long, env = "WRIT_ISSUER")]
+    issuer: Option<String>,
+    /// New calls are denied once the event feed has been silent this long.
+    #[arg(long, default_value_t = 30)]
+    feed_grace_secs: i64,
+    /// A control-plane call taking longer than this denies the tool call.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8900) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The HTTP upstream's MCP endpoint (with --listen).
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// The HTTP path the gateway serves MCP on.
+    #[arg(long, default_value = "/mcp")]
+    path: String,
+    /// The upstream server command (stdio), after `--`.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let GatewayCommand::Mcp(mcp) = args.command;
+    match *mcp {
+        McpArgs {
+            pin: Some(McpCommand::Pin(p)),
+            ..
+        } => runtime.block_on(pin(p)),
+        McpArgs { run, .. } => runtime.block_on(serve(run)),
+    }
+}
+
+async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
+    let tools = match (&args.upstream, args.command.is_empty()) {
+        (Some(url), true) => discover::list_tools_http(url).await?,
+        (None, false) => discover::list_tools_stdio(&args.command).await?,
+        _ => {
+            return Err(invalid_input(
+                "name the upstream either with --upstream URL or as a command after `--`",
+            ));
+        }
+    };
+    let pins = PinSet::from_tools(&args.server, &tools);
+    let previous = PinSet::load(&args.out, &args.server).ok();
+    let changes = previous
+        .as_ref()
+        .map(|p| p.changes_to(&pins))
+        .unwrap_or_default();
+    let text = serde_json::to_string_pretty(&pins)?;
+    std::fs::write(&args.out, format!("{text}\n"))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    match args.format {
+        Format::Json => print_json(&json!({"pins": pins, "changes": changes}))?,
+        Format::Human => {
+            println!(
+                "pinned {} tools of {} in {}",
+                pins.tools.len(),
+                args.server,
+                args.out.display()
+            );
+            for c in &changes {
+                println!("  {} {}", c.change, c.tool);
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {
+    v.ok_or_else(|| invalid_input(format!("missing {what}")))
+}
+
+async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
+    let server = required(
+        args.server,
+        "--server NAME (the upstream's name in tool:NAME/TOOL)",
+    )?;
+    let pins_path = required(
+        args.pins,
+        "--pins FILE (write it with `writ gateway mcp pin`)",
+    )?;
+    let pins = PinSet::load(&pins_path, &server).map_err(|e| invalid_input(e.to_string()))?;
+    let gate_id = required(args.gate_id, "--gate-id gate:NAME (or WRIT_GATE_ID)")?;
+    let zone = required(args.zone, "--zone ZONE (or WRIT_GATE_ZONE)")?;
+    let key_file = required(args.gate_key, "--gate-key FILE (or WRIT_GATE_KEY)")?;
+    let gate_token = required(args.gate_token, "--gate-token (or WRIT_GATE_TOKEN)")?;
+    let key = read_gate_key(&key_file)?;
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
+    let cp = ControlPlane::with_timeout(&args.control_plane, timeout);
+    let jwks: writ_artifact::Jwks = serde_json::from_value(
+        cp.get_json("/.well-known/jwks.json", None)
+            .await
+            .map_err(|e| anyhow!("cannot fetch the writ keys: {e}"))?,
+    )
+    .context("the control plane's JWKS is not valid")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let gate = Arc::new(Gate::new(
+        GateConfig {
+            id: gate_id
+                .parse()
+                .map_err(|e| invalid_input(format!("--gate-id: {e}")))?,
+            zone: zone
+                .parse()
+                .map_err(|e| invalid_input(format!("--zone: {e}")))?,
+            issuer: args.issuer,
+            feed_grace_secs: Some(args.feed_grace_secs),
+        },
+        key,
+        &jwks,
+        clock.clone(),
+    )?);
+    if let Some(feed) = gate.feed().cloned() {
+        tokio::spawn(writ_gate::follow(
+            cp.clone(),
+            gate_token.clone(),
+            gate.revocations().clone(),
+            feed,
+            clock.clone(),
+            |_| {},
+        ));
+    }
+    let enforcer = Arc::new(Enforcer::new(
+        gate,
+        cp,
+        EnforcerConfig {
+            server,
+            gate_token,
+            pins,
+            timeout,
+        },
+        clock,
+    ));
+    match (args.listen, args.upstream) {
+        (Some(addr), Some(upstream)) => {
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            eprintln!(
+                "writ gateway: MCP on http://{}{} -> {upstream}",
+                listener.local_addr()?,
+                args.path
+            );
+            let app = writ_gate::mcp::http::router(enforcer, upstream, &args.path, args.token);
+            writ_gate::mcp::http::serve(listener, app, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the gateway's HTTP server failed")?;
+        }
+        (None, None) if !args.command.is_empty() => {
+            writ_gate::mcp::stdio::run_stdio(
+                enforcer,
+                args.token,
+                &args.command,
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+            )
+            .await?;
+        }
+        _ => {
+            return Err(invalid_input(
+                "give either `--listen ADDR --upstream URL` (Streamable HTTP) or the server command after `--` (stdio)",
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,40 @@
+use thiserror::Error;
+
+/// Why the MCP gateway cannot start or go on. Calls it refuses are [`super::Denial`]s instead.
+#[derive(Debug, Error)]
+pub enum McpError {
+    #[error("cannot read the pin file {path}: {detail}; create it with `writ gateway mcp pin`")]
+    PinFileUnreadable { path: String, detail: String },
+    #[error(
+        "the pin file {path} is not a Writ pin file: {detail}; create it with `writ gateway mcp pin`"
+    )]
+    PinFileInvalid { path: String, detail: String },
+    #[error(
+        "the pin file {path} pins server {found:?}, not {expected:?}; pin this server with `writ gateway mcp pin --server {expected}`"
+    )]
+    PinFileServer {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot start the upstream server {command:?}: {detail}; check the command after `--`")]
+    Spawn { command: String, detail: String },
+    #[error("the upstream server failed: {0}")]
+    Upstream(String),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl McpError {
+    /// A short stable code for logs and metrics.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            McpError::PinFileUnreadable { .. } => "pin_file_unreadable",
+            McpError::PinFileInvalid { .. } => "pin_file_invalid",
+            McpError::PinFileServer { .. } => "pin_file_wrong_server",
+            McpError::Spawn { .. } => "upstream_spawn_failed",
+            McpError::Upstream(_) => "upstream_failed",
+            McpError::Io(_) => "io_error",
+        }
+    }
+}

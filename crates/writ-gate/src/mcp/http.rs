@@ -1,0 +1,347 @@
+//! The Streamable HTTP transport (MCP 2025-06-18): the gateway listens for clients and forwards
+//! to an HTTP upstream. POSTs carrying a governed request are decided first; their answers (JSON
+//! or an SSE stream) are read whole so the result can be receipted or the tool list filtered.
+//! Everything else — other POSTs, the GET stream, DELETE — is streamed through unchanged, with
+//! the session headers. The client's `Authorization` header is the principal's token; it is
+//! never forwarded upstream.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+
+use super::enforce::{Admission, Enforcer};
+
+/// Request headers passed to the upstream.
+const FORWARD_REQUEST: [&str; 5] = [
+    "accept",
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+/// Response headers passed back to the client.
+const FORWARD_RESPONSE: [&str; 4] = [
+    "content-type",
+    "mcp-session-id",
+    "cache-control",
+    "mcp-protocol-version",
+];
+
+struct HttpGateway {
+    enforcer: Arc<Enforcer>,
+    default_token: Option<String>,
+    upstream: String,
+    http: reqwest::Client,
+    next_internal: AtomicU64,
+}
+
+/// The gateway's routes: `path` (e.g. `/mcp`) in front of the upstream endpoint `upstream`.
+/// Each client's identity is its `Authorization: Bearer` token; `default_token`, when set, is
+/// the identity of clients that send none (a single-agent gateway on loopback).
+pub fn router(
+    enforcer: Arc<Enforcer>,
+    upstream: String,
+    path: &str,
+    default_token: Option<String>,
+) -> Router {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let state = Arc::new(HttpGateway {
+        enforcer,
+        default_token,
+        upstream,
+        http,
+        next_internal: AtomicU64::new(1),
+    });
+    Router::new().route(path, any(handle)).with_state(state)
+}
+
+/// Serves the gateway on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?;
+    Some(t.trim().to_owned())
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn upstream_failed(detail: &str) -> Response {
+    json_response(
+        StatusCode::BAD_GATEWAY,
+        &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32603,
+            "message": format!("the gateway cannot reach the upstream MCP server: {detail}")}}),
+    )
+}
+
+impl HttpGateway {
+    async fn send(
+        &self,
+        method: Method,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut req = self.http.request(method, &self.upstream).body(body);
+        for name in FORWARD_REQUEST {
+            if let Some(v) = headers.get(name) {
+                req = req.header(name, v.as_bytes());
+            }
+        }
+        req.send().await
+    }
+
+    /// Lists the upstream's tools on the gateway's behalf (same session), for pin checks.
+    async fn load_definitions(&self, headers: &HeaderMap) {
+        let n = self.next_internal.fetch_add(1, Ordering::Relaxed);
+        let id = json!(format!("writ-gateway:{n}"));
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}});
+        let Ok(resp) = self
+            .send(Method::POST, headers, Bytes::from(req.to_string()))
+            .await
+        else {
+            return;
+        };
+        let Ok(bytes) = resp.bytes().await else {
+            return;
+        };
+        for msg in messages(&bytes) {
+            if msg.get("id") == Some(&id)
+                && let Some(result) = msg.get("result")
+            {
+                self.enforcer.record_definitions(result);
+            }
+        }
+    }
+}
+
+/// Streams an upstream answer back unchanged.
+fn passthrough(resp: reqwest::Response) -> Response {
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = copy_headers(resp.headers());
+    let stream = futures_util::stream::unfold(resp, |mut resp| async move {
+        match resp.chunk().await {
+            Ok(Some(c)) => Some((Ok::<Bytes, std::io::Error>(c), resp)),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e)), resp)),
+        }
+    });
+    let mut out = Response::new(Body::from_stream(stream));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
+
+fn copy_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for name in FORWARD_RESPONSE {
+        if let Some(v) = from.get(name)
+            && let Ok(v) = HeaderValue::from_bytes(v.as_bytes())
+        {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    headers
+}
+
+/// The JSON-RPC messages in an answer body, JSON or SSE.
+pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return match v {
+            Value::Array(items) => items,
+            v => vec![v],
+        };
+    }
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    text.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            serde_json::from_str(&data.join("\n")).ok()
+        })
+        .collect()
+}
+
+/// Rewrites the message answering `id` in a JSON or SSE body; everything else stays as it was.
+fn rewrite(body: &[u8], sse: bool, id: &Value, f: impl Fn(&mut Value)) -> Vec<u8> {
+    if !sse {
+        return match serde_json::from_slice::<Value>(body) {
+            Ok(mut v) if v.get("id") == Some(id) => {
+                f(&mut v);
+                v.to_string().into_bytes()
+            }
+            _ => body.to_vec(),
+        };
+    }
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    let mut out = String::with_capacity(text.len());
+    for (i, event) in text.split("\n\n").enumerate() {
+        if i > 0 {
+            out.push_str("\n\n");
+        }
+        let data: Vec<&str> = event
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| d.strip_prefix(' ').unwrap_or(d))
+            .collect();
+        match serde_json::from_str::<Value>(&data.join("\n")) {
+            Ok(mut v) if v.get("id") == Some(id) && v.get("method").is_none() => {
+                f(&mut v);
+                let kept: Vec<&str> = event.lines().filter(|l| !l.starts_with("data:")).collect();
+                for l in kept {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+                out.push_str("data: ");
+                out.push_str(&v.to_string());
+            }
+            _ => out.push_str(event),
+        }
+    }
+    out.into_bytes()
+}
+
+async fn handle(
+    State(gw): State<Arc<HttpGateway>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let msg = (method == Method::POST)
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+        .filter(|m| m.get("method").is_some() && m.get("id").is_some());
+    let Some(msg) = msg else {
+        return match gw.send(method, &headers, body).await {
+            Ok(resp) => passthrough(resp),
+            Err(e) => upstream_failed(&e.to_string()),
+        };
+    };
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let token = bearer(&headers).or_else(|| gw.default_token.clone());
+    if gw.enforcer.needs_definitions(&msg) {
+        gw.load_definitions(&headers).await;
+    }
+    let admission = gw.enforcer.admit(token.as_deref(), &msg).await;
+    if let Admission::Deny(denial) = &admission {
+        let mut resp = json_response(StatusCode::OK, &denial.to_response(&id));
+        if let Some(s) = headers.get("mcp-session-id") {
+            resp.headers_mut().insert("mcp-session-id", s.clone());
+        }
+        return resp;
+    }
+    let resp = match gw.send(method, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => return upstream_failed(&e.to_string()),
+    };
+    if matches!(admission, Admission::Forward) {
+        return passthrough(resp);
+    }
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let out_headers = copy_headers(resp.headers());
+    let sse = out_headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => return upstream_failed(&e.to_string()),
+    };
+    let answer = messages(&bytes)
+        .into_iter()
+        .find(|m| m.get("id") == Some(&id) && m.get("method").is_none());
+    let body = match admission {
+        Admission::Call(permit) => {
+            let answer = answer.unwrap_or(Value::Null);
+            let enforcer = gw.enforcer.clone();
+            tokio::spawn(async move {
+                if let Err(e) = enforcer.finish(permit, &answer).await {
+                    eprintln!(
+                        "writ gateway: the receipt of a call could not be posted ({}): {e}",
+                        e.reason_code()
+                    );
+                }
+            });
+            bytes.to_vec()
+        }
+        Admission::ListTools => match answer {
+            Some(mut a) => {
+                gw.enforcer.filter_tools(token.as_deref(), &mut a).await;
+                let filtered = a.get("result").cloned();
+                rewrite(&bytes, sse, &id, move |v| {
+                    if let (Some(r), Some(obj)) = (filtered.clone(), v.as_object_mut()) {
+                        obj.insert("result".into(), r);
+                    }
+                })
+            }
+            None => bytes.to_vec(),
+        },
+        Admission::Forward | Admission::Deny(_) => bytes.to_vec(),
+    };
+    let mut out = Response::new(Body::from(body));
+    *out.status_mut() = status;
+    *out.headers_mut() = out_headers;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_only_the_answer_in_an_sse_body() {
+        let body = b"event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nevent: message\nid: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[1,2]}}\n\n";
+        let out = rewrite(body, true, &json!(7), |v| v["result"]["tools"] = json!([]));
+        let msgs = messages(&out);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0]["method"], "notifications/progress");
+        assert_eq!(msgs[1]["result"]["tools"], json!([]));
+        assert!(String::from_utf8(out).unwrap().contains("id: 2\n"));
+    }
+
+    #[test]
+    fn a_json_body_for_another_id_is_left_alone() {
+        let body = br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[1]}}"#;
+        assert_eq!(
+            rewrite(body, false, &json!(7), |v| v["result"] = json!(null)),
+            body.to_vec()
+        );
+    }
+
+    #[test]
+    fn garbage_has_no_messages() {
+        assert!(messages(b"\x00\xffnot json").is_empty());
+    }
+}

@@ -1,0 +1,33 @@
+//! The MCP gateway (`writ gateway mcp`): a gate between MCP clients (agents) and upstream MCP
+//! servers.
+//!
+//! Everything a client and a server say to each other passes through unchanged (initialize,
+//! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except:
+//!
+//! - `tools/call`: the tool must be pinned ([`PinSet`]: its name, description and input schema
+//!   as an operator approved them); the call is authorized with its exact arguments as the intent
+//!   `mcp.call_tool` on `tool:SERVER/NAME`, the writ is checked with [`crate::Gate::check`]
+//!   (which refuses while the event feed is stale), the call is forwarded, and a signed receipt
+//!   with the SHA-256 of the canonical result is posted. A denial is a JSON-RPC error whose
+//!   `data.reason_code` says why ([`Denial`]).
+//! - `tools/list`: the answer lists only pinned, unchanged tools the principal's policy could
+//!   allow (`POST /v1/authorize/visible`).
+//! - `resources/read` and `prompts/get`: refused (`mcp_method_not_governed`) until the policy
+//!   schema has actions for them; the gateway never forwards what it cannot govern.
+//!
+//! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC), and
+//! [`http::router`] serves Streamable HTTP (MCP 2025-06-18) in front of an HTTP upstream.
+
+pub mod discover;
+pub mod enforce;
+pub mod error;
+pub mod http;
+pub mod pins;
+pub mod stdio;
+
+pub use enforce::{Denial, Enforcer, Permit};
+pub use error::McpError;
+pub use pins::{PinSet, tool_digest};
+
+/// JSON-RPC error code of a call the gateway refused (in the implementation-defined range).
+pub const DENIED_CODE: i64 = -32001;

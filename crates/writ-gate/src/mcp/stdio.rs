@@ -1,0 +1,260 @@
+//! The stdio transport: the gateway spawns the upstream server and sits between its own
+//! stdin/stdout (the client) and the server's, one JSON-RPC message per line.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::enforce::{Admission, Enforcer, Permit};
+use super::error::McpError;
+
+/// How long the gateway waits for the upstream's own `tools/list` before denying a call.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an outstanding request id means when its answer comes back.
+enum Pending {
+    ListTools,
+    Call(Permit),
+    Internal(oneshot::Sender<Value>),
+}
+
+fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
+struct Session {
+    enforcer: Arc<Enforcer>,
+    token: Option<String>,
+    pending: Mutex<HashMap<String, Pending>>,
+    to_upstream: mpsc::UnboundedSender<String>,
+    to_client: mpsc::UnboundedSender<String>,
+    next_internal: AtomicU64,
+}
+
+impl Session {
+    /// Lists the upstream's tools on the gateway's own behalf, so a call can be pin-checked.
+    async fn load_definitions(&self) {
+        let n = self.next_internal.fetch_add(1, Ordering::Relaxed);
+        let id = json!(format!("writ-gateway:{n}"));
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .await
+            .insert(id_key(&id), Pending::Internal(tx));
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}});
+        if self.to_upstream.send(req.to_string()).is_err() {
+            return;
+        }
+        if let Ok(Ok(answer)) = tokio::time::timeout(LIST_TIMEOUT, rx).await
+            && let Some(result) = answer.get("result")
+        {
+            self.enforcer.record_definitions(result);
+        }
+    }
+
+    /// One governed request: decide, then forward or answer with the denial.
+    async fn govern(self: Arc<Self>, line: String, msg: Value) {
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        if self.enforcer.needs_definitions(&msg) {
+            self.load_definitions().await;
+        }
+        match self.enforcer.admit(self.token.as_deref(), &msg).await {
+            Admission::Forward => {
+                let _ = self.to_upstream.send(line);
+            }
+            Admission::ListTools => {
+                self.pending
+                    .lock()
+                    .await
+                    .insert(id_key(&id), Pending::ListTools);
+                let _ = self.to_upstream.send(line);
+            }
+            Admission::Call(permit) => {
+                self.pending
+                    .lock()
+                    .await
+                    .insert(id_key(&id), Pending::Call(permit));
+                let _ = self.to_upstream.send(line);
+            }
+            Admission::Deny(denial) => {
+                let _ = self.to_client.send(denial.to_response(&id).to_string());
+            }
+        }
+    }
+
+    /// One line from the upstream: answers to intercepted requests are processed, the rest pass.
+    async fn upstream_line(&self, line: String) {
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            let _ = self.to_client.send(line);
+            return;
+        };
+        let method = msg.get("method").and_then(Value::as_str);
+        if method == Some("notifications/tools/list_changed") {
+            self.enforcer.forget_definitions();
+        }
+        let pending = match (method, msg.get("id")) {
+            (None, Some(id)) => self.pending.lock().await.remove(&id_key(id)),
+            _ => None,
+        };
+        match pending {
+            None => {
+                let _ = self.to_client.send(line);
+            }
+            Some(Pending::Internal(tx)) => {
+                let _ = tx.send(msg);
+            }
+            Some(Pending::ListTools) => {
+                let mut msg = msg;
+                self.enforcer
+                    .filter_tools(self.token.as_deref(), &mut msg)
+                    .await;
+                let _ = self.to_client.send(msg.to_string());
+            }
+            Some(Pending::Call(permit)) => {
+                let _ = self.to_client.send(line);
+                let enforcer = self.enforcer.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = enforcer.finish(permit, &msg).await {
+                        eprintln!(
+                            "writ gateway: the receipt of a call could not be posted ({}): {e}",
+                            e.reason_code()
+                        );
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Runs the gateway over stdio: spawns `command` as the upstream and relays `client_in` /
+/// `client_out` (normally the gateway's own stdin/stdout) until either side ends.
+/// `token` is the principal's token every governed call is authorized with.
+pub async fn run_stdio<R, W>(
+    enforcer: Arc<Enforcer>,
+    token: Option<String>,
+    command: &[String],
+    client_in: R,
+    client_out: W,
+) -> Result<(), McpError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (program, args) = command.split_first().ok_or_else(|| McpError::Spawn {
+        command: String::new(),
+        detail: "no command given".into(),
+    })?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| McpError::Spawn {
+            command: command.join(" "),
+            detail: e.to_string(),
+        })?;
+    let (Some(mut up_in), Some(up_out)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(McpError::Upstream(
+            "the upstream's stdio is not piped".into(),
+        ));
+    };
+
+    let (to_upstream, mut upstream_rx) = mpsc::unbounded_channel::<String>();
+    let (to_client, mut client_rx) = mpsc::unbounded_channel::<String>();
+    let session = Arc::new(Session {
+        enforcer,
+        token,
+        pending: Mutex::new(HashMap::new()),
+        to_upstream,
+        to_client,
+        next_internal: AtomicU64::new(1),
+    });
+
+    // Closing the upstream's stdin is how it learns the client left; the session (and so the
+    // sender) may outlive that, so the writer also stops on `close`, after draining.
+    let (close_tx, mut close_rx) = oneshot::channel::<()>();
+    let upstream_writer = tokio::spawn(async move {
+        loop {
+            let line = tokio::select! {
+                l = upstream_rx.recv() => l,
+                _ = &mut close_rx => {
+                    while let Ok(line) = upstream_rx.try_recv() {
+                        let _ = up_in.write_all(line.as_bytes()).await;
+                        let _ = up_in.write_all(b"\n").await;
+                    }
+                    let _ = up_in.flush().await;
+                    None
+                }
+            };
+            let Some(line) = line else { break };
+            if up_in.write_all(line.as_bytes()).await.is_err()
+                || up_in.write_all(b"\n").await.is_err()
+                || up_in.flush().await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut client_out = client_out;
+    let client_writer = tokio::spawn(async move {
+        while let Some(line) = client_rx.recv().await {
+            if client_out.write_all(line.as_bytes()).await.is_err()
+                || client_out.write_all(b"\n").await.is_err()
+                || client_out.flush().await.is_err()
+            {
+                break;
+            }
+        }
+    });
+
+    let s = session.clone();
+    let upstream_reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(up_out).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            s.upstream_line(line).await;
+        }
+    });
+
+    let mut lines = BufReader::new(client_in).lines();
+    loop {
+        tokio::select! {
+            next = lines.next_line() => {
+                let Ok(Some(line)) = next else { break };
+                let governed = serde_json::from_str::<Value>(&line).ok().filter(|m| {
+                    matches!(
+                        m.get("method").and_then(Value::as_str),
+                        Some("tools/call" | "tools/list" | "resources/read" | "prompts/get")
+                    ) && m.get("id").is_some()
+                });
+                match governed {
+                    Some(msg) if msg.get("method").and_then(Value::as_str) == Some("tools/call") => {
+                        // Authorization takes a round trip: do not hold up other messages.
+                        tokio::spawn(session.clone().govern(line, msg));
+                    }
+                    Some(msg) => session.clone().govern(line, msg).await,
+                    None => {
+                        let _ = session.to_upstream.send(line);
+                    }
+                }
+            }
+            _ = child.wait() => break,
+        }
+    }
+    // The client is gone (or the upstream ended): close the upstream's stdin and let it exit.
+    drop(session);
+    let _ = close_tx.send(());
+    let _ = upstream_writer.await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), upstream_reader).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), client_writer).await;
+    Ok(())
+}

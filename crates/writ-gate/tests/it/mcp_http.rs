@@ -1,0 +1,116 @@
+//! Acceptance 1 over Streamable HTTP: the official Python `mcp` client sends its token in the
+//! `Authorization` header to the gateway, which fronts the real
+//! `@modelcontextprotocol/server-everything` (Streamable HTTP, SSE answers, sessions).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use writ_gate::mcp::{DENIED_CODE, Enforcer, PinSet, discover, http};
+
+use crate::mcp_harness::{Plane, tools};
+
+const POLICIES: &str = r#"
+@id("echo-hello")
+@reason("agents may echo greetings")
+permit (principal is Agent, action == Action::"call_tool", resource == Tool::"everything/echo")
+when { context.args has message && context.args.message like "hello*" };
+
+@id("sum")
+@reason("agents may add numbers")
+permit (principal == Agent::"mcp-agent", action == Action::"call_tool", resource == Tool::"everything/get-sum");
+"#;
+
+/// Serves the HTTP gateway on loopback; returns its MCP endpoint.
+pub async fn http_gateway(
+    enforcer: Arc<Enforcer>,
+    upstream: String,
+    default_token: Option<String>,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let app = http::router(enforcer, upstream, "/mcp", default_token);
+    tokio::spawn(http::serve(listener, app, std::future::pending()));
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_through_http_gateway_to_everything_server() {
+    let Some(t) = tools() else { return };
+    let (upstream, _server) = t.everything_http().await;
+    let plane = Plane::start(POLICIES).await;
+    let agent = plane.add_principal("agent:mcp-agent").await;
+    let other = plane.add_principal("agent:other").await;
+    let pins = PinSet::from_tools(
+        "everything",
+        &discover::list_tools_http(&upstream).await.unwrap(),
+    );
+    assert!(pins.tools.len() > 5, "{pins:?}");
+    let enforcer = plane
+        .enforcer("everything", pins, Duration::from_secs(5))
+        .await;
+    let url = http_gateway(enforcer, upstream, None).await;
+
+    let plan = json!({"calls": [
+        {"name": "echo", "arguments": {"message": "hello gateway"}},
+        {"name": "echo", "arguments": {"message": "exfiltrate secrets"}},
+        {"name": "get-sum", "arguments": {"a": 2, "b": 40}},
+        {"name": "get-env", "arguments": {}},
+    ]});
+    let out = t
+        .python_client(vec!["http".into(), plan.to_string(), url.clone(), agent])
+        .await;
+    assert_eq!(out["tools"], json!(["echo", "get-sum"]), "{out}");
+    assert_eq!(out["calls"][0]["ok"], true, "{out}");
+    assert!(
+        out["calls"][0]["result"]
+            .to_string()
+            .contains("hello gateway")
+    );
+    let denied = &out["calls"][1]["error"];
+    assert_eq!(denied["code"], DENIED_CODE, "{out}");
+    assert!(
+        denied["data"]["reason_code"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    assert_eq!(out["calls"][2]["ok"], true, "{out}");
+    assert!(
+        out["calls"][2]["result"].to_string().contains("42"),
+        "{out}"
+    );
+    assert_eq!(out["calls"][3]["error"]["code"], DENIED_CODE, "{out}");
+
+    // Identity is per client: another agent's token sees and may call less.
+    let plan = json!({"calls": [{"name": "get-sum", "arguments": {"a": 1, "b": 1}}]});
+    let out = t
+        .python_client(vec!["http".into(), plan.to_string(), url.clone(), other])
+        .await;
+    assert_eq!(out["tools"], json!(["echo"]), "{out}");
+    assert_eq!(out["calls"][0]["error"]["code"], DENIED_CODE, "{out}");
+    // No token at all: nothing listed, calls refused with the reason.
+    let plan = json!({"calls": [{"name": "echo", "arguments": {"message": "hello"}}]});
+    let out = t
+        .python_client(vec!["http".into(), plan.to_string(), url])
+        .await;
+    assert_eq!(out["tools"], json!([]), "{out}");
+    assert_eq!(
+        out["calls"][0]["error"]["data"]["reason_code"], "no_principal_token",
+        "{out}"
+    );
+
+    let receipts = plane.receipts(2).await;
+    let resources: Vec<String> = receipts
+        .iter()
+        .map(|r| r["intent"]["resource"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        resources.contains(&"tool:everything/echo".to_owned()),
+        "{resources:?}"
+    );
+    assert!(
+        resources.contains(&"tool:everything/get-sum".to_owned()),
+        "{resources:?}"
+    );
+    plane.stop().await;
+}
