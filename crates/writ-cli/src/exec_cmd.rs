@@ -15,6 +15,23 @@ use writ_model::{GateId, PrincipalId, SystemClock, ZoneId};
 
 use crate::cli_output::{Exit, Format, invalid_input, report_error};
 
+const EXEC_LONG_HELP: &str = "\
+How it works: the runner asks the control plane for a writ for the exact argv, working directory
+and a SHA-256 of the environment (Writ's own WRIT_*TOKEN*/WRIT_*KEY* variables are removed from the
+command's environment), verifies it as a gate, and runs the command with no_new_privs and, when
+--fs-read/--fs-write/--fs-system are given, Landlock filesystem limits taken from the writ. While
+it runs, its lease is renewed and the event feed is followed: a revocation, a denied renewal, the
+kill switch, or a control plane unreachable past --grace stops it (SIGTERM to its process group,
+SIGKILL after --kill-grace). A signed receipt with the exit status and SHA-256 of stdout and stderr
+is posted at the end.
+
+Exit code: the command's own (128+N when killed by signal N), 2 when denied, 3 for invalid input,
+1 on failure.
+
+Example:
+  writ exec --as agent:build-bot --gate-id gate:runner --gate-key gate.key \\
+      --gate-token-file gate.token --token-file agent.token --fs-system --fs-write ./out -- make";
+
 /// Directories `--fs-system` adds to the read scope (so dynamically linked programs start).
 const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
 
@@ -32,6 +49,7 @@ const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"
 /// Exit code: the command's own (128+N for signal N), 2 when denied, 3 for invalid input, 1 on
 /// failure.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = EXEC_LONG_HELP)]
 pub struct ExecArgs {
     /// The principal that acts (e.g. agent:build-bot); a writ for anyone else is refused.
     #[arg(long = "as", env = "WRIT_AS", value_name = "PRINCIPAL")]

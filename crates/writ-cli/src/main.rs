@@ -88,7 +88,14 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "__sandbox") {
         return exec_cmd::sandbox_main();
     }
-    let cli = Cli::parse();
+    // Usage errors are invalid input (3), not a denial (2, clap's default); help and version are ok.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { Exit::InvalidInput.into() } else { Exit::Ok.into() };
+        }
+    };
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::LedgerDemo(args) => ledger_cmd::demo(args),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::checkpoint::SignedCheckpoint;
 use crate::entry::validate_entry;
 use crate::error::LedgerError;
-use crate::hash::leaf_hash;
+use crate::hash::{Hash, hash_from_slice, leaf_hash};
 use crate::ledger::{STORE_FILE, read_verifier};
 use crate::note::Ed25519Verifier;
 use crate::proof::{MemoryTree, tree_root};
@@ -131,26 +131,62 @@ fn verify_inner(
     let size = size as u64;
     report.size = size;
 
-    // Leaf hashes as stored: full level-0 tiles, then the entries' leaf column for the rest.
-    let mut tile_leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // Three views of every leaf: the leaf hash stored with the entry, the level-0 tiles (full
+    // tiles as stored; the partial one is the stored leaf hashes), and with `full` the hash
+    // of the entry bytes themselves.
+    let mut stored: Vec<Hash> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut from_entries: Vec<Hash> = Vec::new();
+    {
+        let sql = if full {
+            "SELECT idx, leaf, data FROM entries ORDER BY idx"
+        } else {
+            "SELECT idx, leaf FROM entries ORDER BY idx"
+        };
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut expect = 0u64;
+        while let Some(row) = rows.next()? {
+            let idx = row.get::<_, i64>(0)? as u64;
+            if idx != expect {
+                return Ok(report.fail("entry", expect.to_string(), "missing"));
+            }
+            if idx >= size {
+                return Ok(report.fail(
+                    "entry",
+                    idx.to_string(),
+                    format!("beyond the latest checkpoint (size {size})"),
+                ));
+            }
+            let leaf: Vec<u8> = row.get(1)?;
+            let Some(leaf) = hash_from_slice(&leaf) else {
+                return Ok(report.fail(
+                    "tile",
+                    tile_path(0, idx / TILE_WIDTH, tile_width(0, idx / TILE_WIDTH, size)),
+                    format!("the stored leaf hash of entry {idx} is malformed"),
+                ));
+            };
+            stored.push(leaf);
+            if full {
+                let data: Vec<u8> = row.get(2)?;
+                if let Err(e) = validate_entry(&data) {
+                    return Ok(report.fail("entry", idx.to_string(), e.to_string()));
+                }
+                from_entries.push(leaf_hash(&data));
+                report.entries_checked += 1;
+            }
+            expect += 1;
+        }
+        if expect != size {
+            return Ok(report.fail("entry", expect.to_string(), "missing"));
+        }
+    }
+    let mut tile_leaves: Vec<Hash> = Vec::with_capacity(stored.len());
     for index in 0..size.div_ceil(TILE_WIDTH) {
         let width = tile_width(0, index, size);
         let path = tile_path(0, index, width);
         if width < TILE_WIDTH {
-            let mut stmt = conn.prepare("SELECT leaf FROM entries WHERE idx >= ?1 ORDER BY idx")?;
-            let mut rows = stmt.query([(index * TILE_WIDTH) as i64])?;
-            let mut got = 0u64;
-            while let Some(row) = rows.next()? {
-                let leaf: Vec<u8> = row.get(0)?;
-                match crate::hash::hash_from_slice(&leaf) {
-                    Some(h) if got < width => tile_leaves.push(h),
-                    _ => return Ok(report.fail("tile", path, "a leaf hash is malformed or extra")),
-                }
-                got += 1;
-            }
-            if got != width {
-                return Ok(report.fail("tile", path, "leaf hashes are missing"));
-            }
+            let start = usize::try_from(index * TILE_WIDTH).unwrap_or(usize::MAX);
+            tile_leaves.extend(stored.get(start..).unwrap_or(&[]));
             continue;
         }
         let data: Option<Vec<u8>> = conn
@@ -168,68 +204,61 @@ fn verify_inner(
             _ => return Ok(report.fail("tile", path, "wrong width")),
         }
     }
-
-    // With `full`, leaf hashes recomputed from the entries themselves.
-    let leaves = if full {
-        let mut leaves = Vec::with_capacity(tile_leaves.len());
-        let mut stmt = conn.prepare("SELECT idx, data FROM entries ORDER BY idx")?;
-        let mut rows = stmt.query([])?;
-        let mut expect = 0u64;
-        while let Some(row) = rows.next()? {
-            let idx = row.get::<_, i64>(0)? as u64;
-            let data: Vec<u8> = row.get(1)?;
-            if idx != expect {
-                return Ok(report.fail("entry", expect.to_string(), "missing"));
-            }
-            if idx >= size {
-                return Ok(report.fail(
-                    "entry",
-                    idx.to_string(),
-                    format!("beyond the latest checkpoint (size {size})"),
-                ));
-            }
-            if let Err(e) = validate_entry(&data) {
-                return Ok(report.fail("entry", idx.to_string(), e.to_string()));
-            }
-            leaves.push(leaf_hash(&data));
-            expect += 1;
-            report.entries_checked += 1;
+    // Where the views disagree, name the one that changed: by majority inside full tiles, and
+    // by the signed checkpoint inside the partial tile (where two views are one record).
+    for (i, (s_leaf, t_leaf)) in stored.iter().zip(&tile_leaves).enumerate() {
+        let e_leaf = from_entries.get(i);
+        if s_leaf == t_leaf && e_leaf.is_none_or(|e| e == s_leaf) {
+            continue;
         }
-        if expect != size {
-            return Ok(report.fail("entry", expect.to_string(), "missing"));
-        }
-        // An entry and its tile disagree: if the tiles still give the signed root, the entry
-        // is the one that changed; otherwise the tile check below names the tile.
-        if let Some(i) = leaves.iter().zip(&tile_leaves).position(|(a, b)| a != b) {
-            let signed_root = latest_signed_root(conn, verifier, size)?;
-            if signed_root == Some(crate::hash::root_from_leaf_hashes(&tile_leaves)) {
-                return Ok(report.fail(
-                    "entry",
-                    i.to_string(),
-                    "its hash is not the one under the signed checkpoints; the entry was altered",
-                ));
+        let index = i as u64 / TILE_WIDTH;
+        let width = tile_width(0, index, size);
+        let path = tile_path(0, index, width);
+        let partial = width < TILE_WIDTH;
+        let (kind, at, detail) = match e_leaf {
+            Some(_) if partial => {
+                let signed = latest_signed_root(conn, verifier, size)?;
+                if signed == Some(crate::hash::root_from_leaf_hashes(&tile_leaves)) {
+                    (
+                        "entry",
+                        i.to_string(),
+                        "altered: its hash is not the one under the signed checkpoints".to_owned(),
+                    )
+                } else {
+                    (
+                        "tile",
+                        path,
+                        format!("the stored leaf hash of entry {i} was altered"),
+                    )
+                }
             }
-            let index = i as u64 / TILE_WIDTH;
-            if tile_width(0, index, size) < TILE_WIDTH {
-                return Ok(report.fail(
-                    "tile",
-                    tile_path(0, index, tile_width(0, index, size)),
-                    format!("the stored leaf hash of entry {i} differs from the entry and the signed checkpoints"),
-                ));
-            }
-        }
-        leaves
-    } else {
-        let count: i64 = conn.query_row("SELECT count(*) FROM entries", [], |r| r.get(0))?;
-        if count as u64 != size {
-            return Ok(report.fail(
+            Some(_) if s_leaf == t_leaf => (
                 "entry",
-                "count",
-                format!("{count} entries stored for a checkpoint of size {size}"),
-            ));
-        }
-        tile_leaves
-    };
+                i.to_string(),
+                "altered: its hash differs from its stored leaf hash and its tile".to_owned(),
+            ),
+            Some(e) if e == t_leaf => (
+                "tile",
+                path,
+                format!("the stored leaf hash of entry {i} was altered"),
+            ),
+            Some(e) if e == s_leaf => (
+                "tile",
+                path,
+                format!(
+                    "hash {} differs from entry {i} and its stored leaf hash",
+                    i % TILE_WIDTH as usize
+                ),
+            ),
+            _ => (
+                "tile",
+                path,
+                format!("entry {i}, its stored leaf hash and its tile disagree"),
+            ),
+        };
+        return Ok(report.fail(kind, at, detail));
+    }
+    let leaves = if full { from_entries } else { tile_leaves };
     let tree = MemoryTree::from_leaf_hashes(leaves);
 
     // Every stored tile against the recomputed tree, and no expected tile missing.
