@@ -16,8 +16,12 @@ use crate::client::{Authorization, AuthorizeOptions, ControlPlane};
 use crate::error::GateError;
 use crate::gate::Gate;
 
-/// The intent action of a tool call.
+/// The intent action of a tool call (`tools/call`), on `tool:SERVER/NAME`.
 pub const CALL_TOOL: &str = "mcp.call_tool";
+/// The intent action of `resources/read`, on `mcp-resource:SERVER/URI`.
+pub const READ_RESOURCE: &str = "mcp.read_resource";
+/// The intent action of `prompts/get`, on `prompt:SERVER/NAME`.
+pub const GET_PROMPT: &str = "mcp.get_prompt";
 
 /// A call the gateway refuses; it reaches the client as a JSON-RPC error.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,41 +227,73 @@ impl Enforcer {
         }
         match method {
             "tools/list" => Admission::ListTools,
-            "tools/call" => match self.admit_call(token, request).await {
-                Ok(p) => Admission::Call(p),
-                Err(d) => Admission::Deny(d),
-            },
-            "resources/read" | "prompts/get" => Admission::Deny(Denial::new(
-                "mcp_method_not_governed",
-                format!(
-                    "{method} is not forwarded: the policy schema has no action for it yet, and the gateway runs nothing it cannot authorize"
-                ),
-            )),
+            "tools/call" | "resources/read" | "prompts/get" => {
+                match self.admit_call(token, method, request).await {
+                    Ok(p) => Admission::Call(p),
+                    Err(d) => Admission::Deny(d),
+                }
+            }
             _ => Admission::Forward,
         }
     }
 
-    async fn admit_call(&self, token: Option<&str>, request: &Value) -> Result<Permit, Denial> {
+    /// The intent of a governed request: (action, resource, exact arguments).
+    fn intent_of(&self, method: &str, request: &Value) -> Result<Intent, Denial> {
+        let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+        let text = |key: &str| {
+            params
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Denial::new("invalid_call", format!("{method} without a string `{key}`"))
+                })
+        };
+        let arguments = || match params.get("arguments") {
+            None | Some(Value::Null) => json!({}),
+            Some(a) => a.clone(),
+        };
+        match method {
+            "tools/call" => {
+                let name = text("name")?;
+                self.pin_check(&name)?;
+                Ok(Intent::new(CALL_TOOL, self.resource(&name), arguments()))
+            }
+            "prompts/get" => {
+                let name = text("name")?;
+                let resource = format!("prompt:{}/{name}", self.config.server);
+                Ok(Intent::new(GET_PROMPT, resource, arguments()))
+            }
+            _ => {
+                let uri = text("uri")?;
+                let resource = format!("mcp-resource:{}/{uri}", self.config.server);
+                // The exact parameters, without `_meta` (progress tokens are not the action).
+                let mut args = params.clone();
+                if let Some(o) = args.as_object_mut() {
+                    o.remove("_meta");
+                }
+                Ok(Intent::new(READ_RESOURCE, resource, args))
+            }
+        }
+    }
+
+    async fn admit_call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        request: &Value,
+    ) -> Result<Permit, Denial> {
         let token = token.ok_or_else(|| {
             Denial::new(
                 "no_principal_token",
                 "the gateway has no token for this client: set WRIT_TOKEN (stdio) or send `Authorization: Bearer TOKEN` (HTTP)",
             )
         })?;
-        let name = request
-            .pointer("/params/name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Denial::new("invalid_call", "tools/call without a tool name"))?;
-        let args = match request.pointer("/params/arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(a) => a.clone(),
-        };
-        self.pin_check(name)?;
+        let intent = self.intent_of(method, request)?;
         if let Some(feed) = self.gate.feed() {
             feed.require_fresh(self.clock.now_unix())
                 .map_err(|e| Denial::from_gate(&e))?;
         }
-        let intent = Intent::new(CALL_TOOL, self.resource(name), args);
         let digest = intent
             .digest()
             .map_err(|e| Denial::new("invalid_arguments", e.to_string()))?;
@@ -420,5 +456,94 @@ impl Enforcer {
                 .unwrap_or_default(),
             None => Vec::new(),
         }
+    }
+}
+
+/// Methods the gateway decides on; every other message passes through.
+pub const GOVERNED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+
+/// How a client message is routed before any decision.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Not governed: forward the bytes unchanged.
+    Pass,
+    /// A governed request or `tools/list`: decide with [`Enforcer::admit`], then forward the
+    /// parsed message re-serialized, so the upstream runs exactly what was authorized.
+    Govern(Value),
+    /// Never forwarded; answer with this (if anything): unparseable input (the upstream's parser
+    /// might read it differently), a batch holding governed requests (batching is gone from MCP
+    /// 2025-06-18), a governed method sent as a notification.
+    Refuse(Option<Value>),
+}
+
+fn refusal(id: &Value, code: i64, reason: &str, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code,
+        "message": format!("refused by the Writ gateway ({reason}): {message}"),
+        "data": {"reason_code": reason}}})
+}
+
+/// Sorts one client message (a line over stdio, a POST body over HTTP).
+pub fn classify(bytes: &[u8]) -> Inbound {
+    let Ok(msg) = serde_json::from_slice::<Value>(bytes) else {
+        return Inbound::Refuse(Some(refusal(
+            &Value::Null,
+            -32700,
+            "parse_error",
+            "the message is not JSON",
+        )));
+    };
+    let method = |m: &Value| m.get("method").and_then(Value::as_str).map(str::to_owned);
+    match &msg {
+        Value::Array(items) => {
+            if items
+                .iter()
+                .any(|m| method(m).is_some_and(|x| GOVERNED.contains(&x.as_str())))
+            {
+                let errors: Vec<Value> = items
+                    .iter()
+                    .filter_map(|m| m.get("id"))
+                    .map(|id| {
+                        refusal(id, DENIED_CODE, "batch_not_supported",
+                            "send governed requests one at a time (JSON-RPC batches are not part of MCP 2025-06-18)")
+                    })
+                    .collect();
+                Inbound::Refuse((!errors.is_empty()).then_some(Value::Array(errors)))
+            } else {
+                Inbound::Pass
+            }
+        }
+        m => match method(m) {
+            Some(x) if GOVERNED.contains(&x.as_str()) && m.get("id").is_none() => {
+                Inbound::Refuse(None)
+            }
+            Some(x) if GOVERNED.contains(&x.as_str()) || x == "tools/list" => Inbound::Govern(msg),
+            _ => Inbound::Pass,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn governed_requests_cannot_slip_past_in_other_shapes() {
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#;
+        assert!(matches!(classify(call), Inbound::Govern(_)));
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#;
+        match classify(batch) {
+            Inbound::Refuse(Some(Value::Array(e))) => assert_eq!(e.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        let note = br#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"x"}}"#;
+        assert!(matches!(classify(note), Inbound::Refuse(None)));
+        // A lone surrogate: serde_json refuses it, JavaScript's JSON.parse would not.
+        let odd = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\ud800"}}"#;
+        assert!(matches!(classify(odd), Inbound::Refuse(Some(_))));
+        assert!(matches!(classify(b"garbage"), Inbound::Refuse(Some(_))));
+        let ping = br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
+        assert!(matches!(classify(ping), Inbound::Pass));
+        let notification = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#;
+        assert!(matches!(classify(notification), Inbound::Pass));
     }
 }

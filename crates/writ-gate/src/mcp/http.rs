@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::enforce::{Admission, Enforcer};
+use super::enforce::{Admission, Enforcer, Inbound, classify};
 
 /// Request headers passed to the upstream.
 const FORWARD_REQUEST: [&str; 5] = [
@@ -239,16 +239,31 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let msg = (method == Method::POST)
-        .then(|| serde_json::from_slice::<Value>(&body).ok())
-        .flatten()
-        .filter(|m| m.get("method").is_some() && m.get("id").is_some());
-    let Some(msg) = msg else {
-        return match gw.send(method, &headers, body).await {
-            Ok(resp) => passthrough(resp),
-            Err(e) => upstream_failed(&e.to_string()),
-        };
+    let inbound = if method == Method::POST {
+        classify(&body)
+    } else {
+        Inbound::Pass
     };
+    let msg = match inbound {
+        Inbound::Pass => {
+            return match gw.send(method, &headers, body).await {
+                Ok(resp) => passthrough(resp),
+                Err(e) => upstream_failed(&e.to_string()),
+            };
+        }
+        Inbound::Refuse(Some(answer)) => {
+            let status = if answer.pointer("/error/code") == Some(&json!(-32700)) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            return json_response(status, &answer);
+        }
+        Inbound::Refuse(None) => return StatusCode::ACCEPTED.into_response(),
+        Inbound::Govern(msg) => msg,
+    };
+    // Forward exactly what was decided on.
+    let body = Bytes::from(msg.to_string());
     let id = msg.get("id").cloned().unwrap_or(Value::Null);
     let token = bearer(&headers).or_else(|| gw.default_token.clone());
     if gw.enforcer.needs_definitions(&msg) {

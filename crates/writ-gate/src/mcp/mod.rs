@@ -12,8 +12,9 @@
 //!   `data.reason_code` says why ([`Denial`]).
 //! - `tools/list`: the answer lists only pinned, unchanged tools the principal's policy could
 //!   allow (`POST /v1/authorize/visible`).
-//! - `resources/read` and `prompts/get`: refused (`mcp_method_not_governed`) until the policy
-//!   schema has actions for them; the gateway never forwards what it cannot govern.
+//! - `resources/read` and `prompts/get`: authorized and receipted the same way, as
+//!   `mcp.read_resource` on `mcp-resource:SERVER/URI` (arguments: the request's parameters
+//!   without `_meta`) and `mcp.get_prompt` on `prompt:SERVER/NAME` (arguments: the prompt's).
 //!
 //! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC), and
 //! [`http::router`] serves Streamable HTTP (MCP 2025-06-18) in front of an HTTP upstream.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::enforce::{Admission, Enforcer, Permit};
+use super::enforce::{Admission, Enforcer, Inbound, Permit, classify};
 use super::error::McpError;
 
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
@@ -59,7 +59,8 @@ impl Session {
     }
 
     /// One governed request: decide, then forward or answer with the denial.
-    async fn govern(self: Arc<Self>, line: String, msg: Value) {
+    async fn govern(self: Arc<Self>, msg: Value) {
+        let line = msg.to_string();
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
         if self.enforcer.needs_definitions(&msg) {
             self.load_definitions().await;
@@ -228,20 +229,21 @@ where
         tokio::select! {
             next = lines.next_line() => {
                 let Ok(Some(line)) = next else { break };
-                let governed = serde_json::from_str::<Value>(&line).ok().filter(|m| {
-                    matches!(
-                        m.get("method").and_then(Value::as_str),
-                        Some("tools/call" | "tools/list" | "resources/read" | "prompts/get")
-                    ) && m.get("id").is_some()
-                });
-                match governed {
-                    Some(msg) if msg.get("method").and_then(Value::as_str) == Some("tools/call") => {
-                        // Authorization takes a round trip: do not hold up other messages.
-                        tokio::spawn(session.clone().govern(line, msg));
+                match classify(line.as_bytes()) {
+                    Inbound::Govern(msg) if msg.get("method").and_then(Value::as_str) == Some("tools/list") => {
+                        session.clone().govern(msg).await;
                     }
-                    Some(msg) => session.clone().govern(line, msg).await,
-                    None => {
+                    Inbound::Govern(msg) => {
+                        // Authorization takes a round trip: do not hold up other messages.
+                        tokio::spawn(session.clone().govern(msg));
+                    }
+                    Inbound::Pass => {
                         let _ = session.to_upstream.send(line);
+                    }
+                    Inbound::Refuse(answer) => {
+                        if let Some(a) = answer {
+                            let _ = session.to_client.send(a.to_string());
+                        }
                     }
                 }
             }

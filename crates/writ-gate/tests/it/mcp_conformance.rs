@@ -29,6 +29,10 @@ const POLICIES: &str = r#"
 @id("conformance-all-tools")
 @reason("the conformance agent may call every tool of the upstream")
 permit (principal == Agent::"conformance", action == Action::"call_tool", resource);
+
+@id("conformance-resources-prompts")
+@reason("the conformance agent may read every resource and get every prompt")
+permit (principal == Agent::"conformance", action in [Action::"read_resource", Action::"get_prompt"], resource);
 "#;
 
 /// (scenario, check id) → status, from a suite output directory.

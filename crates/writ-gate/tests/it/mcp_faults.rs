@@ -1,6 +1,6 @@
 //! Acceptance 4 (gateway side) and the gateway's own refusals: with the control plane down,
 //! slow past the timeout, answering garbage or unable to write its ledger, every call is denied
-//! with a clear reason; so are unpinned or changed tools, ungoverned methods, and calls once the
+//! with a clear reason; so are unpinned or changed tools, calls without a token, and calls once the
 //! event feed has been lost past the grace period. These need no npm server: the denial happens
 //! before anything is forwarded.
 
@@ -20,6 +20,14 @@ const POLICIES: &str = r#"
 @id("echo")
 @reason("agents may echo")
 permit (principal is Agent, action == Action::"call_tool", resource == Tool::"t/echo");
+
+@id("greet-prompt")
+@reason("agents may get the greeting prompt")
+permit (principal is Agent, action == Action::"get_prompt", resource == Prompt::"t/greet");
+
+@id("ok-resource")
+@reason("agents may read ok.txt")
+permit (principal is Agent, action == Action::"read_resource", resource == McpResource::"t/file:///ok.txt");
 "#;
 
 fn echo_def(description: &str) -> Value {
@@ -186,11 +194,42 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
         Admission::Call(_)
     ));
 
-    // Methods without a policy action are not forwarded.
-    for method in ["resources/read", "prompts/get"] {
-        let req = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": {"uri": "x"}});
-        assert_eq!(denial(&e, &token, &req).await.0, "mcp_method_not_governed");
+    // Prompts and resources are governed too: authorized per name/URI with their arguments,
+    // and a denial is a recorded decision (its execution is named).
+    let req = |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params});
+    let ok = [
+        req(
+            "prompts/get",
+            json!({"name": "greet", "arguments": {"who": "x"}}),
+        ),
+        req(
+            "resources/read",
+            json!({"uri": "file:///ok.txt", "_meta": {"progressToken": 1}}),
+        ),
+    ];
+    for r in &ok {
+        assert!(
+            matches!(e.admit(Some(&token), r).await, Admission::Call(_)),
+            "{r}"
+        );
     }
+    for r in [
+        req("prompts/get", json!({"name": "other"})),
+        req("resources/read", json!({"uri": "file:///etc/shadow"})),
+    ] {
+        match e.admit(Some(&token), &r).await {
+            Admission::Deny(d) => {
+                assert!(d.execution.is_some() && d.ledger_index.is_some(), "{d:?}")
+            }
+            other => panic!("{r}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        denial(&e, &token, &req("resources/read", json!({})))
+            .await
+            .0,
+        "invalid_call"
+    );
     // No token: refused without asking.
     match e.admit(None, &call("echo")).await {
         Admission::Deny(d) => assert_eq!(d.reason_code, "no_principal_token"),
