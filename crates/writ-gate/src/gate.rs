@@ -213,7 +213,30 @@ impl Gate {
         reason_code: Option<String>,
         started_at: i64,
     ) -> Result<Receipt, GateError> {
-        let body = ReceiptBody {
+        self.sign_receipt(self.receipt_body(
+            execution,
+            jti,
+            intent,
+            outcome,
+            result,
+            reason_code,
+            started_at,
+        ))
+    }
+
+    /// The body of a receipt finished now, for callers that add more facts before signing.
+    #[allow(clippy::too_many_arguments, reason = "a receipt has this many facts")]
+    pub fn receipt_body(
+        &self,
+        execution: ExecutionId,
+        jti: Option<String>,
+        intent: IntentDigest,
+        outcome: Outcome,
+        result: Option<&[u8]>,
+        reason_code: Option<String>,
+        started_at: i64,
+    ) -> ReceiptBody {
+        ReceiptBody {
             kind: ReceiptType::Receipt,
             v: 1,
             execution,
@@ -225,7 +248,12 @@ impl Gate {
             reason_code,
             started_at,
             finished_at: self.clock.now_unix(),
-        };
+            exec: None,
+        }
+    }
+
+    /// Signs a receipt body with the gate's key.
+    pub fn sign_receipt(&self, body: ReceiptBody) -> Result<Receipt, GateError> {
         let input = body
             .signing_input()
             .map_err(|e| GateError::Signing(e.to_string()))?;

@@ -48,6 +48,26 @@ pub struct ReceiptBody {
     pub reason_code: Option<String>,
     pub started_at: i64,
     pub finished_at: i64,
+    /// For commands: what the runner saw of the finished process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecOutcome>,
+}
+
+/// How a governed process ended, as the command runner observed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecOutcome {
+    /// The exit status, when the process exited on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Lowercase hex SHA-256 of everything it wrote to stdout and stderr.
+    pub stdout_sha256: String,
+    pub stderr_sha256: String,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
 }
 
 impl ReceiptBody {

@@ -526,7 +526,7 @@ impl Runner {
         let result_bytes = writ_model::canonical::to_canonical_vec(&result)
             .map_err(|e| ExecError::InvalidCommand(format!("result: {e}")))?;
         let result_sha256 = writ_model::digest::sha256_hex(&result_bytes);
-        let (receipt_index, receipt_error) = match self.gate.receipt(
+        let mut body = self.gate.receipt_body(
             execution,
             Some(claims.jti.clone()),
             digest,
@@ -534,7 +534,16 @@ impl Runner {
             Some(&result_bytes),
             reason_code.clone(),
             started_at,
-        ) {
+        );
+        body.exec = Some(writ_model::receipt::ExecOutcome {
+            exit_code,
+            signal,
+            stdout_sha256: stdout_sha256.clone(),
+            stderr_sha256: stderr_sha256.clone(),
+            stdout_bytes,
+            stderr_bytes,
+        });
+        let (receipt_index, receipt_error) = match self.gate.sign_receipt(body) {
             Err(e) => (None, Some(e.to_string())),
             Ok(r) => match self.cp.post_receipt(&self.config.gate_token, &r).await {
                 Ok(i) => (Some(i), None),

@@ -58,6 +58,11 @@ async fn runs_the_exact_command_and_records_a_receipt_with_output_digests() {
         report.result_sha256
     );
     assert_eq!(receipt["receipt"]["body"]["jti"], report.jti);
+    // The exit status and output digests are in the signed receipt itself.
+    let exec = &receipt["receipt"]["body"]["exec"];
+    assert_eq!(exec["exit_code"], serde_json::json!(report.exit_code));
+    assert_eq!(exec["stdout_sha256"], report.stdout_sha256);
+    assert_eq!(exec["stderr_sha256"], report.stderr_sha256);
     assert!(index > 0);
 
     // A clean exit is a success; no_new_privs is set on the command.
