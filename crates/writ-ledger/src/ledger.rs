@@ -72,9 +72,29 @@ impl AppendHandle {
     }
 }
 
+/// A function called on the writer thread with an append's outcome, once its batch is durable
+/// and integrated (or failed). It must not block: hand the result over (e.g. to a oneshot).
+pub type AppendCallback = Box<dyn FnOnce(Result<AppendReceipt, LedgerError>) + Send + 'static>;
+
+enum Reply {
+    Channel(SyncSender<Result<AppendReceipt, String>>),
+    Callback(AppendCallback),
+}
+
+impl Reply {
+    fn send(self, result: Result<AppendReceipt, String>) {
+        match self {
+            Reply::Channel(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Callback(f) => f(result.map_err(LedgerError::CommitFailed)),
+        }
+    }
+}
+
 struct Request {
     entry: Vec<u8>,
-    reply: SyncSender<Result<AppendReceipt, String>>,
+    reply: Reply,
 }
 
 /// The right edge of the tree: the incomplete tile at every tile level.
@@ -330,12 +350,23 @@ impl Ledger {
     pub fn submit(&self, entry: Vec<u8>) -> Result<AppendHandle, LedgerError> {
         validate_entry(&entry)?;
         let (reply, rx) = mpsc::sync_channel(1);
+        self.enqueue(entry, Reply::Channel(reply))?;
+        Ok(AppendHandle { rx })
+    }
+
+    /// Like [`Ledger::submit`], but `done` is called with the receipt instead of a handle being
+    /// returned: async callers wake on it without parking a thread per append.
+    pub fn submit_with(&self, entry: Vec<u8>, done: AppendCallback) -> Result<(), LedgerError> {
+        validate_entry(&entry)?;
+        self.enqueue(entry, Reply::Callback(done))
+    }
+
+    fn enqueue(&self, entry: Vec<u8>, reply: Reply) -> Result<(), LedgerError> {
         self.tx
             .as_ref()
             .ok_or(LedgerError::WriterStopped)?
             .send(Request { entry, reply })
-            .map_err(|_| LedgerError::WriterStopped)?;
-        Ok(AppendHandle { rx })
+            .map_err(|_| LedgerError::WriterStopped)
     }
 
     /// Appends one entry and returns its index once its batch is durable and under a signed
@@ -680,7 +711,7 @@ fn writer_loop(
                     Err(p) => *p.into_inner() = Arc::new(cp),
                 }
                 for (i, reply) in replies.into_iter().enumerate() {
-                    let _ = reply.send(Ok(AppendReceipt {
+                    reply.send(Ok(AppendReceipt {
                         index: first_index + i as u64,
                         checkpoint_size: size,
                     }));
@@ -689,7 +720,7 @@ fn writer_loop(
             Err(e) => {
                 let msg = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(msg.clone()));
+                    reply.send(Err(msg.clone()));
                 }
             }
         }

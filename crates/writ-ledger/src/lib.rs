@@ -37,6 +37,6 @@ pub use bundle::{ConsistencyProof, ProofBundle, VerifiedBundle};
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use error::{BundleError, EntryError, LedgerError, NoteError, ProofError, TileError};
 pub use hash::{Hash, leaf_hash, node_hash};
-pub use ledger::{AppendHandle, AppendReceipt, ExportReport, Ledger};
+pub use ledger::{AppendCallback, AppendHandle, AppendReceipt, ExportReport, Ledger};
 pub use note::{Ed25519Signer, Ed25519Verifier, NoteSigner, NoteVerifier};
 pub use verify::{VerifyReport, verify_dir};

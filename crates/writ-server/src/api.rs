@@ -424,13 +424,17 @@ fn act_to_actor(a: &writ_artifact::Act) -> Actor {
 pub async fn record(state: &AppState, entry: &impl serde::Serialize) -> Result<u64, ApiError> {
     let bytes = to_canonical_vec(entry)
         .map_err(|e| ApiError::bad_request("entry_unencodable", e.to_string()))?;
-    let handle = state.ledger.submit(bytes).map_err(|e| {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done: writ_ledger::AppendCallback = Box::new(move |result| {
+        let _ = tx.send(result);
+    });
+    state.ledger.submit_with(bytes, done).map_err(|e| {
         ApiError::unavailable(
             "ledger_unavailable",
             format!("the decision could not be recorded: {e}"),
         )
     })?;
-    let receipt = tokio::task::spawn_blocking(move || handle.wait())
+    let receipt = rx
         .await
         .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger writer stopped"))?
         .map_err(|e| {

@@ -279,3 +279,34 @@ fn a_key_readable_by_others_is_refused_and_reinit_is_refused() {
         "ledger.not_initialized"
     );
 }
+
+#[test]
+fn submit_with_calls_back_once_durable_and_refuses_bad_entries_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..3 {
+        let tx = tx.clone();
+        ledger
+            .submit_with(
+                entry("decision", i, 10),
+                Box::new(move |r| tx.send(r.map(|r| r.index)).unwrap()),
+            )
+            .unwrap();
+    }
+    let mut got: Vec<u64> = (0..3).map(|_| rx.recv().unwrap().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, [0, 1, 2]);
+    // Every acknowledged entry is under the checkpoint.
+    assert_eq!(ledger.checkpoint().size(), 3);
+    // A non-canonical entry never reaches the queue and the callback is never called.
+    let called = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = called.clone();
+    let err = ledger.submit_with(
+        b"{\"v\":1, \"type\":\"x\"}".to_vec(),
+        Box::new(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+    );
+    assert!(err.is_err());
+    drop(ledger);
+    assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
+}
