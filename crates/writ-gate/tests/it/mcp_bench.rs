@@ -167,6 +167,32 @@ async fn mcp_bench_gateway_latency_and_throughput() {
         pct(&gt, 0.5) / pct(&dt, 0.5)
     );
 
+    // Where the added time goes: the authorize round trip alone (same intent, same gate).
+    let cp = writ_gate::ControlPlane::new(&plane.base);
+    let intent = writ_model::Intent::new(
+        "mcp.call_tool",
+        "tool:fs/read_text_file",
+        params["arguments"].clone(),
+    );
+    let mut at = Vec::with_capacity(n);
+    for _ in 0..n {
+        let attestation = enforcer.gate().attest().unwrap();
+        let s = Instant::now();
+        let a = cp
+            .authorize(&token, &intent, &attestation, &Default::default())
+            .await
+            .unwrap();
+        at.push(s.elapsed());
+        assert!(matches!(a, writ_gate::Authorization::Allow { .. }));
+    }
+    at.sort();
+    println!(
+        "  authorize round trip alone: p50 {:.0}  p90 {:.0}  p99 {:.0}",
+        pct(&at, 0.5),
+        pct(&at, 0.9),
+        pct(&at, 0.99)
+    );
+
     // Throughput: 64 calls in flight through one gateway, then the same directly.
     let total = n * 2;
     for (label, conn) in [("gateway", &mut g), ("direct", &mut d)] {
@@ -193,7 +219,7 @@ async fn mcp_bench_gateway_latency_and_throughput() {
             total as f64 / secs
         );
     }
-    let receipts = plane.receipts(n).await.len();
+    let receipts = plane.receipts(2 * n).await.len();
     println!("  receipts in the ledger: {receipts}");
     plane.stop().await;
 }
