@@ -558,6 +558,47 @@ impl Ledger {
         Ok(report)
     }
 
+    /// The bytes of a tile or entry bundle at the current size, by its path after `tile/`, for
+    /// serving the log read-only (C2SP tlog-tiles). `None` when the tree does not have it (yet).
+    pub fn read_tile(&self, path: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        let size = self.checkpoint().size();
+        match crate::tiles::parse_tile_path(path) {
+            None => Ok(None),
+            Some(crate::tiles::TileRef::Hash {
+                level,
+                index,
+                width,
+            }) => {
+                let avail = tile_width(level, index, size);
+                if avail == 0 || width > avail {
+                    return Ok(None);
+                }
+                let tile = TileSource::tile(self, level, index, avail).map_err(|_| {
+                    LedgerError::Tampered(format!(
+                        "tile {} is missing",
+                        tile_path(level, index, avail)
+                    ))
+                })?;
+                let hashes = tile.base().get(..width as usize).ok_or_else(|| {
+                    LedgerError::Tampered(format!(
+                        "tile {} is short",
+                        tile_path(level, index, avail)
+                    ))
+                })?;
+                Ok(Some(tile_bytes(hashes)))
+            }
+            Some(crate::tiles::TileRef::Entries { index, width }) => {
+                let avail = tile_width(0, index, size);
+                if avail == 0 || width > avail {
+                    return Ok(None);
+                }
+                let start = index * TILE_WIDTH;
+                let entries = self.with_reader(|s| s.entries(start, start + width))?;
+                Ok(Some(encode_bundle(&entries)?))
+            }
+        }
+    }
+
     /// Stops the writer after the queued appends are done.
     pub fn close(mut self) {
         self.shutdown();

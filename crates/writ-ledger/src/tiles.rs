@@ -59,6 +59,62 @@ pub fn entries_path(index: u64, width: u64) -> String {
     p
 }
 
+/// A tile named by a tlog-tiles path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileRef {
+    /// `tile/L/N[.p/W]`
+    Hash { level: u8, index: u64, width: u64 },
+    /// `tile/entries/N[.p/W]`
+    Entries { index: u64, width: u64 },
+}
+
+/// Parses the part of a tile path after `tile/` (`0/x001/234.p/7`, `entries/000`). Only the
+/// canonical spelling is accepted, so one tile has one URL.
+pub fn parse_tile_path(path: &str) -> Option<TileRef> {
+    let (kind, rest) = path.split_once('/')?;
+    let (n, width) = match rest.split_once(".p/") {
+        Some((n, w)) => {
+            let width: u64 = w.parse().ok()?;
+            if !(1..TILE_WIDTH).contains(&width) || width.to_string() != w {
+                return None;
+            }
+            (n, width)
+        }
+        None => (rest, TILE_WIDTH),
+    };
+    let mut index: u64 = 0;
+    let groups: Vec<&str> = n.split('/').collect();
+    let last = groups.len().checked_sub(1)?;
+    for (i, g) in groups.iter().enumerate() {
+        let digits = if i == last {
+            Some(*g)
+        } else {
+            g.strip_prefix('x')
+        }?;
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        index = index
+            .checked_mul(1000)?
+            .checked_add(digits.parse::<u64>().ok()?)?;
+    }
+    if index_path(index) != n {
+        return None;
+    }
+    if kind == "entries" {
+        return Some(TileRef::Entries { index, width });
+    }
+    let level: u8 = kind.parse().ok()?;
+    if level.to_string() != kind || u32::from(level) * TILE_HEIGHT >= 64 {
+        return None;
+    }
+    Some(TileRef::Hash {
+        level,
+        index,
+        width,
+    })
+}
+
 /// The width of tile (`level`, `index`) in a tree of `size` leaves (0 when it does not exist).
 pub fn tile_width(level: u8, index: u64, size: u64) -> u64 {
     let shift = u32::from(level) * TILE_HEIGHT;
@@ -223,6 +279,48 @@ mod tests {
         );
         assert!(decode_bundle(&b[..b.len() - 1]).is_err());
         assert!(decode_bundle(&[0]).is_err());
+    }
+
+    #[test]
+    fn tile_paths_parse_back_and_odd_spellings_are_refused() {
+        for (l, n, w) in [
+            (0u8, 0u64, 256u64),
+            (0, 1234067, 7),
+            (3, 999, 1),
+            (1, 1000, 255),
+        ] {
+            let p = tile_path(l, n, w);
+            assert_eq!(
+                parse_tile_path(p.strip_prefix("tile/").unwrap()),
+                Some(TileRef::Hash {
+                    level: l,
+                    index: n,
+                    width: w
+                })
+            );
+            let e = entries_path(n, w);
+            assert_eq!(
+                parse_tile_path(e.strip_prefix("tile/").unwrap()),
+                Some(TileRef::Entries { index: n, width: w })
+            );
+        }
+        for bad in [
+            "0/1",
+            "0/x000/001",
+            "0/001.p/0",
+            "0/001.p/256",
+            "0/001.p/07",
+            "00/001",
+            "8/001",
+            "entries/x1/000",
+            "0/00a",
+            "0/001/",
+            "",
+            "entries",
+            "0/001.p/",
+        ] {
+            assert_eq!(parse_tile_path(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/openapi.json", get(openapi_doc))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/ledger/checkpoint", get(ledger_checkpoint))
+        .route("/ledger/tile/{*path}", get(ledger_tile))
         .route("/v1/ledger/consistency", get(ledger_consistency))
         .route("/v1/ledger/vkey", get(ledger_vkey))
         .route("/v1/authorize", post(authorize))
@@ -155,6 +156,42 @@ async fn ledger_checkpoint(State(s): St) -> Response {
         cp.note().to_owned(),
     )
         .into_response()
+}
+
+/// `GET /ledger/tile/{path}`: hash tiles and entry bundles (C2SP tlog-tiles), read-only.
+async fn ledger_tile(
+    State(s): St,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let ledger = s.ledger.clone();
+    let full = !path.contains(".p/");
+    let lookup = path.clone();
+    let data = tokio::task::spawn_blocking(move || ledger.read_tile(&lookup))
+        .await
+        .map_err(|_| {
+            ApiError::unavailable("ledger_unavailable", "the ledger reader stopped; retry")
+        })?
+        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "tile_not_found",
+                format!("no tile {path:?} at the current tree size"),
+            )
+        })?;
+    // Full tiles never change; partial ones grow.
+    let cache = if full {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        data,
+    )
+        .into_response())
 }
 
 async fn ledger_vkey(State(s): St) -> Response {

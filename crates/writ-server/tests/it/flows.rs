@@ -493,3 +493,64 @@ async fn exec_writs_carry_the_filesystem_reach_the_command_asked_for() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiles_under_ledger_rebuild_the_signed_root() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    srv.add_principal("agent:triage-bot", "dev").await;
+    let text = srv
+        .client
+        .get(srv.url("/ledger/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cp = writ_ledger::SignedCheckpoint::open(
+        &text,
+        &writ_ledger::Ed25519Verifier::from_vkey(&srv.state.ledger.vkey()).unwrap(),
+    )
+    .unwrap();
+    let size = cp.size();
+    assert!(size >= 2 && size < 256, "{size}");
+    // The level-0 partial tile holds every leaf hash; its entries bundle holds every entry.
+    let tile = srv
+        .client
+        .get(srv.url(&format!("/ledger/tile/0/000.p/{size}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tile.status().as_u16(), 200);
+    let hashes = writ_ledger::tiles::tile_hashes(&tile.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        &writ_ledger::hash::root_from_leaf_hashes(&hashes),
+        cp.root()
+    );
+    let bundle = srv
+        .client
+        .get(srv.url(&format!("/ledger/tile/entries/000.p/{size}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let entries = writ_ledger::tiles::decode_bundle(&bundle).unwrap();
+    let leafs: Vec<_> = entries.iter().map(|e| writ_ledger::leaf_hash(e)).collect();
+    assert_eq!(leafs, hashes);
+    for missing in [
+        "/ledger/tile/0/000",
+        "/ledger/tile/0/001.p/1",
+        "/ledger/tile/bogus",
+    ] {
+        let (st, body) = srv.call("GET", missing, None, None).await;
+        assert_eq!(
+            (st, body["code"].clone()),
+            (404, json!("tile_not_found")),
+            "{missing}"
+        );
+    }
+    srv.stop().await;
+}
