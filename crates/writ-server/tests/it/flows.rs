@@ -514,7 +514,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
     )
     .unwrap();
     let size = cp.size();
-    assert!(size >= 2 && size < 256, "{size}");
+    assert!((2..256).contains(&size), "{size}");
     // The level-0 partial tile holds every leaf hash; its entries bundle holds every entry.
     let tile = srv
         .client
