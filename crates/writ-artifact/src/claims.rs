@@ -40,6 +40,10 @@ pub struct WritClaims {
 }
 
 /// RFC 8693 actor claim: `{"sub":"human:alice"}`, nested for more hops.
+///
+/// The same shape as [`writ_model::request::Actor`], kept apart on purpose: a request's actor is
+/// parsed strictly (unknown fields refused), while a writ's `act` claim may carry other RFC 8693
+/// members that verifiers ignore. `From` converts between them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Act {
     pub sub: PrincipalId,
@@ -61,6 +65,27 @@ impl Act {
             next = cur.act.as_deref();
             Some(&cur.sub)
         })
+    }
+}
+
+impl From<&writ_model::request::Actor> for Act {
+    fn from(a: &writ_model::request::Actor) -> Self {
+        Act {
+            sub: a.sub.clone(),
+            act: a.act.as_deref().map(|inner| Box::new(Act::from(inner))),
+        }
+    }
+}
+
+impl From<&Act> for writ_model::request::Actor {
+    fn from(a: &Act) -> Self {
+        writ_model::request::Actor {
+            sub: a.sub.clone(),
+            act: a
+                .act
+                .as_deref()
+                .map(|inner| Box::new(writ_model::request::Actor::from(inner))),
+        }
     }
 }
 

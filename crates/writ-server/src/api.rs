@@ -371,7 +371,7 @@ fn plan(
             act: body
                 .act
                 .clone()
-                .or_else(|| parent.act.as_ref().map(act_to_actor))
+                .or_else(|| parent.act.as_ref().map(Actor::from))
                 .map(Box::new),
         };
         return Ok(Ok(Plan {
@@ -448,13 +448,6 @@ fn plan(
         scope,
         parent: None,
     }))
-}
-
-fn act_to_actor(a: &writ_artifact::Act) -> Actor {
-    Actor {
-        sub: a.sub.clone(),
-        act: a.act.as_deref().map(|inner| Box::new(act_to_actor(inner))),
-    }
 }
 
 /// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
@@ -728,7 +721,7 @@ async fn authorize(
                         .issuer
                         .issue(IssueRequest {
                             sub: principal.clone(),
-                            act: plan.act.as_ref().map(actor_to_act),
+                            act: plan.act.as_ref().map(writ_artifact::Act::from),
                             aud,
                             intent: intent_digest,
                             env,
@@ -755,14 +748,6 @@ async fn authorize(
     };
     s.metrics.authorize_seconds(started.elapsed().as_secs_f64());
     Ok(response)
-}
-
-/// The on-behalf-of chain in the writ's claim form.
-pub fn actor_to_act(a: &Actor) -> writ_artifact::Act {
-    writ_artifact::Act {
-        sub: a.sub.clone(),
-        act: a.act.as_deref().map(|inner| Box::new(actor_to_act(inner))),
-    }
 }
 
 /// Body of `POST /v1/authorize/visible`.
