@@ -1,7 +1,7 @@
 //! The transport-independent part of the gateway: what it decides about each intercepted
 //! message. The transports ([`super::stdio`], [`super::http`]) call [`Enforcer::admit`] before
 //! forwarding a request, [`Enforcer::finish`] when its answer comes back, and
-//! [`Enforcer::filter_tools`] on every `tools/list` answer.
+//! [`Enforcer::filter_list`] on every `tools/list`, `prompts/list` and `resources/list` answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -81,8 +81,9 @@ pub struct Permit {
 pub enum Admission {
     /// Not governed here: forward unchanged.
     Forward,
-    /// A `tools/list`: forward, then filter the answer with [`Enforcer::filter_tools`].
-    ListTools,
+    /// A `tools/list`, `prompts/list` or `resources/list`: forward, then filter the answer
+    /// with [`Enforcer::filter_list`] (the method is carried along).
+    List(&'static str),
     /// Authorized: forward, then receipt the answer with [`Enforcer::finish`].
     Call(Permit),
     /// Refused: answer the client with [`Denial::to_response`], never forward.
@@ -226,7 +227,9 @@ impl Enforcer {
             return Admission::Forward; // a notification
         }
         match method {
-            "tools/list" => Admission::ListTools,
+            "tools/list" => Admission::List("tools/list"),
+            "prompts/list" => Admission::List("prompts/list"),
+            "resources/list" => Admission::List("resources/list"),
             "tools/call" | "resources/read" | "prompts/get" => {
                 match self.admit_call(token, method, request).await {
                     Ok(p) => Admission::Call(p),
@@ -390,49 +393,79 @@ impl Enforcer {
             .await
     }
 
-    /// Narrows a `tools/list` answer to the pinned tools the principal could be allowed to call.
-    /// Any failure to ask leaves the list empty (fail closed).
-    pub async fn filter_tools(&self, token: Option<&str>, response: &mut Value) {
+    /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`) to what the
+    /// principal could be allowed to use; tools must also be pinned and unchanged. Any failure
+    /// to ask leaves the list empty (fail closed).
+    pub async fn filter_list(&self, method: &str, token: Option<&str>, response: &mut Value) {
         let Some(result) = response.get("result") else {
             return;
         };
-        self.record_definitions(result);
-        let tools: Vec<Value> = result
-            .get("tools")
+        let (key, field, action) = match method {
+            "tools/list" => ("tools", "name", CALL_TOOL),
+            "prompts/list" => ("prompts", "name", GET_PROMPT),
+            "resources/list" => ("resources", "uri", READ_RESOURCE),
+            _ => return,
+        };
+        if key == "tools" {
+            self.record_definitions(result);
+        }
+        let items: Vec<Value> = result
+            .get(key)
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let pinned: Vec<Value> = tools
+        let candidates: Vec<(String, Value)> = items
             .into_iter()
-            .filter(|t| self.config.pins.status(t) == PinStatus::Pinned)
-            .collect();
-        let visible = match token {
-            Some(token) if !pinned.is_empty() => self.visible(token, &pinned).await,
-            _ => Vec::new(),
-        };
-        let kept: Vec<Value> = pinned
-            .into_iter()
-            .filter(|t| {
-                t.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| visible.contains(&self.resource(n)))
+            .filter(|t| key != "tools" || self.config.pins.status(t) == PinStatus::Pinned)
+            .filter_map(|t| {
+                let id = t.get(field)?.as_str()?;
+                Some((self.list_resource(action, id), t))
             })
             .collect();
+        let names: Vec<String> = candidates.iter().map(|(r, _)| r.clone()).collect();
+        let visible = match token {
+            Some(token) if !names.is_empty() => self.visible(token, action, &names).await,
+            _ => Vec::new(),
+        };
+        let kept: Vec<Value> = candidates
+            .into_iter()
+            .filter(|(r, _)| visible.contains(r))
+            .map(|(_, t)| t)
+            .collect();
         if let Some(r) = response.get_mut("result").and_then(Value::as_object_mut) {
-            r.insert("tools".into(), Value::Array(kept));
+            r.insert(key.into(), Value::Array(kept));
         }
     }
 
-    async fn visible(&self, token: &str, tools: &[Value]) -> Vec<String> {
-        let resources: Vec<String> = tools
-            .iter()
-            .filter_map(|t| t.get("name").and_then(Value::as_str))
-            .map(|n| self.resource(n))
-            .collect();
+    /// The resource id a listed item is authorized as.
+    fn list_resource(&self, action: &str, id: &str) -> String {
+        let server = &self.config.server;
+        match action {
+            CALL_TOOL => format!("tool:{server}/{id}"),
+            GET_PROMPT => format!("prompt:{server}/{id}"),
+            _ => format!("mcp-resource:{server}/{id}"),
+        }
+    }
+
+    /// Narrows a `tools/list` answer (see [`Enforcer::filter_list`]).
+    pub async fn filter_tools(&self, token: Option<&str>, response: &mut Value) {
+        self.filter_list("tools/list", token, response).await;
+    }
+
+    async fn visible(&self, token: &str, action: &str, resources: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        // The control plane answers at most 1000 resources per question.
+        for chunk in resources.chunks(1000) {
+            out.extend(self.visible_chunk(token, action, chunk).await);
+        }
+        out
+    }
+
+    async fn visible_chunk(&self, token: &str, action: &str, resources: &[String]) -> Vec<String> {
         let Ok(attestation) = self.gate.attest() else {
             return Vec::new();
         };
-        let body = json!({"action": CALL_TOOL, "resources": resources, "attestation": attestation});
+        let body = json!({"action": action, "resources": resources, "attestation": attestation});
         let answer = self
             .http
             .post(format!("{}/v1/authorize/visible", self.cp.base()))
@@ -461,6 +494,8 @@ impl Enforcer {
 
 /// Methods the gateway decides on; every other message passes through.
 pub const GOVERNED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+/// Listings the gateway narrows to what the principal could use.
+pub const LISTS: [&str; 3] = ["tools/list", "prompts/list", "resources/list"];
 
 /// How a client message is routed before any decision.
 #[derive(Debug)]
@@ -516,7 +551,9 @@ pub fn classify(bytes: &[u8]) -> Inbound {
             Some(x) if GOVERNED.contains(&x.as_str()) && m.get("id").is_none() => {
                 Inbound::Refuse(None)
             }
-            Some(x) if GOVERNED.contains(&x.as_str()) || x == "tools/list" => Inbound::Govern(msg),
+            Some(x) if GOVERNED.contains(&x.as_str()) || LISTS.contains(&x.as_str()) => {
+                Inbound::Govern(msg)
+            }
             _ => Inbound::Pass,
         },
     }

@@ -311,9 +311,11 @@ async fn handle(
             });
             bytes.to_vec()
         }
-        Admission::ListTools => match answer {
+        Admission::List(list) => match answer {
             Some(mut a) => {
-                gw.enforcer.filter_tools(token.as_deref(), &mut a).await;
+                gw.enforcer
+                    .filter_list(list, token.as_deref(), &mut a)
+                    .await;
                 let filtered = a.get("result").cloned();
                 rewrite(&bytes, sse, &id, move |v| {
                     if let (Some(r), Some(obj)) = (filtered.clone(), v.as_object_mut()) {

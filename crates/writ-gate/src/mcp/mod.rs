@@ -15,6 +15,7 @@
 //! - `resources/read` and `prompts/get`: authorized and receipted the same way, as
 //!   `mcp.read_resource` on `mcp-resource:SERVER/URI` (arguments: the request's parameters
 //!   without `_meta`) and `mcp.get_prompt` on `prompt:SERVER/NAME` (arguments: the prompt's).
+//!   `prompts/list` and `resources/list` answers are narrowed like `tools/list` (not pinned).
 //!
 //! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC), and
 //! [`http::router`] serves Streamable HTTP (MCP 2025-06-18) in front of an HTTP upstream.

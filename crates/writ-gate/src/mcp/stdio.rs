@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::enforce::{Admission, Enforcer, Inbound, Permit, classify};
+use super::enforce::{Admission, Enforcer, Inbound, LISTS, Permit, classify};
 use super::error::McpError;
 
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
@@ -19,7 +19,7 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What an outstanding request id means when its answer comes back.
 enum Pending {
-    ListTools,
+    List(&'static str),
     Call(Permit),
     Internal(oneshot::Sender<Value>),
 }
@@ -69,11 +69,11 @@ impl Session {
             Admission::Forward => {
                 let _ = self.to_upstream.send(line);
             }
-            Admission::ListTools => {
+            Admission::List(method) => {
                 self.pending
                     .lock()
                     .await
-                    .insert(id_key(&id), Pending::ListTools);
+                    .insert(id_key(&id), Pending::List(method));
                 let _ = self.to_upstream.send(line);
             }
             Admission::Call(permit) => {
@@ -110,10 +110,10 @@ impl Session {
             Some(Pending::Internal(tx)) => {
                 let _ = tx.send(msg);
             }
-            Some(Pending::ListTools) => {
+            Some(Pending::List(list)) => {
                 let mut msg = msg;
                 self.enforcer
-                    .filter_tools(self.token.as_deref(), &mut msg)
+                    .filter_list(list, self.token.as_deref(), &mut msg)
                     .await;
                 let _ = self.to_client.send(msg.to_string());
             }
@@ -230,7 +230,12 @@ where
             next = lines.next_line() => {
                 let Ok(Some(line)) = next else { break };
                 match classify(line.as_bytes()) {
-                    Inbound::Govern(msg) if msg.get("method").and_then(Value::as_str) == Some("tools/list") => {
+                    Inbound::Govern(msg)
+                        if msg
+                            .get("method")
+                            .and_then(Value::as_str)
+                            .is_some_and(|m| LISTS.contains(&m)) =>
+                    {
                         session.clone().govern(msg).await;
                     }
                     Inbound::Govern(msg) => {

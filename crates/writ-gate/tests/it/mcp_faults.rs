@@ -230,6 +230,20 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
             .0,
         "invalid_call"
     );
+    // Their listings show only what the policy could allow.
+    let mut prompts = json!({"jsonrpc": "2.0", "id": 4, "result": {"prompts": [
+        {"name": "greet"}, {"name": "other"}]}});
+    e.filter_list("prompts/list", Some(&token), &mut prompts)
+        .await;
+    assert_eq!(prompts["result"]["prompts"], json!([{"name": "greet"}]));
+    let mut resources = json!({"jsonrpc": "2.0", "id": 5, "result": {"resources": [
+        {"uri": "file:///etc/shadow", "name": "s"}, {"uri": "file:///ok.txt", "name": "ok"}]}});
+    e.filter_list("resources/list", Some(&token), &mut resources)
+        .await;
+    assert_eq!(
+        resources["result"]["resources"],
+        json!([{"uri": "file:///ok.txt", "name": "ok"}])
+    );
     // No token: refused without asking.
     match e.admit(None, &call("echo")).await {
         Admission::Deny(d) => assert_eq!(d.reason_code, "no_principal_token"),
