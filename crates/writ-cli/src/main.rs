@@ -93,7 +93,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { Exit::InvalidInput.into() } else { Exit::Ok.into() };
+            return if e.use_stderr() {
+                Exit::InvalidInput.into()
+            } else {
+                Exit::Ok.into()
+            };
         }
     };
     let result = match cli.command {
