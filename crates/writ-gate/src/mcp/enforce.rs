@@ -331,7 +331,14 @@ impl Enforcer {
                 });
             }
         };
-        match self.gate.check(&writ, &intent) {
+        let mut checked = self.gate.check(&writ, &intent);
+        if matches!(&checked, Err(e) if e.reason_code() == "writ_unknown_kid")
+            && self.refresh_keys().await
+        {
+            // The control plane rotated its writ key since the gateway started.
+            checked = self.gate.check(&writ, &intent);
+        }
+        match checked {
             Ok(verified) => Ok(Permit {
                 execution,
                 jti: verified.claims().jti.clone(),
@@ -356,6 +363,17 @@ impl Enforcer {
                 Err(denial)
             }
         }
+    }
+
+    /// Fetches the control plane's published writ keys again; true when they were replaced.
+    async fn refresh_keys(&self) -> bool {
+        let Ok(v) = self.cp.get_json("/.well-known/jwks.json", None).await else {
+            return false;
+        };
+        let Ok(jwks) = serde_json::from_value::<writ_artifact::Jwks>(v) else {
+            return false;
+        };
+        self.gate.set_jwks(&jwks).is_ok()
     }
 
     /// Receipts a forwarded call with the digest of its answer; returns the receipt's ledger

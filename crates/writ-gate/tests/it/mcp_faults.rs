@@ -274,3 +274,35 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
     assert_eq!(last, "event_feed_lost");
     plane.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_fetches_rotated_writ_keys_once() {
+    // The gate starts out trusting only a key the control plane never used (as after a key
+    // rotation): the first writ names an unknown key id, the gateway fetches the published JWKS
+    // again and the call goes on; nothing is weakened (the new keys come from the same plane).
+    let plane = Plane::start(POLICIES).await;
+    let token = plane.add_principal("agent:a").await;
+    let other = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let stale = writ_artifact::Jwks {
+        keys: vec![writ_artifact::Jwk::from_verifying_key(
+            &other.verifying_key(),
+        )],
+    };
+    let pins = PinSet::from_tools("t", &[echo_def("Echo a message")]);
+    let e = plane
+        .enforcer_trusting(
+            &plane.base,
+            &plane.base,
+            "t",
+            pins,
+            Duration::from_secs(5),
+            Some(stale),
+        )
+        .await;
+    e.record_definitions(&json!({"tools": [echo_def("Echo a message")]}));
+    assert!(matches!(
+        e.admit(Some(&token), &call("echo")).await,
+        Admission::Call(_)
+    ));
+    plane.stop().await;
+}

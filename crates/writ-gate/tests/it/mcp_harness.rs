@@ -261,10 +261,28 @@ impl Plane {
         pins: PinSet,
         timeout: Duration,
     ) -> Arc<Enforcer> {
+        self.enforcer_trusting(base, feed_base, server, pins, timeout, None)
+            .await
+    }
+
+    /// Same, with the gate starting out trusting `jwks` instead of the plane's keys.
+    pub async fn enforcer_trusting(
+        &self,
+        base: &str,
+        feed_base: &str,
+        server: &str,
+        pins: PinSet,
+        timeout: Duration,
+        jwks: Option<writ_artifact::Jwks>,
+    ) -> Arc<Enforcer> {
         let cp = ControlPlane::with_timeout(feed_base, timeout);
-        let jwks: writ_artifact::Jwks =
-            serde_json::from_value(cp.get_json("/.well-known/jwks.json", None).await.unwrap())
-                .unwrap();
+        let jwks: writ_artifact::Jwks = match jwks {
+            Some(j) => j,
+            None => {
+                serde_json::from_value(cp.get_json("/.well-known/jwks.json", None).await.unwrap())
+                    .unwrap()
+            }
+        };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let gate = Arc::new(
             Gate::new(
@@ -354,8 +372,13 @@ impl Plane {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+        // The gate's event stream never ends on its own, so graceful shutdown would wait for
+        // it; the tests are done with the plane, so it is not waited for long.
         if let Some(t) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+            let abort = t.abort_handle();
+            if tokio::time::timeout(Duration::from_millis(500), t).await.is_err() {
+                abort.abort();
+            }
         }
     }
 }
