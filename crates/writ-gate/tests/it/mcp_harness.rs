@@ -376,7 +376,10 @@ impl Plane {
         // it; the tests are done with the plane, so it is not waited for long.
         if let Some(t) = self.task.take() {
             let abort = t.abort_handle();
-            if tokio::time::timeout(Duration::from_millis(500), t).await.is_err() {
+            if tokio::time::timeout(Duration::from_millis(500), t)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
