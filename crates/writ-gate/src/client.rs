@@ -10,6 +10,9 @@ use writ_model::{ExecutionId, Intent};
 
 use crate::error::GateError;
 
+/// Most resources one visibility question may name (the server's limit).
+pub const MAX_VISIBLE_QUERY: usize = 1000;
+
 /// Default time a call to the control plane may take before the caller denies.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -188,6 +191,35 @@ impl ControlPlane {
             }
             _ => Err(Self::api_error(status, &body)),
         }
+    }
+
+    /// Which of `resources` the token's principal could be allowed `action` on at all (for tool
+    /// and resource lists). At most [`MAX_VISIBLE_QUERY`] resources per call.
+    pub async fn visible(
+        &self,
+        token: &str,
+        action: &str,
+        resources: &[String],
+        attestation: &EnvironmentAttestation,
+    ) -> Result<Vec<String>, GateError> {
+        let body = json!({"action": action, "resources": resources, "attestation": attestation});
+        let req = self
+            .http
+            .post(format!("{}/v1/authorize/visible", self.base))
+            .bearer_auth(token)
+            .json(&body);
+        let (status, body) = self.send(req).await?;
+        if status != 200 {
+            return Err(Self::api_error(status, &body));
+        }
+        let list = body
+            .get("visible")
+            .and_then(Value::as_array)
+            .ok_or_else(|| GateError::Garbage("visible answer without a list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect())
     }
 
     /// Posts a gate's signed receipt; returns its ledger index.

@@ -108,8 +108,6 @@ pub struct Enforcer {
     cp: ControlPlane,
     config: EnforcerConfig,
     clock: Arc<dyn Clock>,
-    /// For `POST /v1/authorize/visible`, which [`ControlPlane`] has no method for.
-    http: reqwest::Client,
     /// The upstream's tool definitions as last listed.
     definitions: RwLock<HashMap<String, Value>>,
 }
@@ -129,12 +127,7 @@ impl Enforcer {
         config: EnforcerConfig,
         clock: Arc<dyn Clock>,
     ) -> Enforcer {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .unwrap_or_default();
         Enforcer {
-            http,
             gate,
             cp,
             config,
@@ -470,43 +463,19 @@ impl Enforcer {
         self.filter_list("tools/list", token, response).await;
     }
 
+    /// What the principal could use; on any failure nothing (fail closed).
     async fn visible(&self, token: &str, action: &str, resources: &[String]) -> Vec<String> {
-        let mut out = Vec::new();
-        // The control plane answers at most 1000 resources per question.
-        for chunk in resources.chunks(1000) {
-            out.extend(self.visible_chunk(token, action, chunk).await);
-        }
-        out
-    }
-
-    async fn visible_chunk(&self, token: &str, action: &str, resources: &[String]) -> Vec<String> {
         let Ok(attestation) = self.gate.attest() else {
             return Vec::new();
         };
-        let body = json!({"action": action, "resources": resources, "attestation": attestation});
-        let answer = self
-            .http
-            .post(format!("{}/v1/authorize/visible", self.cp.base()))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await;
-        let value = match answer {
-            Ok(r) if r.status().as_u16() == 200 => r.json::<Value>().await.ok(),
-            _ => None,
-        };
-        match value {
-            Some(v) => v
-                .get("visible")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => Vec::new(),
+        let mut out = Vec::new();
+        for chunk in resources.chunks(crate::client::MAX_VISIBLE_QUERY) {
+            match self.cp.visible(token, action, chunk, &attestation).await {
+                Ok(v) => out.extend(v),
+                Err(_) => return Vec::new(),
+            }
         }
+        out
     }
 }
 
