@@ -391,21 +391,6 @@ struct SelfHosted {
     _dir: tempfile::TempDir,
 }
 
-const DEFAULT_BUNDLE: [(&str, &str); 3] = [
-    (
-        "writ.cedarschema",
-        include_str!("../../../examples/policy/default/writ.cedarschema"),
-    ),
-    (
-        "policies.cedar",
-        include_str!("../../../examples/policy/default/policies.cedar"),
-    ),
-    (
-        "entities.json",
-        include_str!("../../../examples/policy/default/entities.json"),
-    ),
-];
-
 impl SelfHosted {
     async fn start() -> anyhow::Result<SelfHosted> {
         let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -441,22 +426,7 @@ impl SelfHosted {
                 Ok::<Value, anyhow::Error>(v)
             }
         };
-        let files: std::collections::BTreeMap<String, Vec<u8>> = DEFAULT_BUNDLE
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec()))
-            .collect();
-        let source = writ_authorize::BundleSource::from_files(files)
-            .map_err(|e| anyhow::anyhow!("the built-in bundle: {e}"))?;
-        let compiled = writ_authorize::compile(&source)
-            .map_err(|e| anyhow::anyhow!("the built-in bundle: {e}"))?;
-        let mut upload: serde_json::Map<String, Value> = DEFAULT_BUNDLE
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), Value::String((*t).to_owned())))
-            .collect();
-        upload.insert(
-            "bundle.sig".into(),
-            Value::String(bundle_key.sign(compiled.digest()).to_json()),
-        );
+        let upload = crate::default_bundle::signed_upload(&bundle_key)?;
         post("/v1/admin/bundles/activate", json!({"files": upload})).await?;
         let principal = post(
             "/v1/admin/principals",

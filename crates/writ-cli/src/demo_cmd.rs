@@ -18,22 +18,6 @@ use writ_model::{Clock, Intent, SystemClock};
 
 use crate::cli_output::{Exit, Format, print_json};
 
-/// The default bundle, shipped inside the binary so the demo needs no files.
-const BUNDLE_FILES: [(&str, &str); 3] = [
-    (
-        "writ.cedarschema",
-        include_str!("../../../examples/policy/default/writ.cedarschema"),
-    ),
-    (
-        "policies.cedar",
-        include_str!("../../../examples/policy/default/policies.cedar"),
-    ),
-    (
-        "entities.json",
-        include_str!("../../../examples/policy/default/entities.json"),
-    ),
-];
-
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Keep the control plane's data here instead of a temporary directory (must not exist yet).
@@ -139,17 +123,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     let admin = init.admin_token.clone();
 
     // Provisioning: a signed policy bundle, two agents and a gate with its own key.
-    let mut files = serde_json::Map::new();
-    let mut raw = std::collections::BTreeMap::new();
-    for (name, text) in BUNDLE_FILES {
-        files.insert(name.into(), json!(text));
-        raw.insert(name.to_owned(), text.as_bytes().to_vec());
-    }
-    let compiled = writ_authorize::compile(&writ_authorize::BundleSource::from_files(raw)?)?;
-    files.insert(
-        "bundle.sig".into(),
-        json!(bundle_key.sign(compiled.digest()).to_json()),
-    );
+    let files = crate::default_bundle::signed_upload(&bundle_key)?;
     let activated = cp
         .admin(
             &admin,

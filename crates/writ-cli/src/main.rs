@@ -5,6 +5,7 @@
 
 mod bench_authorize;
 mod cli_output;
+mod default_bundle;
 mod demo_cmd;
 mod exec_cmd;
 mod gateway_cmd;
