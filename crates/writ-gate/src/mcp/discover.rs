@@ -1,7 +1,6 @@
 //! Listing an upstream server's tools directly (for the operator's pin step): initialize,
 //! `notifications/initialized`, then every page of `tools/list`.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -45,26 +44,7 @@ fn page(answer: &Value) -> Result<(Vec<Value>, Option<Value>), McpError> {
 
 /// Spawns `command` and lists its tools over stdio.
 pub async fn list_tools_stdio(command: &[String]) -> Result<Vec<Value>, McpError> {
-    let (program, args) = command.split_first().ok_or_else(|| McpError::Spawn {
-        command: String::new(),
-        detail: "no command given".into(),
-    })?;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| McpError::Spawn {
-            command: command.join(" "),
-            detail: e.to_string(),
-        })?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(McpError::Upstream(
-            "the upstream's stdio is not piped".into(),
-        ));
-    };
+    let (mut child, mut stdin, stdout) = super::stdio::spawn_upstream(command)?;
     let mut lines = BufReader::new(stdout).lines();
     let work = async {
         let mut send = async |v: Value| -> Result<(), McpError> {

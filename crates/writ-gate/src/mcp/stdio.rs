@@ -147,26 +147,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (program, args) = command.split_first().ok_or_else(|| McpError::Spawn {
-        command: String::new(),
-        detail: "no command given".into(),
-    })?;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| McpError::Spawn {
-            command: command.join(" "),
-            detail: e.to_string(),
-        })?;
-    let (Some(mut up_in), Some(up_out)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(McpError::Upstream(
-            "the upstream's stdio is not piped".into(),
-        ));
-    };
+    let (mut child, mut up_in, up_out) = spawn_upstream(command)?;
 
     let (to_upstream, mut upstream_rx) = mpsc::unbounded_channel::<String>();
     let (to_client, mut client_rx) = mpsc::unbounded_channel::<String>();
@@ -264,4 +245,39 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(5), upstream_reader).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), client_writer).await;
     Ok(())
+}
+
+/// Starts an upstream MCP server `command` with piped stdin and stdout (stderr passes through);
+/// it is killed when the child handle is dropped.
+pub(crate) fn spawn_upstream(
+    command: &[String],
+) -> Result<
+    (
+        tokio::process::Child,
+        tokio::process::ChildStdin,
+        tokio::process::ChildStdout,
+    ),
+    McpError,
+> {
+    let (program, args) = command.split_first().ok_or_else(|| McpError::Spawn {
+        command: String::new(),
+        detail: "no command given".into(),
+    })?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| McpError::Spawn {
+            command: command.join(" "),
+            detail: e.to_string(),
+        })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(McpError::Upstream(
+            "the upstream's stdio is not piped".into(),
+        ));
+    };
+    Ok((child, stdin, stdout))
 }
