@@ -45,7 +45,7 @@ enum Command {
     LedgerDemo(ledger_cmd::DemoArgs),
     /// The append-only evidence ledger: init, append, checkpoints, proofs, verification, tiles.
     Ledger(ledger_cmd::LedgerArgs),
-    /// Policy bundles: validate, test and simulate before activation.
+    /// Policy bundles: validate, test and simulate before activation; keygen, sign, activate.
     Policy(policy_cmd::PolicyArgs),
     /// Recompute a recorded decision and say whether it matches.
     Replay(policy_cmd::ReplayArgs),
