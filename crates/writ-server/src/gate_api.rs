@@ -98,12 +98,7 @@ pub async fn post_receipt(
             )
         })?;
     let execution = receipt.body.execution;
-    if s.execs.get(execution).map_err(index_err)?.is_none() {
-        return Err(ApiError::not_found(
-            "execution_unknown",
-            format!("execution {execution} is not known to this control plane"),
-        ));
-    }
+    known_execution(&s, execution)?;
     let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
     s.execs
         .link_entry(execution, index)
@@ -223,6 +218,16 @@ pub async fn renew_lease(
     })
 }
 
+/// The indexed execution, or 404 `execution_unknown`.
+fn known_execution(s: &AppState, execution: ExecutionId) -> Result<crate::exec::ExecRow, ApiError> {
+    s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
+        ApiError::not_found(
+            "execution_unknown",
+            format!("execution {execution} is not known to this control plane"),
+        )
+    })
+}
+
 /// `GET /v1/proofs/{execution}`: the proof bundle of everything recorded about an execution.
 pub async fn proof(
     State(s): St,
@@ -231,12 +236,7 @@ pub async fn proof(
 ) -> Result<Json<Value>, ApiError> {
     require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    let row = s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
-        ApiError::not_found(
-            "execution_unknown",
-            format!("execution {execution} is not known"),
-        )
-    })?;
+    let row = known_execution(&s, execution)?;
     let indexes = s.execs.entries(execution).map_err(index_err)?;
     let ledger = s.ledger.clone();
     let mut bundle = tokio::task::spawn_blocking(move || ledger.proof_bundle(&indexes, None))
@@ -256,12 +256,7 @@ pub async fn lineage(
 ) -> Result<Json<Value>, ApiError> {
     require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    let row = s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
-        ApiError::not_found(
-            "execution_unknown",
-            format!("execution {execution} is not known"),
-        )
-    })?;
+    let row = known_execution(&s, execution)?;
     let mut ancestors = Vec::new();
     let mut seen = BTreeSet::from([execution]);
     let mut next = row.lineage.parent;
