@@ -88,6 +88,40 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
             }
         }
         ("kill_switch", _) => revocations.set_kill_switch(on),
+        // The state in force when the feed (re)connected: apply all of it.
+        ("snapshot", _) => {
+            let items = |k: &str| {
+                ev.data
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            };
+            for j in items("jtis") {
+                revocations.revoke_jti(&j, i64::MAX);
+            }
+            for p in items("principals") {
+                if let Ok(p) = p.parse::<PrincipalId>() {
+                    revocations.revoke_principal(p);
+                }
+            }
+            for z in items("zones") {
+                if let Ok(z) = z.parse::<ZoneId>() {
+                    revocations.revoke_zone(z);
+                }
+            }
+            revocations.set_kill_switch(
+                ev.data
+                    .get("kill_switch")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
+            );
+        }
         ("lease.ended", _) => {
             if let Some(jti) = ev.data.get("jti").and_then(Value::as_str) {
                 revocations.revoke_jti(jti, i64::MAX);
@@ -111,8 +145,12 @@ pub async fn follow(
         if let Ok(mut resp) = cp.events(&token).await {
             health.seen(clock.now_unix());
             let mut parser = SseParser::default();
-            while let Ok(Some(chunk)) = resp.chunk().await {
+            'stream: while let Ok(Some(chunk)) = resp.chunk().await {
                 for ev in parser.push(&chunk) {
+                    if ev.kind == "lagged" {
+                        // Events were missed: reconnect for a fresh snapshot.
+                        break 'stream;
+                    }
                     apply(&revocations, &ev);
                     health.seen(clock.now_unix());
                     on_event(&ev);
@@ -126,6 +164,31 @@ pub async fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_applies_every_withdrawal_in_force() {
+        let set = RevocationSet::new();
+        let ev = FeedEvent {
+            kind: "snapshot".into(),
+            data: serde_json::json!({"jtis": ["j1"], "principals": ["agent:a"], "zones": ["prod"], "kill_switch": false}),
+        };
+        apply(&set, &ev);
+        let dbg = format!("{set:?}");
+        assert!(
+            dbg.contains("jtis: 1") && dbg.contains("principals: 1") && dbg.contains("zones: 1"),
+            "{dbg}"
+        );
+        assert!(dbg.contains("kill_switch: false"), "{dbg}");
+        // A snapshot without the field fails closed.
+        apply(
+            &set,
+            &FeedEvent {
+                kind: "snapshot".into(),
+                data: serde_json::json!({}),
+            },
+        );
+        assert!(format!("{set:?}").contains("kill_switch: true"));
+    }
 
     #[test]
     fn parses_events_across_chunks_and_skips_keepalives() {

@@ -228,8 +228,18 @@ async fn ledger_consistency(
 
 async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
     require(&s, &headers, Access::GateOrAdmin)?;
+    let kill_switch = s.kill_switch();
+    let snapshot = s.store.read(|r| {
+        let set = |k: GovernanceKind| r.governance.get(&k).cloned().unwrap_or_default();
+        let mut principals = set(GovernanceKind::RevokedPrincipal);
+        principals.extend(set(GovernanceKind::QuarantinedPrincipal));
+        principals.extend(r.principals.values().filter(|p| p.status != "active").map(|p| p.id.clone()));
+        let mut zones = set(GovernanceKind::RevokedZone);
+        zones.extend(set(GovernanceKind::QuarantinedZone));
+        json!({"jtis": set(GovernanceKind::RevokedJti), "principals": principals, "zones": zones, "kill_switch": kill_switch})
+    });
     Ok(s.events
-        .sse(Duration::from_secs(s.config.heartbeat_secs))
+        .sse(Duration::from_secs(s.config.heartbeat_secs), snapshot)
         .into_response())
 }
 

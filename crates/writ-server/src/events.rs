@@ -50,13 +50,20 @@ impl EventBus {
         self.tx.subscribe()
     }
 
-    /// An SSE response: the events as they happen plus a `heartbeat` event every `heartbeat`.
-    /// A subscriber that falls behind gets a `lagged` event (it must resynchronize: it may have
-    /// missed a revocation) rather than a silent gap.
+    /// An SSE response: first a `snapshot` event (the governance state in force, so a gate that
+    /// connects late or reconnects misses nothing), then the events as they happen, plus a
+    /// `heartbeat` event every `heartbeat`. A subscriber that falls behind gets a `lagged` event
+    /// (it must reconnect for a fresh snapshot: it may have missed a revocation) rather than a
+    /// silent gap.
     pub fn sse(
         &self,
         heartbeat: Duration,
+        snapshot: serde_json::Value,
     ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+        // Subscribe before the snapshot is sent, so nothing falls between the two.
+        let first = tokio_stream::once(Ok(SseEvent::default()
+            .event("snapshot")
+            .data(serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into()))));
         let events = BroadcastStream::new(self.subscribe()).map(|item| {
             Ok(match item {
                 Ok(ev) => SseEvent::default()
@@ -76,6 +83,6 @@ impl EventBus {
                 .event("heartbeat")
                 .data(format!("{{\"now\":{now}}}")))
         });
-        Sse::new(events.merge(beats)).keep_alive(KeepAlive::default())
+        Sse::new(first.chain(events.merge(beats))).keep_alive(KeepAlive::default())
     }
 }

@@ -554,3 +554,54 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_feed_starts_with_the_governance_state_in_force() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    srv.call(
+        "POST",
+        "/v1/admin/revocations",
+        Some(&srv.admin),
+        Some(json!({"principal": "agent:triage-bot"})),
+    )
+    .await;
+    srv.call(
+        "POST",
+        "/v1/admin/quarantines",
+        Some(&srv.admin),
+        Some(json!({"zone": "prod"})),
+    )
+    .await;
+    // A gate connecting after the fact still learns both, before anything else.
+    let mut resp = srv
+        .client
+        .get(srv.url("/v1/events"))
+        .bearer_auth(&gate.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        text.push_str(&String::from_utf8_lossy(
+            &resp.chunk().await.unwrap().unwrap(),
+        ));
+    }
+    let first = text.split("\n\n").next().unwrap();
+    assert!(first.contains("event: snapshot"), "{first}");
+    let data: Value = serde_json::from_str(
+        first
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data["principals"], json!(["agent:triage-bot"]));
+    assert_eq!(data["zones"], json!(["prod"]));
+    assert_eq!(data["kill_switch"], json!(false));
+    drop(resp);
+    srv.stop().await;
+}
