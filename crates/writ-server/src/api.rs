@@ -119,6 +119,19 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
     Ok(caller)
 }
 
+/// Authenticates a principal's token and returns the principal it stands for.
+fn require_principal(state: &AppState, headers: &HeaderMap) -> Result<PrincipalId, ApiError> {
+    require(state, headers, Access::Principal)?
+        .subject
+        .parse()
+        .map_err(|_| {
+            ApiError::forbidden(
+                "principal_invalid",
+                "the token's principal id is invalid; issue a new token with `writ principal add`",
+            )
+        })
+}
+
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -617,26 +630,23 @@ async fn authorize(
     body: Result<ApiJson<AuthorizeBody>, ApiError>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let caller = require(&s, &headers, Access::Principal)?;
+    let caller_id = require_principal(&s, &headers)?;
     let ApiJson(body) = body?;
-    let principal: PrincipalId = caller.subject.parse().map_err(|_| {
-        ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
-    })?;
     check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();
-    let planned = plan(&s, principal, &body, execution)?;
+    let planned = plan(&s, caller_id.clone(), &body, execution)?;
     let now = s.now();
     let zone = body.attestation.claims.zone.to_string();
     let (principal, lineage, refusal) = match &planned {
+        // Whoever asks must be in good standing too: a quarantined agent cannot delegate.
         Ok(p) => (
             p.principal.clone(),
             p.lineage.clone(),
-            governance_refusal(&s, &p.principal, &zone),
+            governance_refusal(&s, &caller_id, &zone)
+                .or_else(|| governance_refusal(&s, &p.principal, &zone)),
         ),
         Err((code, message)) => (
-            caller.subject.parse().map_err(|_| {
-                ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
-            })?,
+            caller_id.clone(),
             Lineage::root(execution),
             Some((*code, message.clone())),
         ),
@@ -777,7 +787,7 @@ async fn visible(
     headers: HeaderMap,
     body: Result<ApiJson<VisibleBody>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = require(&s, &headers, Access::Principal)?;
+    let principal = require_principal(&s, &headers)?;
     let ApiJson(body) = body?;
     if body.resources.len() > MAX_VISIBLE_QUERY {
         return Err(ApiError::bad_request(
@@ -785,9 +795,6 @@ async fn visible(
             format!("ask about at most {MAX_VISIBLE_QUERY} resources per call"),
         ));
     }
-    let principal: PrincipalId = caller.subject.parse().map_err(|_| {
-        ApiError::forbidden("principal_invalid", "the token's principal id is invalid")
-    })?;
     check_attestation(&s, &body.attestation)?;
     let zone = body.attestation.claims.zone.to_string();
     // Withdrawn trust shows nothing.

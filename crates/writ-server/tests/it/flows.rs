@@ -381,6 +381,34 @@ async fn delegation_mints_narrower_children_only() {
             "{body}"
         );
     }
+    // A quarantined delegator cannot mint children, even with a valid delegation writ.
+    srv.call(
+        "POST",
+        "/v1/admin/quarantines",
+        Some(&srv.admin),
+        Some(json!({"principal": "agent:triage-bot"})),
+    )
+    .await;
+    let (st, body) = srv
+        .call(
+            "POST",
+            "/v1/authorize",
+            Some(&parent),
+            Some(child_req("fs/read_file", json!({}))),
+        )
+        .await;
+    assert_eq!(
+        (st, body["reason_code"].clone()),
+        (403, json!("principal_quarantined")),
+        "{body}"
+    );
+    srv.call(
+        "POST",
+        "/v1/admin/quarantines",
+        Some(&srv.admin),
+        Some(json!({"principal": "agent:triage-bot", "on": false})),
+    )
+    .await;
     // Someone else cannot use the parent's delegation writ.
     let sub = srv.add_principal("agent:outsider", "dev").await;
     let (st, body) = srv
