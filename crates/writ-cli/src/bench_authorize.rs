@@ -222,18 +222,11 @@ fn print_round(auth: &LoopStats, base: Option<&LoopStats>) {
 }
 
 fn external_target(args: &BenchAuthorizeArgs) -> anyhow::Result<Target> {
-    let token = match (&args.token, &args.token_file) {
-        (Some(t), _) => t.trim().to_owned(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map_err(|e| invalid_input(format!("cannot read {}: {e}", f.display())))?
-            .trim()
-            .to_owned(),
-        (None, None) => {
-            return Err(invalid_input(
-                "pass a principal's token with --token or --token-file (or use --self-hosted)",
-            ));
-        }
-    };
+    let token = crate::cli_output::read_secret(
+        &args.token,
+        &args.token_file,
+        "pass a principal's token with --token or --token-file (or use --self-hosted)",
+    )?;
     let key_file = args.gate_key.as_ref().ok_or_else(|| {
         invalid_input("pass the gate's key with --gate-key FILE (or use --self-hosted)")
     })?;

@@ -62,3 +62,24 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+/// A secret given on the command line (or its env variable), else read from a file; trimmed.
+/// `missing` says how to provide it when neither is given. An empty secret is refused.
+pub fn read_secret(
+    value: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    missing: &str,
+) -> anyhow::Result<String> {
+    let secret = match (value, file) {
+        (Some(t), _) => t.trim().to_owned(),
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .map_err(|e| invalid_input(format!("cannot read {}: {e}", p.display())))?
+            .trim()
+            .to_owned(),
+        (None, None) => return Err(invalid_input(missing.to_owned())),
+    };
+    if secret.is_empty() {
+        return Err(invalid_input(format!("the secret is empty: {missing}")));
+    }
+    Ok(secret)
+}

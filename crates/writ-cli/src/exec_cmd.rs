@@ -160,24 +160,6 @@ pub struct ExecArgs {
     pub command: Vec<OsString>,
 }
 
-fn read_secret(
-    value: &Option<String>,
-    file: &Option<PathBuf>,
-    what: &str,
-) -> anyhow::Result<String> {
-    if let Some(t) = value {
-        return Ok(t.trim().to_owned());
-    }
-    if let Some(p) = file {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| invalid_input(format!("cannot read {} {}: {e}", what, p.display())))?;
-        return Ok(text.trim().to_owned());
-    }
-    Err(invalid_input(format!(
-        "no {what}: pass it as a flag or a file (see `writ exec --help`)"
-    )))
-}
-
 /// `writ __sandbox …`: restricts this process, then execs the command (see writ_gate::exec::sandbox).
 pub fn sandbox_main() -> ExitCode {
     let code = writ_gate::exec::sandbox::main_with_args(std::env::args_os().skip(2));
@@ -265,11 +247,15 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         .zone
         .parse()
         .map_err(|e| invalid_input(format!("--zone {}: {e}", args.zone)))?;
-    let token = read_secret(&args.token, &args.token_file, "principal token (--token)")?;
-    let gate_token = read_secret(
+    let token = crate::cli_output::read_secret(
+        &args.token,
+        &args.token_file,
+        "no principal token: pass --token or --token-file (see `writ exec --help`)",
+    )?;
+    let gate_token = crate::cli_output::read_secret(
         &args.gate_token,
         &args.gate_token_file,
-        "gate token (--gate-token)",
+        "no gate token: pass --gate-token or --gate-token-file (printed by `writ gate add`)",
     )?;
     let key = crate::operator_cmd::read_gate_key(&args.gate_key)?;
     let grace = i64::try_from(args.grace.max(1)).unwrap_or(i64::MAX);

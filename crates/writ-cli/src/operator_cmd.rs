@@ -47,22 +47,11 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     fn token(&self) -> anyhow::Result<String> {
-        if let Some(t) = &self.token {
-            return Ok(t.trim().to_owned());
-        }
-        if let Some(p) = &self.token_file {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                invalid_input(format!("cannot read the token file {}: {e}", p.display()))
-            })?;
-            let t = text.trim();
-            if t.is_empty() {
-                return Err(invalid_input(format!("{} is empty", p.display())));
-            }
-            return Ok(t.to_owned());
-        }
-        Err(invalid_input(
+        crate::cli_output::read_secret(
+            &self.token,
+            &self.token_file,
             "no token: pass --token, --token-file or set WRIT_TOKEN (`writ serve --init` wrote an admin token to DATA_DIR/admin.token)",
-        ))
+        )
     }
 }
 
