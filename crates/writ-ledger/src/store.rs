@@ -97,6 +97,39 @@ impl SqliteStore {
     }
 
     /// The underlying connection (verification and export read through it).
+    /// Column `column` (`data` or `leaf`) of entries `start..end`, in order; a gap or a
+    /// missing row is tampering.
+    fn blob_range(
+        &mut self,
+        column: &str,
+        what: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Vec<u8>>, LedgerError> {
+        let sql =
+            format!("SELECT idx, {column} FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([to_i64(start)?, to_i64(end)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for (expect, row) in (start..end).zip(rows) {
+            let (idx, blob) = row?;
+            if idx as u64 != expect {
+                return Err(LedgerError::Tampered(format!(
+                    "the {what} of entry {expect} is missing"
+                )));
+            }
+            out.push(blob);
+        }
+        if out.len() as u64 != end.saturating_sub(start) {
+            return Err(LedgerError::Tampered(format!(
+                "{what}s {start}..{end} are not all stored"
+            )));
+        }
+        Ok(out)
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -159,51 +192,19 @@ impl LedgerStore for SqliteStore {
     }
 
     fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT idx, data FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-        )?;
-        let rows = stmt.query_map([to_i64(start)?, to_i64(end)?], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for (expect, row) in (start..end).zip(rows) {
-            let (idx, data) = row?;
-            if idx as u64 != expect {
-                return Err(LedgerError::Tampered(format!("entry {expect} is missing")));
-            }
-            out.push(data);
-        }
-        if out.len() as u64 != end.saturating_sub(start) {
-            return Err(LedgerError::Tampered(format!(
-                "entries {start}..{end} are not all stored"
-            )));
-        }
-        Ok(out)
+        self.blob_range("data", "entry", start, end)
     }
 
     fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<crate::hash::Hash>, LedgerError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT idx, leaf FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-        )?;
-        let rows = stmt.query_map([to_i64(start)?, to_i64(end)?], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for (expect, row) in (start..end).zip(rows) {
-            let (idx, leaf) = row?;
-            let leaf = crate::hash::hash_from_slice(&leaf).filter(|_| idx as u64 == expect);
-            out.push(leaf.ok_or_else(|| {
-                LedgerError::Tampered(format!(
-                    "the leaf hash of entry {expect} is missing or malformed"
-                ))
-            })?);
-        }
-        if out.len() as u64 != end.saturating_sub(start) {
-            return Err(LedgerError::Tampered(format!(
-                "leaf hashes {start}..{end} are not all stored"
-            )));
-        }
-        Ok(out)
+        let blobs = self.blob_range("leaf", "leaf hash", start, end)?;
+        (start..)
+            .zip(blobs)
+            .map(|(i, leaf)| {
+                crate::hash::hash_from_slice(&leaf).ok_or_else(|| {
+                    LedgerError::Tampered(format!("the leaf hash of entry {i} is malformed"))
+                })
+            })
+            .collect()
     }
 
     fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError> {
