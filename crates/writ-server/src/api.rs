@@ -658,7 +658,7 @@ async fn authorize(
         });
         let index = record(&s, &entry).await?;
         s.metrics.decision("deny", code);
-        s.events.publish("decision", json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
+        s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
         (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response()
     } else {
         let Ok(plan) = &planned else {
@@ -697,7 +697,7 @@ async fn authorize(
         let response = match record_value.decision {
             Decision::Deny => {
                 s.metrics.decision("deny", code);
-                s.events.publish("decision", json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
+                s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
                 (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
             }
             Decision::Allow => {
@@ -756,7 +756,7 @@ async fn authorize(
                 row.jti = Some(issued.claims.jti.clone());
                 row.writ = Some(issued.token.clone());
                 s.metrics.decision("allow", code);
-                s.events.publish("decision", json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
+                s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
                 (StatusCode::OK, Json(json!({"decision": "allow", "writ": issued.token, "execution": execution, "ledger_index": index, "expires_at": issued.claims.exp}))).into_response()
             }
         };

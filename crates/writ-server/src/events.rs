@@ -42,8 +42,21 @@ impl EventBus {
 
     /// Publishes an event; having no subscriber is not an error.
     pub fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        self.publish_with(kind, || data);
+    }
+
+    /// Like [`EventBus::publish`], but the event is only built when someone is listening (for
+    /// events on the authorize path).
+    pub fn publish_with(&self, kind: &'static str, data: impl FnOnce() -> serde_json::Value) {
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let _ = self.tx.send(Event { seq, kind, data });
+        let _ = self.tx.send(Event {
+            seq,
+            kind,
+            data: data(),
+        });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
