@@ -23,7 +23,9 @@ pub const READ_RESOURCE: &str = "mcp.read_resource";
 /// The intent action of `prompts/get`, on `prompt:SERVER/NAME`.
 pub const GET_PROMPT: &str = "mcp.get_prompt";
 
-/// A call the gateway refuses; it reaches the client as a JSON-RPC error.
+/// A call the gateway refuses. It reaches the client as a JSON-RPC error, except a call to a
+/// tool the upstream does not list, which gets the answer the official MCP SDK servers give
+/// for an unknown tool: a tool result with `isError` (see [`Denial::to_response`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Denial {
     pub reason_code: String,
@@ -32,6 +34,12 @@ pub struct Denial {
     pub execution: Option<ExecutionId>,
     pub ledger_index: Option<u64>,
 }
+
+/// The `_meta` key under which a refusal sent as a tool result carries its details.
+pub const DENIAL_META: &str = "dev.writ/denial";
+
+/// The reason code of a `tools/call` for a tool the upstream never listed.
+pub const TOOL_UNKNOWN: &str = "tool_unknown";
 
 impl Denial {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Denial {
@@ -48,20 +56,37 @@ impl Denial {
         Denial::new(e.reason_code(), e.to_string())
     }
 
-    /// The JSON-RPC error answer to request `id`.
+    /// The answer to request `id`: a JSON-RPC error carrying the reason, or, for a tool the
+    /// upstream does not list (`tool_unknown`), a tool result with `isError: true` whose text
+    /// and `_meta` carry the same reason. Unknown tools are answered that way because it is
+    /// what the upstream itself (any server built on the official TypeScript or Python SDKs)
+    /// answers, so clients see no difference; the call still never reaches the upstream.
     pub fn to_response(&self, id: &Value) -> Value {
+        let message = format!("denied by Writ ({}): {}", self.reason_code, self.message);
+        let data = json!({
+            "reason_code": self.reason_code,
+            "reasons": self.reasons,
+            "execution": self.execution,
+            "ledger_index": self.ledger_index,
+        });
+        if self.reason_code == TOOL_UNKNOWN {
+            return json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "result": {
+                    "content": [{"type": "text", "text": message}],
+                    "isError": true,
+                    "_meta": {DENIAL_META: data},
+                }
+            });
+        }
         json!({
             "jsonrpc": "2.0",
             "id": id,
             "error": {
                 "code": DENIED_CODE,
-                "message": format!("denied by Writ ({}): {}", self.reason_code, self.message),
-                "data": {
-                    "reason_code": self.reason_code,
-                    "reasons": self.reasons,
-                    "execution": self.execution,
-                    "ledger_index": self.ledger_index,
-                }
+                "message": message,
+                "data": data,
             }
         })
     }
@@ -189,7 +214,7 @@ impl Enforcer {
         let defs = self.definitions.read().unwrap_or_else(|p| p.into_inner());
         let Some(def) = defs.get(name) else {
             return Err(Denial::new(
-                "tool_unknown",
+                TOOL_UNKNOWN,
                 format!("the upstream server does not list a tool named {name:?}"),
             ));
         };

@@ -9,7 +9,9 @@
 //!   `mcp.call_tool` on `tool:SERVER/NAME`, the writ is checked with [`crate::Gate::check`]
 //!   (which refuses while the event feed is stale), the call is forwarded, and a signed receipt
 //!   with the SHA-256 of the canonical result is posted. A denial is a JSON-RPC error whose
-//!   `data.reason_code` says why ([`Denial`]).
+//!   `data.reason_code` says why ([`Denial`]); a call to a tool the upstream does not list gets
+//!   the answer SDK servers give for unknown tools, a tool result with `isError: true`, whose
+//!   text and `_meta["dev.writ/denial"]` carry the reason (it is never forwarded either).
 //! - `tools/list`: the answer lists only pinned, unchanged tools the principal's policy could
 //!   allow (`POST /v1/authorize/visible`).
 //! - `resources/read` and `prompts/get`: authorized and receipted the same way, as
@@ -27,7 +29,7 @@ pub mod http;
 pub mod pins;
 pub mod stdio;
 
-pub use enforce::{Denial, Enforcer, Permit};
+pub use enforce::{DENIAL_META, Denial, Enforcer, Permit, TOOL_UNKNOWN};
 pub use error::McpError;
 pub use pins::{PinSet, tool_digest};
 

@@ -51,7 +51,16 @@ async fn denial(e: &Enforcer, token: &str, req: &Value) -> (String, String) {
     match e.admit(Some(token), req).await {
         Admission::Deny(d) => {
             let msg = d.to_response(&json!(1));
-            assert_eq!(msg["error"]["data"]["reason_code"], d.reason_code.as_str());
+            if d.reason_code == writ_gate::mcp::TOOL_UNKNOWN {
+                // Answered like an SDK server answers an unknown tool, reason included.
+                assert_eq!(msg["result"]["isError"], true);
+                let text = msg["result"]["content"][0]["text"].as_str().unwrap();
+                assert!(text.contains(&d.message), "{text}");
+                let meta = &msg["result"]["_meta"][writ_gate::mcp::DENIAL_META];
+                assert_eq!(meta["reason_code"], d.reason_code.as_str());
+            } else {
+                assert_eq!(msg["error"]["data"]["reason_code"], d.reason_code.as_str());
+            }
             (d.reason_code, d.message)
         }
         other => panic!("expected a denial, got {other:?}"),
