@@ -6,6 +6,64 @@ use crate::error::EntryError;
 /// The largest entry, in bytes: the uint16 length prefix of a tile entry bundle.
 pub const MAX_ENTRY_BYTES: usize = 65_535;
 
+/// An entry known to be valid: encoded here, by the canonicalizer, from a value of the caller's,
+/// so appending it skips the canonical-form re-check that raw bytes from elsewhere get
+/// ([`validate_entry`]). Only the shape (an object with a string `type` and an integer `v`) and
+/// the size are checked, on the encoded bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry(Vec<u8>);
+
+impl Entry {
+    /// Encodes `value` as RFC 8785 canonical JSON and checks the entry's shape and size.
+    pub fn encode<T: serde::Serialize>(value: &T) -> Result<Entry, EntryError> {
+        let bytes = writ_model::canonical::to_canonical_vec(value)
+            .map_err(|e| EntryError::NotCanonical(e.to_string()))?;
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge { len: bytes.len() });
+        }
+        check_shape(&bytes)?;
+        Ok(Entry(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// The `type` and `v` members, read without building the whole document.
+#[derive(serde::Deserialize)]
+struct Shape<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    v: Option<serde_json::Number>,
+}
+
+fn check_shape(bytes: &[u8]) -> Result<(), EntryError> {
+    if bytes.first() != Some(&b'{') {
+        return Err(EntryError::BadShape("it is not an object".into()));
+    }
+    let shape: Shape<'_> =
+        serde_json::from_slice(bytes).map_err(|e| EntryError::BadShape(e.to_string()))?;
+    match shape.kind {
+        Some(t) if !t.is_empty() => {}
+        _ => {
+            return Err(EntryError::BadShape(
+                "\"type\" is missing or not a string".into(),
+            ));
+        }
+    }
+    match shape.v {
+        Some(n) if n.is_u64() || n.is_i64() => Ok(()),
+        _ => Err(EntryError::BadShape(
+            "\"v\" is missing or not an integer".into(),
+        )),
+    }
+}
+
 /// Checks an entry before anything is written.
 pub fn validate_entry(bytes: &[u8]) -> Result<(), EntryError> {
     if bytes.len() > MAX_ENTRY_BYTES {
@@ -61,6 +119,42 @@ mod tests {
         let big = format!(r#"{{"pad":"{}","type":"x","v":1}}"#, "a".repeat(65_536));
         assert!(matches!(
             validate_entry(big.as_bytes()),
+            Err(EntryError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn encoded_entries_are_what_validate_entry_accepts() {
+        use serde_json::json;
+        let values = [
+            json!({"v": 1, "type": "decision", "z": {"type": 5}, "a": "\u{e9}\n"}),
+            json!({"type": "t\"q", "v": -3, "n": 1.5e3}),
+        ];
+        for v in &values {
+            let e = Entry::encode(v).unwrap();
+            validate_entry(e.as_bytes()).unwrap();
+            assert_eq!(
+                e.as_bytes(),
+                writ_model::canonical::to_canonical_vec(v).unwrap()
+            );
+        }
+        let refused = [
+            json!({"type": "decision"}),
+            json!({"type": 1, "v": 1}),
+            json!({"type": "", "v": 1}),
+            json!({"type": "x", "v": 1.5}),
+            json!({"nested": {"type": "x", "v": 1}}),
+            json!([1]),
+        ];
+        for v in &refused {
+            assert!(
+                matches!(Entry::encode(v), Err(EntryError::BadShape(_))),
+                "{v}"
+            );
+        }
+        let big = json!({"pad": "a".repeat(65_536), "type": "x", "v": 1});
+        assert!(matches!(
+            Entry::encode(&big),
             Err(EntryError::TooLarge { .. })
         ));
     }

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::bundle::{BundleEntry, BundleLog, ConsistencyProof, PROOF_FORMAT, ProofBundle};
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::entry::validate_entry;
+use crate::entry::{Entry, validate_entry};
 use crate::error::{LedgerError, ProofError, io_error};
 use crate::hash::{Hash, empty_root, leaf_hash, node_hash, root_from_leaf_hashes};
 use crate::note::{Ed25519Signer, Ed25519Verifier, NoteSigner};
@@ -97,16 +97,29 @@ struct Request {
     reply: Reply,
 }
 
-/// The right edge of the tree: the incomplete tile at every tile level.
+/// The right edge of the tree: the incomplete tile at every tile level, and the roots of the
+/// perfect subtrees the tree's leaves split into (one per set bit of `size`, tallest first),
+/// kept up to date on every push so the root costs at most 63 hashes, not a rehash of the
+/// partial tiles.
 #[derive(Debug, Clone, Default)]
 struct Edge {
     size: u64,
     partial: Vec<Vec<Hash>>,
+    /// (height, root) of each perfect subtree, tallest first.
+    frontier: Vec<(u32, Hash)>,
 }
 
 impl Edge {
     /// Appends one leaf; full tiles completed on the way are pushed to `full`.
     fn push(&mut self, leaf: Hash, full: &mut Vec<(u8, u64, Vec<u8>)>) {
+        self.frontier.push((0, leaf));
+        while let [.., (hl, left), (hr, right)] = self.frontier[..] {
+            if hl != hr {
+                break;
+            }
+            self.frontier.truncate(self.frontier.len() - 2);
+            self.frontier.push((hl + 1, node_hash(&left, &right)));
+        }
         let mut h = leaf;
         let mut level = 0usize;
         self.size += 1;
@@ -148,25 +161,32 @@ impl Edge {
             .collect()
     }
 
-    /// The root: the edge's full subtrees, folded right to left.
-    fn root(&self) -> Hash {
-        let mut parts: Vec<Hash> = Vec::new();
-        for row in self.partial.iter().rev() {
+    /// The perfect subtrees, computed from the partial tiles (after loading them).
+    fn frontier_from_rows(&self) -> Vec<(u32, Hash)> {
+        let mut parts = Vec::new();
+        for (level, row) in self.partial.iter().enumerate().rev() {
             let mut offset = 0usize;
             for bit in (0..TILE_HEIGHT).rev() {
                 let n = 1usize << bit;
                 if row.len() & n != 0 {
                     if let Some(chunk) = row.get(offset..offset + n) {
-                        parts.push(root_from_leaf_hashes(chunk));
+                        let height = TILE_HEIGHT * level as u32 + bit;
+                        parts.push((height, root_from_leaf_hashes(chunk)));
                     }
                     offset += n;
                 }
             }
         }
-        let Some(mut acc) = parts.pop() else {
+        parts
+    }
+
+    /// The root: the perfect subtrees, folded right to left.
+    fn root(&self) -> Hash {
+        let mut parts = self.frontier.iter().rev().map(|(_, h)| *h);
+        let Some(mut acc) = parts.next() else {
             return empty_root();
         };
-        while let Some(left) = parts.pop() {
+        for left in parts {
             acc = node_hash(&left, &acc);
         }
         acc
@@ -179,6 +199,8 @@ struct Shared {
     latest: RwLock<Arc<SignedCheckpoint>>,
     reader: Mutex<SqliteStore>,
     tile_cache: Mutex<HashMap<(u8, u64, u64), Arc<ExpandedTile>>>,
+    /// The committed size, for [`Ledger::wait_for_growth`].
+    grown: (Mutex<u64>, Condvar),
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -310,6 +332,7 @@ impl Ledger {
             latest: RwLock::new(Arc::new(latest)),
             reader: Mutex::new(reader),
             tile_cache: Mutex::new(HashMap::new()),
+            grown: (Mutex::new(size), Condvar::new()),
         });
         let (tx, rx) = mpsc::sync_channel::<Request>(MAX_BATCH_ENTRIES * 4);
         let writer_shared = Arc::clone(&shared);
@@ -359,6 +382,46 @@ impl Ledger {
     pub fn submit_with(&self, entry: Vec<u8>, done: AppendCallback) -> Result<(), LedgerError> {
         validate_entry(&entry)?;
         self.enqueue(entry, Reply::Callback(done))
+    }
+
+    /// Like [`Ledger::submit_with`] for an entry encoded by [`Entry::encode`], whose canonical
+    /// form needs no re-check.
+    pub fn submit_entry_with(&self, entry: Entry, done: AppendCallback) -> Result<(), LedgerError> {
+        self.enqueue(entry.into_bytes(), Reply::Callback(done))
+    }
+
+    /// The number of entries under the latest signed checkpoint.
+    pub fn size(&self) -> u64 {
+        self.checkpoint().size()
+    }
+
+    /// Blocks until the ledger holds more than `known` entries, or `timeout` passes; returns the
+    /// size then. For followers that index entries as they are committed.
+    pub fn wait_for_growth(&self, known: u64, timeout: std::time::Duration) -> u64 {
+        let (lock, cv) = &self.shared.grown;
+        let g = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (g, _) = cv
+            .wait_timeout_while(g, timeout, |size| *size <= known)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *g
+    }
+
+    /// Entries `start..end` (at most the latest checkpoint's size), in order.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
+        let size = self.checkpoint().size();
+        if end > size || start > end {
+            return Err(ProofError::IndexOutOfRange {
+                index: end.saturating_sub(1),
+                size,
+            }
+            .into());
+        }
+        if start == end {
+            return Ok(Vec::new());
+        }
+        self.with_reader(|s| s.entries(start, end))
     }
 
     fn enqueue(&self, entry: Vec<u8>, reply: Reply) -> Result<(), LedgerError> {
@@ -676,6 +739,7 @@ fn load_edge(store: &mut SqliteStore, size: u64) -> Result<Edge, LedgerError> {
     let mut edge = Edge {
         size,
         partial: Vec::new(),
+        frontier: Vec::new(),
     };
     let mut level: u8 = 0;
     loop {
@@ -711,6 +775,7 @@ fn load_edge(store: &mut SqliteStore, size: u64) -> Result<Edge, LedgerError> {
         edge.partial.push(row);
         level = level.saturating_add(1);
     }
+    edge.frontier = edge.frontier_from_rows();
     Ok(edge)
 }
 
@@ -750,6 +815,13 @@ fn writer_loop(
                 match shared.latest.write() {
                     Ok(mut g) => *g = Arc::new(cp),
                     Err(p) => *p.into_inner() = Arc::new(cp),
+                }
+                {
+                    let (lock, cv) = &shared.grown;
+                    *lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
+                    cv.notify_all();
                 }
                 for (i, reply) in replies.into_iter().enumerate() {
                     reply.send(Ok(AppendReceipt {
@@ -839,8 +911,13 @@ mod tests {
             let h = leaf_hash(&i.to_be_bytes());
             edge.push(h, &mut full);
             mem.push(h);
-            if matches!(i, 0 | 1 | 254 | 255 | 256 | 65_535 | 65_536 | 69_999) {
+            if matches!(
+                i,
+                0 | 1 | 2 | 254 | 255 | 256 | 511 | 65_535 | 65_536 | 69_999
+            ) {
                 assert_eq!(edge.root(), mem.root(), "size {}", i + 1);
+                // The frontier kept on push is the one recomputed from the tiles on open.
+                assert_eq!(edge.frontier, edge.frontier_from_rows(), "size {}", i + 1);
             }
         }
         assert_eq!(full.iter().filter(|t| t.0 == 1).count(), 1);

@@ -35,6 +35,7 @@ pub mod verify;
 
 pub use bundle::{ConsistencyProof, ProofBundle, VerifiedBundle};
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
+pub use entry::Entry;
 pub use error::{BundleError, EntryError, LedgerError, NoteError, ProofError, TileError};
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use ledger::{AppendCallback, AppendHandle, AppendReceipt, ExportReport, Ledger};

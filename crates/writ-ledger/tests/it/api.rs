@@ -359,3 +359,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn followers_wait_for_growth_and_read_entry_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::init(dir.path(), "example.com/follow").unwrap());
+    // Nothing new: the wait times out and reports the current size.
+    assert_eq!(
+        ledger.wait_for_growth(0, std::time::Duration::from_millis(20)),
+        0
+    );
+    let follower = {
+        let ledger = Arc::clone(&ledger);
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            let mut got = Vec::new();
+            while seen < 5 {
+                let size = ledger.wait_for_growth(seen, std::time::Duration::from_secs(10));
+                assert!(size > seen, "woke without growth");
+                got.extend(ledger.entries(seen, size).unwrap());
+                seen = size;
+            }
+            got
+        })
+    };
+    let mut written = Vec::new();
+    for n in 0..5 {
+        let e =
+            writ_ledger::Entry::encode(&serde_json::json!({"type": "t", "v": 1, "n": n})).unwrap();
+        written.push(e.as_bytes().to_vec());
+        let (tx, rx) = std::sync::mpsc::channel();
+        ledger
+            .submit_entry_with(e, Box::new(move |r| tx.send(r).unwrap()))
+            .unwrap();
+        assert_eq!(rx.recv().unwrap().unwrap().index, n);
+    }
+    assert_eq!(follower.join().unwrap(), written);
+    assert_eq!(ledger.entries(2, 2).unwrap(), Vec::<Vec<u8>>::new());
+    assert!(ledger.entries(3, 6).is_err(), "a range past the checkpoint");
+    verify_dir(dir.path(), true).unwrap();
+}
