@@ -170,8 +170,6 @@ pub enum IssueError {
     BadClaim { claim: String, detail: String },
     #[error("cannot encode the writ: {0}")]
     Encode(String),
-    #[error("cannot get randomness for the writ id: {0}")]
-    Randomness(String),
 }
 
 impl IssueError {
@@ -181,7 +179,6 @@ impl IssueError {
             IssueError::BadLifetime { .. } => "issue_bad_lifetime",
             IssueError::BadClaim { .. } => "issue_bad_claim",
             IssueError::Encode(_) => "issue_encode_failed",
-            IssueError::Randomness(_) => "issue_no_randomness",
         }
     }
 }

@@ -2,7 +2,6 @@
 //! recorded, and [`Issuer::mint_child`] for delegation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use writ_model::{Clock, ExecutionId, GateId, IntentDigest, Lineage, PrincipalId};
 
@@ -83,11 +82,6 @@ pub struct Issuer {
     ring: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     config: IssuerConfig,
-    /// jti = base64url(12 random bytes drawn once per issuer ‖ 8-byte counter): unique
-    /// without a system call per writ. `Err` if the OS had no randomness: then every
-    /// issue fails (closed).
-    jti_prefix: Result<[u8; 12], String>,
-    jti_counter: AtomicU64,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -101,16 +95,10 @@ impl std::fmt::Debug for Issuer {
 
 impl Issuer {
     pub fn new(ring: Arc<KeyRing>, clock: Arc<dyn Clock>, config: IssuerConfig) -> Self {
-        let mut prefix = [0u8; 12];
-        let jti_prefix = getrandom::fill(&mut prefix)
-            .map(|()| prefix)
-            .map_err(|e| e.to_string());
         Self {
             ring,
             clock,
             config,
-            jti_prefix,
-            jti_counter: AtomicU64::new(0),
         }
     }
 
@@ -146,7 +134,9 @@ impl Issuer {
             sub: req.sub,
             act: req.act,
             aud: req.aud,
-            jti: self.new_jti()?,
+            // One writ per execution: the jti is the execution id (a UUIDv7, unique), so
+            // whoever holds a jti can find the execution's records, and back.
+            jti: req.lineage.execution.to_string(),
             iat: now,
             nbf: now,
             exp,
@@ -236,18 +226,5 @@ impl Issuer {
             },
             now,
         )?)
-    }
-
-    fn new_jti(&self) -> Result<String, IssueError> {
-        let prefix = self
-            .jti_prefix
-            .as_ref()
-            .map_err(|e| IssueError::Randomness(e.clone()))?;
-        let n = self.jti_counter.fetch_add(1, Ordering::Relaxed);
-        let mut bytes = [0u8; 20];
-        let (head, tail) = bytes.split_at_mut(12);
-        head.copy_from_slice(prefix);
-        tail.copy_from_slice(&n.to_be_bytes());
-        Ok(b64(&bytes))
     }
 }

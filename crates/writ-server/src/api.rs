@@ -14,7 +14,6 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
-use writ_model::canonical::to_canonical_vec;
 use writ_model::decision::Decision;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::request::{Actor, AuthorizeRequest};
@@ -22,7 +21,6 @@ use writ_model::{ExecutionId, Intent, Lineage, PrincipalId};
 
 use crate::auth::{Caller, Scope, bearer, token_hash};
 use crate::error::ApiError;
-use crate::exec::ExecRow;
 use crate::extract::ApiJson;
 use crate::openapi::{self, Access};
 use crate::state::AppState;
@@ -475,13 +473,21 @@ fn plan(
 
 /// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
 pub async fn record(state: &AppState, entry: &impl serde::Serialize) -> Result<u64, ApiError> {
-    let bytes = to_canonical_vec(entry)
-        .map_err(|e| ApiError::bad_request("entry_unencodable", e.to_string()))?;
+    let entry = writ_ledger::Entry::encode(entry).map_err(|e| match e {
+        writ_ledger::EntryError::TooLarge { len } => ApiError::bad_request(
+            "entry_too_large",
+            format!(
+                "the ledger record of this request would be {len} bytes, over the {} a ledger entry may hold: send smaller arguments",
+                writ_ledger::entry::MAX_ENTRY_BYTES
+            ),
+        ),
+        other => ApiError::bad_request("entry_unencodable", other.to_string()),
+    })?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let done: writ_ledger::AppendCallback = Box::new(move |result| {
         let _ = tx.send(result);
     });
-    state.ledger.submit_with(bytes, done).map_err(|e| {
+    state.ledger.submit_entry_with(entry, done).map_err(|e| {
         ApiError::unavailable(
             "ledger_unavailable",
             format!("the decision could not be recorded: {e}"),
@@ -686,15 +692,8 @@ async fn authorize(
         };
         let record_value = writ_authorize::decide(&bundle, &request, now);
         let index = record(&s, &record_value).await?;
-        let mut row = ExecRow {
-            lineage: lineage.clone(),
-            principal: principal.to_string(),
-            decision_index: index,
-            jti: None,
-            writ: None,
-        };
         let code = record_value.reason_code.as_str();
-        let response = match record_value.decision {
+        match record_value.decision {
             Decision::Deny => {
                 s.metrics.decision("deny", code);
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
@@ -753,18 +752,12 @@ async fn authorize(
                         })
                         .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string()))?,
                 };
-                row.jti = Some(issued.claims.jti.clone());
-                row.writ = Some(issued.token.clone());
+                s.execs.note_writ(execution, issued.token.clone());
                 s.metrics.decision("allow", code);
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
                 (StatusCode::OK, Json(json!({"decision": "allow", "writ": issued.token, "execution": execution, "ledger_index": index, "expires_at": issued.claims.exp}))).into_response()
             }
-        };
-        s.execs
-            .note(&row)
-            .await
-            .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?;
-        response
+        }
     };
     s.metrics.authorize_seconds(started.elapsed().as_secs_f64());
     Ok(response)

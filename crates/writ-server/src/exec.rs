@@ -1,17 +1,33 @@
-//! The execution index: execution → lineage, writ and ledger indexes, for proofs, lineage and
-//! lease renewal. Derived data (the ledger holds the evidence), so it is kept in SQLite with
-//! `synchronous=NORMAL` (a process crash loses nothing committed; only an OS crash may) and never
-//! in unbounded memory.
+//! The execution index: execution → lineage, principal and every ledger entry about it (for
+//! proofs, lineage and lease renewal), and the writ issued for it (for proof bundles).
 //!
-//! Writes are group-committed like the ledger's: a writer thread gathers concurrent rows into one
-//! transaction with prepared statements, and each writer's future resolves once its batch is
-//! committed, so an execution is indexed before its writ is returned.
+//! Derived from the ledger, never ahead of it and never in the authorize path: a follower
+//! thread reads the ledger in order as it grows and indexes each entry. An execution's first
+//! decision (or refusal) creates its row; later decisions about it (lease renewals), receipts
+//! and lease ends link to it. The number of ledger entries indexed is committed in the same
+//! SQLite transaction as the rows, so after a crash the follower resumes exactly where it
+//! stopped: every acknowledged ledger entry ends up indexed, and [`ExecIndex::caught_up`]
+//! waits until everything the ledger held when it was called is.
+//!
+//! Writs are not in the ledger (a writ names its decision's ledger index, so it is signed
+//! after the decision is durable). The authorize path hands each writ over without waiting;
+//! until the follower commits it, it is served from memory. A writ handed over but not yet
+//! committed when the process dies is missing from later proof bundles; the evidence, the
+//! decision record it was issued for, is in the ledger either way.
+//!
+//! The index uses `synchronous=NORMAL`: an OS crash may lose its last transactions, which the
+//! follower then indexes again from the ledger.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Deserialize;
+use writ_ledger::Ledger;
 use writ_model::{ExecutionId, Lineage};
 
 use crate::error::ServerError;
@@ -23,81 +39,35 @@ CREATE TABLE IF NOT EXISTS executions (
     root TEXT NOT NULL,
     traceparent TEXT NOT NULL,
     principal TEXT NOT NULL,
-    decision_index INTEGER NOT NULL,
-    jti TEXT,
-    writ TEXT
-);
-CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent);
-CREATE INDEX IF NOT EXISTS executions_jti ON executions(jti);
+    decision_index INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent) WHERE parent IS NOT NULL;
 CREATE TABLE IF NOT EXISTS execution_entries (
     execution TEXT NOT NULL,
     ledger_index INTEGER NOT NULL,
     PRIMARY KEY (execution, ledger_index)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS writs (
+    execution TEXT PRIMARY KEY,
+    writ TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS follower (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    indexed INTEGER NOT NULL
 );
+INSERT OR IGNORE INTO follower (id, indexed) VALUES (0, 0);
 ";
+
+/// Most ledger entries indexed in one transaction.
+const CHUNK: u64 = 4096;
+/// How long the follower sleeps when the ledger does not grow (writs handed over meanwhile
+/// wait at most this long).
+const IDLE_WAIT: Duration = Duration::from_millis(10);
+/// How long a reader waits for the follower to catch up before giving up.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn commit(conn: &mut Connection, batch: &[(Write, Ack)]) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut row_stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO executions (execution, parent, root, traceparent, principal, decision_index, jti, writ)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let mut link_stmt = tx.prepare_cached(
-            "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
-        )?;
-        for (w, _) in batch {
-            match w {
-                Write::Row(row) => {
-                    let l = &row.lineage;
-                    row_stmt.execute(params![
-                        l.execution.to_string(),
-                        l.parent.map(|p| p.to_string()),
-                        l.root.to_string(),
-                        l.traceparent,
-                        row.principal,
-                        to_i64(row.decision_index),
-                        row.jti,
-                        row.writ
-                    ])?;
-                }
-                Write::Link(execution, index) => {
-                    link_stmt.execute(params![execution.to_string(), to_i64(*index)])?;
-                }
-            }
-        }
-    }
-    tx.commit()
-}
-
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<(Write, Ack)>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
-        let result = commit(&mut conn, &batch).map_err(|e| e.to_string());
-        for (_, ack) in batch {
-            let _ = ack.send(result.clone());
-        }
-    }
-}
-
-impl Drop for ExecIndex {
-    fn drop(&mut self) {
-        // Closing the channel lets the writer finish what it has and stop.
-        self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// One indexed execution.
@@ -106,47 +76,260 @@ pub struct ExecRow {
     pub lineage: Lineage,
     pub principal: String,
     pub decision_index: u64,
-    pub jti: Option<String>,
-    pub writ: Option<String>,
 }
 
-enum Write {
-    Row(Box<ExecRow>),
-    Link(ExecutionId, u64),
+/// The parts of a ledger entry that say which execution it is about.
+#[derive(Deserialize)]
+struct EntryRefs<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    /// `decision` records: the request carries principal and lineage.
+    request: Option<RequestRefs>,
+    /// `authorize.refused`.
+    lineage: Option<Lineage>,
+    principal: Option<String>,
+    /// `lease.ended`.
+    execution: Option<ExecutionId>,
+    /// `receipt`.
+    receipt: Option<ReceiptRefs>,
 }
 
-type Ack = tokio::sync::oneshot::Sender<Result<(), String>>;
+#[derive(Deserialize)]
+struct RequestRefs {
+    principal: String,
+    lineage: Option<Lineage>,
+}
 
-/// Most writes committed in one transaction.
-const MAX_BATCH: usize = 2048;
+#[derive(Deserialize)]
+struct ReceiptRefs {
+    body: ReceiptBodyRefs,
+}
+
+#[derive(Deserialize)]
+struct ReceiptBodyRefs {
+    execution: ExecutionId,
+}
+
+/// What an entry contributes: a new execution (with its principal), or a link to one.
+enum Indexed {
+    Execution(Lineage, String),
+    Link(ExecutionId),
+    Nothing,
+}
+
+fn refs_of(entry: &[u8]) -> Indexed {
+    let Ok(r) = serde_json::from_slice::<EntryRefs<'_>>(entry) else {
+        return Indexed::Nothing;
+    };
+    match r.kind.as_ref() {
+        "decision" => match r.request {
+            Some(RequestRefs {
+                principal,
+                lineage: Some(l),
+            }) => Indexed::Execution(l, principal),
+            _ => Indexed::Nothing,
+        },
+        "authorize.refused" => match (r.lineage, r.principal) {
+            (Some(l), Some(p)) => Indexed::Execution(l, p),
+            _ => Indexed::Nothing,
+        },
+        "receipt" => r
+            .receipt
+            .map_or(Indexed::Nothing, |rc| Indexed::Link(rc.body.execution)),
+        "lease.ended" => r.execution.map_or(Indexed::Nothing, Indexed::Link),
+        _ => Indexed::Nothing,
+    }
+}
+
+/// Indexes entries `first..` and writs, and records the new follower position, in `tx`.
+fn index_batch(
+    tx: &Transaction<'_>,
+    first: u64,
+    entries: &[Vec<u8>],
+    writs: &[(ExecutionId, String)],
+) -> rusqlite::Result<()> {
+    let mut row_stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut link_stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
+    )?;
+    for (index, entry) in (first..).zip(entries) {
+        match refs_of(entry) {
+            Indexed::Execution(l, principal) => {
+                let inserted = row_stmt.execute(params![
+                    l.execution.to_string(),
+                    l.parent.map(|p| p.to_string()),
+                    l.root.to_string(),
+                    l.traceparent,
+                    principal,
+                    to_i64(index)
+                ])?;
+                // A later decision about a known execution is a lease renewal.
+                if inserted == 0 {
+                    link_stmt.execute(params![l.execution.to_string(), to_i64(index)])?;
+                }
+            }
+            Indexed::Link(execution) => {
+                link_stmt.execute(params![execution.to_string(), to_i64(index)])?;
+            }
+            Indexed::Nothing => {}
+        }
+    }
+    let mut writ_stmt =
+        tx.prepare_cached("INSERT OR REPLACE INTO writs (execution, writ) VALUES (?1, ?2)")?;
+    for (execution, writ) in writs {
+        writ_stmt.execute(params![execution.to_string(), writ])?;
+    }
+    tx.execute(
+        "UPDATE follower SET indexed = ?1 WHERE id = 0",
+        params![to_i64(first + entries.len() as u64)],
+    )?;
+    Ok(())
+}
+
+/// State shared by the follower thread and readers.
+struct Shared {
+    /// Writs handed over and not yet committed.
+    pending_writs: Mutex<HashMap<ExecutionId, String>>,
+    /// Ledger entries indexed so far; readers wait on it.
+    indexed: tokio::sync::watch::Sender<u64>,
+    /// The last failure of the follower, cleared by its next success.
+    failure: Mutex<Option<String>>,
+    stop: AtomicBool,
+}
+
+fn follower_loop(
+    mut conn: Connection,
+    ledger: Arc<Ledger>,
+    writs: mpsc::Receiver<(ExecutionId, String)>,
+    shared: Arc<Shared>,
+) {
+    let mut indexed = *shared.indexed.borrow();
+    let mut backoff = Duration::from_millis(10);
+    let mut carried: Vec<(ExecutionId, String)> = Vec::new();
+    loop {
+        // On shutdown, index what is left (writs handed over included), then stop.
+        let stopping = shared.stop.load(Ordering::Relaxed);
+        let wait = if stopping { Duration::ZERO } else { IDLE_WAIT };
+        let size = ledger.wait_for_growth(indexed, wait);
+        carried.extend(writs.try_iter());
+        if size <= indexed && carried.is_empty() {
+            if stopping {
+                return;
+            }
+            continue;
+        }
+        let end = size.min(indexed + CHUNK);
+        let result = ledger
+            .entries(indexed, end)
+            .map_err(|e| e.to_string())
+            .and_then(|entries| {
+                let tx = conn.transaction().map_err(|e| e.to_string())?;
+                index_batch(&tx, indexed, &entries, &carried).map_err(|e| e.to_string())?;
+                tx.commit().map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(()) => {
+                indexed = end;
+                {
+                    let mut pending = shared
+                        .pending_writs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    for (execution, _) in carried.drain(..) {
+                        pending.remove(&execution);
+                    }
+                }
+                shared.indexed.send_replace(indexed);
+                shared
+                    .failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                backoff = Duration::from_millis(10);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the execution index cannot follow the ledger; retrying");
+                *shared.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                if stopping {
+                    return; // rebuilt from the ledger on the next start
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
 
 pub struct ExecIndex {
-    /// Reads only; writes go through the writer thread.
+    /// Reads only; the follower thread writes.
     conn: Mutex<Connection>,
-    writer: Mutex<Option<mpsc::Sender<(Write, Ack)>>>,
+    ledger: Arc<Ledger>,
+    writs: Mutex<mpsc::Sender<(ExecutionId, String)>>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for ExecIndex {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
     Ok(conn)
 }
 
+fn index_err(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Config(format!("execution index: {e}"))
+}
+
 impl ExecIndex {
-    pub fn open(path: &Path) -> Result<Self, ServerError> {
+    /// Opens (or creates) the index at `path` and starts following `ledger` from where the
+    /// index stopped. A position beyond the ledger (an index from another ledger) is refused.
+    pub fn open(path: &Path, ledger: Arc<Ledger>) -> Result<Self, ServerError> {
         let write_conn = open_conn(path)?;
         write_conn.execute_batch(SCHEMA)?;
+        let indexed: i64 =
+            write_conn.query_row("SELECT indexed FROM follower WHERE id = 0", [], |r| {
+                r.get(0)
+            })?;
+        let indexed = u64::try_from(indexed).unwrap_or(u64::MAX);
+        if indexed > ledger.size() {
+            return Err(ServerError::Config(format!(
+                "the execution index {} has indexed {indexed} ledger entries but the ledger holds {}: it belongs to another ledger; move it away and restart (it is rebuilt from the ledger)",
+                path.display(),
+                ledger.size()
+            )));
+        }
         let conn = open_conn(path)?;
-        let (tx, rx) = mpsc::channel::<(Write, Ack)>();
-        let thread = std::thread::Builder::new()
-            .name("writ-exec-index".into())
-            .spawn(move || writer_loop(write_conn, rx))?;
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            pending_writs: Mutex::new(HashMap::new()),
+            indexed: tokio::sync::watch::Sender::new(indexed),
+            failure: Mutex::new(None),
+            stop: AtomicBool::new(false),
+        });
+        let thread = {
+            let (ledger, shared) = (Arc::clone(&ledger), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name("writ-exec-index".into())
+                .spawn(move || follower_loop(write_conn, ledger, rx, shared))?
+        };
         Ok(Self {
             conn: Mutex::new(conn),
-            writer: Mutex::new(Some(tx)),
+            ledger,
+            writs: Mutex::new(tx),
+            shared,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -155,97 +338,119 @@ impl ExecIndex {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn write(&self, w: Write) -> Result<(), ServerError> {
-        let (ack, done) = tokio::sync::oneshot::channel();
-        let sent = match self
-            .writer
+    /// Hands over the writ issued for `execution` (after its decision is in the ledger); never
+    /// waits.
+    pub fn note_writ(&self, execution: ExecutionId, writ: String) {
+        self.shared
+            .pending_writs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
-            Some(tx) => tx.send((w, ack)).is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Err(ServerError::Config("the execution index is closed".into()));
+            .insert(execution, writ.clone());
+        let _ = self
+            .writs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send((execution, writ));
+    }
+
+    /// Ledger entries indexed so far.
+    pub fn indexed(&self) -> u64 {
+        *self.shared.indexed.borrow()
+    }
+
+    /// Waits until every entry the ledger held when called is indexed. Fails (instead of
+    /// answering from a stale index) when the follower cannot catch up in time.
+    pub async fn caught_up(&self) -> Result<(), ServerError> {
+        let target = self.ledger.size();
+        let mut rx = self.shared.indexed.subscribe();
+        match tokio::time::timeout(CATCH_UP_TIMEOUT, rx.wait_for(|n| *n >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let why = self
+                    .shared
+                    .failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "it is still catching up with the ledger".into());
+                Err(index_err(format!(
+                    "not caught up ({} of {target} entries): {why}",
+                    self.indexed()
+                )))
+            }
         }
-        match done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ServerError::Config(format!(
-                "execution index write failed: {e}"
-            ))),
-            Err(_) => Err(ServerError::Config(
-                "the execution index writer stopped".into(),
-            )),
+    }
+
+    /// The execution's row; if it is not indexed yet, waits for the follower first, so any
+    /// execution whose decision is in the ledger is found.
+    pub async fn find(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {
+        if let Some(row) = self.get(execution)? {
+            return Ok(Some(row));
         }
+        self.caught_up().await?;
+        self.get(execution)
     }
 
-    /// Records an execution after its decision is durable in the ledger; resolves once committed.
-    pub async fn note(&self, row: &ExecRow) -> Result<(), ServerError> {
-        self.write(Write::Row(Box::new(row.clone()))).await
-    }
-
-    /// Links another ledger entry (a receipt, a renewal) to an execution.
-    pub async fn link_entry(&self, execution: ExecutionId, index: u64) -> Result<(), ServerError> {
-        self.write(Write::Link(execution, index)).await
-    }
-
+    /// The execution's row as indexed now.
     pub fn get(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {
-        self.query_one("execution = ?1", &execution.to_string())
-    }
-
-    pub fn by_jti(&self, jti: &str) -> Result<Option<ExecRow>, ServerError> {
-        self.query_one("jti = ?1", jti)
-    }
-
-    fn query_one(&self, filter: &str, arg: &str) -> Result<Option<ExecRow>, ServerError> {
-        let sql = format!(
-            "SELECT execution, parent, root, traceparent, principal, decision_index, jti, writ FROM executions WHERE {filter}"
-        );
         let conn = self.conn();
         let row = conn
-            .query_row(&sql, params![arg], |r| {
+            .prepare_cached(
+                "SELECT parent, root, traceparent, principal, decision_index FROM executions WHERE execution = ?1",
+            )?
+            .query_row(params![execution.to_string()], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, i64>(4)?,
                 ))
             })
             .optional()?;
-        let Some((execution, parent, root, traceparent, principal, index, jti, writ)) = row else {
+        let Some((parent, root, traceparent, principal, index)) = row else {
             return Ok(None);
         };
-        let parse = |s: &str| {
-            s.parse::<ExecutionId>()
-                .map_err(|e| ServerError::Config(e.to_string()))
-        };
+        let parse = |s: &str| s.parse::<ExecutionId>().map_err(index_err);
         Ok(Some(ExecRow {
             lineage: Lineage {
-                execution: parse(&execution)?,
+                execution,
                 parent: parent.as_deref().map(parse).transpose()?,
                 root: parse(&root)?,
                 traceparent,
             },
             principal,
             decision_index: u64::try_from(index).unwrap_or(0),
-            jti,
-            writ,
         }))
     }
 
-    /// Ledger indexes of everything recorded about an execution, decision first.
+    /// The writ issued for the execution, if any.
+    pub fn writ(&self, execution: ExecutionId) -> Result<Option<String>, ServerError> {
+        if let Some(w) = self
+            .shared
+            .pending_writs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&execution)
+        {
+            return Ok(Some(w.clone()));
+        }
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT writ FROM writs WHERE execution = ?1")?
+            .query_row(params![execution.to_string()], |r| r.get::<_, String>(0))
+            .optional()?)
+    }
+
+    /// Ledger indexes of everything recorded about an execution, decision first (call
+    /// [`ExecIndex::caught_up`] first for a complete answer).
     pub fn entries(&self, execution: ExecutionId) -> Result<Vec<u64>, ServerError> {
         let mut out = Vec::new();
         if let Some(row) = self.get(execution)? {
             out.push(row.decision_index);
         }
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT ledger_index FROM execution_entries WHERE execution = ?1 ORDER BY ledger_index",
         )?;
         let rows = stmt.query_map(params![execution.to_string()], |r| r.get::<_, i64>(0))?;
@@ -258,8 +463,9 @@ impl ExecIndex {
     /// Direct children of an execution.
     pub fn children(&self, execution: ExecutionId) -> Result<Vec<ExecutionId>, ServerError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT execution FROM executions WHERE parent = ?1 ORDER BY execution")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT execution FROM executions WHERE parent = ?1 ORDER BY execution",
+        )?;
         let rows = stmt.query_map(params![execution.to_string()], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for r in rows {

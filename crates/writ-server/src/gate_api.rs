@@ -98,12 +98,9 @@ pub async fn post_receipt(
             )
         })?;
     let execution = receipt.body.execution;
-    known_execution(&s, execution)?;
+    known_execution(&s, execution).await?;
+    // The index links the receipt to its execution when it follows the ledger past it.
     let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
-    s.execs
-        .link_entry(execution, index)
-        .await
-        .map_err(index_err)?;
     s.events.publish(
         "receipt",
         json!({"execution": execution, "outcome": receipt.body.outcome, "ledger_index": index}),
@@ -130,11 +127,15 @@ pub async fn renew_lease(
 ) -> Result<Response, ApiError> {
     let caller = require(&s, &headers, Access::Principal)?;
     let ApiJson(body) = body?;
+    // A writ's jti is its execution id.
+    let unknown = || ApiError::not_found("lease_unknown", "no execution holds this jti");
+    let execution: ExecutionId = jti.parse().map_err(|_| unknown())?;
     let row = s
         .execs
-        .by_jti(&jti)
+        .find(execution)
+        .await
         .map_err(index_err)?
-        .ok_or_else(|| ApiError::not_found("lease_unknown", "no execution holds this jti"))?;
+        .ok_or_else(unknown)?;
     if row.principal != caller.subject {
         return Err(ApiError::forbidden(
             "lease_not_yours",
@@ -153,7 +154,6 @@ pub async fn renew_lease(
         )
     })?;
     let now = s.now();
-    let execution = row.lineage.execution;
     let mut request = original.request.clone();
     request.env = body.attestation.claims.clone();
     let governance = if s.kill_switch() {
@@ -197,10 +197,6 @@ pub async fn renew_lease(
             )
         }
     };
-    s.execs
-        .link_entry(execution, index)
-        .await
-        .map_err(index_err)?;
     s.metrics.decision(decision.as_str(), &code);
     Ok(match decision {
         Decision::Allow => {
@@ -218,14 +214,22 @@ pub async fn renew_lease(
     })
 }
 
-/// The indexed execution, or 404 `execution_unknown`.
-fn known_execution(s: &AppState, execution: ExecutionId) -> Result<crate::exec::ExecRow, ApiError> {
-    s.execs.get(execution).map_err(index_err)?.ok_or_else(|| {
-        ApiError::not_found(
-            "execution_unknown",
-            format!("execution {execution} is not known to this control plane"),
-        )
-    })
+/// The indexed execution, or 404 `execution_unknown` (once the index has caught up with the
+/// ledger, so a recorded execution is never reported unknown).
+async fn known_execution(
+    s: &AppState,
+    execution: ExecutionId,
+) -> Result<crate::exec::ExecRow, ApiError> {
+    s.execs
+        .find(execution)
+        .await
+        .map_err(index_err)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "execution_unknown",
+                format!("execution {execution} is not known to this control plane"),
+            )
+        })
 }
 
 /// `GET /v1/proofs/{execution}`: the proof bundle of everything recorded about an execution.
@@ -236,14 +240,16 @@ pub async fn proof(
 ) -> Result<Json<Value>, ApiError> {
     require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    let row = known_execution(&s, execution)?;
+    s.execs.caught_up().await.map_err(index_err)?;
+    known_execution(&s, execution).await?;
     let indexes = s.execs.entries(execution).map_err(index_err)?;
+    let writ = s.execs.writ(execution).map_err(index_err)?;
     let ledger = s.ledger.clone();
     let mut bundle = tokio::task::spawn_blocking(move || ledger.proof_bundle(&indexes, None))
         .await
         .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger reader stopped"))?
         .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
-    bundle.writ = row.writ;
+    bundle.writ = writ;
     bundle.jwks = serde_json::to_value(s.issuer.key_ring().jwks(s.now())).ok();
     Ok(Json(serde_json::to_value(&bundle).unwrap_or(Value::Null)))
 }
@@ -256,7 +262,8 @@ pub async fn lineage(
 ) -> Result<Json<Value>, ApiError> {
     require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    let row = known_execution(&s, execution)?;
+    s.execs.caught_up().await.map_err(index_err)?;
+    let row = known_execution(&s, execution).await?;
     let mut ancestors = Vec::new();
     let mut seen = BTreeSet::from([execution]);
     let mut next = row.lineage.parent;

@@ -19,7 +19,8 @@ use crate::store::ControlStore;
 /// File names inside the data directory.
 pub const LEDGER_DIR: &str = "ledger";
 pub const CONTROL_DB: &str = "control.db";
-pub const EXEC_DB: &str = "executions.db";
+/// The execution index, derived from the ledger (rebuilt from it if removed).
+pub const EXEC_DB: &str = "index.db";
 pub const WRIT_KEY_FILE: &str = "writ-signing.key";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
@@ -157,12 +158,14 @@ impl AppState {
         metrics
             .ledger_size
             .store(cp.size(), std::sync::atomic::Ordering::Relaxed);
+        let ledger = Arc::new(ledger);
+        let execs = ExecIndex::open(&dir.join(EXEC_DB), Arc::clone(&ledger))?;
         Ok(Arc::new(AppState {
             config,
             clock,
-            ledger: Arc::new(ledger),
+            ledger,
             store,
-            execs: ExecIndex::open(&dir.join(EXEC_DB))?,
+            execs,
             bundles,
             trusted_bundle_keys,
             issuer,

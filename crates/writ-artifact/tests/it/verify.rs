@@ -202,12 +202,15 @@ fn garbage_never_panics() {
 }
 
 #[test]
-fn jtis_are_unique_per_issuer_and_across_issuers() {
+fn jtis_are_execution_ids_unique_per_issuer_and_across_issuers() {
     let f = Fixture::new();
     let other = Issuer::new(f.ring.clone(), f.clock.clone(), IssuerConfig::new(ISSUER));
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        assert!(seen.insert(f.issuer.issue(f.request()).unwrap().claims.jti));
-        assert!(seen.insert(other.issue(f.request()).unwrap().claims.jti));
+        for issuer in [&f.issuer, &other] {
+            let w = issuer.issue(f.request()).unwrap();
+            assert_eq!(w.claims.jti, w.claims.lineage.execution.to_string());
+            assert!(seen.insert(w.claims.jti));
+        }
     }
 }

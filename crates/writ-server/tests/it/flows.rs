@@ -316,6 +316,105 @@ async fn state_survives_a_restart() {
     srv.stop().await;
 }
 
+/// The kinds of the entries in an execution's proof bundle, in ledger order.
+async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<String>, Value) {
+    let (st, proof) = srv
+        .call("GET", &format!("/v1/proofs/{execution}"), Some(token), None)
+        .await;
+    assert_eq!(st, 200, "{proof}");
+    let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+    let verified = bundle.verify(Some(&srv.state.ledger.vkey())).unwrap();
+    let kinds = verified
+        .entries
+        .iter()
+        .map(|e| {
+            serde_json::from_slice::<Value>(&e.entry).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    (kinds, proof)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    assert_eq!(st, 200, "{allow}");
+    let execution = allow["execution"].as_str().unwrap().to_owned();
+    let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap()).unwrap();
+    // The writ's jti is its execution id, so a lease renews by it.
+    let jti = claims.claims["jti"].as_str().unwrap().to_owned();
+    assert_eq!(jti, execution);
+    let (st, renewed) = srv
+        .call(
+            "POST",
+            &format!("/v1/leases/{jti}/renew"),
+            Some(&agent),
+            Some(json!({"attestation": gate.attest()})),
+        )
+        .await;
+    assert_eq!(st, 200, "{renewed}");
+    let (st, child) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution}))).await;
+    assert_eq!(st, 200, "{child}");
+    // Right after the answers: the index has caught up with everything they recorded.
+    let (kinds, proof) = proof_kinds(&srv, &agent, &execution).await;
+    assert_eq!(
+        kinds,
+        ["decision", "decision"],
+        "the decision, then the renewal"
+    );
+    assert_eq!(proof["writ"], allow["writ"]);
+    let size = srv.state.ledger.size();
+    assert_eq!(srv.state.execs.indexed(), size);
+
+    // Remove the index: the next start rebuilds it from the ledger (writs are not in the
+    // ledger, so the rebuilt proof bundle carries none; the evidence is all there).
+    let config = srv.state.config.clone();
+    let (dir, admin, key) = srv.stop().await;
+    for f in ["index.db", "index.db-wal", "index.db-shm"] {
+        let _ = std::fs::remove_file(config.data_dir.join(f));
+    }
+    let srv = TestServer::start_in(dir, config, admin, key).await;
+    let (rebuilt, proof) = proof_kinds(&srv, &agent, &execution).await;
+    assert_eq!(rebuilt, kinds);
+    assert_eq!(proof["writ"], Value::Null);
+    assert_eq!(srv.state.execs.indexed(), size);
+    let (st, lineage) = srv
+        .call(
+            "GET",
+            &format!("/v1/lineage/{execution}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{lineage}");
+    assert_eq!(lineage["descendants"][0]["execution"], child["execution"]);
+    let (st, again) = srv
+        .call(
+            "POST",
+            &format!("/v1/leases/{jti}/renew"),
+            Some(&agent),
+            Some(json!({"attestation": gate.attest()})),
+        )
+        .await;
+    assert_eq!(st, 200, "{again}");
+    let (st, unknown) = srv
+        .call(
+            "POST",
+            "/v1/leases/not-a-jti/renew",
+            Some(&agent),
+            Some(json!({"attestation": gate.attest()})),
+        )
+        .await;
+    assert_eq!((st, unknown["code"].clone()), (404, json!("lease_unknown")));
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegation_mints_narrower_children_only() {
     let srv = TestServer::start().await;
