@@ -752,7 +752,14 @@ async fn authorize(
                         })
                         .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string()))?,
                 };
-                s.execs.note_writ(execution, issued.token.clone());
+                s.execs.note(
+                    crate::exec::ExecRow {
+                        lineage: lineage.clone(),
+                        principal: principal.to_string(),
+                        decision_index: index,
+                    },
+                    issued.token.clone(),
+                );
                 s.metrics.decision("allow", code);
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
                 (StatusCode::OK, Json(json!({"decision": "allow", "writ": issued.token, "execution": execution, "ledger_index": index, "expires_at": issued.claims.exp}))).into_response()

@@ -10,10 +10,15 @@
 //! waits until everything the ledger held when it was called is.
 //!
 //! Writs are not in the ledger (a writ names its decision's ledger index, so it is signed
-//! after the decision is durable). The authorize path hands each writ over without waiting;
-//! until the follower commits it, it is served from memory. A writ handed over but not yet
+//! after the decision is durable). The authorize path hands each allowed execution over
+//! without waiting ([`ExecIndex::note`]); until the follower has indexed its decision and
+//! committed its writ, both are served from memory, so a gate's receipt or lease renewal
+//! right after the answer finds the execution at once. A writ handed over but not yet
 //! committed when the process dies is missing from later proof bundles; the evidence, the
 //! decision record it was issued for, is in the ledger either way.
+//!
+//! The follower commits at most every [`COMMIT_INTERVAL`] (or every [`CHUNK`] entries):
+//! small transactions would cost a few pages of WAL each.
 //!
 //! The index uses `synchronous=NORMAL`: an OS crash may lose its last transactions, which the
 //! follower then indexes again from the ledger.
@@ -60,9 +65,10 @@ INSERT OR IGNORE INTO follower (id, indexed) VALUES (0, 0);
 
 /// Most ledger entries indexed in one transaction.
 const CHUNK: u64 = 4096;
-/// How long the follower sleeps when the ledger does not grow (writs handed over meanwhile
-/// wait at most this long).
-const IDLE_WAIT: Duration = Duration::from_millis(10);
+/// How long the follower sleeps when the ledger does not grow.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+/// The shortest time between two follower commits while fewer than [`CHUNK`] entries wait.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a reader waits for the follower to catch up before giving up.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -182,17 +188,18 @@ fn index_batch(
     for (execution, writ) in writs {
         writ_stmt.execute(params![execution.to_string(), writ])?;
     }
-    tx.execute(
-        "UPDATE follower SET indexed = ?1 WHERE id = 0",
-        params![to_i64(first + entries.len() as u64)],
-    )?;
+    tx.prepare_cached("UPDATE follower SET indexed = ?1 WHERE id = 0")?
+        .execute(params![to_i64(first + entries.len() as u64)])?;
     Ok(())
 }
 
+/// An execution handed over by the authorize path, and its writ.
+type Note = (ExecRow, String);
+
 /// State shared by the follower thread and readers.
 struct Shared {
-    /// Writs handed over and not yet committed.
-    pending_writs: Mutex<HashMap<ExecutionId, String>>,
+    /// Executions handed over whose decision is not indexed or whose writ is not committed.
+    pending: Mutex<HashMap<ExecutionId, Note>>,
     /// Ledger entries indexed so far; readers wait on it.
     indexed: tokio::sync::watch::Sender<u64>,
     /// The last failure of the follower, cleared by its next success.
@@ -203,18 +210,34 @@ struct Shared {
 fn follower_loop(
     mut conn: Connection,
     ledger: Arc<Ledger>,
-    writs: mpsc::Receiver<(ExecutionId, String)>,
+    notes: mpsc::Receiver<ExecutionId>,
     shared: Arc<Shared>,
 ) {
     let mut indexed = *shared.indexed.borrow();
     let mut backoff = Duration::from_millis(10);
+    let mut last_commit = std::time::Instant::now();
+    // Executions whose writ is to be committed (their notes stay in `pending` until then).
     let mut carried: Vec<(ExecutionId, String)> = Vec::new();
     loop {
         // On shutdown, index what is left (writs handed over included), then stop.
         let stopping = shared.stop.load(Ordering::Relaxed);
         let wait = if stopping { Duration::ZERO } else { IDLE_WAIT };
-        let size = ledger.wait_for_growth(indexed, wait);
-        carried.extend(writs.try_iter());
+        let mut size = ledger.wait_for_growth(indexed, wait);
+        if !stopping
+            && size.saturating_sub(indexed) < CHUNK
+            && let Some(rest) = COMMIT_INTERVAL.checked_sub(last_commit.elapsed())
+        {
+            std::thread::sleep(rest);
+            size = ledger.size();
+        }
+        {
+            let pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for execution in notes.try_iter() {
+                if let Some((_, writ)) = pending.get(&execution) {
+                    carried.push((execution, writ.clone()));
+                }
+            }
+        }
         if size <= indexed && carried.is_empty() {
             if stopping {
                 return;
@@ -230,17 +253,22 @@ fn follower_loop(
                 index_batch(&tx, indexed, &entries, &carried).map_err(|e| e.to_string())?;
                 tx.commit().map_err(|e| e.to_string())
             });
+        last_commit = std::time::Instant::now();
         match result {
             Ok(()) => {
                 indexed = end;
                 {
-                    let mut pending = shared
-                        .pending_writs
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    for (execution, _) in carried.drain(..) {
-                        pending.remove(&execution);
-                    }
+                    // Served from the index from now on, once the decision is indexed too.
+                    let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    carried.retain(|(execution, _)| {
+                        let done = pending
+                            .get(execution)
+                            .is_none_or(|(row, _)| row.decision_index < indexed);
+                        if done {
+                            pending.remove(execution);
+                        }
+                        !done
+                    });
                 }
                 shared.indexed.send_replace(indexed);
                 shared
@@ -267,7 +295,7 @@ pub struct ExecIndex {
     /// Reads only; the follower thread writes.
     conn: Mutex<Connection>,
     ledger: Arc<Ledger>,
-    writs: Mutex<mpsc::Sender<(ExecutionId, String)>>,
+    notes: Mutex<mpsc::Sender<ExecutionId>>,
     shared: Arc<Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -314,7 +342,7 @@ impl ExecIndex {
         let conn = open_conn(path)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
-            pending_writs: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             indexed: tokio::sync::watch::Sender::new(indexed),
             failure: Mutex::new(None),
             stop: AtomicBool::new(false),
@@ -328,7 +356,7 @@ impl ExecIndex {
         Ok(Self {
             conn: Mutex::new(conn),
             ledger,
-            writs: Mutex::new(tx),
+            notes: Mutex::new(tx),
             shared,
             thread: Mutex::new(Some(thread)),
         })
@@ -338,19 +366,29 @@ impl ExecIndex {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Hands over the writ issued for `execution` (after its decision is in the ledger); never
-    /// waits.
-    pub fn note_writ(&self, execution: ExecutionId, writ: String) {
+    /// Hands over an allowed execution and its writ, after its decision is in the ledger;
+    /// never waits.
+    pub fn note(&self, row: ExecRow, writ: String) {
+        let execution = row.lineage.execution;
         self.shared
-            .pending_writs
+            .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(execution, writ.clone());
+            .insert(execution, (row, writ));
         let _ = self
-            .writs
+            .notes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .send((execution, writ));
+            .send(execution);
+    }
+
+    fn pending(&self, execution: ExecutionId) -> Option<Note> {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&execution)
+            .cloned()
     }
 
     /// Ledger entries indexed so far.
@@ -384,6 +422,9 @@ impl ExecIndex {
     /// The execution's row; if it is not indexed yet, waits for the follower first, so any
     /// execution whose decision is in the ledger is found.
     pub async fn find(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {
+        if let Some((row, _)) = self.pending(execution) {
+            return Ok(Some(row));
+        }
         if let Some(row) = self.get(execution)? {
             return Ok(Some(row));
         }
@@ -426,14 +467,8 @@ impl ExecIndex {
 
     /// The writ issued for the execution, if any.
     pub fn writ(&self, execution: ExecutionId) -> Result<Option<String>, ServerError> {
-        if let Some(w) = self
-            .shared
-            .pending_writs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&execution)
-        {
-            return Ok(Some(w.clone()));
+        if let Some((_, writ)) = self.pending(execution) {
+            return Ok(Some(writ));
         }
         Ok(self
             .conn()
