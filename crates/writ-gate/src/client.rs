@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
@@ -16,12 +16,15 @@ pub const MAX_VISIBLE_QUERY: usize = 1000;
 /// Default time a call to the control plane may take before the caller denies.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// An HTTP client for one control plane.
+/// An HTTP client for one control plane. One connection pool (keep-alive, `TCP_NODELAY`) is
+/// shared by every call and every clone.
 #[derive(Debug, Clone)]
 pub struct ControlPlane {
     base: String,
     http: reqwest::Client,
     timeout: Duration,
+    /// `{base}/v1/authorize`, parsed once (it is on every governed call's path).
+    authorize_url: Option<reqwest::Url>,
 }
 
 /// The answer to an authorize request.
@@ -39,6 +42,21 @@ pub enum Authorization {
         execution: Option<ExecutionId>,
         ledger_index: Option<u64>,
     },
+}
+
+/// The body of `POST /v1/authorize`, serialized straight from borrowed parts.
+#[derive(Serialize)]
+struct AuthorizeBody<'a> {
+    intent: &'a Intent,
+    attestation: &'a EnvironmentAttestation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<ExecutionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_writ: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifetime_secs: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -83,12 +101,16 @@ impl ControlPlane {
     pub fn with_timeout(base: impl Into<String>, timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
+            .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
+        let base = base.into().trim_end_matches('/').to_owned();
+        let authorize_url = reqwest::Url::parse(&format!("{base}/v1/authorize")).ok();
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
+            base,
             http,
             timeout,
+            authorize_url,
         }
     }
 
@@ -109,14 +131,22 @@ impl ControlPlane {
         }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), GateError> {
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), GateError> {
         let resp = req.send().await.map_err(|e| self.transport(e))?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
-        let body: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        Ok((status, bytes.into()))
+    }
+
+    fn json_body(status: u16, bytes: &[u8]) -> Result<Value, GateError> {
+        serde_json::from_slice(bytes).map_err(|_| {
             GateError::Garbage(format!("status {status} with a body that is not JSON"))
-        })?;
-        Ok((status, body))
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), GateError> {
+        let (status, bytes) = self.send_raw(req).await?;
+        Ok((status, Self::json_body(status, &bytes)?))
     }
 
     fn api_error(status: u16, body: &Value) -> GateError {
@@ -143,38 +173,37 @@ impl ControlPlane {
         attestation: &EnvironmentAttestation,
         options: &AuthorizeOptions,
     ) -> Result<Authorization, GateError> {
-        let mut body = json!({"intent": intent, "attestation": attestation});
-        if let Some(obj) = body.as_object_mut() {
-            if let Some(p) = options.parent {
-                obj.insert("parent".into(), json!(p));
-            }
-            if let Some(w) = &options.from_writ {
-                obj.insert("from_writ".into(), json!(w));
-            }
-            if let Some(s) = &options.scope {
-                obj.insert("scope".into(), s.clone());
-            }
-            if let Some(l) = options.lifetime_secs {
-                obj.insert("lifetime_secs".into(), json!(l));
-            }
+        let body = AuthorizeBody {
+            intent,
+            attestation,
+            parent: options.parent,
+            from_writ: options.from_writ.as_deref(),
+            scope: options.scope.as_ref(),
+            lifetime_secs: options.lifetime_secs,
+        };
+        let req = match &self.authorize_url {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(format!("{}/v1/authorize", self.base)),
+        };
+        let (status, bytes) = self.send_raw(req.bearer_auth(token).json(&body)).await?;
+        if status == 200 {
+            // The common answer, read straight into its shape (no intermediate JSON tree).
+            let a: AllowBody = serde_json::from_slice(&bytes).map_err(|e| {
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+                    GateError::Garbage(format!("status {status} with a body that is not JSON"))
+                } else {
+                    GateError::Garbage(e.to_string())
+                }
+            })?;
+            return Ok(Authorization::Allow {
+                writ: a.writ,
+                execution: a.execution,
+                ledger_index: a.ledger_index,
+                expires_at: a.expires_at,
+            });
         }
-        let req = self
-            .http
-            .post(format!("{}/v1/authorize", self.base))
-            .bearer_auth(token)
-            .json(&body);
-        let (status, body) = self.send(req).await?;
+        let body = Self::json_body(status, &bytes)?;
         match status {
-            200 => {
-                let a: AllowBody =
-                    serde_json::from_value(body).map_err(|e| GateError::Garbage(e.to_string()))?;
-                Ok(Authorization::Allow {
-                    writ: a.writ,
-                    execution: a.execution,
-                    ledger_index: a.ledger_index,
-                    expires_at: a.expires_at,
-                })
-            }
             403 if body.get("decision").and_then(Value::as_str) == Some("deny") => {
                 let d: DenyBody =
                     serde_json::from_value(body).map_err(|e| GateError::Garbage(e.to_string()))?;

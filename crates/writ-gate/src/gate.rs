@@ -201,6 +201,22 @@ impl Gate {
             })
     }
 
+    /// Like [`Gate::check`], for a caller that already recomputed the intent digest of the
+    /// call it is about to make (from that call, never from the writ).
+    pub fn check_digest(&self, writ: &str, call: &IntentDigest) -> Result<VerifiedWrit, GateError> {
+        if let Some(feed) = &self.feed {
+            feed.require_fresh(self.clock.now_unix())?;
+        }
+        self.verifier
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verify(writ, call)
+            .map_err(|e| GateError::WritRefused {
+                code: e.reason_code(),
+                message: e.to_string(),
+            })
+    }
+
     /// Signs a receipt for an outcome. `result` is digested, never sent.
     #[allow(clippy::too_many_arguments, reason = "a receipt has this many facts")]
     pub fn receipt(

@@ -133,8 +133,9 @@ pub struct Enforcer {
     cp: ControlPlane,
     config: EnforcerConfig,
     clock: Arc<dyn Clock>,
-    /// The upstream's tool definitions as last listed.
-    definitions: RwLock<HashMap<String, Value>>,
+    /// How each of the upstream's tools, as last listed, compares with its pin (computed
+    /// when the definitions are recorded: the pins never change while the gateway runs).
+    definitions: RwLock<HashMap<String, PinStatus>>,
 }
 
 impl std::fmt::Debug for Enforcer {
@@ -179,12 +180,16 @@ impl Enforcer {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return;
         };
+        // Digest outside the lock: a schema's canonical form is the costly part.
+        let statuses: Vec<(String, PinStatus)> = tools
+            .iter()
+            .filter_map(|t| {
+                let name = t.get("name").and_then(Value::as_str)?;
+                Some((name.to_owned(), self.config.pins.status(t)))
+            })
+            .collect();
         let mut defs = self.definitions.write().unwrap_or_else(|p| p.into_inner());
-        for t in tools {
-            if let Some(name) = t.get("name").and_then(Value::as_str) {
-                defs.insert(name.to_owned(), t.clone());
-            }
-        }
+        defs.extend(statuses);
     }
 
     /// Forgets the definitions (after `notifications/tools/list_changed`).
@@ -211,14 +216,19 @@ impl Enforcer {
     }
 
     fn pin_check(&self, name: &str) -> Result<(), Denial> {
-        let defs = self.definitions.read().unwrap_or_else(|p| p.into_inner());
-        let Some(def) = defs.get(name) else {
+        let status = self
+            .definitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied();
+        let Some(status) = status else {
             return Err(Denial::new(
                 TOOL_UNKNOWN,
                 format!("the upstream server does not list a tool named {name:?}"),
             ));
         };
-        match self.config.pins.status(def) {
+        match status {
             PinStatus::Pinned => Ok(()),
             PinStatus::NotPinned => Err(Denial::new(
                 "tool_not_pinned",
@@ -260,7 +270,8 @@ impl Enforcer {
 
     /// The intent of a governed request: (action, resource, exact arguments).
     fn intent_of(&self, method: &str, request: &Value) -> Result<Intent, Denial> {
-        let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+        let empty = json!({});
+        let params = request.get("params").unwrap_or(&empty);
         let text = |key: &str| {
             params
                 .get(key)
@@ -349,12 +360,13 @@ impl Enforcer {
                 });
             }
         };
-        let mut checked = self.gate.check(&writ, &intent);
+        // `digest` is the intent recomputed from the call about to be forwarded (above).
+        let mut checked = self.gate.check_digest(&writ, &digest);
         if matches!(&checked, Err(e) if e.reason_code() == "writ_unknown_kid")
             && self.refresh_keys().await
         {
             // The control plane rotated its writ key since the gateway started.
-            checked = self.gate.check(&writ, &intent);
+            checked = self.gate.check_digest(&writ, &digest);
         }
         match checked {
             Ok(verified) => Ok(Permit {

@@ -194,6 +194,13 @@ pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// The message answering request `id` in a JSON or SSE body.
+fn answer_in(body: &[u8], id: &Value) -> Option<Value> {
+    messages(body)
+        .into_iter()
+        .find(|m| m.get("id") == Some(id) && m.get("method").is_none())
+}
+
 /// Rewrites the message answering `id` in a JSON or SSE body; everything else stays as it was.
 fn rewrite(body: &[u8], sse: bool, id: &Value, f: impl Fn(&mut Value)) -> Vec<u8> {
     if !sse {
@@ -294,14 +301,14 @@ async fn handle(
         Ok(b) => b,
         Err(e) => return upstream_failed(&e.to_string()),
     };
-    let answer = messages(&bytes)
-        .into_iter()
-        .find(|m| m.get("id") == Some(&id) && m.get("method").is_none());
     let body = match admission {
         Admission::Call(permit) => {
-            let answer = answer.unwrap_or(Value::Null);
+            // The answer is relayed as it came; finding and digesting it for the receipt
+            // happens off the client's path.
             let enforcer = gw.enforcer.clone();
+            let answer_bytes = bytes.clone();
             tokio::spawn(async move {
+                let answer = answer_in(&answer_bytes, &id).unwrap_or(Value::Null);
                 if let Err(e) = enforcer.finish(permit, &answer).await {
                     eprintln!(
                         "writ gateway: the receipt of a call could not be posted ({}): {e}",
@@ -311,7 +318,7 @@ async fn handle(
             });
             bytes.to_vec()
         }
-        Admission::List(list) => match answer {
+        Admission::List(list) => match answer_in(&bytes, &id) {
             Some(mut a) => {
                 gw.enforcer
                     .filter_list(list, token.as_deref(), &mut a)

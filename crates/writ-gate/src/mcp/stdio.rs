@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -28,12 +29,65 @@ fn id_key(id: &Value) -> String {
     id.to_string()
 }
 
+/// Lines up to this size are written with their newline in one `write` (copied into the
+/// writer's buffer); longer ones in two.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// Writes one message and its newline, then flushes: one system call for most messages, so
+/// the reader never wakes up to half a line.
+async fn write_line<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &mut Vec<u8>,
+    line: &str,
+) -> std::io::Result<()> {
+    if line.len() < COALESCE_LIMIT {
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        w.write_all(buf).await?;
+    } else {
+        w.write_all(line.as_bytes()).await?;
+        w.write_all(b"\n").await?;
+    }
+    w.flush().await
+}
+
+/// What routing an upstream message needs: its `method` and its `id` (kept even when `null`).
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(default, borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The `method` (when a string) and `id` of an upstream line, without building the rest of
+/// the message (a tool result can be large); `None` when the line is not JSON.
+fn head(line: &str) -> Option<(Option<String>, Option<Value>)> {
+    if line.trim_start().starts_with('{')
+        && let Ok(h) = serde_json::from_str::<Head>(line)
+    {
+        return Some((h.method.map(std::borrow::Cow::into_owned), h.id));
+    }
+    // Anything unusual (duplicate keys, a non-string method, a batch): the full parse decides.
+    let msg = serde_json::from_str::<Value>(line).ok()?;
+    Some((
+        msg.get("method").and_then(Value::as_str).map(str::to_owned),
+        msg.get("id").cloned(),
+    ))
+}
+
 struct Session {
     enforcer: Arc<Enforcer>,
     token: Option<String>,
     pending: Mutex<HashMap<String, Pending>>,
     to_upstream: mpsc::UnboundedSender<String>,
-    to_client: mpsc::UnboundedSender<String>,
+    /// Lines for the client; shared with the receipt task that digests a call's answer.
+    to_client: mpsc::UnboundedSender<Arc<String>>,
     next_internal: AtomicU64,
 }
 
@@ -84,43 +138,50 @@ impl Session {
                 let _ = self.to_upstream.send(line);
             }
             Admission::Deny(denial) => {
-                let _ = self.to_client.send(denial.to_response(&id).to_string());
+                let _ = self
+                    .to_client
+                    .send(Arc::new(denial.to_response(&id).to_string()));
             }
         }
     }
 
     /// One line from the upstream: answers to intercepted requests are processed, the rest pass.
     async fn upstream_line(&self, line: String) {
-        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
-            let _ = self.to_client.send(line);
+        let Some((method, id)) = head(&line) else {
+            let _ = self.to_client.send(Arc::new(line));
             return;
         };
-        let method = msg.get("method").and_then(Value::as_str);
-        if method == Some("notifications/tools/list_changed") {
+        if method.as_deref() == Some("notifications/tools/list_changed") {
             self.enforcer.forget_definitions();
         }
-        let pending = match (method, msg.get("id")) {
+        let pending = match (&method, &id) {
             (None, Some(id)) => self.pending.lock().await.remove(&id_key(id)),
             _ => None,
         };
+        let full = |line: &str| serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
         match pending {
             None => {
-                let _ = self.to_client.send(line);
+                let _ = self.to_client.send(Arc::new(line));
             }
             Some(Pending::Internal(tx)) => {
-                let _ = tx.send(msg);
+                let _ = tx.send(full(&line));
             }
             Some(Pending::List(list)) => {
-                let mut msg = msg;
+                let mut msg = full(&line);
                 self.enforcer
                     .filter_list(list, self.token.as_deref(), &mut msg)
                     .await;
-                let _ = self.to_client.send(msg.to_string());
+                let _ = self.to_client.send(Arc::new(msg.to_string()));
             }
             Some(Pending::Call(permit)) => {
-                let _ = self.to_client.send(line);
+                // The answer goes to the client first; the receipt (which digests the whole
+                // result) is signed and posted next, off the client's path.
+                let line = Arc::new(line);
+                let _ = self.to_client.send(line.clone());
                 let enforcer = self.enforcer.clone();
                 tokio::spawn(async move {
+                    let msg = full(&line);
+                    drop(line);
                     if let Err(e) = enforcer.finish(permit, &msg).await {
                         eprintln!(
                             "writ gateway: the receipt of a call could not be posted ({}): {e}",
@@ -150,7 +211,7 @@ where
     let (mut child, mut up_in, up_out) = spawn_upstream(command)?;
 
     let (to_upstream, mut upstream_rx) = mpsc::unbounded_channel::<String>();
-    let (to_client, mut client_rx) = mpsc::unbounded_channel::<String>();
+    let (to_client, mut client_rx) = mpsc::unbounded_channel::<Arc<String>>();
     let session = Arc::new(Session {
         enforcer,
         token,
@@ -164,34 +225,28 @@ where
     // sender) may outlive that, so the writer also stops on `close`, after draining.
     let (close_tx, mut close_rx) = oneshot::channel::<()>();
     let upstream_writer = tokio::spawn(async move {
+        let mut buf = Vec::new();
         loop {
             let line = tokio::select! {
                 l = upstream_rx.recv() => l,
                 _ = &mut close_rx => {
                     while let Ok(line) = upstream_rx.try_recv() {
-                        let _ = up_in.write_all(line.as_bytes()).await;
-                        let _ = up_in.write_all(b"\n").await;
+                        let _ = write_line(&mut up_in, &mut buf, &line).await;
                     }
-                    let _ = up_in.flush().await;
                     None
                 }
             };
             let Some(line) = line else { break };
-            if up_in.write_all(line.as_bytes()).await.is_err()
-                || up_in.write_all(b"\n").await.is_err()
-                || up_in.flush().await.is_err()
-            {
+            if write_line(&mut up_in, &mut buf, &line).await.is_err() {
                 break;
             }
         }
     });
     let mut client_out = client_out;
     let client_writer = tokio::spawn(async move {
+        let mut buf = Vec::new();
         while let Some(line) = client_rx.recv().await {
-            if client_out.write_all(line.as_bytes()).await.is_err()
-                || client_out.write_all(b"\n").await.is_err()
-                || client_out.flush().await.is_err()
-            {
+            if write_line(&mut client_out, &mut buf, &line).await.is_err() {
                 break;
             }
         }
@@ -228,7 +283,7 @@ where
                     }
                     Inbound::Refuse(answer) => {
                         if let Some(a) = answer {
-                            let _ = session.to_client.send(a.to_string());
+                            let _ = session.to_client.send(Arc::new(a.to_string()));
                         }
                     }
                 }
@@ -280,4 +335,52 @@ pub(crate) fn spawn_upstream(
         ));
     };
     Ok((child, stdin, stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_reads_method_and_id_as_the_full_parse_would() {
+        let h = |l: &str| head(l).map(|(m, id)| (m, id.map(|v| v.to_string())));
+        assert_eq!(
+            h(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}]}}"#),
+            Some((None, Some("7".into())))
+        );
+        // A `null` id is an id (the full parse keeps it too).
+        assert_eq!(
+            h(r#"{"id":null,"result":{}}"#),
+            Some((None, Some("null".into())))
+        );
+        assert_eq!(
+            h(r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#),
+            Some((Some("notifications/tools/list_changed".into()), None))
+        );
+        // Duplicate keys: the last one wins, as with serde_json::Value.
+        assert_eq!(
+            h(r#"{"id":1,"id":2,"result":{}}"#),
+            Some((None, Some("2".into())))
+        );
+        // A non-string method is no method; a batch has neither.
+        assert_eq!(h(r#"{"id":3,"method":5}"#), Some((None, Some("3".into()))));
+        assert_eq!(h(r#"[{"id":1,"result":{}}]"#), Some((None, None)));
+        assert_eq!(h(r#"{"id":1,"result":"#), None);
+        assert_eq!(h("not json"), None);
+    }
+
+    #[tokio::test]
+    async fn a_line_and_its_newline_are_written_together() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 20);
+        let mut buf = Vec::new();
+        write_line(&mut a, &mut buf, r#"{"id":1}"#).await.unwrap();
+        let long = "x".repeat(COALESCE_LIMIT + 10);
+        write_line(&mut a, &mut buf, &long).await.unwrap();
+        drop(a);
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut b, &mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, format!("{{\"id\":1}}\n{long}\n"));
+    }
 }
