@@ -17,6 +17,11 @@ mod writ_cmd;
 
 use std::process::ExitCode;
 
+/// mimalloc: the authorize path allocates many small short-lived buffers (JSON, canonical
+/// forms, claims); glibc malloc spent about 12% of the server's CPU on them under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 use crate::cli_output::{Exit, report_error};

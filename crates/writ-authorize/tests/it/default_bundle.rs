@@ -12,9 +12,15 @@ fn default_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default")
 }
 
+fn read_default() -> writ_authorize::BundleSource {
+    read_bundle_dir(&default_dir()).unwrap_or_else(|e| panic!("{}: {e}", default_dir().display()))
+}
+
 #[test]
 fn shipped_schema_is_the_examples_schema() {
-    let on_disk = std::fs::read_to_string(default_dir().join("writ.cedarschema")).unwrap();
+    let path = default_dir().join("writ.cedarschema");
+    let on_disk =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(
         on_disk, DEFAULT_SCHEMA,
         "copy src/writ.cedarschema to examples/policy/default"
@@ -23,7 +29,7 @@ fn shipped_schema_is_the_examples_schema() {
 
 #[test]
 fn default_bundle_passes_its_policy_tests() {
-    let bundle = compile(&read_bundle_dir(&default_dir()).unwrap()).unwrap();
+    let bundle = compile(&read_default()).unwrap();
     let tests =
         parse_policy_tests(&std::fs::read_to_string(default_dir().join("tests.json")).unwrap())
             .unwrap();
@@ -35,7 +41,7 @@ fn default_bundle_passes_its_policy_tests() {
 
 #[test]
 fn a_normal_record_fits_a_ledger_entry() {
-    let bundle = compile(&read_bundle_dir(&default_dir()).unwrap()).unwrap();
+    let bundle = compile(&read_default()).unwrap();
     let execution = writ_model::ExecutionId::new_v7();
     let lineage = writ_model::Lineage::root(execution);
     let r: writ_model::AuthorizeRequest = serde_json::from_value(json!({
