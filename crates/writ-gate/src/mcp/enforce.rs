@@ -115,6 +115,20 @@ pub enum Admission {
     Deny(Denial),
 }
 
+/// The answer a client gets when the upstream's answer to a list request (`method`) cannot be
+/// read: an error, never the unfiltered answer.
+pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": -32603,
+            "message": format!("the upstream's {method} answer could not be read, so the gateway lists nothing (fail closed)"),
+            "data": {"reason_code": "upstream_answer_unreadable"},
+        }
+    })
+}
+
 /// Settings of one gateway in front of one upstream server.
 #[derive(Debug, Clone)]
 pub struct EnforcerConfig {
@@ -444,16 +458,33 @@ impl Enforcer {
     /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`) to what the
     /// principal could be allowed to use; tools must also be pinned and unchanged. Any failure
     /// to ask leaves the list empty (fail closed).
+    ///
+    /// Fails closed on answers it cannot read: an answer with neither `result` nor `error`
+    /// becomes a JSON-RPC error, and a `result` that is not an object lists nothing.
     pub async fn filter_list(&self, method: &str, token: Option<&str>, response: &mut Value) {
-        let Some(result) = response.get("result") else {
-            return;
-        };
         let (key, field, action) = match method {
             "tools/list" => ("tools", "name", CALL_TOOL),
             "prompts/list" => ("prompts", "name", GET_PROMPT),
             "resources/list" => ("resources", "uri", READ_RESOURCE),
             _ => return,
         };
+        if !response.is_object() {
+            *response = unreadable_list_answer(method, &Value::Null);
+            return;
+        }
+        let Some(result) = response.get("result") else {
+            if response.get("error").is_none() {
+                let id = response.get("id").cloned().unwrap_or(Value::Null);
+                *response = unreadable_list_answer(method, &id);
+            }
+            return;
+        };
+        if !result.is_object() {
+            if let Some(r) = response.as_object_mut() {
+                r.insert("result".into(), json!({ key: [] }));
+            }
+            return;
+        }
         if key == "tools" {
             self.record_definitions(result);
         }

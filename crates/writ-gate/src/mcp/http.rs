@@ -201,43 +201,37 @@ fn answer_in(body: &[u8], id: &Value) -> Option<Value> {
         .find(|m| m.get("id") == Some(id) && m.get("method").is_none())
 }
 
-/// Rewrites the message answering `id` in a JSON or SSE body; everything else stays as it was.
-fn rewrite(body: &[u8], sse: bool, id: &Value, f: impl Fn(&mut Value)) -> Vec<u8> {
-    if !sse {
-        return match serde_json::from_slice::<Value>(body) {
-            Ok(mut v) if v.get("id") == Some(id) => {
-                f(&mut v);
-                v.to_string().into_bytes()
+/// The messages of a JSON or SSE body, re-encoded in the same form, with the message answering
+/// `id` replaced by `answer` (added if the body had none); unreadable parts are dropped.
+fn reencode_with_answer(body: &[u8], sse: bool, id: &Value, answer: &Value) -> Vec<u8> {
+    let mut found = false;
+    let mut out: Vec<Value> = messages(body)
+        .into_iter()
+        .map(|m| {
+            if m.get("id") == Some(id) && m.get("method").is_none() {
+                found = true;
+                answer.clone()
+            } else {
+                m
             }
-            _ => body.to_vec(),
-        };
+        })
+        .collect();
+    if !found {
+        out.push(answer.clone());
     }
-    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
-    let mut out = String::with_capacity(text.len());
-    for (i, event) in text.split("\n\n").enumerate() {
-        if i > 0 {
-            out.push_str("\n\n");
+    if sse {
+        let mut text = String::new();
+        for m in out {
+            text.push_str("event: message\ndata: ");
+            text.push_str(&m.to_string());
+            text.push_str("\n\n");
         }
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        match serde_json::from_str::<Value>(&data.join("\n")) {
-            Ok(mut v) if v.get("id") == Some(id) && v.get("method").is_none() => {
-                f(&mut v);
-                let kept: Vec<&str> = event.lines().filter(|l| !l.starts_with("data:")).collect();
-                for l in kept {
-                    out.push_str(l);
-                    out.push('\n');
-                }
-                out.push_str("data: ");
-                out.push_str(&v.to_string());
-            }
-            _ => out.push_str(event),
-        }
+        return text.into_bytes();
     }
-    out.into_bytes()
+    match out.len() {
+        1 => out.pop().unwrap_or(Value::Null).to_string().into_bytes(),
+        _ => Value::Array(out).to_string().into_bytes(),
+    }
 }
 
 async fn handle(
@@ -318,20 +312,16 @@ async fn handle(
             });
             bytes.to_vec()
         }
-        Admission::List(list) => match answer_in(&bytes, &id) {
-            Some(mut a) => {
-                gw.enforcer
-                    .filter_list(list, token.as_deref(), &mut a)
-                    .await;
-                let filtered = a.get("result").cloned();
-                rewrite(&bytes, sse, &id, move |v| {
-                    if let (Some(r), Some(obj)) = (filtered.clone(), v.as_object_mut()) {
-                        obj.insert("result".into(), r);
-                    }
-                })
-            }
-            None => bytes.to_vec(),
-        },
+        Admission::List(list) => {
+            // The client gets only what the gateway parsed and filtered, re-encoded: never
+            // bytes it could read differently (a batch, an odd SSE event, invalid JSON).
+            let mut answer = answer_in(&bytes, &id)
+                .unwrap_or_else(|| super::enforce::unreadable_list_answer(list, &id));
+            gw.enforcer
+                .filter_list(list, token.as_deref(), &mut answer)
+                .await;
+            reencode_with_answer(&bytes, sse, &id, &answer)
+        }
         Admission::Forward | Admission::Deny(_) => bytes.to_vec(),
     };
     let mut out = Response::new(Body::from(body));
@@ -345,23 +335,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rewrites_only_the_answer_in_an_sse_body() {
-        let body = b"event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nevent: message\nid: 2\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[1,2]}}\n\n";
-        let out = rewrite(body, true, &json!(7), |v| v["result"]["tools"] = json!([]));
+    fn list_answers_are_reencoded_from_what_was_parsed() {
+        let filtered = json!({"jsonrpc": "2.0", "id": 7, "result": {"tools": []}});
+        // SSE: the notification survives, the answer is replaced, an unreadable event is gone.
+        let body = b"event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[1,2]}}\n\ndata: {not json \"tools\":[3]}\n\n";
+        let out = reencode_with_answer(body, true, &json!(7), &filtered);
         let msgs = messages(&out);
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0]["method"], "notifications/progress");
-        assert_eq!(msgs[1]["result"]["tools"], json!([]));
-        assert!(String::from_utf8(out).unwrap().contains("id: 2\n"));
-    }
-
-    #[test]
-    fn a_json_body_for_another_id_is_left_alone() {
-        let body = br#"{"jsonrpc":"2.0","id":8,"result":{"tools":[1]}}"#;
-        assert_eq!(
-            rewrite(body, false, &json!(7), |v| v["result"] = json!(null)),
-            body.to_vec()
-        );
+        assert_eq!(msgs[1], filtered);
+        assert!(!String::from_utf8(out).unwrap().contains("[3]"));
+        // A JSON batch holding the answer: the answer inside it is replaced too.
+        let batch =
+            br#"[{"jsonrpc":"2.0","id":7,"result":{"tools":[1]}},{"jsonrpc":"2.0","method":"x"}]"#;
+        let out = messages(&reencode_with_answer(batch, false, &json!(7), &filtered));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], filtered);
+        // No answer in the body at all: the client gets only the gateway's answer.
+        let out = reencode_with_answer(b"garbage", false, &json!(7), &filtered);
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), filtered);
     }
 
     #[test]

@@ -168,6 +168,11 @@ impl Session {
             }
             Some(Pending::List(list)) => {
                 let mut msg = full(&line);
+                if msg.is_null()
+                    && let Some(id) = &id
+                {
+                    msg = super::enforce::unreadable_list_answer(list, id);
+                }
                 self.enforcer
                     .filter_list(list, self.token.as_deref(), &mut msg)
                     .await;

@@ -198,6 +198,22 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
         json!({"jsonrpc": "2.0", "id": 2, "result": {"tools": [echo_def("Echo a message")]}});
     e.filter_tools(Some(&token), &mut listing).await;
     assert_eq!(listing["result"]["tools"][0]["name"], "echo");
+    // Answers the gateway cannot read list nothing: never passed through as they came.
+    let mut odd = json!({"jsonrpc": "2.0", "id": 3, "result": [echo_def("Echo a message")]});
+    e.filter_tools(Some(&token), &mut odd).await;
+    assert_eq!(odd["result"], json!({"tools": []}));
+    for mut garbage in [
+        json!(null),
+        json!({"jsonrpc": "2.0", "id": 4}),
+        json!("tools"),
+    ] {
+        e.filter_tools(Some(&token), &mut garbage).await;
+        assert_eq!(
+            garbage["error"]["data"]["reason_code"], "upstream_answer_unreadable",
+            "{garbage}"
+        );
+        assert!(garbage.get("result").is_none());
+    }
     assert!(matches!(
         e.admit(Some(&token), &call("echo")).await,
         Admission::Call(_)
