@@ -118,6 +118,10 @@ struct RunArgs {
     /// The HTTP path the gateway serves MCP on.
     #[arg(long, default_value = "/mcp")]
     path: String,
+    /// With --listen: a browser origin (e.g. https://app.example.com) allowed to call the
+    /// gateway besides loopback ones; repeat for several. Requests from other origins get 403.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// The upstream server command (stdio), after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -249,7 +253,13 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                 listener.local_addr()?,
                 args.path
             );
-            let app = writ_gate::mcp::http::router(enforcer, upstream, &args.path, args.token);
+            let app = writ_gate::mcp::http::router(
+                enforcer,
+                upstream,
+                &args.path,
+                args.token,
+                args.allow_origin,
+            );
             writ_gate::mcp::http::serve(listener, app, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -4,6 +4,10 @@
 //! Everything else — other POSTs, the GET stream, DELETE — is streamed through unchanged, with
 //! the session headers. The client's `Authorization` header is the principal's token; it is
 //! never forwarded upstream.
+//!
+//! Every request carrying an `Origin` header must come from an allowed origin (MCP requires
+//! servers to check it, against DNS rebinding): loopback origins, plus those the operator
+//! allows. Requests without `Origin` (clients other than browsers) are not affected.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,14 +47,30 @@ struct HttpGateway {
     next_internal: AtomicU64,
 }
 
+/// Whether a browser origin (`scheme://host[:port]`) may call the gateway: a loopback host, or
+/// one of `allowed` exactly.
+pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    if allowed.iter().any(|a| a == origin) {
+        return true;
+    }
+    match reqwest::Url::parse(origin) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        }
+        _ => false,
+    }
+}
+
 /// The gateway's routes: `path` (e.g. `/mcp`) in front of the upstream endpoint `upstream`.
 /// Each client's identity is its `Authorization: Bearer` token; `default_token`, when set, is
-/// the identity of clients that send none (a single-agent gateway on loopback).
+/// the identity of clients that send none (a single-agent gateway on loopback). Browser
+/// requests are refused unless their `Origin` is loopback or in `allowed_origins`.
 pub fn router(
     enforcer: Arc<Enforcer>,
     upstream: String,
     path: &str,
     default_token: Option<String>,
+    allowed_origins: Vec<String>,
 ) -> Router {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -63,7 +83,30 @@ pub fn router(
         http,
         next_internal: AtomicU64::new(1),
     });
-    Router::new().route(path, any(handle)).with_state(state)
+    let allowed = Arc::new(allowed_origins);
+    Router::new()
+        .route(path, any(handle))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let allowed = allowed.clone();
+                async move {
+                    let origin = req
+                        .headers()
+                        .get("origin")
+                        .map(|o| o.to_str().unwrap_or("").to_owned());
+                    match origin {
+                        Some(o) if !origin_allowed(&o, &allowed) => json_response(
+                            StatusCode::FORBIDDEN,
+                            &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+                                "message": format!("origin {o:?} may not call this gateway; an operator can allow it with --allow-origin"),
+                                "data": {"reason_code": "origin_not_allowed"}}}),
+                        ),
+                        _ => next.run(req).await,
+                    }
+                }
+            },
+        ))
 }
 
 /// Serves the gateway on `listener` until `shutdown` completes.
@@ -354,6 +397,31 @@ mod tests {
         // No answer in the body at all: the client gets only the gateway's answer.
         let out = reencode_with_answer(b"garbage", false, &json!(7), &filtered);
         assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), filtered);
+    }
+
+    #[test]
+    fn only_loopback_and_allowed_origins_pass() {
+        let allowed = vec!["https://app.example.com".to_owned()];
+        for ok in [
+            "http://localhost",
+            "http://localhost:6274",
+            "https://127.0.0.1:8443",
+            "http://[::1]:80",
+            "https://app.example.com",
+        ] {
+            assert!(origin_allowed(ok, &allowed), "{ok}");
+        }
+        for bad in [
+            "http://evil.example",
+            "https://app.example.com:444",
+            "http://localhost.evil.example",
+            "http://127.0.0.2",
+            "null",
+            "file://localhost",
+            "",
+        ] {
+            assert!(!origin_allowed(bad, &allowed), "{bad}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub async fn http_gateway(
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let app = http::router(enforcer, upstream, "/mcp", default_token);
+    let app = http::router(enforcer, upstream, "/mcp", default_token, Vec::new());
     tokio::spawn(http::serve(listener, app, std::future::pending()));
     url
 }
@@ -88,6 +88,31 @@ async fn python_client_through_http_gateway_to_everything_server() {
         .await;
     assert_eq!(out["tools"], json!(["echo"]), "{out}");
     assert_eq!(out["calls"][0]["error"]["code"], DENIED_CODE, "{out}");
+    // A browser page from another origin is refused before anything else (DNS rebinding);
+    // a loopback origin passes.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "browser", "version": "1"}}});
+    let post = |origin: &'static str| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+    };
+    let evil = post("http://evil.example").await.unwrap();
+    assert_eq!(evil.status().as_u16(), 403);
+    let body: serde_json::Value = evil.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["reason_code"], "origin_not_allowed");
+    assert_eq!(
+        post("http://localhost:3000")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     // No token at all: nothing listed, calls refused with the reason.
     let plan = json!({"calls": [{"name": "echo", "arguments": {"message": "hello"}}]});
     let out = t
