@@ -640,6 +640,13 @@ async fn authorize(
     let ApiJson(body) = body?;
     check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();
+    if let Some(parent) = body.parent {
+        // A parent recorded a moment ago may not be indexed yet: wait until it is.
+        s.execs
+            .find(parent)
+            .await
+            .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?;
+    }
     let planned = plan(&s, caller_id.clone(), &body, execution)?;
     let now = s.now();
     let zone = body.attestation.claims.zone.to_string();

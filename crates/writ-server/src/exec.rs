@@ -54,14 +54,19 @@ CREATE TABLE IF NOT EXISTS execution_entries (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS writs (
     execution TEXT PRIMARY KEY,
-    writ TEXT NOT NULL
+    offset INTEGER NOT NULL,
+    len INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS follower (
     id INTEGER PRIMARY KEY CHECK (id = 0),
-    indexed INTEGER NOT NULL
+    indexed INTEGER NOT NULL,
+    writs_len INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO follower (id, indexed) VALUES (0, 0);
+INSERT OR IGNORE INTO follower (id, indexed, writs_len) VALUES (0, 0, 0);
 ";
+
+/// The writ log's file name, beside the index.
+pub const WRIT_LOG: &str = "writs.log";
 
 /// Most ledger entries indexed in one transaction.
 const CHUNK: u64 = 4096;
@@ -147,12 +152,77 @@ fn refs_of(entry: &[u8]) -> Indexed {
     }
 }
 
-/// Indexes entries `first..` and writs, and records the new follower position, in `tx`.
+/// The writs kept for proof bundles: an append-only file (mode 0600) of records
+/// `execution id (36 bytes) ‖ token length (u32, little endian) ‖ token`, pointed into by the
+/// `writs` table. Only the part a committed transaction covers counts: a tail written before a
+/// crash is cut off on open. (Tokens in SQLite cost every byte twice, WAL and database.)
+struct WritLog {
+    file: std::fs::File,
+}
+
+const WRIT_HEADER: usize = 36 + 4;
+
+impl WritLog {
+    fn open(path: &Path, committed: u64) -> std::io::Result<WritLog> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        if file.metadata()?.len() > committed {
+            file.set_len(committed)?;
+        }
+        Ok(WritLog { file })
+    }
+
+    /// Appends the writs; returns (offset, token length) of each and the file's new length.
+    fn append(
+        &mut self,
+        writs: &[(ExecutionId, String)],
+    ) -> std::io::Result<(Vec<(u64, u64)>, u64)> {
+        use std::io::{Seek, SeekFrom, Write};
+        let start = self.file.seek(SeekFrom::End(0))?;
+        let mut buf = Vec::new();
+        let mut at = Vec::with_capacity(writs.len());
+        for (execution, token) in writs {
+            let len = u32::try_from(token.len()).map_err(std::io::Error::other)?;
+            at.push((start + buf.len() as u64, u64::from(len)));
+            buf.extend_from_slice(execution.to_string().as_bytes());
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(token.as_bytes());
+        }
+        self.file.write_all(&buf)?;
+        Ok((at, start + buf.len() as u64))
+    }
+
+    /// The token at `offset`, if the record there is `execution`'s and whole.
+    fn read(file: &std::fs::File, execution: ExecutionId, offset: u64, len: u64) -> Option<String> {
+        use std::os::unix::fs::FileExt;
+        let len = usize::try_from(len).ok()?;
+        let mut buf = vec![0u8; WRIT_HEADER + len];
+        file.read_exact_at(&mut buf, offset).ok()?;
+        let (header, token) = buf.split_at(WRIT_HEADER);
+        let (id, stored_len) = header.split_at(36);
+        let stored_len = u32::from_le_bytes(stored_len.try_into().ok()?);
+        if id != execution.to_string().as_bytes() || usize::try_from(stored_len).ok()? != len {
+            return None;
+        }
+        String::from_utf8(token.to_vec()).ok()
+    }
+}
+
+/// Indexes entries `first..` and the writs' places in the writ log, and records the new
+/// follower position, in `tx`.
 fn index_batch(
     tx: &Transaction<'_>,
     first: u64,
     entries: &[Vec<u8>],
     writs: &[(ExecutionId, String)],
+    placed: &[(u64, u64)],
+    writs_len: u64,
 ) -> rusqlite::Result<()> {
     let mut row_stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index)
@@ -183,13 +253,21 @@ fn index_batch(
             Indexed::Nothing => {}
         }
     }
-    let mut writ_stmt =
-        tx.prepare_cached("INSERT OR REPLACE INTO writs (execution, writ) VALUES (?1, ?2)")?;
-    for (execution, writ) in writs {
-        writ_stmt.execute(params![execution.to_string(), writ])?;
+    let mut writ_stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO writs (execution, offset, len) VALUES (?1, ?2, ?3)",
+    )?;
+    for ((execution, _), (offset, len)) in writs.iter().zip(placed) {
+        writ_stmt.execute(params![
+            execution.to_string(),
+            to_i64(*offset),
+            to_i64(*len)
+        ])?;
     }
-    tx.prepare_cached("UPDATE follower SET indexed = ?1 WHERE id = 0")?
-        .execute(params![to_i64(first + entries.len() as u64)])?;
+    tx.prepare_cached("UPDATE follower SET indexed = ?1, writs_len = ?2 WHERE id = 0")?
+        .execute(params![
+            to_i64(first + entries.len() as u64),
+            to_i64(writs_len)
+        ])?;
     Ok(())
 }
 
@@ -209,6 +287,7 @@ struct Shared {
 
 fn follower_loop(
     mut conn: Connection,
+    mut log: WritLog,
     ledger: Arc<Ledger>,
     notes: mpsc::Receiver<ExecutionId>,
     shared: Arc<Shared>,
@@ -249,8 +328,13 @@ fn follower_loop(
             .entries(indexed, end)
             .map_err(|e| e.to_string())
             .and_then(|entries| {
+                // The writs first: the transaction then points at bytes already written.
+                let (placed, writs_len) = log
+                    .append(&carried)
+                    .map_err(|e| format!("cannot write the writ log: {e}"))?;
                 let tx = conn.transaction().map_err(|e| e.to_string())?;
-                index_batch(&tx, indexed, &entries, &carried).map_err(|e| e.to_string())?;
+                index_batch(&tx, indexed, &entries, &carried, &placed, writs_len)
+                    .map_err(|e| e.to_string())?;
                 tx.commit().map_err(|e| e.to_string())
             });
         last_commit = std::time::Instant::now();
@@ -294,6 +378,8 @@ fn follower_loop(
 pub struct ExecIndex {
     /// Reads only; the follower thread writes.
     conn: Mutex<Connection>,
+    /// The writ log, for reads (positioned reads, no shared cursor).
+    writ_file: std::fs::File,
     ledger: Arc<Ledger>,
     notes: Mutex<mpsc::Sender<ExecutionId>>,
     shared: Arc<Shared>,
@@ -311,6 +397,9 @@ impl Drop for ExecIndex {
 
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     let conn = Connection::open(path)?;
+    // Writ positions and lineage are nobody else's business; SQLite gives the -wal and -shm
+    // files the database's mode.
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(Duration::from_secs(5))?;
@@ -327,11 +416,17 @@ impl ExecIndex {
     pub fn open(path: &Path, ledger: Arc<Ledger>) -> Result<Self, ServerError> {
         let write_conn = open_conn(path)?;
         write_conn.execute_batch(SCHEMA)?;
-        let indexed: i64 =
-            write_conn.query_row("SELECT indexed FROM follower WHERE id = 0", [], |r| {
-                r.get(0)
-            })?;
+        let (indexed, writs_len): (i64, i64) = write_conn.query_row(
+            "SELECT indexed, writs_len FROM follower WHERE id = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let indexed = u64::try_from(indexed).unwrap_or(u64::MAX);
+        let log_path = path.with_file_name(WRIT_LOG);
+        let log = WritLog::open(&log_path, u64::try_from(writs_len).unwrap_or(0))
+            .map_err(|e| index_err(format!("{}: {e}", log_path.display())))?;
+        let writ_file = std::fs::File::open(&log_path)
+            .map_err(|e| index_err(format!("{}: {e}", log_path.display())))?;
         if indexed > ledger.size() {
             return Err(ServerError::Config(format!(
                 "the execution index {} has indexed {indexed} ledger entries but the ledger holds {}: it belongs to another ledger; move it away and restart (it is rebuilt from the ledger)",
@@ -351,10 +446,11 @@ impl ExecIndex {
             let (ledger, shared) = (Arc::clone(&ledger), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("writ-exec-index".into())
-                .spawn(move || follower_loop(write_conn, ledger, rx, shared))?
+                .spawn(move || follower_loop(write_conn, log, ledger, rx, shared))?
         };
         Ok(Self {
             conn: Mutex::new(conn),
+            writ_file,
             ledger,
             notes: Mutex::new(tx),
             shared,
@@ -422,9 +518,6 @@ impl ExecIndex {
     /// The execution's row; if it is not indexed yet, waits for the follower first, so any
     /// execution whose decision is in the ledger is found.
     pub async fn find(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {
-        if let Some((row, _)) = self.pending(execution) {
-            return Ok(Some(row));
-        }
         if let Some(row) = self.get(execution)? {
             return Ok(Some(row));
         }
@@ -432,8 +525,11 @@ impl ExecIndex {
         self.get(execution)
     }
 
-    /// The execution's row as indexed now.
+    /// The execution's row as known now (handed over or indexed).
     pub fn get(&self, execution: ExecutionId) -> Result<Option<ExecRow>, ServerError> {
+        if let Some((row, _)) = self.pending(execution) {
+            return Ok(Some(row));
+        }
         let conn = self.conn();
         let row = conn
             .prepare_cached(
@@ -470,11 +566,21 @@ impl ExecIndex {
         if let Some((_, writ)) = self.pending(execution) {
             return Ok(Some(writ));
         }
-        Ok(self
+        let place = self
             .conn()
-            .prepare_cached("SELECT writ FROM writs WHERE execution = ?1")?
-            .query_row(params![execution.to_string()], |r| r.get::<_, String>(0))
-            .optional()?)
+            .prepare_cached("SELECT offset, len FROM writs WHERE execution = ?1")?
+            .query_row(params![execution.to_string()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        Ok(place.and_then(|(offset, len)| {
+            WritLog::read(
+                &self.writ_file,
+                execution,
+                u64::try_from(offset).ok()?,
+                u64::try_from(len).ok()?,
+            )
+        }))
     }
 
     /// Ledger indexes of everything recorded about an execution, decision first (call
