@@ -397,9 +397,8 @@ impl Drop for ExecIndex {
 
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     let conn = Connection::open(path)?;
-    // Writ positions and lineage are nobody else's business; SQLite gives the -wal and -shm
-    // files the database's mode.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    // Writ positions and lineage are nobody else's business.
+    crate::state::restrict_sqlite_files(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(Duration::from_secs(5))?;

@@ -28,6 +28,21 @@ pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
 pub const SETTING_ACTIVE_BUNDLE: &str = "active_bundle_source";
 pub const SETTING_KILL_SWITCH: &str = "kill_switch";
 
+/// Makes a SQLite database and its `-wal` and `-shm` files readable by their owner only
+/// (SQLite gives files it creates later the database's mode).
+pub fn restrict_sqlite_files(db: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 /// Everything a request handler needs. Shared behind an `Arc`.
 pub struct AppState {
     pub config: ServerConfig,

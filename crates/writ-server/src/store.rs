@@ -126,6 +126,8 @@ impl ControlStore {
     /// Opens (creating if needed) the control store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServerError> {
         let conn = Connection::open(path)?;
+        // Token hashes, settings and governance state: the owner's only.
+        crate::state::restrict_sqlite_files(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;

@@ -316,6 +316,47 @@ async fn state_survives_a_restart() {
     srv.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_holding_secrets_or_writs_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    assert_eq!(st, 200, "{allow}");
+    let execution = allow["execution"].as_str().unwrap().to_owned();
+    let dir = srv.state.config.data_dir.clone();
+    // The proof waits for the index to catch up, so its files exist by now.
+    let (st, _) = srv
+        .call(
+            "GET",
+            &format!("/v1/proofs/{execution}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    for f in [
+        "admin.token",
+        "writ-signing.key",
+        "control.db",
+        "control.db-wal",
+        "index.db",
+        "index.db-wal",
+        "writs.log",
+    ] {
+        let mode = std::fs::metadata(dir.join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    // A graceful stop leaves the writ in the log.
+    let (_tmp, _, _) = srv.stop().await;
+    assert!(std::fs::metadata(dir.join("writs.log")).unwrap().len() > 0);
+}
+
 /// The kinds of the entries in an execution's proof bundle, in ledger order.
 async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<String>, Value) {
     let (st, proof) = srv
