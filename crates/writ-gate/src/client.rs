@@ -271,6 +271,30 @@ impl ControlPlane {
             .ok_or_else(|| GateError::Garbage("receipt answer without ledger_index".into()))
     }
 
+    /// Posts a receipt, retrying failures that may pass (unreachable, timeout, a 5xx such as
+    /// `ledger_unavailable`) up to `attempts` times with doubling pauses from 200 ms; a 4xx is
+    /// final. A receipt is evidence: worth waiting for. (If an answer was lost after the
+    /// control plane recorded it, the ledger holds the same signed receipt twice.)
+    pub async fn post_receipt_retrying(
+        &self,
+        gate_token: &str,
+        receipt: &Receipt,
+        attempts: u32,
+    ) -> Result<u64, GateError> {
+        let mut pause = Duration::from_millis(200);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.post_receipt(gate_token, receipt).await {
+                Err(e) if tries < attempts && e.is_transient() => {
+                    tokio::time::sleep(pause).await;
+                    pause = pause.saturating_mul(2);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Renews a running execution's lease: `Ok(Some(until))` to go on, `Ok(None)` when denied.
     pub async fn renew(
         &self,

@@ -28,6 +28,16 @@ pub enum GateError {
 }
 
 impl GateError {
+    /// Whether trying again later may succeed: the control plane was unreachable, slow, or
+    /// answered a 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GateError::Unreachable { .. } | GateError::Timeout { .. } => true,
+            GateError::Api { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
     /// A short stable code for receipts, metrics and MCP errors.
     pub fn reason_code(&self) -> &str {
         match self {

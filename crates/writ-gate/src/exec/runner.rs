@@ -545,16 +545,15 @@ impl Runner {
         });
         let (receipt_index, receipt_error) = match self.gate.sign_receipt(body) {
             Err(e) => (None, Some(e.to_string())),
-            Ok(r) => match self.cp.post_receipt(&self.config.gate_token, &r).await {
+            // A receipt is evidence: retried while the control plane may come back (the
+            // command has ended already; this only delays the runner's own exit).
+            Ok(r) => match self
+                .cp
+                .post_receipt_retrying(&self.config.gate_token, &r, 4)
+                .await
+            {
                 Ok(i) => (Some(i), None),
-                Err(first) => {
-                    // One retry: a receipt is evidence worth a second attempt.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    match self.cp.post_receipt(&self.config.gate_token, &r).await {
-                        Ok(i) => (Some(i), None),
-                        Err(_) => (None, Some(first.to_string())),
-                    }
-                }
+                Err(e) => (None, Some(e.to_string())),
             },
         };
         Ok(RunReport {

@@ -16,6 +16,10 @@ use crate::client::{Authorization, AuthorizeOptions, ControlPlane};
 use crate::error::GateError;
 use crate::gate::Gate;
 
+/// How many times a call's receipt is posted before the gateway gives up on it (about 6 s
+/// of pauses in all); the call's answer has reached the client long before.
+pub const RECEIPT_ATTEMPTS: u32 = 6;
+
 /// The intent action of a tool call (`tools/call`), on `tool:SERVER/NAME`.
 pub const CALL_TOOL: &str = "mcp.call_tool";
 /// The intent action of `resources/read`, on `mcp-resource:SERVER/URI`.
@@ -451,7 +455,7 @@ impl Enforcer {
             permit.started_at,
         )?;
         self.cp
-            .post_receipt(&self.config.gate_token, &receipt)
+            .post_receipt_retrying(&self.config.gate_token, &receipt, RECEIPT_ATTEMPTS)
             .await
     }
 

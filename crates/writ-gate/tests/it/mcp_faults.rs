@@ -331,3 +331,70 @@ async fn gateway_fetches_rotated_writ_keys_once() {
     ));
     plane.stop().await;
 }
+
+/// A stand-in control plane answering receipt posts with `answers` in turn (then 201), counting
+/// the posts.
+async fn receipt_plane(
+    answers: &'static [(u16, &'static str)],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let posts = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = posts.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        "/v1/receipts",
+        post(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let (status, code) = answers.get(n).copied().unwrap_or((201, ""));
+                let body = if status == 201 {
+                    json!({"recorded": true, "ledger_index": 42})
+                } else {
+                    json!({"code": code, "message": "stand-in"})
+                };
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    axum::Json(body),
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, posts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_are_retried_while_the_failure_may_pass() {
+    use std::sync::atomic::Ordering;
+    let receipt: writ_model::receipt::Receipt = serde_json::from_value(json!({
+        "body": {"type": "receipt", "v": 1, "execution": writ_model::ExecutionId::new_v7(),
+                 "gate": "gate:t", "outcome": "success",
+                 "intent": {"action": "mcp.call_tool", "resource": "tool:t/echo", "args_sha256": "00".repeat(32)},
+                 "started_at": 1, "finished_at": 2},
+        "kid": "gate:t", "sig": "AA"}))
+    .unwrap();
+    // Two 503s (the ledger was full, say), then recorded.
+    let (base, posts) =
+        receipt_plane(&[(503, "ledger_unavailable"), (503, "ledger_unavailable")]).await;
+    let cp = writ_gate::ControlPlane::new(base);
+    assert_eq!(
+        cp.post_receipt_retrying("t", &receipt, 6).await.unwrap(),
+        42
+    );
+    assert_eq!(posts.load(Ordering::SeqCst), 3);
+    // A refusal is final: one post only.
+    let (base, posts) = receipt_plane(&[(403, "receipt_bad_signature")]).await;
+    let cp = writ_gate::ControlPlane::new(base);
+    let e = cp
+        .post_receipt_retrying("t", &receipt, 6)
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason_code(), "receipt_bad_signature");
+    assert_eq!(posts.load(Ordering::SeqCst), 1);
+    // Failures that persist end after the attempts allowed.
+    let (base, posts) = receipt_plane(&[(503, "x"), (503, "x"), (503, "x"), (503, "x")]).await;
+    let cp = writ_gate::ControlPlane::new(base);
+    assert!(cp.post_receipt_retrying("t", &receipt, 3).await.is_err());
+    assert_eq!(posts.load(Ordering::SeqCst), 3);
+}
