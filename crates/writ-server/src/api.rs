@@ -135,9 +135,16 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(s): St) -> Response {
+    if let Some(why) = s.execs.failure() {
+        return ApiError::unavailable(
+            "index_unavailable",
+            format!("the execution index cannot follow the ledger (receipts, renewals and proofs may fail): {why}"),
+        )
+        .into_response();
+    }
     let bundle = s.bundles.current();
     match bundle {
-        Some(b) => Json(json!({"status": "ready", "bundle_sha256": b.digest(), "ledger_size": s.ledger.checkpoint().size()}))
+        Some(b) => Json(json!({"status": "ready", "bundle_sha256": b.digest(), "ledger_size": s.ledger.checkpoint().size(), "indexed": s.execs.indexed()}))
             .into_response(),
         None => ApiError::unavailable("no_active_bundle", "no policy bundle is active: activate one with `writ policy activate`")
             .into_response(),

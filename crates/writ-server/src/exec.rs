@@ -68,6 +68,9 @@ INSERT OR IGNORE INTO follower (id, indexed, writs_len) VALUES (0, 0, 0);
 /// The writ log's file name, beside the index.
 pub const WRIT_LOG: &str = "writs.log";
 
+/// Most executions held in memory waiting for the follower (about 2.5 KB each).
+pub const MAX_PENDING: usize = 20_000;
+
 /// Most ledger entries indexed in one transaction.
 const CHUNK: u64 = 4096;
 /// How long the follower sleeps when the ledger does not grow.
@@ -463,13 +466,27 @@ impl ExecIndex {
 
     /// Hands over an allowed execution and its writ, after its decision is in the ledger;
     /// never waits.
+    ///
+    /// Bounded: while the follower is stalled (its disk full, say) with [`MAX_PENDING`]
+    /// executions waiting, further writ copies are dropped (logged) rather than held in memory;
+    /// those executions are still indexed from the ledger once the follower moves again.
     pub fn note(&self, row: ExecRow, writ: String) {
         let execution = row.lineage.execution;
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(execution, (row, writ));
+        {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if pending.len() >= MAX_PENDING {
+                tracing::warn!(
+                    %execution,
+                    "the execution index is {MAX_PENDING} executions behind; this writ's copy is not kept"
+                );
+                return;
+            }
+            pending.insert(execution, (row, writ));
+        }
         let _ = self
             .notes
             .lock()
@@ -484,6 +501,15 @@ impl ExecIndex {
             .unwrap_or_else(|p| p.into_inner())
             .get(&execution)
             .cloned()
+    }
+
+    /// Why the follower's last attempt failed, while it has not succeeded since.
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Ledger entries indexed so far.

@@ -188,3 +188,63 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
     let report = writ_ledger::verify_dir(&dir.path().join("data").join("ledger"), true).unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+/// The execution index cannot write: authorize goes on (the ledger is the evidence), readiness
+/// says why it is degraded, and once the index can write again it catches up with everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let req = || json!({"intent": intent(), "attestation": gate.attest()});
+    let (st, first) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+        .await;
+    assert_eq!(st, 200, "{first}");
+    srv.state.execs.caught_up().await.unwrap();
+    let data = srv.state.config.data_dir.clone();
+    let mut frozen = match Immutable::set(vec![data.join("index.db"), data.join("index.db-wal")]) {
+        Ok(g) => g,
+        Err(why) => {
+            if std::env::var("WRIT_REQUIRE_FAILCLOSED").as_deref() == Ok("1") {
+                panic!("cannot make the index unwritable here: {why}");
+            }
+            eprintln!("skipped: cannot make the index unwritable here ({why})");
+            srv.stop().await;
+            return;
+        }
+    };
+    let (st, second) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
+        .await;
+    assert_eq!(st, 200, "authorize does not depend on the index: {second}");
+    // The follower fails on its next commit (within its commit interval); poll for it.
+    let mut ready = Value::Null;
+    for _ in 0..200 {
+        let (st, body) = srv.call("GET", "/readyz", None, None).await;
+        ready = body;
+        if st == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(ready["code"], "index_unavailable", "{ready}");
+    frozen.release();
+    // Writable again: it catches up, readiness recovers, the new execution is provable.
+    srv.state.execs.caught_up().await.unwrap();
+    let (st, body) = srv.call("GET", "/readyz", None, None).await;
+    assert_eq!(st, 200, "{body}");
+    let execution = second["execution"].as_str().unwrap();
+    let (st, proof) = srv
+        .call(
+            "GET",
+            &format!("/v1/proofs/{execution}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{proof}");
+    assert_eq!(proof["writ"], second["writ"]);
+    srv.stop().await;
+}
