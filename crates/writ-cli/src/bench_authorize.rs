@@ -290,10 +290,52 @@ async fn run_loop(
             let mut first_error = None;
             let url_auth = format!("{}/v1/authorize", target.base);
             let url_health = format!("{}/healthz", target.base);
+            // Plain http: the lean client (it shares the machine with the server it measures).
+            let authority = crate::bench_http::plain_http_authority(&target.base);
+            let mut raw = authority.as_deref().map(crate::bench_http::Conn::new);
+            let health_request = authority
+                .as_deref()
+                .map(|a| crate::bench_http::request_bytes("GET", a, "/healthz", None, None));
             loop {
                 let t0 = Instant::now();
                 if t0 >= end {
                     break;
+                }
+                if let (Some(conn), Some(authority)) = (raw.as_mut(), authority.as_deref()) {
+                    let request = match kind {
+                        Kind::Authorize => {
+                            let json = body.read().map(|g| g.clone()).unwrap_or_default();
+                            crate::bench_http::request_bytes(
+                                "POST",
+                                authority,
+                                "/v1/authorize",
+                                Some(&target.token),
+                                Some(&json),
+                            )
+                        }
+                        Kind::Healthz => health_request.clone().unwrap_or_default(),
+                    };
+                    let outcome = match conn.exchange(&request).await {
+                        Ok((200, _)) => Ok(()),
+                        Ok((status, b)) => {
+                            Err(format!("{status}: {}", String::from_utf8_lossy(&b)))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let t1 = Instant::now();
+                    if t0 < measure_from {
+                        continue;
+                    }
+                    match outcome {
+                        Ok(()) => lat.push(
+                            u32::try_from(t1.duration_since(t0).as_micros()).unwrap_or(u32::MAX),
+                        ),
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                    continue;
                 }
                 let req = match kind {
                     Kind::Authorize => {

@@ -4,6 +4,7 @@
 //! prints the result as a person or a machine asked (`--format human|json`).
 
 mod bench_authorize;
+mod bench_http;
 mod cli_output;
 mod default_bundle;
 mod demo_cmd;
