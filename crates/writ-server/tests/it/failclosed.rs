@@ -74,10 +74,7 @@ fn intent() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
     let (st, ok) = srv
         .call("POST", "/v1/authorize", Some(&agent), Some(req()))
@@ -193,10 +190,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
 /// says why it is degraded, and once the index can write again it catches up with everything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
     let (st, first) = srv
         .call("POST", "/v1/authorize", Some(&agent), Some(req()))

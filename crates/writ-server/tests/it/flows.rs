@@ -13,10 +13,7 @@ fn intent(tool: &str, args: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_deny_receipt_proof_and_lineage() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
 
     let args = json!({"repo": "acme/api", "number": 7});
     let (st, allow) = srv
@@ -154,10 +151,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn governance_withdraws_trust_and_is_recorded() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let req =
         || json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
     let (st, _) = srv
@@ -300,10 +294,7 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let (st, _) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
     assert_eq!(st, 200);
     let size = srv.state.ledger.checkpoint().size();
@@ -319,10 +310,7 @@ async fn state_survives_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_holding_secrets_or_writs_are_the_owners_only() {
     use std::os::unix::fs::PermissionsExt;
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
     assert_eq!(st, 200, "{allow}");
     let execution = allow["execution"].as_str().unwrap().to_owned();
@@ -380,10 +368,7 @@ async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
     assert_eq!(st, 200, "{allow}");
     let execution = allow["execution"].as_str().unwrap().to_owned();

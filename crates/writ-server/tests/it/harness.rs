@@ -63,6 +63,16 @@ impl TestServer {
         Self::start_in(dir, config, report.admin_token, bundle_key).await
     }
 
+    /// A started server with the default bundle active, the principal `agent:triage-bot` and
+    /// the gate `gate:mcp-1` (both in zone `dev`): the agent's token and the gate.
+    pub async fn provisioned() -> (TestServer, String, Gate) {
+        let srv = TestServer::start().await;
+        srv.activate_default().await;
+        let agent = srv.add_principal("agent:triage-bot", "dev").await;
+        let gate = srv.add_gate("gate:mcp-1", "dev").await;
+        (srv, agent, gate)
+    }
+
     pub async fn start_in(
         dir: tempfile::TempDir,
         config: ServerConfig,
