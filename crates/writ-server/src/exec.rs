@@ -161,6 +161,8 @@ fn refs_of(entry: &[u8]) -> Indexed {
 /// crash is cut off on open. (Tokens in SQLite cost every byte twice, WAL and database.)
 struct WritLog {
     file: std::fs::File,
+    /// The file's length.
+    len: u64,
 }
 
 const WRIT_HEADER: usize = 36 + 4;
@@ -175,10 +177,12 @@ impl WritLog {
             .truncate(false)
             .mode(0o600)
             .open(path)?;
-        if file.metadata()?.len() > committed {
+        let mut len = file.metadata()?.len();
+        if len > committed {
             file.set_len(committed)?;
+            len = committed;
         }
-        Ok(WritLog { file })
+        Ok(WritLog { file, len })
     }
 
     /// Appends the writs; returns (offset, token length) of each and the file's new length.
@@ -187,6 +191,9 @@ impl WritLog {
         writs: &[(ExecutionId, String)],
     ) -> std::io::Result<(Vec<(u64, u64)>, u64)> {
         use std::io::{Seek, SeekFrom, Write};
+        if writs.is_empty() {
+            return Ok((Vec::new(), self.len));
+        }
         let start = self.file.seek(SeekFrom::End(0))?;
         let mut buf = Vec::new();
         let mut at = Vec::with_capacity(writs.len());
@@ -198,7 +205,8 @@ impl WritLog {
             buf.extend_from_slice(token.as_bytes());
         }
         self.file.write_all(&buf)?;
-        Ok((at, start + buf.len() as u64))
+        self.len = start + buf.len() as u64;
+        Ok((at, self.len))
     }
 
     /// The token at `offset`, if the record there is `execution`'s and whole.
@@ -298,8 +306,11 @@ fn follower_loop(
     let mut indexed = *shared.indexed.borrow();
     let mut backoff = Duration::from_millis(10);
     let mut last_commit = std::time::Instant::now();
-    // Executions whose writ is to be committed (their notes stay in `pending` until then).
+    // Executions whose writ is to be committed (their notes stay in `pending` until then),
+    // and where the first `placed.len()` of them are in the writ log already (so a retry after
+    // a failed transaction does not write them again).
     let mut carried: Vec<(ExecutionId, String)> = Vec::new();
+    let mut placed: Vec<(u64, u64)> = Vec::new();
     loop {
         // On shutdown, index what is left (writs handed over included), then stop.
         let stopping = shared.stop.load(Ordering::Relaxed);
@@ -332,11 +343,12 @@ fn follower_loop(
             .map_err(|e| e.to_string())
             .and_then(|entries| {
                 // The writs first: the transaction then points at bytes already written.
-                let (placed, writs_len) = log
-                    .append(&carried)
+                let (at, log_len) = log
+                    .append(carried.get(placed.len()..).unwrap_or_default())
                     .map_err(|e| format!("cannot write the writ log: {e}"))?;
+                placed.extend(at);
                 let tx = conn.transaction().map_err(|e| e.to_string())?;
-                index_batch(&tx, indexed, &entries, &carried, &placed, writs_len)
+                index_batch(&tx, indexed, &entries, &carried, &placed, log_len)
                     .map_err(|e| e.to_string())?;
                 tx.commit().map_err(|e| e.to_string())
             });
@@ -347,15 +359,20 @@ fn follower_loop(
                 {
                     // Served from the index from now on, once the decision is indexed too.
                     let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
-                    carried.retain(|(execution, _)| {
-                        let done = pending
-                            .get(execution)
-                            .is_none_or(|(row, _)| row.decision_index < indexed);
-                        if done {
-                            pending.remove(execution);
-                        }
-                        !done
-                    });
+                    let kept: Vec<_> = carried
+                        .drain(..)
+                        .zip(placed.drain(..))
+                        .filter(|((execution, _), _)| {
+                            let done = pending
+                                .get(execution)
+                                .is_none_or(|(row, _)| row.decision_index < indexed);
+                            if done {
+                                pending.remove(execution);
+                            }
+                            !done
+                        })
+                        .collect();
+                    (carried, placed) = kept.into_iter().unzip();
                 }
                 shared.indexed.send_replace(indexed);
                 shared

@@ -240,5 +240,12 @@ async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
         .await;
     assert_eq!(st, 200, "{proof}");
     assert_eq!(proof["writ"], second["writ"]);
+    // Retries while stalled wrote the second writ once: the log holds exactly two records
+    // (36-byte execution id, 4-byte length, token).
+    let record = |v: &Value| 40 + v["writ"].as_str().unwrap().len() as u64;
+    assert_eq!(
+        std::fs::metadata(data.join("writs.log")).unwrap().len(),
+        record(&first) + record(&second)
+    );
     srv.stop().await;
 }
