@@ -174,7 +174,13 @@ impl AppState {
             .ledger_size
             .store(cp.size(), std::sync::atomic::Ordering::Relaxed);
         let ledger = Arc::new(ledger);
-        let execs = ExecIndex::open(&dir.join(EXEC_DB), Arc::clone(&ledger))?;
+        let index_path = dir.join(EXEC_DB);
+        let execs = ExecIndex::open(&index_path, Arc::clone(&ledger)).map_err(|e| {
+            ServerError::Config(format!(
+                "cannot open the execution index {}: {e}; it is derived from the ledger: move it away (with its -wal and -shm files) and start again to rebuild it",
+                index_path.display()
+            ))
+        })?;
         Ok(Arc::new(AppState {
             config,
             clock,

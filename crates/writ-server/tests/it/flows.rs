@@ -758,3 +758,25 @@ async fn the_event_feed_starts_with_the_governance_state_in_force() {
     drop(resp);
     srv.stop().await;
 }
+
+#[test]
+fn an_unreadable_execution_index_says_how_to_rebuild_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = writ_server::ServerConfig {
+        data_dir: dir.path().join("data"),
+        ..writ_server::ServerConfig::default()
+    };
+    writ_server::init_data_dir(&config, &[]).unwrap();
+    std::fs::write(
+        config.data_dir.join("index.db"),
+        b"not a database, not at all",
+    )
+    .unwrap();
+    let err = writ_server::AppState::open(config.clone(), std::sync::Arc::new(SystemClock))
+        .err()
+        .expect("a corrupt index must not open")
+        .to_string();
+    assert!(err.contains("index.db") && err.contains("rebuild"), "{err}");
+    std::fs::remove_file(config.data_dir.join("index.db")).unwrap();
+    assert!(writ_server::AppState::open(config, std::sync::Arc::new(SystemClock)).is_ok());
+}
