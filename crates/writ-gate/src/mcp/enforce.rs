@@ -1,7 +1,7 @@
 //! The transport-independent part of the gateway: what it decides about each intercepted
 //! message. The transports ([`super::stdio`], [`super::http`]) call [`Enforcer::admit`] before
 //! forwarding a request, [`Enforcer::finish`] when its answer comes back, and
-//! [`Enforcer::filter_list`] on every `tools/list`, `prompts/list` and `resources/list` answer.
+//! [`Enforcer::filter_list`] on every list answer (tools, prompts, resources, templates).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -110,8 +110,8 @@ pub struct Permit {
 pub enum Admission {
     /// Not governed here: forward unchanged.
     Forward,
-    /// A `tools/list`, `prompts/list` or `resources/list`: forward, then filter the answer
-    /// with [`Enforcer::filter_list`] (the method is carried along).
+    /// A `tools/list`, `prompts/list`, `resources/list` or `resources/templates/list`: forward,
+    /// then filter the answer with [`Enforcer::filter_list`] (the method is carried along).
     List(&'static str),
     /// Authorized: forward, then receipt the answer with [`Enforcer::finish`].
     Call(Permit),
@@ -276,6 +276,11 @@ impl Enforcer {
             "tools/list" => Admission::List("tools/list"),
             "prompts/list" => Admission::List("prompts/list"),
             "resources/list" => Admission::List("resources/list"),
+            "resources/templates/list" => Admission::List("resources/templates/list"),
+            "completion/complete" => match self.admit_completion(token, request).await {
+                Ok(()) => Admission::Forward,
+                Err(d) => Admission::Deny(d),
+            },
             "tools/call" | "resources/read" | "prompts/get" => {
                 match self.admit_call(token, method, request).await {
                     Ok(p) => Admission::Call(p),
@@ -283,6 +288,55 @@ impl Enforcer {
                 }
             }
             _ => Admission::Forward,
+        }
+    }
+
+    /// `completion/complete` suggests argument values of a prompt or a resource template, so it
+    /// is allowed only for what the principal could use: the prompt (`ref/prompt`), or the
+    /// template's URI as a resource (`ref/resource`), as `prompts/list` and
+    /// `resources/templates/list` would show them. Suggestions are not an action: nothing is
+    /// authorized or receipted.
+    async fn admit_completion(&self, token: Option<&str>, request: &Value) -> Result<(), Denial> {
+        let Some(token) = token else {
+            return Err(Denial::new(
+                "no_principal_token",
+                "completions need the principal's token",
+            ));
+        };
+        let reference = request.pointer("/params/ref");
+        let kind = reference
+            .and_then(|r| r.get("type"))
+            .and_then(Value::as_str);
+        let (action, id) = match kind {
+            Some("ref/prompt") => (GET_PROMPT, reference.and_then(|r| r.get("name"))),
+            Some("ref/resource") => (READ_RESOURCE, reference.and_then(|r| r.get("uri"))),
+            _ => {
+                return Err(Denial::new(
+                    "invalid_call",
+                    "completion/complete without a ref of type ref/prompt or ref/resource",
+                ));
+            }
+        };
+        let Some(id) = id.and_then(Value::as_str) else {
+            return Err(Denial::new(
+                "invalid_call",
+                "completion/complete without the ref's name or uri",
+            ));
+        };
+        let resource = self.list_resource(action, id);
+        if self
+            .visible(token, action, std::slice::from_ref(&resource))
+            .await
+            .contains(&resource)
+        {
+            Ok(())
+        } else {
+            Err(Denial::new(
+                "completion_not_allowed",
+                format!(
+                    "the principal's policy does not let it use {resource}, so no completions for it"
+                ),
+            ))
         }
     }
 
@@ -470,6 +524,7 @@ impl Enforcer {
             "tools/list" => ("tools", "name", CALL_TOOL),
             "prompts/list" => ("prompts", "name", GET_PROMPT),
             "resources/list" => ("resources", "uri", READ_RESOURCE),
+            "resources/templates/list" => ("resourceTemplates", "uriTemplate", READ_RESOURCE),
             _ => return,
         };
         if !response.is_object() {

@@ -17,7 +17,10 @@
 //! - `resources/read` and `prompts/get`: authorized and receipted the same way, as
 //!   `mcp.read_resource` on `mcp-resource:SERVER/URI` (arguments: the request's parameters
 //!   without `_meta`) and `mcp.get_prompt` on `prompt:SERVER/NAME` (arguments: the prompt's).
-//!   `prompts/list` and `resources/list` answers are narrowed like `tools/list` (not pinned).
+//!   `prompts/list`, `resources/list` and `resources/templates/list` answers are narrowed like
+//!   `tools/list` (not pinned); a template shows if its URI template may be read as it stands.
+//! - `completion/complete`: forwarded only for a prompt, or a resource template URI, the
+//!   principal could use (`completion_not_allowed` otherwise); not authorized or receipted.
 //!
 //! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC), and
 //! [`http::router`] serves Streamable HTTP (MCP 2025-06-18) in front of an HTTP upstream.

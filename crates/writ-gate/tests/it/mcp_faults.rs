@@ -269,6 +269,56 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
         resources["result"]["resources"],
         json!([{"uri": "file:///ok.txt", "name": "ok"}])
     );
+    // Resource templates too: a template is shown only if its URI may be read as it stands.
+    let mut templates = json!({"jsonrpc": "2.0", "id": 6, "result": {"resourceTemplates": [
+        {"uriTemplate": "file:///{path}", "name": "any"}, {"uriTemplate": "file:///ok.txt", "name": "ok"}]}});
+    e.filter_list("resources/templates/list", Some(&token), &mut templates)
+        .await;
+    assert_eq!(
+        templates["result"]["resourceTemplates"],
+        json!([{"uriTemplate": "file:///ok.txt", "name": "ok"}])
+    );
+    // Completions only for what the principal could use; they are forwarded, not receipted.
+    let complete = |r: Value| {
+        json!({"jsonrpc": "2.0", "id": 7, "method": "completion/complete",
+               "params": {"ref": r, "argument": {"name": "n", "value": "a"}}})
+    };
+    assert!(matches!(
+        e.admit(
+            Some(&token),
+            &complete(json!({"type": "ref/prompt", "name": "greet"}))
+        )
+        .await,
+        Admission::Forward
+    ));
+    for (r, code) in [
+        (
+            json!({"type": "ref/prompt", "name": "other"}),
+            "completion_not_allowed",
+        ),
+        (
+            json!({"type": "ref/resource", "uri": "file:///{path}"}),
+            "completion_not_allowed",
+        ),
+        (json!({"type": "ref/tool", "name": "echo"}), "invalid_call"),
+        (json!({"type": "ref/prompt"}), "invalid_call"),
+    ] {
+        assert_eq!(
+            denial(&e, &token, &complete(r.clone())).await.0,
+            code,
+            "{r}"
+        );
+    }
+    match e
+        .admit(
+            None,
+            &complete(json!({"type": "ref/prompt", "name": "greet"})),
+        )
+        .await
+    {
+        Admission::Deny(d) => assert_eq!(d.reason_code, "no_principal_token"),
+        other => panic!("{other:?}"),
+    }
     // No token: refused without asking.
     match e.admit(None, &call("echo")).await {
         Admission::Deny(d) => assert_eq!(d.reason_code, "no_principal_token"),
