@@ -188,33 +188,29 @@ impl Gate {
 
     /// Checks a writ for exactly the call about to be made. Any failure denies.
     pub fn check(&self, writ: &str, call: &Intent) -> Result<VerifiedWrit, GateError> {
-        if let Some(feed) = &self.feed {
-            feed.require_fresh(self.clock.now_unix())?;
-        }
-        self.verifier
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .verify_call(writ, call)
-            .map_err(|e| GateError::WritRefused {
-                code: e.reason_code(),
-                message: e.to_string(),
-            })
+        self.verify_fresh(|v| v.verify_call(writ, call))
     }
 
     /// Like [`Gate::check`], for a caller that already recomputed the intent digest of the
     /// call it is about to make (from that call, never from the writ).
     pub fn check_digest(&self, writ: &str, call: &IntentDigest) -> Result<VerifiedWrit, GateError> {
+        self.verify_fresh(|v| v.verify(writ, call))
+    }
+
+    /// Refuses while the event feed is stale, then runs `verify` with the current verifier.
+    fn verify_fresh(
+        &self,
+        verify: impl FnOnce(&Verifier) -> Result<VerifiedWrit, writ_artifact::VerifyError>,
+    ) -> Result<VerifiedWrit, GateError> {
         if let Some(feed) = &self.feed {
             feed.require_fresh(self.clock.now_unix())?;
         }
-        self.verifier
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .verify(writ, call)
-            .map_err(|e| GateError::WritRefused {
+        verify(&self.verifier.read().unwrap_or_else(|p| p.into_inner())).map_err(|e| {
+            GateError::WritRefused {
                 code: e.reason_code(),
                 message: e.to_string(),
-            })
+            }
+        })
     }
 
     /// Signs a receipt for an outcome. `result` is digested, never sent.

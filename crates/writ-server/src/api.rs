@@ -458,7 +458,7 @@ fn plan(
             let parent_row = state
                 .execs
                 .get(parent)
-                .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?
+                .map_err(crate::gate_api::index_err)?
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "parent_unknown",
@@ -652,7 +652,7 @@ async fn authorize(
         s.execs
             .find(parent)
             .await
-            .map_err(|e| ApiError::unavailable("index_unavailable", e.to_string()))?;
+            .map_err(crate::gate_api::index_err)?;
     }
     let planned = plan(&s, caller_id.clone(), &body, execution)?;
     let now = s.now();

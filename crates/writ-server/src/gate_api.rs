@@ -29,10 +29,12 @@ type St = State<Arc<AppState>>;
 /// Most executions one lineage answer lists.
 const LINEAGE_LIMIT: usize = 10_000;
 
-fn index_err(e: crate::error::ServerError) -> ApiError {
+pub(crate) fn index_err(e: crate::error::ServerError) -> ApiError {
     ApiError::unavailable(
         "index_unavailable",
-        format!("the execution index failed: {e}"),
+        format!(
+            "the execution index failed: {e}; retry shortly (GET /readyz says whether the index is healthy)"
+        ),
     )
 }
 

@@ -237,21 +237,25 @@ pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-/// The message answering request `id` in a JSON or SSE body.
-fn answer_in(body: &[u8], id: &Value) -> Option<Value> {
-    messages(body)
-        .into_iter()
-        .find(|m| m.get("id") == Some(id) && m.get("method").is_none())
+/// Whether `m` is the answer to request `id` (not a request of the server's with that id).
+fn is_answer_to(m: &Value, id: &Value) -> bool {
+    m.get("id") == Some(id) && m.get("method").is_none()
 }
 
-/// The messages of a JSON or SSE body, re-encoded in the same form, with the message answering
-/// `id` replaced by `answer` (added if the body had none); unreadable parts are dropped.
-fn reencode_with_answer(body: &[u8], sse: bool, id: &Value, answer: &Value) -> Vec<u8> {
+/// The message answering request `id` in a JSON or SSE body.
+fn answer_in(body: &[u8], id: &Value) -> Option<Value> {
+    messages(body).into_iter().find(|m| is_answer_to(m, id))
+}
+
+/// The messages parsed from a body (see [`messages`]), re-encoded in its form (JSON or SSE),
+/// with the message answering `id` replaced by `answer` (added if there was none); what could
+/// not be parsed is gone.
+fn reencode_with_answer(parsed: Vec<Value>, sse: bool, id: &Value, answer: &Value) -> Vec<u8> {
     let mut found = false;
-    let mut out: Vec<Value> = messages(body)
+    let mut out: Vec<Value> = parsed
         .into_iter()
         .map(|m| {
-            if m.get("id") == Some(id) && m.get("method").is_none() {
+            if is_answer_to(&m, id) {
                 found = true;
                 answer.clone()
             } else {
@@ -358,12 +362,16 @@ async fn handle(
         Admission::List(list) => {
             // The client gets only what the gateway parsed and filtered, re-encoded: never
             // bytes it could read differently (a batch, an odd SSE event, invalid JSON).
-            let mut answer = answer_in(&bytes, &id)
+            let parsed = messages(&bytes);
+            let mut answer = parsed
+                .iter()
+                .find(|m| is_answer_to(m, &id))
+                .cloned()
                 .unwrap_or_else(|| super::enforce::unreadable_list_answer(list, &id));
             gw.enforcer
                 .filter_list(list, token.as_deref(), &mut answer)
                 .await;
-            reencode_with_answer(&bytes, sse, &id, &answer)
+            reencode_with_answer(parsed, sse, &id, &answer)
         }
         Admission::Forward | Admission::Deny(_) => bytes.to_vec(),
     };
@@ -382,7 +390,7 @@ mod tests {
         let filtered = json!({"jsonrpc": "2.0", "id": 7, "result": {"tools": []}});
         // SSE: the notification survives, the answer is replaced, an unreadable event is gone.
         let body = b"event: message\nid: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"tools\":[1,2]}}\n\ndata: {not json \"tools\":[3]}\n\n";
-        let out = reencode_with_answer(body, true, &json!(7), &filtered);
+        let out = reencode_with_answer(messages(body), true, &json!(7), &filtered);
         let msgs = messages(&out);
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0]["method"], "notifications/progress");
@@ -391,11 +399,16 @@ mod tests {
         // A JSON batch holding the answer: the answer inside it is replaced too.
         let batch =
             br#"[{"jsonrpc":"2.0","id":7,"result":{"tools":[1]}},{"jsonrpc":"2.0","method":"x"}]"#;
-        let out = messages(&reencode_with_answer(batch, false, &json!(7), &filtered));
+        let out = messages(&reencode_with_answer(
+            messages(batch),
+            false,
+            &json!(7),
+            &filtered,
+        ));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], filtered);
         // No answer in the body at all: the client gets only the gateway's answer.
-        let out = reencode_with_answer(b"garbage", false, &json!(7), &filtered);
+        let out = reencode_with_answer(messages(b"garbage"), false, &json!(7), &filtered);
         assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), filtered);
     }
 

@@ -43,6 +43,21 @@ impl Immutable {
         Ok(guard)
     }
 
+    /// [`Immutable::set`], or `None` (the test says it skips) where the attribute cannot be
+    /// set, unless WRIT_REQUIRE_FAILCLOSED=1 makes that a failure. `what` names the files.
+    fn set_or_skip(files: Vec<PathBuf>, what: &str) -> Option<Immutable> {
+        match Immutable::set(files) {
+            Ok(g) => Some(g),
+            Err(why) => {
+                if std::env::var("WRIT_REQUIRE_FAILCLOSED").as_deref() == Ok("1") {
+                    panic!("cannot make {what} unwritable here: {why}");
+                }
+                eprintln!("skipped: cannot make {what} unwritable here ({why})");
+                None
+            }
+        }
+    }
+
     fn release(&mut self) {
         for f in self.0.drain(..) {
             let _ = Command::new("chattr").arg("-i").arg(&f).status();
@@ -84,16 +99,9 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
     let files = ledger_files(&srv.state.config.data_dir);
     assert!(files.iter().any(|f| f.ends_with("ledger.db")), "{files:?}");
 
-    let mut frozen = match Immutable::set(files) {
-        Ok(g) => g,
-        Err(why) => {
-            if std::env::var("WRIT_REQUIRE_FAILCLOSED").as_deref() == Ok("1") {
-                panic!("cannot make the ledger unwritable here: {why}");
-            }
-            eprintln!("skipped: cannot make the ledger unwritable here ({why})");
-            srv.stop().await;
-            return;
-        }
+    let Some(mut frozen) = Immutable::set_or_skip(files, "the ledger") else {
+        srv.stop().await;
+        return;
     };
 
     // Authorize: 503 with the reason code, and no writ anywhere in the answer.
@@ -198,16 +206,10 @@ async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
     assert_eq!(st, 200, "{first}");
     srv.state.execs.caught_up().await.unwrap();
     let data = srv.state.config.data_dir.clone();
-    let mut frozen = match Immutable::set(vec![data.join("index.db"), data.join("index.db-wal")]) {
-        Ok(g) => g,
-        Err(why) => {
-            if std::env::var("WRIT_REQUIRE_FAILCLOSED").as_deref() == Ok("1") {
-                panic!("cannot make the index unwritable here: {why}");
-            }
-            eprintln!("skipped: cannot make the index unwritable here ({why})");
-            srv.stop().await;
-            return;
-        }
+    let files = vec![data.join("index.db"), data.join("index.db-wal")];
+    let Some(mut frozen) = Immutable::set_or_skip(files, "the execution index") else {
+        srv.stop().await;
+        return;
     };
     let (st, second) = srv
         .call("POST", "/v1/authorize", Some(&agent), Some(req()))
