@@ -11,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
+use writ_model::ed25519::Ed25519Signing;
 
 use crate::error::KeyError;
 
@@ -18,6 +19,8 @@ use crate::error::KeyError;
 #[derive(Clone)]
 pub struct WritKey {
     signing: SigningKey,
+    /// The same key in AWS-LC, which signs (`None` only if it refused the key).
+    fast: Option<Arc<Ed25519Signing>>,
     kid: String,
 }
 
@@ -41,7 +44,8 @@ impl WritKey {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
         let signing = SigningKey::from_bytes(seed);
         let kid = thumbprint(&signing.verifying_key());
-        Self { signing, kid }
+        let fast = Ed25519Signing::new(seed, signing.verifying_key().as_bytes()).map(Arc::new);
+        Self { signing, fast, kid }
     }
 
     pub fn kid(&self) -> &str {
@@ -58,7 +62,10 @@ impl WritKey {
     }
 
     pub(crate) fn sign(&self, msg: &[u8]) -> Signature {
-        self.signing.sign(msg)
+        match self.fast.as_ref().and_then(|k| k.sign(msg)) {
+            Some(sig) => Signature::from_bytes(&sig),
+            None => self.signing.sign(msg),
+        }
     }
 
     /// Writes the key as a private JWK to a new file readable only by its owner (mode 0600).

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
+use writ_model::ed25519::Ed25519Signing;
 
 use crate::error::NoteError;
 
@@ -150,6 +151,8 @@ impl NoteVerifier for Ed25519Verifier {
 pub struct Ed25519Signer {
     name: String,
     key: SigningKey,
+    /// The same key in AWS-LC, which signs (`None` only if it refused the key).
+    fast: Option<Ed25519Signing>,
     verifier: Ed25519Verifier,
 }
 
@@ -167,9 +170,11 @@ impl Ed25519Signer {
         check_name(name).map_err(NoteError::BadSignerKey)?;
         let key = SigningKey::from_bytes(seed);
         let verifier = Ed25519Verifier::new(name, key.verifying_key())?;
+        let fast = Ed25519Signing::new(seed, key.verifying_key().as_bytes());
         Ok(Ed25519Signer {
             name: name.to_owned(),
             key,
+            fast,
             verifier,
         })
     }
@@ -244,7 +249,10 @@ impl NoteSigner for Ed25519Signer {
         self.verifier.key_id
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
-        Ok(self.key.sign(msg).to_bytes().to_vec())
+        Ok(match self.fast.as_ref().and_then(|k| k.sign(msg)) {
+            Some(sig) => sig.to_vec(),
+            None => self.key.sign(msg).to_bytes().to_vec(),
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The vocabulary of Writ, shared by every other crate: identifiers, intents, lineage,
-//! RFC 8785 canonical JSON and SHA-256 digests, and the [`Clock`] trait.
+//! RFC 8785 canonical JSON and SHA-256 digests, the Ed25519 signing the writ and the ledger
+//! share, and the [`Clock`] trait.
 //!
 //! This crate does no I/O. It sits under all four stages of verify → authorize → execute →
 //! prove: whatever is hashed, signed or compared across parts is defined here once.
@@ -16,6 +17,7 @@ pub mod canonical;
 pub mod clock;
 pub mod decision;
 pub mod digest;
+pub mod ed25519;
 pub mod env;
 pub mod error;
 pub mod ids;
