@@ -9,7 +9,8 @@ use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, Decis
 
 use crate::bundle::Bundle;
 use crate::mapping::{MapError, to_cedar};
-use crate::request_digest::canonical_sha256;
+use crate::request_digest::canonical_bytes;
+use writ_model::digest::sha256_hex;
 
 /// The reason given for a default deny.
 pub const NO_PERMIT_REASON: &str = "no policy permits this";
@@ -138,6 +139,30 @@ fn reasons_of(bundle: &Bundle, ids: &BTreeSet<String>, verb: &str) -> Vec<String
 /// Pure: no I/O, no clock, no randomness. The record lists the sorted determining policy
 /// ids, their `@reason` annotations, and sorted errors; any evaluation error denies.
 pub fn decide(bundle: &Bundle, request: &AuthorizeRequest, now: i64) -> DecisionRecord {
+    decide_inner(bundle, request, now).0
+}
+
+/// [`decide`], with the record's RFC 8785 canonical JSON (its ledger entry) as well, written
+/// without encoding the request a second time.
+pub fn decide_with_entry(
+    bundle: &Bundle,
+    request: &AuthorizeRequest,
+    now: i64,
+) -> (DecisionRecord, Result<Vec<u8>, writ_model::CanonicalError>) {
+    let (record, request_canonical) = decide_inner(bundle, request, now);
+    let entry = match request_canonical {
+        Some(r) => Ok(record.to_canonical_with_request(&r)),
+        None => to_canonical_vec(&record),
+    };
+    (record, entry)
+}
+
+/// The record, and the canonical request it hashed (`None` if the request has none).
+fn decide_inner(
+    bundle: &Bundle,
+    request: &AuthorizeRequest,
+    now: i64,
+) -> (DecisionRecord, Option<Vec<u8>>) {
     let (decision, code, determining, reasons, errors) = match evaluate(bundle, request, now) {
         Err(MapError::UnknownAction(a)) => (
             Decision::Deny,
@@ -208,13 +233,17 @@ pub fn decide(bundle: &Bundle, request: &AuthorizeRequest, now: i64) -> Decision
             }
         }
     };
-    let request_sha256 = canonical_sha256(request).unwrap_or_default();
+    let request_canonical = canonical_bytes(request);
+    let request_sha256 = request_canonical
+        .as_deref()
+        .map(sha256_hex)
+        .unwrap_or_default();
     let (decision, code) = if request_sha256.is_empty() {
         (Decision::Deny, DecisionCode::InvalidRequest)
     } else {
         (decision, code)
     };
-    DecisionRecord {
+    let record = DecisionRecord {
         kind: DecisionRecordType::Decision,
         v: DECISION_RECORD_VERSION,
         request: request.clone(),
@@ -227,7 +256,8 @@ pub fn decide(bundle: &Bundle, request: &AuthorizeRequest, now: i64) -> Decision
         reasons,
         errors,
         reason_code: code,
-    }
+    };
+    (record, request_canonical)
 }
 
 /// The outcome of recomputing a recorded decision.

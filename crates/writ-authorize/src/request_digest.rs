@@ -77,15 +77,20 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-/// Lowercase hex SHA-256 of the RFC 8785 canonical JSON of `value`; `None` if it cannot be
-/// encoded.
-pub fn canonical_sha256<T: Serialize>(value: &T) -> Option<String> {
+/// The RFC 8785 canonical JSON of `value`; `None` if it cannot be encoded.
+pub fn canonical_bytes<T: Serialize>(value: &T) -> Option<Vec<u8>> {
     let v = serde_json::to_value(value).ok()?;
     let mut out = Vec::with_capacity(512);
     match write_value(&v, &mut out) {
-        Some(()) => Some(sha256_hex(&out)),
-        None => to_canonical_vec(&v).ok().map(|b| sha256_hex(&b)),
+        Some(()) => Some(out),
+        None => to_canonical_vec(&v).ok(),
     }
+}
+
+/// Lowercase hex SHA-256 of the RFC 8785 canonical JSON of `value`; `None` if it cannot be
+/// encoded.
+pub fn canonical_sha256<T: Serialize>(value: &T) -> Option<String> {
+    canonical_bytes(value).map(|b| sha256_hex(&b))
 }
 
 #[cfg(test)]

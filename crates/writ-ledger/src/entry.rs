@@ -25,6 +25,17 @@ impl Entry {
         Ok(Entry(bytes))
     }
 
+    /// An entry from bytes already in RFC 8785 canonical form, made by a writer a test holds
+    /// to [`writ_model::canonical::to_canonical_vec`] (such as
+    /// `DecisionRecord::to_canonical_with_request`). Checks the shape and size, not the form.
+    pub fn from_canonical(bytes: Vec<u8>) -> Result<Entry, EntryError> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge { len: bytes.len() });
+        }
+        check_shape(&bytes)?;
+        Ok(Entry(bytes))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

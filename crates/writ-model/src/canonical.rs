@@ -116,6 +116,11 @@ fn hex_digit(n: u8) -> u8 {
     if n < 10 { b'0' + n } else { b'a' + (n - 10) }
 }
 
+/// Appends `s` as an RFC 8785 JSON string, for writers that lay out a known document by hand.
+pub fn write_canonical_str(s: &str, out: &mut Vec<u8>) {
+    write_string(s, out);
+}
+
 fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();

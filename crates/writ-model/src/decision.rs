@@ -90,6 +90,59 @@ pub struct DecisionRecord {
     pub reason_code: DecisionCode,
 }
 
+impl DecisionRecord {
+    /// The record's RFC 8785 canonical JSON (the bytes `to_canonical_vec` gives), written
+    /// around `request_canonical`, which must be the canonical JSON of `self.request`: the
+    /// decision path has it already (its hash is `request_sha256`), so the request is not
+    /// encoded a second time. A test holds the two encodings equal.
+    pub fn to_canonical_with_request(&self, request_canonical: &[u8]) -> Vec<u8> {
+        use crate::canonical::write_canonical_str as string;
+        fn list(items: &[String], out: &mut Vec<u8>) {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(item, out);
+            }
+            out.push(b']');
+        }
+        let mut out = Vec::with_capacity(request_canonical.len() + 512);
+        // Member names in RFC 8785 order (all ASCII, so byte order).
+        out.extend_from_slice(b"{\"bundle_sha256\":");
+        string(&self.bundle_sha256, &mut out);
+        out.extend_from_slice(b",\"decision\":");
+        string(self.decision.as_str(), &mut out);
+        out.extend_from_slice(b",\"determining\":");
+        list(&self.determining, &mut out);
+        out.extend_from_slice(b",\"engine\":");
+        string(&self.engine, &mut out);
+        out.extend_from_slice(b",\"errors\":");
+        list(&self.errors, &mut out);
+        out.extend_from_slice(b",\"now\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.now).as_bytes());
+        out.extend_from_slice(b",\"reason_code\":");
+        string(self.reason_code.as_str(), &mut out);
+        out.extend_from_slice(b",\"reasons\":");
+        list(&self.reasons, &mut out);
+        out.extend_from_slice(b",\"request\":");
+        out.extend_from_slice(request_canonical);
+        out.extend_from_slice(b",\"request_sha256\":");
+        string(&self.request_sha256, &mut out);
+        out.extend_from_slice(b",\"type\":");
+        string(
+            match self.kind {
+                DecisionRecordType::Decision => "decision",
+            },
+            &mut out,
+        );
+        out.extend_from_slice(b",\"v\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.v).as_bytes());
+        out.push(b'}');
+        out
+    }
+}
+
 /// The version of [`DecisionRecord`] this crate writes.
 pub const DECISION_RECORD_VERSION: u32 = 1;
 

@@ -480,7 +480,15 @@ fn plan(
 
 /// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
 pub async fn record(state: &AppState, entry: &impl serde::Serialize) -> Result<u64, ApiError> {
-    let entry = writ_ledger::Entry::encode(entry).map_err(|e| match e {
+    record_entry(state, writ_ledger::Entry::encode(entry)).await
+}
+
+/// [`record`] for an entry already encoded.
+pub async fn record_entry(
+    state: &AppState,
+    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
+) -> Result<u64, ApiError> {
+    let entry = entry.map_err(|e| match e {
         writ_ledger::EntryError::TooLarge { len } => ApiError::bad_request(
             "entry_too_large",
             format!(
@@ -704,8 +712,11 @@ async fn authorize(
             env: body.attestation.claims.clone(),
             lineage: Some(lineage.clone()),
         };
-        let record_value = writ_authorize::decide(&bundle, &request, now);
-        let index = record(&s, &record_value).await?;
+        let (record_value, entry) = writ_authorize::decide_with_entry(&bundle, &request, now);
+        let entry = entry
+            .map_err(|e| writ_ledger::EntryError::NotCanonical(e.to_string()))
+            .and_then(writ_ledger::Entry::from_canonical);
+        let index = record_entry(&s, entry).await?;
         let code = record_value.reason_code.as_str();
         match record_value.decision {
             Decision::Deny => {

@@ -143,3 +143,50 @@ fn record_bytes_are_identical_in_a_separate_process() {
         }
     }
 }
+
+/// Argument values the generic canonicalizer treats specially: fractions, integers past 2^53,
+/// escapes, non-BMP characters (sorted by UTF-16 code units as member names).
+fn arb_odd_value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::json!(1.5)),
+        Just(serde_json::json!(-0.000_001)),
+        Just(serde_json::json!(9_007_199_254_740_993u64)),
+        Just(serde_json::json!(1e21)),
+        "[a-z\u{0}-\u{1f}\"\\\\\u{e9}\u{2028}\u{ffff}\u{1F600}]{0,6}"
+            .prop_map(serde_json::Value::String),
+        Just(serde_json::json!({"\u{1F600}": 1, "\u{ff61}": 2, "a": [null, true]})),
+    ]
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 128, ..Config::default() })]
+    /// The ledger entry written around the already-canonical request is the record's canonical
+    /// JSON, byte for byte, whatever the request holds and whichever way it was decided.
+    #[test]
+    fn the_spliced_entry_is_the_canonical_record(
+        policies in arb_policies(12),
+        request in arb_request(),
+        odd in arb_odd_value(),
+        with_act in any::<bool>(),
+        with_lineage in any::<bool>(),
+    ) {
+        let bundle = compile(&source(TEST_SCHEMA, &[("p.cedar", &policies.join("\n"))], Some(TEST_ENTITIES))).unwrap();
+        let mut v = serde_json::to_value(&request).unwrap();
+        v["intent"]["args"]["odd \u{1F600}"] = odd;
+        if with_act {
+            v["act"] = serde_json::json!({"sub": "human:h.e", "act": {"sub": "service:s"}});
+        }
+        if with_lineage {
+            v["lineage"] = serde_json::json!({
+                "execution": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e0f",
+                "parent": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01",
+                "root": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01",
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            });
+        }
+        let request: AuthorizeRequest = serde_json::from_value(v).unwrap();
+        let (record, entry) = writ_authorize::decide_with_entry(&bundle, &request, NOW);
+        prop_assert_eq!(&record, &decide(&bundle, &request, NOW));
+        prop_assert_eq!(entry.unwrap(), to_canonical_vec(&record).unwrap());
+    }
+}
