@@ -528,8 +528,12 @@ pub async fn record_entry(
     Ok(receipt.index)
 }
 
-/// Checks a gate's environment attestation against the gate's registered key.
-pub fn check_attestation(state: &AppState, att: &EnvironmentAttestation) -> Result<(), ApiError> {
+/// Checks a gate's environment attestation against the gate's registered key; returns its
+/// `attestation_sha256` (what a writ's `env` binds).
+pub fn check_attestation(
+    state: &AppState,
+    att: &EnvironmentAttestation,
+) -> Result<String, ApiError> {
     let gate = state
         .store
         .read(|r| r.gates.get(att.claims.gate.as_str()).cloned())
@@ -560,16 +564,19 @@ pub fn check_attestation(state: &AppState, att: &EnvironmentAttestation) -> Resu
                 "the gate's registered key is unusable; re-register the gate",
             )
         })?;
-    let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
+    let attestation_sha256 = att
+        .attestation_sha256()
         .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
     // Gates reuse an attestation for a while: remember the ones already verified with this key.
-    let mut fingerprint_input = Vec::with_capacity(input.len() + att.sig.len() + 32);
+    // The attestation's digest covers its claims, time, key id and signature, so with the key
+    // it names exactly what the verification below depends on.
+    let mut fingerprint_input = Vec::with_capacity(32 + attestation_sha256.len());
     fingerprint_input.extend_from_slice(&key_bytes);
-    fingerprint_input.extend_from_slice(&(att.sig.len() as u64).to_be_bytes());
-    fingerprint_input.extend_from_slice(att.sig.as_bytes());
-    fingerprint_input.extend_from_slice(&input);
+    fingerprint_input.extend_from_slice(attestation_sha256.as_bytes());
     let fingerprint = writ_model::digest::sha256(&fingerprint_input);
     if !state.attestation_cache.contains(&fingerprint) {
+        let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
+            .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
         let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
             ApiError::forbidden(
                 "attestation_bad_key",
@@ -605,7 +612,7 @@ pub fn check_attestation(state: &AppState, att: &EnvironmentAttestation) -> Resu
             ),
         ));
     }
-    Ok(())
+    Ok(attestation_sha256)
 }
 
 /// Governance that refuses before policy: kill switch, revoked or quarantined principal or zone.
@@ -653,7 +660,7 @@ async fn authorize(
     let started = Instant::now();
     let caller_id = require_principal(&s, &headers)?;
     let ApiJson(body) = body?;
-    check_attestation(&s, &body.attestation)?;
+    let attestation_sha256 = check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();
     if let Some(parent) = body.parent {
         // A parent recorded a moment ago may not be indexed yet: wait until it is.
@@ -701,10 +708,6 @@ async fn authorize(
                 "no policy bundle is active: activate one with `writ policy activate`",
             )
         })?;
-        let attestation_sha256 = body
-            .attestation
-            .attestation_sha256()
-            .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
         let request = AuthorizeRequest {
             principal: principal.clone(),
             act: plan.act.clone(),

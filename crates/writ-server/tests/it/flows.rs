@@ -289,6 +289,26 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
         (st, body["code"].clone()),
         (403, json!("attestation_bad_signature"))
     );
+    // A verified attestation is remembered, but only as it was signed: the same signature
+    // over changed claims or another time is verified again, and refused.
+    let good = gate.attest();
+    let (st, _) = srv
+        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": good.clone()})))
+        .await;
+    assert_eq!(st, 200);
+    let mut claims_changed = good.clone();
+    claims_changed["claims"]["host"] = json!("elsewhere");
+    let mut time_changed = good.clone();
+    time_changed["iat"] = json!(good["iat"].as_i64().unwrap() - 1);
+    for tampered in [claims_changed, time_changed] {
+        let (st, body) = srv
+            .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": tampered})))
+            .await;
+        assert_eq!(
+            (st, body["code"].clone()),
+            (403, json!("attestation_bad_signature"))
+        );
+    }
     srv.stop().await;
 }
 
