@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use writ_model::ed25519::Ed25519Signing;
 
@@ -18,9 +18,7 @@ use crate::error::KeyError;
 /// An Ed25519 writ signing key and its key id.
 #[derive(Clone)]
 pub struct WritKey {
-    signing: SigningKey,
-    /// The same key in AWS-LC, which signs (`None` only if it refused the key).
-    fast: Option<Arc<Ed25519Signing>>,
+    signing: Arc<Ed25519Signing>,
     kid: String,
 }
 
@@ -42,10 +40,12 @@ impl WritKey {
 
     /// The key with this 32-byte Ed25519 seed (RFC 8032 private key).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let signing = SigningKey::from_bytes(seed);
-        let kid = thumbprint(&signing.verifying_key());
-        let fast = Ed25519Signing::new(seed, signing.verifying_key().as_bytes()).map(Arc::new);
-        Self { signing, fast, kid }
+        let signing = Ed25519Signing::from_seed(seed);
+        let kid = thumbprint(&signing.key().verifying_key());
+        Self {
+            signing: Arc::new(signing),
+            kid,
+        }
     }
 
     pub fn kid(&self) -> &str {
@@ -53,7 +53,7 @@ impl WritKey {
     }
 
     pub fn verifying_key(&self) -> VerifyingKey {
-        self.signing.verifying_key()
+        self.signing.key().verifying_key()
     }
 
     /// The public JWK (OKP/Ed25519, RFC 8037).
@@ -62,10 +62,7 @@ impl WritKey {
     }
 
     pub(crate) fn sign(&self, msg: &[u8]) -> Signature {
-        match self.fast.as_ref().and_then(|k| k.sign(msg)) {
-            Some(sig) => Signature::from_bytes(&sig),
-            None => self.signing.sign(msg),
-        }
+        Signature::from_bytes(&self.signing.sign(msg))
     }
 
     /// Writes the key as a private JWK to a new file readable only by its owner (mode 0600).
@@ -89,7 +86,7 @@ impl WritKey {
             kty: "OKP".into(),
             crv: "Ed25519".into(),
             x: URL_SAFE_NO_PAD.encode(self.verifying_key().as_bytes()),
-            d: URL_SAFE_NO_PAD.encode(self.signing.to_bytes()),
+            d: URL_SAFE_NO_PAD.encode(self.signing.key().to_bytes()),
             kid: self.kid.clone(),
         };
         let body = serde_json::to_vec_pretty(&jwk).map_err(|e| KeyError::BadKeyFile {

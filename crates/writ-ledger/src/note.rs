@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use writ_model::ed25519::Ed25519Signing;
 
@@ -150,9 +150,7 @@ impl NoteVerifier for Ed25519Verifier {
 /// An Ed25519 note signer: the log key.
 pub struct Ed25519Signer {
     name: String,
-    key: SigningKey,
-    /// The same key in AWS-LC, which signs (`None` only if it refused the key).
-    fast: Option<Ed25519Signing>,
+    key: Ed25519Signing,
     verifier: Ed25519Verifier,
 }
 
@@ -168,13 +166,11 @@ impl Ed25519Signer {
     /// A signer from a 32-byte Ed25519 seed.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Ed25519Signer, NoteError> {
         check_name(name).map_err(NoteError::BadSignerKey)?;
-        let key = SigningKey::from_bytes(seed);
-        let verifier = Ed25519Verifier::new(name, key.verifying_key())?;
-        let fast = Ed25519Signing::new(seed, key.verifying_key().as_bytes());
+        let key = Ed25519Signing::from_seed(seed);
+        let verifier = Ed25519Verifier::new(name, key.key().verifying_key())?;
         Ok(Ed25519Signer {
             name: name.to_owned(),
             key,
-            fast,
             verifier,
         })
     }
@@ -224,7 +220,7 @@ impl Ed25519Signer {
     /// The signer key form `PRIVATE+KEY+name+hexid+base64(0x01 ‖ seed)`. Secret: store it 0600.
     pub fn to_skey(&self) -> String {
         let mut alg_seed = vec![ALG_ED25519];
-        alg_seed.extend_from_slice(&self.key.to_bytes());
+        alg_seed.extend_from_slice(&self.key.key().to_bytes());
         let s = format!(
             "PRIVATE+KEY+{}+{:08x}+{}",
             self.name,
@@ -249,10 +245,7 @@ impl NoteSigner for Ed25519Signer {
         self.verifier.key_id
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, NoteError> {
-        Ok(match self.fast.as_ref().and_then(|k| k.sign(msg)) {
-            Some(sig) => sig.to_vec(),
-            None => self.key.sign(msg).to_bytes().to_vec(),
-        })
+        Ok(self.key.sign(msg).to_vec())
     }
 }
 

@@ -7,39 +7,59 @@
 //! by their owners; this only signs.
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use ed25519_dalek::{Signer as _, SigningKey};
 
-/// A signing key held by AWS-LC.
+/// An Ed25519 signing key: the `ed25519-dalek` key its owner stores and derives the public key
+/// from, and the same key loaded into AWS-LC, which signs.
 pub struct Ed25519Signing {
-    pair: Ed25519KeyPair,
+    key: SigningKey,
+    /// `None` only if AWS-LC refused the key; `ed25519-dalek` signs then.
+    fast: Option<Ed25519KeyPair>,
 }
 
 impl std::fmt::Debug for Ed25519Signing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ed25519Signing")
-            .field("public", &hex::encode(self.pair.public_key().as_ref()))
+            .field("public", &hex::encode(self.key.verifying_key().as_bytes()))
             .finish_non_exhaustive()
     }
 }
 
 impl Ed25519Signing {
-    /// The key with this 32-byte seed, checked against the `public` key its owner derived;
-    /// `None` if AWS-LC refuses the seed or derives another public key (the owner then signs
-    /// with its own implementation).
-    pub fn new(seed: &[u8; 32], public: &[u8; 32]) -> Option<Ed25519Signing> {
-        let pair = Ed25519KeyPair::from_seed_and_public_key(seed, public).ok()?;
-        (pair.public_key().as_ref() == public.as_slice()).then_some(Ed25519Signing { pair })
+    /// The key with this 32-byte seed (RFC 8032 private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Ed25519Signing {
+        let key = SigningKey::from_bytes(seed);
+        let public = key.verifying_key().to_bytes();
+        // AWS-LC checks the public key it derives against the one given.
+        let fast = Ed25519KeyPair::from_seed_and_public_key(seed, &public)
+            .ok()
+            .filter(|pair| pair.public_key().as_ref() == public.as_slice());
+        Ed25519Signing { key, fast }
+    }
+
+    /// The key as `ed25519-dalek` holds it (public key, stored forms).
+    pub fn key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// The 64-byte signature of `msg`.
-    pub fn sign(&self, msg: &[u8]) -> Option<[u8; 64]> {
-        self.pair.sign(msg).as_ref().try_into().ok()
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.fast
+            .as_ref()
+            .and_then(|pair| pair.sign(msg).as_ref().try_into().ok())
+            .unwrap_or_else(|| self.key.sign(msg).to_bytes())
+    }
+
+    /// Whether AWS-LC signs (it always should; for the test).
+    #[cfg(test)]
+    fn is_fast(&self) -> bool {
+        self.fast.is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::Signer as _;
 
     #[test]
     fn signatures_are_the_bytes_ed25519_dalek_makes() {
@@ -51,23 +71,16 @@ mod tests {
                 *b = (i.wrapping_mul(2_654_435_761).rotate_left(k as u32) >> 3) as u8 ^ k as u8;
             }
             msg.push((i * 7) as u8);
+            let signing = Ed25519Signing::from_seed(&seed);
+            assert!(signing.is_fast(), "AWS-LC refused seed {i}");
             let dalek = ed25519_dalek::SigningKey::from_bytes(&seed);
-            let public = dalek.verifying_key().to_bytes();
-            let fast = Ed25519Signing::new(&seed, &public).expect("a valid seed");
             assert_eq!(
-                fast.sign(&msg).expect("a signature"),
+                signing.sign(&msg),
                 dalek.sign(&msg).to_bytes(),
                 "seed {i}, message of {} bytes",
                 msg.len()
             );
+            assert_eq!(signing.key().to_bytes(), seed);
         }
-    }
-
-    #[test]
-    fn a_public_key_that_does_not_match_the_seed_is_refused() {
-        let dalek = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
-        assert!(Ed25519Signing::new(&[7; 32], &dalek.verifying_key().to_bytes()).is_some());
-        assert!(Ed25519Signing::new(&[7; 32], &other.verifying_key().to_bytes()).is_none());
     }
 }
