@@ -91,9 +91,7 @@ fn intent() -> Value {
 async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
     let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
-    let (st, ok) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, ok) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200, "{ok}");
     let size_before = srv.state.ledger.checkpoint().size();
     let files = ledger_files(&srv.state.config.data_dir);
@@ -106,9 +104,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
 
     // Authorize: 503 with the reason code, and no writ anywhere in the answer.
     for _ in 0..3 {
-        let (st, body) = srv
-            .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-            .await;
+        let (st, body) = srv.authorize(&agent, req()).await;
         assert_eq!(st, 503, "{body}");
         assert_eq!(body["code"], "ledger_unavailable", "{body}");
         assert!(body.get("writ").is_none(), "{body}");
@@ -184,9 +180,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
         )
         .await;
     assert_eq!(st, 200, "{body}");
-    let (st, body) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, body) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(body["ledger_index"].as_u64(), Some(size_before + 1));
     let (dir, _, _) = srv.stop().await;
@@ -200,9 +194,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
 async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
     let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
-    let (st, first) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, first) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200, "{first}");
     srv.state.execs.caught_up().await.unwrap();
     let data = srv.state.config.data_dir.clone();
@@ -211,9 +203,7 @@ async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
         srv.stop().await;
         return;
     };
-    let (st, second) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, second) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200, "authorize does not depend on the index: {second}");
     // The follower fails on its next commit (within its commit interval); poll for it.
     let mut ready = Value::Null;
@@ -232,14 +222,7 @@ async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
     let (st, body) = srv.call("GET", "/readyz", None, None).await;
     assert_eq!(st, 200, "{body}");
     let execution = second["execution"].as_str().unwrap();
-    let (st, proof) = srv
-        .call(
-            "GET",
-            &format!("/v1/proofs/{execution}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (st, proof) = srv.proof(&agent, execution).await;
     assert_eq!(st, 200, "{proof}");
     assert_eq!(proof["writ"], second["writ"]);
     // Retries while stalled wrote the second writ once: the log holds exactly two records

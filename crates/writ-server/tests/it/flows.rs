@@ -16,8 +16,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
     let (srv, agent, gate) = TestServer::provisioned().await;
 
     let args = json!({"repo": "acme/api", "number": 7});
-    let (st, allow) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", args.clone()), "attestation": gate.attest()})))
+    let (st, allow) = srv.authorize(&agent, json!({"intent": intent("github/get_issue", args.clone()), "attestation": gate.attest()}))
         .await;
     assert_eq!(st, 200, "{allow}");
     assert_eq!(allow["decision"], "allow");
@@ -51,8 +50,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
     );
 
     // A denied call carries its reason and is recorded too.
-    let (st, deny) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/write_file", json!({"path": "/etc/passwd"})), "attestation": gate.attest()})))
+    let (st, deny) = srv.authorize(&agent, json!({"intent": intent("fs/write_file", json!({"path": "/etc/passwd"})), "attestation": gate.attest()}))
         .await;
     assert_eq!(st, 403, "{deny}");
     assert_eq!(deny["decision"], "deny");
@@ -91,14 +89,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
         (403, json!("receipt_bad_signature"))
     );
 
-    let (st, proof) = srv
-        .call(
-            "GET",
-            &format!("/v1/proofs/{execution}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (st, proof) = srv.proof(&agent, execution).await;
     assert_eq!(st, 200, "{proof}");
     let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
     let verified_bundle = bundle.verify(Some(&srv.state.ledger.vkey())).unwrap();
@@ -116,8 +107,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
     assert_eq!(proof["writ"], allow["writ"]);
 
     // A child execution links to its parent in the lineage.
-    let (st, child) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})))
+    let (st, child) = srv.authorize(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution}))
         .await;
     assert_eq!(st, 200, "{child}");
     let (st, lineage) = srv
@@ -154,9 +144,7 @@ async fn governance_withdraws_trust_and_is_recorded() {
     let (srv, agent, gate) = TestServer::provisioned().await;
     let req =
         || json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
-    let (st, _) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, _) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200);
 
     for (path, on, off, code) in [
@@ -182,9 +170,7 @@ async fn governance_withdraws_trust_and_is_recorded() {
         let before = srv.state.ledger.checkpoint().size();
         let (st, b) = srv.call("POST", path, Some(&srv.admin), Some(on)).await;
         assert_eq!(st, 200, "{b}");
-        let (st, deny) = srv
-            .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-            .await;
+        let (st, deny) = srv.authorize(&agent, req()).await;
         assert_eq!(
             (st, deny["reason_code"].clone()),
             (403, json!(code)),
@@ -192,9 +178,7 @@ async fn governance_withdraws_trust_and_is_recorded() {
         );
         let (st, _) = srv.call("POST", path, Some(&srv.admin), Some(off)).await;
         assert_eq!(st, 200);
-        let (st, _) = srv
-            .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-            .await;
+        let (st, _) = srv.authorize(&agent, req()).await;
         assert_eq!(st, 200, "trust not restored after {path}");
         // on, the refused authorize, off, the allowed authorize: four records.
         assert_eq!(srv.state.ledger.checkpoint().size(), before + 4);
@@ -210,9 +194,7 @@ async fn governance_withdraws_trust_and_is_recorded() {
         )
         .await;
     assert_eq!(st, 200);
-    let (st, _) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req()))
-        .await;
+    let (st, _) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 401);
     srv.stop().await;
 }
@@ -225,9 +207,7 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
     let req =
         json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
     // No bundle yet: 503, no writ.
-    let (st, body) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(req.clone()))
-        .await;
+    let (st, body) = srv.authorize(&agent, req.clone()).await;
     assert_eq!((st, body["code"].clone()), (503, json!("no_active_bundle")));
     srv.activate_default().await;
     let (_, active) = srv
@@ -271,7 +251,10 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
         token: String::new(),
     };
     let (st, body) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": other.attest()})))
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": other.attest()}),
+        )
         .await;
     assert_eq!(
         (st, body["code"].clone()),
@@ -282,8 +265,7 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
         id: "gate:mcp-1".into(),
         ..other
     };
-    let (st, body) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": impostor.attest()})))
+    let (st, body) = srv.authorize(&agent, json!({"intent": intent("github/get_issue", json!({})), "attestation": impostor.attest()}))
         .await;
     assert_eq!(
         (st, body["code"].clone()),
@@ -293,7 +275,10 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
     // over changed claims or another time is verified again, and refused.
     let good = gate.attest();
     let (st, _) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": good.clone()})))
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": good.clone()}),
+        )
         .await;
     assert_eq!(st, 200);
     let mut claims_changed = good.clone();
@@ -302,7 +287,10 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
     time_changed["iat"] = json!(good["iat"].as_i64().unwrap() - 1);
     for tampered in [claims_changed, time_changed] {
         let (st, body) = srv
-            .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": tampered})))
+            .authorize(
+                &agent,
+                json!({"intent": intent("github/get_issue", json!({})), "attestation": tampered}),
+            )
             .await;
         assert_eq!(
             (st, body["code"].clone()),
@@ -315,14 +303,24 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, _) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    let (st, _) = srv
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
+        )
+        .await;
     assert_eq!(st, 200);
     let size = srv.state.ledger.checkpoint().size();
     let config = srv.state.config.clone();
     let (dir, admin, key) = srv.stop().await;
     let srv = TestServer::start_in(dir, config, admin, key).await;
     assert_eq!(srv.state.ledger.checkpoint().size(), size);
-    let (st, body) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    let (st, body) = srv
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
+        )
+        .await;
     assert_eq!(st, 200, "{body}");
     srv.stop().await;
 }
@@ -331,19 +329,17 @@ async fn state_survives_a_restart() {
 async fn files_holding_secrets_or_writs_are_the_owners_only() {
     use std::os::unix::fs::PermissionsExt;
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    let (st, allow) = srv
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
+        )
+        .await;
     assert_eq!(st, 200, "{allow}");
     let execution = allow["execution"].as_str().unwrap().to_owned();
     let dir = srv.state.config.data_dir.clone();
     // The proof waits for the index to catch up, so its files exist by now.
-    let (st, _) = srv
-        .call(
-            "GET",
-            &format!("/v1/proofs/{execution}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (st, _) = srv.proof(&agent, execution).await;
     assert_eq!(st, 200);
     for f in [
         "admin.token",
@@ -389,7 +385,12 @@ async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, allow) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}))).await;
+    let (st, allow) = srv
+        .authorize(
+            &agent,
+            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
+        )
+        .await;
     assert_eq!(st, 200, "{allow}");
     let execution = allow["execution"].as_str().unwrap().to_owned();
     let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap()).unwrap();
@@ -405,7 +406,7 @@ async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
         )
         .await;
     assert_eq!(st, 200, "{renewed}");
-    let (st, child) = srv.call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution}))).await;
+    let (st, child) = srv.authorize(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})).await;
     assert_eq!(st, 200, "{child}");
     // Right after the answers: the index has caught up with everything they recorded.
     let (kinds, proof) = proof_kinds(&srv, &agent, &execution).await;
@@ -469,20 +470,14 @@ async fn delegation_mints_narrower_children_only() {
     srv.add_principal("agent:sub-bot", "dev").await;
     let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let grant = json!({"actions": ["mcp.call_tool"], "resources": ["tool:fs/*"], "zones": ["dev"]});
-    let (st, deleg) = srv
-        .call("POST", "/v1/authorize", Some(&parent), Some(json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()})))
+    let (st, deleg) = srv.authorize(&parent, json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()}))
         .await;
     assert_eq!(st, 200, "{deleg}");
     let parent_writ = deleg["writ"].as_str().unwrap();
 
     let child_req = |tool: &str, scope: Value| json!({"intent": intent(tool, json!({"path": "/workspace/a"})), "attestation": gate.attest(), "from_writ": parent_writ, "scope": scope});
     let (st, child) = srv
-        .call(
-            "POST",
-            "/v1/authorize",
-            Some(&parent),
-            Some(child_req("fs/read_file", json!({"max_uses": 1}))),
-        )
+        .authorize(&parent, child_req("fs/read_file", json!({"max_uses": 1})))
         .await;
     assert_eq!(st, 200, "{child}");
     let claims = writ_artifact::decode_unverified(child["writ"].as_str().unwrap())
@@ -512,14 +507,7 @@ async fn delegation_mints_narrower_children_only() {
             "delegation_max_uses_exceeded",
         ),
     ] {
-        let (st, body) = srv
-            .call(
-                "POST",
-                "/v1/authorize",
-                Some(&parent),
-                Some(child_req(tool, scope)),
-            )
-            .await;
+        let (st, body) = srv.authorize(&parent, child_req(tool, scope)).await;
         assert_eq!(
             (st, body["reason_code"].clone()),
             (403, json!(code)),
@@ -535,12 +523,7 @@ async fn delegation_mints_narrower_children_only() {
     )
     .await;
     let (st, body) = srv
-        .call(
-            "POST",
-            "/v1/authorize",
-            Some(&parent),
-            Some(child_req("fs/read_file", json!({}))),
-        )
+        .authorize(&parent, child_req("fs/read_file", json!({})))
         .await;
     assert_eq!(
         (st, body["reason_code"].clone()),
@@ -557,12 +540,7 @@ async fn delegation_mints_narrower_children_only() {
     // Someone else cannot use the parent's delegation writ.
     let sub = srv.add_principal("agent:outsider", "dev").await;
     let (st, body) = srv
-        .call(
-            "POST",
-            "/v1/authorize",
-            Some(&sub),
-            Some(child_req("fs/read_file", json!({}))),
-        )
+        .authorize(&sub, child_req("fs/read_file", json!({})))
         .await;
     assert_eq!(
         (st, body["reason_code"].clone()),
@@ -644,8 +622,7 @@ async fn exec_writs_carry_the_filesystem_reach_the_command_asked_for() {
     let agent = srv.add_principal("agent:triage-bot", "sandbox").await;
     let runner = srv.add_gate("gate:sandbox-runner", "sandbox").await;
     let args = json!({"argv": ["/usr/bin/git", "status"], "cwd": "/workspace", "fs": {"read": ["/usr"], "write": ["/workspace"]}});
-    let (st, allow) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": args}, "attestation": runner.attest()})))
+    let (st, allow) = srv.authorize(&agent, json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": args}, "attestation": runner.attest()}))
         .await;
     assert_eq!(st, 200, "{allow}");
     let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap())
@@ -656,8 +633,7 @@ async fn exec_writs_carry_the_filesystem_reach_the_command_asked_for() {
         json!({"read": ["/usr"], "write": ["/workspace"]})
     );
     let bad = json!({"argv": ["/usr/bin/git"], "fs": {"write": ["relative/path"]}});
-    let (st, body) = srv
-        .call("POST", "/v1/authorize", Some(&agent), Some(json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": bad}, "attestation": runner.attest()})))
+    let (st, body) = srv.authorize(&agent, json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": bad}, "attestation": runner.attest()}))
         .await;
     assert_eq!(
         (st, body["code"].clone()),

@@ -135,6 +135,18 @@ impl TestServer {
         )
     }
 
+    /// `POST /v1/authorize` as the holder of `token`.
+    pub async fn authorize(&self, token: &str, body: Value) -> (u16, Value) {
+        self.call("POST", "/v1/authorize", Some(token), Some(body))
+            .await
+    }
+
+    /// `GET /v1/proofs/{execution}` as the holder of `token`.
+    pub async fn proof(&self, token: &str, execution: impl std::fmt::Display) -> (u16, Value) {
+        self.call("GET", &format!("/v1/proofs/{execution}"), Some(token), None)
+            .await
+    }
+
     pub async fn activate_default(&self) {
         let mut files = bundle_files(None);
         sign_files(&self.bundle_key, &mut files);
