@@ -91,8 +91,7 @@ fn intent() -> Value {
 async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
     let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
-    let (st, ok) = srv.authorize(&agent, req()).await;
-    assert_eq!(st, 200, "{ok}");
+    srv.authorize_ok(&agent, req()).await;
     let size_before = srv.state.ledger.checkpoint().size();
     let files = ledger_files(&srv.state.config.data_dir);
     assert!(files.iter().any(|f| f.ends_with("ledger.db")), "{files:?}");
@@ -180,8 +179,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
         )
         .await;
     assert_eq!(st, 200, "{body}");
-    let (st, body) = srv.authorize(&agent, req()).await;
-    assert_eq!(st, 200, "{body}");
+    let body = srv.authorize_ok(&agent, req()).await;
     assert_eq!(body["ledger_index"].as_u64(), Some(size_before + 1));
     let (dir, _, _) = srv.stop().await;
     let report = writ_ledger::verify_dir(&dir.path().join("data").join("ledger"), true).unwrap();
@@ -194,8 +192,7 @@ async fn unwritable_ledger_refuses_writs_and_grants_with_503() {
 async fn a_stalled_execution_index_shows_in_readiness_and_catches_up() {
     let (srv, agent, gate) = TestServer::provisioned().await;
     let req = || json!({"intent": intent(), "attestation": gate.attest()});
-    let (st, first) = srv.authorize(&agent, req()).await;
-    assert_eq!(st, 200, "{first}");
+    let first = srv.authorize_ok(&agent, req()).await;
     srv.state.execs.caught_up().await.unwrap();
     let data = srv.state.config.data_dir.clone();
     let files = vec![data.join("index.db"), data.join("index.db-wal")];

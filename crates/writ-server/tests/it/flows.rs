@@ -11,14 +11,17 @@ fn intent(tool: &str, args: Value) -> Value {
     json!({"action": "mcp.call_tool", "resource": format!("tool:{tool}"), "args": args})
 }
 
+/// An authorize body for a read-only call the default bundle allows, attested by `gate`.
+fn read_issue(gate: &crate::harness::Gate) -> Value {
+    json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()})
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_deny_receipt_proof_and_lineage() {
     let (srv, agent, gate) = TestServer::provisioned().await;
 
     let args = json!({"repo": "acme/api", "number": 7});
-    let (st, allow) = srv.authorize(&agent, json!({"intent": intent("github/get_issue", args.clone()), "attestation": gate.attest()}))
-        .await;
-    assert_eq!(st, 200, "{allow}");
+    let allow = srv.authorize_ok(&agent, json!({"intent": intent("github/get_issue", args.clone()), "attestation": gate.attest()})).await;
     assert_eq!(allow["decision"], "allow");
     let token = allow["writ"].as_str().unwrap();
 
@@ -89,44 +92,17 @@ async fn allow_deny_receipt_proof_and_lineage() {
         (403, json!("receipt_bad_signature"))
     );
 
-    let (st, proof) = srv.proof(&agent, execution).await;
-    assert_eq!(st, 200, "{proof}");
-    let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
-    let verified_bundle = bundle.verify(Some(&srv.state.ledger.vkey())).unwrap();
-    let kinds: Vec<String> = verified_bundle
-        .entries
-        .iter()
-        .map(|e| {
-            serde_json::from_slice::<Value>(&e.entry).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let (kinds, proof) = proof_kinds(&srv, &agent, execution).await;
     assert_eq!(kinds, ["decision", "receipt"]);
     assert_eq!(proof["writ"], allow["writ"]);
 
     // A child execution links to its parent in the lineage.
-    let (st, child) = srv.authorize(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution}))
-        .await;
-    assert_eq!(st, 200, "{child}");
-    let (st, lineage) = srv
-        .call(
-            "GET",
-            &format!("/v1/lineage/{execution}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let child = srv.authorize_ok(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})).await;
+    let (st, lineage) = srv.lineage(&agent, execution).await;
     assert_eq!(st, 200);
     assert_eq!(lineage["descendants"][0]["execution"], child["execution"]);
     let (_, up) = srv
-        .call(
-            "GET",
-            &format!("/v1/lineage/{}", child["execution"].as_str().unwrap()),
-            Some(&agent),
-            None,
-        )
+        .lineage(&agent, child["execution"].as_str().unwrap())
         .await;
     assert_eq!(up["ancestors"][0]["execution"], json!(execution));
     assert_eq!(up["root"], json!(execution));
@@ -142,8 +118,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn governance_withdraws_trust_and_is_recorded() {
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let req =
-        || json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
+    let req = || read_issue(&gate);
     let (st, _) = srv.authorize(&agent, req()).await;
     assert_eq!(st, 200);
 
@@ -204,8 +179,7 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
     let srv = TestServer::start().await;
     let agent = srv.add_principal("agent:triage-bot", "dev").await;
     let gate = srv.add_gate("gate:mcp-1", "dev").await;
-    let req =
-        json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()});
+    let req = read_issue(&gate);
     // No bundle yet: 503, no writ.
     let (st, body) = srv.authorize(&agent, req.clone()).await;
     assert_eq!((st, body["code"].clone()), (503, json!("no_active_bundle")));
@@ -303,25 +277,14 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, _) = srv
-        .authorize(
-            &agent,
-            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
-        )
-        .await;
+    let (st, _) = srv.authorize(&agent, read_issue(&gate)).await;
     assert_eq!(st, 200);
     let size = srv.state.ledger.checkpoint().size();
     let config = srv.state.config.clone();
     let (dir, admin, key) = srv.stop().await;
     let srv = TestServer::start_in(dir, config, admin, key).await;
     assert_eq!(srv.state.ledger.checkpoint().size(), size);
-    let (st, body) = srv
-        .authorize(
-            &agent,
-            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
+    srv.authorize_ok(&agent, read_issue(&gate)).await;
     srv.stop().await;
 }
 
@@ -329,13 +292,7 @@ async fn state_survives_a_restart() {
 async fn files_holding_secrets_or_writs_are_the_owners_only() {
     use std::os::unix::fs::PermissionsExt;
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, allow) = srv
-        .authorize(
-            &agent,
-            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
-        )
-        .await;
-    assert_eq!(st, 200, "{allow}");
+    let allow = srv.authorize_ok(&agent, read_issue(&gate)).await;
     let execution = allow["execution"].as_str().unwrap().to_owned();
     let dir = srv.state.config.data_dir.clone();
     // The proof waits for the index to catch up, so its files exist by now.
@@ -363,9 +320,7 @@ async fn files_holding_secrets_or_writs_are_the_owners_only() {
 
 /// The kinds of the entries in an execution's proof bundle, in ledger order.
 async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<String>, Value) {
-    let (st, proof) = srv
-        .call("GET", &format!("/v1/proofs/{execution}"), Some(token), None)
-        .await;
+    let (st, proof) = srv.proof(token, execution).await;
     assert_eq!(st, 200, "{proof}");
     let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
     let verified = bundle.verify(Some(&srv.state.ledger.vkey())).unwrap();
@@ -385,29 +340,15 @@ async fn proof_kinds(srv: &TestServer, token: &str, execution: &str) -> (Vec<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
     let (srv, agent, gate) = TestServer::provisioned().await;
-    let (st, allow) = srv
-        .authorize(
-            &agent,
-            json!({"intent": intent("github/get_issue", json!({})), "attestation": gate.attest()}),
-        )
-        .await;
-    assert_eq!(st, 200, "{allow}");
+    let allow = srv.authorize_ok(&agent, read_issue(&gate)).await;
     let execution = allow["execution"].as_str().unwrap().to_owned();
     let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap()).unwrap();
     // The writ's jti is its execution id, so a lease renews by it.
     let jti = claims.claims["jti"].as_str().unwrap().to_owned();
     assert_eq!(jti, execution);
-    let (st, renewed) = srv
-        .call(
-            "POST",
-            &format!("/v1/leases/{jti}/renew"),
-            Some(&agent),
-            Some(json!({"attestation": gate.attest()})),
-        )
-        .await;
+    let (st, renewed) = srv.renew(&agent, &jti, &gate).await;
     assert_eq!(st, 200, "{renewed}");
-    let (st, child) = srv.authorize(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})).await;
-    assert_eq!(st, 200, "{child}");
+    let child = srv.authorize_ok(&agent, json!({"intent": intent("fs/read_file", json!({"path": "/workspace/a"})), "attestation": gate.attest(), "parent": execution})).await;
     // Right after the answers: the index has caught up with everything they recorded.
     let (kinds, proof) = proof_kinds(&srv, &agent, &execution).await;
     assert_eq!(
@@ -431,33 +372,12 @@ async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
     assert_eq!(rebuilt, kinds);
     assert_eq!(proof["writ"], Value::Null);
     assert_eq!(srv.state.execs.indexed(), size);
-    let (st, lineage) = srv
-        .call(
-            "GET",
-            &format!("/v1/lineage/{execution}"),
-            Some(&agent),
-            None,
-        )
-        .await;
+    let (st, lineage) = srv.lineage(&agent, execution).await;
     assert_eq!(st, 200, "{lineage}");
     assert_eq!(lineage["descendants"][0]["execution"], child["execution"]);
-    let (st, again) = srv
-        .call(
-            "POST",
-            &format!("/v1/leases/{jti}/renew"),
-            Some(&agent),
-            Some(json!({"attestation": gate.attest()})),
-        )
-        .await;
+    let (st, again) = srv.renew(&agent, &jti, &gate).await;
     assert_eq!(st, 200, "{again}");
-    let (st, unknown) = srv
-        .call(
-            "POST",
-            "/v1/leases/not-a-jti/renew",
-            Some(&agent),
-            Some(json!({"attestation": gate.attest()})),
-        )
-        .await;
+    let (st, unknown) = srv.renew(&agent, "not-a-jti", &gate).await;
     assert_eq!((st, unknown["code"].clone()), (404, json!("lease_unknown")));
     srv.stop().await;
 }
@@ -470,16 +390,13 @@ async fn delegation_mints_narrower_children_only() {
     srv.add_principal("agent:sub-bot", "dev").await;
     let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let grant = json!({"actions": ["mcp.call_tool"], "resources": ["tool:fs/*"], "zones": ["dev"]});
-    let (st, deleg) = srv.authorize(&parent, json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()}))
-        .await;
-    assert_eq!(st, 200, "{deleg}");
+    let deleg = srv.authorize_ok(&parent, json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()})).await;
     let parent_writ = deleg["writ"].as_str().unwrap();
 
     let child_req = |tool: &str, scope: Value| json!({"intent": intent(tool, json!({"path": "/workspace/a"})), "attestation": gate.attest(), "from_writ": parent_writ, "scope": scope});
-    let (st, child) = srv
-        .authorize(&parent, child_req("fs/read_file", json!({"max_uses": 1})))
+    let child = srv
+        .authorize_ok(&parent, child_req("fs/read_file", json!({"max_uses": 1})))
         .await;
-    assert_eq!(st, 200, "{child}");
     let claims = writ_artifact::decode_unverified(child["writ"].as_str().unwrap())
         .unwrap()
         .claims;
@@ -515,13 +432,8 @@ async fn delegation_mints_narrower_children_only() {
         );
     }
     // A quarantined delegator cannot mint children, even with a valid delegation writ.
-    srv.call(
-        "POST",
-        "/v1/admin/quarantines",
-        Some(&srv.admin),
-        Some(json!({"principal": "agent:triage-bot"})),
-    )
-    .await;
+    srv.quarantine(json!({"principal": "agent:triage-bot"}))
+        .await;
     let (st, body) = srv
         .authorize(&parent, child_req("fs/read_file", json!({})))
         .await;
@@ -530,13 +442,8 @@ async fn delegation_mints_narrower_children_only() {
         (403, json!("principal_quarantined")),
         "{body}"
     );
-    srv.call(
-        "POST",
-        "/v1/admin/quarantines",
-        Some(&srv.admin),
-        Some(json!({"principal": "agent:triage-bot", "on": false})),
-    )
-    .await;
+    srv.quarantine(json!({"principal": "agent:triage-bot", "on": false}))
+        .await;
     // Someone else cannot use the parent's delegation writ.
     let sub = srv.add_principal("agent:outsider", "dev").await;
     let (st, body) = srv
@@ -601,13 +508,8 @@ async fn visible_lists_only_tools_the_policy_could_allow() {
         ])
     );
     // Quarantined: nothing.
-    srv.call(
-        "POST",
-        "/v1/admin/quarantines",
-        Some(&srv.admin),
-        Some(json!({"principal": "agent:triage-bot"})),
-    )
-    .await;
+    srv.quarantine(json!({"principal": "agent:triage-bot"}))
+        .await;
     let (_, v) = srv
         .call("POST", "/v1/authorize/visible", Some(&agent), Some(body))
         .await;
@@ -622,9 +524,7 @@ async fn exec_writs_carry_the_filesystem_reach_the_command_asked_for() {
     let agent = srv.add_principal("agent:triage-bot", "sandbox").await;
     let runner = srv.add_gate("gate:sandbox-runner", "sandbox").await;
     let args = json!({"argv": ["/usr/bin/git", "status"], "cwd": "/workspace", "fs": {"read": ["/usr"], "write": ["/workspace"]}});
-    let (st, allow) = srv.authorize(&agent, json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": args}, "attestation": runner.attest()}))
-        .await;
-    assert_eq!(st, 200, "{allow}");
+    let allow = srv.authorize_ok(&agent, json!({"intent": {"action": "exec", "resource": "cmd:/usr/bin/git", "args": args}, "attestation": runner.attest()})).await;
     let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap())
         .unwrap()
         .claims;
@@ -717,13 +617,7 @@ async fn the_event_feed_starts_with_the_governance_state_in_force() {
         Some(json!({"principal": "agent:triage-bot"})),
     )
     .await;
-    srv.call(
-        "POST",
-        "/v1/admin/quarantines",
-        Some(&srv.admin),
-        Some(json!({"zone": "prod"})),
-    )
-    .await;
+    srv.quarantine(json!({"zone": "prod"})).await;
     // A gate connecting after the fact still learns both, before anything else.
     let mut resp = srv
         .client

@@ -135,10 +135,53 @@ impl TestServer {
         )
     }
 
+    /// `POST /v1/admin/quarantines` as the admin (`target` names a principal or a zone, and
+    /// `"on": false` lifts it); the quarantine must be recorded.
+    pub async fn quarantine(&self, target: Value) {
+        let (st, body) = self
+            .call(
+                "POST",
+                "/v1/admin/quarantines",
+                Some(&self.admin),
+                Some(target),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+    }
+
     /// `POST /v1/authorize` as the holder of `token`.
     pub async fn authorize(&self, token: &str, body: Value) -> (u16, Value) {
         self.call("POST", "/v1/authorize", Some(token), Some(body))
             .await
+    }
+
+    /// [`TestServer::authorize`] that must be allowed (200); returns the answer.
+    pub async fn authorize_ok(&self, token: &str, body: Value) -> Value {
+        let (st, answer) = self.authorize(token, body).await;
+        assert_eq!(st, 200, "{answer}");
+        answer
+    }
+
+    /// `POST /v1/leases/{jti}/renew` as the holder of `token`, attested by `gate`.
+    pub async fn renew(&self, token: &str, jti: &str, gate: &Gate) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!("/v1/leases/{jti}/renew"),
+            Some(token),
+            Some(json!({"attestation": gate.attest()})),
+        )
+        .await
+    }
+
+    /// `GET /v1/lineage/{execution}` as the holder of `token`.
+    pub async fn lineage(&self, token: &str, execution: impl std::fmt::Display) -> (u16, Value) {
+        self.call(
+            "GET",
+            &format!("/v1/lineage/{execution}"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     /// `GET /v1/proofs/{execution}` as the holder of `token`.
