@@ -297,6 +297,16 @@ pub struct AuthorizeBody {
     pub scope: Option<writ_artifact::Scope>,
 }
 
+/// The answer to an allowed authorize request (written without an intermediate JSON value).
+#[derive(serde::Serialize)]
+struct Allowed<'a> {
+    decision: &'static str,
+    writ: &'a str,
+    execution: ExecutionId,
+    ledger_index: u64,
+    expires_at: i64,
+}
+
 /// Who acts and under which constraints, once delegation is resolved.
 struct Plan {
     principal: PrincipalId,
@@ -564,44 +574,43 @@ pub fn check_attestation(
                 "the gate's registered key is unusable; re-register the gate",
             )
         })?;
-    let attestation_sha256 = att
-        .attestation_sha256()
-        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-    // Gates reuse an attestation for a while: remember the ones already verified with this key.
-    // The attestation's digest covers its claims, time, key id and signature, so with the key
-    // it names exactly what the verification below depends on.
-    let mut fingerprint_input = Vec::with_capacity(32 + attestation_sha256.len());
-    fingerprint_input.extend_from_slice(&key_bytes);
-    fingerprint_input.extend_from_slice(attestation_sha256.as_bytes());
-    let fingerprint = writ_model::digest::sha256(&fingerprint_input);
-    if !state.attestation_cache.contains(&fingerprint) {
-        let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
-            .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-        let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
-            ApiError::forbidden(
-                "attestation_bad_key",
-                "the gate's registered key is unusable; re-register the gate",
-            )
-        })?;
-        let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
-            .decode(att.sig.as_bytes())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
+    // Gates reuse an attestation for a while: one already verified with this key (the same
+    // claims, time, key id and signature) is neither verified nor canonicalized again.
+    let attestation_sha256 = match state.attestation_cache.get(&key_bytes, att) {
+        Some(sha256) => sha256,
+        None => {
+            let sha256 = att
+                .attestation_sha256()
+                .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+            let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
+                .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+            let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
                 ApiError::forbidden(
-                    "attestation_bad_signature",
-                    "the attestation signature is not base64url Ed25519",
+                    "attestation_bad_key",
+                    "the gate's registered key is unusable; re-register the gate",
                 )
             })?;
-        key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
-            .map_err(|_| {
-                ApiError::forbidden(
-                    "attestation_bad_signature",
-                    "the attestation signature does not verify with the gate's key",
-                )
-            })?;
-        state.attestation_cache.insert(fingerprint);
-    }
+            let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
+                .decode(att.sig.as_bytes())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    ApiError::forbidden(
+                        "attestation_bad_signature",
+                        "the attestation signature is not base64url Ed25519",
+                    )
+                })?;
+            key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
+                .map_err(|_| {
+                    ApiError::forbidden(
+                        "attestation_bad_signature",
+                        "the attestation signature does not verify with the gate's key",
+                    )
+                })?;
+            state.attestation_cache.insert(key_bytes, att, &sha256);
+            sha256
+        }
+    };
     if (state.now() - att.iat).abs() > ATTESTATION_MAX_SKEW_SECS {
         return Err(ApiError::forbidden(
             "attestation_stale",
@@ -790,7 +799,17 @@ async fn authorize(
                 );
                 s.metrics.decision("allow", code);
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
-                (StatusCode::OK, Json(json!({"decision": "allow", "writ": issued.token, "execution": execution, "ledger_index": index, "expires_at": issued.claims.exp}))).into_response()
+                (
+                    StatusCode::OK,
+                    Json(Allowed {
+                        decision: "allow",
+                        writ: &issued.token,
+                        execution,
+                        ledger_index: index,
+                        expires_at: issued.claims.exp,
+                    }),
+                )
+                    .into_response()
             }
         }
     };

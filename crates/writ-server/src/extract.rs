@@ -1,8 +1,9 @@
 //! Request extractors that turn every bad input into an [`ApiError`], never a panic or a 5xx.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -19,11 +20,38 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        if !json_content_type(req.headers()) {
+            // axum's extractor gives the same rejection, with its wording.
+            return match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Ok(ApiJson(v)),
+                Err(rejection) => Err(json_rejection(&rejection)),
+            };
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(&JsonRejection::BytesRejection(e)))?;
+        // The common case parses once; a body that fails is parsed again by axum, whose error
+        // names the path of the bad field.
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(ApiJson(v)),
+            Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
+                Ok(axum::Json(v)) => Ok(ApiJson(v)),
+                Err(rejection) => Err(json_rejection(&rejection)),
+            },
         }
     }
+}
+
+/// Whether the request says its body is JSON, as `axum::Json` decides it.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {

@@ -57,7 +57,7 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The active bundle's visibility view, built on first use per bundle digest.
     /// Fingerprints of attestations whose signature already verified (bounded).
-    pub attestation_cache: crate::cache::FingerprintCache,
+    pub attestation_cache: crate::cache::VerifiedAttestations,
     pub visibility: std::sync::Mutex<Option<(String, Arc<writ_authorize::visibility::Visibility>)>>,
 }
 
@@ -192,7 +192,7 @@ impl AppState {
             issuer,
             events: EventBus::default(),
             metrics,
-            attestation_cache: crate::cache::FingerprintCache::new(65_536),
+            attestation_cache: crate::cache::VerifiedAttestations::new(16_384),
             visibility: std::sync::Mutex::new(None),
         }))
     }

@@ -176,6 +176,22 @@ async fn bad_input_gets_a_4xx_with_a_code() {
         assert_eq!(body["code"], want_code, "{body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    // A field of the wrong type is named by its path, so the caller knows what to fix.
+    let resp = client
+        .post(&url)
+        .bearer_auth(&agent)
+        .json(&json!({"intent": {"action": 7, "resource": "tool:x", "args": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("intent.action")),
+        "{body}"
+    );
     let size = srv.state.ledger.checkpoint().size();
     // Nothing above reached the ledger beyond the principal registration.
     assert_eq!(size, 1);
