@@ -9,7 +9,7 @@ use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, Decis
 
 use crate::bundle::Bundle;
 use crate::mapping::{MapError, to_cedar};
-use crate::request_digest::canonical_bytes;
+use crate::request_digest::request_canonical;
 use writ_model::digest::sha256_hex;
 
 /// The reason given for a default deny.
@@ -233,7 +233,7 @@ fn decide_inner(
             }
         }
     };
-    let request_canonical = canonical_bytes(request);
+    let request_canonical = request_canonical(request);
     let request_sha256 = request_canonical
         .as_deref()
         .map(sha256_hex)

@@ -13,6 +13,12 @@ pub fn canonical_bytes<T: Serialize>(value: &T) -> Option<Vec<u8>> {
     to_canonical_vec(value).ok()
 }
 
+/// The RFC 8785 canonical JSON of a request (its own writer, equal to [`canonical_bytes`]);
+/// `None` if it cannot be encoded.
+pub fn request_canonical(request: &writ_model::AuthorizeRequest) -> Option<Vec<u8>> {
+    request.to_canonical().ok()
+}
+
 /// Lowercase hex SHA-256 of the RFC 8785 canonical JSON of `value`; `None` if it cannot be
 /// encoded.
 pub fn canonical_sha256<T: Serialize>(value: &T) -> Option<String> {

@@ -24,6 +24,12 @@ pub fn to_canonical_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalErr
     Ok(out)
 }
 
+/// Appends the RFC 8785 canonical JSON of `value` to `out` (for writers that lay out their
+/// own members and embed a JSON value).
+pub fn write_canonical_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    write_value(value, out)
+}
+
 /// Encodes `value` as an RFC 8785 canonical JSON string.
 pub fn to_canonical_string<T: Serialize>(value: &T) -> Result<String, CanonicalError> {
     String::from_utf8(to_canonical_vec(value)?).map_err(|e| CanonicalError::Encode(e.to_string()))

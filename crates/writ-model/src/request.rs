@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::canonical::{write_canonical_str as string, write_canonical_value};
 use crate::env::EnvironmentClaims;
+use crate::error::CanonicalError;
 use crate::ids::PrincipalId;
 use crate::intent::Intent;
 use crate::lineage::Lineage;
@@ -43,6 +45,85 @@ pub struct AuthorizeRequest {
     /// Absent only for requests written by hand (policy tests); the server always sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
+}
+
+impl AuthorizeRequest {
+    /// The request's RFC 8785 canonical JSON (the bytes `to_canonical_vec` gives), laid out
+    /// member by member: only the arguments go through the generic writer. The decision path
+    /// hashes it for every request; a property test holds the two encodings equal.
+    pub fn to_canonical(&self) -> Result<Vec<u8>, CanonicalError> {
+        let mut out = Vec::with_capacity(512);
+        // Member names in RFC 8785 order (all ASCII, so byte order).
+        out.push(b'{');
+        if let Some(act) = &self.act {
+            out.extend_from_slice(b"\"act\":");
+            write_actor(act, &mut out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"env\":{");
+        let e = &self.env;
+        if let Some(v) = &e.binary_sha256 {
+            member("binary_sha256", v, &mut out);
+        }
+        member("gate", e.gate.as_str(), &mut out);
+        for (name, v) in [
+            ("host", &e.host),
+            ("image_sha256", &e.image_sha256),
+            ("k8s_namespace", &e.k8s_namespace),
+            ("k8s_pod", &e.k8s_pod),
+        ] {
+            if let Some(v) = v {
+                member(name, v, &mut out);
+            }
+        }
+        string("zone", &mut out);
+        out.push(b':');
+        string(e.zone.as_str(), &mut out);
+        out.extend_from_slice(b"},\"intent\":{");
+        member("action", &self.intent.action, &mut out);
+        out.extend_from_slice(b"\"args\":");
+        write_canonical_value(&self.intent.args, &mut out)?;
+        out.extend_from_slice(b",\"resource\":");
+        string(&self.intent.resource, &mut out);
+        out.push(b'}');
+        if let Some(l) = &self.lineage {
+            out.extend_from_slice(b",\"lineage\":{");
+            member("execution", &l.execution.to_string(), &mut out);
+            if let Some(p) = &l.parent {
+                member("parent", &p.to_string(), &mut out);
+            }
+            member("root", &l.root.to_string(), &mut out);
+            string("traceparent", &mut out);
+            out.push(b':');
+            string(&l.traceparent, &mut out);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b",\"principal\":");
+        string(&self.principal.to_string(), &mut out);
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// `"name":"value",`
+fn member(name: &str, value: &str, out: &mut Vec<u8>) {
+    string(name, out);
+    out.push(b':');
+    string(value, out);
+    out.push(b',');
+}
+
+/// `{"act":…,"sub":…}`, nearest principal outermost.
+fn write_actor(a: &Actor, out: &mut Vec<u8>) {
+    out.push(b'{');
+    if let Some(next) = &a.act {
+        out.extend_from_slice(b"\"act\":");
+        write_actor(next, out);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"sub\":");
+    string(&a.sub.to_string(), out);
+    out.push(b'}');
 }
 
 #[cfg(test)]

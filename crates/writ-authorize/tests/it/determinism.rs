@@ -160,8 +160,9 @@ fn arb_odd_value() -> impl Strategy<Value = serde_json::Value> {
 
 proptest! {
     #![proptest_config(Config { cases: 128, ..Config::default() })]
-    /// The ledger entry written around the already-canonical request is the record's canonical
-    /// JSON, byte for byte, whatever the request holds and whichever way it was decided.
+    /// The request's own canonical writer and the ledger entry written around its bytes give
+    /// the generic canonical JSON, byte for byte, whatever the request holds and whichever way
+    /// it was decided.
     #[test]
     fn the_spliced_entry_is_the_canonical_record(
         policies in arb_policies(12),
@@ -169,6 +170,8 @@ proptest! {
         odd in arb_odd_value(),
         with_act in any::<bool>(),
         with_lineage in any::<bool>(),
+        with_parent in any::<bool>(),
+        env_extras in proptest::collection::vec(any::<bool>(), 5),
     ) {
         let bundle = compile(&source(TEST_SCHEMA, &[("p.cedar", &policies.join("\n"))], Some(TEST_ENTITIES))).unwrap();
         let mut v = serde_json::to_value(&request).unwrap();
@@ -179,12 +182,27 @@ proptest! {
         if with_lineage {
             v["lineage"] = serde_json::json!({
                 "execution": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e0f",
-                "parent": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01",
                 "root": "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01",
                 "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             });
+            if with_parent {
+                v["lineage"]["parent"] = "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01".into();
+            }
+        }
+        // The optional environment claims, each present or not (one with an escape).
+        for (on, (name, value)) in env_extras.iter().zip([
+            ("host", "h\u{1}\"st"),
+            ("image_sha256", "ab"),
+            ("binary_sha256", "cd"),
+            ("k8s_namespace", "ns"),
+            ("k8s_pod", "pod-\u{e9}"),
+        ]) {
+            if *on {
+                v["env"][name] = value.into();
+            }
         }
         let request: AuthorizeRequest = serde_json::from_value(v).unwrap();
+        prop_assert_eq!(request.to_canonical().unwrap(), to_canonical_vec(&request).unwrap());
         let (record, entry) = writ_authorize::decide_with_entry(&bundle, &request, NOW);
         prop_assert_eq!(&record, &decide(&bundle, &request, NOW));
         prop_assert_eq!(entry.unwrap(), to_canonical_vec(&record).unwrap());
