@@ -56,7 +56,7 @@ pub struct AppState {
     pub events: EventBus,
     pub metrics: Metrics,
     /// The active bundle's visibility view, built on first use per bundle digest.
-    /// Fingerprints of attestations whose signature already verified (bounded).
+    /// Attestations whose signature already verified, with their digests (bounded).
     pub attestation_cache: crate::cache::VerifiedAttestations,
     pub visibility: std::sync::Mutex<Option<(String, Arc<writ_authorize::visibility::Visibility>)>>,
 }
