@@ -579,34 +579,7 @@ pub fn check_attestation(
     let attestation_sha256 = match state.attestation_cache.get(&key_bytes, att) {
         Some(sha256) => sha256,
         None => {
-            let sha256 = att
-                .attestation_sha256()
-                .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-            let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
-                .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-            let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| {
-                ApiError::forbidden(
-                    "attestation_bad_key",
-                    "the gate's registered key is unusable; re-register the gate",
-                )
-            })?;
-            let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
-                .decode(att.sig.as_bytes())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    ApiError::forbidden(
-                        "attestation_bad_signature",
-                        "the attestation signature is not base64url Ed25519",
-                    )
-                })?;
-            key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
-                .map_err(|_| {
-                    ApiError::forbidden(
-                        "attestation_bad_signature",
-                        "the attestation signature does not verify with the gate's key",
-                    )
-                })?;
+            let sha256 = verify_attestation(&key_bytes, att)?;
             state.attestation_cache.insert(key_bytes, att, &sha256);
             sha256
         }
@@ -622,6 +595,42 @@ pub fn check_attestation(
         ));
     }
     Ok(attestation_sha256)
+}
+
+/// Verifies `att`'s signature with the gate key `key_bytes`; returns its `attestation_sha256`.
+fn verify_attestation(
+    key_bytes: &[u8; 32],
+    att: &EnvironmentAttestation,
+) -> Result<String, ApiError> {
+    let sha256 = att
+        .attestation_sha256()
+        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+    let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
+        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+    let key = VerifyingKey::from_bytes(key_bytes).map_err(|_| {
+        ApiError::forbidden(
+            "attestation_bad_key",
+            "the gate's registered key is unusable; re-register the gate",
+        )
+    })?;
+    let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(att.sig.as_bytes())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "attestation_bad_signature",
+                "the attestation signature is not base64url Ed25519",
+            )
+        })?;
+    key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
+        .map_err(|_| {
+            ApiError::forbidden(
+                "attestation_bad_signature",
+                "the attestation signature does not verify with the gate's key",
+            )
+        })?;
+    Ok(sha256)
 }
 
 /// Governance that refuses before policy: kill switch, revoked or quarantined principal or zone.
