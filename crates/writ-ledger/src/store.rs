@@ -79,6 +79,12 @@ CREATE TABLE IF NOT EXISTS tiles (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL);
 ";
 
+/// The page size of a new store. A commit writes each page it touches to the WAL as one frame
+/// (two `pwrite` calls), so 16 KiB pages hold a batch of ~1.5 KB entries in far fewer frames
+/// than the 4 KiB default: in `writ bench authorize` at concurrency 64 the writer's CPU per
+/// authorization fell by about a tenth. (A store keeps the page size it was created with.)
+pub const PAGE_SIZE: u32 = 16_384;
+
 impl SqliteStore {
     /// Opens (creating when `create`) the store at `path` with WAL and `synchronous=FULL`.
     pub fn open(path: &Path, create: bool) -> Result<SqliteStore, LedgerError> {
@@ -88,6 +94,10 @@ impl SqliteStore {
         }
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(10))?;
+        if create {
+            // Only takes effect on a file without pages yet, so before WAL mode writes any.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         if create {

@@ -35,6 +35,17 @@ fn appends_get_consecutive_indexes_and_survive_reopen() {
     }
     assert_eq!(ledger.append_durable(&entry("receipt", 5, 1)).unwrap(), 5);
     assert!(ledger.verify(true).unwrap().ok);
+    // A new store is laid out in the large pages that keep a commit's WAL frames few.
+    let store = writ_ledger::store::SqliteStore::open(
+        &dir.path().join(writ_ledger::ledger::STORE_FILE),
+        false,
+    )
+    .unwrap();
+    let page_size: u32 = store
+        .connection()
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, writ_ledger::store::PAGE_SIZE);
 }
 
 #[test]
