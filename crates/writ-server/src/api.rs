@@ -597,6 +597,16 @@ pub fn check_attestation(
     Ok(attestation_sha256)
 }
 
+/// An Ed25519 signature sent as base64url without padding; `None` if it is not one.
+pub(crate) fn ed25519_signature(b64: &str) -> Option<Signature> {
+    let bytes: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(b64.as_bytes())
+        .ok()?
+        .try_into()
+        .ok()?;
+    Some(Signature::from_bytes(&bytes))
+}
+
 /// Verifies `att`'s signature with the gate key `key_bytes`; returns its `attestation_sha256`.
 fn verify_attestation(
     key_bytes: &[u8; 32],
@@ -613,23 +623,18 @@ fn verify_attestation(
             "the gate's registered key is unusable; re-register the gate",
         )
     })?;
-    let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(att.sig.as_bytes())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "attestation_bad_signature",
-                "the attestation signature is not base64url Ed25519",
-            )
-        })?;
-    key.verify_strict(&input, &Signature::from_bytes(&sig_bytes))
-        .map_err(|_| {
-            ApiError::forbidden(
-                "attestation_bad_signature",
-                "the attestation signature does not verify with the gate's key",
-            )
-        })?;
+    let sig = ed25519_signature(&att.sig).ok_or_else(|| {
+        ApiError::forbidden(
+            "attestation_bad_signature",
+            "the attestation signature is not base64url Ed25519",
+        )
+    })?;
+    key.verify_strict(&input, &sig).map_err(|_| {
+        ApiError::forbidden(
+            "attestation_bad_signature",
+            "the attestation signature does not verify with the gate's key",
+        )
+    })?;
     Ok(sha256)
 }
 

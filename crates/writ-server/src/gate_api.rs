@@ -7,9 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_model::ExecutionId;
@@ -78,27 +76,22 @@ pub async fn post_receipt(
         ));
     }
     let key = gate_key(&s, receipt.body.gate.as_str())?;
-    let sig: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(receipt.sig.as_bytes())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "receipt_bad_signature",
-                "sig must be a base64url Ed25519 signature",
-            )
-        })?;
+    let sig = crate::api::ed25519_signature(&receipt.sig).ok_or_else(|| {
+        ApiError::bad_request(
+            "receipt_bad_signature",
+            "sig must be a base64url Ed25519 signature",
+        )
+    })?;
     let input = receipt
         .body
         .signing_input()
         .map_err(|e| ApiError::bad_request("receipt_invalid", e.to_string()))?;
-    key.verify_strict(&input, &Signature::from_bytes(&sig))
-        .map_err(|_| {
-            ApiError::forbidden(
-                "receipt_bad_signature",
-                "the receipt signature does not verify with the gate's key",
-            )
-        })?;
+    key.verify_strict(&input, &sig).map_err(|_| {
+        ApiError::forbidden(
+            "receipt_bad_signature",
+            "the receipt signature does not verify with the gate's key",
+        )
+    })?;
     let execution = receipt.body.execution;
     known_execution(&s, execution).await?;
     // The index links the receipt to its execution when it follows the ledger past it.
