@@ -9,7 +9,6 @@ use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, Decis
 
 use crate::bundle::Bundle;
 use crate::mapping::{MapError, to_cedar};
-use crate::request_digest::request_canonical;
 use writ_model::digest::sha256_hex;
 
 /// The reason given for a default deny.
@@ -233,7 +232,9 @@ fn decide_inner(
             }
         }
     };
-    let request_canonical = request_canonical(request);
+    // The request's own writer (held to the generic one by a property test); its bytes are
+    // hashed here and kept for the ledger entry.
+    let request_canonical = request.to_canonical().ok();
     let request_sha256 = request_canonical
         .as_deref()
         .map(sha256_hex)

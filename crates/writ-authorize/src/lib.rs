@@ -43,7 +43,6 @@ pub mod fs;
 mod index;
 pub mod mapping;
 pub mod policy_tests;
-pub mod request_digest;
 pub mod signature;
 pub mod visibility;
 

@@ -1,7 +1,7 @@
 //! Request extractors that turn every bad input into an [`ApiError`], never a panic or a 5xx.
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, MissingJsonContentType};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -21,11 +21,9 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !json_content_type(req.headers()) {
-            // axum's extractor gives the same rejection, with its wording.
-            return match axum::Json::<T>::from_request(req, state).await {
-                Ok(axum::Json(v)) => Ok(ApiJson(v)),
-                Err(rejection) => Err(json_rejection(&rejection)),
-            };
+            return Err(json_rejection(&JsonRejection::from(
+                MissingJsonContentType::default(),
+            )));
         }
         let bytes = Bytes::from_request(req, state)
             .await
