@@ -76,18 +76,37 @@ impl AppendHandle {
 /// and integrated (or failed). It must not block: hand the result over (e.g. to a oneshot).
 pub type AppendCallback = Box<dyn FnOnce(Result<AppendReceipt, LedgerError>) + Send + 'static>;
 
+/// A function called on the writer thread with the index an entry will take, when its batch is
+/// formed and before the batch is written: the entry is not durable yet, and if the batch fails
+/// the index is given to later entries. It lets an appender prepare what refers to the index
+/// (a signed writ) while the batch is made durable; nothing prepared may leave the process
+/// before the [`AppendCallback`] reports success. It must not block.
+pub type AssignCallback = Box<dyn FnOnce(u64) + Send + 'static>;
+
 enum Reply {
     Channel(SyncSender<Result<AppendReceipt, String>>),
     Callback(AppendCallback),
+    Staged(Option<AssignCallback>, AppendCallback),
 }
 
 impl Reply {
+    /// Tells a staged appender the index its entry is about to be written at.
+    fn assign(&mut self, index: u64) {
+        if let Reply::Staged(assigned, _) = self
+            && let Some(f) = assigned.take()
+        {
+            f(index);
+        }
+    }
+
     fn send(self, result: Result<AppendReceipt, String>) {
         match self {
             Reply::Channel(tx) => {
                 let _ = tx.send(result);
             }
-            Reply::Callback(f) => f(result.map_err(LedgerError::CommitFailed)),
+            Reply::Callback(f) | Reply::Staged(_, f) => {
+                f(result.map_err(LedgerError::CommitFailed));
+            }
         }
     }
 }
@@ -388,6 +407,19 @@ impl Ledger {
     /// form needs no re-check.
     pub fn submit_entry_with(&self, entry: Entry, done: AppendCallback) -> Result<(), LedgerError> {
         self.enqueue(entry.into_bytes(), Reply::Callback(done))
+    }
+
+    /// Like [`Ledger::submit_entry_with`], and `assigned` is called with the entry's index as
+    /// soon as its batch is formed, before the batch is written and made durable (see
+    /// [`AssignCallback`]). `done` is called after, as for [`Ledger::submit_entry_with`]; on
+    /// success its receipt carries the same index.
+    pub fn submit_entry_staged(
+        &self,
+        entry: Entry,
+        assigned: AssignCallback,
+        done: AppendCallback,
+    ) -> Result<(), LedgerError> {
+        self.enqueue(entry.into_bytes(), Reply::Staged(Some(assigned), done))
     }
 
     /// The number of entries under the latest signed checkpoint.
@@ -798,9 +830,12 @@ fn writer_loop(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let (entries, replies): (Vec<Vec<u8>>, Vec<_>) =
+        let (entries, mut replies): (Vec<Vec<u8>>, Vec<_>) =
             batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
         let first_index = edge.size;
+        for (i, reply) in replies.iter_mut().enumerate() {
+            reply.assign(first_index + i as u64);
+        }
         match integrate(
             &mut store,
             &signer,

@@ -38,6 +38,8 @@ pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use entry::Entry;
 pub use error::{BundleError, EntryError, LedgerError, NoteError, ProofError, TileError};
 pub use hash::{Hash, leaf_hash, node_hash};
-pub use ledger::{AppendCallback, AppendHandle, AppendReceipt, ExportReport, Ledger};
+pub use ledger::{
+    AppendCallback, AppendHandle, AppendReceipt, AssignCallback, ExportReport, Ledger,
+};
 pub use note::{Ed25519Signer, Ed25519Verifier, NoteSigner, NoteVerifier};
 pub use verify::{VerifyReport, verify_dir};

@@ -498,7 +498,81 @@ pub async fn record_entry(
     state: &AppState,
     entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
 ) -> Result<u64, ApiError> {
-    let entry = entry.map_err(|e| match e {
+    let entry = encoded(entry)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done: writ_ledger::AppendCallback = Box::new(move |result| {
+        let _ = tx.send(result);
+    });
+    state
+        .ledger
+        .submit_entry_with(entry, done)
+        .map_err(unrecorded)?;
+    durable(state, rx).await
+}
+
+/// An entry whose ledger index is fixed but which is not durable yet: what refers to the index
+/// may be prepared, and nothing of it may be answered before [`Staged::durable`] succeeds.
+pub struct Staged {
+    /// The index the entry is being written at.
+    pub index: u64,
+    done: tokio::sync::oneshot::Receiver<
+        Result<writ_ledger::AppendReceipt, writ_ledger::LedgerError>,
+    >,
+}
+
+impl Staged {
+    /// Waits until the entry is durable; fails closed with 503 as [`record_entry`] does.
+    pub async fn durable(self, state: &AppState) -> Result<u64, ApiError> {
+        let index = durable(state, self.done).await?;
+        if index != self.index {
+            return Err(ApiError::unavailable(
+                "ledger_unavailable",
+                format!(
+                    "the decision was recorded at index {index}, not at {} as announced",
+                    self.index
+                ),
+            ));
+        }
+        Ok(index)
+    }
+}
+
+/// Submits an encoded entry and waits only until the ledger writer fixes its index (see
+/// [`writ_ledger::AssignCallback`]), so work that names the index (signing a writ) overlaps the
+/// write and sync of the entry's batch.
+pub async fn stage_entry(
+    state: &AppState,
+    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
+) -> Result<Staged, ApiError> {
+    let entry = encoded(entry)?;
+    let (assigned_tx, assigned_rx) = tokio::sync::oneshot::channel();
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    state
+        .ledger
+        .submit_entry_staged(
+            entry,
+            Box::new(move |index| {
+                let _ = assigned_tx.send(index);
+            }),
+            Box::new(move |result| {
+                let _ = done_tx.send(result);
+            }),
+        )
+        .map_err(unrecorded)?;
+    match assigned_rx.await {
+        Ok(index) => Ok(Staged { index, done }),
+        // Dropped unassigned: the writer stopped; its outcome (if any) says why.
+        Err(_) => Err(match durable(state, done).await {
+            Err(e) => e,
+            Ok(_) => writer_stopped(),
+        }),
+    }
+}
+
+fn encoded(
+    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
+) -> Result<writ_ledger::Entry, ApiError> {
+    entry.map_err(|e| match e {
         writ_ledger::EntryError::TooLarge { len } => ApiError::bad_request(
             "entry_too_large",
             format!(
@@ -507,26 +581,33 @@ pub async fn record_entry(
             ),
         ),
         other => ApiError::bad_request("entry_unencodable", other.to_string()),
-    })?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let done: writ_ledger::AppendCallback = Box::new(move |result| {
-        let _ = tx.send(result);
-    });
-    state.ledger.submit_entry_with(entry, done).map_err(|e| {
+    })
+}
+
+fn unrecorded(e: writ_ledger::LedgerError) -> ApiError {
+    ApiError::unavailable(
+        "ledger_unavailable",
+        format!("the decision could not be recorded: {e}"),
+    )
+}
+
+fn writer_stopped() -> ApiError {
+    ApiError::unavailable("ledger_unavailable", "the ledger writer stopped")
+}
+
+/// Waits for an append's outcome; on success notes the ledger's size and returns the index.
+async fn durable(
+    state: &AppState,
+    done: tokio::sync::oneshot::Receiver<
+        Result<writ_ledger::AppendReceipt, writ_ledger::LedgerError>,
+    >,
+) -> Result<u64, ApiError> {
+    let receipt = done.await.map_err(|_| writer_stopped())?.map_err(|e| {
         ApiError::unavailable(
             "ledger_unavailable",
-            format!("the decision could not be recorded: {e}"),
+            format!("the decision could not be made durable: {e}"),
         )
     })?;
-    let receipt = rx
-        .await
-        .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger writer stopped"))?
-        .map_err(|e| {
-            ApiError::unavailable(
-                "ledger_unavailable",
-                format!("the decision could not be made durable: {e}"),
-            )
-        })?;
     state.metrics.ledger_size.fetch_max(
         receipt.checkpoint_size,
         std::sync::atomic::Ordering::Relaxed,
@@ -742,7 +823,15 @@ async fn authorize(
         let entry = entry
             .map_err(|e| writ_ledger::EntryError::NotCanonical(e.to_string()))
             .and_then(writ_ledger::Entry::from_canonical);
-        let index = record_entry(&s, entry).await?;
+        // An allowed request's writ names the decision's ledger index: it is signed while the
+        // decision is made durable, and answered only once it is.
+        let (index, staged) = match record_value.decision {
+            Decision::Allow => {
+                let staged = stage_entry(&s, entry).await?;
+                (staged.index, Some(staged))
+            }
+            Decision::Deny => (record_entry(&s, entry).await?, None),
+        };
         let code = record_value.reason_code.as_str();
         match record_value.decision {
             Decision::Deny => {
@@ -786,7 +875,7 @@ async fn authorize(
                                 lifetime_secs: body.lifetime_secs,
                             },
                         )
-                        .map_err(|e| ApiError::forbidden(e.reason_code(), e.to_string()))?,
+                        .map_err(|e| ApiError::forbidden(e.reason_code(), e.to_string())),
                     None => s
                         .issuer
                         .issue(IssueRequest {
@@ -801,8 +890,13 @@ async fn authorize(
                             ledger: ledger_ref,
                             lifetime_secs: body.lifetime_secs,
                         })
-                        .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string()))?,
+                        .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string())),
                 };
+                // Refused or not, the answer waits for the decision record.
+                if let Some(staged) = staged {
+                    staged.durable(&s).await?;
+                }
+                let issued = issued?;
                 s.execs.note(
                     crate::exec::ExecRow {
                         lineage: lineage.clone(),

@@ -323,6 +323,43 @@ fn submit_with_calls_back_once_durable_and_refuses_bad_entries_up_front() {
 }
 
 #[test]
+fn staged_appends_learn_their_index_before_the_receipt_that_confirms_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for n in 0..20 {
+        let e =
+            writ_ledger::Entry::encode(&serde_json::json!({"type": "t", "v": 1, "n": n})).unwrap();
+        let (assigned, done) = (tx.clone(), tx.clone());
+        ledger
+            .submit_entry_staged(
+                e,
+                Box::new(move |index| assigned.send((n, "assigned", Ok(index))).unwrap()),
+                Box::new(move |r| {
+                    done.send((n, "durable", r.map(|r| r.index).map_err(|e| e.to_string())))
+                        .unwrap()
+                }),
+            )
+            .unwrap();
+    }
+    drop(tx);
+    let events: Vec<_> = rx.iter().collect();
+    assert_eq!(events.len(), 40, "{events:?}");
+    for n in 0..20 {
+        let mine: Vec<_> = events.iter().filter(|(m, _, _)| *m == n).collect();
+        // The index comes first, and the receipt confirms it.
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        assert_eq!(mine[0].1, "assigned", "{mine:?}");
+        assert_eq!(mine[1].1, "durable", "{mine:?}");
+        assert_eq!(mine[0].2, mine[1].2, "{mine:?}");
+        // Entries are written in submission order.
+        assert_eq!(mine[1].2, Ok(n), "{mine:?}");
+    }
+    assert_eq!(ledger.checkpoint().size(), 20);
+    verify_dir(dir.path(), true).unwrap();
+}
+
+#[test]
 fn read_tile_serves_exactly_what_tiles_export_writes() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::init(&dir.path().join("log"), "test.example/log").unwrap();
