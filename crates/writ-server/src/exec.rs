@@ -10,7 +10,7 @@
 //! waits until everything the ledger held when it was called is.
 //!
 //! Writs are not in the ledger (a writ names its decision's ledger index, so it is signed
-//! after the decision is durable). The authorize path hands each allowed execution over
+//! once that index is fixed, and answered once the decision is durable). The authorize path hands each allowed execution over
 //! without waiting ([`ExecIndex::note`]); until the follower has indexed its decision and
 //! committed its writ, both are served from memory, so a gate's receipt or lease renewal
 //! right after the answer finds the execution at once. A writ handed over but not yet
