@@ -823,23 +823,19 @@ async fn authorize(
         let entry = entry
             .map_err(|e| writ_ledger::EntryError::NotCanonical(e.to_string()))
             .and_then(writ_ledger::Entry::from_canonical);
-        // An allowed request's writ names the decision's ledger index: it is signed while the
-        // decision is made durable, and answered only once it is.
-        let (index, staged) = match record_value.decision {
-            Decision::Allow => {
-                let staged = stage_entry(&s, entry).await?;
-                (staged.index, Some(staged))
-            }
-            Decision::Deny => (record_entry(&s, entry).await?, None),
-        };
         let code = record_value.reason_code.as_str();
         match record_value.decision {
             Decision::Deny => {
+                let index = record_entry(&s, entry).await?;
                 s.metrics.decision("deny", code);
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
                 (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
             }
             Decision::Allow => {
+                // The writ names the decision's ledger index: it is signed while the decision
+                // is made durable, and answered only once it is.
+                let staged = stage_entry(&s, entry).await?;
+                let index = staged.index;
                 let intent_digest = body
                     .intent
                     .digest()
@@ -893,9 +889,7 @@ async fn authorize(
                         .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string())),
                 };
                 // Refused or not, the answer waits for the decision record.
-                if let Some(staged) = staged {
-                    staged.durable(&s).await?;
-                }
+                staged.durable(&s).await?;
                 let issued = issued?;
                 s.execs.note(
                     crate::exec::ExecRow {
