@@ -374,12 +374,14 @@ fn follower_loop(
                         .collect();
                     (carried, placed) = kept.into_iter().unzip();
                 }
-                shared.indexed.send_replace(indexed);
+                // The failure goes first: whoever wakes on the new position (a reader waiting
+                // to catch up) must not find the failure that has just ended.
                 shared
                     .failure
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .take();
+                shared.indexed.send_replace(indexed);
                 backoff = Duration::from_millis(10);
             }
             Err(e) => {
