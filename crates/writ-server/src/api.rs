@@ -528,7 +528,7 @@ impl Staged {
             return Err(ApiError::unavailable(
                 "ledger_unavailable",
                 format!(
-                    "the decision was recorded at index {index}, not at {} as announced",
+                    "the decision was recorded at index {index}, not at {} as announced, so no writ is issued; retry, and report this ledger fault if it repeats",
                     self.index
                 ),
             ));
