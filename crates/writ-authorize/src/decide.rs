@@ -181,6 +181,13 @@ fn decide_inner(
             )],
             vec![],
         ),
+        Err(MapError::Number(e)) => (
+            Decision::Deny,
+            DecisionCode::NumberOutOfRange,
+            vec![],
+            vec![e.to_string()],
+            vec![],
+        ),
         Err(MapError::Invalid(m)) => (
             Decision::Deny,
             DecisionCode::InvalidRequest,

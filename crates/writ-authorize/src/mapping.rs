@@ -7,14 +7,25 @@
 //! | resource `tool:X`, `mcp-resource:X`, `prompt:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `McpResource::"X"`, `Prompt::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
 //! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
 //!
-//! Arguments: objects become records, arrays sets, integers Longs, other numbers strings (their
-//! JSON text), `null` is left out. The request is not checked against the schema: a value of
-//! the wrong type makes the policy that reads it error, and an error denies.
+//! Arguments: objects become records, arrays sets, strings strings, `null` is left out. A number
+//! is mapped from its canonical form ([`CanonicalNumber`], the value the args digest, the ledger
+//! and replay hold), so every spelling of it (`2`, `2.0`, `2e0`, `20e-1`) is the same Cedar
+//! value:
+//!
+//! | canonical number | Cedar |
+//! | --- | --- |
+//! | integral, within ±(2^53 − 1) (`2`, written `2.0` or `20e-1` too) | `Long` |
+//! | fractional, at most 4 decimals, within `decimal`'s range (`2.5`, `-0.0625`) | `decimal("2.5")` |
+//! | any other fraction (`0.12345`, `1e-7`) | its RFC 8785 text as a `String` (`"1e-7"`) |
+//! | beyond ±(2^53 − 1) | none: the request is denied, `number_out_of_range` |
+//!
+//! The request is not checked against the schema: a value of the wrong type (a `decimal` where
+//! a policy compares a `Long`) makes the policy that reads it error, and an error denies.
 
 use std::str::FromStr;
 
 use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
-use writ_model::{AuthorizeRequest, PrincipalKind};
+use writ_model::{AuthorizeRequest, CanonicalNumber, NumberError, PrincipalKind};
 
 use crate::error::BundleError;
 
@@ -60,6 +71,7 @@ pub(crate) enum MapError {
     UnknownAction(String),
     UnknownResource(String),
     Invalid(String),
+    Number(NumberError),
 }
 
 fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
@@ -112,10 +124,7 @@ fn json_to_cedar(v: &serde_json::Value) -> Result<Option<RestrictedExpression>, 
     Ok(match v {
         serde_json::Value::Null => None,
         serde_json::Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
-        serde_json::Value::Number(n) => Some(match n.as_i64() {
-            Some(i) => RestrictedExpression::new_long(i),
-            None => RestrictedExpression::new_string(n.to_string()),
-        }),
+        serde_json::Value::Number(n) => Some(number(n)?),
         serde_json::Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
         serde_json::Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
@@ -128,6 +137,39 @@ fn json_to_cedar(v: &serde_json::Value) -> Result<Option<RestrictedExpression>, 
         }
         serde_json::Value::Object(map) => Some(record(map)?),
     })
+}
+
+/// A JSON number as a Cedar value, from its canonical form (see the module documentation).
+fn number(n: &serde_json::Number) -> Result<RestrictedExpression, MapError> {
+    Ok(match CanonicalNumber::of(n).map_err(MapError::Number)? {
+        CanonicalNumber::Integer(i) => RestrictedExpression::new_long(i),
+        CanonicalNumber::Fraction(text) if is_cedar_decimal(&text) => {
+            RestrictedExpression::new_decimal(text)
+        }
+        CanonicalNumber::Fraction(text) => RestrictedExpression::new_string(text),
+    })
+}
+
+/// Whether a canonical fraction's text is one Cedar's `decimal` holds exactly: plain notation
+/// with 1 to 4 decimals, and at most `i64::MAX` ten-thousandths in magnitude.
+fn is_cedar_decimal(text: &str) -> bool {
+    let Some((int, frac)) = text.split_once('.') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let magnitude = int.strip_prefix('-').unwrap_or(int);
+    if !digits(magnitude) || !digits(frac) || frac.len() > 4 {
+        return false;
+    }
+    let (Ok(whole), Ok(part)) = (magnitude.parse::<i128>(), frac.parse::<i128>()) else {
+        return false;
+    };
+    let scale = [1, 1000, 100, 10, 1].get(frac.len()).copied().unwrap_or(1);
+    // The negative side holds one more ten-thousandth; the positive bound is the tighter one.
+    whole
+        .checked_mul(10_000)
+        .and_then(|w| w.checked_add(part * scale))
+        .is_some_and(|v| v <= i128::from(i64::MAX))
 }
 
 fn record(
@@ -289,8 +331,9 @@ mod tests {
     #[test]
     fn json_values_become_cedar_values() {
         use cedar_policy::EvalResult;
-        // null disappears, floats become strings, integers Longs, arrays sets.
-        let e = json_to_cedar(&json!({"a": null, "f": 1.5, "n": 3, "s": ["x", null], "b": true}))
+        // null disappears, fractions with at most 4 decimals decimals, other fractions their
+        // canonical text, integral numbers Longs, arrays sets.
+        let e = json_to_cedar(&json!({"a": null, "f": 1.5, "g": 0.12345, "i": 2.0, "n": 3, "s": ["x", null], "b": true}))
             .unwrap()
             .unwrap();
         let ctx = Context::from_pairs([("v".to_owned(), e)]).unwrap();
@@ -298,7 +341,13 @@ mod tests {
             panic!("not a record")
         };
         assert!(r.get("a").is_none());
-        assert_eq!(r.get("f"), Some(&EvalResult::String("1.5".into())));
+        assert!(
+            matches!(r.get("f"), Some(EvalResult::ExtensionValue(d)) if d == r#"decimal("1.5")"#),
+            "{:?}",
+            r.get("f")
+        );
+        assert_eq!(r.get("g"), Some(&EvalResult::String("0.12345".into())));
+        assert_eq!(r.get("i"), Some(&EvalResult::Long(2)));
         assert_eq!(r.get("n"), Some(&EvalResult::Long(3)));
         assert_eq!(r.get("b"), Some(&EvalResult::Bool(true)));
         let Some(EvalResult::Set(set)) = r.get("s") else {
@@ -309,6 +358,34 @@ mod tests {
             [&EvalResult::String("x".into())]
         );
         assert!(json_to_cedar(&json!(null)).unwrap().is_none());
+    }
+
+    #[test]
+    fn decimals_are_fractions_cedar_holds_exactly() {
+        for t in [
+            "0.5",
+            "-0.5",
+            "2.25",
+            "1.0625",
+            "922337203685477.5",
+            "-922337203685477.5",
+        ] {
+            assert!(is_cedar_decimal(t), "{t}");
+        }
+        for t in [
+            "0.12345",
+            "1e-7",
+            "922337203685477.625",
+            "-922337203685477.625",
+            "5",
+            "1.",
+            ".5",
+            "--1.5",
+        ] {
+            assert!(!is_cedar_decimal(t), "{t}");
+        }
+        assert!(is_cedar_decimal("922337203685477.5807"));
+        assert!(!is_cedar_decimal("922337203685477.5808"));
     }
 
     #[test]

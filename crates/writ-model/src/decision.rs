@@ -39,6 +39,8 @@ pub enum DecisionCode {
     UnknownResource,
     /// The request could not be turned into a Cedar request.
     InvalidRequest,
+    /// The arguments hold a number beyond ±(2^53 − 1), whose value JSON readers disagree on.
+    NumberOutOfRange,
 }
 
 impl DecisionCode {
@@ -51,6 +53,7 @@ impl DecisionCode {
             DecisionCode::UnknownAction => "unknown_action",
             DecisionCode::UnknownResource => "unknown_resource",
             DecisionCode::InvalidRequest => "invalid_request",
+            DecisionCode::NumberOutOfRange => "number_out_of_range",
         }
     }
 }
@@ -163,6 +166,7 @@ mod tests {
             DecisionCode::UnknownAction,
             DecisionCode::UnknownResource,
             DecisionCode::InvalidRequest,
+            DecisionCode::NumberOutOfRange,
         ] {
             assert_eq!(
                 serde_json::to_value(c).unwrap(),

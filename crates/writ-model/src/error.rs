@@ -11,6 +11,8 @@ pub enum CanonicalError {
         "JSON is not in RFC 8785 canonical form (first difference at byte {offset}): sort object keys, drop whitespace, write numbers and strings canonically"
     )]
     NotCanonical { offset: usize },
+    #[error(transparent)]
+    Number(#[from] crate::number::NumberError),
 }
 
 impl CanonicalError {
@@ -20,6 +22,7 @@ impl CanonicalError {
             CanonicalError::Parse(_) => "json_invalid",
             CanonicalError::Encode(_) => "json_unencodable",
             CanonicalError::NotCanonical { .. } => "json_not_canonical",
+            CanonicalError::Number(e) => e.reason_code(),
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::canonical_sha256_hex;
 use crate::error::CanonicalError;
+use crate::number::check_value_numbers;
 
 /// What is asked: an action on a resource with JSON arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,7 +47,12 @@ impl Intent {
     }
 
     /// The digest form a gate recomputes from the call it is about to make.
+    ///
+    /// Refuses arguments holding a number beyond ±(2^53 − 1) (`number_out_of_range`): such a
+    /// number shares its canonical form, so its digest, with its neighbours (see
+    /// [`crate::number`]).
     pub fn digest(&self) -> Result<IntentDigest, CanonicalError> {
+        check_value_numbers(&self.args)?;
         Ok(IntentDigest {
             action: self.action.clone(),
             resource: self.resource.clone(),

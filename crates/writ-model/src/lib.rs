@@ -23,6 +23,7 @@ pub mod error;
 pub mod ids;
 pub mod intent;
 pub mod lineage;
+pub mod number;
 pub mod receipt;
 pub mod request;
 
@@ -33,5 +34,6 @@ pub use error::{CanonicalError, IdError};
 pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
 pub use lineage::Lineage;
+pub use number::{CanonicalNumber, NumberError};
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
 pub use request::{Actor, AuthorizeRequest};

@@ -11,4 +11,5 @@ mod default_bundle;
 mod determinism;
 mod errors_deny;
 mod index_equivalence;
+mod numbers;
 mod support;
