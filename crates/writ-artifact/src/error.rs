@@ -54,6 +54,10 @@ pub enum VerifyError {
     },
     #[error("intent of the call cannot be digested: {0}")]
     IntentUnencodable(String),
+    /// The call's arguments hold a number JSON readers disagree on (beyond ±(2^53 − 1)): its
+    /// digest would match a writ issued for a neighbouring number.
+    #[error("{0}")]
+    NumberOutOfRange(writ_model::NumberError),
     #[error("writ {jti:?} was already used {max_uses} time(s), its max_uses")]
     Replayed { jti: String, max_uses: u32 },
     #[error(
@@ -95,6 +99,7 @@ impl VerifyError {
             VerifyError::WrongZone { .. } => "writ_wrong_zone",
             VerifyError::IntentMismatch { .. } => "writ_intent_mismatch",
             VerifyError::IntentUnencodable(_) => "writ_intent_unencodable",
+            VerifyError::NumberOutOfRange(e) => e.reason_code(),
             VerifyError::Replayed { .. } => "writ_replayed",
             VerifyError::ReplayCacheFull { .. } => "writ_replay_cache_full",
             VerifyError::RevokedJti(_) => "writ_revoked_jti",
@@ -110,7 +115,9 @@ impl VerifyError {
     pub fn is_malformed_input(&self) -> bool {
         matches!(
             self,
-            VerifyError::TooLarge { .. } | VerifyError::Malformed(_)
+            VerifyError::TooLarge { .. }
+                | VerifyError::Malformed(_)
+                | VerifyError::NumberOutOfRange(_)
         )
     }
 

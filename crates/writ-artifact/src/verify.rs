@@ -148,9 +148,10 @@ impl Verifier {
 
     /// Verifies `token` for the call the gate is about to make, digesting its arguments.
     pub fn verify_call(&self, token: &str, call: &Intent) -> Result<VerifiedWrit, VerifyError> {
-        let digest = call
-            .digest()
-            .map_err(|e| VerifyError::IntentUnencodable(e.to_string()))?;
+        let digest = call.digest().map_err(|e| match e {
+            writ_model::CanonicalError::Number(n) => VerifyError::NumberOutOfRange(n),
+            other => VerifyError::IntentUnencodable(other.to_string()),
+        })?;
         self.verify(token, &digest)
     }
 

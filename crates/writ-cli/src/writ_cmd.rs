@@ -97,6 +97,15 @@ pub fn verify_writ(args: VerifyWritArgs) -> anyhow::Result<Exit> {
         )));
     }
     let intent_bytes = read_file(&args.intent)?;
+    // Numbers JSON readers disagree on (beyond 2^53, more digits than a double holds) would be
+    // checked as the neighbour a double rounds them to: refuse them as the gates do.
+    writ_model::number::check_json_numbers(&intent_bytes).map_err(|e| {
+        invalid_input(format!(
+            "{}: {e} ({})",
+            args.intent.display(),
+            e.reason_code()
+        ))
+    })?;
     let call: Intent = serde_json::from_slice(&intent_bytes).map_err(|e| {
         invalid_input(format!(
             "{}: {e}: expected {{\"action\":…,\"resource\":…,\"args\":{{…}}}}",

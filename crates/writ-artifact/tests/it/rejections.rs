@@ -328,6 +328,37 @@ fn any_change_in_the_call_is_an_intent_mismatch() {
     assert!(f.verifier().verify_call(&w.token, &same).is_ok());
 }
 
+/// Regression (issue 12, finding 2): a writ issued for `{"a":9007199254740992,"b":1}` was
+/// accepted for `a = 9007199254740993` (and `9007199254740993.0` with `b: 1.0`): beyond 2^53
+/// neighbouring integers share one canonical form, so one digest.
+#[test]
+fn integers_beyond_2_53_are_refused_by_the_verifier() {
+    let f = Fixture::new();
+    let mut req = f.request();
+    // Issued as a control plane without the range check would have.
+    req.intent.args_sha256 =
+        writ_model::digest::canonical_sha256_hex(&json!({"a": 9_007_199_254_740_992u64, "b": 1}))
+            .unwrap();
+    f.clock.set(ISSUED);
+    let w = f.issuer.issue(req).unwrap();
+    f.clock.set(NOW);
+    for args in [
+        r#"{"a":9007199254740992,"b":1}"#,
+        r#"{"a":9007199254740993,"b":1}"#,
+        r#"{"a":9007199254740993.0,"b":1.0}"#,
+        r#"{"a":[-9007199254740993]}"#,
+    ] {
+        let call = Intent::new(
+            f.call.action.clone(),
+            f.call.resource.clone(),
+            serde_json::from_str(args).unwrap(),
+        );
+        let err = f.verifier().verify_call(&w.token, &call).unwrap_err();
+        assert_eq!(err.reason_code(), "number_out_of_range", "{args}");
+        assert!(err.is_malformed_input(), "{args}");
+    }
+}
+
 #[test]
 fn revocations_and_kill_switch_refuse_an_unchanged_writ() {
     type Revoke = fn(&RevocationSet, &WritClaims);

@@ -29,6 +29,12 @@ fn call() -> Intent {
 }
 
 fn setup() -> Env {
+    setup_for(&call())
+}
+
+/// A writ issued for `call` (its digest taken as a control plane without the range check
+/// took it), with `call` in the intent file.
+fn setup_for(call: &Intent) -> Env {
     let clock = Arc::new(FixedClock::new(T0));
     let ring = Arc::new(KeyRing::new(WritKey::from_seed(&[5; 32]), 5));
     let issuer = Issuer::new(ring.clone(), clock, IssuerConfig::new("writ:cp"));
@@ -37,7 +43,11 @@ fn setup() -> Env {
             sub: "agent:triage-bot".parse().unwrap(),
             act: Some(Act::new("human:alice".parse().unwrap())),
             aud: GATE.parse().unwrap(),
-            intent: call().digest().unwrap(),
+            intent: writ_model::IntentDigest {
+                action: call.action.clone(),
+                resource: call.resource.clone(),
+                args_sha256: writ_model::digest::canonical_sha256_hex(&call.args).unwrap(),
+            },
             env: writ_artifact::Env {
                 zone: "sandbox".parse().unwrap(),
                 attestation_sha256: "a".repeat(64),
@@ -60,7 +70,7 @@ fn setup() -> Env {
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, serde_json::to_vec(&ring.jwks(T0)).unwrap()).unwrap();
     let intent = dir.path().join("intent.json");
-    std::fs::write(&intent, serde_json::to_vec(&call()).unwrap()).unwrap();
+    std::fs::write(&intent, serde_json::to_vec(call).unwrap()).unwrap();
     Env {
         dir,
         token: w.token,
@@ -253,4 +263,47 @@ fn verify_writ_invalid_input_exits_3() {
         let o = verify(&e, token, &extra);
         assert_eq!(code(&o), 3, "{token} {extra:?}: {o:?}");
     }
+}
+
+/// Regression (issue 12, finding 2): a writ for `{"a":9007199254740992,"b":1}` passed
+/// `verify-writ` for `a = 9007199254740993`, and for `9007199254740993.0` with `b: 1.0`; and a
+/// number with more digits than a double holds was checked as the double it rounds to.
+#[test]
+fn integers_beyond_2_53_are_refused_by_verify_writ() {
+    let issued = Intent::new(
+        "mcp.call_tool",
+        "tool:calc/add",
+        json!({"a": 9_007_199_254_740_992u64, "b": 1}),
+    );
+    let e = setup_for(&issued);
+    for body in [
+        r#"{"action":"mcp.call_tool","resource":"tool:calc/add","args":{"a":9007199254740992,"b":1}}"#,
+        r#"{"action":"mcp.call_tool","resource":"tool:calc/add","args":{"a":9007199254740993,"b":1}}"#,
+        r#"{"action":"mcp.call_tool","resource":"tool:calc/add","args":{"a":9007199254740993.0,"b":1.0}}"#,
+    ] {
+        let file = e.dir.path().join("call.json");
+        std::fs::write(&file, body).unwrap();
+        let o = verify(&e, &e.token, &["--intent", p(&file)]);
+        assert_eq!(code(&o), 3, "{body}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("number_out_of_range"), "{body}: {err}");
+    }
+    // Within the range, a re-spelled number is the same number: 1.0 is 1.
+    let fine = Intent::new("mcp.call_tool", "tool:calc/add", json!({"a": 2, "b": 1}));
+    let e = setup_for(&fine);
+    let file = e.dir.path().join("call.json");
+    std::fs::write(
+        &file,
+        r#"{"action":"mcp.call_tool","resource":"tool:calc/add","args":{"a":20e-1,"b":1.0}}"#,
+    )
+    .unwrap();
+    let o = verify(&e, &e.token, &["--intent", p(&file)]);
+    assert_eq!(code(&o), 0, "{o:?}");
+    std::fs::write(
+        &file,
+        r#"{"action":"mcp.call_tool","resource":"tool:calc/add","args":{"a":2.000000000000000001,"b":1}}"#,
+    )
+    .unwrap();
+    let o = verify(&e, &e.token, &["--intent", p(&file)]);
+    assert_eq!(code(&o), 3, "{o:?}");
 }
