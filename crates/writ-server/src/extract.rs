@@ -31,7 +31,12 @@ where
         // The common case parses once; a body that fails is parsed again by axum, whose error
         // names the path of the bad field.
         match serde_json::from_slice(&bytes) {
-            Ok(v) => Ok(ApiJson(v)),
+            // A number JSON readers disagree on (beyond 2^53, more digits than a double holds)
+            // would be decided, hashed and run as different values: refuse it (issue 12).
+            Ok(v) => match writ_model::number::check_json_numbers(&bytes) {
+                Ok(()) => Ok(ApiJson(v)),
+                Err(e) => Err(ApiError::bad_request(e.reason_code(), e.to_string())),
+            },
             Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
                 Ok(axum::Json(v)) => Ok(ApiJson(v)),
                 Err(rejection) => Err(json_rejection(&rejection)),

@@ -665,9 +665,19 @@ pub fn classify(bytes: &[u8]) -> Inbound {
             Some(x) if GOVERNED.contains(&x.as_str()) && m.get("id").is_none() => {
                 Inbound::Refuse(None)
             }
-            Some(x) if GOVERNED.contains(&x.as_str()) || LISTS.contains(&x.as_str()) => {
-                Inbound::Govern(msg)
+            Some(x) if GOVERNED.contains(&x.as_str()) => {
+                // A number readers disagree on would be authorized as the double it rounds to.
+                match writ_model::number::check_json_numbers(bytes) {
+                    Ok(()) => Inbound::Govern(msg),
+                    Err(e) => Inbound::Refuse(Some(refusal(
+                        m.get("id").unwrap_or(&Value::Null),
+                        -32602,
+                        e.reason_code(),
+                        &e.to_string(),
+                    ))),
+                }
             }
+            Some(x) if LISTS.contains(&x.as_str()) => Inbound::Govern(msg),
             _ => Inbound::Pass,
         },
     }
@@ -692,6 +702,19 @@ mod tests {
         let odd = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\ud800"}}"#;
         assert!(matches!(classify(odd), Inbound::Refuse(Some(_))));
         assert!(matches!(classify(b"garbage"), Inbound::Refuse(Some(_))));
+        // Issue 12: numbers JSON readers disagree on never reach a decision.
+        for big in [
+            &br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x","arguments":{"a":9007199254740993}}}"#[..],
+            br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x","arguments":{"b":2.000000000000000001}}}"#,
+        ] {
+            match classify(big) {
+                Inbound::Refuse(Some(e)) => {
+                    assert_eq!(e["error"]["data"]["reason_code"], "number_out_of_range");
+                    assert_eq!(e["id"], 4);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
         let ping = br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
         assert!(matches!(classify(ping), Inbound::Pass));
         let notification = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#;

@@ -9,4 +9,5 @@
 mod failclosed;
 mod flows;
 mod harness;
+mod numbers;
 mod routes;
