@@ -34,4 +34,4 @@ pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
 pub use lineage::Lineage;
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
-pub use request::{Actor, AuthorizeRequest};
+pub use request::{Actor, AuthorizeRequest, PrincipalEntity};
