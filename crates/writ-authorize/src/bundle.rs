@@ -17,6 +17,7 @@ use writ_model::digest::sha256_hex;
 use crate::error::{BundleDiagnostic, BundleError};
 use crate::index::ScopeIndex;
 use crate::mapping::CedarNames;
+use crate::principal::{PrincipalShape, PrincipalShapes};
 
 /// The file that holds a bundle's detached signature.
 pub const SIGNATURE_FILE: &str = "bundle.sig";
@@ -112,6 +113,7 @@ pub struct Bundle {
     policy_files: BTreeMap<String, String>,
     index: ScopeIndex,
     names: CedarNames,
+    principal_shapes: PrincipalShapes,
     authorizer: Authorizer,
     warnings: Vec<BundleDiagnostic>,
 }
@@ -174,6 +176,10 @@ impl Bundle {
     }
     pub(crate) fn meta(&self, id: &PolicyId) -> Option<&PolicyMeta> {
         self.meta.get(id)
+    }
+    /// What the schema declares for a principal entity type (`Agent`, `Human`, `Service`).
+    pub(crate) fn principal_shape(&self, ty: &str) -> Option<&PrincipalShape> {
+        self.principal_shapes.get(ty)
     }
 }
 
@@ -280,6 +286,7 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
         sort_diagnostics(&mut diags);
         return Err(BundleError::Schema(diags));
     }
+    let principal_shapes = crate::principal::shapes(&fragments);
     let schema = Schema::from_schema_fragments(fragments)
         .map_err(|e| BundleError::Schema(diagnostic_of(&e, None, None, None)))?;
 
@@ -433,6 +440,7 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
         policy_files,
         index,
         names,
+        principal_shapes,
         authorizer: Authorizer::new(),
         warnings,
     })

@@ -9,6 +9,7 @@ use writ_model::{AuthorizeRequest, Decision, DecisionCode, DecisionRecord, Decis
 
 use crate::bundle::Bundle;
 use crate::mapping::{MapError, to_cedar};
+use crate::principal::principal_entities;
 use writ_model::digest::sha256_hex;
 
 /// The reason given for a default deny.
@@ -39,11 +40,11 @@ fn error_parts(e: &AuthorizationError) -> (String, String) {
 /// Evaluates only the candidate policies of the scope index and merges their results.
 fn evaluate(bundle: &Bundle, req: &AuthorizeRequest, now: i64) -> Result<Evaluation, MapError> {
     let (p, a, r, request) = to_cedar(bundle.names(), req, now)?;
+    let entities = principal_entities(bundle, &req.principal, req.principal_entity.as_ref())
+        .map_err(MapError::Invalid)?;
     let mut ev = Evaluation::default();
     for set in bundle.index().candidates(&p, &a, &r) {
-        let resp = bundle
-            .authorizer()
-            .is_authorized(&request, set, bundle.cedar_entities());
+        let resp = bundle.authorizer().is_authorized(&request, set, &entities);
         let diag = resp.diagnostics();
         // Cedar reports satisfied forbids on a deny, satisfied permits on an allow; merging
         // the partial answers per effect gives exactly the answer over the union.
@@ -78,8 +79,8 @@ pub fn evaluate_plain(
     now: i64,
 ) -> Result<Evaluation, String> {
     let (_, _, _, request) = to_cedar(bundle.names(), req, now).map_err(|e| format!("{e:?}"))?;
-    let resp =
-        Authorizer::new().is_authorized(&request, bundle.cedar_policies(), bundle.cedar_entities());
+    let entities = principal_entities(bundle, &req.principal, req.principal_entity.as_ref())?;
+    let resp = Authorizer::new().is_authorized(&request, bundle.cedar_policies(), &entities);
     let mut ev = Evaluation::default();
     let target = match resp.decision() {
         CedarDecision::Deny => &mut ev.forbids,

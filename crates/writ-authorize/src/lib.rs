@@ -43,6 +43,7 @@ pub mod fs;
 mod index;
 pub mod mapping;
 pub mod policy_tests;
+pub mod principal;
 pub mod signature;
 pub mod visibility;
 
@@ -50,6 +51,7 @@ pub use bundle::{Bundle, BundleSource, DEFAULT_SCHEMA, compile, engine_version};
 pub use decide::{NO_PERMIT_REASON, ReplayOutcome, decide, decide_with_entry, replay};
 pub use error::{BundleDiagnostic, BundleError, KeyError, TestFileError};
 pub use policy_tests::{PolicyTestFile, PolicyTestResult, parse_policy_tests, run_policy_tests};
+pub use principal::principal_entities;
 pub use signature::{
     ActiveBundle, ActiveBundleSlot, BundleSignature, BundleSigningKey, BundleVerifyingKey, activate,
 };

@@ -60,11 +60,17 @@ impl Visibility {
     }
 
     /// Whether `principal` could be allowed `action` on `resource` from a gate with `env` at
-    /// `now`, for some arguments. Anything that cannot be mapped or evaluated is not visible
-    /// (fail closed).
+    /// `now`, for some arguments, against `entities` (the bundle's, completed with the
+    /// principal's registration by [`crate::principal_entities`]). Anything that cannot be
+    /// mapped or evaluated is not visible (fail closed).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one visibility question, asked per resource"
+    )]
     pub fn could_allow(
         &self,
         bundle: &Bundle,
+        entities: &cedar_policy::Entities,
         principal: &PrincipalId,
         action: &str,
         resource: &str,
@@ -77,12 +83,12 @@ impl Visibility {
             intent: Intent::new(action, resource, Value::Object(serde_json::Map::new())),
             env: env.clone(),
             lineage: None,
+            principal_entity: None,
         };
         let Ok((_, _, _, request)) = to_cedar(bundle.names(), &req, now) else {
             return false;
         };
-        let response =
-            Authorizer::new().is_authorized(&request, &self.policies, bundle.cedar_entities());
+        let response = Authorizer::new().is_authorized(&request, &self.policies, entities);
         response.decision() == Decision::Allow && response.diagnostics().errors().next().is_none()
     }
 }
@@ -138,15 +144,71 @@ mod tests {
         let v = Visibility::new(&b).unwrap();
         let agent: PrincipalId = "agent:a".parse().unwrap();
         let env = EnvironmentClaims::new("dev".parse().unwrap(), "gate:g".parse().unwrap());
-        assert!(v.could_allow(&b, &agent, "mcp.call_tool", "tool:fs/write_file", &env, 0));
-        assert!(v.could_allow(&b, &agent, "mcp.call_tool", "tool:fs/read_file", &env, 0));
-        assert!(!v.could_allow(&b, &agent, "mcp.call_tool", "tool:fs/delete", &env, 0));
+        assert!(v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "mcp.call_tool",
+            "tool:fs/write_file",
+            &env,
+            0
+        ));
+        assert!(v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "mcp.call_tool",
+            "tool:fs/read_file",
+            &env,
+            0
+        ));
+        assert!(!v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "mcp.call_tool",
+            "tool:fs/delete",
+            &env,
+            0
+        ));
         // The read-only permit reads only the entity, so it is evaluated: a tool without
         // read_only that no other permit names stays hidden.
-        assert!(!v.could_allow(&b, &agent, "mcp.call_tool", "tool:other/thing", &env, 0));
-        assert!(!v.could_allow(&b, &agent, "exec", "cmd:/bin/ls", &env, 0));
+        assert!(!v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "mcp.call_tool",
+            "tool:other/thing",
+            &env,
+            0
+        ));
+        assert!(!v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "exec",
+            "cmd:/bin/ls",
+            &env,
+            0
+        ));
         let human: PrincipalId = "human:h".parse().unwrap();
-        assert!(!v.could_allow(&b, &human, "mcp.call_tool", "tool:fs/write_file", &env, 0));
-        assert!(!v.could_allow(&b, &agent, "no.such.action", "tool:fs/read_file", &env, 0));
+        assert!(!v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &human,
+            "mcp.call_tool",
+            "tool:fs/write_file",
+            &env,
+            0
+        ));
+        assert!(!v.could_allow(
+            &b,
+            b.cedar_entities(),
+            &agent,
+            "no.such.action",
+            "tool:fs/read_file",
+            &env,
+            0
+        ));
     }
 }

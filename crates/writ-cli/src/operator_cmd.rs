@@ -175,9 +175,15 @@ enum PrincipalCommand {
         /// The trust zone it belongs to.
         #[arg(long)]
         zone: String,
-        /// Extra attributes as a JSON object.
+        /// Attributes as a JSON object, e.g. '{"owner":"human:bob"}'. Policies read those the
+        /// bundle's schema declares for the principal's type (`principal.owner`); the zone is
+        /// `principal.zone`.
         #[arg(long, value_name = "JSON")]
         attrs: Option<String>,
+        /// A person's role (human: principals only): admin, operator or auditor. Every role
+        /// reads every execution's proofs and lineage; admin calls still take the admin token.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -194,15 +200,44 @@ enum PrincipalCommand {
     },
 }
 
+/// A person's role, as `writ principal add --role` takes it.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Admin,
+    Operator,
+    Auditor,
+}
+
+impl RoleArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            RoleArg::Admin => "admin",
+            RoleArg::Operator => "operator",
+            RoleArg::Auditor => "auditor",
+        }
+    }
+}
+
 pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
     match args.command {
         PrincipalCommand::Add {
             id,
             zone,
             attrs,
+            role,
             server,
         } => {
             let mut body = json!({"id": id, "zone": zone});
+            if let Some(role) = role {
+                if !id.starts_with("human:") {
+                    return Err(invalid_input(
+                        "--role is for people only: give it to a human: principal",
+                    ));
+                }
+                if let Some(m) = body.as_object_mut() {
+                    m.insert("role".into(), json!(role.as_str()));
+                }
+            }
             if let Some(a) = attrs {
                 let v: Value = serde_json::from_str(&a)
                     .map_err(|e| invalid_input(format!("--attrs is not JSON: {e}")))?;
@@ -242,8 +277,13 @@ pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
                     println!("no principals registered");
                 }
                 for r in rows {
+                    let role = r
+                        .get("role")
+                        .and_then(Value::as_str)
+                        .map(|role| format!("\trole {role}"))
+                        .unwrap_or_default();
                     println!(
-                        "{}\tzone {}\t{}",
+                        "{}\tzone {}\t{}{role}",
                         text(at(&r, "id")),
                         text(at(&r, "zone")),
                         text(at(&r, "status"))

@@ -86,6 +86,18 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
                     revocations.restore_zone(&z)
                 }
             }
+            // The principals registered in the zone (withdrawn with it, or given back when it
+            // is released): only the control plane knows who is registered where.
+            let principals = ev.data.get("principals").and_then(Value::as_array);
+            for p in principals.into_iter().flatten().filter_map(Value::as_str) {
+                if let Ok(p) = p.parse::<PrincipalId>() {
+                    if on {
+                        revocations.revoke_principal(p)
+                    } else {
+                        revocations.restore_principal(&p)
+                    }
+                }
+            }
         }
         ("kill_switch", _) => revocations.set_kill_switch(on),
         // The state in force when the feed (re)connected: apply all of it.
@@ -188,6 +200,23 @@ mod tests {
             },
         );
         assert!(format!("{set:?}").contains("kill_switch: true"));
+    }
+
+    #[test]
+    fn a_zone_event_withdraws_and_gives_back_the_principals_it_names() {
+        let set = RevocationSet::new();
+        let zone = |on: bool| FeedEvent {
+            kind: "quarantine".into(),
+            data: serde_json::json!({"target": "zone", "id": "dev", "on": on, "principals": ["agent:a", "human:h"]}),
+        };
+        apply(&set, &zone(true));
+        assert!(format!("{set:?}").contains("principals: 2"), "{set:?}");
+        apply(&set, &zone(false));
+        let dbg = format!("{set:?}");
+        assert!(
+            dbg.contains("principals: 0") && dbg.contains("zones: 0"),
+            "{dbg}"
+        );
     }
 
     #[test]

@@ -36,4 +36,4 @@ pub use intent::{Intent, IntentDigest};
 pub use lineage::Lineage;
 pub use number::{CanonicalNumber, NumberError};
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
-pub use request::{Actor, AuthorizeRequest};
+pub use request::{Actor, AuthorizeRequest, PrincipalEntity};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::{write_canonical_str as string, write_canonical_value};
 use crate::env::EnvironmentClaims;
 use crate::error::CanonicalError;
-use crate::ids::PrincipalId;
+use crate::ids::{PrincipalId, ZoneId};
 use crate::intent::Intent;
 use crate::lineage::Lineage;
 
@@ -45,6 +45,25 @@ pub struct AuthorizeRequest {
     /// Absent only for requests written by hand (policy tests); the server always sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
+    /// The principal as the control store registered it when the request was decided: policies
+    /// see its zone and attributes on the principal entity, and replay rebuilds the same entity
+    /// from the record. Absent in requests written by hand (policy tests) and in records made
+    /// before principals' registrations reached policies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_entity: Option<PrincipalEntity>,
+}
+
+/// What the control store holds about a principal that policies may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalEntity {
+    /// The zone the principal is registered in (`principal.zone`, and `principal in Zone::"…"`
+    /// where the schema lets the principal's type be in a `Zone`).
+    pub zone: ZoneId,
+    /// The attributes it was registered with (`writ principal add --attrs`); those the schema
+    /// declares for the principal's entity type become entity attributes.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attrs: serde_json::Map<String, serde_json::Value>,
 }
 
 impl AuthorizeRequest {
@@ -100,6 +119,10 @@ impl AuthorizeRequest {
         }
         out.extend_from_slice(b",\"principal\":");
         string(&self.principal.to_string(), &mut out);
+        if let Some(entity) = &self.principal_entity {
+            out.extend_from_slice(b",\"principal_entity\":");
+            out.extend_from_slice(&crate::canonical::to_canonical_vec(entity)?);
+        }
         out.push(b'}');
         Ok(out)
     }

@@ -24,7 +24,7 @@ use crate::openapi::Access;
 use crate::state::{
     AppState, BundleFiles, SETTING_ACTIVE_BUNDLE, SETTING_KILL_SWITCH, source_from_files,
 };
-use crate::store::{GateRow, GovernanceKind, PrincipalRow};
+use crate::store::{GateRow, GovernanceKind, PrincipalRow, Role};
 
 type St = State<Arc<AppState>>;
 type Body<T> = Result<ApiJson<T>, ApiError>;
@@ -49,8 +49,40 @@ fn applied_not_recorded(e: ApiError) -> ApiError {
 pub struct NewPrincipal {
     pub id: PrincipalId,
     pub zone: ZoneId,
+    /// Attributes policies may read (those the schema declares for the principal's type).
     #[serde(default)]
-    pub attrs: Option<Value>,
+    pub attrs: Option<serde_json::Map<String, Value>>,
+    /// A person's role (`human:` principals only): `admin`, `operator` or `auditor`.
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// Refuses a registration policies could not use: attributes named `zone` (the registered zone
+/// is `principal.zone`), a role for anyone but a person, and (when a bundle is active)
+/// attributes that do not fit its schema.
+fn check_registration(s: &AppState, row: &PrincipalRow, id: &PrincipalId) -> Result<(), ApiError> {
+    if row.attrs.get("zone").is_some() {
+        return Err(ApiError::bad_request(
+            "principal_attrs_invalid",
+            "`zone` is not an attribute: the registered zone (--zone) is principal.zone",
+        ));
+    }
+    if row.role.is_some() && id.kind() != writ_model::PrincipalKind::Human {
+        return Err(ApiError::bad_request(
+            "role_not_for_principal",
+            format!("{id} is not a person: only human: principals have a role"),
+        ));
+    }
+    if let (Some(bundle), Some(entity)) = (s.bundles.current(), row.entity()) {
+        writ_authorize::principal_entities(&bundle, id, Some(&entity)).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "principal_attrs_invalid",
+                e,
+            )
+        })?;
+    }
+    Ok(())
 }
 
 pub async fn add_principal(
@@ -68,21 +100,33 @@ pub async fn add_principal(
         ));
     }
     let now = s.now();
-    record(&s, &json!({"type": "principal.changed", "v": 1, "principal": id, "zone": p.zone, "change": "added", "by": admin.subject, "at": now})).await?;
-    s.store
-        .upsert_principal(&PrincipalRow {
-            id: id.clone(),
-            zone: p.zone.to_string(),
-            attrs: p.attrs.unwrap_or_else(|| json!({})),
-            status: "active".into(),
-            created_at: now,
-        })
-        .map_err(store_err)?;
+    let row = PrincipalRow {
+        id: id.clone(),
+        zone: p.zone.to_string(),
+        attrs: Value::Object(p.attrs.unwrap_or_default()),
+        status: "active".into(),
+        created_at: now,
+        role: p.role,
+    };
+    check_registration(&s, &row, &p.id)?;
+    let mut entry = json!({"type": "principal.changed", "v": 1, "principal": id, "zone": p.zone, "change": "added", "by": admin.subject, "at": now});
+    if let Some(role) = p.role {
+        set_member(&mut entry, "role", json!(role));
+    }
+    record(&s, &entry).await?;
+    s.store.upsert_principal(&row).map_err(store_err)?;
     let token = issue_token(&s, Scope::Principal, &id, now)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"principal": id, "zone": p.zone, "token": token})),
     ))
+}
+
+/// Sets `name` on a JSON object (a no-op on anything else).
+fn set_member(v: &mut Value, name: &str, value: Value) {
+    if let Some(map) = v.as_object_mut() {
+        map.insert(name.to_owned(), value);
+    }
 }
 
 fn issue_token(s: &AppState, scope: Scope, subject: &str, now: i64) -> Result<String, ApiError> {
@@ -245,7 +289,16 @@ async fn revoke_target(
             s.store.upsert_principal(&row).map_err(store_err)?;
         }
     }
-    let event = json!({"target": name, "id": value, "at": now});
+    let mut event = json!({"target": name, "id": value, "at": now});
+    if let Target::Zone(z) = &target {
+        // Gates cannot know who is registered where: the event names them, and gates end
+        // their executions as for a revoked principal.
+        set_member(
+            &mut event,
+            "principals",
+            json!(s.store.read(|r| r.principals_in_zone(z.as_str()))),
+        );
+    }
     s.events.publish("revocation", event.clone());
     let index = record(
         s,
@@ -295,11 +348,25 @@ pub async fn quarantine(
     };
     let now = s.now();
     let entry = json!({"type": "quarantine", "v": 1, name: value, "on": b.on, "by": admin.subject, "at": now});
-    let event = json!({"target": name, "id": value, "on": b.on, "at": now});
+    let mut event = json!({"target": name, "id": value, "on": b.on, "at": now});
+    // A zone's event names the principals registered in it that it withdraws (on) or gives
+    // back (off: those now in good standing), as gates cannot know registrations.
+    let zone_principals = |on: bool| {
+        s.store.read(|r| {
+            let mut ids = r.principals_in_zone(&value);
+            if !on {
+                ids.retain(|p| r.principal_withdrawn(p).is_none());
+            }
+            ids
+        })
+    };
     let index = if b.on {
         s.store
             .set_governance(kind, &value, true, now)
             .map_err(store_err)?;
+        if kind == GovernanceKind::QuarantinedZone {
+            set_member(&mut event, "principals", json!(zone_principals(true)));
+        }
         s.events.publish("quarantine", event.clone());
         record(&s, &entry).await.map_err(applied_not_recorded)?
     } else {
@@ -307,6 +374,9 @@ pub async fn quarantine(
         s.store
             .set_governance(kind, &value, false, now)
             .map_err(store_err)?;
+        if kind == GovernanceKind::QuarantinedZone {
+            set_member(&mut event, "principals", json!(zone_principals(false)));
+        }
         s.events.publish("quarantine", event.clone());
         index
     };

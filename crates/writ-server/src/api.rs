@@ -249,9 +249,8 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
     let kill_switch = s.kill_switch();
     let snapshot = s.store.read(|r| {
         let set = |k: GovernanceKind| r.governance.get(&k).cloned().unwrap_or_default();
-        let mut principals = set(GovernanceKind::RevokedPrincipal);
-        principals.extend(set(GovernanceKind::QuarantinedPrincipal));
-        principals.extend(r.principals.values().filter(|p| p.status != "active").map(|p| p.id.clone()));
+        // Principals registered in a withdrawn zone included: gates cannot know registrations.
+        let principals = r.withdrawn_principals();
         let mut zones = set(GovernanceKind::RevokedZone);
         zones.extend(set(GovernanceKind::QuarantinedZone));
         json!({"jtis": set(GovernanceKind::RevokedJti), "principals": principals, "zones": zones, "kill_switch": kill_switch})
@@ -465,16 +464,22 @@ fn plan(
     }
     let lineage = match body.parent {
         Some(parent) => {
+            // An execution the caller may not act under is refused exactly as an unknown one,
+            // so the answer does not tell whether it exists.
+            let unknown = || {
+                ApiError::bad_request(
+                    "parent_unknown",
+                    format!("execution {parent} is not known to this control plane"),
+                )
+            };
             let parent_row = state
                 .execs
                 .get(parent)
                 .map_err(crate::gate_api::index_err)?
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "parent_unknown",
-                        format!("execution {parent} is not known to this control plane"),
-                    )
-                })?;
+                .ok_or_else(unknown)?;
+            if !may_act_under(state, &caller, &parent_row)? {
+                return Err(unknown());
+            }
             Lineage::child_of(execution, &parent_row.lineage)
         }
         None => Lineage::root(execution),
@@ -486,6 +491,30 @@ fn plan(
         scope,
         parent: None,
     }))
+}
+
+/// Whether `caller` may hang an execution under `parent`: its own execution, or an allowed
+/// delegation to it (a `delegate` intent whose resource is the caller).
+fn may_act_under(
+    state: &AppState,
+    caller: &PrincipalId,
+    parent: &crate::exec::ExecRow,
+) -> Result<bool, ApiError> {
+    let caller = caller.to_string();
+    if parent.principal == caller {
+        return Ok(true);
+    }
+    let entry = state
+        .ledger
+        .entry(parent.decision_index)
+        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    // A refusal's entry is no decision record: it delegated nothing.
+    let Ok(record) = serde_json::from_slice::<writ_model::DecisionRecord>(&entry) else {
+        return Ok(false);
+    };
+    Ok(record.decision == Decision::Allow
+        && record.request.intent.action == "delegate"
+        && record.request.intent.resource == caller)
 }
 
 /// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
@@ -719,7 +748,9 @@ fn verify_attestation(
     Ok(sha256)
 }
 
-/// Governance that refuses before policy: kill switch, revoked or quarantined principal or zone.
+/// Governance that refuses before policy: the kill switch; a principal unknown, revoked or
+/// quarantined, or registered in a zone that is revoked or quarantined; the zone the action runs
+/// in revoked or quarantined (a gate acts only in the zone it is registered in).
 fn governance_refusal(
     state: &AppState,
     principal: &PrincipalId,
@@ -732,21 +763,10 @@ fn governance_refusal(
         ));
     }
     state.store.read(|r| {
-        let p = principal.to_string();
-        match r.principals.get(&p) {
-            None => return Some(("principal_unknown", format!("{p} is not registered"))),
-            Some(row) if row.status != "active" => {
-                return Some(("principal_revoked", format!("{p} is revoked")));
-            }
-            Some(_) => {}
+        if let Some(refusal) = r.principal_withdrawn(&principal.to_string()) {
+            return Some(refusal);
         }
-        if r.is(GovernanceKind::RevokedPrincipal, &p) {
-            return Some(("principal_revoked", format!("{p} is revoked")));
-        }
-        if r.is(GovernanceKind::QuarantinedPrincipal, &p) {
-            return Some(("principal_quarantined", format!("{p} is quarantined")));
-        }
-        if r.is(GovernanceKind::RevokedZone, zone) || r.is(GovernanceKind::QuarantinedZone, zone) {
+        if r.zone_withdrawn(zone) {
             return Some((
                 "zone_quarantined",
                 format!("zone {zone} is revoked or quarantined"),
@@ -812,12 +832,19 @@ async fn authorize(
                 "no policy bundle is active: activate one with `writ policy activate`",
             )
         })?;
+        // The principal's registration as of now: part of the record, so replay sees it too.
+        let principal_entity = s.store.read(|r| {
+            r.principals
+                .get(&principal.to_string())
+                .and_then(|p| p.entity())
+        });
         let request = AuthorizeRequest {
             principal: principal.clone(),
             act: plan.act.clone(),
             intent: body.intent.clone(),
             env: body.attestation.claims.clone(),
             lineage: Some(lineage.clone()),
+            principal_entity,
         };
         let (record_value, entry) = writ_authorize::decide_with_entry(&bundle, &request, now);
         let entry = entry
@@ -896,6 +923,7 @@ async fn authorize(
                         lineage: lineage.clone(),
                         principal: principal.to_string(),
                         decision_index: index,
+                        gate: Some(body.attestation.claims.gate.to_string()),
                     },
                     issued.token.clone(),
                 );
@@ -970,6 +998,16 @@ async fn visible(
             }
         }
     };
+    let registered = s.store.read(|r| {
+        r.principals
+            .get(&principal.to_string())
+            .and_then(|p| p.entity())
+    });
+    // A registration that does not fit the schema denies everything: nothing is visible.
+    let Ok(entities) = writ_authorize::principal_entities(&bundle, &principal, registered.as_ref())
+    else {
+        return Ok(Json(json!({"visible": []})));
+    };
     let now = s.now();
     let visible: Vec<&String> = body
         .resources
@@ -977,6 +1015,7 @@ async fn visible(
         .filter(|r| {
             view.could_allow(
                 &bundle,
+                &entities,
                 &principal,
                 &body.action,
                 r,

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS executions (
     root TEXT NOT NULL,
     traceparent TEXT NOT NULL,
     principal TEXT NOT NULL,
-    decision_index INTEGER NOT NULL
+    decision_index INTEGER NOT NULL,
+    gate TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent) WHERE parent IS NOT NULL;
 CREATE TABLE IF NOT EXISTS execution_entries (
@@ -90,6 +91,9 @@ pub struct ExecRow {
     pub lineage: Lineage,
     pub principal: String,
     pub decision_index: u64,
+    /// The gate it was authorized for (`None` in rows indexed before gates were: read it from
+    /// the decision's ledger entry).
+    pub gate: Option<String>,
 }
 
 /// The parts of a ledger entry that say which execution it is about.
@@ -102,6 +106,7 @@ struct EntryRefs<'a> {
     /// `authorize.refused`.
     lineage: Option<Lineage>,
     principal: Option<String>,
+    env: Option<EnvRefs>,
     /// `lease.ended`.
     execution: Option<ExecutionId>,
     /// `receipt`.
@@ -112,6 +117,12 @@ struct EntryRefs<'a> {
 struct RequestRefs {
     principal: String,
     lineage: Option<Lineage>,
+    env: Option<EnvRefs>,
+}
+
+#[derive(Deserialize)]
+struct EnvRefs {
+    gate: String,
 }
 
 #[derive(Deserialize)]
@@ -124,9 +135,9 @@ struct ReceiptBodyRefs {
     execution: ExecutionId,
 }
 
-/// What an entry contributes: a new execution (with its principal), or a link to one.
+/// What an entry contributes: a new execution (with its principal and gate), or a link to one.
 enum Indexed {
-    Execution(Lineage, String),
+    Execution(Lineage, String, Option<String>),
     Link(ExecutionId),
     Nothing,
 }
@@ -140,11 +151,12 @@ fn refs_of(entry: &[u8]) -> Indexed {
             Some(RequestRefs {
                 principal,
                 lineage: Some(l),
-            }) => Indexed::Execution(l, principal),
+                env,
+            }) => Indexed::Execution(l, principal, env.map(|e| e.gate)),
             _ => Indexed::Nothing,
         },
         "authorize.refused" => match (r.lineage, r.principal) {
-            (Some(l), Some(p)) => Indexed::Execution(l, p),
+            (Some(l), Some(p)) => Indexed::Execution(l, p, r.env.map(|e| e.gate)),
             _ => Indexed::Nothing,
         },
         "receipt" => r
@@ -236,22 +248,23 @@ fn index_batch(
     writs_len: u64,
 ) -> rusqlite::Result<()> {
     let mut row_stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index, gate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     let mut link_stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
     )?;
     for (index, entry) in (first..).zip(entries) {
         match refs_of(entry) {
-            Indexed::Execution(l, principal) => {
+            Indexed::Execution(l, principal, gate) => {
                 let inserted = row_stmt.execute(params![
                     l.execution.to_string(),
                     l.parent.map(|p| p.to_string()),
                     l.root.to_string(),
                     l.traceparent,
                     principal,
-                    to_i64(index)
+                    to_i64(index),
+                    gate
                 ])?;
                 // A later decision about a known execution is a lease renewal.
                 if inserted == 0 {
@@ -437,6 +450,14 @@ impl ExecIndex {
     pub fn open(path: &Path, ledger: Arc<Ledger>) -> Result<Self, ServerError> {
         let write_conn = open_conn(path)?;
         write_conn.execute_batch(SCHEMA)?;
+        // An index made before executions named their gate gains the column; its older rows
+        // keep NULL there, and readers take the gate from the decision's ledger entry.
+        let has_gate = write_conn
+            .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'gate'")?
+            .exists([])?;
+        if !has_gate {
+            write_conn.execute_batch("ALTER TABLE executions ADD COLUMN gate TEXT")?;
+        }
         let (indexed, writs_len): (i64, i64) = write_conn.query_row(
             "SELECT indexed, writs_len FROM follower WHERE id = 0",
             [],
@@ -577,7 +598,7 @@ impl ExecIndex {
         let conn = self.conn();
         let row = conn
             .prepare_cached(
-                "SELECT parent, root, traceparent, principal, decision_index FROM executions WHERE execution = ?1",
+                "SELECT parent, root, traceparent, principal, decision_index, gate FROM executions WHERE execution = ?1",
             )?
             .query_row(params![execution.to_string()], |r| {
                 Ok((
@@ -586,10 +607,11 @@ impl ExecIndex {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .optional()?;
-        let Some((parent, root, traceparent, principal, index)) = row else {
+        let Some((parent, root, traceparent, principal, index, gate)) = row else {
             return Ok(None);
         };
         let parse = |s: &str| s.parse::<ExecutionId>().map_err(index_err);
@@ -602,6 +624,7 @@ impl ExecIndex {
             },
             principal,
             decision_index: u64::try_from(index).unwrap_or(0),
+            gate,
         }))
     }
 

@@ -1,4 +1,7 @@
 //! Calls made while an action runs and after: receipts, lease renewal, proofs and lineage.
+//!
+//! An execution is visible only to whoever may read it (see [`may_read`]); to everyone else it
+//! is unknown, with the very answer an unknown execution gets.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -16,11 +19,13 @@ use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
 
 use crate::api::{check_attestation, record, require};
+use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
+use crate::exec::ExecRow;
 use crate::extract::ApiJson;
 use crate::openapi::Access;
 use crate::state::AppState;
-use crate::store::GovernanceKind;
+use crate::store::{GovernanceKind, Role};
 
 type St = State<Arc<AppState>>;
 
@@ -93,7 +98,11 @@ pub async fn post_receipt(
         )
     })?;
     let execution = receipt.body.execution;
-    known_execution(&s, execution).await?;
+    let row = known_execution(&s, execution).await?;
+    // Another gate's execution is unknown to this one, as on every read.
+    if execution_gate(&s, &row)?.as_deref() != Some(caller.subject.as_str()) {
+        return Err(unknown_execution(execution));
+    }
     // The index links the receipt to its execution when it follows the ledger past it.
     let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
     s.events.publish(
@@ -131,11 +140,10 @@ pub async fn renew_lease(
         .await
         .map_err(index_err)?
         .ok_or_else(unknown)?;
+    // Only the principal the writ was issued to renews it; to anyone else the lease is
+    // unknown, so the answer does not tell whether it exists.
     if row.principal != caller.subject {
-        return Err(ApiError::forbidden(
-            "lease_not_yours",
-            "only the principal the writ was issued to can renew it",
-        ));
+        return Err(unknown());
     }
     check_attestation(&s, &body.attestation)?;
     let entry = s
@@ -151,18 +159,20 @@ pub async fn renew_lease(
     let now = s.now();
     let mut request = original.request.clone();
     request.env = body.attestation.claims.clone();
+    // Re-decided with the principal's registration as it stands now.
+    let registered = s
+        .store
+        .read(|r| r.principals.get(&row.principal).and_then(|p| p.entity()));
+    request.principal_entity = registered;
     let governance = if s.kill_switch() {
         Some("kill_switch")
     } else if s.store.read(|r| r.is(GovernanceKind::RevokedJti, &jti)) {
         Some("writ_revoked")
     } else if s.store.read(|r| {
-        r.is(GovernanceKind::RevokedPrincipal, &row.principal)
-            || r.is(GovernanceKind::QuarantinedPrincipal, &row.principal)
-            || r.is(GovernanceKind::RevokedZone, request.env.zone.as_str())
-            || r.is(GovernanceKind::QuarantinedZone, request.env.zone.as_str())
-            || r.principals
-                .get(&row.principal)
-                .is_none_or(|p| p.status != "active")
+        // The principal withdrawn by name or through its registered zone, or the zone the
+        // gate runs it in withdrawn.
+        r.principal_withdrawn(&row.principal).is_some()
+            || r.zone_withdrawn(request.env.zone.as_str())
     }) {
         Some("principal_or_zone_withdrawn")
     } else {
@@ -209,6 +219,15 @@ pub async fn renew_lease(
     })
 }
 
+/// The 404 for an execution that is not known, or not the caller's to see: one answer for
+/// both, so it does not tell whether the execution exists.
+fn unknown_execution(execution: ExecutionId) -> ApiError {
+    ApiError::not_found(
+        "execution_unknown",
+        format!("execution {execution} is not known to this control plane"),
+    )
+}
+
 /// The indexed execution, or 404 `execution_unknown` (once the index has caught up with the
 /// ledger, so a recorded execution is never reported unknown).
 async fn known_execution(
@@ -219,12 +238,80 @@ async fn known_execution(
         .find(execution)
         .await
         .map_err(index_err)?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "execution_unknown",
-                format!("execution {execution} is not known to this control plane"),
-            )
-        })
+        .ok_or_else(|| unknown_execution(execution))
+}
+
+/// The gate an execution was authorized for: from the index, or (for rows indexed before the
+/// index kept gates) from its decision's ledger entry.
+fn execution_gate(s: &AppState, row: &ExecRow) -> Result<Option<String>, ApiError> {
+    if let Some(gate) = &row.gate {
+        return Ok(Some(gate.clone()));
+    }
+    let entry = s
+        .ledger
+        .entry(row.decision_index)
+        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    let entry: Value = serde_json::from_slice(&entry).unwrap_or(Value::Null);
+    let env = entry
+        .get("request")
+        .and_then(|r| r.get("env"))
+        .or_else(|| entry.get("env"));
+    Ok(env
+        .and_then(|e| e.get("gate"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+/// Whether `caller` may read an execution's proofs and lineage: the admin token; the gate it
+/// was authorized for; its principal and the principals of its ancestors (the executions that
+/// caused it); a person (`human:`) with a role. Lineage gives no one else access: since a
+/// caller may hang executions only under its own or under a delegation to it, an ancestor's
+/// principal is one that caused the execution.
+fn may_read(s: &AppState, caller: &Caller, row: &ExecRow) -> Result<bool, ApiError> {
+    match caller.scope {
+        Scope::Admin => Ok(true),
+        Scope::Gate => Ok(execution_gate(s, row)?.as_deref() == Some(caller.subject.as_str())),
+        Scope::Principal => {
+            let role = s.store.read(|r| {
+                r.principals
+                    .get(&caller.subject)
+                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
+                    .and_then(|p| p.role)
+            });
+            if role.is_some_and(Role::reads_executions) || row.principal == caller.subject {
+                return Ok(true);
+            }
+            let mut seen = BTreeSet::from([row.lineage.execution]);
+            let mut next = row.lineage.parent;
+            while let Some(p) = next {
+                if !seen.insert(p) || seen.len() > LINEAGE_LIMIT {
+                    break;
+                }
+                let Some(ancestor) = s.execs.get(p).map_err(index_err)? else {
+                    break;
+                };
+                if ancestor.principal == caller.subject {
+                    return Ok(true);
+                }
+                next = ancestor.lineage.parent;
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// The execution if it is known and `caller` may read it; otherwise the 404 of an unknown one.
+async fn readable_execution(
+    s: &AppState,
+    caller: &Caller,
+    execution: ExecutionId,
+) -> Result<ExecRow, ApiError> {
+    s.execs.caught_up().await.map_err(index_err)?;
+    let row = known_execution(s, execution).await?;
+    if !may_read(s, caller, &row)? {
+        return Err(unknown_execution(execution));
+    }
+    Ok(row)
 }
 
 /// `GET /v1/proofs/{execution}`: the proof bundle of everything recorded about an execution.
@@ -233,10 +320,9 @@ pub async fn proof(
     headers: HeaderMap,
     Path(execution): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Authenticated)?;
+    let caller = require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    s.execs.caught_up().await.map_err(index_err)?;
-    known_execution(&s, execution).await?;
+    readable_execution(&s, &caller, execution).await?;
     let indexes = s.execs.entries(execution).map_err(index_err)?;
     let writ = s.execs.writ(execution).map_err(index_err)?;
     let ledger = s.ledger.clone();
@@ -255,10 +341,9 @@ pub async fn lineage(
     headers: HeaderMap,
     Path(execution): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Authenticated)?;
+    let caller = require(&s, &headers, Access::Authenticated)?;
     let execution = parse_execution(&execution)?;
-    s.execs.caught_up().await.map_err(index_err)?;
-    let row = known_execution(&s, execution).await?;
+    let row = readable_execution(&s, &caller, execution).await?;
     let mut ancestors = Vec::new();
     let mut seen = BTreeSet::from([execution]);
     let mut next = row.lineage.parent;

@@ -55,6 +55,59 @@ pub struct PrincipalRow {
     pub attrs: serde_json::Value,
     pub status: String,
     pub created_at: i64,
+    /// A person's role (`human:` principals only), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl PrincipalRow {
+    /// What policies see of this principal: its zone and attributes (see
+    /// `writ_authorize::principal`). `None` if the stored zone is not a zone id.
+    pub fn entity(&self) -> Option<writ_model::PrincipalEntity> {
+        Some(writ_model::PrincipalEntity {
+            zone: self.zone.parse().ok()?,
+            attrs: self.attrs.as_object().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// What a person (a `human:` principal) may do beyond asking for writs. Today every role reads
+/// every execution's proofs and lineage; the admin calls still take the admin token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything an operator may do, and managing principals, gates and bundles.
+    Admin,
+    /// Revoke, quarantine, the kill switch, bundle activation.
+    Operator,
+    /// Read only.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "operator" => Role::Operator,
+            "auditor" => Role::Auditor,
+            _ => return None,
+        })
+    }
+
+    /// Whether the role reads every execution's proofs and lineage.
+    pub fn reads_executions(self) -> bool {
+        match self {
+            Role::Admin | Role::Operator | Role::Auditor => true,
+        }
+    }
 }
 
 /// A registered gate with its attestation key (base64 Ed25519 public key).
@@ -114,6 +167,73 @@ impl Registry {
             .get(&kind)
             .is_some_and(|s| s.contains(target))
     }
+
+    /// Whether the zone is revoked or quarantined.
+    pub fn zone_withdrawn(&self, zone: &str) -> bool {
+        self.is(GovernanceKind::RevokedZone, zone) || self.is(GovernanceKind::QuarantinedZone, zone)
+    }
+
+    /// Why `principal` may not act now, as (reason code, message): not registered, revoked,
+    /// quarantined, or registered in a zone that is revoked or quarantined. `None` when it is
+    /// in good standing.
+    pub fn principal_withdrawn(&self, principal: &str) -> Option<(&'static str, String)> {
+        let row = match self.principals.get(principal) {
+            None => {
+                return Some((
+                    "principal_unknown",
+                    format!("{principal} is not registered"),
+                ));
+            }
+            Some(row) => row,
+        };
+        if row.status != "active" || self.is(GovernanceKind::RevokedPrincipal, principal) {
+            return Some(("principal_revoked", format!("{principal} is revoked")));
+        }
+        if self.is(GovernanceKind::QuarantinedPrincipal, principal) {
+            return Some((
+                "principal_quarantined",
+                format!("{principal} is quarantined"),
+            ));
+        }
+        if self.zone_withdrawn(&row.zone) {
+            return Some((
+                "zone_quarantined",
+                format!(
+                    "{principal} is registered in zone {}, which is revoked or quarantined",
+                    row.zone
+                ),
+            ));
+        }
+        None
+    }
+
+    /// Principals registered in `zone`, sorted.
+    pub fn principals_in_zone(&self, zone: &str) -> Vec<String> {
+        self.principals
+            .values()
+            .filter(|p| p.zone == zone)
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    /// Every registered principal that may not act now (see
+    /// [`Registry::principal_withdrawn`]) and every one revoked or quarantined by name, sorted:
+    /// what gates must refuse.
+    pub fn withdrawn_principals(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self
+            .principals
+            .keys()
+            .filter(|p| self.principal_withdrawn(p).is_some())
+            .cloned()
+            .collect();
+        for kind in [
+            GovernanceKind::RevokedPrincipal,
+            GovernanceKind::QuarantinedPrincipal,
+        ] {
+            out.extend(self.governance.get(&kind).into_iter().flatten().cloned());
+        }
+        out
+    }
 }
 
 /// SQLite-backed control store with its in-memory registry.
@@ -131,6 +251,7 @@ impl ControlStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         let registry = load_registry(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -196,12 +317,13 @@ impl ControlStore {
 
     pub fn upsert_principal(&self, row: &PrincipalRow) -> Result<(), ServerError> {
         let attrs = row.attrs.to_string();
+        let role = row.role.map(Role::as_str);
         self.write(
             |tx| {
                 tx.execute(
-                    "INSERT INTO principals (id, zone, attrs, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, attrs = excluded.attrs, status = excluded.status",
-                    params![row.id, row.zone, attrs, row.status, row.created_at],
+                    "INSERT INTO principals (id, zone, attrs, status, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, attrs = excluded.attrs, status = excluded.status, role = excluded.role",
+                    params![row.id, row.zone, attrs, row.status, row.created_at, role],
                 )
                 .map(|_| ())
             },
@@ -281,6 +403,17 @@ impl ControlStore {
     }
 }
 
+/// Brings a control store made by an earlier version up to this one's schema.
+fn migrate(conn: &Connection) -> Result<(), ServerError> {
+    let has_role = conn
+        .prepare("SELECT 1 FROM pragma_table_info('principals') WHERE name = 'role'")?
+        .exists([])?;
+    if !has_role {
+        conn.execute_batch("ALTER TABLE principals ADD COLUMN role TEXT")?;
+    }
+    Ok(())
+}
+
 fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
     let mut reg = Registry::default();
     let mut stmt = conn.prepare("SELECT hash, scope, subject FROM tokens WHERE revoked = 0")?;
@@ -298,7 +431,8 @@ fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
             reg.tokens.insert(hash, Caller { scope, subject });
         }
     }
-    let mut stmt = conn.prepare("SELECT id, zone, attrs, status, created_at FROM principals")?;
+    let mut stmt =
+        conn.prepare("SELECT id, zone, attrs, status, created_at, role FROM principals")?;
     let rows = stmt.query_map([], |r| {
         Ok(PrincipalRow {
             id: r.get(0)?,
@@ -306,6 +440,11 @@ fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
             attrs: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(serde_json::Value::Null),
             status: r.get(3)?,
             created_at: r.get(4)?,
+            // An unknown role grants nothing.
+            role: r
+                .get::<_, Option<String>>(5)?
+                .as_deref()
+                .and_then(Role::parse),
         })
     })?;
     for row in rows {

@@ -171,6 +171,7 @@ proptest! {
         with_act in any::<bool>(),
         with_lineage in any::<bool>(),
         with_parent in any::<bool>(),
+        with_entity in any::<bool>(),
         env_extras in proptest::collection::vec(any::<bool>(), 5),
     ) {
         let bundle = compile(&source(TEST_SCHEMA, &[("p.cedar", &policies.join("\n"))], Some(TEST_ENTITIES))).unwrap();
@@ -188,6 +189,10 @@ proptest! {
             if with_parent {
                 v["lineage"]["parent"] = "0190f2c4-1b2a-7c3d-8e4f-5a6b7c8d9e01".into();
             }
+        }
+        // The principal's registration (issue 12, finding 6), with an escape and an astral key.
+        if with_entity {
+            v["principal_entity"] = serde_json::json!({"zone": "dev", "attrs": {"owner": "h\u{1}b", "\u{1F600}": [1, {"b": null}]}});
         }
         // The optional environment claims, each present or not (one with an escape).
         for (on, (name, value)) in env_extras.iter().zip([

@@ -291,6 +291,28 @@ fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
     let (code, _, err) = run(&["principal", "add", "agent:triage-bot", "--zone", "dev"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("principal_exists"), "{err}");
+    // A person may get a role, listed with it (issue 12, finding 9); an agent may not.
+    run_json(&[
+        "principal",
+        "add",
+        "human:alice",
+        "--zone",
+        "dev",
+        "--role",
+        "auditor",
+    ]);
+    let listed = run_json(&["principal", "list"]);
+    assert_eq!(listed["principals"][1]["role"], "auditor", "{listed}");
+    let (code, _, err) = run(&[
+        "principal",
+        "add",
+        "agent:boss",
+        "--zone",
+        "dev",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(code, 3, "{err}");
     // An agent's token cannot reach admin calls: a deny, exit 2. An unknown token: exit 3.
     let (code, _, _) = writ(&["principal", "list", "--server", &url, "--token", &agent]);
     assert_eq!(code, 2);

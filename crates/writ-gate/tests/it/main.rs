@@ -11,6 +11,7 @@ mod exec_harness;
 mod exec_revocation;
 mod exec_runner;
 mod exec_scope;
+mod exec_zone;
 mod mcp_bench;
 mod mcp_conformance;
 mod mcp_faults;

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod access;
 mod failclosed;
 mod flows;
 mod harness;
