@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
