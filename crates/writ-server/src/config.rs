@@ -190,6 +190,16 @@ mod tests {
                 .then(|| "x".to_string()))
             .is_err()
         );
+        let cfg = ServerConfig::load(None, |k| {
+            (k == "WRIT_MAX_CONNECTIONS").then(|| "64".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.max_connections, 64);
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_MAX_CONNECTIONS")
+                .then(|| "0".to_string()))
+            .is_err()
+        );
         assert!(
             ServerConfig::load(None, |k| (k == "WRIT_TLS_CERT")
                 .then(|| "c.pem".to_string()))
