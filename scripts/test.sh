@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 mkdir -p "$target"
 
-# Independent implementations used by interop tests (PyJWT, cryptography) live in a venv.
+# Independent implementations used by interop tests (PyJWT, cryptography, the MCP SDK) and
+# schemathesis (the API checked against /v1/openapi.json on a real server) live in a venv.
 venv="$target/interop-venv"
 req="tests/interop/requirements.txt"
 stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"

@@ -19,7 +19,8 @@ use crate::cli_output::{Exit, Format, invalid_input};
 pub struct ServeArgs {
     /// A TOML configuration file (keys: listen, data_dir, issuer, ledger_origin,
     /// writ_lifetime_secs, writ_max_lifetime_secs, max_body_bytes, heartbeat_secs,
-    /// [tls] cert/key). `WRIT_*` environment variables override it; flags override both.
+    /// max_connections, header_read_timeout_secs, body_read_timeout_secs, [tls] cert/key).
+    /// `WRIT_*` environment variables override it; flags override both.
     #[arg(long, env = "WRIT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// The data directory (ledger, keys, control store).
@@ -28,6 +29,11 @@ pub struct ServeArgs {
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Most connections served at once (default 1024, `WRIT_MAX_CONNECTIONS`); at the cap the
+    /// oldest connection waiting for a request is closed to make room. Lowered to fit the
+    /// open-file limit.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// Create the data directory first if it is not initialized yet (new ledger, keys and a
     /// first admin token written to DATA_DIR/admin.token).
     #[arg(long)]
@@ -66,6 +72,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if let Some(l) = &args.listen {
         config.listen.clone_from(l);
     }
+    if let Some(n) = args.max_connections {
+        if n == 0 {
+            return Err(invalid_input(
+                "--max-connections must be at least 1".to_owned(),
+            ));
+        }
+        config.max_connections = n;
+    }
+    let files = raise_open_file_limit();
+    config.max_connections = fit_connections(config.max_connections, files);
     // Check the TLS files before touching the data directory.
     let tls = match &config.tls {
         Some(t) => {
@@ -155,6 +171,42 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// File descriptors kept free of connections: the ledger, stores, logs and the runtime.
+const RESERVED_FILES: u64 = 64;
+
+/// Raises the open-file soft limit to the hard limit, as Go's runtime does at start: the cap on
+/// connections, not a default soft limit (often 1024), should decide how many clients are
+/// served. Returns the soft limit now in force (`None` when it cannot be read).
+fn raise_open_file_limit() -> Option<u64> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard {
+        if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            eprintln!(
+                "note: cannot raise the open-file limit from {soft} to {hard} ({e}); connections are capped to fit {soft}"
+            );
+            return Some(soft);
+        }
+        return Some(hard);
+    }
+    Some(soft)
+}
+
+/// The connection cap that fits in `files` open files, keeping [`RESERVED_FILES`] for the rest.
+fn fit_connections(wanted: usize, files: Option<u64>) -> usize {
+    let Some(files) = files else {
+        return wanted;
+    };
+    let room = usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+    if wanted > room {
+        eprintln!(
+            "note: the open-file limit is {files}: serving at most {room} connections instead of {wanted}; raise the hard limit (ulimit -Hn) to serve more"
+        );
+        return room;
+    }
+    wanted
+}
+
 async fn serve_until_signal(
     config: ServerConfig,
     state: Arc<AppState>,
@@ -178,7 +230,7 @@ async fn serve_until_signal(
     emit(
         format,
         &format!("listening on {url}"),
-        json!({"event": "listening", "url": url, "addr": addr.to_string(), "ledger_vkey": state.ledger.vkey()}),
+        json!({"event": "listening", "url": url, "addr": addr.to_string(), "ledger_vkey": state.ledger.vkey(), "max_connections": config.max_connections}),
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {

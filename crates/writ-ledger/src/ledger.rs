@@ -271,7 +271,7 @@ impl Ledger {
     /// log key named `origin` (file mode 0600), the store, and the signed checkpoint of the
     /// empty tree. Returns it open.
     pub fn init(dir: &Path, origin: &str) -> Result<Ledger, LedgerError> {
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        crate::owner_only::create_dir(dir).map_err(|e| io_error(dir, e))?;
         let key_path = dir.join(KEY_FILE);
         let db_path = dir.join(STORE_FILE);
         if key_path.exists() || db_path.exists() {
@@ -318,6 +318,8 @@ impl Ledger {
         if !db_path.exists() {
             return Err(LedgerError::NotInitialized(dir.display().to_string()));
         }
+        // A ledger made by an older release may sit in a directory others can list.
+        crate::owner_only::create_dir(dir).map_err(|e| io_error(dir, e))?;
         let mut writer_store = SqliteStore::open(&db_path, false)?;
         let reader = SqliteStore::open(&db_path, false)?;
         let verifier = signer.verifier().clone();

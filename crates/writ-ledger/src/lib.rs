@@ -28,6 +28,7 @@ pub mod error;
 pub mod hash;
 pub mod ledger;
 pub mod note;
+pub mod owner_only;
 pub mod proof;
 pub mod store;
 pub mod tiles;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::error::LedgerError;
+use crate::error::{LedgerError, io_error};
 
 /// One group-committed batch.
 #[derive(Debug)]
@@ -91,6 +91,10 @@ impl SqliteStore {
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        // Mode 0600 before SQLite opens it, so its -wal and -shm files are created 0600 too.
+        if create || path.exists() {
+            crate::owner_only::prepare_sqlite(path).map_err(|e| io_error(path, e))?;
         }
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(Duration::from_secs(10))?;

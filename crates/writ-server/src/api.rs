@@ -34,54 +34,86 @@ pub const ATTESTATION_MAX_SKEW_SECS: i64 = 300;
 /// Builds the router over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/v1/openapi.json", get(openapi_doc))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/ledger/checkpoint", get(ledger_checkpoint))
-        .route("/ledger/tile/{*path}", get(ledger_tile))
-        .route("/v1/ledger/consistency", get(ledger_consistency))
-        .route("/v1/ledger/vkey", get(ledger_vkey))
-        .route("/v1/authorize", post(authorize))
-        .route("/v1/authorize/visible", post(visible))
-        .route("/v1/events", get(events))
-        .route("/v1/receipts", post(crate::gate_api::post_receipt))
-        .route("/v1/leases/{jti}/renew", post(crate::gate_api::renew_lease))
-        .route("/v1/proofs/{execution}", get(crate::gate_api::proof))
-        .route("/v1/lineage/{execution}", get(crate::gate_api::lineage))
-        .route("/metrics", get(metrics))
-        .route(
-            "/v1/admin/principals",
-            post(crate::admin::add_principal).get(crate::admin::list_principals),
-        )
-        .route(
-            "/v1/admin/principals/{id}/revoke",
-            post(crate::admin::revoke_principal),
-        )
-        .route(
-            "/v1/admin/gates",
-            post(crate::admin::add_gate).get(crate::admin::list_gates),
-        )
-        .route("/v1/admin/revocations", post(crate::admin::revoke))
-        .route("/v1/admin/quarantines", post(crate::admin::quarantine))
-        .route("/v1/admin/kill-switch", post(crate::admin::kill_switch))
-        .route(
-            "/v1/admin/bundles/validate",
-            post(crate::admin::bundle_validate),
-        )
-        .route(
-            "/v1/admin/bundles/simulate",
-            post(crate::admin::bundle_simulate),
-        )
-        .route(
-            "/v1/admin/bundles/activate",
-            post(crate::admin::bundle_activate),
-        )
-        .route("/v1/admin/bundles/active", get(crate::admin::bundle_active))
+    routes()
+        .router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// Every `(method, path)` the router answers, paths in the OpenAPI template form (`{name}`), so
+/// a test can hold the router to the API document (`openapi.rs`).
+pub fn routed() -> Vec<(&'static str, String)> {
+    routes()
+        .routed
+        .into_iter()
+        .map(|(m, p)| (m, p.replace("{*", "{")))
+        .collect()
+}
+
+/// The router under construction and what it routes so far.
+struct Routes {
+    router: Router<Arc<AppState>>,
+    routed: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn get<H, T>(mut self, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        self.routed.push(("get", path));
+        self.router = self.router.route(path, get(handler));
+        self
+    }
+
+    fn post<H, T>(mut self, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        self.routed.push(("post", path));
+        self.router = self.router.route(path, post(handler));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    use crate::admin as adm;
+    use crate::gate_api as gates;
+    Routes {
+        router: Router::new(),
+        routed: Vec::new(),
+    }
+    .get("/healthz", healthz)
+    .get("/readyz", readyz)
+    .get("/v1/openapi.json", openapi_doc)
+    .get("/.well-known/jwks.json", jwks)
+    .get("/ledger/checkpoint", ledger_checkpoint)
+    .get("/ledger/tile/{*path}", ledger_tile)
+    .get("/v1/ledger/consistency", ledger_consistency)
+    .get("/v1/ledger/vkey", ledger_vkey)
+    .post("/v1/authorize", authorize)
+    .post("/v1/authorize/visible", visible)
+    .get("/v1/events", events)
+    .post("/v1/receipts", gates::post_receipt)
+    .post("/v1/leases/{jti}/renew", gates::renew_lease)
+    .get("/v1/proofs/{execution}", gates::proof)
+    .get("/v1/lineage/{execution}", gates::lineage)
+    .get("/metrics", metrics)
+    .post("/v1/admin/principals", adm::add_principal)
+    .get("/v1/admin/principals", adm::list_principals)
+    .post("/v1/admin/principals/{id}/revoke", adm::revoke_principal)
+    .post("/v1/admin/gates", adm::add_gate)
+    .get("/v1/admin/gates", adm::list_gates)
+    .post("/v1/admin/revocations", adm::revoke)
+    .post("/v1/admin/quarantines", adm::quarantine)
+    .post("/v1/admin/kill-switch", adm::kill_switch)
+    .post("/v1/admin/bundles/validate", adm::bundle_validate)
+    .post("/v1/admin/bundles/simulate", adm::bundle_simulate)
+    .post("/v1/admin/bundles/activate", adm::bundle_activate)
+    .get("/v1/admin/bundles/active", adm::bundle_active)
 }
 
 async fn not_found() -> ApiError {

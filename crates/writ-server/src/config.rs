@@ -28,6 +28,14 @@ pub struct ServerConfig {
     pub heartbeat_secs: u64,
     /// Optional TLS (`WRIT_TLS_CERT`, `WRIT_TLS_KEY`): PEM files.
     pub tls: Option<TlsConfig>,
+    /// Most connections served at once (`WRIT_MAX_CONNECTIONS`); at the cap the oldest
+    /// connection waiting for a request is closed to make room (see `serve.rs`).
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's head, and the longest a kept-alive
+    /// connection may stay idle (`WRIT_HEADER_READ_TIMEOUT_SECS`).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request's body may take to arrive (`WRIT_BODY_READ_TIMEOUT_SECS`).
+    pub body_read_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -49,6 +57,9 @@ impl Default for ServerConfig {
             max_body_bytes: 256 * 1024,
             heartbeat_secs: 5,
             tls: None,
+            max_connections: 1024,
+            header_read_timeout_secs: 15,
+            body_read_timeout_secs: 30,
         }
     }
 }
@@ -98,6 +109,16 @@ impl ServerConfig {
         if let Some(v) = env("WRIT_HEARTBEAT_SECS") {
             cfg.heartbeat_secs = num("WRIT_HEARTBEAT_SECS", v)?;
         }
+        if let Some(v) = env("WRIT_MAX_CONNECTIONS") {
+            cfg.max_connections =
+                usize::try_from(num("WRIT_MAX_CONNECTIONS", v)?).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = env("WRIT_HEADER_READ_TIMEOUT_SECS") {
+            cfg.header_read_timeout_secs = num("WRIT_HEADER_READ_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("WRIT_BODY_READ_TIMEOUT_SECS") {
+            cfg.body_read_timeout_secs = num("WRIT_BODY_READ_TIMEOUT_SECS", v)?;
+        }
         match (env("WRIT_TLS_CERT"), env("WRIT_TLS_KEY")) {
             (Some(cert), Some(key)) => {
                 cfg.tls = Some(TlsConfig {
@@ -126,6 +147,16 @@ impl ServerConfig {
         if self.heartbeat_secs == 0 {
             return Err(ServerError::Config(
                 "heartbeat_secs must be at least 1".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ServerError::Config(
+                "max_connections must be at least 1".into(),
+            ));
+        }
+        if self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
+            return Err(ServerError::Config(
+                "header_read_timeout_secs and body_read_timeout_secs must be at least 1".into(),
             ));
         }
         if self.max_body_bytes < 1024 {
@@ -157,6 +188,16 @@ mod tests {
         assert!(
             ServerConfig::load(None, |k| (k == "WRIT_HEARTBEAT_SECS")
                 .then(|| "x".to_string()))
+            .is_err()
+        );
+        let cfg = ServerConfig::load(None, |k| {
+            (k == "WRIT_MAX_CONNECTIONS").then(|| "64".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.max_connections, 64);
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_MAX_CONNECTIONS")
+                .then(|| "0".to_string()))
             .is_err()
         );
         assert!(

@@ -189,6 +189,10 @@ impl WritLog {
             .truncate(false)
             .mode(0o600)
             .open(path)?;
+        // One made by an older release may be wider.
+        file.set_permissions(
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+        )?;
         let mut len = file.metadata()?.len();
         if len > committed {
             file.set_len(committed)?;
@@ -431,9 +435,9 @@ impl Drop for ExecIndex {
 }
 
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
-    let conn = Connection::open(path)?;
-    // Writ positions and lineage are nobody else's business.
+    // Writ positions and lineage are nobody else's business (0600 before SQLite opens it).
     crate::state::restrict_sqlite_files(path)?;
+    let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(Duration::from_secs(5))?;

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod gate_api;
 pub mod metrics;
 pub mod openapi;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -31,13 +32,20 @@ pub use state::{AppState, init_data_dir};
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
 /// Every acknowledged ledger record is already durable, so nothing acknowledged is lost.
+/// Connections are served within the limits of the configuration (see [`serve`]).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = serve::Limits::from_config(&state.config);
     let app = api::router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::serve(
+        listener,
+        app,
+        limits,
+        shutdown,
+        |tcp| async move { Some(tcp) },
+    )
+    .await
 }

@@ -44,8 +44,8 @@ pub struct Operation {
     pub path: &'static str,
     pub access: Access,
     pub summary: &'static str,
-    /// Whether the operation takes a JSON body.
-    pub json_body: bool,
+    /// The JSON schema of the operation's request body, if it takes one.
+    pub body: Option<fn() -> Value>,
 }
 
 const fn op(
@@ -53,14 +53,14 @@ const fn op(
     path: &'static str,
     access: Access,
     summary: &'static str,
-    json_body: bool,
+    body: Option<fn() -> Value>,
 ) -> Operation {
     Operation {
         method,
         path,
         access,
         summary,
-        json_body,
+        body,
     }
 }
 
@@ -71,185 +71,369 @@ pub const OPERATIONS: &[Operation] = &[
         "/healthz",
         Access::Public,
         "Liveness: the process is up",
-        false,
+        None,
     ),
     op(
         "get",
         "/readyz",
         Access::Public,
         "Readiness: policy bundle active and ledger writable",
-        false,
+        None,
     ),
     op(
         "get",
         "/v1/openapi.json",
         Access::Public,
         "This document",
-        false,
+        None,
     ),
     op(
         "get",
         "/.well-known/jwks.json",
         Access::Public,
         "Writ verification keys (JWKS, OKP/Ed25519)",
-        false,
+        None,
     ),
     op(
         "get",
         "/ledger/checkpoint",
         Access::Public,
         "The latest signed checkpoint (C2SP tlog-checkpoint)",
-        false,
+        None,
     ),
     op(
         "get",
         "/ledger/tile/{path}",
         Access::Public,
         "Hash tiles and entry bundles (C2SP tlog-tiles)",
-        false,
+        None,
     ),
     op(
         "get",
         "/v1/ledger/consistency",
         Access::Public,
         "Consistency proof between two tree sizes (?from=&to=)",
-        false,
+        None,
     ),
     op(
         "get",
         "/v1/ledger/vkey",
         Access::Public,
         "The ledger's verifier key (vkey form)",
-        false,
+        None,
     ),
     op(
         "post",
         "/v1/authorize",
         Access::Principal,
         "Decide an intent; on allow, return a writ after the decision is durable",
-        true,
+        Some(authorize_body),
+    ),
+    op(
+        "post",
+        "/v1/authorize/visible",
+        Access::Principal,
+        "Which of the named resources the caller may use with an action, through a gate",
+        Some(visible_body),
     ),
     op(
         "post",
         "/v1/leases/{jti}/renew",
         Access::Principal,
         "Re-evaluate a running execution; a deny ends it",
-        true,
+        Some(renew_body),
     ),
     op(
         "post",
         "/v1/receipts",
         Access::Gate,
         "Record a gate's signed receipt for an execution",
-        true,
+        Some(receipt_body),
     ),
     op(
         "get",
         "/v1/events",
         Access::GateOrAdmin,
         "Server-sent events: decisions, revocations, quarantines, heartbeats",
-        false,
+        None,
     ),
     op(
         "get",
         "/v1/proofs/{execution}",
         Access::Authenticated,
         "Proof bundle (writ.proof/v1) for an execution",
-        false,
+        None,
     ),
     op(
         "get",
         "/v1/lineage/{execution}",
         Access::Authenticated,
         "Ancestors and descendants of an execution",
-        false,
+        None,
     ),
-    op(
-        "get",
-        "/metrics",
-        Access::Admin,
-        "Prometheus metrics",
-        false,
-    ),
+    op("get", "/metrics", Access::Admin, "Prometheus metrics", None),
     op(
         "post",
         "/v1/admin/bundles/validate",
         Access::Admin,
         "Validate a policy bundle without activating it",
-        true,
+        Some(bundle_body),
     ),
     op(
         "post",
         "/v1/admin/bundles/simulate",
         Access::Admin,
         "Decide sample requests against a bundle before activation",
-        true,
+        Some(simulate_body),
     ),
     op(
         "post",
         "/v1/admin/bundles/activate",
         Access::Admin,
         "Activate a signed policy bundle (ledger event)",
-        true,
+        Some(bundle_body),
     ),
     op(
         "get",
         "/v1/admin/bundles/active",
         Access::Admin,
         "The active bundle's digest and engine",
-        false,
+        None,
     ),
     op(
         "post",
         "/v1/admin/principals",
         Access::Admin,
         "Register a principal and return its token (shown once)",
-        true,
+        Some(new_principal_body),
     ),
     op(
         "get",
         "/v1/admin/principals",
         Access::Admin,
         "List principals",
-        false,
+        None,
     ),
     op(
         "post",
         "/v1/admin/principals/{id}/revoke",
         Access::Admin,
         "Revoke a principal and its tokens",
-        true,
+        None,
     ),
     op(
         "post",
         "/v1/admin/gates",
         Access::Admin,
         "Register a gate with its public key and return its token (shown once)",
-        true,
+        Some(new_gate_body),
     ),
-    op("get", "/v1/admin/gates", Access::Admin, "List gates", false),
+    op("get", "/v1/admin/gates", Access::Admin, "List gates", None),
     op(
         "post",
         "/v1/admin/revocations",
         Access::Admin,
         "Revoke a writ (jti), a principal or a zone",
-        true,
+        Some(revocation_body),
     ),
     op(
         "post",
         "/v1/admin/quarantines",
         Access::Admin,
         "Quarantine or release a principal or a zone",
-        true,
+        Some(quarantine_body),
     ),
     op(
         "post",
         "/v1/admin/kill-switch",
         Access::Admin,
         "Engage or release the kill switch",
-        true,
+        Some(kill_switch_body),
     ),
 ];
+
+// The request bodies, field for field as the handlers' types read them (every one refuses
+// unknown fields, hence `additionalProperties: false`).
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
+}
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+/// `kind:name` ids (principals `agent:`/`human:`/`service:`, gates `gate:`) and zone names.
+fn id(pattern: &str) -> Value {
+    json!({"type": "string", "pattern": pattern})
+}
+
+fn principal_id() -> Value {
+    id("^(agent|human|service):[A-Za-z0-9._@/-]{1,128}$")
+}
+
+fn gate_id() -> Value {
+    id("^gate:[A-Za-z0-9._@/-]{1,128}$")
+}
+
+fn zone_id() -> Value {
+    id("^[A-Za-z0-9._@-]{1,128}$")
+}
+
+fn execution_id() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+fn int64() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+
+fn intent() -> Value {
+    object(
+        &["action", "resource"],
+        json!({"action": string(), "resource": string(), "args": {"description": "the exact arguments (JSON); {} when there are none"}}),
+    )
+}
+
+fn environment_claims() -> Value {
+    object(
+        &["zone", "gate"],
+        json!({
+            "zone": zone_id(), "gate": gate_id(), "host": string(),
+            "image_sha256": string(), "binary_sha256": string(),
+            "k8s_namespace": string(), "k8s_pod": string()
+        }),
+    )
+}
+
+fn attestation() -> Value {
+    object(
+        &["claims", "iat", "kid", "sig"],
+        json!({"claims": environment_claims(), "iat": int64(), "kid": string(), "sig": string()}),
+    )
+}
+
+fn actor() -> Value {
+    json!({
+        "type": "object", "required": ["sub"], "additionalProperties": false,
+        "description": "on-behalf-of chain, RFC 8693 style; nest `act` for more hops",
+        "properties": {"sub": principal_id(), "act": {"type": "object"}}
+    })
+}
+
+fn authorize_body() -> Value {
+    object(
+        &["intent", "attestation"],
+        json!({
+            "intent": intent(),
+            "attestation": attestation(),
+            "act": actor(),
+            "parent": execution_id(),
+            "lifetime_secs": int64(),
+            "from_writ": string(),
+            "scope": {"type": "object", "properties": {"max_uses": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}, "fs": {"type": "object"}, "delegate": {"type": "object"}}}
+        }),
+    )
+}
+
+fn visible_body() -> Value {
+    object(
+        &["action", "resources", "attestation"],
+        json!({"action": string(), "resources": {"type": "array", "items": string()}, "attestation": attestation()}),
+    )
+}
+
+fn renew_body() -> Value {
+    object(&["attestation"], json!({"attestation": attestation()}))
+}
+
+fn receipt_body() -> Value {
+    let sha = json!({"type": "string", "pattern": "^[0-9a-f]{64}$"});
+    let body = object(
+        &[
+            "type",
+            "v",
+            "execution",
+            "gate",
+            "intent",
+            "outcome",
+            "started_at",
+            "finished_at",
+        ],
+        json!({
+            "type": {"const": "receipt"},
+            "v": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
+            "execution": execution_id(),
+            "jti": string(),
+            "gate": gate_id(),
+            "intent": {"type": "object", "required": ["action", "resource", "args_sha256"], "properties": {"action": string(), "resource": string(), "args_sha256": sha}},
+            "outcome": {"enum": ["success", "failure", "denied_at_gate", "terminated_by_governance"]},
+            "result_sha256": string(),
+            "reason_code": string(),
+            "started_at": int64(),
+            "finished_at": int64(),
+            "exec": {"type": "object"}
+        }),
+    );
+    object(
+        &["body", "kid", "sig"],
+        json!({"body": body, "kid": string(), "sig": string()}),
+    )
+}
+
+fn bundle_files() -> Value {
+    json!({
+        "type": "object", "additionalProperties": {"type": "string"},
+        "description": "file name → text: *.cedarschema, *.cedar, entities.json, bundle.sig"
+    })
+}
+
+fn bundle_body() -> Value {
+    object(&["files"], json!({"files": bundle_files()}))
+}
+
+fn simulate_body() -> Value {
+    let request = object(
+        &["principal", "intent", "env"],
+        json!({"principal": principal_id(), "act": actor(), "intent": intent(), "env": environment_claims(), "lineage": {"type": "object"}}),
+    );
+    object(
+        &["files", "requests"],
+        json!({"files": bundle_files(), "requests": {"type": "array", "items": request}, "now": int64()}),
+    )
+}
+
+fn new_principal_body() -> Value {
+    object(
+        &["id", "zone"],
+        json!({"id": principal_id(), "zone": zone_id(), "attrs": {"description": "attributes policies see on the principal"}}),
+    )
+}
+
+fn new_gate_body() -> Value {
+    object(
+        &["id", "zone", "public_key"],
+        json!({"id": gate_id(), "zone": zone_id(), "public_key": {"type": "string", "description": "hex Ed25519 public key"}}),
+    )
+}
+
+fn revocation_body() -> Value {
+    object(
+        &[],
+        json!({"jti": string(), "principal": principal_id(), "zone": zone_id()}),
+    )
+}
+
+fn quarantine_body() -> Value {
+    object(
+        &[],
+        json!({"principal": principal_id(), "zone": zone_id(), "on": {"type": "boolean"}}),
+    )
+}
+
+fn kill_switch_body() -> Value {
+    object(&["on"], json!({"on": {"type": "boolean"}}))
+}
 
 /// Builds the OpenAPI 3.1 document.
 pub fn document() -> Value {
@@ -258,13 +442,7 @@ pub fn document() -> Value {
         let mut operation = json!({
             "summary": o.summary,
             "x-writ-access": o.access.as_str(),
-            "responses": {
-                "200": {"description": "success"},
-                "400": {"$ref": "#/components/responses/Error"},
-                "401": {"$ref": "#/components/responses/Error"},
-                "403": {"$ref": "#/components/responses/Error"},
-                "503": {"$ref": "#/components/responses/Error"}
-            }
+            "responses": responses(o),
         });
         if let Some(obj) = operation.as_object_mut() {
             obj.insert(
@@ -278,13 +456,21 @@ pub fn document() -> Value {
             let params: Vec<Value> = path_params(o.path)
                 .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
                 .collect();
+            let mut params = params;
+            if o.path == "/v1/ledger/consistency" {
+                let size = json!({"type": "integer", "minimum": 0, "format": "int64"});
+                params
+                    .push(json!({"name": "from", "in": "query", "required": true, "schema": size}));
+                params
+                    .push(json!({"name": "to", "in": "query", "required": false, "schema": size}));
+            }
             if !params.is_empty() {
                 obj.insert("parameters".into(), Value::Array(params));
             }
-            if o.json_body {
+            if let Some(schema) = o.body {
                 obj.insert(
                     "requestBody".into(),
-                    json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}),
+                    json!({"required": true, "content": {"application/json": {"schema": schema()}}}),
                 );
             }
         }
@@ -303,12 +489,63 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
-            }}}}}
+            "schemas": {
+                "Error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+                },
+                "Denial": {
+                    "type": "object", "required": ["decision", "reason_code"],
+                    "properties": {"decision": {"const": "deny"}, "reason_code": {"type": "string"}, "reasons": {"type": "array"}, "execution": {"type": "string"}, "ledger_index": {"type": "integer"}}
+                }
+            },
+            "responses": {
+                "Error": {"description": "an error: a stable reason code and what to do", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "Refused": {"description": "a denial, or an error (token of the wrong scope)", "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/Denial"}
+                ]}}}}
+            }
         }
     })
+}
+
+/// The answers an operation gives: its success with its media type, and every error status the
+/// server answers with `{code, message}`.
+fn responses(o: &Operation) -> Value {
+    let json_object = json!({"application/json": {"schema": {"type": "object"}}});
+    let content = match o.path {
+        "/ledger/checkpoint" | "/v1/ledger/vkey" => {
+            json!({"text/plain": {"schema": {"type": "string"}}})
+        }
+        "/metrics" => json!({"text/plain": {"schema": {"type": "string"}}}),
+        "/ledger/tile/{path}" => json!({"application/octet-stream": {}}),
+        "/v1/events" => json!({"text/event-stream": {}}),
+        _ => json_object,
+    };
+    let created = o.method == "post"
+        && matches!(
+            o.path,
+            "/v1/admin/principals" | "/v1/admin/gates" | "/v1/receipts"
+        );
+    let error = json!({"$ref": "#/components/responses/Error"});
+    let mut r = Map::new();
+    r.insert(
+        if created { "201" } else { "200" }.into(),
+        json!({"description": "success", "content": content}),
+    );
+    for code in ["400", "401", "404", "409", "503"] {
+        r.insert(code.into(), error.clone());
+    }
+    r.insert(
+        "403".into(),
+        json!({"$ref": "#/components/responses/Refused"}),
+    );
+    if o.body.is_some() {
+        for code in ["413", "415", "422"] {
+            r.insert(code.into(), error.clone());
+        }
+    }
+    Value::Object(r)
 }
 
 fn path_params(path: &str) -> impl Iterator<Item = &str> {

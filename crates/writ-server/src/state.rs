@@ -28,19 +28,10 @@ pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
 pub const SETTING_ACTIVE_BUNDLE: &str = "active_bundle_source";
 pub const SETTING_KILL_SWITCH: &str = "kill_switch";
 
-/// Makes a SQLite database and its `-wal` and `-shm` files readable by their owner only
-/// (SQLite gives files it creates later the database's mode).
+/// Makes a SQLite database safe to open: created 0600 before SQLite opens it (its `-wal`,
+/// `-shm` and `-journal` files then get 0600 too), or narrowed to 0600 with those files.
 pub fn restrict_sqlite_files(db: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        let path = PathBuf::from(name);
-        if path.exists() {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
+    writ_ledger::owner_only::prepare_sqlite(db)
 }
 
 /// Everything a request handler needs. Shared behind an `Arc`.
@@ -77,7 +68,7 @@ pub fn init_data_dir(
     trusted_bundle_keys: &[String],
 ) -> Result<InitReport, ServerError> {
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir)?;
+    writ_ledger::owner_only::create_dir(dir)?;
     let ledger = Ledger::init(&dir.join(LEDGER_DIR), &config.ledger_origin)
         .map_err(|e| ServerError::Config(format!("cannot create the ledger: {e}")))?;
     let vkey = ledger.vkey();
@@ -138,6 +129,8 @@ impl AppState {
                 dir.display()
             )));
         }
+        // Keys, tokens and evidence: a directory made by an older release is narrowed too.
+        writ_ledger::owner_only::create_dir(&dir)?;
         let ledger = Ledger::open(&dir.join(LEDGER_DIR))
             .map_err(|e| ServerError::Config(format!("cannot open the ledger: {e}")))?;
         let key = WritKey::read_file(&dir.join(WRIT_KEY_FILE))

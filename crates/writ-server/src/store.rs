@@ -245,9 +245,10 @@ pub struct ControlStore {
 impl ControlStore {
     /// Opens (creating if needed) the control store at `path`.
     pub fn open(path: &Path) -> Result<Self, ServerError> {
-        let conn = Connection::open(path)?;
-        // Token hashes, settings and governance state: the owner's only.
+        // Token hashes, settings and governance state: the owner's only (0600 before SQLite
+        // opens it, so the -wal and -shm files it creates are 0600 too).
         crate::state::restrict_sqlite_files(path)?;
+        let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;

@@ -1,12 +1,11 @@
 //! Optional TLS for the API (rustls with the ring provider), from PEM files named in
 //! `ServerConfig.tls`.
 //!
-//! TLS handshakes run in their own tasks, so a slow or silent client never holds up the accept
-//! loop; finished connections are handed to the same axum server as plain TCP, which keeps the
-//! graceful shutdown of [`crate::run`] (in-flight requests finish) for TLS connections too.
+//! TLS handshakes run in their connections' own tasks, so a slow or silent client never holds up
+//! the accept loop; they are served by the same loop as plain TCP ([`crate::serve`]), with its
+//! limits and the graceful shutdown of [`crate::run`] (in-flight requests finish).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +13,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 pub use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsConfig;
 use crate::error::ServerError;
@@ -76,83 +73,28 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> 
     Ok(certs)
 }
 
-/// A listener that yields connections whose TLS handshake has completed.
-pub struct TlsListener {
-    local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    accept_task: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    /// Starts accepting on `listener`; handshakes run concurrently, failures are dropped.
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        let accept_task = tokio::spawn(async move {
-            loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(stream)) =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                    {
-                        let _ = tx.send((stream, peer)).await;
-                    }
-                });
-            }
-        });
-        Ok(TlsListener {
-            local,
-            ready,
-            accept_task,
-        })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task only ends when the listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
-}
-
 /// Like [`crate::run`], over TLS: serves until `shutdown` resolves, then finishes in-flight
-/// requests.
+/// requests. Each handshake runs in its connection's slot (see [`crate::serve`]) and must end
+/// within [`HANDSHAKE_TIMEOUT`].
 pub async fn run_tls(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = crate::serve::Limits::from_config(&state.config);
     let app = crate::api::router(state);
-    axum::serve(TlsListener::new(listener, acceptor)?, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    crate::serve::serve(listener, app, limits, shutdown, move |tcp: TcpStream| {
+        let acceptor = acceptor.clone();
+        async move {
+            let _ = tcp.set_nodelay(true);
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => Some(stream),
+                _ => None,
+            }
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -10,4 +10,5 @@ mod demo;
 mod ledger;
 mod policy;
 mod serve;
+mod serve_limits;
 mod writ;

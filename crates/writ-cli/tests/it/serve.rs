@@ -151,7 +151,7 @@ fn signature(files: &[(String, String)]) -> String {
 }
 
 /// Writes a signed copy of the default bundle into `dir`.
-fn signed_bundle_dir(dir: &Path) {
+pub(crate) fn signed_bundle_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let files = default_bundle_files();
     for (n, t) in &files {
@@ -217,7 +217,7 @@ fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
     .unwrap()
 }
 
-fn authorize_body(key: &SigningKey) -> Value {
+pub(crate) fn authorize_body(key: &SigningKey) -> Value {
     json!({
         "intent": {"action": "mcp.call_tool", "resource": "tool:github/get_issue", "args": {"repo": "acme/api", "number": 7}},
         "attestation": attest(key, "gate:mcp-1", "dev"),
@@ -233,7 +233,7 @@ fn read_gate_key(file: &Path) -> SigningKey {
 }
 
 /// Activates the signed bundle in `dir` with `writ policy activate`.
-fn activate(url: &str, token_file: &str, dir: &Path) {
+pub(crate) fn activate(url: &str, token_file: &str, dir: &Path) {
     let v = json_out(&[
         "policy",
         "activate",
@@ -461,7 +461,7 @@ struct Returned {
     ledger_index: u64,
 }
 
-fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
+pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
     signed_bundle_dir(&tmp.join("bundle"));
     let token_file = tmp.join("admin.token");
     std::fs::write(&token_file, admin).unwrap();

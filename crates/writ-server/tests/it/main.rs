@@ -7,6 +7,7 @@
 )]
 
 mod access;
+mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
