@@ -45,8 +45,10 @@ pub struct McpArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum McpCommand {
-    /// Approve the upstream's tool definitions: list them and write the pin file (name,
-    /// description and input schema digests). Prints what changed since the previous pins.
+    /// Approve the upstream's tool definitions: list them and write the pin file (each tool's
+    /// whole definition and its digest; a change to any member, title and annotations included,
+    /// makes the gateway refuse the tool until it is pinned again). Prints what changed since
+    /// the previous pins.
     Pin(PinArgs),
 }
 
@@ -154,11 +156,19 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
         }
     };
     let pins = PinSet::from_tools(&args.server, &tools);
-    let previous = PinSet::load(&args.out, &args.server).ok();
-    let changes = previous
-        .as_ref()
-        .map(|p| p.changes_to(&pins))
-        .unwrap_or_default();
+    let changes = match PinSet::load(&args.out, &args.server) {
+        Ok(previous) => previous.changes_to(&pins),
+        Err(e) if args.out.exists() => {
+            // An old (v1) or unreadable file: nothing to compare with, so every tool is new.
+            eprintln!(
+                "note: the previous pins in {} were not compared ({}); review every tool below",
+                args.out.display(),
+                e.reason_code()
+            );
+            PinSet::from_tools(&args.server, &[]).changes_to(&pins)
+        }
+        Err(_) => Vec::new(),
+    };
     let text = serde_json::to_string_pretty(&pins)?;
     std::fs::write(&args.out, format!("{text}\n"))
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -257,7 +257,7 @@ impl Enforcer {
             PinStatus::Changed => Err(Denial::new(
                 "tool_definition_changed",
                 format!(
-                    "the description or input schema of tool {name:?} changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
+                    "the definition of tool {name:?} (its title, description, schemas, annotations or any other member) changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
                 ),
             )),
         }

@@ -4,8 +4,8 @@
 //! Everything a client and a server say to each other passes through unchanged (initialize,
 //! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except:
 //!
-//! - `tools/call`: the tool must be pinned ([`PinSet`]: its name, description and input schema
-//!   as an operator approved them); the call is authorized with its exact arguments as the intent
+//! - `tools/call`: the tool must be pinned ([`PinSet`]: its whole definition, every member, as
+//!   an operator approved it); the call is authorized with its exact arguments as the intent
 //!   `mcp.call_tool` on `tool:SERVER/NAME`, the writ is checked with [`crate::Gate::check`]
 //!   (which refuses while the event feed is stale), the call is forwarded, and a signed receipt
 //!   with the SHA-256 of the canonical result is posted. A denial is a JSON-RPC error whose
