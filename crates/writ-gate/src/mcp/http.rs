@@ -168,7 +168,9 @@ fn map_cancellation(gw: &HttpGateway, headers: &HeaderMap, body: Bytes) -> Optio
         .unwrap_or_else(|p| p.into_inner())
         .get(&key)?;
     let mut out = msg;
-    out["params"]["requestId"] = json!(upstream);
+    if let Some(p) = out.get_mut("params").and_then(Value::as_object_mut) {
+        p.insert("requestId".into(), json!(upstream));
+    }
     Some(Bytes::from(out.to_string()))
 }
 
@@ -433,7 +435,9 @@ async fn handle(
         .find(|m| is_answer_to(m, &upstream_id))
         .cloned()
         .map(|mut a| {
-            a["id"] = id.clone();
+            if let Some(o) = a.as_object_mut() {
+                o.insert("id".into(), id.clone());
+            }
             a
         });
     let body = match admission {

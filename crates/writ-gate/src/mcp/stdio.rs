@@ -218,8 +218,8 @@ impl Session {
             },
             Kind::List(list) => {
                 let mut msg = full(&line);
-                if msg.is_object() {
-                    msg["id"] = client_id.clone();
+                if let Some(o) = msg.as_object_mut() {
+                    o.insert("id".into(), client_id.clone());
                 } else {
                     msg = super::enforce::unreadable_list_answer(list, &client_id);
                 }
