@@ -17,3 +17,4 @@ mod mcp_faults;
 mod mcp_harness;
 mod mcp_http;
 mod mcp_stdio;
+mod mcp_wire;
