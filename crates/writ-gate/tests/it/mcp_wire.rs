@@ -453,3 +453,61 @@ async fn a_changed_title_annotations_or_output_schema_is_refused() {
     }
     plane.stop().await;
 }
+
+// Regression (issue 12, finding 7), over HTTP: ids are per session. While a long call with id 9
+// is in flight in a session, a request with id 9 in the same session is refused (the gateway
+// answers from its own state, so polling for the refusal needs no timing); the same id in
+// another session is another request; the call's answer still reaches its own request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
+    let Some(t) = tools() else { return };
+    let (upstream, _server) = t.everything_http().await;
+    let plane = Plane::start(ALL_TOOLS).await;
+    let token = plane.add_principal("agent:wire").await;
+    let pins = PinSet::from_tools(
+        "everything",
+        &discover::list_tools_http(&upstream).await.unwrap(),
+    );
+    let e = plane
+        .enforcer("everything", pins, Duration::from_secs(5))
+        .await;
+    let url = http_gateway(e, upstream, None).await;
+    let mut first = Wire::http(url.clone(), token.clone()).await;
+    let Wire::Http { session, .. } = &first else {
+        unreachable!()
+    };
+    let session = session.clone();
+    let mut same = Wire::Http {
+        url: url.clone(),
+        token: token.clone(),
+        session,
+    };
+    let call = tokio::spawn(async move {
+        let answers = first.ask(&[long_call(json!(9))]).await;
+        (first, answers)
+    });
+    let mut refused = false;
+    while !call.is_finished() {
+        let a = same.ask(&[request(json!(9), "ping", json!({}))]).await;
+        if a[0].pointer("/error/data/reason_code") == Some(&json!("request_id_in_flight")) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "a request reusing an id in flight was not refused");
+    // Another session's id 9 is its own request.
+    let mut other = Wire::http(url, token).await;
+    let a = other.ask(&[request(json!(9), "ping", json!({}))]).await;
+    assert_eq!(a[0]["result"], json!({}), "{a:?}");
+    let (_, answers) = tokio::time::timeout(DEADLINE, call).await.unwrap().unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["id"], 9);
+    assert!(
+        answers[0]
+            .to_string()
+            .contains("Long running operation completed"),
+        "{answers:?}"
+    );
+    plane.stop().await;
+}
