@@ -2,7 +2,11 @@
 //! servers.
 //!
 //! Everything a client and a server say to each other passes through unchanged (initialize,
-//! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except:
+//! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except
+//! that every client request goes upstream under an id of the gateway's own and its answer comes
+//! back under the client's (so an answer is tied to exactly the request it answers; a request
+//! reusing an id in flight is refused with `request_id_in_flight`, a batch holding requests with
+//! `batch_not_supported`), and:
 //!
 //! - `tools/call`: the tool must be pinned ([`PinSet`]: its whole definition, every member, as
 //!   an operator approved it); the call is authorized with its exact arguments as the intent
