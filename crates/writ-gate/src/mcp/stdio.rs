@@ -111,6 +111,18 @@ impl Session {
         let _ = self.to_client.send(Arc::new(msg.to_string()));
     }
 
+    /// Relays an upstream answer under the client's id; one the gateway cannot re-address
+    /// becomes an error answer, so the client is never left waiting.
+    fn relay(&self, line: &str, client_id: &Value) {
+        let out = with_id(line, client_id).unwrap_or_else(|| {
+            json!({"jsonrpc": "2.0", "id": client_id, "error": {"code": -32603,
+                "message": "the upstream's answer could not be read",
+                "data": {"reason_code": "upstream_answer_unreadable"}}})
+            .to_string()
+        });
+        let _ = self.to_client.send(Arc::new(out));
+    }
+
     /// Takes a client request in: claims its id (refusing it when that id is already in flight)
     /// and returns the id it goes upstream under.
     fn claim(&self, id: &Value) -> Option<u64> {
@@ -210,12 +222,7 @@ impl Session {
         };
         self.ids().release(&client_id);
         match kind {
-            Kind::Forward => match with_id(&line, &client_id) {
-                Some(out) => {
-                    let _ = self.to_client.send(Arc::new(out));
-                }
-                None => eprintln!("writ gateway: dropped an upstream answer that is not an object"),
-            },
+            Kind::Forward => self.relay(&line, &client_id),
             Kind::List(list) => {
                 let mut msg = full(&line);
                 if let Some(o) = msg.as_object_mut() {
@@ -232,9 +239,7 @@ impl Session {
                 // The answer goes to the client first; the receipt (which digests the whole
                 // result) is signed and posted next, off the client's path.
                 let line = Arc::new(line);
-                if let Some(out) = with_id(&line, &client_id) {
-                    let _ = self.to_client.send(Arc::new(out));
-                }
+                self.relay(&line, &client_id);
                 let enforcer = self.enforcer.clone();
                 tokio::spawn(async move {
                     let msg = full(&line);
