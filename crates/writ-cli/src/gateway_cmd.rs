@@ -45,8 +45,10 @@ pub struct McpArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum McpCommand {
-    /// Approve the upstream's tool definitions: list them and write the pin file (name,
-    /// description and input schema digests). Prints what changed since the previous pins.
+    /// Approve the upstream's tool definitions: list them and write the pin file (each tool's
+    /// whole definition and its digest; a change to any member, title and annotations included,
+    /// makes the gateway refuse the tool until it is pinned again). Prints what changed since
+    /// the previous pins.
     Pin(PinArgs),
 }
 
@@ -83,23 +85,30 @@ struct RunArgs {
         default_value = "http://127.0.0.1:8787"
     )]
     control_plane: String,
-    /// The agent's token (stdio: the identity every call is made as). Over HTTP each client
-    /// sends its own `Authorization: Bearer` token; this one then only serves clients that
-    /// send none.
-    #[arg(long, env = "WRIT_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    /// A file (mode 0600) holding the agent's token, the identity every call is made as over
+    /// stdio; or set WRIT_TOKEN. Over HTTP each client sends its own `Authorization: Bearer`
+    /// token; this one then only serves clients that send none.
+    #[arg(long, env = "WRIT_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Refused: a token on the command line is visible to every local user (`ps`).
+    #[arg(long = "token", hide = true, value_name = "TOKEN")]
+    token_inline: Option<String>,
     /// This gate's id (`gate:NAME`), as registered with `writ gate add`.
     #[arg(long, env = "WRIT_GATE_ID")]
     gate_id: Option<String>,
     /// The zone this gate runs in.
     #[arg(long, env = "WRIT_GATE_ZONE")]
     zone: Option<String>,
-    /// The gate's secret key file (from `writ gate keygen`).
-    #[arg(long, env = "WRIT_GATE_KEY")]
+    /// The gate's secret key file (from `writ gate keygen`; mode 0600).
+    #[arg(long, env = "WRIT_GATE_KEY_FILE", value_name = "FILE")]
     gate_key: Option<PathBuf>,
-    /// The gate's token (receipts and the event feed).
-    #[arg(long, env = "WRIT_GATE_TOKEN", hide_env_values = true)]
-    gate_token: Option<String>,
+    /// A file (mode 0600) holding the gate's token (receipts and the event feed); or set
+    /// WRIT_GATE_TOKEN.
+    #[arg(long, env = "WRIT_GATE_TOKEN_FILE", value_name = "FILE")]
+    gate_token_file: Option<PathBuf>,
+    /// Refused: a token on the command line is visible to every local user (`ps`).
+    #[arg(long = "gate-token", hide = true, value_name = "TOKEN")]
+    gate_token_inline: Option<String>,
     /// The control plane's issuer id; writs from any other issuer are refused.
     #[arg(long, env = "WRIT_ISSUER")]
     issuer: Option<String>,
@@ -154,11 +163,19 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
         }
     };
     let pins = PinSet::from_tools(&args.server, &tools);
-    let previous = PinSet::load(&args.out, &args.server).ok();
-    let changes = previous
-        .as_ref()
-        .map(|p| p.changes_to(&pins))
-        .unwrap_or_default();
+    let changes = match PinSet::load(&args.out, &args.server) {
+        Ok(previous) => previous.changes_to(&pins),
+        Err(e) if args.out.exists() => {
+            // An old (v1) or unreadable file: nothing to compare with, so every tool is new.
+            eprintln!(
+                "note: the previous pins in {} were not compared ({}); review every tool below",
+                args.out.display(),
+                e.reason_code()
+            );
+            PinSet::from_tools(&args.server, &[]).changes_to(&pins)
+        }
+        Err(_) => Vec::new(),
+    };
     let text = serde_json::to_string_pretty(&pins)?;
     std::fs::write(&args.out, format!("{text}\n"))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
@@ -183,7 +200,74 @@ fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {
     v.ok_or_else(|| invalid_input(format!("missing {what}")))
 }
 
+/// Refuses a group- or world-accessible secret file (as ssh refuses such a private key).
+fn ensure_private(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(invalid_input(format!(
+                "{what} {} has mode {mode:03o}: other users may read it; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A secret from its file (`--NAME-file`, checked private) or its environment variable; never
+/// from the command line.
+fn secret(
+    inline: Option<&String>,
+    file: Option<&PathBuf>,
+    flag: &str,
+    env: &str,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    if inline.is_some() {
+        return Err(invalid_input(format!(
+            "--{flag} puts {what} on the command line, where every local user sees it (ps); write it to a file with mode 0600 and pass --{flag}-file FILE, or set {env}"
+        )));
+    }
+    let value = match file {
+        Some(path) => {
+            ensure_private(path, what)?;
+            std::fs::read_to_string(path)
+                .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?
+        }
+        None => match std::env::var(env) {
+            Ok(v) => v,
+            Err(_) => return Ok(None),
+        },
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(invalid_input(format!(
+            "{what} is empty: check --{flag}-file or {env}"
+        )));
+    }
+    Ok(Some(value))
+}
+
 async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
+    let token = secret(
+        args.token_inline.as_ref(),
+        args.token_file.as_ref(),
+        "token",
+        "WRIT_TOKEN",
+        "the agent's token",
+    )?;
+    let gate_token = secret(
+        args.gate_token_inline.as_ref(),
+        args.gate_token_file.as_ref(),
+        "gate-token",
+        "WRIT_GATE_TOKEN",
+        "the gate's token",
+    )?;
     let server = required(
         args.server,
         "--server NAME (the upstream's name in tool:NAME/TOOL)",
@@ -195,8 +279,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     let pins = PinSet::load(&pins_path, &server).map_err(|e| invalid_input(e.to_string()))?;
     let gate_id = required(args.gate_id, "--gate-id gate:NAME (or WRIT_GATE_ID)")?;
     let zone = required(args.zone, "--zone ZONE (or WRIT_GATE_ZONE)")?;
-    let key_file = required(args.gate_key, "--gate-key FILE (or WRIT_GATE_KEY)")?;
-    let gate_token = required(args.gate_token, "--gate-token (or WRIT_GATE_TOKEN)")?;
+    let key_file = required(
+        args.gate_key,
+        "--gate-key FILE (or WRIT_GATE_KEY_FILE; WRIT_GATE_KEY is not read)",
+    )?;
+    let gate_token = required(
+        gate_token,
+        "the gate's token: --gate-token-file FILE (or WRIT_GATE_TOKEN_FILE, or WRIT_GATE_TOKEN)",
+    )?;
+    ensure_private(&key_file, "the gate key")?;
     let key = read_gate_key(&key_file)?;
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let cp = ControlPlane::with_timeout(&args.control_plane, timeout);
@@ -257,7 +348,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                 enforcer,
                 upstream,
                 &args.path,
-                args.token,
+                token,
                 args.allow_origin,
             );
             writ_gate::mcp::http::serve(listener, app, async {
@@ -269,7 +360,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
         (None, None) if !args.command.is_empty() => {
             writ_gate::mcp::stdio::run_stdio(
                 enforcer,
-                args.token,
+                token,
                 &args.command,
                 tokio::io::stdin(),
                 tokio::io::stdout(),

@@ -7,6 +7,7 @@
 )]
 
 mod demo;
+mod gateway;
 mod ledger;
 mod policy;
 mod serve;

@@ -257,7 +257,7 @@ impl Enforcer {
             PinStatus::Changed => Err(Denial::new(
                 "tool_definition_changed",
                 format!(
-                    "the description or input schema of tool {name:?} changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
+                    "the definition of tool {name:?} (its title, description, schemas, annotations or any other member) changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
                 ),
             )),
         }
@@ -608,20 +608,32 @@ impl Enforcer {
 
 /// Methods the gateway decides on; every other message passes through.
 pub const GOVERNED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
-/// Listings the gateway narrows to what the principal could use.
-pub const LISTS: [&str; 3] = ["tools/list", "prompts/list", "resources/list"];
+/// Listings the gateway narrows to what the principal could use: every list method of MCP
+/// 2025-06-18 that names tools, prompts or resources (a page asked for with a `cursor` is the
+/// same method, narrowed the same way).
+pub const LISTS: [&str; 4] = [
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+];
 
 /// How a client message is routed before any decision.
 #[derive(Debug)]
 pub enum Inbound {
-    /// Not governed: forward the bytes unchanged.
+    /// A notification, an answer to a server request, or a batch of only those: forward the
+    /// bytes unchanged (they name no request of the client's).
     Pass,
-    /// A governed request or `tools/list`: decide with [`Enforcer::admit`], then forward the
+    /// A request not governed here (`initialize`, `ping`, …): forward it under an id of the
+    /// gateway's own (see [`IdMap`]); its answer goes back unchanged but for the id.
+    Request(Value),
+    /// A governed request or a listing: decide with [`Enforcer::admit`], then forward the
     /// parsed message re-serialized, so the upstream runs exactly what was authorized.
     Govern(Value),
     /// Never forwarded; answer with this (if anything): unparseable input (the upstream's parser
-    /// might read it differently), a batch holding governed requests (batching is gone from MCP
-    /// 2025-06-18), a governed method sent as a notification.
+    /// might read it differently), a batch holding requests (batching is gone from MCP
+    /// 2025-06-18, and the answers of a batch could not be tied to its requests), a governed
+    /// method sent as a notification.
     Refuse(Option<Value>),
 }
 
@@ -629,6 +641,22 @@ fn refusal(id: &Value, code: i64, reason: &str, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code,
         "message": format!("refused by the Writ gateway ({reason}): {message}"),
         "data": {"reason_code": reason}}})
+}
+
+/// The answer to a request whose id the same client already has in flight: it is refused, never
+/// forwarded, so no answer can be taken for another's (JSON-RPC -32600, `request_id_in_flight`).
+pub fn id_in_flight_answer(id: &Value) -> Value {
+    refusal(
+        id,
+        -32600,
+        "request_id_in_flight",
+        "a request with this id is still in flight; give every request its own id (MCP: ids are never reused within a session)",
+    )
+}
+
+/// Whether `m` is a request (a `method` and an `id`), not a notification or an answer.
+fn is_request(m: &Value) -> bool {
+    m.get("method").is_some() && m.get("id").is_some()
 }
 
 /// Sorts one client message (a line over stdio, a POST body over HTTP).
@@ -644,16 +672,14 @@ pub fn classify(bytes: &[u8]) -> Inbound {
     let method = |m: &Value| m.get("method").and_then(Value::as_str).map(str::to_owned);
     match &msg {
         Value::Array(items) => {
-            if items
-                .iter()
-                .any(|m| method(m).is_some_and(|x| GOVERNED.contains(&x.as_str())))
-            {
+            if items.iter().any(is_request) {
                 let errors: Vec<Value> = items
                     .iter()
+                    .filter(|m| is_request(m))
                     .filter_map(|m| m.get("id"))
                     .map(|id| {
                         refusal(id, DENIED_CODE, "batch_not_supported",
-                            "send governed requests one at a time (JSON-RPC batches are not part of MCP 2025-06-18)")
+                            "send requests one at a time (JSON-RPC batches are not part of MCP 2025-06-18)")
                     })
                     .collect();
                 Inbound::Refuse((!errors.is_empty()).then_some(Value::Array(errors)))
@@ -677,10 +703,67 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     ))),
                 }
             }
-            Some(x) if LISTS.contains(&x.as_str()) => Inbound::Govern(msg),
+            Some(x) if m.get("id").is_some() && LISTS.contains(&x.as_str()) => Inbound::Govern(msg),
+            _ if is_request(m) => Inbound::Request(msg),
             _ => Inbound::Pass,
         },
     }
+}
+
+/// One JSON-RPC message text with its top-level `id` replaced, the rest kept as written (not
+/// parsed into values: a tool result can be large). `None` when the text is not a JSON object.
+pub fn with_id(message: &str, id: &Value) -> Option<String> {
+    let mut members: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(message).ok()?;
+    members.insert("id".into(), serde_json::value::to_raw_value(id).ok()?);
+    serde_json::to_string(&members).ok()
+}
+
+/// The ids of one client's requests in flight upstream. The gateway forwards every request
+/// under an id of its own (a number no other request in flight has), so an answer is tied to
+/// exactly the request it answers: a client reusing an id, or choosing one the gateway uses for
+/// its own requests, cannot have an answer taken for another's (an unfiltered list read as the
+/// answer to a `ping`). A request whose id the client already has in flight is refused.
+#[derive(Debug, Default)]
+pub struct IdMap {
+    /// Client id (its JSON text) → the upstream id it was forwarded under.
+    by_client: HashMap<String, u64>,
+}
+
+impl IdMap {
+    /// Claims `id` for a new request forwarded as `upstream`; false if it is already in flight.
+    pub fn claim(&mut self, id: &Value, upstream: u64) -> bool {
+        match self.by_client.entry(id.to_string()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(upstream);
+                true
+            }
+        }
+    }
+
+    /// The request `id` was answered (or refused): it may be used again.
+    pub fn release(&mut self, id: &Value) {
+        self.by_client.remove(&id.to_string());
+    }
+
+    /// The upstream id a client request in flight was forwarded under (for cancellations).
+    pub fn upstream(&self, id: &Value) -> Option<u64> {
+        self.by_client.get(&id.to_string()).copied()
+    }
+}
+
+/// A client's `notifications/cancelled` naming a request in flight, rewritten to name the
+/// upstream id it was forwarded under; `None` for a cancellation of nothing the gateway
+/// forwarded (dropped: it would name some other request upstream).
+pub fn cancellation_upstream(msg: &Value, ids: &IdMap) -> Option<Value> {
+    let id = msg.pointer("/params/requestId")?;
+    let upstream = ids.upstream(id)?;
+    let mut out = msg.clone();
+    if let Some(p) = out.get_mut("params").and_then(Value::as_object_mut) {
+        p.insert("requestId".into(), json!(upstream));
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -716,8 +799,50 @@ mod tests {
             }
         }
         let ping = br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
-        assert!(matches!(classify(ping), Inbound::Pass));
+        assert!(matches!(classify(ping), Inbound::Request(_)));
+        // Every listing is narrowed, resource templates included.
+        for list in LISTS {
+            let req = format!(r#"{{"jsonrpc":"2.0","id":4,"method":"{list}"}}"#);
+            assert!(
+                matches!(classify(req.as_bytes()), Inbound::Govern(_)),
+                "{list}"
+            );
+        }
+        // A batch of requests, governed or not, is refused: its answers could not be tied to them.
+        let batch = br#"[{"jsonrpc":"2.0","id":5,"method":"ping"},{"jsonrpc":"2.0","id":6,"method":"resources/templates/list"}]"#;
+        assert!(matches!(classify(batch), Inbound::Refuse(Some(_))));
+        let answers = br#"[{"jsonrpc":"2.0","id":"s1","result":{}}]"#;
+        assert!(matches!(classify(answers), Inbound::Pass));
         let notification = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#;
         assert!(matches!(classify(notification), Inbound::Pass));
+    }
+
+    #[test]
+    fn an_id_is_replaced_and_nothing_else() {
+        let line = r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}],"n":1.5e300}}"#;
+        let out: Value = serde_json::from_str(&with_id(line, &json!("c-1")).unwrap()).unwrap();
+        let mut expected: Value = serde_json::from_str(line).unwrap();
+        expected["id"] = json!("c-1");
+        assert_eq!(out, expected);
+        assert_eq!(with_id("[1]", &json!(1)), None);
+        assert_eq!(with_id("nope", &json!(1)), None);
+    }
+
+    #[test]
+    fn an_id_in_flight_cannot_be_claimed_twice() {
+        let mut ids = IdMap::default();
+        assert!(ids.claim(&json!(51), 1));
+        assert!(!ids.claim(&json!(51), 2));
+        // "51" is another id than 51.
+        assert!(ids.claim(&json!("51"), 3));
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                            "params": {"requestId": 51, "reason": "x"}});
+        assert_eq!(
+            cancellation_upstream(&cancel, &ids).unwrap()["params"]["requestId"],
+            1
+        );
+        ids.release(&json!(51));
+        assert!(cancellation_upstream(&cancel, &ids).is_none());
+        assert!(ids.claim(&json!(51), 4));
     }
 }

@@ -10,6 +10,14 @@ pub enum McpError {
     )]
     PinFileInvalid { path: String, detail: String },
     #[error(
+        "the pin file {path} is in format {found:?}, which pinned only part of each tool (name, description, input schema); pin the whole definitions again with `writ gateway mcp pin --server {server} --out {path}` and review what it lists"
+    )]
+    PinFileOutdated {
+        path: String,
+        found: String,
+        server: String,
+    },
+    #[error(
         "the pin file {path} pins server {found:?}, not {expected:?}; pin this server with `writ gateway mcp pin --server {expected}`"
     )]
     PinFileServer {
@@ -31,6 +39,7 @@ impl McpError {
         match self {
             McpError::PinFileUnreadable { .. } => "pin_file_unreadable",
             McpError::PinFileInvalid { .. } => "pin_file_invalid",
+            McpError::PinFileOutdated { .. } => "pin_file_outdated",
             McpError::PinFileServer { .. } => "pin_file_wrong_server",
             McpError::Spawn { .. } => "upstream_spawn_failed",
             McpError::Upstream(_) => "upstream_failed",

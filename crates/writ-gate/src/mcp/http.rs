@@ -1,9 +1,12 @@
 //! The Streamable HTTP transport (MCP 2025-06-18): the gateway listens for clients and forwards
-//! to an HTTP upstream. POSTs carrying a governed request are decided first; their answers (JSON
-//! or an SSE stream) are read whole so the result can be receipted or the tool list filtered.
-//! Everything else — other POSTs, the GET stream, DELETE — is streamed through unchanged, with
-//! the session headers. The client's `Authorization` header is the principal's token; it is
-//! never forwarded upstream.
+//! to an HTTP upstream. A POST carrying a request is decided first (when governed) and forwarded
+//! under an id of the gateway's own, unique across sessions; its answer (JSON or an SSE stream)
+//! is read whole, found by that id (so it answers this request and no other), given back the
+//! client's id, filtered (lists) or receipted (calls), and re-encoded. A request whose id is
+//! already in flight in the same session is refused. Everything else (notifications, answers
+//! to the server's requests, the GET stream, DELETE) is streamed through unchanged, with the
+//! session headers; a cancellation is rewritten to name the request's upstream id. The client's
+//! `Authorization` header is the principal's token; it is never forwarded upstream.
 //!
 //! Every request carrying an `Origin` header must come from an allowed origin (MCP requires
 //! servers to check it, against DNS rebinding): loopback origins, plus those the operator
@@ -21,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::enforce::{Admission, Enforcer, Inbound, classify};
+use super::enforce::{Admission, Enforcer, Inbound, classify, id_in_flight_answer};
 
 /// Request headers passed to the upstream.
 const FORWARD_REQUEST: [&str; 5] = [
@@ -44,7 +47,27 @@ struct HttpGateway {
     default_token: Option<String>,
     upstream: String,
     http: reqwest::Client,
-    next_internal: AtomicU64,
+    /// The next id a request is forwarded upstream under; never reused, across all sessions.
+    next_upstream: AtomicU64,
+    /// (session, client id) of every request in flight in a session → its upstream id.
+    in_flight: Arc<InFlightSet>,
+}
+
+type InFlightSet = std::sync::Mutex<std::collections::HashMap<(String, String), u64>>;
+
+/// A client request's id held in flight in its session until its answer is sent.
+struct InFlight {
+    key: (String, String),
+    set: Arc<InFlightSet>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
 }
 
 /// Whether a browser origin (`scheme://host[:port]`) may call the gateway: a loopback host, or
@@ -81,7 +104,8 @@ pub fn router(
         default_token,
         upstream,
         http,
-        next_internal: AtomicU64::new(1),
+        next_upstream: AtomicU64::new(1),
+        in_flight: Arc::default(),
     });
     let allowed = Arc::new(allowed_origins);
     Router::new()
@@ -118,6 +142,36 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+fn session_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("mcp-session-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+/// A client's `notifications/cancelled` body, rewritten to name the upstream id of the request
+/// it cancels; `None` to drop it (it names no request in flight in the session). Any other
+/// body: unchanged.
+fn map_cancellation(gw: &HttpGateway, headers: &HeaderMap, body: Bytes) -> Option<Bytes> {
+    let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+        return Some(body);
+    };
+    if msg.get("method").and_then(Value::as_str) != Some("notifications/cancelled") {
+        return Some(body);
+    }
+    let requested = msg.pointer("/params/requestId")?;
+    let key = (session_of(headers)?, requested.to_string());
+    let upstream = *gw
+        .in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)?;
+    let mut out = msg;
+    if let Some(p) = out.get_mut("params").and_then(Value::as_object_mut) {
+        p.insert("requestId".into(), json!(upstream));
+    }
+    Some(Bytes::from(out.to_string()))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -163,10 +217,29 @@ impl HttpGateway {
         req.send().await
     }
 
+    /// Claims a client request's `id` in its session; `None` when the same session already
+    /// has a request with that id in flight. Requests outside a session (`initialize`, or an
+    /// upstream without sessions) are not claimed: each goes upstream under its own id anyway.
+    fn claim(&self, headers: &HeaderMap, id: &Value, upstream: u64) -> Option<Option<InFlight>> {
+        let Some(session) = session_of(headers) else {
+            return Some(None);
+        };
+        let key = (session, id.to_string());
+        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if set.contains_key(&key) {
+            return None;
+        }
+        set.insert(key.clone(), upstream);
+        Some(Some(InFlight {
+            key,
+            set: self.in_flight.clone(),
+        }))
+    }
+
     /// Lists the upstream's tools on the gateway's behalf (same session), for pin checks.
     async fn load_definitions(&self, headers: &HeaderMap) {
-        let n = self.next_internal.fetch_add(1, Ordering::Relaxed);
-        let id = json!(format!("writ-gateway:{n}"));
+        let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
+        let id = json!(n);
         let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}});
         let Ok(resp) = self
             .send(Method::POST, headers, Bytes::from(req.to_string()))
@@ -217,7 +290,7 @@ fn copy_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
 }
 
 /// The JSON-RPC messages in an answer body, JSON or SSE.
-pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
+pub fn messages(body: &[u8]) -> Vec<Value> {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return match v {
             Value::Array(items) => items,
@@ -240,11 +313,6 @@ pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
 /// Whether `m` is the answer to request `id` (not a request of the server's with that id).
 fn is_answer_to(m: &Value, id: &Value) -> bool {
     m.get("id") == Some(id) && m.get("method").is_none()
-}
-
-/// The message answering request `id` in a JSON or SSE body.
-fn answer_in(body: &[u8], id: &Value) -> Option<Value> {
-    messages(body).into_iter().find(|m| is_answer_to(m, id))
 }
 
 /// The messages parsed from a body (see [`messages`]), re-encoded in its form (JSON or SSE),
@@ -294,6 +362,10 @@ async fn handle(
     };
     let msg = match inbound {
         Inbound::Pass => {
+            // A cancellation names a request by the client's id: name it by the gateway's.
+            let Some(body) = map_cancellation(&gw, &headers, body) else {
+                return StatusCode::ACCEPTED.into_response();
+            };
             return match gw.send(method, &headers, body).await {
                 Ok(resp) => passthrough(resp),
                 Err(e) => upstream_failed(&e.to_string()),
@@ -308,30 +380,43 @@ async fn handle(
             return json_response(status, &answer);
         }
         Inbound::Refuse(None) => return StatusCode::ACCEPTED.into_response(),
-        Inbound::Govern(msg) => msg,
+        Inbound::Govern(msg) | Inbound::Request(msg) => msg,
     };
-    // Forward exactly what was decided on.
-    let body = Bytes::from(msg.to_string());
     let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let with_session = |mut resp: Response| {
+        if let Some(s) = headers.get("mcp-session-id") {
+            resp.headers_mut().insert("mcp-session-id", s.clone());
+        }
+        resp
+    };
+    // Forwarded under an id of the gateway's own: the answer is found by that id, so it is
+    // the answer to this request and no other.
+    let upstream = gw.next_upstream.fetch_add(1, Ordering::Relaxed);
+    // Held until the answer is sent (dropped when this handler returns).
+    let Some(_in_flight) = gw.claim(&headers, &id, upstream) else {
+        return with_session(json_response(StatusCode::OK, &id_in_flight_answer(&id)));
+    };
     let token = bearer(&headers).or_else(|| gw.default_token.clone());
     if gw.enforcer.needs_definitions(&msg) {
         gw.load_definitions(&headers).await;
     }
     let admission = gw.enforcer.admit(token.as_deref(), &msg).await;
     if let Admission::Deny(denial) = &admission {
-        let mut resp = json_response(StatusCode::OK, &denial.to_response(&id));
-        if let Some(s) = headers.get("mcp-session-id") {
-            resp.headers_mut().insert("mcp-session-id", s.clone());
-        }
-        return resp;
+        return with_session(json_response(StatusCode::OK, &denial.to_response(&id)));
     }
-    let resp = match gw.send(method, &headers, body).await {
+    // Forward exactly what was decided on.
+    let upstream_id = json!(upstream);
+    let mut forwarded = msg;
+    if let Some(o) = forwarded.as_object_mut() {
+        o.insert("id".into(), upstream_id.clone());
+    }
+    let resp = match gw
+        .send(method, &headers, Bytes::from(forwarded.to_string()))
+        .await
+    {
         Ok(r) => r,
         Err(e) => return upstream_failed(&e.to_string()),
     };
-    if matches!(admission, Admission::Forward) {
-        return passthrough(resp);
-    }
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let out_headers = copy_headers(resp.headers());
     let sse = out_headers
@@ -342,43 +427,61 @@ async fn handle(
         Ok(b) => b,
         Err(e) => return upstream_failed(&e.to_string()),
     };
+    // The client gets only what the gateway parsed, re-encoded: never bytes it could read
+    // differently (a batch, an odd SSE event, invalid JSON).
+    let parsed = messages(&bytes);
+    let answer = parsed
+        .iter()
+        .find(|m| is_answer_to(m, &upstream_id))
+        .cloned()
+        .map(|mut a| {
+            if let Some(o) = a.as_object_mut() {
+                o.insert("id".into(), id.clone());
+            }
+            a
+        });
     let body = match admission {
         Admission::Call(permit) => {
-            // The answer is relayed as it came; finding and digesting it for the receipt
-            // happens off the client's path.
+            // Digesting the answer for the receipt happens off the client's path.
             let enforcer = gw.enforcer.clone();
-            let answer_bytes = bytes.clone();
+            let receipted = answer.clone().unwrap_or(Value::Null);
             tokio::spawn(async move {
-                let answer = answer_in(&answer_bytes, &id).unwrap_or(Value::Null);
-                if let Err(e) = enforcer.finish(permit, &answer).await {
+                if let Err(e) = enforcer.finish(permit, &receipted).await {
                     eprintln!(
                         "writ gateway: the receipt of a call could not be posted ({}): {e}",
                         e.reason_code()
                     );
                 }
             });
-            bytes.to_vec()
+            let answer = answer.unwrap_or_else(|| unanswered(&id));
+            reencode_with_answer(parsed, sse, &upstream_id, &answer)
         }
         Admission::List(list) => {
-            // The client gets only what the gateway parsed and filtered, re-encoded: never
-            // bytes it could read differently (a batch, an odd SSE event, invalid JSON).
-            let parsed = messages(&bytes);
-            let mut answer = parsed
-                .iter()
-                .find(|m| is_answer_to(m, &id))
-                .cloned()
-                .unwrap_or_else(|| super::enforce::unreadable_list_answer(list, &id));
+            let mut answer =
+                answer.unwrap_or_else(|| super::enforce::unreadable_list_answer(list, &id));
             gw.enforcer
                 .filter_list(list, token.as_deref(), &mut answer)
                 .await;
-            reencode_with_answer(parsed, sse, &id, &answer)
+            reencode_with_answer(parsed, sse, &upstream_id, &answer)
         }
-        Admission::Forward | Admission::Deny(_) => bytes.to_vec(),
+        Admission::Forward | Admission::Deny(_) => match answer {
+            Some(answer) => reencode_with_answer(parsed, sse, &upstream_id, &answer),
+            // No answer in the body (an HTTP error of the upstream's): relayed as it came; it
+            // answers no request of the client's.
+            None => bytes.to_vec(),
+        },
     };
     let mut out = Response::new(Body::from(body));
     *out.status_mut() = status;
     *out.headers_mut() = out_headers;
     out
+}
+
+/// What a client gets for a request the upstream's answer did not answer.
+fn unanswered(id: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
+        "message": "the upstream's answer could not be read",
+        "data": {"reason_code": "upstream_answer_unreadable"}}})
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 //! servers.
 //!
 //! Everything a client and a server say to each other passes through unchanged (initialize,
-//! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except:
+//! capabilities, notifications, progress, cancellation, ping, server-to-client requests), except
+//! that every client request goes upstream under an id of the gateway's own and its answer comes
+//! back under the client's (so an answer is tied to exactly the request it answers; a request
+//! reusing an id in flight is refused with `request_id_in_flight`, a batch holding requests with
+//! `batch_not_supported`), and:
 //!
-//! - `tools/call`: the tool must be pinned ([`PinSet`]: its name, description and input schema
-//!   as an operator approved them); the call is authorized with its exact arguments as the intent
+//! - `tools/call`: the tool must be pinned ([`PinSet`]: its whole definition, every member, as
+//!   an operator approved it); the call is authorized with its exact arguments as the intent
 //!   `mcp.call_tool` on `tool:SERVER/NAME`, the writ is checked with [`crate::Gate::check`]
 //!   (which refuses while the event feed is stale), the call is forwarded, and a signed receipt
 //!   with the SHA-256 of the canonical result is posted. A denial is a JSON-RPC error whose

@@ -12,21 +12,28 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::enforce::{Admission, Enforcer, Inbound, LISTS, Permit, classify};
+use super::enforce::{
+    Admission, Enforcer, IdMap, Inbound, LISTS, Permit, cancellation_upstream, classify,
+    id_in_flight_answer, with_id,
+};
 use super::error::McpError;
 
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What an outstanding request id means when its answer comes back.
+/// What a request forwarded upstream (under the gateway's own id) needs when its answer comes
+/// back.
 enum Pending {
-    List(&'static str),
-    Call(Permit),
+    /// The client's request: its own id, and what to do with the answer.
+    Client { id: Value, kind: Kind },
+    /// The gateway's own `tools/list`, for pin checks.
     Internal(oneshot::Sender<Value>),
 }
 
-fn id_key(id: &Value) -> String {
-    id.to_string()
+enum Kind {
+    Forward,
+    List(&'static str),
+    Call(Permit),
 }
 
 /// Lines up to this size are written with their newline in one `write` (copied into the
@@ -84,24 +91,68 @@ fn head(line: &str) -> Option<(Option<String>, Option<Value>)> {
 struct Session {
     enforcer: Arc<Enforcer>,
     token: Option<String>,
-    pending: Mutex<HashMap<String, Pending>>,
+    /// Requests forwarded upstream, by the gateway's id for them.
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// The client's ids in flight (a second request with one of them is refused).
+    ids: std::sync::Mutex<IdMap>,
     to_upstream: mpsc::UnboundedSender<String>,
     /// Lines for the client; shared with the receipt task that digests a call's answer.
     to_client: mpsc::UnboundedSender<Arc<String>>,
-    next_internal: AtomicU64,
+    /// The next id a request is forwarded upstream under; never reused.
+    next_upstream: AtomicU64,
 }
 
 impl Session {
-    /// Lists the upstream's tools on the gateway's own behalf, so a call can be pin-checked.
-    async fn load_definitions(&self) {
-        let n = self.next_internal.fetch_add(1, Ordering::Relaxed);
-        let id = json!(format!("writ-gateway:{n}"));
-        let (tx, rx) = oneshot::channel();
+    fn ids(&self) -> std::sync::MutexGuard<'_, IdMap> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn answer_client(&self, msg: &Value) {
+        let _ = self.to_client.send(Arc::new(msg.to_string()));
+    }
+
+    /// Relays an upstream answer under the client's id; one the gateway cannot re-address
+    /// becomes an error answer, so the client is never left waiting.
+    fn relay(&self, line: &str, client_id: &Value) {
+        let out = with_id(line, client_id).unwrap_or_else(|| {
+            json!({"jsonrpc": "2.0", "id": client_id, "error": {"code": -32603,
+                "message": "the upstream's answer could not be read",
+                "data": {"reason_code": "upstream_answer_unreadable"}}})
+            .to_string()
+        });
+        let _ = self.to_client.send(Arc::new(out));
+    }
+
+    /// Takes a client request in: claims its id (refusing it when that id is already in flight)
+    /// and returns the id it goes upstream under.
+    fn claim(&self, id: &Value) -> Option<u64> {
+        let upstream = self.next_upstream.fetch_add(1, Ordering::Relaxed);
+        if self.ids().claim(id, upstream) {
+            Some(upstream)
+        } else {
+            self.answer_client(&id_in_flight_answer(id));
+            None
+        }
+    }
+
+    /// Forwards a client request under `upstream`, remembering what its answer needs.
+    async fn forward(&self, mut msg: Value, id: Value, upstream: u64, kind: Kind) {
         self.pending
             .lock()
             .await
-            .insert(id_key(&id), Pending::Internal(tx));
-        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}});
+            .insert(upstream, Pending::Client { id, kind });
+        if let Some(o) = msg.as_object_mut() {
+            o.insert("id".into(), json!(upstream));
+        }
+        let _ = self.to_upstream.send(msg.to_string());
+    }
+
+    /// Lists the upstream's tools on the gateway's own behalf, so a call can be pin-checked.
+    async fn load_definitions(&self) {
+        let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().await.insert(n, Pending::Internal(tx));
+        let req = json!({"jsonrpc": "2.0", "id": n, "method": "tools/list", "params": {}});
         if self.to_upstream.send(req.to_string()).is_err() {
             return;
         }
@@ -112,40 +163,28 @@ impl Session {
         }
     }
 
-    /// One governed request: decide, then forward or answer with the denial.
-    async fn govern(self: Arc<Self>, msg: Value) {
-        let line = msg.to_string();
+    /// One governed request, its id claimed as `upstream`: decide, then forward or answer with
+    /// the denial.
+    async fn govern(self: Arc<Self>, msg: Value, upstream: u64) {
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
         if self.enforcer.needs_definitions(&msg) {
             self.load_definitions().await;
         }
-        match self.enforcer.admit(self.token.as_deref(), &msg).await {
-            Admission::Forward => {
-                let _ = self.to_upstream.send(line);
-            }
-            Admission::List(method) => {
-                self.pending
-                    .lock()
-                    .await
-                    .insert(id_key(&id), Pending::List(method));
-                let _ = self.to_upstream.send(line);
-            }
-            Admission::Call(permit) => {
-                self.pending
-                    .lock()
-                    .await
-                    .insert(id_key(&id), Pending::Call(permit));
-                let _ = self.to_upstream.send(line);
-            }
+        let kind = match self.enforcer.admit(self.token.as_deref(), &msg).await {
+            Admission::Forward => Kind::Forward,
+            Admission::List(method) => Kind::List(method),
+            Admission::Call(permit) => Kind::Call(permit),
             Admission::Deny(denial) => {
-                let _ = self
-                    .to_client
-                    .send(Arc::new(denial.to_response(&id).to_string()));
+                self.ids().release(&id);
+                self.answer_client(&denial.to_response(&id));
+                return;
             }
-        }
+        };
+        self.forward(msg, id, upstream, kind).await;
     }
 
-    /// One line from the upstream: answers to intercepted requests are processed, the rest pass.
+    /// One line from the upstream: answers go back to the client under the id it chose (lists
+    /// filtered, calls receipted); answers to nothing the gateway forwarded are dropped.
     async fn upstream_line(&self, line: String) {
         let Some((method, id)) = head(&line) else {
             let _ = self.to_client.send(Arc::new(line));
@@ -154,35 +193,53 @@ impl Session {
         if method.as_deref() == Some("notifications/tools/list_changed") {
             self.enforcer.forget_definitions();
         }
-        let pending = match (&method, &id) {
-            (None, Some(id)) => self.pending.lock().await.remove(&id_key(id)),
+        let answered = match (&method, &id) {
+            (None, Some(id)) => Some(id.as_u64()),
             _ => None,
         };
+        let Some(answered) = answered else {
+            // A notification or a request of the server's: passed on.
+            let _ = self.to_client.send(Arc::new(line));
+            return;
+        };
+        let pending = match answered {
+            Some(n) => self.pending.lock().await.remove(&n),
+            None => None,
+        };
         let full = |line: &str| serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
-        match pending {
+        let (client_id, kind) = match pending {
             None => {
-                let _ = self.to_client.send(Arc::new(line));
+                // Every client request goes upstream under an id of the gateway's, so this
+                // answers nothing the client asked: passing it on could only confuse the client.
+                eprintln!("writ gateway: dropped an upstream answer to no request in flight");
+                return;
             }
             Some(Pending::Internal(tx)) => {
                 let _ = tx.send(full(&line));
+                return;
             }
-            Some(Pending::List(list)) => {
+            Some(Pending::Client { id, kind }) => (id, kind),
+        };
+        self.ids().release(&client_id);
+        match kind {
+            Kind::Forward => self.relay(&line, &client_id),
+            Kind::List(list) => {
                 let mut msg = full(&line);
-                if msg.is_null()
-                    && let Some(id) = &id
-                {
-                    msg = super::enforce::unreadable_list_answer(list, id);
+                if let Some(o) = msg.as_object_mut() {
+                    o.insert("id".into(), client_id.clone());
+                } else {
+                    msg = super::enforce::unreadable_list_answer(list, &client_id);
                 }
                 self.enforcer
                     .filter_list(list, self.token.as_deref(), &mut msg)
                     .await;
-                let _ = self.to_client.send(Arc::new(msg.to_string()));
+                self.answer_client(&msg);
             }
-            Some(Pending::Call(permit)) => {
+            Kind::Call(permit) => {
                 // The answer goes to the client first; the receipt (which digests the whole
                 // result) is signed and posted next, off the client's path.
                 let line = Arc::new(line);
-                let _ = self.to_client.send(line.clone());
+                self.relay(&line, &client_id);
                 let enforcer = self.enforcer.clone();
                 tokio::spawn(async move {
                     let msg = full(&line);
@@ -194,6 +251,53 @@ impl Session {
                         );
                     }
                 });
+            }
+        }
+    }
+
+    /// One line from the client.
+    async fn client_line(self: &Arc<Self>, line: String) {
+        match classify(line.as_bytes()) {
+            Inbound::Govern(msg) => {
+                let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                let Some(upstream) = self.claim(&id) else {
+                    return;
+                };
+                if msg
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .is_some_and(|m| LISTS.contains(&m))
+                {
+                    self.clone().govern(msg, upstream).await;
+                } else {
+                    // Authorization takes a round trip: do not hold up other messages.
+                    tokio::spawn(self.clone().govern(msg, upstream));
+                }
+            }
+            Inbound::Request(msg) => {
+                let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                if let Some(upstream) = self.claim(&id) {
+                    self.forward(msg, id, upstream, Kind::Forward).await;
+                }
+            }
+            Inbound::Pass => {
+                // A cancellation names a request by the client's id: name it by the gateway's.
+                if line.contains("notifications/cancelled")
+                    && let Ok(msg) = serde_json::from_str::<Value>(&line)
+                    && msg.get("method").and_then(Value::as_str) == Some("notifications/cancelled")
+                {
+                    let rewritten = cancellation_upstream(&msg, &self.ids());
+                    if let Some(m) = rewritten {
+                        let _ = self.to_upstream.send(m.to_string());
+                    }
+                    return;
+                }
+                let _ = self.to_upstream.send(line);
+            }
+            Inbound::Refuse(answer) => {
+                if let Some(a) = answer {
+                    self.answer_client(&a);
+                }
             }
         }
     }
@@ -221,9 +325,10 @@ where
         enforcer,
         token,
         pending: Mutex::new(HashMap::new()),
+        ids: std::sync::Mutex::new(IdMap::default()),
         to_upstream,
         to_client,
-        next_internal: AtomicU64::new(1),
+        next_upstream: AtomicU64::new(1),
     });
 
     // Closing the upstream's stdin is how it learns the client left; the session (and so the
@@ -270,28 +375,7 @@ where
         tokio::select! {
             next = lines.next_line() => {
                 let Ok(Some(line)) = next else { break };
-                match classify(line.as_bytes()) {
-                    Inbound::Govern(msg)
-                        if msg
-                            .get("method")
-                            .and_then(Value::as_str)
-                            .is_some_and(|m| LISTS.contains(&m)) =>
-                    {
-                        session.clone().govern(msg).await;
-                    }
-                    Inbound::Govern(msg) => {
-                        // Authorization takes a round trip: do not hold up other messages.
-                        tokio::spawn(session.clone().govern(msg));
-                    }
-                    Inbound::Pass => {
-                        let _ = session.to_upstream.send(line);
-                    }
-                    Inbound::Refuse(answer) => {
-                        if let Some(a) = answer {
-                            let _ = session.to_client.send(Arc::new(a.to_string()));
-                        }
-                    }
-                }
+                session.client_line(line).await;
             }
             _ = child.wait() => break,
         }

@@ -18,3 +18,4 @@ mod mcp_faults;
 mod mcp_harness;
 mod mcp_http;
 mod mcp_stdio;
+mod mcp_wire;
