@@ -10,11 +10,13 @@
 //! [`Runner`] does the work; [`ExecRequest`] is the exact command; [`sandbox`] is what the
 //! re-executed launcher (`writ __sandbox`, or the `writ-sandbox` binary) calls.
 
+pub mod child_env;
 pub mod command;
 pub mod error;
 pub mod runner;
 pub mod sandbox;
 
+pub use child_env::{ChildEnv, ChildEnvError};
 pub use command::{EXEC_ACTION, ExecRequest};
 pub use error::{ExecError, SandboxError};
 pub use runner::{RunReport, Runner, RunnerConfig, Termination};
