@@ -153,6 +153,10 @@ pub struct ExecArgs {
     /// Run even when the kernel cannot enforce the filesystem limits (printed plainly).
     #[arg(long)]
     pub allow_unenforced_fs: bool,
+    /// Run even when the kernel offers no user and PID namespaces to contain the command
+    /// (printed plainly): processes it starts may then outlive it.
+    #[arg(long)]
+    pub allow_uncontained: bool,
     /// Pass this variable of the runner's environment to the command (repeat for several).
     /// The command otherwise gets only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, TERM,
     /// COLORTERM, TZ, TMPDIR, NO_COLOR and LC_*; WRIT_* variables are refused.
@@ -241,6 +245,9 @@ fn note(msg: &str) {
 }
 
 fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
+    // Not dumpable: a process of another user (or an unprivileged one) cannot read this one's
+    // environment or memory, where the tokens are.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let principal: PrincipalId = args
         .principal
         .parse()
@@ -327,6 +334,17 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         let mut config = RunnerConfig::new(token, gate_token, sandbox);
         config.sandbox_prefix = vec!["__sandbox".into()];
         config.allow_unenforced_fs = args.allow_unenforced_fs;
+        config.allow_uncontained = args.allow_uncontained;
+        // Writ's own files are hidden from the command, whatever --fs grants.
+        config.hide = [
+            Some(&args.gate_key),
+            args.token_file.as_ref(),
+            args.gate_token_file.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
         config.kill_grace = Duration::from_secs(args.kill_grace);
         config.renew_every = Duration::from_secs(args.renew_every.max(1));
         config.feed_wait = Duration::from_secs(args.timeout.max(1));

@@ -199,6 +199,9 @@ fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {
 }
 
 async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
+    // Not dumpable: the upstream (or any unprivileged process) cannot read this process's
+    // environment or memory, where the tokens are.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let server = required(
         args.server,
         "--server NAME (the upstream's name in tool:NAME/TOOL)",
