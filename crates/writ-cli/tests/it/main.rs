@@ -7,6 +7,7 @@
 )]
 
 mod demo;
+mod governed;
 mod ledger;
 mod policy;
 mod serve;
