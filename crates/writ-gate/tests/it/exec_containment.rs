@@ -198,3 +198,37 @@ async fn the_command_can_neither_signal_nor_read_its_runner_or_writs_files() {
     assert_eq!(report.outcome, Outcome::Success, "{out}");
     srv.stop().await;
 }
+
+// Regression (finding 4a): once the runner was killed, its command (and what it started) ran on
+// unwatched and wrote its file. Here a shell stands in for the runner: it starts the launcher
+// exactly as the runner does (`--parent` its own pid) and is then killed with SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_command_started_outlives_its_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "runner-death-escape";
+    let ready = dir.path().join("ready");
+    let launcher = env!("CARGO_BIN_EXE_writ-sandbox");
+    let inner = format!(
+        "{} touch {}; sleep 2; echo escaped > {}/{tag}-main",
+        escapes(dir.path(), tag),
+        ready.display(),
+        dir.path().display()
+    );
+    let mut fake_runner = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{launcher} --parent $$ -- /bin/bash -c \"$0\"; echo runner-survived",
+            launcher = launcher
+        ))
+        .arg(&inner)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_file(&ready).await;
+    fake_runner.start_kill().unwrap();
+    let _ = fake_runner.wait().await;
+    assert_nothing_escaped(dir.path(), tag).await;
+    assert!(!dir.path().join(format!("{tag}-main")).exists());
+}
