@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! ExecRequest (program, argv, cwd, env digest, fs) ──authorize──▶ writ ──Gate::check──▶
-//!   sandbox launcher (no_new_privs + Landlock from scope.fs) ──exec──▶ command
+//!   sandbox launcher (own user/PID/mount namespace, no_new_privs, Landlock) ──▶ command
 //!   while it runs: lease renewal + event feed ──deny/revoke/feed lost──▶ SIGTERM … SIGKILL
 //!   when it ends: signed receipt (outcome, exit status, stdout/stderr SHA-256)
 //! ```
