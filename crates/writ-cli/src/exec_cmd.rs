@@ -17,8 +17,9 @@ use crate::cli_output::{Exit, Format, invalid_input, report_error};
 
 const EXEC_LONG_HELP: &str = "\
 How it works: the runner asks the control plane for a writ for the exact argv, working directory
-and a SHA-256 of the environment (Writ's own WRIT_*TOKEN*/WRIT_*KEY* variables are removed from the
-command's environment), verifies it as a gate, and runs the command with no_new_privs and, when
+and a SHA-256 of the command's environment (an allowlist: PATH, HOME, USER, LOGNAME, SHELL, LANG,
+LANGUAGE, TERM, COLORTERM, TZ, TMPDIR, NO_COLOR, LC_*, plus each --pass-env NAME; never a WRIT_*
+variable), verifies it as a gate, and runs the command with no_new_privs and, when
 --fs-read/--fs-write/--fs-system are given, Landlock filesystem limits taken from the writ. While
 it runs, its lease is renewed and the event feed is followed: a revocation, a denied renewal, the
 kill switch, or a control plane unreachable past --grace stops it (SIGTERM to its process group,
@@ -38,8 +39,8 @@ const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"
 /// Run a command only with a writ for exactly that command.
 ///
 /// The runner asks the control plane for a writ for the exact argv, working directory and a
-/// SHA-256 of the environment (Writ's own WRIT_*TOKEN*/WRIT_*KEY* variables are removed from
-/// the command's environment), verifies it as a gate, and runs the command with
+/// SHA-256 of the command's environment (an allowlist plus --pass-env names; never a WRIT_*
+/// variable), verifies it as a gate, and runs the command with
 /// no_new_privs and, when --fs-read/--fs-write are given, Landlock filesystem limits. While it
 /// runs, the lease is renewed and the event feed is followed: a revocation, a denied renewal,
 /// the kill switch or a control plane silent past --grace stops it (SIGTERM, then SIGKILL after
@@ -152,6 +153,15 @@ pub struct ExecArgs {
     /// Run even when the kernel cannot enforce the filesystem limits (printed plainly).
     #[arg(long)]
     pub allow_unenforced_fs: bool,
+    /// Run even when the kernel offers no user and PID namespaces to contain the command
+    /// (printed plainly): processes it starts may then outlive it.
+    #[arg(long)]
+    pub allow_uncontained: bool,
+    /// Pass this variable of the runner's environment to the command (repeat for several).
+    /// The command otherwise gets only PATH, HOME, USER, LOGNAME, SHELL, LANG, LANGUAGE, TERM,
+    /// COLORTERM, TZ, TMPDIR, NO_COLOR and LC_*; WRIT_* variables are refused.
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pub pass_env: Vec<String>,
     /// How the closing report is printed (on stderr: stdout belongs to the command).
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -235,6 +245,9 @@ fn note(msg: &str) {
 }
 
 fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
+    // Not dumpable: a process of another user (or an unprivileged one) cannot read this one's
+    // environment or memory, where the tokens are.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let principal: PrincipalId = args
         .principal
         .parse()
@@ -276,7 +289,9 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
             write: args.fs_write.clone(),
         })
     };
-    let request = match ExecRequest::from_current_process(args.command.clone(), fs) {
+    let child_env = writ_gate::exec::ChildEnv::new(args.pass_env.clone())
+        .map_err(|e| invalid_input(e.to_string()))?;
+    let request = match ExecRequest::from_current_process(args.command.clone(), fs, &child_env) {
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
@@ -319,6 +334,17 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         let mut config = RunnerConfig::new(token, gate_token, sandbox);
         config.sandbox_prefix = vec!["__sandbox".into()];
         config.allow_unenforced_fs = args.allow_unenforced_fs;
+        config.allow_uncontained = args.allow_uncontained;
+        // Writ's own files are hidden from the command, whatever --fs grants.
+        config.hide = [
+            Some(&args.gate_key),
+            args.token_file.as_ref(),
+            args.gate_token_file.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
         config.kill_grace = Duration::from_secs(args.kill_grace);
         config.renew_every = Duration::from_secs(args.renew_every.max(1));
         config.feed_wait = Duration::from_secs(args.timeout.max(1));

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use serde_json::json;
+use writ_gate::exec::ChildEnv;
 use writ_gate::mcp::enforce::EnforcerConfig;
 use writ_gate::mcp::pins::PinSet;
 use writ_gate::mcp::{Enforcer, discover};
@@ -65,6 +66,10 @@ struct PinArgs {
     upstream: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// Pass this variable to the upstream command (repeat for several); see `writ gateway mcp
+    /// --help`.
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pass_env: Vec<String>,
     /// The upstream server command (stdio), after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -131,6 +136,12 @@ struct RunArgs {
     /// gateway besides loopback ones; repeat for several. Requests from other origins get 403.
     #[arg(long, value_name = "ORIGIN")]
     allow_origin: Vec<String>,
+    /// Pass this variable of the gateway's environment to the stdio upstream (repeat for
+    /// several, e.g. the server's own API key). The upstream otherwise gets only PATH, HOME,
+    /// USER, LOGNAME, SHELL, LANG, LANGUAGE, TERM, COLORTERM, TZ, TMPDIR, NO_COLOR and LC_*;
+    /// WRIT_* variables are refused.
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pass_env: Vec<String>,
     /// The upstream server command (stdio), after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -155,7 +166,11 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
 async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
     let tools = match (&args.upstream, args.command.is_empty()) {
         (Some(url), true) => discover::list_tools_http(url).await?,
-        (None, false) => discover::list_tools_stdio(&args.command).await?,
+        (None, false) => {
+            let env =
+                ChildEnv::new(args.pass_env.clone()).map_err(|e| invalid_input(e.to_string()))?;
+            discover::list_tools_stdio_with(&args.command, &env).await?
+        }
         _ => {
             return Err(invalid_input(
                 "name the upstream either with --upstream URL or as a command after `--`",
@@ -254,6 +269,9 @@ fn secret(
 }
 
 async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
+    // Not dumpable: the upstream (or any unprivileged process) cannot read this process's
+    // environment or memory, where the tokens are.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let token = secret(
         args.token_inline.as_ref(),
         args.token_file.as_ref(),
@@ -277,6 +295,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
         "--pins FILE (write it with `writ gateway mcp pin`)",
     )?;
     let pins = PinSet::load(&pins_path, &server).map_err(|e| invalid_input(e.to_string()))?;
+    let child_env = ChildEnv::new(args.pass_env).map_err(|e| invalid_input(e.to_string()))?;
     let gate_id = required(args.gate_id, "--gate-id gate:NAME (or WRIT_GATE_ID)")?;
     let zone = required(args.zone, "--zone ZONE (or WRIT_GATE_ZONE)")?;
     let key_file = required(
@@ -358,10 +377,11 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             .context("the gateway's HTTP server failed")?;
         }
         (None, None) if !args.command.is_empty() => {
-            writ_gate::mcp::stdio::run_stdio(
+            writ_gate::mcp::stdio::run_stdio_with(
                 enforcer,
                 token,
                 &args.command,
+                &child_env,
                 tokio::io::stdin(),
                 tokio::io::stdout(),
             )

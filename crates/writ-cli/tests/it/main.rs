@@ -8,6 +8,7 @@
 
 mod demo;
 mod gateway;
+mod governed;
 mod ledger;
 mod policy;
 mod serve;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use writ_artifact::FsScope;
 use writ_model::Intent;
 
+use super::child_env::ChildEnv;
 use super::error::ExecError;
 
 /// The intent action of a command.
@@ -67,11 +68,13 @@ impl ExecRequest {
         })
     }
 
-    /// A request from this process's arguments, working directory and environment, with
-    /// Writ's own secrets ([`is_secret_var`]) taken out of the child's environment.
+    /// A request from this process's arguments and working directory; the command's
+    /// environment is what `child_env` lets through of this process's (an allowlist: no
+    /// `WRIT_*` variable, no credential the runner holds, ever reaches the command).
     pub fn from_current_process(
         argv: Vec<OsString>,
         fs: Option<FsScope>,
+        child_env: &ChildEnv,
     ) -> Result<Self, ExecError> {
         let argv = argv
             .into_iter()
@@ -88,16 +91,14 @@ impl ExecRequest {
             ExecError::InvalidCommand(format!("cannot read the working directory: {e}"))
         })?;
         let mut env = BTreeMap::new();
-        for (k, v) in std::env::vars_os() {
+        for (k, v) in child_env.from_current_process() {
             let (Some(k), Some(v)) = (k.to_str(), v.to_str()) else {
                 return Err(ExecError::InvalidCommand(format!(
                     "environment variable {} is not UTF-8; unset it or fix it",
                     k.to_string_lossy()
                 )));
             };
-            if !is_secret_var(k) {
-                env.insert(k.to_owned(), v.to_owned());
-            }
+            env.insert(k.to_owned(), v.to_owned());
         }
         Self::new(argv, cwd, env, fs)
     }
@@ -123,11 +124,6 @@ impl ExecRequest {
             args: Value::Object(args),
         })
     }
-}
-
-/// Writ's own credentials never reach the command: `WRIT_*` variables naming a token or key.
-pub fn is_secret_var(name: &str) -> bool {
-    name.starts_with("WRIT_") && (name.contains("TOKEN") || name.contains("KEY"))
 }
 
 fn path_str(p: &Path) -> Result<&str, ExecError> {
@@ -242,13 +238,5 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.reason_code(), "command_invalid");
         assert!(ExecRequest::new(vec![], "/".into(), BTreeMap::new(), None).is_err());
-    }
-
-    #[test]
-    fn secrets_are_recognized() {
-        assert!(is_secret_var("WRIT_TOKEN"));
-        assert!(is_secret_var("WRIT_GATE_KEY"));
-        assert!(!is_secret_var("WRIT_SERVER"));
-        assert!(!is_secret_var("TOKEN"));
     }
 }

@@ -63,7 +63,7 @@ impl ExecError {
 #[derive(Debug, Error)]
 pub enum SandboxError {
     #[error(
-        "usage: writ-sandbox [--landlock] [--read PATH]... [--write PATH]... [--allow-unenforced-fs] [--arg0 NAME] -- /abs/program [ARGS]...: {0}"
+        "usage: writ-sandbox [--landlock] [--read PATH]... [--write PATH]... [--hide PATH]... [--allow-unenforced-fs] [--allow-uncontained] [--parent PID] [--arg0 NAME] -- /abs/program [ARGS]...: {0}"
     )]
     Usage(String),
     #[error("cannot set no_new_privs: {0}")]
@@ -79,6 +79,14 @@ pub enum SandboxError {
         program: String,
         source: std::io::Error,
     },
+    #[error(
+        "cannot contain the command: {0}; this kernel must allow user and PID namespaces (check kernel.unprivileged_userns_clone / user.max_user_namespaces), or pass --allow-uncontained to run it without (processes it starts may then outlive it)"
+    )]
+    ContainmentUnavailable(String),
+    #[error("cannot set up the command's namespace: {0}")]
+    Mount(String),
+    #[error("cannot start the command's sandbox: {0}")]
+    Setup(String),
 }
 
 impl SandboxError {
@@ -89,6 +97,9 @@ impl SandboxError {
             SandboxError::LandlockUnsupported(_) => "landlock_unsupported",
             SandboxError::Landlock(_) => "landlock_failed",
             SandboxError::Exec { .. } => "exec_failed",
+            SandboxError::ContainmentUnavailable(_) => "containment_unavailable",
+            SandboxError::Mount(_) => "sandbox_mount_failed",
+            SandboxError::Setup(_) => "sandbox_setup_failed",
         }
     }
 }

@@ -47,6 +47,12 @@ pub struct RunnerConfig {
     pub sandbox_prefix: Vec<OsString>,
     /// Run when the kernel cannot enforce the writ's filesystem limits (said plainly).
     pub allow_unenforced_fs: bool,
+    /// Run when the kernel offers no namespaces to contain the command (said plainly; the
+    /// processes it starts may then outlive it).
+    pub allow_uncontained: bool,
+    /// Writ's own files the command must not read (the gate key, token files): hidden in the
+    /// command's mount namespace.
+    pub hide: Vec<PathBuf>,
     /// Between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
     /// Lease renewal period (renewal also happens at half of the remaining lease when sooner).
@@ -69,6 +75,8 @@ impl RunnerConfig {
             sandbox_program,
             sandbox_prefix: Vec::new(),
             allow_unenforced_fs: false,
+            allow_uncontained: false,
+            hide: Vec::new(),
             kill_grace: Duration::from_secs(5),
             renew_every: Duration::from_secs(10),
             feed_wait: Duration::from_secs(5),
@@ -415,9 +423,13 @@ impl Runner {
                 .flat_map(|f| f.write.iter().map(PathBuf::from))
                 .collect(),
             allow_unenforced: self.config.allow_unenforced_fs,
+            allow_uncontained: self.config.allow_uncontained,
+            hide: self.config.hide.clone(),
+            parent: Some(std::process::id()),
             arg0: req.argv.first().map(OsString::from),
             program: req.program.clone(),
             args: req.argv.iter().skip(1).map(OsString::from).collect(),
+            ..SandboxArgs::default()
         };
         let mut cmd = tokio::process::Command::new(&self.config.sandbox_program);
         cmd.args(&self.config.sandbox_prefix)

@@ -42,9 +42,17 @@ fn page(answer: &Value) -> Result<(Vec<Value>, Option<Value>), McpError> {
     ))
 }
 
-/// Spawns `command` and lists its tools over stdio.
+/// Spawns `command` (allowlisted environment only) and lists its tools over stdio.
 pub async fn list_tools_stdio(command: &[String]) -> Result<Vec<Value>, McpError> {
-    let (mut child, mut stdin, stdout) = super::stdio::spawn_upstream(command)?;
+    list_tools_stdio_with(command, &crate::exec::ChildEnv::default()).await
+}
+
+/// [`list_tools_stdio`] with the variables `env` lets through (`--pass-env`).
+pub async fn list_tools_stdio_with(
+    command: &[String],
+    env: &crate::exec::ChildEnv,
+) -> Result<Vec<Value>, McpError> {
+    let (mut child, mut stdin, stdout) = super::stdio::spawn_upstream(command, env)?;
     let mut lines = BufReader::new(stdout).lines();
     let work = async {
         let mut send = async |v: Value| -> Result<(), McpError> {

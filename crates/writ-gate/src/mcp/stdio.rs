@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::exec::ChildEnv;
+
 use super::enforce::{
     Admission, Enforcer, IdMap, Inbound, LISTS, Permit, cancellation_upstream, classify,
     id_in_flight_answer, with_id,
@@ -305,7 +307,8 @@ impl Session {
 
 /// Runs the gateway over stdio: spawns `command` as the upstream and relays `client_in` /
 /// `client_out` (normally the gateway's own stdin/stdout) until either side ends.
-/// `token` is the principal's token every governed call is authorized with.
+/// `token` is the principal's token every governed call is authorized with. The upstream gets
+/// only the allowlisted environment ([`ChildEnv::default`]); see [`run_stdio_with`].
 pub async fn run_stdio<R, W>(
     enforcer: Arc<Enforcer>,
     token: Option<String>,
@@ -317,7 +320,31 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut child, mut up_in, up_out) = spawn_upstream(command)?;
+    run_stdio_with(
+        enforcer,
+        token,
+        command,
+        &ChildEnv::default(),
+        client_in,
+        client_out,
+    )
+    .await
+}
+
+/// [`run_stdio`] with the variables `env` lets through (`--pass-env`).
+pub async fn run_stdio_with<R, W>(
+    enforcer: Arc<Enforcer>,
+    token: Option<String>,
+    command: &[String],
+    env: &ChildEnv,
+    client_in: R,
+    client_out: W,
+) -> Result<(), McpError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut child, mut up_in, up_out) = spawn_upstream(command, env)?;
 
     let (to_upstream, mut upstream_rx) = mpsc::unbounded_channel::<String>();
     let (to_client, mut client_rx) = mpsc::unbounded_channel::<Arc<String>>();
@@ -392,9 +419,11 @@ where
 }
 
 /// Starts an upstream MCP server `command` with piped stdin and stdout (stderr passes through);
-/// it is killed when the child handle is dropped.
+/// it is killed when the child handle is dropped. Its environment is only what `env` lets
+/// through: the gateway's tokens and key path never reach the server it governs.
 pub(crate) fn spawn_upstream(
     command: &[String],
+    env: &ChildEnv,
 ) -> Result<
     (
         tokio::process::Child,
@@ -409,6 +438,8 @@ pub(crate) fn spawn_upstream(
     })?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(env.from_current_process())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -233,15 +233,51 @@ pub fn process_gone(pid: u32) -> bool {
     }
 }
 
-/// Waits until `pid` runs `comm` (the launcher has exec'd the command).
+/// The parent of each process (host process ids).
+fn parents() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split(' ').nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            out.push((pid, ppid));
+        }
+    }
+    out
+}
+
+/// `pid` and every process descending from it.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let links = parents();
+    let mut out = vec![pid];
+    let mut i = 0;
+    while let Some(&p) = out.get(i) {
+        out.extend(links.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out
+}
+
+/// Waits until `pid` or a process descending from it runs `comm` (the launcher runs the
+/// command two stages down, in its own PID namespace).
 pub async fn wait_for_comm(pid: u32, comm: &str) {
     for _ in 0..2000 {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm) {
+        if descendants(pid).iter().any(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+        }) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    panic!("process {pid} never became {comm}");
+    panic!("process {pid} never ran {comm}");
 }
 
 /// Waits until a file exists (a script says it is ready).

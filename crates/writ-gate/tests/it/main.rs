@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod exec_containment;
 mod exec_faults;
 mod exec_harness;
 mod exec_revocation;

@@ -1,0 +1,234 @@
+//! What a governed command can reach (issue 12, findings 4 and 12): nothing it starts outlives
+//! its execution, whatever it does to escape, and it can neither signal nor read its runner,
+//! nor read Writ's key and token files. Run as root here and in CI, where containment must hold
+//! too.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use writ_model::receipt::Outcome;
+
+use crate::exec_harness::{Server, config, gate, request, runner, wait_for_file};
+
+/// Each way a process can leave its parent's process group or session, started in the
+/// background by the command: it waits, then writes its file.
+fn escapes(dir: &Path, tag: &str) -> String {
+    let f = |name: &str| dir.join(format!("{tag}-{name}")).display().to_string();
+    format!(
+        "setsid sh -c 'sleep 2; echo escaped > {setsid}' & \
+         ( ( sleep 2; echo escaped > {double} ) & ) ; \
+         nohup sh -c 'sleep 2; echo escaped > {nohup}' >/dev/null 2>&1 & \
+         python3 -c 'import os, time; os.setpgid(0, 0); time.sleep(2); open(\"{pgrp}\", \"w\").write(\"escaped\")' & ",
+        setsid = f("setsid"),
+        double = f("double-fork"),
+        nohup = f("nohup"),
+        pgrp = f("new-pgrp"),
+    )
+}
+
+/// Waits until no process on the host carries `marker` in its command line, then past the
+/// escapees' own sleep, and checks that none of their files was written.
+async fn assert_nothing_escaped(dir: &Path, tag: &str) {
+    let t0 = Instant::now();
+    loop {
+        let alive = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(tag))
+            });
+        if !alive {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "a process the command started outlived its execution"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The escapees are gone; wait past their sleep anyway, the files must never appear.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for name in ["setsid", "double-fork", "nohup", "new-pgrp"] {
+        let f = dir.join(format!("{tag}-{name}"));
+        assert!(
+            !f.exists(),
+            "{name}: the escaped child wrote {}",
+            f.display()
+        );
+    }
+}
+
+// Regression (finding 4b): the kill switch ended the main command, but a `setsid` child lived on
+// and wrote its file; so did double-forked, nohup'd and new-process-group children.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_escaped_child_outlives_the_kill_switch() {
+    let srv = Server::start().await;
+    let token = srv.add_principal("agent:escaper", "sandbox").await;
+    let creds = srv.add_gate("gate:runner", "sandbox").await;
+    let r = Arc::new(runner(
+        srv.cp(),
+        gate(&creds, &srv.jwks().await, Some(10)),
+        config(&token, &creds.token),
+    ));
+    let feed = r.follow_feed().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "killswitch-escape";
+    let ready = dir.path().join("ready");
+    let script = format!(
+        "{} touch {}; sleep 30",
+        escapes(dir.path(), tag),
+        ready.display()
+    );
+    let req = request(&["bash", "-c", &script], dir.path());
+    let task = {
+        let r = r.clone();
+        tokio::spawn(async move { r.run(&req).await })
+    };
+    wait_for_file(&ready).await;
+    srv.admin("POST", "/v1/admin/kill-switch", json!({"on": true}))
+        .await;
+    let report = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::TerminatedByGovernance);
+    assert_nothing_escaped(dir.path(), tag).await;
+    feed.abort();
+    srv.stop().await;
+}
+
+// Regression (finding 4): a command that exits at once left its background children running
+// after its execution (and its receipt) had ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_escaped_child_outlives_a_command_that_ends() {
+    let srv = Server::start().await;
+    let token = srv.add_principal("agent:escaper", "sandbox").await;
+    let creds = srv.add_gate("gate:runner", "sandbox").await;
+    let r = runner(
+        srv.cp(),
+        gate(&creds, &srv.jwks().await, None),
+        config(&token, &creds.token),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "end-escape";
+    let script = format!("{} exit 0", escapes(dir.path(), tag));
+    let report = r
+        .run(&request(&["bash", "-c", &script], dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Success);
+    assert_nothing_escaped(dir.path(), tag).await;
+    srv.stop().await;
+}
+
+// Regression (findings 4a and 12): `kill -9 $PPID` killed the runner, and
+// `/proc/$PPID/environ` and `cmdline` showed the runner's tokens and key path; the gate key was
+// readable without any --fs grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_can_neither_signal_nor_read_its_runner_or_writs_files() {
+    let srv = Server::start().await;
+    let token = srv.add_principal("agent:snoop", "sandbox").await;
+    let creds = srv.add_gate("gate:runner", "sandbox").await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("gate.key");
+    std::fs::write(&key, "canary-gate-key").unwrap();
+    let token_file = dir.path().join("agent.token");
+    std::fs::write(&token_file, "canary-token-file").unwrap();
+    let mut cfg = config(&token, &creds.token);
+    cfg.hide = vec![key.clone(), token_file.clone()];
+    let r = runner(srv.cp(), gate(&creds, &srv.jwks().await, None), cfg);
+    let me = std::process::id();
+    // Every read that succeeds prints its name; every signal that lands, too.
+    let script = format!(
+        "for p in $PPID {me}; do \
+           for f in environ cmdline mem; do \
+             if [ -r /proc/$p/$f ] && head -c 1 /proc/$p/$f >/dev/null 2>&1 && \
+                [ $f != cmdline -o $p = {me} ]; then echo READ:$p/$f; fi; \
+           done; \
+           tr '\\0' ' ' < /proc/$p/cmdline > {seen}/cmdline-$p 2>/dev/null; \
+           kill -0 $p 2>/dev/null && echo SIGNAL:$p; \
+         done; \
+         cat {key} {token_file} 2>/dev/null; \
+         kill -9 $PPID {me} 2>/dev/null; sleep 0.2; echo done",
+        key = key.display(),
+        token_file = token_file.display(),
+        seen = dir.path().display(),
+    );
+    let report = r
+        .run(&request(&["sh", "-c", &script], dir.path()))
+        .await
+        .unwrap();
+    let out = String::from_utf8(report.stdout.clone().unwrap()).unwrap();
+    assert!(out.trim_end().ends_with("done"), "{out}");
+    assert!(
+        !out.contains("READ:"),
+        "the command read a runner's /proc entry: {out}"
+    );
+    assert!(
+        !out.contains("SIGNAL:"),
+        "the command can signal its runner: {out}"
+    );
+    // What the command could see of the command lines around it (init's, its own namespace's).
+    let mut seen = out.clone();
+    for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("cmdline-") {
+            seen.push_str(&std::fs::read_to_string(e.path()).unwrap());
+        }
+    }
+    for secret in [
+        "canary-gate-key",
+        "canary-token-file",
+        token.as_str(),
+        creds.token.as_str(),
+    ] {
+        assert!(
+            !seen.contains(secret),
+            "{secret} reached the command: {seen}"
+        );
+    }
+    assert_eq!(report.outcome, Outcome::Success, "{out}");
+    srv.stop().await;
+}
+
+// Regression (finding 4a): once the runner was killed, its command (and what it started) ran on
+// unwatched and wrote its file. Here a shell stands in for the runner: it starts the launcher
+// exactly as the runner does (`--parent` its own pid) and is then killed with SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_command_started_outlives_its_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = "runner-death-escape";
+    let ready = dir.path().join("ready");
+    let launcher = env!("CARGO_BIN_EXE_writ-sandbox");
+    let inner = format!(
+        "{} touch {}; sleep 2; echo escaped > {}/{tag}-main",
+        escapes(dir.path(), tag),
+        ready.display(),
+        dir.path().display()
+    );
+    let mut fake_runner = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{launcher} --parent $$ -- /bin/bash -c \"$0\"; echo runner-survived",
+            launcher = launcher
+        ))
+        .arg(&inner)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for_file(&ready).await;
+    fake_runner.start_kill().unwrap();
+    let _ = fake_runner.wait().await;
+    assert_nothing_escaped(dir.path(), tag).await;
+    assert!(!dir.path().join(format!("{tag}-main")).exists());
+}
