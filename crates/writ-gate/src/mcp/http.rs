@@ -217,7 +217,7 @@ fn copy_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
 }
 
 /// The JSON-RPC messages in an answer body, JSON or SSE.
-pub(crate) fn messages(body: &[u8]) -> Vec<Value> {
+pub fn messages(body: &[u8]) -> Vec<Value> {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return match v {
             Value::Array(items) => items,
