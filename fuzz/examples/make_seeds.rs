@@ -44,7 +44,13 @@ fn main() {
 
     // writ_verify: an issued writ, its header and payload, the JWKS that verifies it.
     let token = fx::issue_writ(&fx::call());
-    write(&dir, "writ_verify", "issued-writ", Some(0), token.as_bytes());
+    write(
+        &dir,
+        "writ_verify",
+        "issued-writ",
+        Some(0),
+        token.as_bytes(),
+    );
     let mut segs = token.split('.');
     let header = URL_SAFE_NO_PAD
         .decode(segs.next().unwrap_or_default())
@@ -57,7 +63,13 @@ fn main() {
     pair.extend_from_slice(&payload);
     write(&dir, "writ_verify", "issued-header-payload", Some(1), &pair);
     let other = fx::issue_writ(&Intent::new("exec", "cmd:/usr/bin/git", json!({})));
-    write(&dir, "writ_verify", "writ-for-another-call", Some(0), other.as_bytes());
+    write(
+        &dir,
+        "writ_verify",
+        "writ-for-another-call",
+        Some(0),
+        other.as_bytes(),
+    );
     let jwks = writ_artifact::Jwks {
         keys: vec![fx::writ_key().public_jwk()],
     };
@@ -74,12 +86,24 @@ fn main() {
     for (i, r) in requests.iter().enumerate() {
         let text = serde_json::to_vec(r).unwrap_or_default();
         write(&dir, "canonical_json", &format!("request-{i}"), None, &text);
-        write(&dir, "authorize_request", &format!("request-{i}"), Some(1), &text);
+        write(
+            &dir,
+            "authorize_request",
+            &format!("request-{i}"),
+            Some(1),
+            &text,
+        );
         if let Ok(req) = serde_json::from_value::<AuthorizeRequest>(r.clone())
             && let (_, Ok(entry)) = decide_with_entry(&bundle, &req, fx::NOW)
             && i < 3
         {
-            write(&dir, "canonical_json", &format!("decision-{i}"), None, &entry);
+            write(
+                &dir,
+                "canonical_json",
+                &format!("decision-{i}"),
+                None,
+                &entry,
+            );
         }
     }
     write(
@@ -123,20 +147,39 @@ fn main() {
         }
     }
     write(&dir, "cedar_mapping", "forbidden-b", Some(6), br#"{"b":2}"#);
-    write(&dir, "cedar_mapping", "numbers-n", Some(6), br#"{"n":[1,3],"b":3}"#);
+    write(
+        &dir,
+        "cedar_mapping",
+        "numbers-n",
+        Some(6),
+        br#"{"n":[1,3],"b":3}"#,
+    );
 
     // signed_note and checkpoint: notes and keys of the log.
     let signer = fx::log_signer();
     let note = sign_note("hello\nworld\n", &[&signer as &dyn NoteSigner])
         .unwrap_or_else(|e| panic!("note: {e}"));
     write(&dir, "signed_note", "note", Some(0), note.as_bytes());
-    write(&dir, "signed_note", "vkey", Some(1), signer.verifier().to_vkey().as_bytes());
-    write(&dir, "signed_note", "skey", Some(2), signer.to_skey().as_bytes());
+    write(
+        &dir,
+        "signed_note",
+        "vkey",
+        Some(1),
+        signer.verifier().to_vkey().as_bytes(),
+    );
+    write(
+        &dir,
+        "signed_note",
+        "skey",
+        Some(2),
+        signer.to_skey().as_bytes(),
+    );
 
     let entries: Vec<Vec<u8>> = (0..11u64)
         .map(|i| format!("{{\"i\":{i},\"type\":\"fuzz\",\"v\":1}}").into_bytes())
         .collect();
-    let tree = MemoryTree::from_leaf_hashes(entries.iter().map(|e| writ_ledger::leaf_hash(e)).collect());
+    let tree =
+        MemoryTree::from_leaf_hashes(entries.iter().map(|e| writ_ledger::leaf_hash(e)).collect());
     let body = Checkpoint {
         origin: fx::LOG_ORIGIN.into(),
         size: tree.size(),
@@ -145,10 +188,34 @@ fn main() {
     };
     let signed =
         SignedCheckpoint::sign(body.clone(), &signer).unwrap_or_else(|e| panic!("sign: {e}"));
-    write(&dir, "signed_note", "checkpoint", Some(0), signed.note().as_bytes());
-    write(&dir, "checkpoint", "body", Some(0), body.to_text().as_bytes());
-    write(&dir, "checkpoint", "signed", Some(1), signed.note().as_bytes());
-    write(&dir, "checkpoint", "to-sign", Some(2), body.to_text().as_bytes());
+    write(
+        &dir,
+        "signed_note",
+        "checkpoint",
+        Some(0),
+        signed.note().as_bytes(),
+    );
+    write(
+        &dir,
+        "checkpoint",
+        "body",
+        Some(0),
+        body.to_text().as_bytes(),
+    );
+    write(
+        &dir,
+        "checkpoint",
+        "signed",
+        Some(1),
+        signed.note().as_bytes(),
+    );
+    write(
+        &dir,
+        "checkpoint",
+        "to-sign",
+        Some(2),
+        body.to_text().as_bytes(),
+    );
 
     // proof_bundle: a bundle for leaf 6 of the 11-leaf tree, a consistency proof 4 -> 11.
     let index = 6u64;
@@ -190,18 +257,36 @@ fn main() {
         Some(2),
         &serde_json::to_vec(&proof).unwrap_or_default(),
     );
-    write(&dir, "proof_bundle", "real-tree", Some(3), &[10, 6, 3, 1, 9, 0]);
+    write(
+        &dir,
+        "proof_bundle",
+        "real-tree",
+        Some(3),
+        &[10, 6, 3, 1, 9, 0],
+    );
 
     // tile_path: paths the log serves, an entry bundle, a hash tile.
     for (i, p) in ["0/x001/x234/067", "entries/000.p/15", "1/005.p/12", "2/000"]
         .iter()
         .enumerate()
     {
-        write(&dir, "tile_path", &format!("path-{i}"), Some(0), p.as_bytes());
+        write(
+            &dir,
+            "tile_path",
+            &format!("path-{i}"),
+            Some(0),
+            p.as_bytes(),
+        );
     }
     let eb = encode_bundle(&entries).unwrap_or_else(|e| panic!("{e}"));
     write(&dir, "tile_path", "entry-bundle", Some(1), &eb);
-    write(&dir, "tile_path", "hash-tile", Some(2), &tile_bytes(&tree.level(0)[..4]));
+    write(
+        &dir,
+        "tile_path",
+        "hash-tile",
+        Some(2),
+        &tile_bytes(&tree.level(0)[..4]),
+    );
 
     // mcp_client: requests a client sends through the gateway.
     let client = [
@@ -214,24 +299,61 @@ fn main() {
         json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}),
     ];
     for (i, m) in client.iter().enumerate() {
-        write(&dir, "mcp_client", &format!("msg-{i}"), None, m.to_string().as_bytes());
+        write(
+            &dir,
+            "mcp_client",
+            &format!("msg-{i}"),
+            None,
+            m.to_string().as_bytes(),
+        );
     }
 
     // mcp_upstream: list answers as an upstream sends them, JSON and SSE.
     let tools = json!({"jsonrpc":"2.0","id":4,"result":{"tools":[
         {"name":"get_issue","description":"Read an issue","inputSchema":{"type":"object","properties":{"number":{"type":"integer"}}}},
         {"name":"delete_repo","description":"Delete","inputSchema":{"type":"object"}}]}});
-    write(&dir, "mcp_upstream", "tools", Some(0), tools.to_string().as_bytes());
-    let prompts = json!({"jsonrpc":"2.0","id":5,"result":{"prompts":[{"name":"summary"}],"nextCursor":"2"}});
-    write(&dir, "mcp_upstream", "prompts", Some(1), prompts.to_string().as_bytes());
+    write(
+        &dir,
+        "mcp_upstream",
+        "tools",
+        Some(0),
+        tools.to_string().as_bytes(),
+    );
+    let prompts =
+        json!({"jsonrpc":"2.0","id":5,"result":{"prompts":[{"name":"summary"}],"nextCursor":"2"}});
+    write(
+        &dir,
+        "mcp_upstream",
+        "prompts",
+        Some(1),
+        prompts.to_string().as_bytes(),
+    );
     let resources =
         json!({"jsonrpc":"2.0","id":6,"result":{"resources":[{"uri":"file:///a","name":"a"}]}});
     let sse = format!("event: message\ndata: {resources}\n\n");
-    write(&dir, "mcp_upstream", "resources-sse", Some(2), sse.as_bytes());
+    write(
+        &dir,
+        "mcp_upstream",
+        "resources-sse",
+        Some(2),
+        sse.as_bytes(),
+    );
     let templates = json!({"jsonrpc":"2.0","id":7,"result":{"resourceTemplates":[{"uriTemplate":"file:///{path}","name":"f"}]}});
-    write(&dir, "mcp_upstream", "templates", Some(3), templates.to_string().as_bytes());
+    write(
+        &dir,
+        "mcp_upstream",
+        "templates",
+        Some(3),
+        templates.to_string().as_bytes(),
+    );
     let error = json!({"jsonrpc":"2.0","id":8,"error":{"code":-32601,"message":"no"}});
-    write(&dir, "mcp_upstream", "error", Some(0), error.to_string().as_bytes());
+    write(
+        &dir,
+        "mcp_upstream",
+        "error",
+        Some(0),
+        error.to_string().as_bytes(),
+    );
 
     // policy_bundle: the default bundle, signed and unsigned, and the numbers bundle.
     let join = |files: &[(String, String)]| -> Vec<u8> {

@@ -40,7 +40,10 @@ fn check_request(req: &AuthorizeRequest) {
     let again = back
         .to_canonical()
         .unwrap_or_else(|e| panic!("a request read back does not encode: {e}"));
-    assert_eq!(again, own, "a request read back from its canonical form encodes differently");
+    assert_eq!(
+        again, own,
+        "a request read back from its canonical form encodes differently"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -54,8 +57,7 @@ fuzz_target!(|data: &[u8]| {
             .header("content-type", "application/json")
             .body(axum::body::Body::from(rest.to_vec()))
             .unwrap_or_else(|e| unreachable!("a fixed request: {e}"));
-        let Ok(ApiJson(body)) =
-            fx::block_on(ApiJson::<AuthorizeBody>::from_request(request, &()))
+        let Ok(ApiJson(body)) = fx::block_on(ApiJson::<AuthorizeBody>::from_request(request, &()))
         else {
             return;
         };

@@ -16,9 +16,9 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use writ_fuzz as fx;
+use writ_gate::ControlPlane;
 use writ_gate::mcp::enforce::{Enforcer, EnforcerConfig};
 use writ_gate::mcp::{PinSet, http, stdio};
-use writ_gate::ControlPlane;
 use writ_model::FixedClock;
 
 const LISTS: [(&str, &str); 4] = [
@@ -68,10 +68,16 @@ fuzz_target!(|data: &[u8]| {
     {
         let head = stdio::head(line);
         let want = (
-            full.get("method").and_then(Value::as_str).map(str::to_owned),
+            full.get("method")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             full.get("id").cloned(),
         );
-        assert_eq!(head, Some(want), "the stdio fast path misreads an upstream line");
+        assert_eq!(
+            head,
+            Some(want),
+            "the stdio fast path misreads an upstream line"
+        );
     }
 
     for mut msg in http::messages(body) {
@@ -79,7 +85,10 @@ fuzz_target!(|data: &[u8]| {
         let had_result = msg.get("result").is_some();
         fx::block_on(enforcer().filter_list(method, None, &mut msg));
         if let Some(result) = msg.get("result") {
-            assert!(had_result, "an upstream answer without a result got one: {before}");
+            assert!(
+                had_result,
+                "an upstream answer without a result got one: {before}"
+            );
             let listed = result.get(key).and_then(Value::as_array);
             assert!(
                 listed.is_some_and(Vec::is_empty),
@@ -87,7 +96,11 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         if before.is_object() && before.get("id").is_some() {
-            assert_eq!(msg.get("id"), before.get("id"), "filtering changed the answer's id");
+            assert_eq!(
+                msg.get("id"),
+                before.get("id"),
+                "filtering changed the answer's id"
+            );
         }
         if method == "tools/list"
             && let Some(tools) = before.pointer("/result/tools").and_then(Value::as_array)

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use writ_authorize::{
-    BundleSigningKey, BundleSignature, BundleSource, BundleVerifyingKey, ReplayOutcome, compile,
+    BundleSignature, BundleSigningKey, BundleSource, BundleVerifyingKey, ReplayOutcome, compile,
     decide, replay,
 };
 use writ_fuzz as fx;
@@ -28,13 +28,30 @@ fn requests() -> &'static [AuthorizeRequest] {
     static R: OnceLock<Vec<AuthorizeRequest>> = OnceLock::new();
     R.get_or_init(|| {
         [
-            ("agent:triage-bot", "mcp.call_tool", "tool:github/get_issue", r#"{"number":7}"#),
-            ("agent:triage-bot", "exec", "cmd:/bin/rm", r#"{"argv":["-rf","/"]}"#),
-            ("human:alice", "http.request", "http:https://api.github.com", r#"{"method":"GET"}"#),
+            (
+                "agent:triage-bot",
+                "mcp.call_tool",
+                "tool:github/get_issue",
+                r#"{"number":7}"#,
+            ),
+            (
+                "agent:triage-bot",
+                "exec",
+                "cmd:/bin/rm",
+                r#"{"argv":["-rf","/"]}"#,
+            ),
+            (
+                "human:alice",
+                "http.request",
+                "http:https://api.github.com",
+                r#"{"method":"GET"}"#,
+            ),
         ]
         .into_iter()
         .map(|(p, a, r, args)| AuthorizeRequest {
-            principal: p.parse().unwrap_or_else(|_| unreachable!("a fixture principal")),
+            principal: p
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a fixture principal")),
             act: None,
             intent: Intent::new(a, r, serde_json::from_str(args).unwrap_or_default()),
             env: EnvironmentClaims::new(fx::zone(), fx::gate()),

@@ -45,7 +45,10 @@ fn check_verified(bundle: &ProofBundle, pinned: Option<&str>) {
     for (v, e) in verified.entries.iter().zip(&bundle.entries) {
         assert_eq!(v.index, e.index);
         assert_eq!(Some(&v.entry), B64.decode(&e.entry_b64).ok().as_ref());
-        assert!(v.index < verified.checkpoint.size(), "an entry beyond the tree verified");
+        assert!(
+            v.index < verified.checkpoint.size(),
+            "an entry beyond the tree verified"
+        );
     }
 }
 
@@ -125,8 +128,7 @@ fn real_tree(data: &[u8]) {
     }
 
     let root1 = tree_root(&tree, size1).unwrap_or_else(|e| panic!("root at size1: {e}"));
-    let hashes =
-        consistency_proof(&tree, size1, size).unwrap_or_else(|e| panic!("prover: {e}"));
+    let hashes = consistency_proof(&tree, size1, size).unwrap_or_else(|e| panic!("prover: {e}"));
     let mut proof = ConsistencyProof::new(size1, size, &root1, &root, &hashes);
     proof
         .verify()

@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     match mode % 3 {
         0 => {
             if let Ok(note) = parse_note(text) {
-                assert!(text.starts_with(&note.text), "the text is not the note's start");
+                assert!(
+                    text.starts_with(&note.text),
+                    "the text is not the note's start"
+                );
                 assert!(!note.signatures.is_empty());
             }
             let verifier = signer().verifier();

@@ -10,8 +10,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use writ_ledger::tiles::{
-    TILE_WIDTH, TileRef, decode_bundle, encode_bundle, entries_path, parse_tile_path,
-    tile_bytes, tile_hashes, tile_path,
+    TILE_WIDTH, TileRef, decode_bundle, encode_bundle, entries_path, parse_tile_path, tile_bytes,
+    tile_hashes, tile_path,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -55,8 +55,14 @@ fn check(token: &str) {
     assert_eq!(c.env.zone, fx::zone());
     assert_eq!(c.intent, f.digest);
     let leeway = f.verifier.config().leeway_secs;
-    assert!(fx::NOW < c.exp.saturating_add(leeway), "an expired writ verified");
-    assert!(fx::NOW.saturating_add(leeway) >= c.nbf, "a writ before nbf verified");
+    assert!(
+        fx::NOW < c.exp.saturating_add(leeway),
+        "an expired writ verified"
+    );
+    assert!(
+        fx::NOW.saturating_add(leeway) >= c.nbf,
+        "a writ before nbf verified"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -77,10 +83,7 @@ fuzz_target!(|data: &[u8]| {
                 URL_SAFE_NO_PAD.encode(payload)
             );
             let sig = fixture().key.sign(signing_input.as_bytes());
-            let token = format!(
-                "{signing_input}.{}",
-                URL_SAFE_NO_PAD.encode(sig.to_bytes())
-            );
+            let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
             check(&token);
         }
         _ => {

@@ -52,7 +52,8 @@ pub fn gate() -> GateId {
 }
 
 pub fn zone() -> ZoneId {
-    ZONE.parse::<ZoneId>().unwrap_or_else(|_| unreachable!("a valid zone name"))
+    ZONE.parse::<ZoneId>()
+        .unwrap_or_else(|_| unreachable!("a valid zone name"))
 }
 
 pub fn execution() -> ExecutionId {
@@ -167,11 +168,8 @@ pub fn mapping_bundle() -> Bundle {
 
 /// Sorts named files into a bundle source and compiles it, as `POST /v1/admin/bundles`
 /// does.
-pub fn compile_files(
-    files: Vec<(String, String)>,
-) -> Result<Bundle, writ_authorize::BundleError> {
-    let source =
-        BundleSource::from_files(files.into_iter().map(|(n, t)| (n, t.into_bytes())))?;
+pub fn compile_files(files: Vec<(String, String)>) -> Result<Bundle, writ_authorize::BundleError> {
+    let source = BundleSource::from_files(files.into_iter().map(|(n, t)| (n, t.into_bytes())))?;
     writ_authorize::compile(&source)
 }
 
