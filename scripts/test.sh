@@ -47,4 +47,20 @@ if [ -z "${WRIT_CONFORMANCE_DIR:-}" ] && [ -d ../shared/conformance ]; then
   export WRIT_CONFORMANCE_DIR="$(cd ../shared/conformance && pwd)"
 fi
 
+# Fuzz smoke: every target of fuzz/ builds and runs its seed corpus plus a few thousand
+# executions (scripts/fuzz.sh; libFuzzer needs nightly Rust and cargo-fuzz). CI installs what
+# is missing; elsewhere a missing toolchain skips the smoke with a note. WRIT_SKIP_FUZZ=1 skips it.
+if [ "${WRIT_SKIP_FUZZ:-}" != "1" ]; then
+  if [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+    cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+    cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  fi
+  if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    echo "==> fuzz smoke (scripts/fuzz.sh --runs 3000)"
+    bash scripts/fuzz.sh --runs 3000
+  else
+    echo "==> fuzz smoke skipped: no nightly toolchain with cargo-fuzz (rustup toolchain install nightly --profile minimal; cargo install cargo-fuzz --locked)" >&2
+  fi
+fi
+
 exec cargo test --workspace --locked "$@"

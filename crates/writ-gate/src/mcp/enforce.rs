@@ -133,6 +133,49 @@ pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
     })
 }
 
+/// The intent of a governed client request (`tools/call`, `prompts/get`, `resources/read`) to
+/// the upstream `server`: what is authorized, digested and receipted for it. A pure function of
+/// the parsed message, so the `mcp_client` fuzz target runs exactly what the gateway runs.
+pub fn request_intent(server: &str, method: &str, request: &Value) -> Result<Intent, Denial> {
+    let empty = json!({});
+    let params = request.get("params").unwrap_or(&empty);
+    let text = |key: &str| {
+        params
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Denial::new("invalid_call", format!("{method} without a string `{key}`"))
+            })
+    };
+    let arguments = || match params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a) => a.clone(),
+    };
+    match method {
+        "tools/call" => {
+            let name = text("name")?;
+            let resource = format!("tool:{server}/{name}");
+            Ok(Intent::new(CALL_TOOL, resource, arguments()))
+        }
+        "prompts/get" => {
+            let name = text("name")?;
+            let resource = format!("prompt:{server}/{name}");
+            Ok(Intent::new(GET_PROMPT, resource, arguments()))
+        }
+        _ => {
+            let uri = text("uri")?;
+            let resource = format!("mcp-resource:{server}/{uri}");
+            // The exact parameters, without `_meta` (progress tokens are not the action).
+            let mut args = params.clone();
+            if let Some(o) = args.as_object_mut() {
+                o.remove("_meta");
+            }
+            Ok(Intent::new(READ_RESOURCE, resource, args))
+        }
+    }
+}
+
 /// Settings of one gateway in front of one upstream server.
 #[derive(Debug, Clone)]
 pub struct EnforcerConfig {
@@ -340,45 +383,17 @@ impl Enforcer {
         }
     }
 
-    /// The intent of a governed request: (action, resource, exact arguments).
+    /// The intent of a governed request ([`request_intent`]); a tool must also match its pin.
     fn intent_of(&self, method: &str, request: &Value) -> Result<Intent, Denial> {
-        let empty = json!({});
-        let params = request.get("params").unwrap_or(&empty);
-        let text = |key: &str| {
-            params
-                .get(key)
+        let intent = request_intent(&self.config.server, method, request)?;
+        if method == "tools/call" {
+            let name = request
+                .pointer("/params/name")
                 .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    Denial::new("invalid_call", format!("{method} without a string `{key}`"))
-                })
-        };
-        let arguments = || match params.get("arguments") {
-            None | Some(Value::Null) => json!({}),
-            Some(a) => a.clone(),
-        };
-        match method {
-            "tools/call" => {
-                let name = text("name")?;
-                self.pin_check(&name)?;
-                Ok(Intent::new(CALL_TOOL, self.resource(&name), arguments()))
-            }
-            "prompts/get" => {
-                let name = text("name")?;
-                let resource = format!("prompt:{}/{name}", self.config.server);
-                Ok(Intent::new(GET_PROMPT, resource, arguments()))
-            }
-            _ => {
-                let uri = text("uri")?;
-                let resource = format!("mcp-resource:{}/{uri}", self.config.server);
-                // The exact parameters, without `_meta` (progress tokens are not the action).
-                let mut args = params.clone();
-                if let Some(o) = args.as_object_mut() {
-                    o.remove("_meta");
-                }
-                Ok(Intent::new(READ_RESOURCE, resource, args))
-            }
+                .ok_or_else(|| Denial::new("invalid_call", "tools/call without a string `name`"))?;
+            self.pin_check(name)?;
         }
+        Ok(intent)
     }
 
     async fn admit_call(

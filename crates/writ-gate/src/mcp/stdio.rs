@@ -76,7 +76,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 
 /// The `method` (when a string) and `id` of an upstream line, without building the rest of
 /// the message (a tool result can be large); `None` when the line is not JSON.
-fn head(line: &str) -> Option<(Option<String>, Option<Value>)> {
+pub fn head(line: &str) -> Option<(Option<String>, Option<Value>)> {
     if line.trim_start().starts_with('{')
         && let Ok(h) = serde_json::from_str::<Head>(line)
     {
