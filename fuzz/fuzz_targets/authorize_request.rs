@@ -72,6 +72,7 @@ fuzz_target!(|data: &[u8]| {
             intent: body.intent,
             env: body.attestation.claims,
             lineage: Some(Lineage::root(fx::execution())),
+            principal_entity: None,
         });
     } else if let Ok(req) = serde_json::from_slice::<AuthorizeRequest>(rest) {
         check_request(&req);

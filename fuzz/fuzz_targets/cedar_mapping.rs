@@ -56,6 +56,7 @@ fn request(selector: u8, args: serde_json::Value) -> AuthorizeRequest {
         intent: Intent::new(action, resource, args),
         env: EnvironmentClaims::new(fx::zone(), fx::gate()),
         lineage: Some(Lineage::root(fx::execution())),
+        principal_entity: None,
     }
 }
 

@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use writ_gate::mcp::enforce::{GOVERNED, Inbound, classify, request_intent};
+use writ_gate::mcp::enforce::{GOVERNED, Inbound, LISTS, classify, request_intent};
 
 const SERVER: &str = "github";
 
@@ -39,6 +39,16 @@ fuzz_target!(|data: &[u8]| {
                 digest(&msg),
                 "the upstream's reading of the forwarded bytes has another intent"
             );
+        }
+        Inbound::Request(msg) => {
+            // An ungoverned request is forwarded (under the gateway's own id): it must not be a
+            // governed method or a listing, whatever spelling it came in.
+            if let Some(x) = method(&msg) {
+                assert!(
+                    !GOVERNED.contains(&x) && !LISTS.contains(&x),
+                    "a governed request was forwarded ungoverned: {x}"
+                );
+            }
         }
         Inbound::Pass => {
             let msg: Value = serde_json::from_slice(data)

@@ -56,6 +56,7 @@ fn requests() -> &'static [AuthorizeRequest] {
             intent: Intent::new(a, r, serde_json::from_str(args).unwrap_or_default()),
             env: EnvironmentClaims::new(fx::zone(), fx::gate()),
             lineage: Some(Lineage::root(fx::execution())),
+            principal_entity: None,
         })
         .collect()
     })
