@@ -687,7 +687,15 @@ pub fn classify(bytes: &[u8]) -> Inbound {
     let method = |m: &Value| m.get("method").and_then(Value::as_str).map(str::to_owned);
     match &msg {
         Value::Array(items) => {
-            if items.iter().any(is_request) {
+            // A governed method sent as a notification is refused alone, so inside a batch too:
+            // an upstream that acts on notifications would run it with no decision.
+            let governed_notification = |m: &Value| {
+                method(m).is_some_and(|x| GOVERNED.contains(&x.as_str())) && m.get("id").is_none()
+            };
+            if items
+                .iter()
+                .any(|m| is_request(m) || governed_notification(m))
+            {
                 let errors: Vec<Value> = items
                     .iter()
                     .filter(|m| is_request(m))
@@ -826,6 +834,10 @@ mod tests {
         // A batch of requests, governed or not, is refused: its answers could not be tied to them.
         let batch = br#"[{"jsonrpc":"2.0","id":5,"method":"ping"},{"jsonrpc":"2.0","id":6,"method":"resources/templates/list"}]"#;
         assert!(matches!(classify(batch), Inbound::Refuse(Some(_))));
+        // Regression (found by the mcp_client fuzz target): a governed method sent as a
+        // notification inside a batch passed through unchanged, with no decision.
+        let hidden = br#"[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}]"#;
+        assert!(matches!(classify(hidden), Inbound::Refuse(_)));
         let answers = br#"[{"jsonrpc":"2.0","id":"s1","result":{}}]"#;
         assert!(matches!(classify(answers), Inbound::Pass));
         let notification = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#;
