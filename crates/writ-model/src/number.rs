@@ -71,8 +71,18 @@ impl CanonicalNumber {
     /// The canonical form of a parsed number. Checks the range; a parsed number has lost the
     /// text it was written in, so exactness is checked on the bytes ([`check_json_numbers`]).
     pub fn of(n: &Number) -> Result<Self, NumberError> {
-        let out_of_range = || NumberError::OutOfRange {
-            text: shorten(&n.to_string()),
+        // The message names the number in its canonical text, so every spelling of one number
+        // gets the same reason (a decision record's reasons are replayed from the canonical
+        // arguments; the mapping fuzz target found `…688.588…` recorded with another text).
+        let out_of_range = || {
+            let mut text = Vec::with_capacity(24);
+            let text = match write_canonical_value(&Value::Number(n.clone()), &mut text) {
+                Ok(()) => String::from_utf8(text).unwrap_or_else(|_| n.to_string()),
+                Err(_) => n.to_string(),
+            };
+            NumberError::OutOfRange {
+                text: shorten(&text),
+            }
         };
         if let Some(i) = n.as_i64() {
             return if i.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs() {
@@ -272,6 +282,24 @@ impl ExactDecimal {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Regression (found by the cedar_mapping fuzz target): an out-of-range number's reason
+    /// named it as parsed (`888888888888888700.0`) while its replay from the canonical arguments
+    /// named it `888888888888888700`, so replay reported a mismatch.
+    #[test]
+    fn an_out_of_range_number_is_named_by_its_canonical_text() {
+        let written: Value = serde_json::from_str("888888888888888688.5888888888882").unwrap();
+        let canonical: Value = serde_json::from_str("888888888888888700").unwrap();
+        let (Value::Number(a), Value::Number(b)) = (written, canonical) else {
+            unreachable!()
+        };
+        let ea = CanonicalNumber::of(&a).unwrap_err();
+        assert_eq!(ea, CanonicalNumber::of(&b).unwrap_err());
+        assert_eq!(
+            ea.to_string(),
+            CanonicalNumber::of(&b).unwrap_err().to_string()
+        );
+    }
 
     #[test]
     fn every_spelling_of_two_is_the_integer_two() {
