@@ -176,7 +176,12 @@ fn record(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<RestrictedExpression, MapError> {
     let mut fields = Vec::with_capacity(map.len());
-    for (k, v) in map {
+    // Members in RFC 8785 order, as the ledger holds them: the first refused number (and so the
+    // reason recorded) is the same whatever order the request listed them in. Found by the
+    // cedar_mapping fuzz target: serde_json keeps insertion order here (preserve_order).
+    let mut members: Vec<_> = map.iter().collect();
+    members.sort_by(|(a, _), (b, _)| writ_model::canonical::utf16_cmp(a, b));
+    for (k, v) in members {
         if let Some(x) = json_to_cedar(v)? {
             fields.push((k.clone(), x));
         }

@@ -75,7 +75,7 @@ fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
 
 /// Orders names by their UTF-16 code units (RFC 8785 section 3.2.3). UTF-8 byte order is the
 /// same except between characters at or above U+E000 and those outside the BMP.
-fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
         a.as_bytes().cmp(b.as_bytes())
     } else {

@@ -342,3 +342,19 @@ fn integers_beyond_2_53_are_refused_by_decide() {
     let max = intake(&request_text(r#"{"b":9007199254740991}"#)).unwrap();
     assert_eq!(decide(&bundle, &max, NOW).decision, Decision::Allow);
 }
+
+/// Regression (found by the cedar_mapping fuzz target): with two out-of-range numbers listed out
+/// of RFC 8785 order, decide named the first in the request's order while replay, from the
+/// ledger's canonical (sorted) entry, named the other: `decision_mismatch`.
+#[test]
+fn the_refused_number_named_is_the_same_in_any_member_order() {
+    let bundle = bundle();
+    let text = request_text(
+        r#"{"n":[2,7111111111111111111111111111111111111111111111111286],"B":111111111111111111111111111111111111111111111111111110}"#,
+    );
+    let parsed: AuthorizeRequest = serde_json::from_str(&text).unwrap();
+    let (record, entry) = decide_with_entry(&bundle, &parsed, NOW);
+    assert_eq!(record.reason_code, DecisionCode::NumberOutOfRange);
+    let stored: DecisionRecord = serde_json::from_slice(&entry.unwrap()).unwrap();
+    assert_eq!(replay(&bundle, &stored), ReplayOutcome::Match);
+}
