@@ -153,8 +153,9 @@ pub struct ExecArgs {
     /// Run even when the kernel cannot enforce the filesystem limits (printed plainly).
     #[arg(long)]
     pub allow_unenforced_fs: bool,
-    /// Run even when the kernel offers no user and PID namespaces to contain the command
-    /// (printed plainly): processes it starts may then outlive it.
+    /// Run even when the kernel offers no user and PID namespaces or no Landlock to contain
+    /// the command (printed plainly): processes it starts may then outlive it, and it may
+    /// reach Writ's key and token files.
     #[arg(long)]
     pub allow_uncontained: bool,
     /// Pass this variable of the runner's environment to the command (repeat for several).

@@ -26,6 +26,10 @@ pub enum ExecError {
         "Landlock not supported by this kernel: filesystem limits NOT enforced ({detail}); refusing to run because the writ names filesystem limits (pass --allow-unenforced-fs to run without them)"
     )]
     LandlockUnsupported { detail: String },
+    #[error(
+        "cannot contain the command: Landlock not supported by this kernel ({detail}), and without it the command could reach Writ's files; enable Landlock (add it to the kernel's lsm= list), or pass --allow-uncontained to run it without"
+    )]
+    ContainmentUnavailable { detail: String },
     #[error("cannot start the sandbox launcher {program}: {source}; check --sandbox-program")]
     Spawn {
         program: String,
@@ -45,6 +49,7 @@ impl ExecError {
             ExecError::FsScopeMismatch { .. } => "fs_scope_mismatch",
             ExecError::PrincipalMismatch { .. } => "principal_mismatch",
             ExecError::LandlockUnsupported { .. } => "landlock_unsupported",
+            ExecError::ContainmentUnavailable { .. } => "containment_unavailable",
             ExecError::Spawn { .. } => "spawn_failed",
             ExecError::Output(_) => "output_failed",
         }
@@ -80,7 +85,7 @@ pub enum SandboxError {
         source: std::io::Error,
     },
     #[error(
-        "cannot contain the command: {0}; this kernel must allow user and PID namespaces (check kernel.unprivileged_userns_clone / user.max_user_namespaces), or pass --allow-uncontained to run it without (processes it starts may then outlive it)"
+        "cannot contain the command: {0}; or pass --allow-uncontained to run it without (processes it starts may then outlive it, and it may reach Writ's files)"
     )]
     ContainmentUnavailable(String),
     #[error("cannot set up the command's namespace: {0}")]

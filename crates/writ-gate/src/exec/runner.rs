@@ -242,12 +242,17 @@ impl Runner {
         req: &ExecRequest,
         on_spawn: impl FnOnce(u32),
     ) -> Result<RunReport, ExecError> {
-        // Refuse before asking for a writ when the limits could not be enforced anyway.
-        if req.fs.is_some()
-            && !self.config.allow_unenforced_fs
+        // Refuse before asking for a writ when the launcher would refuse anyway: without
+        // Landlock, neither the limits nor the containment would hold.
+        let fs_needs_landlock = req.fs.is_some() && !self.config.allow_unenforced_fs;
+        if (fs_needs_landlock || !self.config.allow_uncontained)
             && let LandlockSupport::Unsupported(detail) = landlock_support()
         {
-            return Err(ExecError::LandlockUnsupported { detail });
+            return Err(if fs_needs_landlock {
+                ExecError::LandlockUnsupported { detail }
+            } else {
+                ExecError::ContainmentUnavailable { detail }
+            });
         }
         let intent = req.intent()?;
         let digest = intent

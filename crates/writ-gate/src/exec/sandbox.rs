@@ -28,8 +28,10 @@
 //!
 //! The command runs as user 0 of its user namespace, mapped to the runner's own user: files it
 //! writes belong to the runner's user; it has no privilege outside. Where the kernel offers no
-//! user or PID namespaces, the launcher refuses to run the command, unless the operator chose
-//! the weaker mode (`--allow-uncontained`: no_new_privs and Landlock only, said on stderr).
+//! user or PID namespaces, or no Landlock (without which the command, root of its namespace,
+//! could unmount what hides Writ's files), the launcher refuses to run the command, unless the
+//! operator chose the weaker mode (`--allow-uncontained`: what the kernel offers, said on
+//! stderr).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -281,28 +283,48 @@ pub fn restrict(args: &SandboxArgs) -> Result<FsEnforcement, SandboxError> {
         .map_err(err)?
         .restrict_self()
         .map_err(err)?;
+    let enforced = match status.ruleset {
+        RulesetStatus::FullyEnforced => FsEnforcement::Full,
+        RulesetStatus::PartiallyEnforced => FsEnforcement::Partial,
+        RulesetStatus::NotEnforced => FsEnforcement::NotEnforced,
+    };
+    if enforced != FsEnforcement::NotEnforced {
+        return Ok(if args.landlock {
+            enforced
+        } else {
+            FsEnforcement::NotRequested
+        });
+    }
+    let detail = match status.landlock {
+        LandlockStatus::NotEnabled => "Landlock is built in but not enabled".to_owned(),
+        LandlockStatus::NotImplemented => "the kernel has no Landlock".to_owned(),
+        other => format!("{other:?}"),
+    };
+    without_landlock(args, detail)
+}
+
+/// What the launcher does on a kernel that enforces no Landlock rule at all.
+fn without_landlock(args: &SandboxArgs, detail: String) -> Result<FsEnforcement, SandboxError> {
+    if args.landlock && !args.allow_unenforced {
+        return Err(SandboxError::LandlockUnsupported(detail));
+    }
+    // Without Landlock the command, root of its user namespace, could unmount what hides
+    // Writ's files and trace init: the namespaces alone do not contain it.
+    if !args.allow_uncontained {
+        return Err(SandboxError::ContainmentUnavailable(format!(
+            "Landlock not enforced ({detail}), and without it the command could undo the mounts that hide Writ's files; enable Landlock (add it to the kernel's lsm= list)"
+        )));
+    }
+    eprintln!(
+        "writ: Landlock not enforced ({detail}): the command is NOT fully contained (it may undo the mounts that hide Writ's files); running because --allow-uncontained was given"
+    );
     if !args.landlock {
         return Ok(FsEnforcement::NotRequested);
     }
-    match status.ruleset {
-        RulesetStatus::FullyEnforced => Ok(FsEnforcement::Full),
-        RulesetStatus::PartiallyEnforced => Ok(FsEnforcement::Partial),
-        RulesetStatus::NotEnforced => {
-            let detail = match status.landlock {
-                LandlockStatus::NotEnabled => "Landlock is built in but not enabled".to_owned(),
-                LandlockStatus::NotImplemented => "the kernel has no Landlock".to_owned(),
-                other => format!("{other:?}"),
-            };
-            if args.allow_unenforced {
-                eprintln!(
-                    "writ: Landlock not supported by this kernel: filesystem limits NOT enforced ({detail})"
-                );
-                Ok(FsEnforcement::NotEnforced)
-            } else {
-                Err(SandboxError::LandlockUnsupported(detail))
-            }
-        }
-    }
+    eprintln!(
+        "writ: Landlock not supported by this kernel: filesystem limits NOT enforced ({detail})"
+    );
+    Ok(FsEnforcement::NotEnforced)
 }
 
 /// Restricts this process and replaces it with the command. Returns only on failure.
@@ -446,7 +468,9 @@ fn outer(args: &SandboxArgs, prefix: &[OsString]) -> Result<i32, SandboxError> {
         .map_err(|e| SandboxError::Setup(format!("cannot block signals: {e}")))?;
     if let Err(why) = unshare_namespaces() {
         if !args.allow_uncontained {
-            return Err(SandboxError::ContainmentUnavailable(why));
+            return Err(SandboxError::ContainmentUnavailable(format!(
+                "{why}; this kernel must allow user and PID namespaces (check kernel.unprivileged_userns_clone / user.max_user_namespaces)"
+            )));
         }
         eprintln!(
             "writ: no namespaces for the command ({why}): it is NOT contained (processes it starts may outlive it); running because --allow-uncontained was given"
@@ -664,6 +688,45 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Without Landlock the command could unmount what hides Writ's files: the launcher ran it
+    // anyway unless the writ named filesystem limits.
+    #[test]
+    fn no_landlock_refuses_unless_the_operator_allows_an_uncontained_command() {
+        let code = |a: &SandboxArgs| {
+            without_landlock(a, "the kernel has no Landlock".to_owned())
+                .map_err(|e| e.reason_code())
+        };
+        let limits = SandboxArgs {
+            landlock: true,
+            ..SandboxArgs::default()
+        };
+        assert_eq!(
+            code(&SandboxArgs::default()),
+            Err("containment_unavailable")
+        );
+        assert_eq!(code(&limits), Err("landlock_unsupported"));
+        let fs_only = SandboxArgs {
+            allow_unenforced: true,
+            ..limits.clone()
+        };
+        assert_eq!(code(&fs_only), Err("containment_unavailable"));
+        let uncontained = SandboxArgs {
+            allow_uncontained: true,
+            ..SandboxArgs::default()
+        };
+        assert_eq!(code(&uncontained), Ok(FsEnforcement::NotRequested));
+        let limits_uncontained = SandboxArgs {
+            allow_uncontained: true,
+            ..limits
+        };
+        assert_eq!(code(&limits_uncontained), Err("landlock_unsupported"));
+        let both = SandboxArgs {
+            allow_unenforced: true,
+            ..limits_uncontained
+        };
+        assert_eq!(code(&both), Ok(FsEnforcement::NotEnforced));
+    }
 
     #[test]
     fn status_lines_round_trip() {
