@@ -412,6 +412,14 @@ impl Ended {
         }
     }
 
+    /// The exit code a shell shows for it: the command's own, or 128 + the signal.
+    fn code(self) -> i32 {
+        match self {
+            Ended::Exit(c) => c,
+            Ended::Signal(n) => 128_i32.saturating_add(n),
+        }
+    }
+
     fn parse(text: &str) -> Option<Self> {
         let (kind, n) = text.trim().split_once(' ')?;
         let n: i32 = n.parse().ok()?;
@@ -425,17 +433,14 @@ impl Ended {
 
 /// Ends this process the way the command ended: its exit code, or the same signal.
 fn mirror(ended: Ended) -> i32 {
-    match ended {
-        Ended::Exit(c) => c,
-        Ended::Signal(n) => {
-            if let Ok(sig) = Signal::try_from(n) {
-                let _ = SigSet::from(sig).thread_unblock();
-                let _ = nix::sys::signal::raise(sig);
-            }
-            // Still here: a signal whose default is not to end a process.
-            128_i32.saturating_add(n)
-        }
+    if let Ended::Signal(n) = ended
+        && let Ok(sig) = Signal::try_from(n)
+    {
+        let _ = SigSet::from(sig).thread_unblock();
+        let _ = nix::sys::signal::raise(sig);
     }
+    // Still here for a signal: one whose default is not to end a process.
+    ended.code()
 }
 
 /// Makes the user, PID and mount namespaces the command will live in. The new user
@@ -635,7 +640,8 @@ fn init(args: &SandboxArgs, prefix: &[OsString]) -> Result<i32, SandboxError> {
     // The execution is over: nothing it started may go on.
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
     let _ = status.write_all(ended.line().as_bytes());
-    Ok(0)
+    // Should the report be lost, the outer stage still sees a failure as a failure.
+    Ok(ended.code())
 }
 
 /// Reaps every child that has ended; returns how `main` ended once it has.
@@ -733,6 +739,7 @@ mod tests {
         for e in [Ended::Exit(0), Ended::Exit(143), Ended::Signal(15)] {
             assert_eq!(Ended::parse(&e.line()), Some(e));
         }
+        assert_eq!(Ended::Signal(15).code(), 143);
         assert_eq!(Ended::parse(""), None);
         assert_eq!(Ended::parse("exit x"), None);
     }
