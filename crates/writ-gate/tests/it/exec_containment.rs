@@ -4,7 +4,6 @@
 //! too.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -71,13 +70,7 @@ async fn assert_nothing_escaped(dir: &Path, tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_escaped_child_outlives_the_kill_switch() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:escaper", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let r = Arc::new(runner(
-        srv.cp(),
-        gate(&creds, &srv.jwks().await, Some(10)),
-        config(&token, &creds.token),
-    ));
+    let r = srv.sandbox_runner("agent:escaper", Some(10), |_| {}).await;
     let feed = r.follow_feed().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tag = "killswitch-escape";
@@ -111,13 +104,7 @@ async fn no_escaped_child_outlives_the_kill_switch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_escaped_child_outlives_a_command_that_ends() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:escaper", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let r = runner(
-        srv.cp(),
-        gate(&creds, &srv.jwks().await, None),
-        config(&token, &creds.token),
-    );
+    let r = srv.sandbox_runner("agent:escaper", None, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let tag = "end-escape";
     let script = format!("{} exit 0", escapes(dir.path(), tag));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 use writ_authorize::BundleSigningKey;
-use writ_gate::exec::{ExecRequest, Runner, RunnerConfig};
+use writ_gate::exec::{ExecError, ExecRequest, RunReport, Runner, RunnerConfig};
 use writ_gate::{ControlPlane, Gate, GateConfig};
 use writ_model::SystemClock;
 use writ_server::{AppState, ServerConfig, init_data_dir};
@@ -137,6 +137,26 @@ impl Server {
         }
     }
 
+    /// A runner for `principal`, registered in zone `sandbox`, through `gate:runner` of the
+    /// same zone following the feed with `grace` (None: no feed), with [`config`]'s settings
+    /// changed by `tweak`.
+    pub async fn sandbox_runner(
+        &self,
+        principal: &str,
+        grace: Option<i64>,
+        tweak: impl FnOnce(&mut RunnerConfig),
+    ) -> Arc<Runner> {
+        let token = self.add_principal(principal, "sandbox").await;
+        let creds = self.add_gate("gate:runner", "sandbox").await;
+        let mut cfg = config(&token, &creds.token);
+        tweak(&mut cfg);
+        Arc::new(runner(
+            self.cp(),
+            gate(&creds, &self.jwks().await, grace),
+            cfg,
+        ))
+    }
+
     pub async fn jwks(&self) -> writ_artifact::Jwks {
         serde_json::from_value(
             self.cp()
@@ -207,6 +227,23 @@ pub fn config(principal_token: &str, gate_token: &str) -> RunnerConfig {
 
 pub fn runner(cp: ControlPlane, gate: Arc<Gate>, config: RunnerConfig) -> Runner {
     Runner::new(cp, gate, Arc::new(SystemClock), config)
+}
+
+/// Starts `req` on `r` in a task; returns the launcher's process id once it started, and the
+/// task.
+pub async fn spawn_run(
+    r: &Arc<Runner>,
+    req: ExecRequest,
+) -> (u32, tokio::task::JoinHandle<Result<RunReport, ExecError>>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let r = r.clone();
+    let task = tokio::spawn(async move {
+        r.run_with(&req, |pid| {
+            let _ = tx.send(pid);
+        })
+        .await
+    });
+    (rx.await.unwrap(), task)
 }
 
 /// A request with a small fixed environment, run in `cwd`.

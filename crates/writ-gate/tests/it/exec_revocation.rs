@@ -13,7 +13,9 @@ use writ_gate::ControlPlane;
 use writ_model::Clock;
 use writ_model::receipt::Outcome;
 
-use crate::exec_harness::{Server, config, gate, process_gone, request, runner, wait_for_comm};
+use crate::exec_harness::{
+    Server, config, gate, process_gone, request, runner, spawn_run, wait_for_comm,
+};
 
 const TRIALS: usize = 20;
 
@@ -31,17 +33,7 @@ async fn revoking_the_principal_ends_a_running_sleep_20_trials() {
         let r = Arc::new(runner(srv.cp(), g.clone(), config(&token, &creds.token)));
         let feed = r.follow_feed().unwrap();
         let req = request(&["sleep", "60"], dir.path());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = {
-            let r = r.clone();
-            tokio::spawn(async move {
-                r.run_with(&req, |pid| {
-                    let _ = tx.send(pid);
-                })
-                .await
-            })
-        };
-        let pid = rx.await.unwrap();
+        let (pid, task) = spawn_run(&r, req).await;
         wait_for_comm(pid, "sleep").await;
         let t0 = Instant::now();
         srv.admin(
@@ -147,18 +139,7 @@ async fn a_cut_off_gate_stops_running_work_and_denies_new_work_after_its_grace()
     let feed = r.follow_feed().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let req = request(&["sleep", "60"], dir.path());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = {
-        let r = r.clone();
-        let req = req.clone();
-        tokio::spawn(async move {
-            r.run_with(&req, |pid| {
-                let _ = tx.send(pid);
-            })
-            .await
-        })
-    };
-    let pid = rx.await.unwrap();
+    let (pid, task) = spawn_run(&r, req.clone()).await;
     wait_for_comm(pid, "sleep").await;
     proxy.cut.store(true, Ordering::SeqCst);
     let cut_at = Instant::now();

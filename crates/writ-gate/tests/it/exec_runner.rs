@@ -2,7 +2,6 @@
 //! sandbox (no_new_privs, Landlock from the writ's scope), receipts with output digests, lease
 //! renewal, and governance stopping a running command.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -11,16 +10,13 @@ use writ_gate::exec::{ExecError, ExecRequest};
 use writ_model::receipt::Outcome;
 
 use crate::exec_harness::{
-    Server, config, gate, process_gone, request, runner, wait_for_comm, wait_for_file,
+    Server, config, gate, process_gone, request, runner, spawn_run, wait_for_comm, wait_for_file,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_the_exact_command_and_records_a_receipt_with_output_digests() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:builder", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let g = gate(&creds, &srv.jwks().await, Some(5));
-    let r = runner(srv.cp(), g, config(&token, &creds.token));
+    let r = srv.sandbox_runner("agent:builder", Some(5), |_| {}).await;
     let feed = r.follow_feed().unwrap();
     let dir = tempfile::tempdir().unwrap();
 
@@ -117,13 +113,7 @@ async fn landlock_limits_come_from_the_writ_scope() {
     {
         // The refusal path: limits that cannot be enforced stop the command before a writ.
         let srv = Server::start().await;
-        let token = srv.add_principal("agent:builder", "sandbox").await;
-        let creds = srv.add_gate("gate:runner", "sandbox").await;
-        let r = runner(
-            srv.cp(),
-            gate(&creds, &srv.jwks().await, None),
-            config(&token, &creds.token),
-        );
+        let r = srv.sandbox_runner("agent:builder", None, |_| {}).await;
         let dir = tempfile::tempdir().unwrap();
         let mut req = request(&["true"], dir.path());
         req.fs = Some(FsScope::default());
@@ -135,13 +125,7 @@ async fn landlock_limits_come_from_the_writ_scope() {
         return;
     }
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:builder", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let r = runner(
-        srv.cp(),
-        gate(&creds, &srv.jwks().await, None),
-        config(&token, &creds.token),
-    );
+    let r = srv.sandbox_runner("agent:builder", None, |_| {}).await;
     let dir = tempfile::tempdir().unwrap();
     let allowed = dir.path().join("out");
     let outside = dir.path().join("elsewhere");
@@ -193,11 +177,11 @@ async fn landlock_limits_come_from_the_writ_scope() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_are_renewed_while_the_command_runs() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:builder", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let mut cfg = config(&token, &creds.token);
-    cfg.renew_every = Duration::from_millis(500);
-    let r = runner(srv.cp(), gate(&creds, &srv.jwks().await, None), cfg);
+    let r = srv
+        .sandbox_runner("agent:builder", None, |c| {
+            c.renew_every = Duration::from_millis(500)
+        })
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let report = r.run(&request(&["sleep", "2"], dir.path())).await.unwrap();
     assert_eq!(report.outcome, Outcome::Success);
@@ -211,25 +195,15 @@ async fn leases_are_renewed_while_the_command_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_renewal_stops_the_command_even_without_the_feed() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:builder", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let mut cfg = config(&token, &creds.token);
-    cfg.renew_every = Duration::from_millis(500);
     // No feed: only the lease can carry the news.
-    let r = Arc::new(runner(srv.cp(), gate(&creds, &srv.jwks().await, None), cfg));
+    let r = srv
+        .sandbox_runner("agent:builder", None, |c| {
+            c.renew_every = Duration::from_millis(500)
+        })
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let req = request(&["sleep", "60"], dir.path());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = {
-        let r = r.clone();
-        tokio::spawn(async move {
-            r.run_with(&req, |pid| {
-                let _ = tx.send(pid);
-            })
-            .await
-        })
-    };
-    let pid = rx.await.unwrap();
+    let (pid, task) = spawn_run(&r, req).await;
     wait_for_comm(pid, "sleep").await;
     srv.admin("POST", "/v1/admin/kill-switch", json!({"on": true}))
         .await;
@@ -248,32 +222,18 @@ async fn a_denied_renewal_stops_the_command_even_without_the_feed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_switch_on_the_feed_stops_the_command_and_sigkill_follows_an_ignored_sigterm() {
     let srv = Server::start().await;
-    let token = srv.add_principal("agent:builder", "sandbox").await;
-    let creds = srv.add_gate("gate:runner", "sandbox").await;
-    let mut cfg = config(&token, &creds.token);
-    cfg.kill_grace = Duration::from_millis(700);
-    let r = Arc::new(runner(
-        srv.cp(),
-        gate(&creds, &srv.jwks().await, Some(10)),
-        cfg,
-    ));
+    let r = srv
+        .sandbox_runner("agent:builder", Some(10), |c| {
+            c.kill_grace = Duration::from_millis(700)
+        })
+        .await;
     let feed = r.follow_feed().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // The shell ignores SIGTERM, and so does the sleep it starts (ignored signals survive exec).
     let ready = dir.path().join("ready");
     let script = format!("trap '' TERM; touch {}; sleep 60", ready.display());
     let req = request(&["sh", "-c", &script], dir.path());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = {
-        let r = r.clone();
-        tokio::spawn(async move {
-            r.run_with(&req, |pid| {
-                let _ = tx.send(pid);
-            })
-            .await
-        })
-    };
-    let pid = rx.await.unwrap();
+    let (pid, task) = spawn_run(&r, req).await;
     wait_for_file(&ready).await;
     srv.admin("POST", "/v1/admin/kill-switch", json!({"on": true}))
         .await;

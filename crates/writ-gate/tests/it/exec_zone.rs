@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use writ_model::receipt::Outcome;
 
-use crate::exec_harness::{Server, config, gate, process_gone, request, runner, wait_for_comm};
+use crate::exec_harness::{
+    Server, config, gate, process_gone, request, runner, spawn_run, wait_for_comm,
+};
 
 // Before the fix the gate only knew the zone the writ runs in (here sandbox): quarantining the
 // zone `dev`, where the principal is registered, left its `sleep 60` running.
@@ -22,17 +24,7 @@ async fn zone_quarantine_ends_running_executions_of_its_principals() {
     let r = Arc::new(runner(srv.cp(), g.clone(), config(&token, &creds.token)));
     let feed = r.follow_feed().unwrap();
     let req = request(&["sleep", "60"], dir.path());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = {
-        let r = r.clone();
-        tokio::spawn(async move {
-            r.run_with(&req, |pid| {
-                let _ = tx.send(pid);
-            })
-            .await
-        })
-    };
-    let pid = rx.await.unwrap();
+    let (pid, task) = spawn_run(&r, req).await;
     wait_for_comm(pid, "sleep").await;
     let t0 = Instant::now();
     srv.admin("POST", "/v1/admin/quarantines", json!({"zone": "dev"}))
