@@ -541,8 +541,17 @@ fn private_mounts(hide: &[PathBuf]) -> Result<(), SandboxError> {
     )
     .map_err(fail("cannot mount a private /proc".into()))?;
     for path in hide {
-        let Ok(meta) = std::fs::metadata(path) else {
-            continue;
+        // Only a path that is not there has nothing to hide: any other failure leaves the
+        // file where the command could reach it, so the command does not run.
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(SandboxError::Mount(format!(
+                    "cannot hide {}: {e}",
+                    path.display()
+                )));
+            }
         };
         if meta.is_dir() {
             mount(
