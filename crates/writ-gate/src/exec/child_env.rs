@@ -70,7 +70,7 @@ pub struct ChildEnv {
 }
 
 /// Whether a variable is one of Writ's own (never passed, whatever it holds).
-pub fn is_writ_var(name: &str) -> bool {
+fn is_writ_var(name: &str) -> bool {
     name.starts_with(WRIT_PREFIX)
 }
 
@@ -91,11 +91,6 @@ impl ChildEnv {
             }
         }
         Ok(Self { pass: out })
-    }
-
-    /// The names passed explicitly.
-    pub fn passed(&self) -> &[String] {
-        &self.pass
     }
 
     /// Whether a variable of this name reaches the governed process.
