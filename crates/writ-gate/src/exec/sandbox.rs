@@ -334,6 +334,15 @@ pub fn launch(args: &SandboxArgs) -> SandboxError {
     if let Err(e) = SigSet::empty().thread_set_mask() {
         return SandboxError::Setup(format!("cannot reset the signal mask: {e}"));
     }
+    // A session of its own: the command has no controlling terminal, so it cannot push
+    // input into the terminal of the shell that started the runner (TIOCSTI), to be run
+    // there, ungoverned, once the execution is over. (The outer stage, running the command
+    // itself only with --allow-uncontained, leads its process group and cannot do this.)
+    if args.stage == Stage::Exec
+        && let Err(e) = nix::unistd::setsid()
+    {
+        return SandboxError::Setup(format!("cannot start a new session: {e}"));
+    }
     if let Err(e) = restrict(args) {
         return e;
     }

@@ -219,3 +219,23 @@ async fn nothing_the_command_started_outlives_its_runner() {
     assert_nothing_escaped(dir.path(), tag).await;
     assert!(!dir.path().join(format!("{tag}-main")).exists());
 }
+
+// Regression: the command shared the session, and so the controlling terminal, of the shell that
+// started the runner; with TIOCSTI it could type a command into that shell, to run there
+// ungoverned once the execution was over. In a session of its own it has no terminal to type
+// into.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_leads_its_own_session_without_a_terminal() {
+    let srv = Server::start().await;
+    let r = srv.sandbox_runner("agent:typist", None, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let probe = "import os; print(os.getsid(0) == os.getpid())";
+    let report = r
+        .run(&request(&["python3", "-c", probe], dir.path()))
+        .await
+        .unwrap();
+    let out = String::from_utf8(report.stdout.clone().unwrap()).unwrap();
+    assert_eq!(report.outcome, Outcome::Success, "{out}");
+    assert_eq!(out.trim(), "True", "not a session leader");
+    srv.stop().await;
+}
