@@ -282,19 +282,15 @@ impl Session {
                     self.forward(msg, id, upstream, Kind::Forward).await;
                 }
             }
-            Inbound::Pass => {
-                // A cancellation names a request by the client's id: name it by the gateway's.
-                if line.contains("notifications/cancelled")
-                    && let Ok(msg) = serde_json::from_str::<Value>(&line)
-                    && msg.get("method").and_then(Value::as_str) == Some("notifications/cancelled")
-                {
-                    let rewritten = cancellation_upstream(&msg, &self.ids());
-                    if let Some(m) = rewritten {
-                        let _ = self.to_upstream.send(m.to_string());
-                    }
-                    return;
+            Inbound::Pass(msg) => {
+                let _ = self.to_upstream.send(msg.to_string());
+            }
+            Inbound::Cancel(msg) => {
+                // It names a request by the client's id: name it by the gateway's.
+                let rewritten = cancellation_upstream(&msg, &self.ids());
+                if let Some(m) = rewritten {
+                    let _ = self.to_upstream.send(m.to_string());
                 }
-                let _ = self.to_upstream.send(line);
             }
             Inbound::Refuse(answer) => {
                 if let Some(a) = answer {
