@@ -133,6 +133,15 @@ pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
     })
 }
 
+/// The answer a client gets for a request the upstream answered with something the gateway
+/// cannot read or re-address (not a JSON-RPC object, or no answer to it in the body): an
+/// error, so the client is never left waiting and never given bytes it could read otherwise.
+pub fn unreadable_answer(id: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
+        "message": "the upstream's answer could not be read (not a JSON-RPC answer to this request); check the upstream server's log, then retry",
+        "data": {"reason_code": "upstream_answer_unreadable"}}})
+}
+
 /// The intent of a governed client request (`tools/call`, `prompts/get`, `resources/read`) to
 /// the upstream `server`: what is authorized, digested and receipted for it. A pure function of
 /// the parsed message, so the `mcp_client` fuzz target runs exactly what the gateway runs.

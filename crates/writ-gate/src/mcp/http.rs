@@ -456,7 +456,7 @@ async fn handle(
                     );
                 }
             });
-            let answer = answer.unwrap_or_else(|| unanswered(&id));
+            let answer = answer.unwrap_or_else(|| super::enforce::unreadable_answer(&id));
             reencode_with_answer(parsed, sse, &upstream_id, &answer)
         }
         Admission::List(list) => {
@@ -478,13 +478,6 @@ async fn handle(
     *out.status_mut() = status;
     *out.headers_mut() = out_headers;
     out
-}
-
-/// What a client gets for a request the upstream's answer did not answer.
-fn unanswered(id: &Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
-        "message": "the upstream's answer could not be read",
-        "data": {"reason_code": "upstream_answer_unreadable"}}})
 }
 
 #[cfg(test)]

@@ -116,12 +116,8 @@ impl Session {
     /// Relays an upstream answer under the client's id; one the gateway cannot re-address
     /// becomes an error answer, so the client is never left waiting.
     fn relay(&self, line: &str, client_id: &Value) {
-        let out = with_id(line, client_id).unwrap_or_else(|| {
-            json!({"jsonrpc": "2.0", "id": client_id, "error": {"code": -32603,
-                "message": "the upstream's answer could not be read",
-                "data": {"reason_code": "upstream_answer_unreadable"}}})
-            .to_string()
-        });
+        let out = with_id(line, client_id)
+            .unwrap_or_else(|| super::enforce::unreadable_answer(client_id).to_string());
         let _ = self.to_client.send(Arc::new(out));
     }
 
