@@ -9,33 +9,24 @@
 //! checkpoint and opening the note gives it back.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use writ_fuzz as fx;
 use writ_ledger::note::parse_note;
-use writ_ledger::{Checkpoint, Ed25519Signer, SignedCheckpoint};
-
-fn signer() -> &'static Ed25519Signer {
-    static S: OnceLock<Ed25519Signer> = OnceLock::new();
-    S.get_or_init(fx::log_signer)
-}
+use writ_ledger::{Checkpoint, SignedCheckpoint};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some((mode, text)) = fx::mode_and_text(data, 3) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
-    match mode % 3 {
+    match mode {
         0 => {
             if let Ok(c) = Checkpoint::parse(text) {
                 assert_eq!(c.to_text(), text, "a parsed checkpoint prints differently");
             }
         }
         1 => {
-            let Ok(opened) = SignedCheckpoint::open(text, signer().verifier()) else {
+            let Ok(opened) = SignedCheckpoint::open(text, fx::shared_log_signer().verifier())
+            else {
                 return;
             };
             assert_eq!(opened.note(), text);
@@ -51,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             c.origin = fx::LOG_ORIGIN.to_owned();
-            let Ok(signed) = SignedCheckpoint::sign(c.clone(), signer()) else {
+            let Ok(signed) = SignedCheckpoint::sign(c.clone(), fx::shared_log_signer()) else {
                 // Only text a note cannot carry (a control character) may refuse.
                 assert!(
                     c.to_text().chars().any(|ch| ch.is_control() && ch != '\n'),
@@ -59,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
                 );
                 return;
             };
-            let opened = SignedCheckpoint::open(signed.note(), signer().verifier())
+            let opened = SignedCheckpoint::open(signed.note(), fx::shared_log_signer().verifier())
                 .unwrap_or_else(|e| panic!("a checkpoint signed here does not open: {e}"));
             assert_eq!(opened.checkpoint(), &c);
         }

@@ -23,18 +23,11 @@ use libfuzzer_sys::fuzz_target;
 use writ_fuzz as fx;
 use writ_ledger::bundle::{BundleEntry, BundleLog, PROOF_FORMAT};
 use writ_ledger::proof::{MemoryTree, consistency_proof, inclusion_proof, tree_root};
-use writ_ledger::{
-    Checkpoint, ConsistencyProof, Ed25519Signer, ProofBundle, SignedCheckpoint, leaf_hash,
-};
-
-fn signer() -> &'static Ed25519Signer {
-    static S: OnceLock<Ed25519Signer> = OnceLock::new();
-    S.get_or_init(fx::log_signer)
-}
+use writ_ledger::{Checkpoint, ConsistencyProof, ProofBundle, SignedCheckpoint, leaf_hash};
 
 fn vkey() -> &'static str {
     static V: OnceLock<String> = OnceLock::new();
-    V.get_or_init(|| signer().verifier().to_vkey())
+    V.get_or_init(|| fx::shared_log_signer().verifier().to_vkey())
 }
 
 fn check_verified(bundle: &ProofBundle, pinned: Option<&str>) {
@@ -54,7 +47,7 @@ fn check_verified(bundle: &ProofBundle, pinned: Option<&str>) {
 
 fn sign(mut body: Checkpoint) -> Option<String> {
     body.origin = fx::LOG_ORIGIN.to_owned();
-    SignedCheckpoint::sign(body, signer())
+    SignedCheckpoint::sign(body, fx::shared_log_signer())
         .ok()
         .map(|s| s.note().to_owned())
 }

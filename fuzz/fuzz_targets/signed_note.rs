@@ -8,26 +8,16 @@
 //! parses prints in a form that parses to the same key.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use writ_fuzz as fx;
 use writ_ledger::note::{open_note, parse_note, sign_note};
 use writ_ledger::{Ed25519Signer, Ed25519Verifier, NoteSigner, NoteVerifier};
 
-fn signer() -> &'static Ed25519Signer {
-    static S: OnceLock<Ed25519Signer> = OnceLock::new();
-    S.get_or_init(fx::log_signer)
-}
-
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some((mode, text)) = fx::mode_and_text(data, 3) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(rest) else {
-        return;
-    };
-    match mode % 3 {
+    match mode {
         0 => {
             if let Ok(note) = parse_note(text) {
                 assert!(
@@ -36,14 +26,14 @@ fuzz_target!(|data: &[u8]| {
                 );
                 assert!(!note.signatures.is_empty());
             }
-            let verifier = signer().verifier();
+            let verifier = fx::shared_log_signer().verifier();
             let Ok(opened) = open_note(text, verifier) else {
                 return;
             };
             let again = open_note(text, verifier)
                 .unwrap_or_else(|e| panic!("an opened note does not open again: {e}"));
             assert_eq!(again, opened);
-            let resigned = sign_note(&opened.text, &[signer() as &dyn NoteSigner])
+            let resigned = sign_note(&opened.text, &[fx::shared_log_signer() as &dyn NoteSigner])
                 .unwrap_or_else(|e| panic!("an opened note's text cannot be signed: {e}"));
             let reopened = open_note(&resigned, verifier)
                 .unwrap_or_else(|e| panic!("a re-signed note does not open: {e}"));

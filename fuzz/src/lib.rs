@@ -118,6 +118,20 @@ pub fn log_signer() -> Ed25519Signer {
         .unwrap_or_else(|_| unreachable!("a valid key name"))
 }
 
+/// [`log_signer`], made once per process (setting up the key is not what a target fuzzes).
+pub fn shared_log_signer() -> &'static Ed25519Signer {
+    static S: std::sync::OnceLock<Ed25519Signer> = std::sync::OnceLock::new();
+    S.get_or_init(log_signer)
+}
+
+/// A text target's input: its first byte picks which of `modes` inputs the rest is (`byte %
+/// modes`), the rest is the text; `None` when there is no first byte or the rest is not UTF-8.
+pub fn mode_and_text(data: &[u8], modes: u8) -> Option<(u8, &str)> {
+    let (&mode, rest) = data.split_first()?;
+    let text = std::str::from_utf8(rest).ok()?;
+    Some((mode.checked_rem(modes)?, text))
+}
+
 /// The default example bundle's files (the ones `writ demo` uses).
 pub fn default_bundle_files() -> Vec<(String, String)> {
     vec![

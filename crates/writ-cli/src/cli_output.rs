@@ -63,23 +63,57 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A secret given on the command line (or its env variable), else read from a file; trimmed.
-/// `missing` says how to provide it when neither is given. An empty secret is refused.
+/// Refuses a group- or world-accessible secret file (as ssh refuses such a private key), naming
+/// the fix.
+pub fn ensure_private(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(invalid_input(format!(
+                "{what} {} has mode {mode:03o}: other users may read it; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A secret read from `file` (which must be private: [`ensure_private`]), else `value` (its
+/// environment variable, or a flag); trimmed. `None` when neither is given; an empty secret is
+/// refused. The one reader of every command's tokens.
+pub fn secret(
+    value: Option<&str>,
+    file: Option<&std::path::Path>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    let secret = match (file, value) {
+        (Some(path), _) => {
+            ensure_private(path, what)?;
+            std::fs::read_to_string(path)
+                .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?
+        }
+        (None, Some(v)) => v.to_owned(),
+        (None, None) => return Ok(None),
+    };
+    let secret = secret.trim();
+    if secret.is_empty() {
+        let from = file.map_or_else(|| "its variable".to_owned(), |p| p.display().to_string());
+        return Err(invalid_input(format!("{what} is empty: check {from}")));
+    }
+    Ok(Some(secret.to_owned()))
+}
+
+/// A required secret ([`secret`]); `missing` says how to provide it when none is given.
 pub fn read_secret(
     value: &Option<String>,
     file: &Option<std::path::PathBuf>,
     missing: &str,
 ) -> anyhow::Result<String> {
-    let secret = match (value, file) {
-        (Some(t), _) => t.trim().to_owned(),
-        (None, Some(p)) => std::fs::read_to_string(p)
-            .map_err(|e| invalid_input(format!("cannot read {}: {e}", p.display())))?
-            .trim()
-            .to_owned(),
-        (None, None) => return Err(invalid_input(missing.to_owned())),
-    };
-    if secret.is_empty() {
-        return Err(invalid_input(format!("the secret is empty: {missing}")));
-    }
-    Ok(secret)
+    secret(value.as_deref(), file.as_deref(), "the token")?
+        .ok_or_else(|| invalid_input(missing.to_owned()))
 }

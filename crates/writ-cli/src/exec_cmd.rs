@@ -66,7 +66,8 @@ pub struct ExecArgs {
     /// The principal's bearer token (from `writ principal add`).
     #[arg(long, env = "WRIT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Read the principal's token from this file instead.
+    /// Read the principal's token from this file instead (mode 0600: one others may read is
+    /// refused).
     #[arg(
         long,
         env = "WRIT_TOKEN_FILE",
@@ -88,7 +89,7 @@ pub struct ExecArgs {
         value_name = "TOKEN"
     )]
     pub gate_token: Option<String>,
-    /// Read the gate's token from this file instead.
+    /// Read the gate's token from this file instead (mode 0600).
     #[arg(
         long,
         env = "WRIT_GATE_TOKEN_FILE",

@@ -19,7 +19,7 @@ use writ_gate::mcp::{Enforcer, discover};
 use writ_gate::{ControlPlane, Gate, GateConfig};
 use writ_model::{Clock, SystemClock};
 
-use crate::cli_output::{Exit, Format, invalid_input, print_json};
+use crate::cli_output::{Exit, Format, invalid_input, print_json, secret};
 use crate::operator_cmd::read_gate_key;
 
 #[derive(Debug, clap::Args)]
@@ -215,28 +215,9 @@ fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {
     v.ok_or_else(|| invalid_input(format!("missing {what}")))
 }
 
-/// Refuses a group- or world-accessible secret file (as ssh refuses such a private key).
-fn ensure_private(path: &std::path::Path, what: &str) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(invalid_input(format!(
-                "{what} {} has mode {mode:03o}: other users may read it; run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// A secret from its file (`--NAME-file`, checked private) or its environment variable; never
-/// from the command line.
-fn secret(
+/// A secret from its file (`--NAME-file`) or its environment variable ([`secret`]); never from
+/// the command line.
+fn gateway_secret(
     inline: Option<&String>,
     file: Option<&PathBuf>,
     flag: &str,
@@ -248,38 +229,25 @@ fn secret(
             "--{flag} puts {what} on the command line, where every local user sees it (ps); write it to a file with mode 0600 and pass --{flag}-file FILE, or set {env}"
         )));
     }
-    let value = match file {
-        Some(path) => {
-            ensure_private(path, what)?;
-            std::fs::read_to_string(path)
-                .map_err(|e| invalid_input(format!("cannot read {what} {}: {e}", path.display())))?
-        }
-        None => match std::env::var(env) {
-            Ok(v) => v,
-            Err(_) => return Ok(None),
-        },
-    };
-    let value = value.trim().to_owned();
-    if value.is_empty() {
-        return Err(invalid_input(format!(
-            "{what} is empty: check --{flag}-file or {env}"
-        )));
-    }
-    Ok(Some(value))
+    secret(
+        std::env::var(env).ok().as_deref(),
+        file.map(PathBuf::as_path),
+        what,
+    )
 }
 
 async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     // Not dumpable: the upstream (or any unprivileged process) cannot read this process's
     // environment or memory, where the tokens are.
     let _ = nix::sys::prctl::set_dumpable(false);
-    let token = secret(
+    let token = gateway_secret(
         args.token_inline.as_ref(),
         args.token_file.as_ref(),
         "token",
         "WRIT_TOKEN",
         "the agent's token",
     )?;
-    let gate_token = secret(
+    let gate_token = gateway_secret(
         args.gate_token_inline.as_ref(),
         args.gate_token_file.as_ref(),
         "gate-token",
@@ -306,7 +274,6 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
         gate_token,
         "the gate's token: --gate-token-file FILE (or WRIT_GATE_TOKEN_FILE, or WRIT_GATE_TOKEN)",
     )?;
-    ensure_private(&key_file, "the gate key")?;
     let key = read_gate_key(&key_file)?;
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let cp = ControlPlane::with_timeout(&args.control_plane, timeout);

@@ -446,8 +446,9 @@ pub fn gate_keygen(file: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(key.verifying_key().to_bytes()))
 }
 
-/// Reads a gate key written by `writ gate keygen`.
+/// Reads a gate's secret key (from `writ gate keygen`), refusing a file others may read.
 pub fn read_gate_key(file: &Path) -> anyhow::Result<SigningKey> {
+    crate::cli_output::ensure_private(file, "the gate key")?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| invalid_input(format!("cannot read the gate key {}: {e}", file.display())))?;
     let seed: [u8; 32] = hex::decode(text.trim())

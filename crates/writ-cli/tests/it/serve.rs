@@ -465,6 +465,12 @@ pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningK
     signed_bundle_dir(&tmp.join("bundle"));
     let token_file = tmp.join("admin.token");
     std::fs::write(&token_file, admin).unwrap();
+    // Token files must be private to their owner (as `writ serve --init` writes them).
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     activate(url, token_file.to_str().unwrap(), &tmp.join("bundle"));
     let client = http();
     let (st, p) = client.call(

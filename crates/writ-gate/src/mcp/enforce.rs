@@ -133,6 +133,15 @@ pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
     })
 }
 
+/// The answer a client gets for a request the upstream answered with something the gateway
+/// cannot read or re-address (not a JSON-RPC object, or no answer to it in the body): an
+/// error, so the client is never left waiting and never given bytes it could read otherwise.
+pub fn unreadable_answer(id: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
+        "message": "the upstream's answer could not be read (not a JSON-RPC answer to this request); check the upstream server's log, then retry",
+        "data": {"reason_code": "upstream_answer_unreadable"}}})
+}
+
 /// The intent of a governed client request (`tools/call`, `prompts/get`, `resources/read`) to
 /// the upstream `server`: what is authorized, digested and receipted for it. A pure function of
 /// the parsed message, so the `mcp_client` fuzz target runs exactly what the gateway runs.
@@ -636,9 +645,13 @@ pub const LISTS: [&str; 4] = [
 /// How a client message is routed before any decision.
 #[derive(Debug)]
 pub enum Inbound {
-    /// A notification, an answer to a server request, or a batch of only those: forward the
-    /// bytes unchanged (they name no request of the client's).
-    Pass,
+    /// A notification, an answer to a server request, or a batch of only those (they name no
+    /// request of the client's): forward the parsed message re-serialized, never the bytes as
+    /// sent (an upstream reading duplicate keys another way could see a governed method there).
+    Pass(Value),
+    /// A `notifications/cancelled`: it names a request by the client's id, so the transport
+    /// forwards it rewritten to the upstream id ([`cancellation_upstream`]), or drops it.
+    Cancel(Value),
     /// A request not governed here (`initialize`, `ping`, …): forward it under an id of the
     /// gateway's own (see [`IdMap`]); its answer goes back unchanged but for the id.
     Request(Value),
@@ -648,7 +661,8 @@ pub enum Inbound {
     /// Never forwarded; answer with this (if anything): unparseable input (the upstream's parser
     /// might read it differently), a batch holding requests (batching is gone from MCP
     /// 2025-06-18, and the answers of a batch could not be tied to its requests), a governed
-    /// method sent as a notification.
+    /// method sent as a notification, a batch holding one or a cancellation (which would name
+    /// a client id upstream, where it means another request).
     Refuse(Option<Value>),
 }
 
@@ -669,6 +683,9 @@ pub fn id_in_flight_answer(id: &Value) -> Value {
     )
 }
 
+/// The notification a client cancels one of its requests with (by the client's id).
+const CANCELLED: &str = "notifications/cancelled";
+
 /// Whether `m` is a request (a `method` and an `id`), not a notification or an answer.
 fn is_request(m: &Value) -> bool {
     m.get("method").is_some() && m.get("id").is_some()
@@ -688,13 +705,16 @@ pub fn classify(bytes: &[u8]) -> Inbound {
     match &msg {
         Value::Array(items) => {
             // A governed method sent as a notification is refused alone, so inside a batch too:
-            // an upstream that acts on notifications would run it with no decision.
-            let governed_notification = |m: &Value| {
-                method(m).is_some_and(|x| GOVERNED.contains(&x.as_str())) && m.get("id").is_none()
+            // an upstream that acts on notifications would run it with no decision. A
+            // cancellation is rewritten alone; inside a batch it would reach the upstream
+            // naming the client's id, which there is another request's.
+            let refused_notification = |m: &Value| {
+                method(m).is_some_and(|x| GOVERNED.contains(&x.as_str()) || x == CANCELLED)
+                    && m.get("id").is_none()
             };
             if items
                 .iter()
-                .any(|m| is_request(m) || governed_notification(m))
+                .any(|m| is_request(m) || refused_notification(m))
             {
                 let errors: Vec<Value> = items
                     .iter()
@@ -707,7 +727,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     .collect();
                 Inbound::Refuse((!errors.is_empty()).then_some(Value::Array(errors)))
             } else {
-                Inbound::Pass
+                Inbound::Pass(msg)
             }
         }
         m => match method(m) {
@@ -728,7 +748,8 @@ pub fn classify(bytes: &[u8]) -> Inbound {
             }
             Some(x) if m.get("id").is_some() && LISTS.contains(&x.as_str()) => Inbound::Govern(msg),
             _ if is_request(m) => Inbound::Request(msg),
-            _ => Inbound::Pass,
+            Some(x) if x == CANCELLED => Inbound::Cancel(msg),
+            _ => Inbound::Pass(msg),
         },
     }
 }
@@ -768,6 +789,11 @@ impl IdMap {
     /// The request `id` was answered (or refused): it may be used again.
     pub fn release(&mut self, id: &Value) {
         self.by_client.remove(&id.to_string());
+    }
+
+    /// Whether no request is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.by_client.is_empty()
     }
 
     /// The upstream id a client request in flight was forwarded under (for cancellations).
@@ -839,9 +865,35 @@ mod tests {
         let hidden = br#"[{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}]"#;
         assert!(matches!(classify(hidden), Inbound::Refuse(_)));
         let answers = br#"[{"jsonrpc":"2.0","id":"s1","result":{}}]"#;
-        assert!(matches!(classify(answers), Inbound::Pass));
+        assert!(matches!(classify(answers), Inbound::Pass(_)));
         let notification = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#;
-        assert!(matches!(classify(notification), Inbound::Pass));
+        assert!(matches!(classify(notification), Inbound::Cancel(_)));
+    }
+
+    // Regression: a passed-through message was forwarded as sent, so an upstream whose JSON
+    // reader keeps the first of duplicate keys read a governed method where the gateway (which
+    // keeps the last) saw a harmless notification; and a cancellation spelled with an escape
+    // (`notifications\/cancelled`), or sent in a batch, reached the upstream naming the client's
+    // id, which there is another request's.
+    #[test]
+    fn what_passes_through_is_what_the_gateway_read() {
+        let dup = br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"},"method":"notifications/progress"}"#;
+        match classify(dup) {
+            Inbound::Pass(msg) => {
+                let forwarded = msg.to_string();
+                assert!(!forwarded.contains("tools/call"), "{forwarded}");
+                assert_eq!(forwarded.matches("\"method\"").count(), 1, "{forwarded}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let escaped =
+            br#"{"jsonrpc":"2.0","method":"notifications\/cancelled","params":{"requestId":1}}"#;
+        assert!(matches!(classify(escaped), Inbound::Cancel(_)));
+        let batched =
+            br#"[{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}]"#;
+        assert!(matches!(classify(batched), Inbound::Refuse(None)));
+        let progress = br#"[{"jsonrpc":"2.0","method":"notifications/progress","params":{}}]"#;
+        assert!(matches!(classify(progress), Inbound::Pass(_)));
     }
 
     #[test]

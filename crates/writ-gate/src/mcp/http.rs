@@ -24,7 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::enforce::{Admission, Enforcer, Inbound, classify, id_in_flight_answer};
+use super::enforce::{
+    Admission, Enforcer, IdMap, Inbound, cancellation_upstream, classify, id_in_flight_answer,
+};
 
 /// Request headers passed to the upstream.
 const FORWARD_REQUEST: [&str; 5] = [
@@ -49,24 +51,28 @@ struct HttpGateway {
     http: reqwest::Client,
     /// The next id a request is forwarded upstream under; never reused, across all sessions.
     next_upstream: AtomicU64,
-    /// (session, client id) of every request in flight in a session → its upstream id.
+    /// The client ids in flight in each session (by `Mcp-Session-Id`).
     in_flight: Arc<InFlightSet>,
 }
 
-type InFlightSet = std::sync::Mutex<std::collections::HashMap<(String, String), u64>>;
+type InFlightSet = std::sync::Mutex<std::collections::HashMap<String, IdMap>>;
 
 /// A client request's id held in flight in its session until its answer is sent.
 struct InFlight {
-    key: (String, String),
+    session: String,
+    id: Value,
     set: Arc<InFlightSet>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.key);
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ids) = set.get_mut(&self.session) {
+            ids.release(&self.id);
+            if ids.is_empty() {
+                set.remove(&self.session);
+            }
+        }
     }
 }
 
@@ -150,27 +156,12 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// A client's `notifications/cancelled` body, rewritten to name the upstream id of the request
-/// it cancels; `None` to drop it (it names no request in flight in the session). Any other
-/// body: unchanged.
-fn map_cancellation(gw: &HttpGateway, headers: &HeaderMap, body: Bytes) -> Option<Bytes> {
-    let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
-        return Some(body);
-    };
-    if msg.get("method").and_then(Value::as_str) != Some("notifications/cancelled") {
-        return Some(body);
-    }
-    let requested = msg.pointer("/params/requestId")?;
-    let key = (session_of(headers)?, requested.to_string());
-    let upstream = *gw
-        .in_flight
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)?;
-    let mut out = msg;
-    if let Some(p) = out.get_mut("params").and_then(Value::as_object_mut) {
-        p.insert("requestId".into(), json!(upstream));
-    }
+/// A client's `notifications/cancelled`, rewritten to name the upstream id of the request it
+/// cancels; `None` to drop it (it names no request in flight in the session).
+fn map_cancellation(gw: &HttpGateway, headers: &HeaderMap, msg: &Value) -> Option<Bytes> {
+    let session = session_of(headers)?;
+    let set = gw.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+    let out = cancellation_upstream(msg, set.get(&session)?)?;
     Some(Bytes::from(out.to_string()))
 }
 
@@ -224,14 +215,13 @@ impl HttpGateway {
         let Some(session) = session_of(headers) else {
             return Some(None);
         };
-        let key = (session, id.to_string());
         let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if set.contains_key(&key) {
+        if !set.entry(session.clone()).or_default().claim(id, upstream) {
             return None;
         }
-        set.insert(key.clone(), upstream);
         Some(Some(InFlight {
-            key,
+            session,
+            id: id.clone(),
             set: self.in_flight.clone(),
         }))
     }
@@ -358,12 +348,25 @@ async fn handle(
     let inbound = if method == Method::POST {
         classify(&body)
     } else {
-        Inbound::Pass
+        // The GET stream and DELETE carry no message of the client's.
+        return match gw.send(method, &headers, body).await {
+            Ok(resp) => passthrough(resp),
+            Err(e) => upstream_failed(&e.to_string()),
+        };
     };
     let msg = match inbound {
-        Inbound::Pass => {
-            // A cancellation names a request by the client's id: name it by the gateway's.
-            let Some(body) = map_cancellation(&gw, &headers, body) else {
+        Inbound::Pass(msg) => {
+            return match gw
+                .send(method, &headers, Bytes::from(msg.to_string()))
+                .await
+            {
+                Ok(resp) => passthrough(resp),
+                Err(e) => upstream_failed(&e.to_string()),
+            };
+        }
+        Inbound::Cancel(msg) => {
+            // It names a request by the client's id: name it by the gateway's.
+            let Some(body) = map_cancellation(&gw, &headers, &msg) else {
                 return StatusCode::ACCEPTED.into_response();
             };
             return match gw.send(method, &headers, body).await {
@@ -453,7 +456,7 @@ async fn handle(
                     );
                 }
             });
-            let answer = answer.unwrap_or_else(|| unanswered(&id));
+            let answer = answer.unwrap_or_else(|| super::enforce::unreadable_answer(&id));
             reencode_with_answer(parsed, sse, &upstream_id, &answer)
         }
         Admission::List(list) => {
@@ -475,13 +478,6 @@ async fn handle(
     *out.status_mut() = status;
     *out.headers_mut() = out_headers;
     out
-}
-
-/// What a client gets for a request the upstream's answer did not answer.
-fn unanswered(id: &Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
-        "message": "the upstream's answer could not be read",
-        "data": {"reason_code": "upstream_answer_unreadable"}}})
 }
 
 #[cfg(test)]

@@ -116,12 +116,8 @@ impl Session {
     /// Relays an upstream answer under the client's id; one the gateway cannot re-address
     /// becomes an error answer, so the client is never left waiting.
     fn relay(&self, line: &str, client_id: &Value) {
-        let out = with_id(line, client_id).unwrap_or_else(|| {
-            json!({"jsonrpc": "2.0", "id": client_id, "error": {"code": -32603,
-                "message": "the upstream's answer could not be read",
-                "data": {"reason_code": "upstream_answer_unreadable"}}})
-            .to_string()
-        });
+        let out = with_id(line, client_id)
+            .unwrap_or_else(|| super::enforce::unreadable_answer(client_id).to_string());
         let _ = self.to_client.send(Arc::new(out));
     }
 
@@ -282,19 +278,15 @@ impl Session {
                     self.forward(msg, id, upstream, Kind::Forward).await;
                 }
             }
-            Inbound::Pass => {
-                // A cancellation names a request by the client's id: name it by the gateway's.
-                if line.contains("notifications/cancelled")
-                    && let Ok(msg) = serde_json::from_str::<Value>(&line)
-                    && msg.get("method").and_then(Value::as_str) == Some("notifications/cancelled")
-                {
-                    let rewritten = cancellation_upstream(&msg, &self.ids());
-                    if let Some(m) = rewritten {
-                        let _ = self.to_upstream.send(m.to_string());
-                    }
-                    return;
+            Inbound::Pass(msg) => {
+                let _ = self.to_upstream.send(msg.to_string());
+            }
+            Inbound::Cancel(msg) => {
+                // It names a request by the client's id: name it by the gateway's.
+                let rewritten = cancellation_upstream(&msg, &self.ids());
+                if let Some(m) = rewritten {
+                    let _ = self.to_upstream.send(m.to_string());
                 }
-                let _ = self.to_upstream.send(line);
             }
             Inbound::Refuse(answer) => {
                 if let Some(a) = answer {

@@ -190,28 +190,56 @@ fn listed(answer: &Value, key: &str, field: &str) -> Vec<String> {
         .collect()
 }
 
-/// Gateways of both transports in front of server-everything, with `pins` (None: pin what it
-/// lists now) and `policies`; returns the two clients and the plane.
+/// server-everything over HTTP, a plane with `policies`, the token of `agent:wire`, and the
+/// pins `pins` makes of the tools the server lists now.
+struct Everything {
+    upstream: String,
+    server: tokio::process::Child,
+    plane: Plane,
+    token: String,
+    pins: PinSet,
+}
+
+impl Everything {
+    async fn start(
+        t: &Tools,
+        policies: &str,
+        pins: impl Fn(Vec<Value>) -> Vec<Value>,
+    ) -> Everything {
+        let (upstream, server) = t.everything_http().await;
+        let plane = Plane::start(policies).await;
+        let token = plane.add_principal("agent:wire").await;
+        let defs = pins(discover::list_tools_http(&upstream).await.unwrap());
+        let pins = PinSet::from_tools("everything", &defs);
+        Everything {
+            upstream,
+            server,
+            plane,
+            token,
+            pins,
+        }
+    }
+
+    /// An enforcer in front of the server, with the pins.
+    async fn enforcer(&self) -> Arc<Enforcer> {
+        self.plane
+            .enforcer("everything", self.pins.clone(), Duration::from_secs(5))
+            .await
+    }
+}
+
+/// Gateways of both transports in front of server-everything, with the tools `pins` keeps of
+/// what it lists now, and `policies`; returns the two clients and the plane.
 async fn both(
     t: &Tools,
     policies: &str,
     pins: impl Fn(Vec<Value>) -> Vec<Value>,
 ) -> (Vec<(&'static str, Wire)>, Plane, tokio::process::Child) {
-    let (upstream, server) = t.everything_http().await;
-    let plane = Plane::start(policies).await;
-    let token = plane.add_principal("agent:wire").await;
-    let defs = pins(discover::list_tools_http(&upstream).await.unwrap());
-    let pinset = PinSet::from_tools("everything", &defs);
-    let e = plane
-        .enforcer("everything", pinset.clone(), Duration::from_secs(5))
-        .await;
-    let url = http_gateway(e, upstream, None).await;
-    let http = Wire::http(url, token.clone()).await;
-    let e = plane
-        .enforcer("everything", pinset, Duration::from_secs(5))
-        .await;
-    let stdio = Wire::stdio(e, token, everything_stdio(t)).await;
-    (vec![("stdio", stdio), ("http", http)], plane, server)
+    let ev = Everything::start(t, policies, pins).await;
+    let url = http_gateway(ev.enforcer().await, ev.upstream.clone(), None).await;
+    let http = Wire::http(url, ev.token.clone()).await;
+    let stdio = Wire::stdio(ev.enforcer().await, ev.token, everything_stdio(t)).await;
+    (vec![("stdio", stdio), ("http", http)], ev.plane, ev.server)
 }
 
 // Regression (issue 12, finding 7): `resources/templates/list` passed the gateway unfiltered
@@ -317,17 +345,8 @@ fn long_call(id: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_reusing_an_id_in_flight_is_refused_over_stdio() {
     let Some(t) = tools() else { return };
-    let (upstream, _server) = t.everything_http().await;
-    let plane = Plane::start(ALL_TOOLS).await;
-    let token = plane.add_principal("agent:wire").await;
-    let pins = PinSet::from_tools(
-        "everything",
-        &discover::list_tools_http(&upstream).await.unwrap(),
-    );
-    let e = plane
-        .enforcer("everything", pins, Duration::from_secs(5))
-        .await;
-    let mut wire = Wire::stdio(e, token, everything_stdio(&t)).await;
+    let ev = Everything::start(&t, ALL_TOOLS, |d| d).await;
+    let mut wire = Wire::stdio(ev.enforcer().await, ev.token.clone(), everything_stdio(&t)).await;
     let Wire::Stdio { to, from } = &mut wire else {
         unreachable!()
     };
@@ -377,7 +396,7 @@ async fn a_request_reusing_an_id_in_flight_is_refused_over_stdio() {
             .contains("Long running operation completed"),
         "{answered}"
     );
-    plane.stop().await;
+    ev.plane.stop().await;
 }
 
 /// The pinned definitions with what an upstream could change after approval taken back to
@@ -461,17 +480,9 @@ async fn a_changed_title_annotations_or_output_schema_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
     let Some(t) = tools() else { return };
-    let (upstream, _server) = t.everything_http().await;
-    let plane = Plane::start(ALL_TOOLS).await;
-    let token = plane.add_principal("agent:wire").await;
-    let pins = PinSet::from_tools(
-        "everything",
-        &discover::list_tools_http(&upstream).await.unwrap(),
-    );
-    let e = plane
-        .enforcer("everything", pins, Duration::from_secs(5))
-        .await;
-    let url = http_gateway(e, upstream, None).await;
+    let ev = Everything::start(&t, ALL_TOOLS, |d| d).await;
+    let token = ev.token.clone();
+    let url = http_gateway(ev.enforcer().await, ev.upstream.clone(), None).await;
     let mut first = Wire::http(url.clone(), token.clone()).await;
     let Wire::Http { session, .. } = &first else {
         unreachable!()
@@ -509,5 +520,5 @@ async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
             .contains("Long running operation completed"),
         "{answers:?}"
     );
-    plane.stop().await;
+    ev.plane.stop().await;
 }
