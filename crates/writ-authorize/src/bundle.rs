@@ -17,7 +17,7 @@ use writ_model::digest::sha256_hex;
 use crate::error::{BundleDiagnostic, BundleError};
 use crate::index::ScopeIndex;
 use crate::mapping::CedarNames;
-use crate::principal::{PrincipalShape, PrincipalShapes};
+use crate::principal::{PrincipalShape, PrincipalShapes, RegisteredEntities};
 
 /// The file that holds a bundle's detached signature.
 pub const SIGNATURE_FILE: &str = "bundle.sig";
@@ -114,6 +114,7 @@ pub struct Bundle {
     index: ScopeIndex,
     names: CedarNames,
     principal_shapes: PrincipalShapes,
+    registered_entities: RegisteredEntities,
     authorizer: Authorizer,
     warnings: Vec<BundleDiagnostic>,
 }
@@ -180,6 +181,10 @@ impl Bundle {
     /// What the schema declares for a principal entity type (`Agent`, `Human`, `Service`).
     pub(crate) fn principal_shape(&self, ty: &str) -> Option<&PrincipalShape> {
         self.principal_shapes.get(ty)
+    }
+    /// The entity stores completed with principals' registrations, kept for this bundle.
+    pub(crate) fn registered_entities(&self) -> &RegisteredEntities {
+        &self.registered_entities
     }
 }
 
@@ -441,6 +446,7 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
         index,
         names,
         principal_shapes,
+        registered_entities: RegisteredEntities::default(),
         authorizer: Authorizer::new(),
         warnings,
     })

@@ -15,10 +15,16 @@
 //!
 //! The request carries the registration and the bundle the schema, so a decision stays a pure
 //! function of (bundle, request, time) and replay rebuilds the same entity.
+//!
+//! Completing an entity copies the bundle's entity store and recomputes its transitive closure,
+//! which grows with the number of static entities. Every server decision carries a
+//! registration, so the completed stores are kept per registration ([`RegisteredEntities`]):
+//! a principal's decisions pay for it once per bundle and registration, not once each.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::ops::Deref;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, SchemaFragment};
 use serde_json::{Value, json};
@@ -82,20 +88,103 @@ fn type_name(kind: PrincipalKind) -> &'static str {
     }
 }
 
+/// The entities a request is decided against: the bundle's own, or those completed with the
+/// requesting principal's registration (shared with the bundle's cache).
+#[derive(Debug, Clone)]
+pub enum PrincipalEntities<'b> {
+    /// The bundle's static entities, unchanged.
+    Static(&'b Entities),
+    /// The bundle's entities with the principal's entity completed from its registration.
+    Registered(Arc<Entities>),
+}
+
+impl Deref for PrincipalEntities<'_> {
+    type Target = Entities;
+
+    fn deref(&self) -> &Entities {
+        match self {
+            Self::Static(e) => e,
+            Self::Registered(e) => e,
+        }
+    }
+}
+
+/// How many static entities the cached stores of one bundle may hold in all (an entry holds a
+/// copy of every static entity): about 64 MiB of map entries.
+const CACHED_ENTITIES_BUDGET: usize = 1 << 20;
+/// The most registrations a bundle keeps completed stores for, however few its entities.
+const CACHED_REGISTRATIONS_MAX: usize = 1024;
+
+/// Completed entity stores (or the reason a registration does not fit the schema), by
+/// registration: the principal and the canonical JSON of what was registered. A bundle holds
+/// one; it is a memo of a pure function, so decisions do not depend on what it holds.
+#[derive(Default)]
+pub(crate) struct RegisteredEntities {
+    by_registration: Mutex<HashMap<Vec<u8>, Completed>>,
+}
+
+/// A completed store, or why the registration does not fit the schema.
+type Completed = Result<Arc<Entities>, String>;
+
+impl std::fmt::Debug for RegisteredEntities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self
+            .by_registration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("RegisteredEntities")
+            .field("held", &held)
+            .finish()
+    }
+}
+
+impl RegisteredEntities {
+    /// The cached answer for `key`, or `complete()`'s, kept for next time. The lock is not
+    /// held while completing; two callers may complete the same registration once each.
+    fn get_or_complete(
+        &self,
+        key: Vec<u8>,
+        static_entities: usize,
+        complete: impl FnOnce() -> Result<Entities, String>,
+    ) -> Completed {
+        let cache = || {
+            self.by_registration
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(found) = cache().get(&key) {
+            return found.clone();
+        }
+        let answer = complete().map(Arc::new);
+        let capacity = (CACHED_ENTITIES_BUDGET / static_entities.saturating_add(1))
+            .clamp(1, CACHED_REGISTRATIONS_MAX);
+        let mut held = cache();
+        if held.len() >= capacity {
+            // Registrations change seldom: starting over is simpler than tracking use, and the
+            // next decisions fill it again.
+            held.clear();
+        }
+        held.insert(key, answer.clone());
+        answer
+    }
+}
+
 /// The entities to decide a request of `principal` against: the bundle's static entities, with
-/// the principal's entity completed from `registered` (see the module doc). Borrowed when the
-/// registration adds nothing the schema declares.
+/// the principal's entity completed from `registered` (see the module doc). The bundle's own
+/// when the registration adds nothing the schema declares.
 pub fn principal_entities<'b>(
     bundle: &'b Bundle,
     principal: &PrincipalId,
     registered: Option<&PrincipalEntity>,
-) -> Result<Cow<'b, Entities>, String> {
+) -> Result<PrincipalEntities<'b>, String> {
+    let unchanged = PrincipalEntities::Static(bundle.cedar_entities());
     let Some(registered) = registered else {
-        return Ok(Cow::Borrowed(bundle.cedar_entities()));
+        return Ok(unchanged);
     };
     let ty = type_name(principal.kind());
     let Some(shape) = bundle.principal_shape(ty) else {
-        return Ok(Cow::Borrowed(bundle.cedar_entities()));
+        return Ok(unchanged);
     };
     let declared: Vec<(&String, &Value)> = registered
         .attrs
@@ -104,8 +193,31 @@ pub fn principal_entities<'b>(
         .collect();
     let zone_attr = shape.attrs.contains("zone");
     if declared.is_empty() && !zone_attr && !shape.in_zone {
-        return Ok(Cow::Borrowed(bundle.cedar_entities()));
+        return Ok(unchanged);
     }
+    let complete = || complete_entities(bundle, principal, ty, shape, registered, declared);
+    // A registration that cannot be written canonically is completed each time, uncached.
+    let Ok(mut key) = writ_model::canonical::to_canonical_vec(registered) else {
+        return complete().map(|e| PrincipalEntities::Registered(Arc::new(e)));
+    };
+    key.push(b'\n');
+    key.extend_from_slice(principal.to_string().as_bytes());
+    bundle
+        .registered_entities()
+        .get_or_complete(key, bundle.cedar_entities().len(), complete)
+        .map(PrincipalEntities::Registered)
+}
+
+/// The bundle's entities with `principal`'s entity completed from `registered` (`declared`:
+/// the registered attributes the schema declares for its type `ty`).
+fn complete_entities(
+    bundle: &Bundle,
+    principal: &PrincipalId,
+    ty: &str,
+    shape: &PrincipalShape,
+    registered: &PrincipalEntity,
+    declared: Vec<(&String, &Value)>,
+) -> Result<Entities, String> {
     let type_name = EntityTypeName::from_str(ty).map_err(|e| e.to_string())?;
     let uid = EntityUid::from_type_name_and_id(type_name, EntityId::new(principal.name()));
     // Start from the bundle's own entity of this principal (its parents, attributes and tags).
@@ -117,7 +229,7 @@ pub fn principal_entities<'b>(
         for (k, v) in declared {
             attrs.insert(k.clone(), v.clone());
         }
-        if zone_attr {
+        if shape.attrs.contains("zone") {
             attrs.insert("zone".into(), Value::String(registered.zone.to_string()));
         }
     }
@@ -137,7 +249,6 @@ pub fn principal_entities<'b>(
         .cedar_entities()
         .clone()
         .upsert_entities([entity], None)
-        .map(Cow::Owned)
         .map_err(|e| format!("{principal}'s entity cannot join the bundle's entities: {e}"))
 }
 
@@ -207,6 +318,54 @@ mod tests {
         assert_eq!(
             decide(&b, &request("agent:bot", Some(elsewhere)), 0).decision,
             Decision::Deny
+        );
+    }
+
+    // The completed store was rebuilt (a copy of every static entity and a transitive closure
+    // over all of them) on every decision of every registered principal.
+    #[test]
+    fn a_registration_is_completed_once_per_bundle() {
+        use std::sync::Arc;
+
+        use super::{PrincipalEntities, principal_entities};
+
+        let b = bundle("");
+        let bot: writ_model::PrincipalId = "agent:bot".parse().unwrap();
+        let registered = |zone: &str| -> writ_model::PrincipalEntity {
+            serde_json::from_value(json!({"zone": zone, "attrs": {"owner": "human:bob"}})).unwrap()
+        };
+        let completed = |zone: &str| match principal_entities(&b, &bot, Some(&registered(zone))) {
+            Ok(PrincipalEntities::Registered(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        let first = completed("prod");
+        assert!(Arc::ptr_eq(&first, &completed("prod")));
+        // Another registration is another store.
+        let elsewhere = completed("dev");
+        assert!(!Arc::ptr_eq(&first, &elsewhere));
+        let uid = r#"Agent::"bot""#.parse().unwrap();
+        let zone_of = |e: &cedar_policy::Entities| {
+            e.get(&uid)
+                .unwrap()
+                .attr("zone")
+                .unwrap()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(zone_of(&first), r#""prod""#);
+        assert_eq!(zone_of(&elsewhere), r#""dev""#);
+        // Nothing registered: the bundle's own store.
+        assert!(matches!(
+            principal_entities(&b, &bot, None),
+            Ok(PrincipalEntities::Static(_))
+        ));
+        // A registration that does not fit is refused every time, from the cache too.
+        let bad: writ_model::PrincipalEntity =
+            serde_json::from_value(json!({"zone": "dev", "attrs": {"owner": 7}})).unwrap();
+        let first_refusal = principal_entities(&b, &bot, Some(&bad)).unwrap_err();
+        assert_eq!(
+            principal_entities(&b, &bot, Some(&bad)).unwrap_err(),
+            first_refusal
         );
     }
 

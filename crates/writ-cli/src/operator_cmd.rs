@@ -182,8 +182,8 @@ enum PrincipalCommand {
         attrs: Option<String>,
         /// A person's role (human: principals only): admin, operator or auditor. Every role
         /// reads every execution's proofs and lineage; admin calls still take the admin token.
-        #[arg(long, value_enum)]
-        role: Option<RoleArg>,
+        #[arg(long, value_parser = ["admin", "operator", "auditor"])]
+        role: Option<String>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -198,24 +198,6 @@ enum PrincipalCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-}
-
-/// A person's role, as `writ principal add --role` takes it.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum RoleArg {
-    Admin,
-    Operator,
-    Auditor,
-}
-
-impl RoleArg {
-    fn as_str(self) -> &'static str {
-        match self {
-            RoleArg::Admin => "admin",
-            RoleArg::Operator => "operator",
-            RoleArg::Auditor => "auditor",
-        }
-    }
 }
 
 pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
@@ -235,7 +217,7 @@ pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
                     ));
                 }
                 if let Some(m) = body.as_object_mut() {
-                    m.insert("role".into(), json!(role.as_str()));
+                    m.insert("role".into(), json!(role));
                 }
             }
             if let Some(a) = attrs {

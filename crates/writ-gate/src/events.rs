@@ -58,6 +58,18 @@ impl SseParser {
     }
 }
 
+/// Withdraws (`on`) or gives back a principal named in an event; a name that is no principal
+/// id names nothing this gate could run.
+fn withdraw_principal(revocations: &RevocationSet, id: &str, on: bool) {
+    if let Ok(p) = id.parse::<PrincipalId>() {
+        if on {
+            revocations.revoke_principal(p)
+        } else {
+            revocations.restore_principal(&p)
+        }
+    }
+}
+
 /// Applies one event to a revocation set.
 pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
     let target = ev.data.get("target").and_then(Value::as_str);
@@ -70,13 +82,7 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
     match (ev.kind.as_str(), target) {
         ("revocation", Some("jti")) => revocations.revoke_jti(id, i64::MAX),
         ("revocation", Some("principal")) | ("quarantine", Some("principal")) => {
-            if let Ok(p) = id.parse::<PrincipalId>() {
-                if on {
-                    revocations.revoke_principal(p)
-                } else {
-                    revocations.restore_principal(&p)
-                }
-            }
+            withdraw_principal(revocations, id, on)
         }
         ("revocation", Some("zone")) | ("quarantine", Some("zone")) => {
             if let Ok(z) = id.parse::<ZoneId>() {
@@ -90,13 +96,7 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
             // is released): only the control plane knows who is registered where.
             let principals = ev.data.get("principals").and_then(Value::as_array);
             for p in principals.into_iter().flatten().filter_map(Value::as_str) {
-                if let Ok(p) = p.parse::<PrincipalId>() {
-                    if on {
-                        revocations.revoke_principal(p)
-                    } else {
-                        revocations.restore_principal(&p)
-                    }
-                }
+                withdraw_principal(revocations, p, on)
             }
         }
         ("kill_switch", _) => revocations.set_kill_switch(on),

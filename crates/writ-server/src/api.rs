@@ -17,7 +17,7 @@ use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
 use writ_model::decision::Decision;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::request::{Actor, AuthorizeRequest};
-use writ_model::{ExecutionId, Intent, Lineage, PrincipalId};
+use writ_model::{ExecutionId, Intent, Lineage, PrincipalEntity, PrincipalId};
 
 use crate::auth::{Caller, Scope, bearer, token_hash};
 use crate::error::ApiError;
@@ -782,29 +782,28 @@ fn verify_attestation(
 
 /// Governance that refuses before policy: the kill switch; a principal unknown, revoked or
 /// quarantined, or registered in a zone that is revoked or quarantined; the zone the action runs
-/// in revoked or quarantined (a gate acts only in the zone it is registered in).
-fn governance_refusal(
+/// in revoked or quarantined (a gate acts only in the zone it is registered in). In good
+/// standing, the principal's registration as policies see it, read in the same look.
+fn governance(
     state: &AppState,
     principal: &PrincipalId,
     zone: &str,
-) -> Option<(&'static str, String)> {
+) -> Result<PrincipalEntity, (&'static str, String)> {
     if state.kill_switch() {
-        return Some((
+        return Err((
             "kill_switch",
             "the kill switch is engaged: nothing runs until an operator releases it".into(),
         ));
     }
     state.store.read(|r| {
-        if let Some(refusal) = r.principal_withdrawn(&principal.to_string()) {
-            return Some(refusal);
-        }
+        let registered = r.standing(&principal.to_string())?;
         if r.zone_withdrawn(zone) {
-            return Some((
+            return Err((
                 "zone_quarantined",
                 format!("zone {zone} is revoked or quarantined"),
             ));
         }
-        None
+        Ok(registered)
     })
 }
 
@@ -828,21 +827,24 @@ async fn authorize(
     let planned = plan(&s, caller_id.clone(), &body, execution)?;
     let now = s.now();
     let zone = body.attestation.claims.zone.to_string();
-    let (principal, lineage, refusal) = match &planned {
+    let (principal, lineage, standing) = match &planned {
         // Whoever asks must be in good standing too: a quarantined agent cannot delegate.
         Ok(p) => (
             p.principal.clone(),
             p.lineage.clone(),
-            governance_refusal(&s, &caller_id, &zone)
-                .or_else(|| governance_refusal(&s, &p.principal, &zone)),
+            if p.principal == caller_id {
+                governance(&s, &caller_id, &zone)
+            } else {
+                governance(&s, &caller_id, &zone).and_then(|_| governance(&s, &p.principal, &zone))
+            },
         ),
         Err((code, message)) => (
             caller_id.clone(),
             Lineage::root(execution),
-            Some((*code, message.clone())),
+            Err((*code, message.clone())),
         ),
     };
-    let response = if let Some((code, message)) = refusal {
+    let response = if let Err((code, message)) = standing {
         let entry = json!({
             "type": "authorize.refused", "v": 1, "principal": principal, "intent": body.intent.digest().map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
             "env": body.attestation.claims, "lineage": lineage, "now": now, "reason_code": code, "reason": message,
@@ -864,19 +866,14 @@ async fn authorize(
                 "no policy bundle is active: activate one with `writ policy activate`",
             )
         })?;
-        // The principal's registration as of now: part of the record, so replay sees it too.
-        let principal_entity = s.store.read(|r| {
-            r.principals
-                .get(&principal.to_string())
-                .and_then(|p| p.entity())
-        });
         let request = AuthorizeRequest {
             principal: principal.clone(),
             act: plan.act.clone(),
             intent: body.intent.clone(),
             env: body.attestation.claims.clone(),
             lineage: Some(lineage.clone()),
-            principal_entity,
+            // The principal's registration as of now: part of the record, so replay sees it too.
+            principal_entity: standing.ok(),
         };
         let (record_value, entry) = writ_authorize::decide_with_entry(&bundle, &request, now);
         let entry = entry
@@ -1007,9 +1004,9 @@ async fn visible(
     check_attestation(&s, &body.attestation)?;
     let zone = body.attestation.claims.zone.to_string();
     // Withdrawn trust shows nothing.
-    if governance_refusal(&s, &principal, &zone).is_some() {
+    let Ok(registered) = governance(&s, &principal, &zone) else {
         return Ok(Json(json!({"visible": []})));
-    }
+    };
     let bundle = s.bundles.current().ok_or_else(|| {
         ApiError::unavailable(
             "no_active_bundle",
@@ -1030,13 +1027,8 @@ async fn visible(
             }
         }
     };
-    let registered = s.store.read(|r| {
-        r.principals
-            .get(&principal.to_string())
-            .and_then(|p| p.entity())
-    });
     // A registration that does not fit the schema denies everything: nothing is visible.
-    let Ok(entities) = writ_authorize::principal_entities(&bundle, &principal, registered.as_ref())
+    let Ok(entities) = writ_authorize::principal_entities(&bundle, &principal, Some(&registered))
     else {
         return Ok(Json(json!({"visible": []})));
     };

@@ -25,7 +25,7 @@ use crate::exec::ExecRow;
 use crate::extract::ApiJson;
 use crate::openapi::Access;
 use crate::state::AppState;
-use crate::store::{GovernanceKind, Role};
+use crate::store::{GovernanceKind, REGISTRATION_INVALID, Role};
 
 type St = State<Arc<AppState>>;
 
@@ -159,27 +159,27 @@ pub async fn renew_lease(
     let now = s.now();
     let mut request = original.request.clone();
     request.env = body.attestation.claims.clone();
-    // Re-decided with the principal's registration as it stands now.
-    let registered = s
-        .store
-        .read(|r| r.principals.get(&row.principal).and_then(|p| p.entity()));
-    request.principal_entity = registered;
-    let governance = if s.kill_switch() {
-        Some("kill_switch")
-    } else if s.store.read(|r| r.is(GovernanceKind::RevokedJti, &jti)) {
-        Some("writ_revoked")
-    } else if s.store.read(|r| {
-        // The principal withdrawn by name or through its registered zone, or the zone the
-        // gate runs it in withdrawn.
-        r.principal_withdrawn(&row.principal).is_some()
-            || r.zone_withdrawn(request.env.zone.as_str())
-    }) {
-        Some("principal_or_zone_withdrawn")
+    // Trust as it stands now, and the principal's registration read in the same look.
+    let standing = if s.kill_switch() {
+        Err("kill_switch")
     } else {
-        None
+        s.store.read(|r| {
+            if r.is(GovernanceKind::RevokedJti, &jti) {
+                return Err("writ_revoked");
+            }
+            // The principal withdrawn by name or through its registered zone, or the zone the
+            // gate runs it in withdrawn.
+            if r.zone_withdrawn(request.env.zone.as_str()) {
+                return Err("principal_or_zone_withdrawn");
+            }
+            r.standing(&row.principal).map_err(|(code, _)| match code {
+                REGISTRATION_INVALID => REGISTRATION_INVALID,
+                _ => "principal_or_zone_withdrawn",
+            })
+        })
     };
-    let (decision, code, reasons, index) = match governance {
-        Some(code) => {
+    let (decision, code, reasons, index) = match standing {
+        Err(code) => {
             let index = record(&s, &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": jti, "reason_code": code, "now": now})).await?;
             (
                 Decision::Deny,
@@ -188,7 +188,9 @@ pub async fn renew_lease(
                 index,
             )
         }
-        None => {
+        Ok(registered) => {
+            // Re-decided with the principal's registration as it stands now.
+            request.principal_entity = Some(registered);
             let bundle = s.bundles.current().ok_or_else(|| {
                 ApiError::unavailable("no_active_bundle", "no policy bundle is active")
             })?;

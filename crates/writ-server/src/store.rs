@@ -207,6 +207,30 @@ impl Registry {
         None
     }
 
+    /// The registration policies see of `principal` when it is in good standing; otherwise why
+    /// it may not act (see [`Registry::principal_withdrawn`]), or, for a registration policies
+    /// could not be given (a stored zone that is no zone id), `principal_registration_invalid`:
+    /// deciding without it would walk around policies on its zone and attributes.
+    pub fn standing(
+        &self,
+        principal: &str,
+    ) -> Result<writ_model::PrincipalEntity, (&'static str, String)> {
+        if let Some(refusal) = self.principal_withdrawn(principal) {
+            return Err(refusal);
+        }
+        self.principals
+            .get(principal)
+            .and_then(PrincipalRow::entity)
+            .ok_or_else(|| {
+                (
+                    REGISTRATION_INVALID,
+                    format!(
+                        "{principal}'s registered zone is not a zone id: register it again with `writ principal add {principal} --zone ZONE`"
+                    ),
+                )
+            })
+    }
+
     /// Principals registered in `zone`, sorted.
     pub fn principals_in_zone(&self, zone: &str) -> Vec<String> {
         self.principals
@@ -235,6 +259,9 @@ impl Registry {
         out
     }
 }
+
+/// The refusal code of a principal whose stored registration policies cannot be given.
+pub const REGISTRATION_INVALID: &str = "principal_registration_invalid";
 
 /// SQLite-backed control store with its in-memory registry.
 pub struct ControlStore {
@@ -485,6 +512,35 @@ fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A registration policies could not be given was left out of the request, so a policy on
+    // principal.zone or its attributes (a forbid, say) was walked around.
+    #[test]
+    fn standing_refuses_a_registration_policies_cannot_be_given() {
+        let mut reg = Registry::default();
+        let row = |id: &str, zone: &str| PrincipalRow {
+            id: id.into(),
+            zone: zone.into(),
+            attrs: serde_json::json!({"owner": "human:bob"}),
+            status: "active".into(),
+            created_at: 0,
+            role: None,
+        };
+        reg.principals
+            .insert("agent:a".into(), row("agent:a", "prod"));
+        reg.principals
+            .insert("agent:b".into(), row("agent:b", "not a zone"));
+        let a = reg.standing("agent:a").unwrap();
+        assert_eq!(a.zone.as_str(), "prod");
+        assert_eq!(a.attrs["owner"], "human:bob");
+        assert_eq!(reg.standing("agent:b").unwrap_err().0, REGISTRATION_INVALID);
+        assert_eq!(reg.standing("agent:c").unwrap_err().0, "principal_unknown");
+        reg.governance
+            .entry(GovernanceKind::QuarantinedZone)
+            .or_default()
+            .insert("prod".into());
+        assert_eq!(reg.standing("agent:a").unwrap_err().0, "zone_quarantined");
+    }
 
     #[test]
     fn state_survives_reopen() {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use writ_authorize::ReplayOutcome;
 use writ_model::DecisionRecord;
 
-use crate::harness::{Gate, TestServer, bundle_files, sign_files};
+use crate::harness::{Gate, TestServer, bundle_files};
 
 fn read_issue(gate: &Gate) -> Value {
     json!({"intent": {"action": "mcp.call_tool", "resource": "tool:github/get_issue", "args": {}}, "attestation": gate.attest()})
@@ -26,21 +26,6 @@ async fn register_ok(srv: &TestServer, body: Value) -> String {
     let (st, answer) = register(srv, body).await;
     assert_eq!(st, 201, "{answer}");
     answer["token"].as_str().unwrap().to_owned()
-}
-
-/// Activates the default bundle plus `extra` policies.
-async fn activate_with(srv: &TestServer, extra: &str) {
-    let mut files = bundle_files(Some(extra));
-    sign_files(&srv.bundle_key, &mut files);
-    let (st, body) = srv
-        .call(
-            "POST",
-            "/v1/admin/bundles/activate",
-            Some(&srv.admin),
-            Some(json!({"files": files})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
 }
 
 /// Reads the first event of a gate's feed (the snapshot) and returns the events that follow
@@ -201,8 +186,7 @@ async fn zone_quarantine_ends_running_executions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn principal_attributes_reach_policies() {
     let srv = TestServer::start().await;
-    activate_with(
-        &srv,
+    srv.activate(bundle_files(Some(
         r#"
         @id("bob-owns-issues")
         permit (principal is Agent, action == Action::"call_tool", resource == Tool::"github/create_issue")
@@ -211,7 +195,7 @@ async fn principal_attributes_reach_policies() {
         permit (principal is Agent, action == Action::"call_tool", resource == Tool::"fs/write_file")
         when { principal has zone && principal.zone == "prod" && principal in Zone::"prod" };
         "#,
-    )
+    )))
     .await;
     let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let bobs = register_ok(
@@ -365,12 +349,9 @@ async fn proofs_and_lineage_are_hidden_from_other_principals() {
 // while an unknown parent got 400 parent_unknown: the call also told whether an id exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_of_another_principal_is_refused_as_unknown() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let victim = srv.add_principal("agent:triage-bot", "dev").await;
+    let (srv, victim, gate) = TestServer::provisioned().await;
     let sub = srv.add_principal("agent:sub-bot", "dev").await;
     let intruder = srv.add_principal("agent:outsider", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let theirs = srv.authorize_ok(&victim, read_issue(&gate)).await;
     let theirs = theirs["execution"].as_str().unwrap();
     let size = srv.state.ledger.checkpoint().size();

@@ -202,14 +202,7 @@ async fn fail_closed_on_bad_bundles_and_unknown_gates() {
         &mut untrusted,
     );
     for files in [broken, untrusted, bundle_files(None)] {
-        let (st, body) = srv
-            .call(
-                "POST",
-                "/v1/admin/bundles/activate",
-                Some(&srv.admin),
-                Some(json!({"files": files})),
-            )
-            .await;
+        let (st, body) = srv.post_bundle(&files).await;
         assert_eq!(st, 422, "{body}");
         let (_, still) = srv
             .call("GET", "/v1/admin/bundles/active", Some(&srv.admin), None)
@@ -384,11 +377,8 @@ async fn execution_index_follows_the_ledger_and_is_rebuilt_from_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegation_mints_narrower_children_only() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let parent = srv.add_principal("agent:triage-bot", "dev").await;
+    let (srv, parent, gate) = TestServer::provisioned().await;
     srv.add_principal("agent:sub-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let grant = json!({"actions": ["mcp.call_tool"], "resources": ["tool:fs/*"], "zones": ["dev"]});
     let deleg = srv.authorize_ok(&parent, json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()})).await;
     let parent_writ = deleg["writ"].as_str().unwrap();
@@ -459,11 +449,8 @@ async fn delegation_mints_narrower_children_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visible_lists_only_tools_the_policy_could_allow() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    let agent = srv.add_principal("agent:triage-bot", "dev").await;
+    let (srv, agent, gate) = TestServer::provisioned().await;
     let outsider = srv.add_principal("agent:outsider", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
     let tools = [
         "tool:github/get_issue",
         "tool:github/create_issue",
@@ -606,10 +593,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_feed_starts_with_the_governance_state_in_force() {
-    let srv = TestServer::start().await;
-    srv.activate_default().await;
-    srv.add_principal("agent:triage-bot", "dev").await;
-    let gate = srv.add_gate("gate:mcp-1", "dev").await;
+    let (srv, _, gate) = TestServer::provisioned().await;
     srv.call(
         "POST",
         "/v1/admin/revocations",

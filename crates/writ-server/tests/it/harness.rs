@@ -191,17 +191,25 @@ impl TestServer {
     }
 
     pub async fn activate_default(&self) {
-        let mut files = bundle_files(None);
+        self.activate(bundle_files(None)).await;
+    }
+
+    /// Signs `files` with the trusted bundle key and activates them (asserts 200).
+    pub async fn activate(&self, mut files: serde_json::Map<String, Value>) {
         sign_files(&self.bundle_key, &mut files);
-        let (st, body) = self
-            .call(
-                "POST",
-                "/v1/admin/bundles/activate",
-                Some(&self.admin),
-                Some(json!({"files": files})),
-            )
-            .await;
+        let (st, body) = self.post_bundle(&files).await;
         assert_eq!(st, 200, "{body}");
+    }
+
+    /// `POST /v1/admin/bundles/activate` with `files` exactly as given (signed or not).
+    pub async fn post_bundle(&self, files: &serde_json::Map<String, Value>) -> (u16, Value) {
+        self.call(
+            "POST",
+            "/v1/admin/bundles/activate",
+            Some(&self.admin),
+            Some(json!({"files": files})),
+        )
+        .await
     }
 
     pub async fn add_principal(&self, id: &str, zone: &str) -> String {

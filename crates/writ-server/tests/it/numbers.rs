@@ -2,11 +2,11 @@
 //! it, numbers JSON readers disagree on are refused, and replay of the recorded decisions
 //! finds no mismatch.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use writ_authorize::{ReplayOutcome, replay};
 use writ_model::DecisionRecord;
 
-use crate::harness::{TestServer, bundle_files, sign_files};
+use crate::harness::{TestServer, bundle_files};
 
 const FORBID_B_2: &str = r#"
 @id("no-b-2")
@@ -41,16 +41,7 @@ async fn forbid_on_a_number_holds_for_every_spelling_of_it_over_http() {
         .unwrap()
         .replace("type Args = {", "type Args = {\n  b?: Long,");
     files.insert("writ.cedarschema".into(), Value::String(schema));
-    sign_files(&srv.bundle_key, &mut files);
-    let (st, body) = srv
-        .call(
-            "POST",
-            "/v1/admin/bundles/activate",
-            Some(&srv.admin),
-            Some(json!({"files": files})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
+    srv.activate(files).await;
     let attestation = gate.attest().to_string();
     let body = |b: &str| {
         format!(
