@@ -7,7 +7,9 @@
 //!   kept-alive connection that stays idle that long is closed (it is the idle timeout too).
 //! - **Body read timeout** (`body_read_timeout_secs`): a request's whole body must arrive within
 //!   it, counted from the end of its head; a body that trickles in fails and the request is
-//!   answered 400 `body_unreadable`.
+//!   answered 400 `body_unreadable`. The same bound applies to sending: a connection whose
+//!   writes make no progress for that long (a client that stopped reading its response or its
+//!   event feed) is closed, so it cannot keep its slot by never reading.
 //! - **Connection cap** (`max_connections`): at most that many connections (TLS handshakes
 //!   included) are served at once. When a new one arrives at the cap, the oldest connection that
 //!   is not inside a request (one waiting for a request head: idle, or slowly sending one) is
@@ -23,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +33,7 @@ use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, TryAcquireError, watch};
 use tower_service::Service;
@@ -45,7 +47,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Longest wait for a request's head (also the idle timeout of a kept-alive connection).
     pub header_read_timeout: Duration,
-    /// Longest time a request's body may take to arrive.
+    /// Longest time a request's body may take to arrive; also the longest a write to the
+    /// client may wait without progress.
     pub body_read_timeout: Duration,
 }
 
@@ -160,6 +163,7 @@ where
                     }
                 })
             };
+            let io = StallBoundIo::new(io, body_timeout);
             let conn = http.serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
             let mut stopping = false;
@@ -304,6 +308,95 @@ impl http_body::Body for TrackedBody {
     }
 }
 
+/// A connection's stream whose writes fail once they have waited `limit` without progress:
+/// a client that stops reading (a response, an event feed) would otherwise hold its
+/// connection, marked inside a request, for as long as it likes.
+struct StallBoundIo<Io> {
+    inner: Io,
+    limit: Duration,
+    /// Armed while a write waits, reset by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<Io> StallBoundIo<Io> {
+    fn new(inner: Io, limit: Duration) -> StallBoundIo<Io> {
+        StallBoundIo {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Passes `polled` on, except that a wait longer than the limit becomes an error.
+    fn bound<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        ready!(stalled.as_mut().poll(cx));
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the client read nothing for {limit:?}"),
+        )))
+    }
+}
+
+impl<Io: AsyncRead + Unpin> AsyncRead for StallBoundIo<Io> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<Io: AsyncWrite + Unpin> AsyncWrite for StallBoundIo<Io> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.bound(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.bound(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.bound(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.bound(cx, polled)
+    }
+}
+
 /// A request body that must arrive in full before a deadline.
 struct DeadlineBody {
     inner: Incoming,
@@ -370,5 +463,29 @@ mod tests {
         assert!(!a.evicting.load(Ordering::Acquire));
         // b is already told; a is inside a request: nothing else to close.
         assert!(!conns.evict_one_waiting());
+    }
+
+    /// A client that stopped reading kept its connection (and, inside a request, its slot)
+    /// for as long as it liked: writes that wait past the limit now fail, and progress resets
+    /// the wait.
+    #[tokio::test]
+    async fn writes_to_a_client_that_stopped_reading_fail_after_the_limit() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (ours, mut client) = tokio::io::duplex(64);
+        let mut io = StallBoundIo::new(ours, Duration::from_millis(100));
+        // Progress: the client reads as it goes, so waits never add up past the limit.
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 256];
+            client.read_exact(&mut buf).await.unwrap();
+            client
+        });
+        io.write_all(&[7u8; 256]).await.unwrap();
+        let _client = reader.await.unwrap();
+        // Stalled: the client reads nothing more.
+        let err = tokio::time::timeout(Duration::from_secs(10), io.write_all(&[7u8; 256]))
+            .await
+            .expect("a stalled write must fail, not wait forever")
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     }
 }
