@@ -14,7 +14,8 @@
 //!   included) are served at once. When a new one arrives at the cap, the oldest connection that
 //!   is not inside a request (one waiting for a request head: idle, or slowly sending one) is
 //!   closed to make room; connections inside a request (event feeds included) are never closed
-//!   for it. When every connection is inside a request, accepting waits for one to end.
+//!   for it. When every connection is inside a request, accepting waits until one ends or
+//!   finishes its request (then that one, or another waiting one, is closed for the newcomer).
 //! - Running out of file descriptors on accept also closes a waiting connection, then retries.
 //!
 //! The process's open-file limit is raised by `writ serve` at start (see the CLI); the cap keeps
@@ -114,13 +115,20 @@ where
         let permit = match Arc::clone(&conns.slots).try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::NoPermits) => {
-                conns.evict_one_waiting();
-                tokio::select! {
-                    p = Arc::clone(&conns.slots).acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                    () = &mut shutdown => break,
+                let acquire = Arc::clone(&conns.slots).acquire_owned();
+                tokio::pin!(acquire);
+                let permit = loop {
+                    conns.make_room();
+                    tokio::select! {
+                        p = &mut acquire => break p.ok(),
+                        // A connection left its request: it may be the one to close.
+                        () = conns.request_ended.notified() => {}
+                        () = &mut shutdown => break None,
+                    }
+                };
+                match permit {
+                    Some(p) => p,
+                    None => break,
                 }
             }
             Err(TryAcquireError::Closed) => break,
@@ -133,11 +141,13 @@ where
         let mut stop = stop_rx.clone();
         let body_timeout = limits.body_read_timeout;
         tokio::spawn(async move {
-            let _permit = permit;
+            // Dropped in reverse: the slot is free before the connection leaves `live`, so an
+            // accept waiting at the cap takes it rather than closing another connection.
             let _registered = Registered {
                 conns: &conns,
                 id: entry.id,
             };
+            let _permit = permit;
             let io = tokio::select! {
                 io = handshake(tcp) => match io {
                     Some(io) => io,
@@ -148,8 +158,9 @@ where
             };
             let service = {
                 let entry = Arc::clone(&entry);
+                let conns = Arc::clone(&conns);
                 hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                    let guard = InRequest::enter(&entry);
+                    let guard = InRequest::enter(&entry, &conns);
                     let mut router = router.clone();
                     let req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
                     async move {
@@ -199,6 +210,9 @@ struct Connections {
     next_id: AtomicU64,
     /// By id, so oldest first.
     live: Mutex<BTreeMap<u64, Arc<Entry>>>,
+    /// Told when a connection stops being inside a request (wakes an accept waiting at the
+    /// cap).
+    request_ended: Notify,
 }
 
 struct Entry {
@@ -216,6 +230,7 @@ impl Connections {
             slots: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
             next_id: AtomicU64::new(0),
             live: Mutex::new(BTreeMap::new()),
+            request_ended: Notify::new(),
         }
     }
 
@@ -247,6 +262,20 @@ impl Connections {
         }
         false
     }
+
+    /// At the cap: closes the oldest waiting connection unless one is already closing (its
+    /// slot is on its way).
+    fn make_room(&self) {
+        let closing = self
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|e| e.evicting.load(Ordering::Acquire));
+        if !closing {
+            self.evict_one_waiting();
+        }
+    }
 }
 
 /// Removes a connection from [`Connections`] when its task ends.
@@ -267,18 +296,26 @@ impl Drop for Registered<'_> {
 
 /// Marks its connection as inside a request until the response has been sent (dropped with the
 /// response body), so the connection is not closed to make room.
-struct InRequest(Arc<Entry>);
+struct InRequest {
+    entry: Arc<Entry>,
+    conns: Arc<Connections>,
+}
 
 impl InRequest {
-    fn enter(entry: &Arc<Entry>) -> InRequest {
+    fn enter(entry: &Arc<Entry>, conns: &Arc<Connections>) -> InRequest {
         entry.in_request.fetch_add(1, Ordering::AcqRel);
-        InRequest(Arc::clone(entry))
+        InRequest {
+            entry: Arc::clone(entry),
+            conns: Arc::clone(conns),
+        }
     }
 }
 
 impl Drop for InRequest {
     fn drop(&mut self) {
-        self.0.in_request.fetch_sub(1, Ordering::AcqRel);
+        if self.entry.in_request.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.conns.request_ended.notify_one();
+        }
     }
 }
 
@@ -454,15 +491,70 @@ mod tests {
 
     #[test]
     fn eviction_picks_the_oldest_connection_outside_a_request_once() {
-        let conns = Connections::new(4);
+        let conns = Arc::new(Connections::new(4));
         let a = conns.register();
         let b = conns.register();
-        let _busy = InRequest::enter(&a);
+        let _busy = InRequest::enter(&a, &conns);
         assert!(conns.evict_one_waiting());
         assert!(b.evicting.load(Ordering::Acquire));
         assert!(!a.evicting.load(Ordering::Acquire));
         // b is already told; a is inside a request: nothing else to close.
         assert!(!conns.evict_one_waiting());
+    }
+
+    /// At the cap, a newcomer waited for a connection to close: one that had finished its
+    /// request and sat idle kept its slot until the header read timeout. It is now closed for
+    /// the newcomer as soon as its request ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_the_cap_a_connection_leaving_its_request_makes_room() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let router = Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "slow"
+                }),
+            )
+            .route("/fast", axum::routing::get(|| async { "fast" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_connections: 1,
+            header_read_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+            |tcp| async move { Some(tcp) },
+        ));
+        let request = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        // A: inside a request when B arrives, then idle on its kept-alive connection.
+        let mut a = TcpStream::connect(addr).await.unwrap();
+        a.write_all(request("/slow").as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut b = TcpStream::connect(addr).await.unwrap();
+        b.write_all(request("/fast").as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(10), b.read(&mut answer))
+            .await
+            .expect("the newcomer waited for the idle connection's header timeout")
+            .unwrap();
+        let answer = String::from_utf8_lossy(answer.get(..n).unwrap());
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        // A got its whole answer before it was closed.
+        let mut got = Vec::new();
+        a.read_to_end(&mut got).await.unwrap();
+        assert!(String::from_utf8_lossy(&got).ends_with("slow"));
+        drop(b);
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
     }
 
     /// A client that stopped reading kept its connection (and, inside a request, its slot)
