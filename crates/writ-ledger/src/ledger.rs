@@ -281,7 +281,7 @@ impl Ledger {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(crate::owner_only::FILE_MODE)
             .open(&key_path)
             .map_err(|e| io_error(&key_path, e))?;
         f.write_all(format!("{}\n", signer.to_skey()).as_bytes())

@@ -34,7 +34,8 @@ pub struct ServerConfig {
     /// Seconds a client may take to send a request's head, and the longest a kept-alive
     /// connection may stay idle (`WRIT_HEADER_READ_TIMEOUT_SECS`).
     pub header_read_timeout_secs: u64,
-    /// Seconds a request's body may take to arrive (`WRIT_BODY_READ_TIMEOUT_SECS`).
+    /// Seconds a request's body may take to arrive, and the longest a write to a client that
+    /// stopped reading may wait before its connection is closed (`WRIT_BODY_READ_TIMEOUT_SECS`).
     pub body_read_timeout_secs: u64,
 }
 

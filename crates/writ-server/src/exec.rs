@@ -181,18 +181,17 @@ const WRIT_HEADER: usize = 36 + 4;
 
 impl WritLog {
     fn open(path: &Path, committed: u64) -> std::io::Result<WritLog> {
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use writ_ledger::owner_only::FILE_MODE;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
+            .mode(FILE_MODE)
             .open(path)?;
         // One made by an older release may be wider.
-        file.set_permissions(
-            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
-        )?;
+        file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
         let mut len = file.metadata()?.len();
         if len > committed {
             file.set_len(committed)?;
@@ -436,7 +435,7 @@ impl Drop for ExecIndex {
 
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     // Writ positions and lineage are nobody else's business (0600 before SQLite opens it).
-    crate::state::restrict_sqlite_files(path)?;
+    writ_ledger::owner_only::prepare_sqlite(path)?;
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -36,6 +36,28 @@ impl Access {
     }
 }
 
+/// What an operation answers when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// 200 with a JSON object.
+    Json,
+    /// 201 with a JSON object: something was created.
+    Created,
+    /// 200 with plain text.
+    Text,
+    /// 200 with bytes (tiles).
+    Bytes,
+    /// 200 with a server-sent event stream.
+    Events,
+}
+
+/// A query parameter: a tree size (a non-negative integer).
+#[derive(Debug, Clone, Copy)]
+pub struct SizeParam {
+    pub name: &'static str,
+    pub required: bool,
+}
+
 /// One documented operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
@@ -46,8 +68,12 @@ pub struct Operation {
     pub summary: &'static str,
     /// The JSON schema of the operation's request body, if it takes one.
     pub body: Option<fn() -> Value>,
+    pub answer: Answer,
+    pub query: &'static [SizeParam],
 }
 
+/// An operation answering JSON with 200 and taking no query parameters; see
+/// [`Operation::answers`] and [`Operation::query`] for the others.
 const fn op(
     method: &'static str,
     path: &'static str,
@@ -61,6 +87,18 @@ const fn op(
         access,
         summary,
         body,
+        answer: Answer::Json,
+        query: &[],
+    }
+}
+
+impl Operation {
+    const fn answers(self, answer: Answer) -> Operation {
+        Operation { answer, ..self }
+    }
+
+    const fn query(self, query: &'static [SizeParam]) -> Operation {
+        Operation { query, ..self }
     }
 }
 
@@ -100,28 +138,41 @@ pub const OPERATIONS: &[Operation] = &[
         Access::Public,
         "The latest signed checkpoint (C2SP tlog-checkpoint)",
         None,
-    ),
+    )
+    .answers(Answer::Text),
     op(
         "get",
         "/ledger/tile/{path}",
         Access::Public,
         "Hash tiles and entry bundles (C2SP tlog-tiles)",
         None,
-    ),
+    )
+    .answers(Answer::Bytes),
     op(
         "get",
         "/v1/ledger/consistency",
         Access::Public,
         "Consistency proof between two tree sizes (?from=&to=)",
         None,
-    ),
+    )
+    .query(&[
+        SizeParam {
+            name: "from",
+            required: true,
+        },
+        SizeParam {
+            name: "to",
+            required: false,
+        },
+    ]),
     op(
         "get",
         "/v1/ledger/vkey",
         Access::Public,
         "The ledger's verifier key (vkey form)",
         None,
-    ),
+    )
+    .answers(Answer::Text),
     op(
         "post",
         "/v1/authorize",
@@ -149,14 +200,16 @@ pub const OPERATIONS: &[Operation] = &[
         Access::Gate,
         "Record a gate's signed receipt for an execution",
         Some(receipt_body),
-    ),
+    )
+    .answers(Answer::Created),
     op(
         "get",
         "/v1/events",
         Access::GateOrAdmin,
         "Server-sent events: decisions, revocations, quarantines, heartbeats",
         None,
-    ),
+    )
+    .answers(Answer::Events),
     op(
         "get",
         "/v1/proofs/{execution}",
@@ -171,7 +224,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Ancestors and descendants of an execution",
         None,
     ),
-    op("get", "/metrics", Access::Admin, "Prometheus metrics", None),
+    op("get", "/metrics", Access::Admin, "Prometheus metrics", None).answers(Answer::Text),
     op(
         "post",
         "/v1/admin/bundles/validate",
@@ -206,7 +259,8 @@ pub const OPERATIONS: &[Operation] = &[
         Access::Admin,
         "Register a principal and return its token (shown once)",
         Some(new_principal_body),
-    ),
+    )
+    .answers(Answer::Created),
     op(
         "get",
         "/v1/admin/principals",
@@ -227,7 +281,8 @@ pub const OPERATIONS: &[Operation] = &[
         Access::Admin,
         "Register a gate with its public key and return its token (shown once)",
         Some(new_gate_body),
-    ),
+    )
+    .answers(Answer::Created),
     op("get", "/v1/admin/gates", Access::Admin, "List gates", None),
     op(
         "post",
@@ -395,7 +450,14 @@ fn bundle_body() -> Value {
 fn simulate_body() -> Value {
     let request = object(
         &["principal", "intent", "env"],
-        json!({"principal": principal_id(), "act": actor(), "intent": intent(), "env": environment_claims(), "lineage": {"type": "object"}}),
+        json!({
+            "principal": principal_id(), "act": actor(), "intent": intent(),
+            "env": environment_claims(), "lineage": {"type": "object"},
+            "principal_entity": object(&["zone"], json!({
+                "zone": zone_id(),
+                "attrs": {"type": "object", "description": "the principal's registered attributes"}
+            }))
+        }),
     );
     object(
         &["files", "requests"],
@@ -406,7 +468,11 @@ fn simulate_body() -> Value {
 fn new_principal_body() -> Value {
     object(
         &["id", "zone"],
-        json!({"id": principal_id(), "zone": zone_id(), "attrs": {"description": "attributes policies see on the principal"}}),
+        json!({
+            "id": principal_id(), "zone": zone_id(),
+            "attrs": {"type": "object", "description": "attributes policies see on the principal"},
+            "role": {"enum": ["admin", "operator", "auditor"], "description": "a person's role (human: principals only)"}
+        }),
     )
 }
 
@@ -453,17 +519,11 @@ pub fn document() -> Value {
                     json!([{"bearer": []}])
                 },
             );
+            let size = json!({"type": "integer", "minimum": 0, "format": "int64"});
             let params: Vec<Value> = path_params(o.path)
                 .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+                .chain(o.query.iter().map(|q| json!({"name": q.name, "in": "query", "required": q.required, "schema": size})))
                 .collect();
-            let mut params = params;
-            if o.path == "/v1/ledger/consistency" {
-                let size = json!({"type": "integer", "minimum": 0, "format": "int64"});
-                params
-                    .push(json!({"name": "from", "in": "query", "required": true, "schema": size}));
-                params
-                    .push(json!({"name": "to", "in": "query", "required": false, "schema": size}));
-            }
             if !params.is_empty() {
                 obj.insert("parameters".into(), Value::Array(params));
             }
@@ -512,25 +572,23 @@ pub fn document() -> Value {
 /// The answers an operation gives: its success with its media type, and every error status the
 /// server answers with `{code, message}`.
 fn responses(o: &Operation) -> Value {
-    let json_object = json!({"application/json": {"schema": {"type": "object"}}});
-    let content = match o.path {
-        "/ledger/checkpoint" | "/v1/ledger/vkey" => {
-            json!({"text/plain": {"schema": {"type": "string"}}})
+    let content = match o.answer {
+        Answer::Json | Answer::Created => {
+            json!({"application/json": {"schema": {"type": "object"}}})
         }
-        "/metrics" => json!({"text/plain": {"schema": {"type": "string"}}}),
-        "/ledger/tile/{path}" => json!({"application/octet-stream": {}}),
-        "/v1/events" => json!({"text/event-stream": {}}),
-        _ => json_object,
+        Answer::Text => json!({"text/plain": {"schema": {"type": "string"}}}),
+        Answer::Bytes => json!({"application/octet-stream": {}}),
+        Answer::Events => json!({"text/event-stream": {}}),
     };
-    let created = o.method == "post"
-        && matches!(
-            o.path,
-            "/v1/admin/principals" | "/v1/admin/gates" | "/v1/receipts"
-        );
     let error = json!({"$ref": "#/components/responses/Error"});
     let mut r = Map::new();
     r.insert(
-        if created { "201" } else { "200" }.into(),
+        if o.answer == Answer::Created {
+            "201"
+        } else {
+            "200"
+        }
+        .into(),
         json!({"description": "success", "content": content}),
     );
     for code in ["400", "401", "404", "409", "503"] {
@@ -556,6 +614,133 @@ fn path_params(path: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The field names serde's derive reads for `T` (taken from the `deserialize_struct` call
+    /// the derive makes), so the hand-written body schemas can be held to the request types.
+    fn struct_fields<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+        struct Fields(Option<&'static [&'static str]>);
+        #[derive(Debug)]
+        struct Stop;
+        impl std::fmt::Display for Stop {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("stop")
+            }
+        }
+        impl std::error::Error for Stop {}
+        impl serde::de::Error for Stop {
+            fn custom<M: std::fmt::Display>(_: M) -> Stop {
+                Stop
+            }
+        }
+        impl<'de> serde::Deserializer<'de> for &mut Fields {
+            type Error = Stop;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+                Err(Stop)
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Stop> {
+                self.0 = Some(fields);
+                Err(Stop)
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+                identifier ignored_any
+            }
+        }
+        let mut fields = Fields(None);
+        let _ = T::deserialize(&mut fields);
+        fields.0.expect("a struct")
+    }
+
+    /// Finding 13 asked for request bodies that describe their real fields; written by hand,
+    /// they drifted at once (`role` of a new principal was missing, and `additionalProperties:
+    /// false` then documented it as refused). Each body schema names exactly its type's fields.
+    #[test]
+    fn body_schemas_name_exactly_their_types_fields() {
+        use crate::admin::{
+            BundleBody, KillSwitchBody, NewGate, NewPrincipal, QuarantineBody, RevocationBody,
+            SimulateBody,
+        };
+        use crate::api::{AuthorizeBody, VisibleBody};
+        use crate::gate_api::RenewBody;
+        let names = |schema: Value| -> std::collections::BTreeSet<String> {
+            schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let receipt = receipt_body();
+        let pairs: Vec<(&str, Value, &[&str])> = vec![
+            (
+                "authorize",
+                authorize_body(),
+                struct_fields::<AuthorizeBody>(),
+            ),
+            ("visible", visible_body(), struct_fields::<VisibleBody>()),
+            ("renew", renew_body(), struct_fields::<RenewBody>()),
+            (
+                "receipt",
+                receipt.clone(),
+                struct_fields::<writ_model::Receipt>(),
+            ),
+            (
+                "receipt body",
+                receipt["properties"]["body"].clone(),
+                struct_fields::<writ_model::receipt::ReceiptBody>(),
+            ),
+            ("intent", intent(), struct_fields::<writ_model::Intent>()),
+            (
+                "attestation",
+                attestation(),
+                struct_fields::<writ_model::EnvironmentAttestation>(),
+            ),
+            (
+                "environment claims",
+                environment_claims(),
+                struct_fields::<writ_model::EnvironmentClaims>(),
+            ),
+            (
+                "simulated request",
+                simulate_body()["properties"]["requests"]["items"].clone(),
+                struct_fields::<writ_model::request::AuthorizeRequest>(),
+            ),
+            ("bundle", bundle_body(), struct_fields::<BundleBody>()),
+            ("simulate", simulate_body(), struct_fields::<SimulateBody>()),
+            (
+                "principal",
+                new_principal_body(),
+                struct_fields::<NewPrincipal>(),
+            ),
+            ("gate", new_gate_body(), struct_fields::<NewGate>()),
+            (
+                "revocation",
+                revocation_body(),
+                struct_fields::<RevocationBody>(),
+            ),
+            (
+                "quarantine",
+                quarantine_body(),
+                struct_fields::<QuarantineBody>(),
+            ),
+            (
+                "kill switch",
+                kill_switch_body(),
+                struct_fields::<KillSwitchBody>(),
+            ),
+        ];
+        for (what, schema, fields) in pairs {
+            let fields: std::collections::BTreeSet<String> =
+                fields.iter().map(|f| (*f).to_owned()).collect();
+            assert_eq!(names(schema), fields, "the {what} body schema");
+        }
+    }
 
     #[test]
     fn every_operation_is_documented_once_with_its_access() {

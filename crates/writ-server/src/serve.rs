@@ -7,12 +7,15 @@
 //!   kept-alive connection that stays idle that long is closed (it is the idle timeout too).
 //! - **Body read timeout** (`body_read_timeout_secs`): a request's whole body must arrive within
 //!   it, counted from the end of its head; a body that trickles in fails and the request is
-//!   answered 400 `body_unreadable`.
+//!   answered 400 `body_unreadable`. The same bound applies to sending: a connection whose
+//!   writes make no progress for that long (a client that stopped reading its response or its
+//!   event feed) is closed, so it cannot keep its slot by never reading.
 //! - **Connection cap** (`max_connections`): at most that many connections (TLS handshakes
 //!   included) are served at once. When a new one arrives at the cap, the oldest connection that
 //!   is not inside a request (one waiting for a request head: idle, or slowly sending one) is
 //!   closed to make room; connections inside a request (event feeds included) are never closed
-//!   for it. When every connection is inside a request, accepting waits for one to end.
+//!   for it. When every connection is inside a request, accepting waits until one ends or
+//!   finishes its request (then that one, or another waiting one, is closed for the newcomer).
 //! - Running out of file descriptors on accept also closes a waiting connection, then retries.
 //!
 //! The process's open-file limit is raised by `writ serve` at start (see the CLI); the cap keeps
@@ -23,7 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +34,7 @@ use axum::body::{Body, Bytes};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, TryAcquireError, watch};
 use tower_service::Service;
@@ -45,7 +48,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Longest wait for a request's head (also the idle timeout of a kept-alive connection).
     pub header_read_timeout: Duration,
-    /// Longest time a request's body may take to arrive.
+    /// Longest time a request's body may take to arrive; also the longest a write to the
+    /// client may wait without progress.
     pub body_read_timeout: Duration,
 }
 
@@ -111,13 +115,20 @@ where
         let permit = match Arc::clone(&conns.slots).try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::NoPermits) => {
-                conns.evict_one_waiting();
-                tokio::select! {
-                    p = Arc::clone(&conns.slots).acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
-                    () = &mut shutdown => break,
+                let acquire = Arc::clone(&conns.slots).acquire_owned();
+                tokio::pin!(acquire);
+                let permit = loop {
+                    conns.make_room();
+                    tokio::select! {
+                        p = &mut acquire => break p.ok(),
+                        // A connection left its request: it may be the one to close.
+                        () = conns.request_ended.notified() => {}
+                        () = &mut shutdown => break None,
+                    }
+                };
+                match permit {
+                    Some(p) => p,
+                    None => break,
                 }
             }
             Err(TryAcquireError::Closed) => break,
@@ -130,11 +141,13 @@ where
         let mut stop = stop_rx.clone();
         let body_timeout = limits.body_read_timeout;
         tokio::spawn(async move {
-            let _permit = permit;
+            // Dropped in reverse: the slot is free before the connection leaves `live`, so an
+            // accept waiting at the cap takes it rather than closing another connection.
             let _registered = Registered {
                 conns: &conns,
                 id: entry.id,
             };
+            let _permit = permit;
             let io = tokio::select! {
                 io = handshake(tcp) => match io {
                     Some(io) => io,
@@ -145,8 +158,9 @@ where
             };
             let service = {
                 let entry = Arc::clone(&entry);
+                let conns = Arc::clone(&conns);
                 hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                    let guard = InRequest::enter(&entry);
+                    let guard = InRequest::enter(&entry, &conns);
                     let mut router = router.clone();
                     let req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
                     async move {
@@ -160,6 +174,7 @@ where
                     }
                 })
             };
+            let io = StallBoundIo::new(io, body_timeout);
             let conn = http.serve_connection(TokioIo::new(io), service);
             tokio::pin!(conn);
             let mut stopping = false;
@@ -195,6 +210,9 @@ struct Connections {
     next_id: AtomicU64,
     /// By id, so oldest first.
     live: Mutex<BTreeMap<u64, Arc<Entry>>>,
+    /// Told when a connection stops being inside a request (wakes an accept waiting at the
+    /// cap).
+    request_ended: Notify,
 }
 
 struct Entry {
@@ -212,6 +230,7 @@ impl Connections {
             slots: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
             next_id: AtomicU64::new(0),
             live: Mutex::new(BTreeMap::new()),
+            request_ended: Notify::new(),
         }
     }
 
@@ -243,6 +262,20 @@ impl Connections {
         }
         false
     }
+
+    /// At the cap: closes the oldest waiting connection unless one is already closing (its
+    /// slot is on its way).
+    fn make_room(&self) {
+        let closing = self
+            .live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|e| e.evicting.load(Ordering::Acquire));
+        if !closing {
+            self.evict_one_waiting();
+        }
+    }
 }
 
 /// Removes a connection from [`Connections`] when its task ends.
@@ -263,18 +296,26 @@ impl Drop for Registered<'_> {
 
 /// Marks its connection as inside a request until the response has been sent (dropped with the
 /// response body), so the connection is not closed to make room.
-struct InRequest(Arc<Entry>);
+struct InRequest {
+    entry: Arc<Entry>,
+    conns: Arc<Connections>,
+}
 
 impl InRequest {
-    fn enter(entry: &Arc<Entry>) -> InRequest {
+    fn enter(entry: &Arc<Entry>, conns: &Arc<Connections>) -> InRequest {
         entry.in_request.fetch_add(1, Ordering::AcqRel);
-        InRequest(Arc::clone(entry))
+        InRequest {
+            entry: Arc::clone(entry),
+            conns: Arc::clone(conns),
+        }
     }
 }
 
 impl Drop for InRequest {
     fn drop(&mut self) {
-        self.0.in_request.fetch_sub(1, Ordering::AcqRel);
+        if self.entry.in_request.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.conns.request_ended.notify_one();
+        }
     }
 }
 
@@ -301,6 +342,95 @@ impl http_body::Body for TrackedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A connection's stream whose writes fail once they have waited `limit` without progress:
+/// a client that stops reading (a response, an event feed) would otherwise hold its
+/// connection, marked inside a request, for as long as it likes.
+struct StallBoundIo<Io> {
+    inner: Io,
+    limit: Duration,
+    /// Armed while a write waits, reset by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<Io> StallBoundIo<Io> {
+    fn new(inner: Io, limit: Duration) -> StallBoundIo<Io> {
+        StallBoundIo {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Passes `polled` on, except that a wait longer than the limit becomes an error.
+    fn bound<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        ready!(stalled.as_mut().poll(cx));
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the client read nothing for {limit:?}"),
+        )))
+    }
+}
+
+impl<Io: AsyncRead + Unpin> AsyncRead for StallBoundIo<Io> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<Io: AsyncWrite + Unpin> AsyncWrite for StallBoundIo<Io> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.bound(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.bound(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.bound(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_shutdown(cx);
+        this.bound(cx, polled)
     }
 }
 
@@ -361,14 +491,93 @@ mod tests {
 
     #[test]
     fn eviction_picks_the_oldest_connection_outside_a_request_once() {
-        let conns = Connections::new(4);
+        let conns = Arc::new(Connections::new(4));
         let a = conns.register();
         let b = conns.register();
-        let _busy = InRequest::enter(&a);
+        let _busy = InRequest::enter(&a, &conns);
         assert!(conns.evict_one_waiting());
         assert!(b.evicting.load(Ordering::Acquire));
         assert!(!a.evicting.load(Ordering::Acquire));
         // b is already told; a is inside a request: nothing else to close.
         assert!(!conns.evict_one_waiting());
+    }
+
+    /// At the cap, a newcomer waited for a connection to close: one that had finished its
+    /// request and sat idle kept its slot until the header read timeout. It is now closed for
+    /// the newcomer as soon as its request ends.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_the_cap_a_connection_leaving_its_request_makes_room() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let router = Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "slow"
+                }),
+            )
+            .route("/fast", axum::routing::get(|| async { "fast" }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits {
+            max_connections: 1,
+            header_read_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+            |tcp| async move { Some(tcp) },
+        ));
+        let request = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        // A: inside a request when B arrives, then idle on its kept-alive connection.
+        let mut a = TcpStream::connect(addr).await.unwrap();
+        a.write_all(request("/slow").as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut b = TcpStream::connect(addr).await.unwrap();
+        b.write_all(request("/fast").as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(10), b.read(&mut answer))
+            .await
+            .expect("the newcomer waited for the idle connection's header timeout")
+            .unwrap();
+        let answer = String::from_utf8_lossy(answer.get(..n).unwrap());
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        // A got its whole answer before it was closed.
+        let mut got = Vec::new();
+        a.read_to_end(&mut got).await.unwrap();
+        assert!(String::from_utf8_lossy(&got).ends_with("slow"));
+        drop(b);
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    /// A client that stopped reading kept its connection (and, inside a request, its slot)
+    /// for as long as it liked: writes that wait past the limit now fail, and progress resets
+    /// the wait.
+    #[tokio::test]
+    async fn writes_to_a_client_that_stopped_reading_fail_after_the_limit() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (ours, mut client) = tokio::io::duplex(64);
+        let mut io = StallBoundIo::new(ours, Duration::from_millis(100));
+        // Progress: the client reads as it goes, so waits never add up past the limit.
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 256];
+            client.read_exact(&mut buf).await.unwrap();
+            client
+        });
+        io.write_all(&[7u8; 256]).await.unwrap();
+        let _client = reader.await.unwrap();
+        // Stalled: the client reads nothing more.
+        let err = tokio::time::timeout(Duration::from_secs(10), io.write_all(&[7u8; 256]))
+            .await
+            .expect("a stalled write must fail, not wait forever")
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     }
 }

@@ -28,12 +28,6 @@ pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
 pub const SETTING_ACTIVE_BUNDLE: &str = "active_bundle_source";
 pub const SETTING_KILL_SWITCH: &str = "kill_switch";
 
-/// Makes a SQLite database safe to open: created 0600 before SQLite opens it (its `-wal`,
-/// `-shm` and `-journal` files then get 0600 too), or narrowed to 0600 with those files.
-pub fn restrict_sqlite_files(db: &Path) -> std::io::Result<()> {
-    writ_ledger::owner_only::prepare_sqlite(db)
-}
-
 /// Everything a request handler needs. Shared behind an `Arc`.
 pub struct AppState {
     pub config: ServerConfig,
@@ -112,7 +106,7 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), ServerError> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    opts.mode(0o600);
+    opts.mode(writ_ledger::owner_only::FILE_MODE);
     let mut f = opts.open(path)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;

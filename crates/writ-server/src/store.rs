@@ -274,7 +274,7 @@ impl ControlStore {
     pub fn open(path: &Path) -> Result<Self, ServerError> {
         // Token hashes, settings and governance state: the owner's only (0600 before SQLite
         // opens it, so the -wal and -shm files it creates are 0600 too).
-        crate::state::restrict_sqlite_files(path)?;
+        writ_ledger::owner_only::prepare_sqlite(path)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

@@ -23,24 +23,50 @@ fn bundle_key() -> BundleSigningKey {
     BundleSigningKey::from_seed([9; 32])
 }
 
-/// A `writ serve` child process and the URL it printed.
-struct Served {
-    child: Child,
-    url: String,
+/// A `writ serve` child process and what its `listening` line said.
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     vkey: String,
+    pub(crate) listening: Value,
 }
 
 impl Served {
-    fn start(data: &Path, init: bool) -> Served {
-        let mut cmd = Command::new(BIN);
+    pub(crate) fn start(data: &Path, init: bool) -> Served {
+        Served::start_with(data, init, None, &[])
+    }
+
+    /// Like [`Served::start`], with `env` added and, given a `prelude`, started as
+    /// `sh -c "PRELUDE; exec writ serve …"` (so a test can set the umask and `ulimit`s it
+    /// starts with).
+    pub(crate) fn start_with(
+        data: &Path,
+        init: bool,
+        prelude: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Served {
+        let mut cmd = match prelude {
+            None => Command::new(BIN),
+            Some(prelude) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{prelude}; exec \"$0\" \"$@\""))
+                    .arg(BIN);
+                sh
+            }
+        };
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
             .arg("--data-dir")
             .arg(data)
             .env_remove("WRIT_CONFIG")
             .env_remove("WRIT_LISTEN")
             .env_remove("WRIT_DATA_DIR")
+            .env_remove("WRIT_MAX_CONNECTIONS")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         if init {
             cmd.args([
                 "--init",
@@ -55,6 +81,7 @@ impl Served {
             child,
             url: String::new(),
             vkey: String::new(),
+            listening: Value::Null,
         };
         let mut lines = BufReader::new(stdout).lines();
         loop {
@@ -69,12 +96,13 @@ impl Served {
                 std::thread::spawn(move || for _ in lines {});
                 served.url = v["url"].as_str().unwrap().to_owned();
                 served.vkey = v["ledger_vkey"].as_str().unwrap().to_owned();
+                served.listening = v;
                 return served;
             }
         }
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let st = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -83,7 +111,7 @@ impl Served {
     }
 
     /// Waits for the process to exit and returns its exit code.
-    fn wait(mut self, limit: Duration) -> Option<i32> {
+    pub(crate) fn wait(mut self, limit: Duration) -> Option<i32> {
         let start = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {

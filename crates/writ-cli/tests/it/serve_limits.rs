@@ -1,10 +1,8 @@
 //! `writ serve` under hostile conditions, through the real binary: slow clients (slowloris)
 //! with normal and low open-file limits, and the modes of everything in its data directory.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,96 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::serve::{authorize_body, provision};
+use crate::serve::{Served, authorize_body, provision};
 
-const BIN: &str = env!("CARGO_BIN_EXE_writ");
-
-/// A `writ serve` child started through `sh` (so a test can set the umask and `ulimit`s
-/// it starts with), and what its `listening` line said.
-struct Server {
-    child: Child,
-    url: String,
-    listening: Value,
-}
-
-impl Server {
-    /// Runs `sh -c "PRELUDE; exec writ serve …"` with `env` added.
-    fn start(data: &Path, init: bool, prelude: &str, env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(format!("{prelude}; exec \"$0\" \"$@\""))
-            .arg(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--format", "json"])
-            .arg("--data-dir")
-            .arg(data)
-            .env_remove("WRIT_CONFIG")
-            .env_remove("WRIT_LISTEN")
-            .env_remove("WRIT_DATA_DIR")
-            .env_remove("WRIT_MAX_CONNECTIONS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        if init {
-            cmd.args([
-                "--init",
-                "--trust-bundle-key",
-                &writ_authorize::BundleSigningKey::from_seed([9; 32])
-                    .verifying_key()
-                    .to_hex(),
-            ]);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut server = Server {
-            child,
-            url: String::new(),
-            listening: Value::Null,
-        };
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("writ serve exited before listening")
-                .unwrap();
-            let v: Value = serde_json::from_str(&line).unwrap();
-            if v["event"] == "listening" {
-                std::thread::spawn(move || for _ in lines {});
-                server.url = v["url"].as_str().unwrap().to_owned();
-                server.listening = v;
-                return server;
-            }
-        }
-    }
-
-    fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_owned()
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap()),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "writ serve did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Stops `srv` with SIGTERM and waits for it to exit.
+fn stop(srv: Served) {
+    srv.signal("-TERM");
+    srv.wait(Duration::from_secs(30));
 }
 
 fn admin_token(data: &Path) -> String {
@@ -160,13 +74,13 @@ fn data_directory_is_private() {
                 .as_u16()
         })
     };
-    let srv = Server::start(&data, true, "umask 022", &[]);
+    let srv = Served::start_with(&data, true, Some("umask 022"), &[]);
     let (agent, gate_key) = provision(&srv.url, &admin_token(&data), tmp.path());
     for _ in 0..5 {
         assert_eq!(authorize(&srv.url, &agent, &authorize_body(&gate_key)), 200);
     }
-    srv.stop();
-    let srv = Server::start(&data, false, "umask 022", &[]);
+    stop(srv);
+    let srv = Served::start_with(&data, false, Some("umask 022"), &[]);
     assert_eq!(authorize(&srv.url, &agent, &authorize_body(&gate_key)), 200);
     // Checked while it runs (the -wal and -shm files exist) and after it stopped.
     let running = assert_private(&data);
@@ -180,7 +94,7 @@ fn data_directory_is_private() {
             "{f} missing: the walk saw too little"
         );
     }
-    srv.stop();
+    stop(srv);
     let stopped = assert_private(&data);
     assert!(running >= 10 && stopped >= 8, "{running} {stopped}");
 }
@@ -261,10 +175,10 @@ async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 fn slowloris_scenario(prelude: &str, attackers: usize) -> Value {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let srv = Server::start(
+    let srv = Served::start_with(
         &data,
         true,
-        prelude,
+        Some(prelude),
         &[
             ("WRIT_HEADER_READ_TIMEOUT_SECS", "3"),
             ("WRIT_BODY_READ_TIMEOUT_SECS", "3"),
@@ -277,7 +191,7 @@ fn slowloris_scenario(prelude: &str, attackers: usize) -> Value {
         .build()
         .unwrap();
     rt.block_on(async {
-        let attack = Slowloris::start(&srv.addr(), attackers).await;
+        let attack = Slowloris::start(srv.url.trim_start_matches("http://"), attackers).await;
         // Give the attack time to be in place (a server out of file descriptors may never
         // accept them all: then the attack is simply as strong as it gets).
         eventually(Duration::from_secs(10), || {
@@ -334,7 +248,7 @@ fn slowloris_scenario(prelude: &str, attackers: usize) -> Value {
         }
     });
     let listening = srv.listening.clone();
-    srv.stop();
+    stop(srv);
     listening
 }
 
