@@ -15,7 +15,7 @@ use serde_json::json;
 use writ_gate::exec::ChildEnv;
 use writ_gate::mcp::enforce::EnforcerConfig;
 use writ_gate::mcp::pins::PinSet;
-use writ_gate::mcp::{Enforcer, discover};
+use writ_gate::mcp::{Enforcer, UpstreamSandbox, discover};
 use writ_gate::{ControlPlane, Gate, GateConfig};
 use writ_model::{Clock, SystemClock};
 
@@ -142,6 +142,18 @@ struct RunArgs {
     /// WRIT_* variables are refused.
     #[arg(long = "pass-env", value_name = "NAME")]
     pass_env: Vec<String>,
+    /// A path (and its subtree) the stdio upstream may read, besides the system directories,
+    /// its program's tree and the absolute paths on its command line (repeat for several).
+    #[arg(long = "fs-read", value_name = "PATH")]
+    fs_read: Vec<PathBuf>,
+    /// A path (and its subtree) the stdio upstream may write, besides its private TMPDIR.
+    #[arg(long = "fs-write", value_name = "PATH")]
+    fs_write: Vec<PathBuf>,
+    /// Start the stdio upstream even where the kernel offers no Landlock or no user and PID
+    /// namespaces to contain it (printed plainly): it may then read the gate's key and token
+    /// files and outlive the gateway.
+    #[arg(long)]
+    allow_uncontained: bool,
     /// The upstream server command (stdio), after `--`.
     #[arg(last = true)]
     command: Vec<String>,
@@ -154,13 +166,16 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
         .build()
         .context("cannot start the async runtime")?;
     let GatewayCommand::Mcp(mcp) = args.command;
-    match *mcp {
+    let result = match *mcp {
         McpArgs {
             pin: Some(McpCommand::Pin(p)),
             ..
         } => runtime.block_on(pin(p)),
         McpArgs { run, .. } => runtime.block_on(serve(run)),
-    }
+    };
+    // A thread may still wait on stdin for a client that stays: the gateway is done anyway.
+    runtime.shutdown_background();
+    result
 }
 
 async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
@@ -344,11 +359,30 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             .context("the gateway's HTTP server failed")?;
         }
         (None, None) if !args.command.is_empty() => {
-            writ_gate::mcp::stdio::run_stdio_with(
+            let mut sandbox = UpstreamSandbox::new(
+                std::env::current_exe().context("cannot find the writ binary")?,
+                vec!["__sandbox".into()],
+            );
+            sandbox.fs_read = args.fs_read;
+            sandbox.fs_write = args.fs_write;
+            sandbox.allow_uncontained = args.allow_uncontained;
+            // Writ's own files are hidden from the upstream, whatever --fs-read grants.
+            sandbox.hide = [
+                Some(&key_file),
+                args.token_file.as_ref(),
+                args.gate_token_file.as_ref(),
+                Some(&pins_path),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .collect();
+            writ_gate::mcp::stdio::run_stdio_contained(
                 enforcer,
                 token,
                 &args.command,
                 &child_env,
+                &sandbox,
                 tokio::io::stdin(),
                 tokio::io::stdout(),
             )

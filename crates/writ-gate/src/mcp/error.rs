@@ -27,6 +27,12 @@ pub enum McpError {
     },
     #[error("cannot start the upstream server {command:?}: {detail}; check the command after `--`")]
     Spawn { command: String, detail: String },
+    #[error(
+        "the kernel cannot contain the upstream server ({detail}): it could read or signal the gateway; enable Landlock (add it to the kernel's lsm= list), or accept a weaker gateway with --allow-uncontained"
+    )]
+    ContainmentUnavailable { detail: String },
+    #[error("the upstream server ended ({status}) [upstream_ended]; the gateway stops with it")]
+    UpstreamEnded { status: String },
     #[error("the upstream server failed: {0}")]
     Upstream(String),
     #[error("i/o error: {0}")]
@@ -42,6 +48,8 @@ impl McpError {
             McpError::PinFileOutdated { .. } => "pin_file_outdated",
             McpError::PinFileServer { .. } => "pin_file_wrong_server",
             McpError::Spawn { .. } => "upstream_spawn_failed",
+            McpError::ContainmentUnavailable { .. } => "containment_unavailable",
+            McpError::UpstreamEnded { .. } => "upstream_ended",
             McpError::Upstream(_) => "upstream_failed",
             McpError::Io(_) => "io_error",
         }

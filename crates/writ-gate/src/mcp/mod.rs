@@ -26,7 +26,9 @@
 //! - `completion/complete`: forwarded only for a prompt, or a resource template URI, the
 //!   principal could use (`completion_not_allowed` otherwise); not authorized or receipted.
 //!
-//! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC), and
+//! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC;
+//! [`stdio::run_stdio_contained`] starts it inside the sandbox of [`upstream`], so it cannot
+//! reach the gateway's secrets, and stops the gateway when it ends), and
 //! [`http::router`] serves Streamable HTTP (MCP 2025-06-18) in front of an HTTP upstream.
 
 pub mod discover;
@@ -35,10 +37,12 @@ pub mod error;
 pub mod http;
 pub mod pins;
 pub mod stdio;
+pub mod upstream;
 
 pub use enforce::{DENIAL_META, Denial, Enforcer, Permit, TOOL_UNKNOWN};
 pub use error::McpError;
 pub use pins::{PinSet, tool_digest};
+pub use upstream::UpstreamSandbox;
 
 /// JSON-RPC error code of a call the gateway refused (in the implementation-defined range).
 pub const DENIED_CODE: i64 = -32001;

@@ -19,6 +19,7 @@ use super::enforce::{
     id_in_flight_answer, with_id,
 };
 use super::error::McpError;
+use super::upstream::UpstreamSandbox;
 
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -323,7 +324,8 @@ where
     .await
 }
 
-/// [`run_stdio`] with the variables `env` lets through (`--pass-env`).
+/// [`run_stdio`] with the variables `env` lets through (`--pass-env`). The upstream runs
+/// uncontained: see [`run_stdio_contained`] for a server that must not reach the gateway.
 pub async fn run_stdio_with<R, W>(
     enforcer: Arc<Enforcer>,
     token: Option<String>,
@@ -336,8 +338,51 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut child, mut up_in, up_out) = spawn_upstream(command, env)?;
+    let (child, up_in, up_out) = spawn_upstream(command, env)?;
+    relay(enforcer, token, child, up_in, up_out, client_in, client_out).await
+}
 
+/// The gateway over stdio with its upstream contained ([`UpstreamSandbox`]): the server
+/// cannot read the gateway's environment, command line, memory, key, token or pin files, nor
+/// signal it, and nothing it starts outlives it or the gateway. Ends with
+/// [`McpError::UpstreamEnded`] when the server ends while the client is still there.
+pub async fn run_stdio_contained<R, W>(
+    enforcer: Arc<Enforcer>,
+    token: Option<String>,
+    command: &[String],
+    env: &ChildEnv,
+    sandbox: &UpstreamSandbox,
+    client_in: R,
+    client_out: W,
+) -> Result<(), McpError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let up = sandbox.spawn(command, env)?;
+    let result = relay(
+        enforcer, token, up.child, up.stdin, up.stdout, client_in, client_out,
+    )
+    .await;
+    drop(up.tmp);
+    result
+}
+
+/// Relays between the client and a started upstream until either side ends; an upstream that
+/// ends first is [`McpError::UpstreamEnded`].
+async fn relay<R, W>(
+    enforcer: Arc<Enforcer>,
+    token: Option<String>,
+    mut child: tokio::process::Child,
+    mut up_in: tokio::process::ChildStdin,
+    up_out: tokio::process::ChildStdout,
+    client_in: R,
+    client_out: W,
+) -> Result<(), McpError>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (to_upstream, mut upstream_rx) = mpsc::unbounded_channel::<String>();
     let (to_client, mut client_rx) = mpsc::unbounded_channel::<Arc<String>>();
     let session = Arc::new(Session {
@@ -390,13 +435,20 @@ where
     });
 
     let mut lines = BufReader::new(client_in).lines();
+    let mut ended = None;
     loop {
         tokio::select! {
             next = lines.next_line() => {
                 let Ok(Some(line)) = next else { break };
                 session.client_line(line).await;
             }
-            _ = child.wait() => break,
+            status = child.wait() => {
+                ended = Some(match status {
+                    Ok(s) => s.to_string(),
+                    Err(e) => format!("cannot wait for it: {e}"),
+                });
+                break;
+            }
         }
     }
     // The client is gone (or the upstream ended): close the upstream's stdin and let it exit.
@@ -407,7 +459,10 @@ where
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), upstream_reader).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), client_writer).await;
-    Ok(())
+    match ended {
+        Some(status) => Err(McpError::UpstreamEnded { status }),
+        None => Ok(()),
+    }
 }
 
 /// Starts an upstream MCP server `command` with piped stdin and stdout (stderr passes through);

@@ -1,0 +1,539 @@
+//! The stdio upstream of `writ gateway mcp`, contained (issue 12, finding 12): through the real
+//! binary, a real `writ serve`, and MCP servers built on the official SDKs. A hostile server
+//! (tests/interop/probe_server.py) tries to read its gateway's environment, command line,
+//! memory, key, token and pin files, to rewrite them, to signal the gateway and to leave a
+//! process behind; a real npm server still runs under the default rules.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::serve::{Served, activate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_writ");
+
+/// How long an answer may take before the test gives up (a hang guard, never a verdict).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Every agent may call every tool: these tests are about containment, not policy.
+const POLICIES: &str = r#"
+@id("any-tool")
+@reason("the containment tests call every tool")
+permit (principal is Agent, action == Action::"call_tool", resource);
+"#;
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("WRIT_TEST_PYTHON").map(PathBuf::from);
+    if p.is_none() {
+        println!("skipped: WRIT_TEST_PYTHON not set (run scripts/test.sh)");
+    }
+    p
+}
+
+fn probe_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop/probe_server.py")
+        .canonicalize()
+        .unwrap()
+}
+
+fn private(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn writ_json(args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--format", "json"])
+        .env_remove("WRIT_TOKEN")
+        .env_remove("WRIT_SERVER")
+        .env_remove("WRIT_TOKEN_FILE")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "writ {args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// A signed bundle: the default schema and entities with [`POLICIES`].
+fn bundle(dir: &Path) {
+    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
+    std::fs::create_dir_all(dir).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    for name in ["writ.cedarschema", "entities.json"] {
+        files.insert(name.to_owned(), std::fs::read(default.join(name)).unwrap());
+    }
+    files.insert("policies.cedar".to_owned(), POLICIES.as_bytes().to_vec());
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let source = writ_authorize::BundleSource::from_files(files).unwrap();
+    let compiled = writ_authorize::compile(&source).unwrap();
+    let sig = writ_authorize::BundleSigningKey::from_seed([9; 32]).sign(compiled.digest());
+    std::fs::write(dir.join("bundle.sig"), sig.to_json()).unwrap();
+}
+
+/// A control plane with an agent and a gate registered, and their secrets in files.
+struct Setup {
+    _served: Served,
+    url: String,
+    dir: PathBuf,
+    key: PathBuf,
+    agent_token: PathBuf,
+    gate_token: PathBuf,
+}
+
+impl Setup {
+    fn start(dir: &Path) -> Setup {
+        let served = Served::start(&dir.join("data"), true);
+        let url = served.url.clone();
+        let admin = dir.join("data/admin.token");
+        let admin = admin.to_str().unwrap();
+        let bundle_dir = dir.join("bundle");
+        bundle(&bundle_dir);
+        activate(&url, admin, &bundle_dir);
+        let server = ["--server", &url, "--token-file", admin];
+        let mut args = vec!["principal", "add", "agent:probe-agent", "--zone", "dev"];
+        args.extend(server);
+        let agent = writ_json(&args);
+        let key = dir.join("gate.key");
+        let kg = writ_json(&["gate", "keygen", key.to_str().unwrap()]);
+        let public = kg["public_key"].as_str().unwrap();
+        let mut args = vec!["gate", "add", "gate:probe", "--zone", "dev"];
+        args.extend(["--public-key", public]);
+        args.extend(server);
+        let gate = writ_json(&args);
+        let agent_token = dir.join("agent.token");
+        let gate_token = dir.join("gate.token");
+        private(&agent_token, agent["token"].as_str().unwrap());
+        private(&gate_token, gate["token"].as_str().unwrap());
+        Setup {
+            _served: served,
+            url,
+            dir: dir.to_path_buf(),
+            key,
+            agent_token,
+            gate_token,
+        }
+    }
+
+    fn pins(&self) -> PathBuf {
+        self.dir.join("pins.json")
+    }
+
+    /// Pins the tools of `command` as server `server` (the operator's approve step).
+    fn pin(&self, server: &str, command: &[String]) {
+        let out = Command::new(BIN)
+            .args(["gateway", "mcp", "pin", "--server", server, "--out"])
+            .arg(self.pins())
+            .arg("--")
+            .args(command)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts `writ gateway mcp` over stdio in front of `command`, with `extra` flags; its
+    /// stderr goes to a file.
+    fn gateway(&self, server: &str, extra: &[&str], command: &[String]) -> Gateway {
+        let stderr = self.dir.join(format!("gateway-{server}.stderr"));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["gateway", "mcp", "--server", server, "--pins"])
+            .arg(self.pins())
+            .args(["--control-plane", &self.url, "--gate-id", "gate:probe"])
+            .args(["--zone", "dev", "--gate-key"])
+            .arg(&self.key)
+            .arg("--token-file")
+            .arg(&self.agent_token)
+            .arg("--gate-token-file")
+            .arg(&self.gate_token)
+            .args(extra)
+            .arg("--")
+            .args(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("WRIT_")) {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut gw = Gateway {
+            child,
+            stdin,
+            lines: rx,
+            stderr,
+            next: 1,
+        };
+        let init = gw.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "upstream-test", "version": "1"}}),
+        );
+        assert!(init.get("result").is_some(), "{init}\n{}", gw.stderr());
+        gw.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        gw
+    }
+}
+
+/// A running `writ gateway mcp` and its client side.
+struct Gateway {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+    next: u64,
+}
+
+impl Gateway {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn send(&mut self, msg: &Value) {
+        writeln!(self.stdin, "{msg}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Sends a request; returns its id.
+    fn start(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next;
+        self.next += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.start(method, params);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no answer to {method} ({e}): {}", self.stderr()));
+            let msg: Value = serde_json::from_str(&line).unwrap();
+            if msg["id"] == json!(id) {
+                return msg;
+            }
+        }
+    }
+
+    /// Calls a probe tool; returns the text it answered.
+    fn call(&mut self, tool: &str, arguments: Value) -> String {
+        let answer = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
+        let text = answer["result"]["content"][0]["text"].as_str();
+        text.unwrap_or_else(|| panic!("{tool}: {answer}\n{}", self.stderr()))
+            .to_owned()
+    }
+
+    /// Waits (bounded) for the gateway to exit; its exit code, or `None` if it did not.
+    fn wait_exit(&mut self, limit: Duration) -> Option<Option<i32>> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st.code());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn probe_command(py: &Path, marker: &str) -> Vec<String> {
+    vec![
+        py.display().to_string(),
+        probe_script().display().to_string(),
+        "--marker".into(),
+        marker.into(),
+    ]
+}
+
+fn unique_marker() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("writ-probe-{}-{nanos}", std::process::id())
+}
+
+/// Processes (of any namespace) whose command line holds `marker`.
+fn processes_with(marker: &str) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(marker)
+        {
+            out.insert(pid);
+        }
+    }
+    out
+}
+
+/// The parent of a process, from `/proc/PID/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+fn descends_from(mut pid: u32, ancestor: u32) -> bool {
+    for _ in 0..64 {
+        match parent_of(pid) {
+            Some(p) if p == ancestor => return true,
+            Some(p) if p > 1 => pid = p,
+            _ => return false,
+        }
+    }
+    false
+}
+
+// Regression (issue 12, finding 12): the stdio upstream ran as a plain child of the gateway,
+// with the gateway's user and view of the filesystem and processes: it could read the gateway's
+// command line (`--gate-key` path and the rest), the gate key, both token files and the pin
+// file, rewrite the pin file and the key, and end the gateway with a signal.
+#[test]
+fn the_stdio_upstream_cannot_read_signal_or_rewrite_its_gateway() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Setup::start(tmp.path());
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let pins_before = std::fs::read(s.pins()).unwrap();
+    let key_before = std::fs::read(&s.key).unwrap();
+    let secrets: Vec<String> = [&s.key, &s.agent_token, &s.gate_token]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().trim().to_owned())
+        .collect();
+    let mut gw = s.gateway("probe", &[], &command);
+    let gw_pid = gw.pid();
+
+    // Controls: the probe works, and may do what a server needs.
+    let who = gw.call("whoami", json!({}));
+    let ppid: u32 = who.rsplit(' ').next().unwrap().parse().unwrap();
+    let own = gw.call("read", json!({"path": "/proc/self/status"}));
+    assert!(own.starts_with("ok "), "{own}");
+    let script = gw.call("read", json!({"path": probe_script()}));
+    assert!(script.starts_with("ok "), "{script}");
+    let tmpfile = gw.call("write_tmp", json!({"text": "scratch"}));
+    assert!(tmpfile.starts_with("ok "), "{tmpfile}");
+
+    // The gateway's own entries; the parent the upstream sees (its namespace's init, which
+    // holds no secret) may show its command line, never its environment or memory.
+    let mut leaks = Vec::new();
+    if ppid == gw_pid {
+        leaks.push(format!("the upstream's parent is the gateway: {who}"));
+    }
+    let mut targets: Vec<String> = ["environ", "cmdline", "maps", "status"]
+        .iter()
+        .map(|what| format!("/proc/{gw_pid}/{what}"))
+        .collect();
+    targets.push(format!("/proc/{ppid}/environ"));
+    let hidden = [&s.key, &s.agent_token, &s.gate_token, &s.pins()];
+    let leaked = |got: &str| {
+        secrets.iter().any(|x| got.contains(x.as_str()))
+            || hidden.iter().any(|p| got.contains(p.to_str().unwrap()))
+    };
+    for path in &targets {
+        let got = gw.call("read", json!({"path": path}));
+        if !got.starts_with("error") || leaked(&got) {
+            leaks.push(format!(
+                "read {path}: {}",
+                got.chars().take(120).collect::<String>()
+            ));
+        }
+    }
+    let init_cmdline = gw.call("read", json!({"path": format!("/proc/{ppid}/cmdline")}));
+    if leaked(&init_cmdline) {
+        leaks.push(format!("read /proc/{ppid}/cmdline: {init_cmdline}"));
+    }
+    // Writ's files: nothing of them can be read (an error, or an empty file in their place).
+    for f in hidden {
+        let got = gw.call("read", json!({"path": f}));
+        if !(got.starts_with("error") || got == "ok 0 ") || leaked(&got) {
+            leaks.push(format!(
+                "read {}: {}",
+                f.display(),
+                got.chars().take(120).collect::<String>()
+            ));
+        }
+    }
+    for pid in [gw_pid, ppid] {
+        let got = gw.call("read_mem", json!({"pid": pid}));
+        if !got.starts_with("error") {
+            leaks.push(format!("memory of {pid}: {got}"));
+        }
+    }
+    // Rewriting them changes nothing (checked below, once the probe is done).
+    for f in [s.pins(), s.key.clone()] {
+        gw.call("write", json!({"path": f, "text": "{}"}));
+    }
+    let killed = gw.call("kill", json!({"pid": gw_pid}));
+    if !killed.starts_with("error") {
+        leaks.push(format!("signalled the gateway: {killed}"));
+    }
+    assert!(
+        leaks.is_empty(),
+        "the upstream reached its gateway:\n{}",
+        leaks.join("\n")
+    );
+
+    // The gateway is still there and still serving; its files are as they were.
+    let again = gw.call("whoami", json!({}));
+    assert!(again.starts_with("pid "), "{again}");
+    assert_eq!(std::fs::read(s.pins()).unwrap(), pins_before);
+    assert_eq!(std::fs::read(&s.key).unwrap(), key_before);
+}
+
+// Regression (issue 12, finding 12; finding 4 for upstreams): the upstream and what it started
+// were plain processes of the gateway's session: a process the upstream started in a session of
+// its own lived on after the gateway was SIGKILLed.
+#[test]
+fn no_upstream_process_outlives_a_sigkilled_gateway() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Setup::start(tmp.path());
+    let marker = unique_marker();
+    let command = probe_command(&py, &marker);
+    s.pin("probe", &command);
+    let mut gw = s.gateway("probe", &[], &command);
+    let lingered = gw.call("linger", json!({"marker": marker}));
+    assert!(lingered.starts_with("ok "), "{lingered}");
+    let before = processes_with(&marker);
+    assert!(
+        before.len() >= 2,
+        "server and its lingering child: {before:?}"
+    );
+
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = processes_with(&marker);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = processes_with(&marker);
+    }
+    for pid in &left {
+        // Ours to clean up: they carry this test's marker.
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    assert!(left.is_empty(), "outlived the SIGKILLed gateway: {left:?}");
+}
+
+// Regression: when the upstream ended while the client stayed connected, the gateway stopped
+// relaying but never exited (a thread kept waiting on its stdin), and said nothing.
+#[test]
+fn the_gateway_ends_when_its_upstream_ends_while_the_client_stays() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Setup::start(tmp.path());
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let mut gw = s.gateway("probe", &[], &command);
+    assert!(gw.call("whoami", json!({})).starts_with("pid "));
+    gw.start(
+        "tools/call",
+        json!({"name": "exit", "arguments": {"code": 3}}),
+    );
+    // The client's end of stdin stays open: only the upstream went away.
+    let code = gw.wait_exit(Duration::from_secs(30));
+    let err = gw.stderr();
+    assert!(
+        matches!(code, Some(Some(c)) if c != 0),
+        "exit {code:?}:\n{err}"
+    );
+    assert!(err.contains("upstream_ended"), "{err}");
+}
+
+// The default rules are enough for a real npm server: the official
+// `@modelcontextprotocol/server-everything`, started through its node_modules/.bin link, runs
+// contained (its own PID namespace) and answers tools/list and a call through the gateway.
+#[test]
+fn a_node_server_runs_contained_under_the_default_rules() {
+    let Some(modules) = std::env::var_os("WRIT_TEST_NODE_MODULES").map(PathBuf::from) else {
+        println!("skipped: WRIT_TEST_NODE_MODULES not set (run scripts/test.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Setup::start(tmp.path());
+    let command = vec![
+        modules
+            .join(".bin/mcp-server-everything")
+            .display()
+            .to_string(),
+    ];
+    s.pin("everything", &command);
+    let mut gw = s.gateway("everything", &[], &command);
+    let listed = gw.request("tools/list", json!({}));
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}\n{}", gw.stderr()))
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"echo"), "{names:?}");
+    let echoed = gw.call("echo", json!({"message": "contained"}));
+    assert!(echoed.contains("contained"), "{echoed}");
+
+    let own_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let launcher = processes_with("__sandbox");
+    let servers: Vec<u32> = processes_with("server-everything")
+        .into_iter()
+        .filter(|p| !launcher.contains(p) && descends_from(*p, gw.pid()))
+        .collect();
+    assert!(!servers.is_empty(), "no server process under the gateway");
+    for pid in servers {
+        let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+        assert_ne!(
+            ns, own_ns,
+            "the server {pid} shares the gateway's PID namespace"
+        );
+    }
+}
