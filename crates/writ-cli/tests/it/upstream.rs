@@ -186,7 +186,7 @@ impl Setup {
         });
         let mut gw = Gateway {
             child,
-            stdin,
+            stdin: Some(stdin),
             lines: rx,
             stderr,
             next: 1,
@@ -205,7 +205,7 @@ impl Setup {
 /// A running `writ gateway mcp` and its client side.
 struct Gateway {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     stderr: PathBuf,
     next: u64,
@@ -221,8 +221,9 @@ impl Gateway {
     }
 
     fn send(&mut self, msg: &Value) {
-        writeln!(self.stdin, "{msg}").unwrap();
-        self.stdin.flush().unwrap();
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{msg}").unwrap();
+        stdin.flush().unwrap();
     }
 
     /// Sends a request; returns its id.
@@ -272,6 +273,9 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        // The client leaves: the gateway stops its upstream and removes its TMPDIR.
+        drop(self.stdin.take());
+        let _ = self.wait_exit(Duration::from_secs(20));
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -453,8 +457,16 @@ fn no_upstream_process_outlives_a_sigkilled_gateway() {
         "server and its lingering child: {before:?}"
     );
 
+    let gw_pid = gw.pid();
     gw.child.kill().unwrap();
     gw.child.wait().unwrap();
+    // A SIGKILLed gateway cannot remove its upstream's TMPDIR: this test does.
+    let prefix = format!("writ-upstream-{gw_pid}-");
+    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut left = processes_with(&marker);
     while !left.is_empty() && Instant::now() < deadline {
