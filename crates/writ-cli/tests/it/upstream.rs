@@ -491,7 +491,7 @@ fn the_gateway_ends_when_its_upstream_ends_while_the_client_stays() {
     s.pin("probe", &command);
     let mut gw = s.gateway("probe", &[], &command);
     assert!(gw.call("whoami", json!({})).starts_with("pid "));
-    gw.start(
+    let id = gw.start(
         "tools/call",
         json!({"name": "exit", "arguments": {"code": 3}}),
     );
@@ -503,6 +503,17 @@ fn the_gateway_ends_when_its_upstream_ends_while_the_client_stays() {
         "exit {code:?}:\n{err}"
     );
     assert!(err.contains("upstream_ended"), "{err}");
+    // The call in flight was answered, not left waiting.
+    let answer = gw
+        .lines
+        .try_iter()
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .find(|m| m["id"] == json!(id));
+    let answer = answer.unwrap_or_else(|| panic!("the call in flight got no answer:\n{err}"));
+    assert_eq!(
+        answer["error"]["data"]["reason_code"], "upstream_ended",
+        "{answer}"
+    );
 }
 
 // The default rules are enough for a real npm server: the official

@@ -21,6 +21,9 @@ use super::enforce::{
 use super::error::McpError;
 use super::upstream::UpstreamSandbox;
 
+/// JSON-RPC error code of a request whose upstream ended before answering (internal error).
+const UPSTREAM_ENDED_CODE: i64 = -32603;
+
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -254,6 +257,26 @@ impl Session {
         }
     }
 
+    /// The upstream is gone: every client request still waiting for it gets an error answer
+    /// (`upstream_ended`), so no client waits for an answer that cannot come.
+    async fn upstream_ended(&self) {
+        let pending: Vec<Pending> = self.pending.lock().await.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            if let Pending::Client { id, .. } = p {
+                self.ids().release(&id);
+                self.answer_client(&json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "error": {
+                        "code": UPSTREAM_ENDED_CODE,
+                        "message": "the upstream server ended before answering",
+                        "data": {"reason_code": "upstream_ended"},
+                    },
+                }));
+            }
+        }
+    }
+
     /// One line from the client.
     async fn client_line(self: &Arc<Self>, line: String) {
         match classify(line.as_bytes()) {
@@ -452,12 +475,16 @@ where
         }
     }
     // The client is gone (or the upstream ended): close the upstream's stdin and let it exit.
-    drop(session);
     let _ = close_tx.send(());
     let _ = upstream_writer.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), upstream_reader).await;
+    if ended.is_some() {
+        // Everything the upstream wrote has been relayed: what is still pending never will be.
+        session.upstream_ended().await;
+    }
+    drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_writer).await;
     match ended {
         Some(status) => Err(McpError::UpstreamEnded { status }),
