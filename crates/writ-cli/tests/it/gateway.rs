@@ -72,7 +72,7 @@ fn gateway_reads_its_secrets_from_files() {
     assert_eq!(code, Some(0), "{err}");
     std::fs::write(
         dir.join("pins.json"),
-        r#"{"format":"writ.mcp-pins/v2","server":"fs","tools":{}}"#,
+        r#"{"format":"writ.mcp-pins/v3","server":"fs","tools":{},"prompts":{},"resources":{},"resource_templates":{}}"#,
     )
     .unwrap();
     let agent = dir.join("agent.token");
