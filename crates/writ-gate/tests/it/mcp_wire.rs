@@ -554,7 +554,9 @@ fn remove(pins: &mut writ_gate::mcp::pins::Pins, key: &str) {
 /// Re-pins `key` as if its definition had been `changed` when approved (so the one the
 /// upstream lists now differs from the pinned one).
 fn alter(pins: &mut writ_gate::mcp::pins::Pins, key: &str) {
-    let pin = pins.get_mut(key).unwrap_or_else(|| panic!("{key} is not listed"));
+    let pin = pins
+        .get_mut(key)
+        .unwrap_or_else(|| panic!("{key} is not listed"));
     pin.definition["description"] = json!("as approved before the upstream changed it");
     pin.sha256 = writ_gate::mcp::tool_digest(&pin.definition).unwrap();
 }
@@ -606,10 +608,19 @@ async fn a_changed_or_unpinned_prompt_resource_or_template_is_refused_until_pinn
         )
     };
     let refused = [
-        (get(10, "simple-prompt", json!({})), "prompt_definition_changed"),
-        (get(11, "args-prompt", json!({"city": "Oslo"})), "prompt_not_pinned"),
+        (
+            get(10, "simple-prompt", json!({})),
+            "prompt_definition_changed",
+        ),
+        (
+            get(11, "args-prompt", json!({"city": "Oslo"})),
+            "prompt_not_pinned",
+        ),
         (get(12, "no-such-prompt", json!({})), "prompt_unknown"),
-        (read(13, &doc("architecture.md")), "resource_definition_changed"),
+        (
+            read(13, &doc("architecture.md")),
+            "resource_definition_changed",
+        ),
         (read(14, &doc("extension.md")), "resource_not_pinned"),
         (
             read(15, "demo://resource/dynamic/text/1"),
@@ -626,7 +637,11 @@ async fn a_changed_or_unpinned_prompt_resource_or_template_is_refused_until_pinn
         (complete(18, "simple-prompt"), "prompt_definition_changed"),
     ];
     let served = [
-        get(20, "completable-prompt", json!({"department": "Engineering", "name": "x"})),
+        get(
+            20,
+            "completable-prompt",
+            json!({"department": "Engineering", "name": "x"}),
+        ),
         read(21, &doc("features.md")),
         complete(22, "completable-prompt"),
     ];
@@ -652,9 +667,15 @@ async fn a_changed_or_unpinned_prompt_resource_or_template_is_refused_until_pinn
             .await;
         let by_id = |id: i64| a.iter().find(|m| m["id"] == id).unwrap();
         let prompts = listed(by_id(30), "prompts", "name");
-        assert!(prompts.contains(&"completable-prompt".to_owned()), "{transport}: {prompts:?}");
+        assert!(
+            prompts.contains(&"completable-prompt".to_owned()),
+            "{transport}: {prompts:?}"
+        );
         for gone in ["simple-prompt", "args-prompt"] {
-            assert!(!prompts.contains(&gone.to_owned()), "{transport}: {prompts:?}");
+            assert!(
+                !prompts.contains(&gone.to_owned()),
+                "{transport}: {prompts:?}"
+            );
         }
         assert!(
             listed(by_id(31), "resourceTemplates", "uriTemplate").is_empty(),
