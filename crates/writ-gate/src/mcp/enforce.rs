@@ -663,8 +663,9 @@ impl Enforcer {
             .await
     }
 
-    /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`) to what the
-    /// principal could be allowed to use; tools must also be pinned and unchanged. Any failure
+    /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`,
+    /// `resources/templates/list`) to what the principal could be allowed to use; every item
+    /// must also be pinned and unchanged, and is recorded for later pin checks. Any failure
     /// to ask leaves the list empty (fail closed).
     ///
     /// Fails closed on answers it cannot read: an answer with neither `result` nor `error`
