@@ -3,7 +3,7 @@
 //! | Writ | Cedar |
 //! | --- | --- |
 //! | principal `agent:NAME` / `human:` / `service:` | `Agent::"NAME"` / `Human::` / `Service::` |
-//! | action `mcp.call_tool`, `mcp.read_resource`, `mcp.get_prompt`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"read_resource"`, `"get_prompt"`, `"exec"`, `"http_request"`, `"delegate"` |
+//! | action `mcp.call_tool`, `mcp.read_resource`, `mcp.get_prompt`, `mcp.complete`, `mcp.subscribe_resource`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"read_resource"`, `"get_prompt"`, `"complete"`, `"subscribe_resource"`, `"exec"`, `"http_request"`, `"delegate"` |
 //! | resource `tool:X`, `mcp-resource:X`, `prompt:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `McpResource::"X"`, `Prompt::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
 //! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
 //!
@@ -84,6 +84,8 @@ pub fn cedar_action(action: &str) -> Option<&'static str> {
         "mcp.call_tool" => Some("call_tool"),
         "mcp.read_resource" => Some("read_resource"),
         "mcp.get_prompt" => Some("get_prompt"),
+        "mcp.complete" => Some("complete"),
+        "mcp.subscribe_resource" => Some("subscribe_resource"),
         "exec" => Some("exec"),
         "http.request" => Some("http_request"),
         "delegate" => Some("delegate"),
@@ -297,6 +299,11 @@ mod tests {
         assert_eq!(cedar_action("delegate"), Some("delegate"));
         assert_eq!(cedar_action("mcp.read_resource"), Some("read_resource"));
         assert_eq!(cedar_action("mcp.get_prompt"), Some("get_prompt"));
+        assert_eq!(cedar_action("mcp.complete"), Some("complete"));
+        assert_eq!(
+            cedar_action("mcp.subscribe_resource"),
+            Some("subscribe_resource")
+        );
         assert_eq!(cedar_action("call_tool"), None);
         assert_eq!(cedar_action(""), None);
     }

@@ -46,10 +46,10 @@ pub struct McpArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum McpCommand {
-    /// Approve the upstream's tool definitions: list them and write the pin file (each tool's
-    /// whole definition and its digest; a change to any member, title and annotations included,
-    /// makes the gateway refuse the tool until it is pinned again). Prints what changed since
-    /// the previous pins.
+    /// Approve the upstream's definitions: list its tools, prompts, resources and resource
+    /// templates (every page) and write the pin file (each whole definition and its digest; a
+    /// change to any member, title and annotations included, makes the gateway refuse it until
+    /// it is pinned again). Prints what changed since the previous pins.
     Pin(PinArgs),
 }
 
@@ -179,12 +179,12 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
 }
 
 async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
-    let tools = match (&args.upstream, args.command.is_empty()) {
-        (Some(url), true) => discover::list_tools_http(url).await?,
+    let listing = match (&args.upstream, args.command.is_empty()) {
+        (Some(url), true) => discover::list_all_http(url).await?,
         (None, false) => {
             let env =
                 ChildEnv::new(args.pass_env.clone()).map_err(|e| invalid_input(e.to_string()))?;
-            discover::list_tools_stdio_with(&args.command, &env).await?
+            discover::list_all_stdio(&args.command, &env).await?
         }
         _ => {
             return Err(invalid_input(
@@ -192,13 +192,13 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
             ));
         }
     };
-    let pins = PinSet::from_tools(&args.server, &tools);
+    let pins = PinSet::from_listing(&args.server, &listing);
     let changes = match PinSet::load(&args.out, &args.server) {
         Ok(previous) => previous.changes_to(&pins),
         Err(e) if args.out.exists() => {
-            // An old (v1) or unreadable file: nothing to compare with, so every tool is new.
+            // An old (v1, v2) or unreadable file: nothing to compare with, so all is new.
             eprintln!(
-                "note: the previous pins in {} were not compared ({}); review every tool below",
+                "note: the previous pins in {} were not compared ({}); review every definition below",
                 args.out.display(),
                 e.reason_code()
             );
@@ -207,23 +207,41 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
         Err(_) => Vec::new(),
     };
     let text = serde_json::to_string_pretty(&pins)?;
-    std::fs::write(&args.out, format!("{text}\n"))
+    write_private(&args.out, format!("{text}\n").as_bytes())
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     match args.format {
         Format::Json => print_json(&json!({"pins": pins, "changes": changes}))?,
         Format::Human => {
             println!(
-                "pinned {} tools of {} in {}",
+                "pinned {} tools, {} prompts, {} resources and {} resource templates of {} in {}",
                 pins.tools.len(),
+                pins.prompts.len(),
+                pins.resources.len(),
+                pins.resource_templates.len(),
                 args.server,
                 args.out.display()
             );
             for c in &changes {
-                println!("  {} {}", c.change, c.tool);
+                println!("  {} {} {}", c.change, c.kind, c.tool);
             }
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Writes `bytes` to `path` (replaced), readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {

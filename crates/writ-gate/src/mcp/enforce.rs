@@ -11,7 +11,7 @@ use writ_model::receipt::Outcome;
 use writ_model::{Clock, ExecutionId, Intent, IntentDigest};
 
 use super::DENIED_CODE;
-use super::pins::{PinSet, PinStatus};
+use super::pins::{PinKind, PinSet, PinStatus};
 use crate::client::{Authorization, AuthorizeOptions, ControlPlane};
 use crate::error::GateError;
 use crate::gate::Gate;
@@ -26,6 +26,11 @@ pub const CALL_TOOL: &str = "mcp.call_tool";
 pub const READ_RESOURCE: &str = "mcp.read_resource";
 /// The intent action of `prompts/get`, on `prompt:SERVER/NAME`.
 pub const GET_PROMPT: &str = "mcp.get_prompt";
+/// The intent action of `completion/complete`, on the prompt (`prompt:SERVER/NAME`) or the
+/// resource template (`mcp-resource:SERVER/URI-TEMPLATE`) whose argument is completed.
+pub const COMPLETE: &str = "mcp.complete";
+/// The intent action of `resources/subscribe`, on `mcp-resource:SERVER/URI`.
+pub const SUBSCRIBE_RESOURCE: &str = "mcp.subscribe_resource";
 
 /// A call the gateway refuses. It reaches the client as a JSON-RPC error, except a call to a
 /// tool the upstream does not list, which gets the answer the official MCP SDK servers give
@@ -161,6 +166,14 @@ pub fn request_intent(server: &str, method: &str, request: &Value) -> Result<Int
         None | Some(Value::Null) => json!({}),
         Some(a) => a.clone(),
     };
+    // The exact parameters, without `_meta` (progress tokens are not the action).
+    let without_meta = || {
+        let mut args = params.clone();
+        if let Some(o) = args.as_object_mut() {
+            o.remove("_meta");
+        }
+        args
+    };
     match method {
         "tools/call" => {
             let name = text("name")?;
@@ -172,16 +185,94 @@ pub fn request_intent(server: &str, method: &str, request: &Value) -> Result<Int
             let resource = format!("prompt:{server}/{name}");
             Ok(Intent::new(GET_PROMPT, resource, arguments()))
         }
-        _ => {
+        "resources/read" | "resources/subscribe" => {
             let uri = text("uri")?;
             let resource = format!("mcp-resource:{server}/{uri}");
-            // The exact parameters, without `_meta` (progress tokens are not the action).
-            let mut args = params.clone();
-            if let Some(o) = args.as_object_mut() {
-                o.remove("_meta");
-            }
-            Ok(Intent::new(READ_RESOURCE, resource, args))
+            let action = if method == "resources/read" {
+                READ_RESOURCE
+            } else {
+                SUBSCRIBE_RESOURCE
+            };
+            Ok(Intent::new(action, resource, without_meta()))
         }
+        "completion/complete" => {
+            let (kind, id) = completion_ref(request)?;
+            let resource = match kind {
+                PinKind::Prompt => format!("prompt:{server}/{id}"),
+                _ => format!("mcp-resource:{server}/{id}"),
+            };
+            Ok(Intent::new(COMPLETE, resource, without_meta()))
+        }
+        _ => Err(Denial::new(
+            "invalid_call",
+            format!("{method} is not a method the gateway authorizes"),
+        )),
+    }
+}
+
+/// What a `completion/complete` completes an argument of: a prompt (`ref/prompt`, by name) or
+/// a resource template (`ref/resource`, by URI template).
+fn completion_ref(request: &Value) -> Result<(PinKind, String), Denial> {
+    let reference = request.pointer("/params/ref");
+    let kind = reference
+        .and_then(|r| r.get("type"))
+        .and_then(Value::as_str);
+    let (kind, id) = match kind {
+        Some("ref/prompt") => (PinKind::Prompt, reference.and_then(|r| r.get("name"))),
+        Some("ref/resource") => (
+            PinKind::ResourceTemplate,
+            reference.and_then(|r| r.get("uri")),
+        ),
+        _ => {
+            return Err(Denial::new(
+                "invalid_call",
+                "completion/complete without a ref of type ref/prompt or ref/resource",
+            ));
+        }
+    };
+    let id = id.and_then(Value::as_str).ok_or_else(|| {
+        Denial::new(
+            "invalid_call",
+            "completion/complete without the ref's name or uri",
+        )
+    })?;
+    Ok((kind, id.to_owned()))
+}
+
+/// The upstream's definitions as last listed, each compared with its pin (computed when they
+/// are recorded: the pins never change while the gateway runs).
+#[derive(Debug, Default)]
+struct Definitions {
+    /// (kind, key) → how the listed definition compares with its pin.
+    status: HashMap<(PinKind, String), PinStatus>,
+    /// Listed resource templates: URI template → (status, the URIs it expands to; `None` for
+    /// a template that is not valid RFC 6570, which matches nothing).
+    templates: HashMap<String, (PinStatus, Option<regex::Regex>)>,
+}
+
+/// The denial for a definition of `kind` named `key` whose status is `status` (`None`: the
+/// upstream does not list it).
+fn pin_denial(kind: PinKind, key: &str, status: Option<PinStatus>) -> Result<(), Denial> {
+    let what = kind.name().replace('_', " ");
+    let code = |suffix: &str| format!("{}_{suffix}", kind.name());
+    match status {
+        Some(PinStatus::Pinned) => Ok(()),
+        None => Err(Denial::new(
+            code("unknown"),
+            format!("the upstream server does not list a {what} {key:?}"),
+        )),
+        Some(PinStatus::NotPinned) => Err(Denial::new(
+            code("not_pinned"),
+            format!(
+                "{what} {key:?} was never approved; an operator approves it with `writ gateway mcp pin`"
+            ),
+        )),
+        Some(PinStatus::Changed) => Err(Denial::new(
+            code("definition_changed"),
+            format!(
+                "the definition of {what} {key:?} (its title, description, schemas, annotations or any other member) changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
+            ),
+        )),
     }
 }
 
@@ -203,9 +294,8 @@ pub struct Enforcer {
     cp: ControlPlane,
     config: EnforcerConfig,
     clock: Arc<dyn Clock>,
-    /// How each of the upstream's tools, as last listed, compares with its pin (computed
-    /// when the definitions are recorded: the pins never change while the gateway runs).
-    definitions: RwLock<HashMap<String, PinStatus>>,
+    /// How each of the upstream's definitions, as last listed, compares with its pin.
+    definitions: RwLock<Definitions>,
 }
 
 impl std::fmt::Debug for Enforcer {
@@ -228,7 +318,7 @@ impl Enforcer {
             cp,
             config,
             clock,
-            definitions: RwLock::new(HashMap::new()),
+            definitions: RwLock::new(Definitions::default()),
         }
     }
 
@@ -247,69 +337,135 @@ impl Enforcer {
 
     /// Remembers the upstream's current tool definitions (from a `tools/list` answer).
     pub fn record_definitions(&self, result: &Value) {
-        let Some(tools) = result.get("tools").and_then(Value::as_array) else {
+        self.record_listing(PinKind::Tool, result);
+    }
+
+    /// Remembers the upstream's current definitions of `kind` (from a page of its list answer).
+    pub fn record_listing(&self, kind: PinKind, result: &Value) {
+        let Some(items) = result.get(kind.list().1).and_then(Value::as_array) else {
             return;
         };
-        // Digest outside the lock: a schema's canonical form is the costly part.
-        let statuses: Vec<(String, PinStatus)> = tools
+        // Digest (and compile templates) outside the lock: that is the costly part.
+        let statuses: Vec<(String, PinStatus)> = items
             .iter()
-            .filter_map(|t| {
-                let name = t.get("name").and_then(Value::as_str)?;
-                Some((name.to_owned(), self.config.pins.status(t)))
-            })
+            .filter_map(|t| Some((kind.key(t)?.to_owned(), self.config.pins.status_of(kind, t))))
             .collect();
+        let templates: Vec<(String, (PinStatus, Option<regex::Regex>))> =
+            if kind == PinKind::ResourceTemplate {
+                statuses
+                    .iter()
+                    .map(|(k, st)| (k.clone(), (*st, super::uri_template::to_regex(k).ok())))
+                    .collect()
+            } else {
+                Vec::new()
+            };
         let mut defs = self.definitions.write().unwrap_or_else(|p| p.into_inner());
-        defs.extend(statuses);
+        defs.status
+            .extend(statuses.into_iter().map(|(k, st)| ((kind, k), st)));
+        defs.templates.extend(templates);
     }
 
-    /// Forgets the definitions (after `notifications/tools/list_changed`).
+    /// Forgets the definitions (after a `notifications/…/list_changed`).
     pub fn forget_definitions(&self) {
-        self.definitions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        *self.definitions.write().unwrap_or_else(|p| p.into_inner()) = Definitions::default();
     }
 
-    /// Whether a `tools/call` for `name` needs the upstream's definitions listed first.
+    /// Whether a governed request needs the upstream's definitions listed first.
     pub fn needs_definitions(&self, request: &Value) -> bool {
-        if request.get("method").and_then(Value::as_str) != Some("tools/call") {
-            return false;
-        }
-        let Some(name) = request.pointer("/params/name").and_then(Value::as_str) else {
-            return false;
-        };
-        !self
-            .definitions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(name)
+        !self.definitions_needed(request).is_empty()
     }
 
-    fn pin_check(&self, name: &str) -> Result<(), Denial> {
+    /// The kinds whose listings a governed request needs (every page) before it can be
+    /// pin-checked: those naming what it uses, when the gateway does not know it yet.
+    pub fn definitions_needed(&self, request: &Value) -> Vec<PinKind> {
+        let method = request.get("method").and_then(Value::as_str);
+        let param = |k: &str| {
+            request
+                .pointer(&format!("/params/{k}"))
+                .and_then(Value::as_str)
+        };
+        let defs = self.definitions.read().unwrap_or_else(|p| p.into_inner());
+        let known = |kind: PinKind, key: &str| defs.status.contains_key(&(kind, key.to_owned()));
+        let resource = |uri: &str| {
+            let matched = defs
+                .templates
+                .values()
+                .any(|(_, re)| re.as_ref().is_some_and(|r| r.is_match(uri)));
+            if known(PinKind::Resource, uri) || matched {
+                Vec::new()
+            } else {
+                vec![PinKind::Resource, PinKind::ResourceTemplate]
+            }
+        };
+        match method {
+            Some("tools/call") => match param("name") {
+                Some(n) if !known(PinKind::Tool, n) => vec![PinKind::Tool],
+                _ => Vec::new(),
+            },
+            Some("prompts/get") => match param("name") {
+                Some(n) if !known(PinKind::Prompt, n) => vec![PinKind::Prompt],
+                _ => Vec::new(),
+            },
+            Some("resources/read" | "resources/subscribe") => {
+                param("uri").map(resource).unwrap_or_default()
+            }
+            Some("completion/complete") => match completion_ref(request) {
+                Ok((PinKind::Prompt, n)) if !known(PinKind::Prompt, &n) => vec![PinKind::Prompt],
+                Ok((PinKind::ResourceTemplate, u)) if !known(PinKind::ResourceTemplate, &u) => {
+                    resource(&u)
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the upstream's current definition of `kind` named `key` is the pinned one.
+    fn pin_check(&self, kind: PinKind, key: &str) -> Result<(), Denial> {
         let status = self
             .definitions
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(name)
+            .status
+            .get(&(kind, key.to_owned()))
             .copied();
-        let Some(status) = status else {
-            return Err(Denial::new(
-                TOOL_UNKNOWN,
-                format!("the upstream server does not list a tool named {name:?}"),
-            ));
-        };
-        match status {
-            PinStatus::Pinned => Ok(()),
-            PinStatus::NotPinned => Err(Denial::new(
-                "tool_not_pinned",
+        pin_denial(kind, key, status)
+    }
+
+    /// Whether `uri` may be used: the upstream lists it as a resource whose definition is the
+    /// pinned one, or (not listed) it matches a resource template whose listed definition is
+    /// the pinned one. Anything else is refused: a listed resource changed or never pinned by
+    /// its own status, an unlisted URI by the templates it matches, `resource_not_pinned` when
+    /// it matches none.
+    fn resource_check(&self, uri: &str) -> Result<(), Denial> {
+        let defs = self.definitions.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(status) = defs.status.get(&(PinKind::Resource, uri.to_owned())) {
+            return pin_denial(PinKind::Resource, uri, Some(*status));
+        }
+        let mut refused: Option<(PinStatus, &str)> = None;
+        for (template, (status, re)) in &defs.templates {
+            if !re.as_ref().is_some_and(|r| r.is_match(uri)) {
+                continue;
+            }
+            if *status == PinStatus::Pinned {
+                return Ok(());
+            }
+            // A changed template is the more telling reason.
+            if refused.is_none_or(|(s, _)| s != PinStatus::Changed) {
+                refused = Some((*status, template.as_str()));
+            }
+        }
+        match refused {
+            Some((status, template)) => Err(
+                match pin_denial(PinKind::ResourceTemplate, template, Some(status)) {
+                    Err(d) => d,
+                    Ok(()) => unreachable!("a pinned template returned above"),
+                },
+            ),
+            None => Err(Denial::new(
+                "resource_not_pinned",
                 format!(
-                    "tool {name:?} was never approved; an operator approves it with `writ gateway mcp pin`"
-                ),
-            )),
-            PinStatus::Changed => Err(Denial::new(
-                "tool_definition_changed",
-                format!(
-                    "the definition of tool {name:?} (its title, description, schemas, annotations or any other member) changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
+                    "resource {uri:?} is neither listed by the upstream with an approved definition nor matches an approved resource template; an operator approves them with `writ gateway mcp pin`"
                 ),
             )),
         }
@@ -329,78 +485,48 @@ impl Enforcer {
             "prompts/list" => Admission::List("prompts/list"),
             "resources/list" => Admission::List("resources/list"),
             "resources/templates/list" => Admission::List("resources/templates/list"),
-            "completion/complete" => match self.admit_completion(token, request).await {
-                Ok(()) => Admission::Forward,
+            "tools/call"
+            | "resources/read"
+            | "prompts/get"
+            | "resources/subscribe"
+            | "completion/complete" => match self.admit_call(token, method, request).await {
+                Ok(p) => Admission::Call(p),
                 Err(d) => Admission::Deny(d),
             },
-            "tools/call" | "resources/read" | "prompts/get" => {
-                match self.admit_call(token, method, request).await {
-                    Ok(p) => Admission::Call(p),
-                    Err(d) => Admission::Deny(d),
-                }
-            }
             _ => Admission::Forward,
         }
     }
 
-    /// `completion/complete` suggests argument values of a prompt or a resource template, so it
-    /// is allowed only for what the principal could use: the prompt (`ref/prompt`), or the
-    /// template's URI as a resource (`ref/resource`), as `prompts/list` and
-    /// `resources/templates/list` would show them. Suggestions are not an action: nothing is
-    /// authorized or receipted.
-    async fn admit_completion(&self, token: Option<&str>, request: &Value) -> Result<(), Denial> {
-        let Some(token) = token else {
-            return Err(Denial::new(
-                "no_principal_token",
-                "completions need the principal's token",
-            ));
-        };
-        let reference = request.pointer("/params/ref");
-        let kind = reference
-            .and_then(|r| r.get("type"))
-            .and_then(Value::as_str);
-        let (action, id) = match kind {
-            Some("ref/prompt") => (GET_PROMPT, reference.and_then(|r| r.get("name"))),
-            Some("ref/resource") => (READ_RESOURCE, reference.and_then(|r| r.get("uri"))),
-            _ => {
-                return Err(Denial::new(
-                    "invalid_call",
-                    "completion/complete without a ref of type ref/prompt or ref/resource",
-                ));
-            }
-        };
-        let Some(id) = id.and_then(Value::as_str) else {
-            return Err(Denial::new(
-                "invalid_call",
-                "completion/complete without the ref's name or uri",
-            ));
-        };
-        let resource = self.list_resource(action, id);
-        if self
-            .visible(token, action, std::slice::from_ref(&resource))
-            .await
-            .contains(&resource)
-        {
-            Ok(())
-        } else {
-            Err(Denial::new(
-                "completion_not_allowed",
-                format!(
-                    "the principal's policy does not let it use {resource}, so no completions for it"
-                ),
-            ))
-        }
-    }
-
-    /// The intent of a governed request ([`request_intent`]); a tool must also match its pin.
+    /// The intent of a governed request ([`request_intent`]); what it uses (tool, prompt,
+    /// resource, resource template) must also match its pin.
     fn intent_of(&self, method: &str, request: &Value) -> Result<Intent, Denial> {
         let intent = request_intent(&self.config.server, method, request)?;
-        if method == "tools/call" {
-            let name = request
-                .pointer("/params/name")
+        let param = |k: &str| {
+            request
+                .pointer(&format!("/params/{k}"))
                 .and_then(Value::as_str)
-                .ok_or_else(|| Denial::new("invalid_call", "tools/call without a string `name`"))?;
-            self.pin_check(name)?;
+                .unwrap_or_default()
+        };
+        match method {
+            "tools/call" => self.pin_check(PinKind::Tool, param("name"))?,
+            "prompts/get" => self.pin_check(PinKind::Prompt, param("name"))?,
+            "resources/read" | "resources/subscribe" => self.resource_check(param("uri"))?,
+            _ => match completion_ref(request)? {
+                (PinKind::Prompt, name) => self.pin_check(PinKind::Prompt, &name)?,
+                (_, uri) => {
+                    let listed = self
+                        .definitions
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .templates
+                        .contains_key(&uri);
+                    if listed {
+                        self.pin_check(PinKind::ResourceTemplate, &uri)?
+                    } else {
+                        self.resource_check(&uri)?
+                    }
+                }
+            },
         }
         Ok(intent)
     }
@@ -537,19 +663,22 @@ impl Enforcer {
             .await
     }
 
-    /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`) to what the
-    /// principal could be allowed to use; tools must also be pinned and unchanged. Any failure
+    /// Narrows a list answer (`tools/list`, `prompts/list`, `resources/list`,
+    /// `resources/templates/list`) to what the principal could be allowed to use; every item
+    /// must also be pinned and unchanged, and is recorded for later pin checks. Any failure
     /// to ask leaves the list empty (fail closed).
     ///
     /// Fails closed on answers it cannot read: an answer with neither `result` nor `error`
     /// becomes a JSON-RPC error, and a `result` that is not an object lists nothing.
     pub async fn filter_list(&self, method: &str, token: Option<&str>, response: &mut Value) {
-        let (key, field, action) = match method {
-            "tools/list" => ("tools", "name", CALL_TOOL),
-            "prompts/list" => ("prompts", "name", GET_PROMPT),
-            "resources/list" => ("resources", "uri", READ_RESOURCE),
-            "resources/templates/list" => ("resourceTemplates", "uriTemplate", READ_RESOURCE),
-            _ => return,
+        let Some(kind) = PinKind::of_list(method) else {
+            return;
+        };
+        let (_, key, field) = kind.list();
+        let action = match kind {
+            PinKind::Tool => CALL_TOOL,
+            PinKind::Prompt => GET_PROMPT,
+            PinKind::Resource | PinKind::ResourceTemplate => READ_RESOURCE,
         };
         if !response.is_object() {
             *response = unreadable_list_answer(method, &Value::Null);
@@ -568,9 +697,7 @@ impl Enforcer {
             }
             return;
         }
-        if key == "tools" {
-            self.record_definitions(result);
-        }
+        self.record_listing(kind, result);
         let items: Vec<Value> = result
             .get(key)
             .and_then(Value::as_array)
@@ -578,7 +705,7 @@ impl Enforcer {
             .unwrap_or_default();
         let candidates: Vec<(String, Value)> = items
             .into_iter()
-            .filter(|t| key != "tools" || self.config.pins.status(t) == PinStatus::Pinned)
+            .filter(|t| self.config.pins.status_of(kind, t) == PinStatus::Pinned)
             .filter_map(|t| {
                 let id = t.get(field)?.as_str()?;
                 Some((self.list_resource(action, id), t))
@@ -630,8 +757,21 @@ impl Enforcer {
     }
 }
 
-/// Methods the gateway decides on; every other message passes through.
-pub const GOVERNED: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+/// Methods the gateway decides on (each authorized, pin-checked and receipted); every other
+/// message passes through.
+pub const GOVERNED: [&str; 5] = [
+    "tools/call",
+    "resources/read",
+    "prompts/get",
+    "resources/subscribe",
+    "completion/complete",
+];
+/// Notifications after which the upstream's definitions are listed again.
+pub const LIST_CHANGED: [&str; 3] = [
+    "notifications/tools/list_changed",
+    "notifications/prompts/list_changed",
+    "notifications/resources/list_changed",
+];
 /// Listings the gateway narrows to what the principal could use: every list method of MCP
 /// 2025-06-18 that names tools, prompts or resources (a page asked for with a `cursor` is the
 /// same method, narrowed the same way).
@@ -894,6 +1034,60 @@ mod tests {
         assert!(matches!(classify(batched), Inbound::Refuse(None)));
         let progress = br#"[{"jsonrpc":"2.0","method":"notifications/progress","params":{}}]"#;
         assert!(matches!(classify(progress), Inbound::Pass(_)));
+    }
+
+    // Regression (issue 12, finding 8): over stdio `completion/complete` and
+    // `resources/subscribe` were plain requests, forwarded with no decision at all (over HTTP a
+    // completion was only checked for visibility and a subscription not at all).
+    #[test]
+    fn completions_and_subscriptions_are_decided_on_never_passed_through() {
+        let complete = br#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"},"_meta":{"progressToken":1}}}"#;
+        let subscribe = br#"{"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"test://static/resource/1"}}"#;
+        for (bytes, action, resource) in [
+            (&complete[..], COMPLETE, "prompt:s/p"),
+            (
+                subscribe,
+                SUBSCRIBE_RESOURCE,
+                "mcp-resource:s/test://static/resource/1",
+            ),
+        ] {
+            let Inbound::Govern(msg) = classify(bytes) else {
+                panic!("not governed: {}", String::from_utf8_lossy(bytes));
+            };
+            let method = msg["method"].as_str().unwrap();
+            assert!(GOVERNED.contains(&method), "{method}");
+            let intent = request_intent("s", method, &msg).unwrap();
+            assert_eq!(intent.action, action);
+            assert_eq!(intent.resource, resource);
+            // `_meta` (a progress token) is not part of what is authorized.
+            assert!(intent.args.get("_meta").is_none(), "{:?}", intent.args);
+            // Sent as a notification (no id), it is refused, never forwarded undecided.
+            let mut note = msg.clone();
+            note.as_object_mut().unwrap().remove("id");
+            assert!(
+                matches!(classify(note.to_string().as_bytes()), Inbound::Refuse(None)),
+                "{note}"
+            );
+        }
+        let template = json!({"jsonrpc": "2.0", "id": 3, "method": "completion/complete",
+            "params": {"ref": {"type": "ref/resource", "uri": "file:///{path}"},
+                       "argument": {"name": "path", "value": "a"}}});
+        let intent = request_intent("s", "completion/complete", &template).unwrap();
+        assert_eq!(intent.resource, "mcp-resource:s/file:///{path}");
+        for bad in [
+            json!({"ref": {"type": "ref/tool", "name": "x"}}),
+            json!({"ref": {"type": "ref/prompt"}}),
+            json!({}),
+        ] {
+            let m =
+                json!({"jsonrpc": "2.0", "id": 4, "method": "completion/complete", "params": bad});
+            assert_eq!(
+                request_intent("s", "completion/complete", &m)
+                    .unwrap_err()
+                    .reason_code,
+                "invalid_call"
+            );
+        }
     }
 
     #[test]

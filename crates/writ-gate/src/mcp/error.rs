@@ -10,7 +10,7 @@ pub enum McpError {
     )]
     PinFileInvalid { path: String, detail: String },
     #[error(
-        "the pin file {path} is in format {found:?}, which pinned only part of each tool (name, description, input schema); pin the whole definitions again with `writ gateway mcp pin --server {server} --out {path}` and review what it lists"
+        "the pin file {path} is in format {found:?}, which pinned less than the gateway checks now (v1: part of each tool; v2: tools, but no prompt, resource or resource template); pin every definition again with `writ gateway mcp pin --server {server} --out {path}` and review what it lists"
     )]
     PinFileOutdated {
         path: String,

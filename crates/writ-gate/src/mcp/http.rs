@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use super::enforce::{
     Admission, Enforcer, IdMap, Inbound, cancellation_upstream, classify, id_in_flight_answer,
 };
+use super::pins::PinKind;
 
 /// Request headers passed to the upstream.
 const FORWARD_REQUEST: [&str; 5] = [
@@ -226,25 +227,36 @@ impl HttpGateway {
         }))
     }
 
-    /// Lists the upstream's tools on the gateway's behalf (same session), for pin checks.
-    async fn load_definitions(&self, headers: &HeaderMap) {
-        let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
-        let id = json!(n);
-        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": {}});
-        let Ok(resp) = self
-            .send(Method::POST, headers, Bytes::from(req.to_string()))
-            .await
-        else {
-            return;
-        };
-        let Ok(bytes) = resp.bytes().await else {
-            return;
-        };
-        for msg in messages(&bytes) {
-            if msg.get("id") == Some(&id)
-                && let Some(result) = msg.get("result")
-            {
-                self.enforcer.record_definitions(result);
+    /// Lists the upstream's definitions of `kind` (every page) on the gateway's behalf (same
+    /// session), for pin checks.
+    async fn load_definitions(&self, headers: &HeaderMap, kind: PinKind) {
+        let mut cursor: Option<Value> = None;
+        for _ in 0..super::discover::MAX_PAGES {
+            let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
+            let id = json!(n);
+            let params = cursor.take().map_or(json!({}), |c| json!({"cursor": c}));
+            let req =
+                json!({"jsonrpc": "2.0", "id": id, "method": kind.list().0, "params": params});
+            let Ok(resp) = self
+                .send(Method::POST, headers, Bytes::from(req.to_string()))
+                .await
+            else {
+                return;
+            };
+            let Ok(bytes) = resp.bytes().await else {
+                return;
+            };
+            let Some(result) = messages(&bytes)
+                .into_iter()
+                .find(|m| m.get("id") == Some(&id))
+                .and_then(|m| m.get("result").cloned())
+            else {
+                return;
+            };
+            self.enforcer.record_listing(kind, &result);
+            match result.get("nextCursor").filter(|c| !c.is_null()) {
+                Some(c) => cursor = Some(c.clone()),
+                None => return,
             }
         }
     }
@@ -400,8 +412,8 @@ async fn handle(
         return with_session(json_response(StatusCode::OK, &id_in_flight_answer(&id)));
     };
     let token = bearer(&headers).or_else(|| gw.default_token.clone());
-    if gw.enforcer.needs_definitions(&msg) {
-        gw.load_definitions(&headers).await;
+    for kind in gw.enforcer.definitions_needed(&msg) {
+        gw.load_definitions(&headers, kind).await;
     }
     let admission = gw.enforcer.admit(token.as_deref(), &msg).await;
     if let Admission::Deny(denial) = &admission {

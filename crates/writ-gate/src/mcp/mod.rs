@@ -18,13 +18,18 @@
 //!   text and `_meta["dev.writ/denial"]` carry the reason (it is never forwarded either).
 //! - `tools/list`: the answer lists only pinned, unchanged tools the principal's policy could
 //!   allow (`POST /v1/authorize/visible`).
-//! - `resources/read` and `prompts/get`: authorized and receipted the same way, as
-//!   `mcp.read_resource` on `mcp-resource:SERVER/URI` (arguments: the request's parameters
-//!   without `_meta`) and `mcp.get_prompt` on `prompt:SERVER/NAME` (arguments: the prompt's).
-//!   `prompts/list`, `resources/list` and `resources/templates/list` answers are narrowed like
-//!   `tools/list` (not pinned); a template shows if its URI template may be read as it stands.
-//! - `completion/complete`: forwarded only for a prompt, or a resource template URI, the
-//!   principal could use (`completion_not_allowed` otherwise); not authorized or receipted.
+//! - `resources/read`, `prompts/get`, `resources/subscribe` and `completion/complete`: pin-checked
+//!   and authorized and receipted the same way, as `mcp.read_resource` and
+//!   `mcp.subscribe_resource` on `mcp-resource:SERVER/URI` (arguments: the request's parameters
+//!   without `_meta`), `mcp.get_prompt` on `prompt:SERVER/NAME` (arguments: the prompt's), and
+//!   `mcp.complete` on the prompt or `mcp-resource:SERVER/URI-TEMPLATE` (arguments: the
+//!   parameters without `_meta`). A prompt must be listed with its pinned definition; a resource
+//!   URI must be listed with its pinned definition, or (not listed) match a resource template
+//!   listed with its pinned definition ([`uri_template`]); refusals are
+//!   `<kind>_not_pinned`, `<kind>_definition_changed`, `<kind>_unknown` (kind: `tool`, `prompt`,
+//!   `resource`, `resource_template`). `prompts/list`, `resources/list` and
+//!   `resources/templates/list` answers are narrowed like `tools/list` (pinned, unchanged, and
+//!   what the policy could allow); a template shows if its URI template may be read as it stands.
 //!
 //! Transports: [`stdio::run_stdio`] wraps a server command (newline-delimited JSON-RPC;
 //! [`stdio::run_stdio_contained`] starts it inside the sandbox of [`upstream`], so it cannot
@@ -38,10 +43,11 @@ pub mod http;
 pub mod pins;
 pub mod stdio;
 pub mod upstream;
+pub mod uri_template;
 
 pub use enforce::{DENIAL_META, Denial, Enforcer, Permit, TOOL_UNKNOWN};
 pub use error::McpError;
-pub use pins::{PinSet, tool_digest};
+pub use pins::{Listing, PinKind, PinSet, tool_digest};
 pub use upstream::UpstreamSandbox;
 
 /// JSON-RPC error code of a call the gateway refused (in the implementation-defined range).

@@ -15,10 +15,11 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::exec::ChildEnv;
 
 use super::enforce::{
-    Admission, Enforcer, IdMap, Inbound, LISTS, Permit, cancellation_upstream, classify,
-    id_in_flight_answer, with_id,
+    Admission, Enforcer, IdMap, Inbound, LIST_CHANGED, LISTS, Permit, cancellation_upstream,
+    classify, id_in_flight_answer, with_id,
 };
 use super::error::McpError;
+use super::pins::PinKind;
 use super::upstream::UpstreamSandbox;
 
 /// JSON-RPC error code of a request whose upstream ended before answering (internal error).
@@ -149,19 +150,30 @@ impl Session {
         let _ = self.to_upstream.send(msg.to_string());
     }
 
-    /// Lists the upstream's tools on the gateway's own behalf, so a call can be pin-checked.
-    async fn load_definitions(&self) {
-        let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().await.insert(n, Pending::Internal(tx));
-        let req = json!({"jsonrpc": "2.0", "id": n, "method": "tools/list", "params": {}});
-        if self.to_upstream.send(req.to_string()).is_err() {
-            return;
-        }
-        if let Ok(Ok(answer)) = tokio::time::timeout(LIST_TIMEOUT, rx).await
-            && let Some(result) = answer.get("result")
-        {
-            self.enforcer.record_definitions(result);
+    /// Lists the upstream's definitions of `kind` (every page) on the gateway's own behalf,
+    /// so a request can be pin-checked.
+    async fn load_definitions(&self, kind: PinKind) {
+        let mut cursor: Option<Value> = None;
+        for _ in 0..super::discover::MAX_PAGES {
+            let n = self.next_upstream.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = oneshot::channel();
+            self.pending.lock().await.insert(n, Pending::Internal(tx));
+            let params = cursor.take().map_or(json!({}), |c| json!({"cursor": c}));
+            let req = json!({"jsonrpc": "2.0", "id": n, "method": kind.list().0, "params": params});
+            if self.to_upstream.send(req.to_string()).is_err() {
+                return;
+            }
+            let Ok(Ok(answer)) = tokio::time::timeout(LIST_TIMEOUT, rx).await else {
+                return;
+            };
+            let Some(result) = answer.get("result") else {
+                return;
+            };
+            self.enforcer.record_listing(kind, result);
+            match result.get("nextCursor").filter(|c| !c.is_null()) {
+                Some(c) => cursor = Some(c.clone()),
+                None => return,
+            }
         }
     }
 
@@ -169,8 +181,8 @@ impl Session {
     /// the denial.
     async fn govern(self: Arc<Self>, msg: Value, upstream: u64) {
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
-        if self.enforcer.needs_definitions(&msg) {
-            self.load_definitions().await;
+        for kind in self.enforcer.definitions_needed(&msg) {
+            self.load_definitions(kind).await;
         }
         let kind = match self.enforcer.admit(self.token.as_deref(), &msg).await {
             Admission::Forward => Kind::Forward,
@@ -192,7 +204,7 @@ impl Session {
             let _ = self.to_client.send(Arc::new(line));
             return;
         };
-        if method.as_deref() == Some("notifications/tools/list_changed") {
+        if method.as_deref().is_some_and(|m| LIST_CHANGED.contains(&m)) {
             self.enforcer.forget_definitions();
         }
         let answered = match (&method, &id) {

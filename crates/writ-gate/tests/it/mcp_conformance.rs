@@ -9,7 +9,8 @@
 //! same way (with its reason), so no check is exempt from the comparison.
 //!
 //! The suite's client sends no `Authorization` header, so the gateway serves it with a default
-//! identity (`agent:conformance`, permitted every tool of the upstream); every tool is pinned.
+//! identity (`agent:conformance`, permitted every tool, prompt and resource of the upstream);
+//! every tool, prompt, resource and resource template is pinned.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,9 +28,19 @@ const POLICIES: &str = r#"
 permit (principal == Agent::"conformance", action == Action::"call_tool", resource);
 
 @id("conformance-resources-prompts")
-@reason("the conformance agent may read every resource and get every prompt")
-permit (principal == Agent::"conformance", action in [Action::"read_resource", Action::"get_prompt"], resource);
+@reason("the conformance agent may read and subscribe to every resource, get every prompt and complete their arguments")
+permit (principal == Agent::"conformance", action in [Action::"read_resource", Action::"get_prompt", Action::"complete", Action::"subscribe_resource"], resource);
 "#;
+
+/// Scenarios the gateway must refuse, and why. The suite subscribes to (and then unsubscribes
+/// from) `test://watched-resource`, a URI server-everything neither lists as a resource nor
+/// matches with a resource template, so it was never pinned: the gateway refuses the
+/// subscription (`resource_not_pinned`, issue 12 finding 8) where the bare server accepts it.
+/// These are compared too: each must fail through the gateway with exactly this reason.
+const REFUSED: [(&str, &str); 2] = [
+    ("resources-subscribe", "resource_not_pinned"),
+    ("resources-unsubscribe", "resource_not_pinned"),
+];
 
 /// (scenario, check id) → status, from a suite output directory.
 fn results(dir: &Path) -> BTreeMap<(String, String), String> {
@@ -98,9 +109,10 @@ async fn conformance_through_gateway_matches_bare_upstream() {
     let (upstream, _server) = t.everything_http().await;
     let plane = Plane::start(POLICIES).await;
     let token = plane.add_principal("agent:conformance").await;
-    let pins = PinSet::from_tools(
+    // Every tool, prompt, resource and resource template the upstream lists is pinned.
+    let pins = PinSet::from_listing(
         "everything",
-        &discover::list_tools_http(&upstream).await.unwrap(),
+        &discover::list_all_http(&upstream).await.unwrap(),
     );
     let enforcer = plane
         .enforcer("everything", pins, Duration::from_secs(5))
@@ -115,6 +127,7 @@ async fn conformance_through_gateway_matches_bare_upstream() {
     let through = results(&gw_dir);
 
     let mut regressions = Vec::new();
+    let mut refused = Vec::new();
     let mut by_scenario: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for ((scenario, id), status) in &bare {
         let gw = through
@@ -125,6 +138,16 @@ async fn conformance_through_gateway_matches_bare_upstream() {
         row.0 += 1;
         row.1 += usize::from(status == "SUCCESS");
         row.2 += usize::from(gw == "SUCCESS");
+        if let Some((_, reason)) = REFUSED.iter().find(|(s, _)| s == scenario) {
+            let why = scenario_checks(&gw_dir, scenario);
+            if status == "SUCCESS" && !(gw == "FAILURE" && why.contains(reason)) {
+                regressions.push(format!(
+                    "{scenario}/{id}: expected the gateway to refuse it ({reason}), got {gw}: {why}"
+                ));
+            }
+            refused.push(format!("{scenario}/{id}"));
+            continue;
+        }
         if status == "SUCCESS" && gw != "SUCCESS" {
             let why = scenario_checks(&gw_dir, scenario);
             regressions.push(format!(
@@ -139,6 +162,12 @@ async fn conformance_through_gateway_matches_bare_upstream() {
     assert!(
         by_scenario.values().any(|(_, b, _)| *b > 0),
         "nothing passed against the bare upstream: the comparison would be empty"
+    );
+    println!("refused by the gateway as expected (see REFUSED): {refused:?}");
+    assert_eq!(
+        refused.len(),
+        REFUSED.len(),
+        "the suite no longer runs every scenario in REFUSED: {refused:?}"
     );
     assert!(
         regressions.is_empty(),

@@ -522,3 +522,176 @@ async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
     );
     ev.plane.stop().await;
 }
+
+/// Prompts, resources and tools may all be used (so only the pins decide).
+const EVERYTHING_ALLOWED: &str = r#"
+@id("all")
+@reason("agents may use every tool, prompt and resource")
+permit (principal is Agent, action in [Action::"call_tool", Action::"get_prompt",
+    Action::"read_resource", Action::"subscribe_resource", Action::"complete"], resource);
+"#;
+
+/// Gateways of both transports in front of server-everything (the HTTP one in front of
+/// `upstream`), with `pins`, on `plane`.
+async fn both_pinned(
+    t: &Tools,
+    plane: &Plane,
+    upstream: &str,
+    token: &str,
+    pins: &PinSet,
+) -> Vec<(&'static str, Wire)> {
+    let enforcer = || plane.enforcer("everything", pins.clone(), Duration::from_secs(5));
+    let url = http_gateway(enforcer().await, upstream.to_owned(), None).await;
+    let http = Wire::http(url, token.to_owned()).await;
+    let stdio = Wire::stdio(enforcer().await, token.to_owned(), everything_stdio(t)).await;
+    vec![("stdio", stdio), ("http", http)]
+}
+
+fn remove(pins: &mut writ_gate::mcp::pins::Pins, key: &str) {
+    assert!(pins.remove(key).is_some(), "{key} is not listed");
+}
+
+/// Re-pins `key` as if its definition had been `changed` when approved (so the one the
+/// upstream lists now differs from the pinned one).
+fn alter(pins: &mut writ_gate::mcp::pins::Pins, key: &str) {
+    let pin = pins
+        .get_mut(key)
+        .unwrap_or_else(|| panic!("{key} is not listed"));
+    pin.definition["description"] = json!("as approved before the upstream changed it");
+    pin.sha256 = writ_gate::mcp::tool_digest(&pin.definition).unwrap();
+}
+
+// Regression (issue 12, finding 8): prompts, resources and resource templates were not pinned,
+// so over both transports a prompt or resource changed after approval, or never approved, was
+// served; once pinned again as listed, the same requests are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_or_unpinned_prompt_resource_or_template_is_refused_until_pinned_again() {
+    let Some(t) = tools() else { return };
+    let (upstream, _server) = t.everything_http().await;
+    let plane = Plane::start(EVERYTHING_ALLOWED).await;
+    let token = plane.add_principal("agent:wire").await;
+    let listing = discover::list_all_http(&upstream).await.unwrap();
+    let now = PinSet::from_listing("everything", &listing);
+    assert!(
+        !now.prompts.is_empty() && !now.resources.is_empty() && !now.resource_templates.is_empty(),
+        "server-everything lists no prompts, resources or templates: {now:?}"
+    );
+    let doc = |name: &str| format!("demo://resource/static/document/{name}");
+    let (text_t, blob_t) = (
+        "demo://resource/dynamic/text/{resourceId}",
+        "demo://resource/dynamic/blob/{resourceId}",
+    );
+    let mut approved = now.clone();
+    alter(&mut approved.prompts, "simple-prompt");
+    remove(&mut approved.prompts, "args-prompt");
+    alter(&mut approved.resources, &doc("architecture.md"));
+    remove(&mut approved.resources, &doc("extension.md"));
+    alter(&mut approved.resource_templates, text_t);
+    remove(&mut approved.resource_templates, blob_t);
+
+    let get = |id: i64, name: &str, args: Value| {
+        request(
+            json!(id),
+            "prompts/get",
+            json!({"name": name, "arguments": args}),
+        )
+    };
+    let read = |id: i64, uri: &str| request(json!(id), "resources/read", json!({"uri": uri}));
+    let subscribe =
+        |id: i64, uri: &str| request(json!(id), "resources/subscribe", json!({"uri": uri}));
+    let complete = |id: i64, name: &str| {
+        request(
+            json!(id),
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": name},
+                   "argument": {"name": "department", "value": "E"}}),
+        )
+    };
+    let refused = [
+        (
+            get(10, "simple-prompt", json!({})),
+            "prompt_definition_changed",
+        ),
+        (
+            get(11, "args-prompt", json!({"city": "Oslo"})),
+            "prompt_not_pinned",
+        ),
+        (get(12, "no-such-prompt", json!({})), "prompt_unknown"),
+        (
+            read(13, &doc("architecture.md")),
+            "resource_definition_changed",
+        ),
+        (read(14, &doc("extension.md")), "resource_not_pinned"),
+        (
+            read(15, "demo://resource/dynamic/text/1"),
+            "resource_template_definition_changed",
+        ),
+        (
+            read(16, "demo://resource/dynamic/blob/1"),
+            "resource_template_not_pinned",
+        ),
+        (
+            subscribe(17, &doc("architecture.md")),
+            "resource_definition_changed",
+        ),
+        (complete(18, "simple-prompt"), "prompt_definition_changed"),
+    ];
+    let served = [
+        get(
+            20,
+            "completable-prompt",
+            json!({"department": "Engineering", "name": "x"}),
+        ),
+        read(21, &doc("features.md")),
+        complete(22, "completable-prompt"),
+    ];
+    for (transport, mut wire) in both_pinned(&t, &plane, &upstream, &token, &approved).await {
+        for (req, code) in &refused {
+            let a = wire.ask(std::slice::from_ref(req)).await;
+            assert_eq!(
+                a[0].pointer("/error/data/reason_code"),
+                Some(&json!(code)),
+                "{transport} {req}: {a:?}"
+            );
+        }
+        for req in &served {
+            let a = wire.ask(std::slice::from_ref(req)).await;
+            assert!(a[0].get("result").is_some(), "{transport} {req}: {a:?}");
+        }
+        // Listings hold only what is pinned and unchanged.
+        let a = wire
+            .ask(&[
+                request(json!(30), "prompts/list", json!({})),
+                request(json!(31), "resources/templates/list", json!({})),
+            ])
+            .await;
+        let by_id = |id: i64| a.iter().find(|m| m["id"] == id).unwrap();
+        let prompts = listed(by_id(30), "prompts", "name");
+        assert!(
+            prompts.contains(&"completable-prompt".to_owned()),
+            "{transport}: {prompts:?}"
+        );
+        for gone in ["simple-prompt", "args-prompt"] {
+            assert!(
+                !prompts.contains(&gone.to_owned()),
+                "{transport}: {prompts:?}"
+            );
+        }
+        assert!(
+            listed(by_id(31), "resourceTemplates", "uriTemplate").is_empty(),
+            "{transport}: {a:?}"
+        );
+    }
+
+    // Pinned again as the upstream lists them now: the same requests are served.
+    for (transport, mut wire) in both_pinned(&t, &plane, &upstream, &token, &now).await {
+        for (req, _) in &refused {
+            if req.pointer("/params/name") == Some(&json!("no-such-prompt")) {
+                continue;
+            }
+            let a = wire.ask(std::slice::from_ref(req)).await;
+            assert!(a[0].get("result").is_some(), "{transport} {req}: {a:?}");
+        }
+    }
+    plane.stop().await;
+}
