@@ -56,6 +56,21 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     }
 }
 
+/// Writes to stdout (what `println!` and `print!` expand to in this binary, see `main.rs`).
+/// A closed pipe is how a reader says it has read enough: the command ends at once with 0,
+/// silently. Any other write error ends it with 1 and says so on stderr.
+pub fn write_stdout(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 #[allow(dead_code, reason = "used by the commands as they land")]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -3,6 +3,25 @@
 //! The binary stays thin: every subcommand parses its flags, calls into a library crate and
 //! prints the result as a person or a machine asked (`--format human|json`).
 
+// Every `println!` and `print!` of the binary goes through `cli_output::write_stdout` (these
+// definitions shadow std's in every module below): when the reader of stdout has gone
+// (`writ demo | head -1`), the command ends quietly with 0 instead of std's panic "failed
+// printing to stdout". SIGPIPE stays ignored, as Rust sets it, so sockets are unaffected.
+macro_rules! println {
+    () => {
+        $crate::cli_output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli_output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli_output::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod bench_authorize;
 mod bench_http;
 mod cli_output;

@@ -59,3 +59,28 @@ fn demo_runs_every_stage_and_its_proof_verifies() {
     let bad = writ_ledger::ProofBundle::from_json(tampered.to_string().as_bytes()).unwrap();
     assert!(bad.verify(Some(vkey)).is_err());
 }
+
+/// Issue 14: `writ demo | head -1` panicked ("failed printing to stdout: Broken pipe") once
+/// head had read its line and closed the pipe. The command now ends quietly with 0.
+#[test]
+fn demo_into_a_closed_pipe_exits_0_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        // Dropping the reader closes the pipe, as head does after its line.
+    }
+    assert!(!first.trim().is_empty());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
