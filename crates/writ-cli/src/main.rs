@@ -33,6 +33,7 @@ mod ledger_cmd;
 mod operator_cmd;
 mod policy_cmd;
 mod serve_cmd;
+mod status_cmd;
 mod writ_cmd;
 
 use std::process::ExitCode;
@@ -90,6 +91,8 @@ enum Command {
     Quarantine(operator_cmd::QuarantineArgs),
     /// Engage or release the kill switch on a running server: `on` stops every authorization.
     KillSwitch(operator_cmd::KillSwitchArgs),
+    Status(status_cmd::StatusArgs),
+    Executions(status_cmd::ExecutionsArgs),
     /// Gateways in front of agents' tools: `writ gateway mcp` (stdio or Streamable HTTP) and
     /// `writ gateway mcp pin` (approve the upstream's tool definitions).
     Gateway(gateway_cmd::GatewayArgs),
@@ -144,6 +147,8 @@ fn main() -> ExitCode {
         Command::Revoke(args) => operator_cmd::revoke(args),
         Command::Quarantine(args) => operator_cmd::quarantine(args),
         Command::KillSwitch(args) => operator_cmd::kill_switch(args),
+        Command::Status(args) => status_cmd::status(args),
+        Command::Executions(args) => status_cmd::executions(args),
     };
     match result {
         Ok(exit) => exit.into(),

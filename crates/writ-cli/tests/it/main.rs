@@ -13,4 +13,5 @@ mod ledger;
 mod policy;
 mod serve;
 mod serve_limits;
+mod status;
 mod writ;
