@@ -335,7 +335,7 @@ async fn metrics(State(s): St, headers: HeaderMap) -> Result<Response, ApiError>
     };
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(&gauges),
+        s.metrics.render_with(&gauges),
     )
         .into_response())
 }

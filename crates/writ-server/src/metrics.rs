@@ -80,8 +80,23 @@ impl Metrics {
             .observe(secs);
     }
 
+    /// Renders every metric with the gauges this struct tracks itself (the ledger size and
+    /// checkpoint time of the last append); `now` is used for the checkpoint age.
+    pub fn render(&self, now: u64) -> String {
+        let cp = self.checkpoint_unix.load(Ordering::Relaxed);
+        self.render_with(&Gauges {
+            ledger_entries: self.ledger_size.load(Ordering::Relaxed),
+            checkpoint_age_seconds: if cp == 0 {
+                0.0
+            } else {
+                now.saturating_sub(cp) as f64
+            },
+            ..Gauges::default()
+        })
+    }
+
     /// Renders every metric, with the gauges read from the state now.
-    pub fn render(&self, gauges: &Gauges) -> String {
+    pub fn render_with(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -225,7 +240,7 @@ mod tests {
         m.decision("deny", "no_policy_permits");
         m.authorize_seconds(0.0003);
         m.http("/v1/proofs/{execution}", "GET", 404, 0.002);
-        let text = m.render(&Gauges::default());
+        let text = m.render_with(&Gauges::default());
         assert!(
             text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_policy_permits\"} 2")
         );

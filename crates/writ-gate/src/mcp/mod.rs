@@ -36,7 +36,7 @@ pub mod http;
 pub mod pins;
 pub mod stdio;
 
-pub use enforce::{DENIAL_META, Denial, Enforcer, Permit, TOOL_UNKNOWN};
+pub use enforce::{DENIAL_META, Denial, EXECUTION_META, Enforcer, Permit, TOOL_UNKNOWN};
 pub use error::McpError;
 pub use pins::{PinSet, tool_digest};
 
