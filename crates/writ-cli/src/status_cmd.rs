@@ -315,12 +315,12 @@ fn print_list(page: &Value) {
         .cloned()
         .unwrap_or_default();
     println!(
-        "{:<36}  {:<20}  {:<5}  {:<22}  {:<20}  {:<28}  RESOURCE",
-        "EXECUTION", "TIME", "", "REASON", "PRINCIPAL", "ACTION"
+        "{:<36}  {:<20}  {:<8}  {:<22}  {:<20}  {:<14}  RESOURCE",
+        "EXECUTION", "TIME", "DECISION", "REASON", "PRINCIPAL", "ACTION"
     );
     for r in &rows {
         println!(
-            "{:<36}  {:<20}  {:<5}  {:<22}  {:<20}  {:<28}  {}",
+            "{:<36}  {:<20}  {:<8}  {:<22}  {:<20}  {:<14}  {}",
             text(at(r, "execution")),
             when(at(r, "time")),
             text(at(r, "decision")),
