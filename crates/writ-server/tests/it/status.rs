@@ -392,3 +392,67 @@ async fn executions_search_filters_pages_and_hides_others_executions() {
     }
     srv.stop().await;
 }
+
+/// The search shows a principal what its proofs show: executions in lineages it acted in (a
+/// sub-agent's execution delegated from the agent's), and not its ancestors' executions to the
+/// sub-agent (they share the root, so the SQL narrowing alone would let them through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_search_follows_lineage_as_proofs_do() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let sub = srv.add_principal("agent:sub-bot", "dev").await;
+    let grant = json!({"actions": ["mcp.call_tool"], "resources": ["tool:fs/*"], "zones": ["dev"]});
+    let deleg = srv.authorize_ok(&agent, json!({"intent": {"action": "delegate", "resource": "agent:sub-bot", "args": grant}, "attestation": gate.attest()})).await;
+    let child = srv
+        .authorize_ok(&agent, json!({"intent": {"action": "mcp.call_tool", "resource": "tool:fs/read_file", "args": {"path": "/workspace/a"}}, "attestation": gate.attest(), "from_writ": deleg["writ"], "scope": {"max_uses": 1}}))
+        .await;
+    let deleg_id = deleg["execution"].as_str().unwrap().to_owned();
+    let child_id = child["execution"].as_str().unwrap().to_owned();
+    // The agent sees both: its delegation and the sub-agent's execution under it.
+    assert_eq!(
+        executions(&search(&srv, &agent, "").await),
+        vec![child_id.clone(), deleg_id.clone()]
+    );
+    let (st, _) = srv.proof(&sub, &deleg_id).await;
+    assert_eq!(st, 404, "the sub-agent may not read its parent's proof");
+    // The sub-agent sees only its own, on every page size.
+    assert_eq!(
+        executions(&search(&srv, &sub, "").await),
+        vec![child_id.clone()]
+    );
+    let page = search(&srv, &sub, "?limit=1").await;
+    assert_eq!(executions(&page), vec![child_id.clone()]);
+    if let Some(c) = page["next_cursor"].as_str() {
+        assert!(executions(&search(&srv, &sub, &format!("?limit=1&cursor={c}")).await).is_empty());
+    }
+    srv.stop().await;
+}
+
+/// An index made before the search tables existed is filled from the ledger when it is opened:
+/// executions decided earlier are searchable and the status knows who activated the bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_search_covers_an_index_made_before_it() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let earlier = srv
+        .authorize_ok(&agent, call_tool(&gate, "github/get_issue", json!({})))
+        .await["execution"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    srv.state.execs.caught_up().await.unwrap();
+    let config = srv.state.config.clone();
+    let (dir, admin, key) = srv.stop().await;
+    {
+        let conn = rusqlite::Connection::open(config.data_dir.join("index.db")).unwrap();
+        conn.execute_batch("DROP TABLE execution_search; DROP TABLE status_activation;")
+            .unwrap();
+    }
+    let srv = TestServer::start_in(dir, config, admin, key).await;
+    assert_eq!(
+        executions(&search(&srv, &srv.admin, "").await),
+        vec![earlier]
+    );
+    let (st, s) = srv.call("GET", "/v1/status", Some(&srv.admin), None).await;
+    assert_eq!(st, 200, "{s}");
+    assert_eq!(s["bundle"]["activated_by"], "admin:root", "{s}");
+    srv.stop().await;
+}
