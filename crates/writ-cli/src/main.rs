@@ -129,7 +129,16 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
+    // A closed stdout unwinds to here (cli_output::write_stdout): the reader has read enough.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
+        Ok(code) => code,
+        Err(payload) if payload.is::<cli_output::StdoutClosed>() => Exit::Ok.into(),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+fn dispatch(command: Command) -> ExitCode {
+    let result = match command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::LedgerDemo(args) => ledger_cmd::demo(args),
         Command::Ledger(args) => ledger_cmd::run(args),
