@@ -56,6 +56,31 @@ pub fn report_error(err: &anyhow::Error) -> Exit {
     }
 }
 
+/// What a closed stdout unwinds the main thread with (see [`write_stdout`]); `main` catches
+/// it and exits 0. `resume_unwind` does not run the panic hook: nothing is printed.
+pub struct StdoutClosed;
+
+/// Writes to stdout (what `println!` and `print!` expand to in this binary, see `main.rs`).
+/// A closed pipe is how a reader says it has read enough: the command ends with 0, silently.
+/// On the main thread it unwinds to `main`, so temporary directories (the demo's keys and
+/// ledger) are removed on the way; elsewhere the process exits at once. Any other write
+/// error ends the command with 1 and says so on stderr.
+pub fn write_stdout(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        drop(out);
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            if std::thread::current().name() == Some("main") {
+                std::panic::resume_unwind(Box::new(StdoutClosed));
+            }
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 #[allow(dead_code, reason = "used by the commands as they land")]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

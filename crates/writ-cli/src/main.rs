@@ -3,6 +3,25 @@
 //! The binary stays thin: every subcommand parses its flags, calls into a library crate and
 //! prints the result as a person or a machine asked (`--format human|json`).
 
+// Every `println!` and `print!` of the binary goes through `cli_output::write_stdout` (these
+// definitions shadow std's in every module below): when the reader of stdout has gone
+// (`writ demo | head -1`), the command ends quietly with 0 instead of std's panic "failed
+// printing to stdout". SIGPIPE stays ignored, as Rust sets it, so sockets are unaffected.
+macro_rules! println {
+    () => {
+        $crate::cli_output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli_output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli_output::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod bench_authorize;
 mod bench_http;
 mod cli_output;
@@ -14,6 +33,7 @@ mod ledger_cmd;
 mod operator_cmd;
 mod policy_cmd;
 mod serve_cmd;
+mod status_cmd;
 mod writ_cmd;
 
 use std::process::ExitCode;
@@ -71,6 +91,8 @@ enum Command {
     Quarantine(operator_cmd::QuarantineArgs),
     /// Engage or release the kill switch on a running server: `on` stops every authorization.
     KillSwitch(operator_cmd::KillSwitchArgs),
+    Status(status_cmd::StatusArgs),
+    Executions(status_cmd::ExecutionsArgs),
     /// Gateways in front of agents' tools: `writ gateway mcp` (stdio or Streamable HTTP) and
     /// `writ gateway mcp pin` (approve the upstream's tool definitions).
     Gateway(gateway_cmd::GatewayArgs),
@@ -107,7 +129,16 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
+    // A closed stdout unwinds to here (cli_output::write_stdout): the reader has read enough.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
+        Ok(code) => code,
+        Err(payload) if payload.is::<cli_output::StdoutClosed>() => Exit::Ok.into(),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+fn dispatch(command: Command) -> ExitCode {
+    let result = match command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::LedgerDemo(args) => ledger_cmd::demo(args),
         Command::Ledger(args) => ledger_cmd::run(args),
@@ -125,6 +156,8 @@ fn main() -> ExitCode {
         Command::Revoke(args) => operator_cmd::revoke(args),
         Command::Quarantine(args) => operator_cmd::quarantine(args),
         Command::KillSwitch(args) => operator_cmd::kill_switch(args),
+        Command::Status(args) => status_cmd::status(args),
+        Command::Executions(args) => status_cmd::executions(args),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -21,9 +21,10 @@ use crate::cli_output::{Exit, Format, invalid_input, print_json};
 /// Where the server is and how to authenticate to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// Base URL of the control plane.
+    /// Base URL of the control plane (`--server` is an older name for it).
     #[arg(
-        long,
+        long = "control-plane",
+        alias = "server",
         env = "WRIT_SERVER",
         default_value = "http://127.0.0.1:8787",
         value_name = "URL"
@@ -46,7 +47,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn token(&self) -> anyhow::Result<String> {
+    pub(crate) fn token(&self) -> anyhow::Result<String> {
         crate::cli_output::read_secret(
             &self.token,
             &self.token_file,
@@ -89,7 +90,7 @@ pub fn call(
         }
         let resp = req.send().await.map_err(|e| {
             anyhow::anyhow!(
-                "cannot reach the control plane at {url}: {e}; start it with `writ serve` or point --server (WRIT_SERVER) at it"
+                "cannot reach the control plane at {url}: {e}; start it with `writ serve` or point --control-plane (WRIT_SERVER) at it"
             )
         })?;
         let status = resp.status().as_u16();
@@ -103,7 +104,7 @@ pub fn call(
 }
 
 /// Maps an answer to an exit code, printing failures to stderr.
-fn conclude(
+pub(crate) fn conclude(
     args: &ServerArgs,
     answer: &Answer,
     human: impl FnOnce(&Value),

@@ -349,7 +349,7 @@ fn time(v: Option<&Value>) -> String {
 }
 
 /// Unix seconds as RFC 3339 UTC (proleptic Gregorian; H. Hinnant's civil_from_days).
-fn utc(t: i64) -> String {
+pub(crate) fn utc(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let z = days + 719_468;

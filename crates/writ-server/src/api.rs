@@ -38,7 +38,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_request,
+        ))
         .with_state(state)
+}
+
+/// Counts each request in `writ_http_requests_total` by route template (never the raw path,
+/// whose ids would make a series per execution), method and status, and times it.
+async fn count_request(
+    State(s): St,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().replace("{*", "{"));
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    s.metrics.http(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// Every `(method, path)` the router answers, paths in the OpenAPI template form (`{name}`), so
@@ -87,7 +114,9 @@ fn routes() -> Routes {
         routed: Vec::new(),
     }
     .get("/healthz", healthz)
-    .get("/readyz", readyz)
+    .get("/readyz", crate::status::readyz)
+    .get("/v1/status", crate::status::status)
+    .get("/v1/executions", crate::executions::search)
     .get("/v1/openapi.json", openapi_doc)
     .get("/.well-known/jwks.json", jwks)
     .get("/ledger/checkpoint", ledger_checkpoint)
@@ -139,6 +168,7 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         Access::Gate => caller.scope == Scope::Gate,
         Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
         Access::Admin => caller.scope == Scope::Admin,
+        Access::Reader => reads_every_execution(state, &caller),
     };
     if !allowed {
         return Err(ApiError::forbidden(
@@ -147,6 +177,24 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         ));
     }
     Ok(caller)
+}
+
+/// Whether `caller` reads every execution and the status: the admin token, or an active person
+/// (`human:`) whose role reads executions (admin, operator, auditor).
+pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
+    match caller.scope {
+        Scope::Admin => true,
+        Scope::Gate => false,
+        Scope::Principal => state
+            .store
+            .read(|r| {
+                r.principals
+                    .get(&caller.subject)
+                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
+                    .and_then(|p| p.role)
+            })
+            .is_some_and(crate::store::Role::reads_executions),
+    }
 }
 
 /// Authenticates a principal's token and returns the principal it stands for.
@@ -164,23 +212,6 @@ fn require_principal(state: &AppState, headers: &HeaderMap) -> Result<PrincipalI
 
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
-}
-
-async fn readyz(State(s): St) -> Response {
-    if let Some(why) = s.execs.failure() {
-        return ApiError::unavailable(
-            "index_unavailable",
-            format!("the execution index cannot follow the ledger (receipts, renewals and proofs may fail): {why}"),
-        )
-        .into_response();
-    }
-    let bundle = s.bundles.current();
-    match bundle {
-        Some(b) => Json(json!({"status": "ready", "bundle_sha256": b.digest(), "ledger_size": s.ledger.checkpoint().size(), "indexed": s.execs.indexed()}))
-            .into_response(),
-        None => ApiError::unavailable("no_active_bundle", "no policy bundle is active: activate one with `writ policy activate`")
-            .into_response(),
-    }
 }
 
 async fn openapi_doc() -> Json<Value> {
@@ -294,10 +325,17 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
 
 async fn metrics(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
     require(&s, &headers, Access::Admin)?;
-    let now = u64::try_from(s.now()).unwrap_or(0);
+    let indexed = s.execs.indexed();
+    let size = s.ledger.size();
+    let gauges = crate::metrics::Gauges {
+        ledger_entries: size,
+        checkpoint_age_seconds: crate::status::checkpoint_age_ms(&s) as f64 / 1000.0,
+        index_lag: size.saturating_sub(indexed),
+        kill_switch: s.kill_switch(),
+    };
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(now),
+        s.metrics.render_with(&gauges),
     )
         .into_response())
 }

@@ -258,6 +258,7 @@ fn index_batch(
         "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
     )?;
     for (index, entry) in (first..).zip(entries) {
+        crate::exec_search::index_entry(tx, index, entry)?;
         match refs_of(entry) {
             Indexed::Execution(l, principal, gate) => {
                 let inserted = row_stmt.execute(params![
@@ -295,6 +296,27 @@ fn index_batch(
             to_i64(first + entries.len() as u64),
             to_i64(writs_len)
         ])?;
+    Ok(())
+}
+
+/// Fills the search tables of an index made before they existed, from the `indexed` ledger
+/// entries the index already covers (the follower goes on from there as usual).
+fn backfill_search(
+    conn: &mut Connection,
+    ledger: &Ledger,
+    indexed: u64,
+) -> Result<(), ServerError> {
+    let mut at = 0;
+    while at < indexed {
+        let end = indexed.min(at + CHUNK);
+        let entries = ledger.entries(at, end).map_err(index_err)?;
+        let tx = conn.transaction()?;
+        for (index, entry) in (at..).zip(&entries) {
+            crate::exec_search::index_entry(&tx, index, entry)?;
+        }
+        tx.commit()?;
+        at = end;
+    }
     Ok(())
 }
 
@@ -451,8 +473,10 @@ impl ExecIndex {
     /// Opens (or creates) the index at `path` and starts following `ledger` from where the
     /// index stopped. A position beyond the ledger (an index from another ledger) is refused.
     pub fn open(path: &Path, ledger: Arc<Ledger>) -> Result<Self, ServerError> {
-        let write_conn = open_conn(path)?;
+        let mut write_conn = open_conn(path)?;
+        let search_existed = crate::exec_search::exists(&write_conn)?;
         write_conn.execute_batch(SCHEMA)?;
+        write_conn.execute_batch(crate::exec_search::SCHEMA)?;
         // An index made before executions named their gate gains the column; its older rows
         // keep NULL there, and readers take the gate from the decision's ledger entry.
         let has_gate = write_conn
@@ -478,6 +502,9 @@ impl ExecIndex {
                 path.display(),
                 ledger.size()
             )));
+        }
+        if !search_existed {
+            backfill_search(&mut write_conn, &ledger, indexed)?;
         }
         let conn = open_conn(path)?;
         let (tx, rx) = mpsc::channel();
@@ -669,6 +696,31 @@ impl ExecIndex {
             out.push(u64::try_from(r?).unwrap_or(0));
         }
         Ok(out)
+    }
+
+    /// Executions matching `filter` within `scope`, newest first (see `exec_search.rs`).
+    pub fn search(
+        &self,
+        filter: &crate::exec_search::Filter,
+        scope: &crate::exec_search::Scope,
+        limit: u32,
+    ) -> Result<Vec<crate::exec_search::Found>, ServerError> {
+        Ok(crate::exec_search::search(
+            &self.conn(),
+            filter,
+            scope,
+            limit,
+        )?)
+    }
+
+    /// Gates executions were authorized for, with when last.
+    pub fn gates_seen(&self) -> Result<Vec<crate::exec_search::GateSeen>, ServerError> {
+        Ok(crate::exec_search::gates_seen(&self.conn())?)
+    }
+
+    /// The last policy activation in the indexed part of the ledger.
+    pub fn last_activation(&self) -> Result<Option<crate::exec_search::Activation>, ServerError> {
+        Ok(crate::exec_search::last_activation(&self.conn())?)
     }
 
     /// Direct children of an execution.

@@ -302,6 +302,21 @@ fn may_read(s: &AppState, caller: &Caller, row: &ExecRow) -> Result<bool, ApiErr
     }
 }
 
+/// Whether `caller` may read the indexed execution `execution` (false when it is not indexed).
+pub(crate) fn may_read_execution(
+    s: &AppState,
+    caller: &Caller,
+    execution: &str,
+) -> Result<bool, ApiError> {
+    let Ok(id) = execution.parse::<ExecutionId>() else {
+        return Ok(false);
+    };
+    match s.execs.get(id).map_err(index_err)? {
+        Some(row) => may_read(s, caller, &row),
+        None => Ok(false),
+    }
+}
+
 /// The execution if it is known and `caller` may read it; otherwise the 404 of an unknown one.
 async fn readable_execution(
     s: &AppState,

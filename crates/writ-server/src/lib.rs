@@ -13,12 +13,15 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod exec_search;
+pub mod executions;
 pub mod extract;
 pub mod gate_api;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
 pub mod state;
+pub mod status;
 pub mod store;
 pub mod tls;
 

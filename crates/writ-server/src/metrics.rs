@@ -31,11 +31,24 @@ impl Histogram {
     }
 }
 
+/// Values read from the server's state when metrics are rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Gauges {
+    pub ledger_entries: u64,
+    pub checkpoint_age_seconds: f64,
+    /// Ledger entries the execution index has yet to follow.
+    pub index_lag: u64,
+    pub kill_switch: bool,
+}
+
 /// The server's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
     decisions: Mutex<BTreeMap<(String, String), u64>>,
-    http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Requests by (route template, method, status).
+    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Request durations by route template.
+    http_latency: Mutex<BTreeMap<String, Histogram>>,
     authorize_latency: Mutex<Histogram>,
     pub ledger_size: AtomicU64,
     pub checkpoint_unix: AtomicU64,
@@ -49,9 +62,15 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    pub fn http(&self, route: &str, status: u16) {
-        let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((route.to_owned(), status)).or_default() += 1;
+    /// Counts a request by route template, method and status, and records how long it took.
+    pub fn http(&self, route: &str, method: &str, status: u16, secs: f64) {
+        {
+            let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            *m.entry((route.to_owned(), method.to_owned(), status))
+                .or_default() += 1;
+        }
+        let mut h = self.http_latency.lock().unwrap_or_else(|p| p.into_inner());
+        h.entry(route.to_owned()).or_default().observe(secs);
     }
 
     pub fn authorize_seconds(&self, secs: f64) {
@@ -61,8 +80,23 @@ impl Metrics {
             .observe(secs);
     }
 
-    /// Renders every metric; `now` is used for the checkpoint age.
+    /// Renders every metric with the gauges this struct tracks itself (the ledger size and
+    /// checkpoint time of the last append); `now` is used for the checkpoint age.
     pub fn render(&self, now: u64) -> String {
+        let cp = self.checkpoint_unix.load(Ordering::Relaxed);
+        self.render_with(&Gauges {
+            ledger_entries: self.ledger_size.load(Ordering::Relaxed),
+            checkpoint_age_seconds: if cp == 0 {
+                0.0
+            } else {
+                now.saturating_sub(cp) as f64
+            },
+            ..Gauges::default()
+        })
+    }
+
+    /// Renders every metric, with the gauges read from the state now.
+    pub fn render_with(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -84,14 +118,51 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
-            "# HELP writ_http_requests_total HTTP requests by route and status."
+            "# HELP writ_http_requests_total HTTP requests by route template, method and status."
         );
         let _ = writeln!(out, "# TYPE writ_http_requests_total counter");
-        for ((route, status), n) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((route, method, status), n) in
+            self.http.lock().unwrap_or_else(|p| p.into_inner()).iter()
+        {
             let _ = writeln!(
                 out,
-                "writ_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                esc(route)
+                "writ_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+                esc(route),
+                esc(method)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP writ_http_request_duration_seconds Time to answer an HTTP request, by route template."
+        );
+        let _ = writeln!(out, "# TYPE writ_http_request_duration_seconds histogram");
+        for (route, h) in self
+            .http_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let route = esc(route);
+            for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "writ_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {c}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "writ_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "writ_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "writ_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
             );
         }
         let h = self
@@ -122,9 +193,10 @@ impl Metrics {
         let _ = writeln!(
             out,
             "writ_ledger_entries {}",
-            self.ledger_size.load(Ordering::Relaxed)
+            gauges
+                .ledger_entries
+                .max(self.ledger_size.load(Ordering::Relaxed))
         );
-        let cp = self.checkpoint_unix.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "# HELP writ_checkpoint_age_seconds Seconds since the newest signed checkpoint."
@@ -133,8 +205,20 @@ impl Metrics {
         let _ = writeln!(
             out,
             "writ_checkpoint_age_seconds {}",
-            if cp == 0 { 0 } else { now.saturating_sub(cp) }
+            gauges.checkpoint_age_seconds
         );
+        let _ = writeln!(
+            out,
+            "# HELP writ_index_lag_entries Ledger entries the execution index has yet to follow."
+        );
+        let _ = writeln!(out, "# TYPE writ_index_lag_entries gauge");
+        let _ = writeln!(out, "writ_index_lag_entries {}", gauges.index_lag);
+        let _ = writeln!(
+            out,
+            "# HELP writ_kill_switch Whether the kill switch is on (1) and every request denied."
+        );
+        let _ = writeln!(out, "# TYPE writ_kill_switch gauge");
+        let _ = writeln!(out, "writ_kill_switch {}", u8::from(gauges.kill_switch));
         out
     }
 }
@@ -155,12 +239,19 @@ mod tests {
         m.decision("deny", "no_policy_permits");
         m.decision("deny", "no_policy_permits");
         m.authorize_seconds(0.0003);
-        let text = m.render(0);
+        m.http("/v1/proofs/{execution}", "GET", 404, 0.002);
+        let text = m.render_with(&Gauges::default());
         assert!(
             text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_policy_permits\"} 2")
         );
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.00025\"} 0"));
         assert!(text.contains("writ_authorize_duration_seconds_count 1"));
+        assert!(text.contains(
+            "writ_http_requests_total{route=\"/v1/proofs/{execution}\",method=\"GET\",status=\"404\"} 1"
+        ));
+        assert!(text.contains(
+            "writ_http_request_duration_seconds_count{route=\"/v1/proofs/{execution}\"} 1"
+        ));
     }
 }

@@ -21,6 +21,9 @@ pub enum Access {
     GateOrAdmin,
     /// An admin token; agent and gate tokens never reach these.
     Admin,
+    /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
+    /// of the whole control plane's state.
+    Reader,
 }
 
 impl Access {
@@ -32,6 +35,7 @@ impl Access {
             Access::Gate => "gate",
             Access::GateOrAdmin => "gate_or_admin",
             Access::Admin => "admin",
+            Access::Reader => "reader",
         }
     }
 }
@@ -51,11 +55,19 @@ pub enum Answer {
     Events,
 }
 
-/// A query parameter: a tree size (a non-negative integer).
+/// A query parameter: by default a tree size (a non-negative integer).
 #[derive(Debug, Clone, Copy)]
 pub struct SizeParam {
     pub name: &'static str,
     pub required: bool,
+}
+
+/// A query parameter with its own schema.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schema: fn() -> Value,
 }
 
 /// One documented operation.
@@ -70,6 +82,10 @@ pub struct Operation {
     pub body: Option<fn() -> Value>,
     pub answer: Answer,
     pub query: &'static [SizeParam],
+    /// Optional query parameters with their schemas.
+    pub filters: &'static [QueryParam],
+    /// The JSON schema of the success answer, where it is documented field by field.
+    pub returns: Option<fn() -> Value>,
 }
 
 /// An operation answering JSON with 200 and taking no query parameters; see
@@ -89,6 +105,8 @@ const fn op(
         body,
         answer: Answer::Json,
         query: &[],
+        filters: &[],
+        returns: None,
     }
 }
 
@@ -99,6 +117,17 @@ impl Operation {
 
     const fn query(self, query: &'static [SizeParam]) -> Operation {
         Operation { query, ..self }
+    }
+
+    const fn filters(self, filters: &'static [QueryParam]) -> Operation {
+        Operation { filters, ..self }
+    }
+
+    const fn returns(self, schema: fn() -> Value) -> Operation {
+        Operation {
+            returns: Some(schema),
+            ..self
+        }
     }
 }
 
@@ -115,9 +144,27 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/readyz",
         Access::Public,
-        "Readiness: policy bundle active and ledger writable",
+        "Readiness: policy bundle active and index following the ledger; says whether the kill switch is on",
         None,
-    ),
+    )
+    .returns(ready_answer),
+    op(
+        "get",
+        "/v1/status",
+        Access::Reader,
+        "The control plane at a glance: bundle, kill switch, quarantines, revocations, gates, ledger, index, storage",
+        None,
+    )
+    .returns(status_answer),
+    op(
+        "get",
+        "/v1/executions",
+        Access::Authenticated,
+        "Search the executions the caller may read, newest first, a page at a time",
+        None,
+    )
+    .filters(EXECUTION_FILTERS)
+    .returns(executions_answer),
     op(
         "get",
         "/v1/openapi.json",
@@ -306,6 +353,195 @@ pub const OPERATIONS: &[Operation] = &[
         Some(kill_switch_body),
     ),
 ];
+
+fn text_param() -> Value {
+    json!({"type": "string", "maxLength": 1024})
+}
+
+fn time_param() -> Value {
+    json!({"type": "integer", "format": "int64"})
+}
+
+fn limit_param() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 500})
+}
+
+fn decision_param() -> Value {
+    json!({"enum": ["allow", "deny"]})
+}
+
+fn cursor_param() -> Value {
+    json!({"type": "string", "pattern": "^[0-9]{1,19}$"})
+}
+
+const fn filter(name: &'static str, description: &'static str) -> QueryParam {
+    QueryParam {
+        name,
+        description,
+        schema: text_param,
+    }
+}
+
+/// The filters of `GET /v1/executions` (exact matches; all given ones must hold).
+const EXECUTION_FILTERS: &[QueryParam] = &[
+    filter("principal", "who acted, e.g. agent:triage-bot"),
+    QueryParam {
+        name: "decision",
+        description: "allow or deny",
+        schema: decision_param,
+    },
+    filter("reason_code", "e.g. policy_permit, no_policy_permits"),
+    filter("action", "e.g. mcp.call_tool"),
+    filter("resource", "e.g. tool:github/create_issue"),
+    filter("gate", "the gate it was authorized for, e.g. gate:mcp-1"),
+    filter("zone", "the zone it was to run in"),
+    QueryParam {
+        name: "since",
+        description: "decided at or after (Unix seconds)",
+        schema: time_param,
+    },
+    QueryParam {
+        name: "until",
+        description: "decided before (Unix seconds)",
+        schema: time_param,
+    },
+    QueryParam {
+        name: "limit",
+        description: "rows per page, 1 to 500 (default 50)",
+        schema: limit_param,
+    },
+    QueryParam {
+        name: "cursor",
+        description: "next_cursor of the previous page",
+        schema: cursor_param,
+    },
+];
+
+fn nullable(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
+fn strings() -> Value {
+    json!({"type": "array", "items": {"type": "string"}})
+}
+
+fn count() -> Value {
+    json!({"type": "integer", "minimum": 0})
+}
+
+fn ready_answer() -> Value {
+    object(
+        &[
+            "status",
+            "bundle_sha256",
+            "kill_switch",
+            "ledger_size",
+            "indexed",
+        ],
+        json!({
+            "status": {"const": "ready"},
+            "bundle_sha256": string(),
+            "kill_switch": {"type": "boolean", "description": "on: every request is denied"},
+            "ledger_size": count(),
+            "indexed": count(),
+        }),
+    )
+}
+
+fn status_answer() -> Value {
+    object(
+        &[
+            "version",
+            "now",
+            "bundle",
+            "kill_switch",
+            "quarantines",
+            "revocations",
+            "gates",
+            "ledger",
+            "index",
+            "storage",
+        ],
+        json!({
+            "version": string(),
+            "now": {"type": "integer", "description": "the server's clock (Unix seconds)"},
+            "bundle": object(
+                &["sha256", "engine", "signed_by", "policies", "activated_at", "activated_by", "ledger_index"],
+                json!({
+                    "sha256": nullable(string()),
+                    "engine": nullable(string()),
+                    "signed_by": nullable(string()),
+                    "policies": nullable(count()),
+                    "activated_at": nullable(json!({"type": "integer", "description": "Unix seconds"})),
+                    "activated_by": nullable(string()),
+                    "ledger_index": nullable(count()),
+                }),
+            ),
+            "kill_switch": {"type": "boolean"},
+            "quarantines": object(&["principals", "zones"], json!({"principals": strings(), "zones": strings()})),
+            "revocations": object(
+                &["principals", "zones", "writs"],
+                json!({"principals": strings(), "zones": strings(), "writs": count()}),
+            ),
+            "gates": {"type": "array", "items": object(
+                &["gate", "zone", "registered_at", "executions", "last_seen"],
+                json!({
+                    "gate": string(),
+                    "zone": nullable(string()),
+                    "registered_at": nullable(json!({"type": "integer"})),
+                    "executions": count(),
+                    "last_seen": nullable(json!({"type": "integer", "description": "Unix seconds of the last execution authorized for it"})),
+                }),
+            )},
+            "ledger": object(
+                &["origin", "size", "bytes", "checkpoint_age_ms"],
+                json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count()}),
+            ),
+            "index": object(
+                &["indexed", "lag", "failure"],
+                json!({"indexed": count(), "lag": count(), "failure": nullable(string())}),
+            ),
+            "storage": object(
+                &["ledger_bytes", "control_bytes", "index_bytes", "writ_log_bytes", "total_bytes"],
+                json!({
+                    "ledger_bytes": count(), "control_bytes": count(), "index_bytes": count(),
+                    "writ_log_bytes": count(), "total_bytes": count(),
+                }),
+            ),
+        }),
+    )
+}
+
+fn executions_answer() -> Value {
+    let row = object(
+        &[
+            "execution",
+            "root",
+            "parent",
+            "time",
+            "principal",
+            "action",
+            "resource",
+            "gate",
+            "zone",
+            "decision",
+            "reason_code",
+            "ledger_index",
+        ],
+        json!({
+            "execution": string(), "root": string(), "parent": nullable(string()),
+            "time": {"type": "integer", "description": "when decided (Unix seconds)"},
+            "principal": string(), "action": string(), "resource": string(),
+            "gate": nullable(string()), "zone": nullable(string()),
+            "decision": {"enum": ["allow", "deny"]}, "reason_code": string(),
+            "ledger_index": count(),
+        }),
+    );
+    object(
+        &["executions", "next_cursor"],
+        json!({"executions": {"type": "array", "items": row}, "next_cursor": nullable(string())}),
+    )
+}
 
 // The request bodies, field for field as the handlers' types read them (every one refuses
 // unknown fields, hence `additionalProperties: false`).
@@ -523,6 +759,7 @@ pub fn document() -> Value {
             let params: Vec<Value> = path_params(o.path)
                 .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
                 .chain(o.query.iter().map(|q| json!({"name": q.name, "in": "query", "required": q.required, "schema": size})))
+                .chain(o.filters.iter().map(|q| json!({"name": q.name, "in": "query", "required": false, "description": q.description, "schema": (q.schema)()})))
                 .collect();
             if !params.is_empty() {
                 obj.insert("parameters".into(), Value::Array(params));
@@ -574,7 +811,8 @@ pub fn document() -> Value {
 fn responses(o: &Operation) -> Value {
     let content = match o.answer {
         Answer::Json | Answer::Created => {
-            json!({"application/json": {"schema": {"type": "object"}}})
+            let schema = o.returns.map_or_else(|| json!({"type": "object"}), |f| f());
+            json!({"application/json": {"schema": schema}})
         }
         Answer::Text => json!({"text/plain": {"schema": {"type": "string"}}}),
         Answer::Bytes => json!({"application/octet-stream": {}}),

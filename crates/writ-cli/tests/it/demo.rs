@@ -59,3 +59,34 @@ fn demo_runs_every_stage_and_its_proof_verifies() {
     let bad = writ_ledger::ProofBundle::from_json(tampered.to_string().as_bytes()).unwrap();
     assert!(bad.verify(Some(vkey)).is_err());
 }
+
+/// Issue 14: `writ demo | head -1` panicked ("failed printing to stdout: Broken pipe") once
+/// head had read its line and closed the pipe. The command now ends quietly with 0, and
+/// removes its temporary data directory on the way out.
+#[test]
+fn demo_into_a_closed_pipe_exits_0_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // The demo's data directory (keys, ledger) goes here, and must be gone afterwards.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        // Dropping the reader closes the pipe, as head does after its line.
+    }
+    assert!(!first.trim().is_empty());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "the demo left {left:?} behind");
+}

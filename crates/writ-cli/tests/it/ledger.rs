@@ -374,3 +374,79 @@ fn bench_ledger_reports_throughput_latency_and_the_baseline_ratio() {
     assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
     assert!(v["bytes_per_entry"].as_f64().unwrap() > 120.0);
 }
+
+/// Issue 14: `writ ledger verify` without flags checked only the structure (tiles and
+/// checkpoints against the stored hashes), so a copy of the ledger with one byte of an entry
+/// altered passed. The default is now the full check, which rehashes the entries; `--quick`
+/// keeps the structural check and says it does not rehash.
+#[test]
+fn default_verify_rehashes_and_names_an_altered_entry() {
+    use serde_json::json;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    init(&dir);
+    let d = dir.to_str().unwrap();
+    let lines: String = (0..12)
+        .map(|i| format!("{{\"n\":{i},\"type\":\"decision\",\"v\":1}}\n"))
+        .collect();
+    ok(&["ledger", "append", "--dir", d], lines.as_bytes());
+    // A copy of the ledger, with one byte of entry 5 altered.
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    let db = copy.join("ledger.db");
+    {
+        let conn = writ_ledger::store::SqliteStore::open(&db, false).unwrap();
+        conn.connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+    }
+    let mut bytes = std::fs::read(&db).unwrap();
+    let needle = br#"{"n":5,"type":"decision","v":1}"#;
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    bytes[at + 5] = b'6';
+    std::fs::write(&db, bytes).unwrap();
+    let c = copy.to_str().unwrap();
+
+    // The original verifies, entries rehashed, by default.
+    let r = json(&["ledger", "verify", "--dir", d, "--format", "json"], b"");
+    assert_eq!(
+        (r["ok"].clone(), r["full"].clone()),
+        (json!(true), json!(true)),
+        "{r}"
+    );
+    assert_eq!(r["entries_checked"], 12);
+    // The altered copy fails by default, naming the entry.
+    let out = writ(&["ledger", "verify", "--dir", c], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("entry 5"), "{err}");
+    let out = writ(&["ledger", "verify", "--dir", c, "--format", "json"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["problem"]["kind"].clone(), r["problem"]["at"].clone()),
+        (json!("entry"), json!("5")),
+        "{r}"
+    );
+    // --quick does not rehash, and says so.
+    let out = ok(&["ledger", "verify", "--dir", c, "--quick"], b"");
+    assert!(out.contains("not rehashed"), "{out}");
+    let r = json(
+        &[
+            "ledger", "verify", "--dir", c, "--quick", "--format", "json",
+        ],
+        b"",
+    );
+    assert_eq!(
+        (r["full"].clone(), r["entries_checked"].clone()),
+        (json!(false), json!(0)),
+        "{r}"
+    );
+}

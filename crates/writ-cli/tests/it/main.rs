@@ -13,5 +13,6 @@ mod ledger;
 mod policy;
 mod serve;
 mod serve_limits;
+mod status;
 mod upstream;
 mod writ;

@@ -101,10 +101,62 @@ impl Denial {
     }
 }
 
+/// The `_meta` key under which an allowed tool result names its execution and the ledger
+/// index of the decision that allowed it (beside [`DENIAL_META`] on refusals).
+pub const EXECUTION_META: &str = "dev.writ/execution";
+
+impl Permit {
+    /// What an allowed call's result carries under [`EXECUTION_META`].
+    pub fn execution_meta(&self) -> Value {
+        json!({"execution": self.execution, "ledger_index": self.ledger_index})
+    }
+}
+
+/// Adds `_meta[EXECUTION_META] = meta` to the `result` of an answer to an allowed call (other
+/// `_meta` keys kept; one the upstream wrote under that key is replaced). An error answer, or a
+/// result that is not an object, is left as it is.
+pub fn mark_execution(answer: &mut Value, meta: &Value) {
+    let Some(result) = answer.get_mut("result").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let entry = result.entry("_meta").or_insert_with(|| json!({}));
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    if let Some(m) = entry.as_object_mut() {
+        m.insert(EXECUTION_META.into(), meta.clone());
+    }
+}
+
+/// [`with_id`] for the answer to an allowed call, with [`mark_execution`] applied: only the
+/// top level and the result's `_meta` are parsed, the rest of the result (its content, which
+/// can be large) is kept as written. `None` when the text is not a JSON object.
+pub fn with_id_and_execution(message: &str, id: &Value, meta: &Value) -> Option<String> {
+    use serde_json::value::{RawValue, to_raw_value};
+    type Members = std::collections::BTreeMap<String, Box<RawValue>>;
+    let mut members: Members = serde_json::from_str(message).ok()?;
+    members.insert("id".into(), to_raw_value(id).ok()?);
+    let result = members
+        .get("result")
+        .and_then(|r| serde_json::from_str::<Members>(r.get()).ok());
+    if let Some(mut result) = result {
+        let mut extra = result
+            .get("_meta")
+            .and_then(|m| serde_json::from_str::<serde_json::Map<String, Value>>(m.get()).ok())
+            .unwrap_or_default();
+        extra.insert(EXECUTION_META.into(), meta.clone());
+        result.insert("_meta".into(), to_raw_value(&extra).ok()?);
+        members.insert("result".into(), to_raw_value(&result).ok()?);
+    }
+    serde_json::to_string(&members).ok()
+}
+
 /// An authorized call on its way to the upstream; [`Enforcer::finish`] receipts it.
 #[derive(Debug, Clone)]
 pub struct Permit {
     pub execution: ExecutionId,
+    /// Where the decision that allowed it sits in the ledger.
+    pub ledger_index: u64,
     pub jti: String,
     pub intent: IntentDigest,
     pub started_at: i64,
@@ -558,10 +610,13 @@ impl Enforcer {
             .authorize(token, &intent, &attestation, &AuthorizeOptions::default())
             .await
             .map_err(|e| Denial::from_gate(&e))?;
-        let (writ, execution) = match answer {
+        let (writ, execution, ledger_index) = match answer {
             Authorization::Allow {
-                writ, execution, ..
-            } => (writ, execution),
+                writ,
+                execution,
+                ledger_index,
+                ..
+            } => (writ, execution, ledger_index),
             Authorization::Deny {
                 reason_code,
                 reasons,
@@ -593,6 +648,7 @@ impl Enforcer {
         match checked {
             Ok(verified) => Ok(Permit {
                 execution,
+                ledger_index,
                 jti: verified.claims().jti.clone(),
                 intent: digest,
                 started_at,
@@ -1088,6 +1144,43 @@ mod tests {
                 "invalid_call"
             );
         }
+    }
+
+    #[test]
+    fn an_allowed_result_names_its_execution_in_meta() {
+        let permit = Permit {
+            execution: ExecutionId::new_v7(),
+            ledger_index: 17,
+            jti: "j".into(),
+            intent: IntentDigest {
+                action: "mcp.call_tool".into(),
+                resource: "tool:x".into(),
+                args_sha256: "00".into(),
+            },
+            started_at: 0,
+        };
+        let meta = permit.execution_meta();
+        let line = r#"{"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"hi"}],"_meta":{"other":1,"dev.writ/execution":"forged"}}}"#;
+        let out: Value =
+            serde_json::from_str(&with_id_and_execution(line, &json!("c-1"), &meta).unwrap())
+                .unwrap();
+        assert_eq!(out["id"], "c-1");
+        assert_eq!(out["result"]["content"][0]["text"], "hi");
+        assert_eq!(out["result"]["_meta"]["other"], 1);
+        assert_eq!(out["result"]["_meta"][EXECUTION_META]["ledger_index"], 17);
+        assert_eq!(
+            out["result"]["_meta"][EXECUTION_META]["execution"],
+            permit.execution.to_string()
+        );
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        mark_execution(&mut v, &meta);
+        assert_eq!(v["result"]["_meta"][EXECUTION_META], meta);
+        assert_eq!(v["result"]["_meta"]["other"], 1);
+        // Errors carry no result to mark.
+        let err = r#"{"jsonrpc":"2.0","id":9,"error":{"code":-1,"message":"x"}}"#;
+        let out: Value =
+            serde_json::from_str(&with_id_and_execution(err, &json!(1), &meta).unwrap()).unwrap();
+        assert!(out.get("result").is_none());
     }
 
     #[test]

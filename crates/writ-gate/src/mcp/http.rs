@@ -460,6 +460,7 @@ async fn handle(
             // Digesting the answer for the receipt happens off the client's path.
             let enforcer = gw.enforcer.clone();
             let receipted = answer.clone().unwrap_or(Value::Null);
+            let meta = permit.execution_meta();
             tokio::spawn(async move {
                 if let Err(e) = enforcer.finish(permit, &receipted).await {
                     eprintln!(
@@ -468,7 +469,8 @@ async fn handle(
                     );
                 }
             });
-            let answer = answer.unwrap_or_else(|| super::enforce::unreadable_answer(&id));
+            let mut answer = answer.unwrap_or_else(|| super::enforce::unreadable_answer(&id));
+            super::enforce::mark_execution(&mut answer, &meta);
             reencode_with_answer(parsed, sse, &upstream_id, &answer)
         }
         Admission::List(list) => {

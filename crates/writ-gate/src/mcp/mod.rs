@@ -45,7 +45,7 @@ pub mod stdio;
 pub mod upstream;
 pub mod uri_template;
 
-pub use enforce::{DENIAL_META, Denial, Enforcer, Permit, TOOL_UNKNOWN};
+pub use enforce::{DENIAL_META, Denial, EXECUTION_META, Enforcer, Permit, TOOL_UNKNOWN};
 pub use error::McpError;
 pub use pins::{Listing, PinKind, PinSet, tool_digest};
 pub use upstream::UpstreamSandbox;

@@ -252,8 +252,14 @@ impl Session {
             Kind::Call(permit) => {
                 // The answer goes to the client first; the receipt (which digests the whole
                 // result) is signed and posted next, off the client's path.
+                let out = super::enforce::with_id_and_execution(
+                    &line,
+                    &client_id,
+                    &permit.execution_meta(),
+                )
+                .unwrap_or_else(|| super::enforce::unreadable_answer(&client_id).to_string());
+                let _ = self.to_client.send(Arc::new(out));
                 let line = Arc::new(line);
-                self.relay(&line, &client_id);
                 let enforcer = self.enforcer.clone();
                 tokio::spawn(async move {
                     let msg = full(&line);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use writ_gate::mcp::enforce::EXECUTION_META;
 use writ_gate::mcp::{DENIED_CODE, Enforcer, PinSet, discover, http};
 
 use crate::mcp_harness::{Plane, tools};
@@ -80,6 +81,19 @@ async fn python_client_through_http_gateway_to_everything_server() {
         "{out}"
     );
     assert_eq!(out["calls"][3]["error"]["code"], DENIED_CODE, "{out}");
+    // Issue 14: allowed results name their execution and decision's ledger index in `_meta`.
+    for i in [0, 2] {
+        let meta = &out["calls"][i]["result"]["_meta"][EXECUTION_META];
+        assert!(
+            meta["execution"].as_str().is_some_and(|e| e.len() == 36),
+            "{out}"
+        );
+        assert!(meta["ledger_index"].is_u64(), "{out}");
+    }
+    assert_ne!(
+        out["calls"][0]["result"]["_meta"][EXECUTION_META]["execution"],
+        out["calls"][2]["result"]["_meta"][EXECUTION_META]["execution"]
+    );
 
     // Identity is per client: another agent's token sees and may call less.
     let plan = json!({"calls": [{"name": "get-sum", "arguments": {"a": 1, "b": 1}}]});

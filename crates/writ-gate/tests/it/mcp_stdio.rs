@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use writ_gate::mcp::enforce::EXECUTION_META;
 use writ_gate::mcp::{DENIED_CODE, PinSet, discover, stdio};
 
 use crate::mcp_harness::{Plane, Tools, tools};
@@ -143,6 +144,26 @@ async fn python_client_through_stdio_gateway_to_filesystem_server() {
         );
         assert!(proof["entries"].as_array().unwrap().len() >= 2, "{proof}");
     }
+    // Issue 14: an allowed result names its execution and the ledger index of its decision
+    // under `_meta["dev.writ/execution"]` (as a denial carries `dev.writ/denial`); it did not.
+    let mut marked = Vec::new();
+    for i in [0, 1] {
+        let meta = &call(&out, i)["result"]["_meta"][EXECUTION_META];
+        let execution = meta["execution"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out}"));
+        let proof = plane.proof(execution).await;
+        let decision = &proof["entries"][0];
+        assert_eq!(meta["ledger_index"], decision["index"], "{out}\n{proof}");
+        marked.push(execution.to_owned());
+    }
+    let mut receipted: Vec<String> = receipts
+        .iter()
+        .map(|r| r["execution"].as_str().unwrap().to_owned())
+        .collect();
+    receipted.sort();
+    marked.sort();
+    assert_eq!(marked, receipted);
     // The denial is on record too, under the execution the error named.
     let denied_exec = denied["data"]["execution"].as_str().unwrap();
     let proof = plane.proof(denied_exec).await;

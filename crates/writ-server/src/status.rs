@@ -1,0 +1,211 @@
+//! Status at a glance: `GET /v1/status` (for operators: the admin token or a person with a
+//! role) and `GET /readyz` (public), and the gauges `/metrics` shares with them.
+//!
+//! Everything here is read from state the server already keeps: the active bundle slot, the
+//! control store's governance sets, the ledger's checkpoint, the execution index (which also
+//! knows the last policy activation and the gates executions were authorized for) and the
+//! sizes of the files in the data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::api::require;
+use crate::error::ApiError;
+use crate::openapi::Access;
+use crate::state::{AppState, CONTROL_DB, EXEC_DB};
+use crate::store::GovernanceKind;
+
+type St = State<Arc<AppState>>;
+
+/// How long status waits for the execution index to reach the ledger's size.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: ready once a bundle is active and the index follows the ledger; the answer
+/// says whether the kill switch is on (a killed control plane is up, and denies everything).
+pub async fn readyz(State(s): St) -> Response {
+    let kill_switch = s.kill_switch();
+    if let Some(why) = s.execs.failure() {
+        return ApiError::unavailable(
+            "index_unavailable",
+            format!("the execution index cannot follow the ledger (receipts, renewals and proofs may fail): {why}"),
+        )
+        .into_response();
+    }
+    match s.bundles.current() {
+        Some(b) => Json(json!({
+            "status": "ready", "bundle_sha256": b.digest(), "kill_switch": kill_switch,
+            "ledger_size": s.ledger.checkpoint().size(), "indexed": s.execs.indexed()
+        }))
+        .into_response(),
+        None => ApiError::unavailable(
+            "no_active_bundle",
+            "no policy bundle is active: activate one with `writ policy activate`",
+        )
+        .into_response(),
+    }
+}
+
+/// Milliseconds since the newest checkpoint was signed: from the last append this process
+/// made durable, or (after a restart) the ledger files' last write, whichever is later.
+pub fn checkpoint_age_ms(s: &AppState) -> u64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let appended_ms = s
+        .metrics
+        .checkpoint_unix
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_mul(1000);
+    let written_ms = newest_write_ms(s.ledger.dir());
+    now_ms.saturating_sub(appended_ms.max(written_ms))
+}
+
+fn newest_write_ms(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(std::fs::Metadata::is_file)
+        .filter_map(|m| m.modified().ok())
+        .filter_map(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Bytes of the files under `path` (a file, or a directory walked a few levels deep).
+fn bytes_under(path: &Path, depth: u8) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() || depth == 0 {
+        return 0;
+    }
+    std::fs::read_dir(path).map_or(0, |rd| {
+        rd.filter_map(Result::ok)
+            .map(|e| bytes_under(&e.path(), depth - 1))
+            .sum()
+    })
+}
+
+/// Bytes of an SQLite database with its `-wal` and `-shm` files.
+fn sqlite_bytes(path: &Path) -> u64 {
+    let mut total = bytes_under(path, 0);
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        total += bytes_under(Path::new(&p), 0);
+    }
+    total
+}
+
+fn index_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable(
+        "index_unavailable",
+        format!("the execution index cannot answer: {e}"),
+    )
+}
+
+/// `GET /v1/status`: the control plane at a glance (see `openapi.rs` for every field).
+pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Reader)?;
+    // What was recorded before the call shows, unless the index is stuck: then status still
+    // answers (it is how an operator finds out) and `index` says how far behind it is.
+    let _ = tokio::time::timeout(INDEX_WAIT, s.execs.caught_up()).await;
+    let activation = s.execs.last_activation().map_err(index_err)?;
+    let seen = s.execs.gates_seen().map_err(index_err)?;
+    let bundle = s.bundles.current();
+    // The activation recorded for the bundle in force (an older record says nothing of it).
+    let activation = activation.filter(|a| {
+        bundle
+            .as_ref()
+            .is_some_and(|b| b.digest() == a.bundle_sha256)
+    });
+    let bundle = json!({
+        "sha256": bundle.as_ref().map(|b| b.digest().to_owned()),
+        "engine": bundle.as_ref().map(|b| b.engine().to_owned()),
+        "signed_by": bundle.as_ref().map(|b| b.signed_by().to_owned()),
+        "policies": bundle.as_ref().map(|b| b.len()),
+        "activated_at": activation.as_ref().map(|a| a.at),
+        "activated_by": activation.as_ref().map(|a| a.by.clone()),
+        "ledger_index": activation.as_ref().map(|a| a.ledger_index),
+    });
+    let (quarantines, revocations, mut gates) = s.store.read(|r| {
+        let set = |k: GovernanceKind| -> Vec<String> {
+            r.governance
+                .get(&k)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default()
+        };
+        let quarantines = json!({
+            "principals": set(GovernanceKind::QuarantinedPrincipal),
+            "zones": set(GovernanceKind::QuarantinedZone),
+        });
+        let revocations = json!({
+            "principals": set(GovernanceKind::RevokedPrincipal),
+            "zones": set(GovernanceKind::RevokedZone),
+            "writs": r.governance.get(&GovernanceKind::RevokedJti).map_or(0, std::collections::BTreeSet::len),
+        });
+        let gates: Vec<Value> = r
+            .gates
+            .values()
+            .map(|g| json!({"gate": g.id, "zone": g.zone, "registered_at": g.created_at, "executions": 0, "last_seen": null}))
+            .collect();
+        (quarantines, revocations, gates)
+    });
+    for g in seen {
+        match gates.iter_mut().find(|v| v["gate"] == g.gate.as_str()) {
+            Some(v) => {
+                v["executions"] = json!(g.executions);
+                v["last_seen"] = json!(g.last_seen);
+            }
+            // Executions recorded for a gate the registry no longer holds.
+            None => gates.push(json!({"gate": g.gate, "zone": null, "registered_at": null, "executions": g.executions, "last_seen": g.last_seen})),
+        }
+    }
+    let dir = &s.config.data_dir;
+    let cp = s.ledger.checkpoint();
+    let ledger_bytes = bytes_under(s.ledger.dir(), 2);
+    let control_bytes = sqlite_bytes(&dir.join(CONTROL_DB));
+    let index_bytes = sqlite_bytes(&dir.join(EXEC_DB));
+    let writ_log_bytes = bytes_under(&dir.join(crate::exec::WRIT_LOG), 0);
+    let indexed = s.execs.indexed();
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "now": s.now(),
+        "bundle": bundle,
+        "kill_switch": s.kill_switch(),
+        "quarantines": quarantines,
+        "revocations": revocations,
+        "gates": gates,
+        "ledger": {
+            "origin": s.ledger.origin(),
+            "size": cp.size(),
+            "bytes": ledger_bytes,
+            "checkpoint_age_ms": checkpoint_age_ms(&s),
+        },
+        "index": {
+            "indexed": indexed,
+            "lag": cp.size().saturating_sub(indexed),
+            "failure": s.execs.failure(),
+        },
+        "storage": {
+            "ledger_bytes": ledger_bytes,
+            "control_bytes": control_bytes,
+            "index_bytes": index_bytes,
+            "writ_log_bytes": writ_log_bytes,
+            "total_bytes": ledger_bytes + control_bytes + index_bytes + writ_log_bytes,
+        },
+    })))
+}
