@@ -11,6 +11,7 @@ mod demo_cmd;
 mod exec_cmd;
 mod gateway_cmd;
 mod ledger_cmd;
+mod logging;
 mod operator_cmd;
 mod policy_cmd;
 mod serve_cmd;
@@ -38,6 +39,16 @@ use crate::cli_output::{Exit, report_error};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How the logs of `serve`, `gateway mcp` and `exec` are written to stderr: `text`, or
+    /// `json` (one object per line). Levels come from WRIT_LOG, else RUST_LOG (default info).
+    #[arg(
+        long,
+        global = true,
+        env = "WRIT_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +118,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Gateway(_) | Command::Exec(_)
+    ) {
+        logging::init(cli.log_format);
+    }
     let result = match cli.command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::LedgerDemo(args) => ledger_cmd::demo(args),

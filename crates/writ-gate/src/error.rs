@@ -19,12 +19,27 @@ pub enum GateError {
     Garbage(String),
     #[error("the writ was refused at the gate ({code}): {message}")]
     WritRefused { code: &'static str, message: String },
-    #[error(
-        "the gate has not heard from the control plane for {silent_secs} s (grace {grace_secs} s): no new work until the event feed is back"
-    )]
-    FeedLost { silent_secs: u64, grace_secs: u64 },
+    #[error("{}", feed_lost(*silent_secs, *grace_secs, cause.as_deref()))]
+    FeedLost {
+        /// `None`: the feed was never received since the gate started.
+        silent_secs: Option<u64>,
+        grace_secs: u64,
+        /// Why following the feed fails, when known (e.g. the 401 and its reason).
+        cause: Option<String>,
+    },
     #[error("cannot sign: {0}")]
     Signing(String),
+}
+
+fn feed_lost(silent_secs: Option<u64>, grace_secs: u64, cause: Option<&str>) -> String {
+    let since = match silent_secs {
+        Some(s) => format!("for {s} s (grace {grace_secs} s)"),
+        None => "since the gate started".to_owned(),
+    };
+    let cause = cause.map_or(String::new(), |c| format!("; the feed fails: {c}"));
+    format!(
+        "the gate has not heard from the control plane's event feed {since}{cause}: no new work until the event feed is back"
+    )
 }
 
 impl GateError {
