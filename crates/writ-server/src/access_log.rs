@@ -7,6 +7,7 @@
 //! carry no header, body, token, writ or argument value. Server failures (5xx: storage, ledger)
 //! are logged at error level with the message that says what to do.
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::time::Instant;
 
@@ -15,13 +16,22 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
-/// Set on an error answer by [`crate::ApiError`] so its reason code reaches the access log.
-/// `detail` (what to do) is kept for server failures only: a client's mistake is the client's
-/// to read in its answer.
+/// Set on an error answer by [`crate::ApiError`] (and on a denial, [`refused`]) so its reason
+/// code reaches the access log. `detail` (what to do) is kept for server failures only: a
+/// client's mistake is the client's to read in its answer.
 #[derive(Debug, Clone)]
 pub struct ErrorReason {
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub detail: Option<String>,
+}
+
+/// `resp` (a denial) with its reason code for the access log.
+pub fn refused(mut resp: Response, code: &str) -> Response {
+    resp.extensions_mut().insert(ErrorReason {
+        code: Cow::Owned(code.to_owned()),
+        detail: None,
+    });
+    resp
 }
 
 /// `router` with the access log around it. Routes report their template through
@@ -57,7 +67,7 @@ async fn log_request(req: Request, next: Next) -> Response {
         .map_or("unmatched", MatchedPath::as_str);
     let status = resp.status().as_u16();
     let reason = resp.extensions().get::<ErrorReason>();
-    let reason_code = reason.map_or("", |r| r.code);
+    let reason_code = reason.map(|r| r.code.as_ref());
     let method = method.as_str();
     if status >= 500 {
         let detail = reason.and_then(|r| r.detail.as_deref()).unwrap_or("");
@@ -93,14 +103,16 @@ pub fn decision(
     started: Instant,
 ) {
     let latency_ms = millis(started);
+    // Recorded as strings, as the gates' call lines record them (quoted in text).
+    let (execution, principal) = (execution.to_string(), principal.to_string());
     let message = match kind {
         DecisionKind::Authorize => "authorize decision",
         DecisionKind::Renewal => "lease renewal decision",
     };
     tracing::info!(
         target: "writ::decision",
-        execution = %execution,
-        principal = %principal,
+        execution = execution.as_str(),
+        principal = principal.as_str(),
         action,
         resource,
         decision,

@@ -862,7 +862,7 @@ async fn authorize(
             started,
         );
         s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-        (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response()
+        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code)
     } else {
         let Ok(plan) = &planned else {
             return Err(ApiError::unavailable(
@@ -905,7 +905,7 @@ async fn authorize(
                     started,
                 );
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-                (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
+                crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response(), code)
             }
             Decision::Allow => {
                 // The writ names the decision's ledger index: it is signed while the decision

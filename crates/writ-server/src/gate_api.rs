@@ -227,7 +227,7 @@ pub async fn renew_lease(
                 "lease.ended",
                 json!({"execution": execution, "jti": jti, "reason_code": code}),
             );
-            (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response()
+            crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response(), &code)
         }
     })
 }

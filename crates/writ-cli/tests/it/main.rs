@@ -10,6 +10,7 @@ mod demo;
 mod gateway;
 mod governed;
 mod ledger;
+mod logs;
 mod policy;
 mod serve;
 mod serve_limits;
