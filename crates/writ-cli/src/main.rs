@@ -6,6 +6,7 @@
 mod bench_authorize;
 mod bench_http;
 mod cli_output;
+mod data_dir;
 mod default_bundle;
 mod demo_cmd;
 mod exec_cmd;

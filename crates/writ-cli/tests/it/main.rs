@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod data_dir;
 mod demo;
 mod gateway;
 mod governed;
