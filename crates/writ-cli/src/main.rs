@@ -10,6 +10,7 @@ mod data_dir;
 mod default_bundle;
 mod demo_cmd;
 mod exec_cmd;
+mod gate_check;
 mod gateway_cmd;
 mod ledger_cmd;
 mod logging;

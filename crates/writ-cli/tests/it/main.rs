@@ -8,6 +8,7 @@
 
 mod data_dir;
 mod demo;
+mod gate_check;
 mod gateway;
 mod governed;
 mod ledger;
