@@ -109,6 +109,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     let init = writ_server::init_data_dir(&config, &[bundle_key.verifying_key().to_hex()])
         .map_err(|e| anyhow!("{e}"))
         .with_context(|| format!("cannot initialize {}", data_dir.display()))?;
+    let _lock = crate::data_dir::lock(&data_dir)?;
     let state =
         writ_server::AppState::open(config, Arc::new(SystemClock)).map_err(|e| anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -308,6 +308,7 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
             args.server.clone(),
             Duration::from_secs(args.timeout.max(1)),
         );
+        crate::gate_check::control_plane_answers(&cp, "--server").await?;
         let jwks = match cp.get_json("/.well-known/jwks.json", None).await {
             Ok(v) => serde_json::from_value::<writ_artifact::Jwks>(v).map_err(|e| {
                 ExecError::ControlPlane(writ_gate::GateError::Garbage(format!("JWKS: {e}")))
@@ -333,6 +334,15 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
             Ok(g) => Arc::new(g),
             Err(e) => return Ok(Err(ExecError::ControlPlane(e))),
         };
+        crate::gate_check::SelfCheck {
+            cp: &cp,
+            gate: &gate,
+            gate_token: &gate_token,
+            agent_token: Some(&token),
+            action: "exec",
+        }
+        .run()
+        .await?;
         let mut config = RunnerConfig::new(token, gate_token, sandbox);
         config.sandbox_prefix = vec!["__sandbox".into()];
         config.allow_unenforced_fs = args.allow_unenforced_fs;

@@ -310,6 +310,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     let key = read_gate_key(&key_file)?;
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
     let cp = ControlPlane::with_timeout(&args.control_plane, timeout);
+    crate::gate_check::control_plane_answers(&cp, "--control-plane").await?;
     let jwks: writ_artifact::Jwks = serde_json::from_value(
         cp.get_json("/.well-known/jwks.json", None)
             .await
@@ -332,6 +333,15 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
         &jwks,
         clock.clone(),
     )?);
+    crate::gate_check::SelfCheck {
+        cp: &cp,
+        gate: &gate,
+        gate_token: &gate_token,
+        agent_token: token.as_deref(),
+        action: writ_gate::mcp::enforce::CALL_TOOL,
+    }
+    .run()
+    .await?;
     if let Some(feed) = gate.feed().cloned() {
         tokio::spawn(writ_gate::follow(
             cp.clone(),

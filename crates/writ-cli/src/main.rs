@@ -25,11 +25,14 @@ macro_rules! print {
 mod bench_authorize;
 mod bench_http;
 mod cli_output;
+mod data_dir;
 mod default_bundle;
 mod demo_cmd;
 mod exec_cmd;
+mod gate_check;
 mod gateway_cmd;
 mod ledger_cmd;
+mod logging;
 mod operator_cmd;
 mod policy_cmd;
 mod serve_cmd;
@@ -58,6 +61,16 @@ use crate::cli_output::{Exit, report_error};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How the logs of `serve`, `gateway mcp` and `exec` are written to stderr: `text`, or
+    /// `json` (one object per line). Levels come from WRIT_LOG, else RUST_LOG (default info).
+    #[arg(
+        long,
+        global = true,
+        env = "WRIT_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +142,12 @@ fn main() -> ExitCode {
             };
         }
     };
+    if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Gateway(_) | Command::Exec(_)
+    ) {
+        logging::init(cli.log_format);
+    }
     // A closed stdout unwinds to here (cli_output::write_stdout): the reader has read enough.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
         Ok(code) => code,

@@ -100,8 +100,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
                 config.data_dir.display()
             )));
         }
-        let report = writ_server::init_data_dir(&config, &args.trust_bundle_key)
-            .map_err(|e| invalid_input(e.to_string()))?;
+        // Built aside and renamed into place: a failed init leaves nothing behind.
+        let report = crate::data_dir::init_atomically(&config.data_dir, |staged| {
+            let mut staged_config = config.clone();
+            staged_config.data_dir = staged.to_owned();
+            let mut report = writ_server::init_data_dir(&staged_config, &args.trust_bundle_key)
+                .map_err(|e| invalid_input(e.to_string()))?;
+            // Where the files will be once the directory is in place.
+            report.admin_token_file = config.data_dir.join(writ_server::state::ADMIN_TOKEN_FILE);
+            report.data_dir.clone_from(&config.data_dir);
+            Ok(report)
+        })?;
         let token_note = if args.print_admin_token {
             format!("\nadmin token: {}", report.admin_token)
         } else {
@@ -147,6 +156,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
                 .display()
         )));
     }
+    // Held until this function returns: one control plane per data directory.
+    let _lock = crate::data_dir::lock(&config.data_dir)?;
     let state = AppState::open(config.clone(), Arc::new(writ_model::SystemClock))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -39,6 +39,8 @@ pub enum Authorization {
     Deny {
         reason_code: String,
         reasons: Vec<String>,
+        /// The principal the control plane decided for, when it says.
+        principal: Option<String>,
         execution: Option<ExecutionId>,
         ledger_index: Option<u64>,
     },
@@ -75,6 +77,8 @@ struct DenyBody {
     code: Option<String>,
     #[serde(default)]
     reasons: Vec<String>,
+    #[serde(default)]
+    principal: Option<String>,
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
@@ -214,6 +218,7 @@ impl ControlPlane {
                 Ok(Authorization::Deny {
                     reason_code: d.reason_code.or(d.code).unwrap_or_else(|| "denied".into()),
                     reasons,
+                    principal: d.principal,
                     execution: d.execution,
                     ledger_index: d.ledger_index,
                 })

@@ -19,12 +19,27 @@ pub enum GateError {
     Garbage(String),
     #[error("the writ was refused at the gate ({code}): {message}")]
     WritRefused { code: &'static str, message: String },
-    #[error(
-        "the gate has not heard from the control plane for {silent_secs} s (grace {grace_secs} s): no new work until the event feed is back"
-    )]
-    FeedLost { silent_secs: u64, grace_secs: u64 },
+    #[error("{}", feed_lost(*silent_secs, *grace_secs, cause.as_deref()))]
+    FeedLost {
+        /// `None`: the feed was never received since the gate started.
+        silent_secs: Option<u64>,
+        grace_secs: u64,
+        /// Why following the feed fails, when known (e.g. the 401 and its reason).
+        cause: Option<String>,
+    },
     #[error("cannot sign: {0}")]
     Signing(String),
+}
+
+fn feed_lost(silent_secs: Option<u64>, grace_secs: u64, cause: Option<&str>) -> String {
+    let since = match silent_secs {
+        Some(s) => format!("for {s} s (grace {grace_secs} s)"),
+        None => "since the gate started".to_owned(),
+    };
+    let cause = cause.map_or(String::new(), |c| format!("; the feed fails: {c}"));
+    format!(
+        "the gate has not heard from the control plane's event feed {since}{cause}: no new work until the event feed is back"
+    )
 }
 
 impl GateError {
@@ -49,5 +64,36 @@ impl GateError {
             GateError::FeedLost { .. } => "event_feed_lost",
             GateError::Signing(_) => "gate_signing_failed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gate::FeedHealth;
+
+    // Regression (issue 14): a feed never received was reported as silent "for
+    // 9223372036854775807 s", and the 401 behind it was never shown.
+    #[test]
+    fn a_feed_never_received_says_so_and_names_its_cause() {
+        let feed = FeedHealth::new(5);
+        let Err(e) = feed.require_fresh(1_000) else {
+            panic!("a feed never seen is not fresh");
+        };
+        let text = e.to_string();
+        assert!(text.contains("since the gate started"), "{text}");
+        assert!(!text.contains("9223372036854775807"), "{text}");
+        feed.set_cause(Some(
+            "the control plane answered 401 unauthenticated".into(),
+        ));
+        let Err(e) = feed.require_fresh(1_000) else {
+            panic!("still not fresh");
+        };
+        assert!(e.to_string().contains("401 unauthenticated"), "{e}");
+        feed.seen(1_000);
+        assert!(feed.require_fresh(1_003).is_ok());
+        let Err(e) = feed.require_fresh(1_010) else {
+            panic!("silent past the grace period");
+        };
+        assert!(e.to_string().contains("for 10 s (grace 5 s)"), "{e}");
     }
 }

@@ -9,6 +9,7 @@ use writ_artifact::RevocationSet;
 use writ_model::{Clock, PrincipalId, ZoneId};
 
 use crate::client::ControlPlane;
+use crate::error::GateError;
 use crate::gate::FeedHealth;
 
 /// One server-sent event.
@@ -145,6 +146,9 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
 
 /// Follows the feed forever: reconnects after a drop, applies every event, marks the feed alive.
 /// `on_event` sees each event after it is applied (for logs and tests).
+///
+/// A lost feed is logged at error level once per cause (with the HTTP status and reason code
+/// behind it, e.g. a 401 for a wrong gate token) and its return at info level.
 pub async fn follow(
     cp: ControlPlane,
     token: String,
@@ -153,21 +157,67 @@ pub async fn follow(
     clock: Arc<dyn Clock>,
     on_event: impl Fn(&FeedEvent) + Send + Sync + 'static,
 ) {
+    // The cause logged last while the feed is lost (`None` while it is followed).
+    let mut lost: Option<String> = Some(String::new());
     loop {
-        if let Ok(mut resp) = cp.events(&token).await {
-            health.seen(clock.now_unix());
-            let mut parser = SseParser::default();
-            'stream: while let Ok(Some(chunk)) = resp.chunk().await {
-                for ev in parser.push(&chunk) {
-                    if ev.kind == "lagged" {
-                        // Events were missed: reconnect for a fresh snapshot.
-                        break 'stream;
-                    }
-                    apply(&revocations, &ev);
-                    health.seen(clock.now_unix());
-                    on_event(&ev);
+        let cause = match cp.events(&token).await {
+            Ok(mut resp) => {
+                health.seen(clock.now_unix());
+                health.set_cause(None);
+                if lost.take().is_some() {
+                    tracing::info!(target: "writ::feed", control_plane = cp.base(), "event feed connected");
                 }
+                let mut parser = SseParser::default();
+                let mut why = "the control plane closed the event stream".to_owned();
+                'stream: loop {
+                    match resp.chunk().await {
+                        Ok(Some(chunk)) => {
+                            for ev in parser.push(&chunk) {
+                                if ev.kind == "lagged" {
+                                    // Events were missed: reconnect for a fresh snapshot.
+                                    why = "the gate fell behind the event stream; reconnecting for a fresh snapshot".to_owned();
+                                    break 'stream;
+                                }
+                                apply(&revocations, &ev);
+                                health.seen(clock.now_unix());
+                                on_event(&ev);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            why = format!("the event stream broke: {e}");
+                            break;
+                        }
+                    }
+                }
+                (0, String::new(), why)
             }
+            Err(e) => {
+                let status = match &e {
+                    GateError::Api { status, .. } => *status,
+                    _ => 0,
+                };
+                let hint = match status {
+                    401 => {
+                        "; check the gate token (it must be the token `writ gate add` printed for this gate)"
+                    }
+                    403 => {
+                        "; check that the token belongs to a gate, not to a principal, and that the gate is not revoked"
+                    }
+                    _ => "",
+                };
+                (status, e.reason_code().to_owned(), format!("{e}{hint}"))
+            }
+        };
+        let (status, reason_code, cause) = cause;
+        health.set_cause(Some(cause.clone()));
+        if lost.as_deref() != Some(cause.as_str()) {
+            if status == 0 && reason_code.is_empty() {
+                tracing::warn!(target: "writ::feed", control_plane = cp.base(), cause = %cause, "event feed lost; reconnecting (new work is denied after the grace period)");
+            } else {
+                tracing::error!(target: "writ::feed", control_plane = cp.base(), status, reason_code = %reason_code, cause = %cause, "event feed lost; new work is denied until it is back");
+            }
+            lost = Some(cause);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -3,7 +3,7 @@
 //! control plane's event feed for longer than its grace period.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -29,6 +29,8 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 pub struct FeedHealth {
     last_seen: AtomicI64,
     grace_secs: i64,
+    /// Why the last attempt to follow the feed failed (`None` while it is followed).
+    cause: Mutex<Option<String>>,
 }
 
 impl FeedHealth {
@@ -37,7 +39,18 @@ impl FeedHealth {
         Self {
             last_seen: AtomicI64::new(i64::MIN),
             grace_secs: grace_secs.max(1),
+            cause: Mutex::new(None),
         }
+    }
+    /// Records why the feed cannot be followed (`None`: it is followed again), for the
+    /// message of the denials while it is lost.
+    pub fn set_cause(&self, cause: Option<String>) {
+        if let Ok(mut c) = self.cause.lock() {
+            *c = cause;
+        }
+    }
+    fn cause(&self) -> Option<String> {
+        self.cause.lock().ok().and_then(|c| c.clone())
     }
     pub fn seen(&self, now: i64) {
         self.last_seen.fetch_max(now, Ordering::SeqCst);
@@ -51,8 +64,10 @@ impl FeedHealth {
         let silent = now.saturating_sub(last);
         if last == i64::MIN || silent > self.grace_secs {
             return Err(GateError::FeedLost {
-                silent_secs: u64::try_from(silent).unwrap_or(u64::MAX),
+                // Never heard at all is not "silent for 9223372036854775807 s".
+                silent_secs: (last != i64::MIN).then(|| u64::try_from(silent).unwrap_or(0)),
                 grace_secs: u64::try_from(self.grace_secs).unwrap_or(0),
+                cause: self.cause(),
             });
         }
         Ok(())

@@ -8,6 +8,7 @@
 //!
 //! Users' own executors link this crate: see `examples/` for a minimal one.
 
+pub mod call_log;
 pub mod client;
 pub mod error;
 pub mod events;

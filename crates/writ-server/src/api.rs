@@ -889,8 +889,18 @@ async fn authorize(
         });
         let index = record(&s, &entry).await?;
         s.metrics.decision("deny", code);
+        crate::access_log::decision(
+            crate::access_log::DecisionKind::Authorize,
+            execution,
+            &principal,
+            &body.intent.action,
+            &body.intent.resource,
+            "deny",
+            code,
+            started,
+        );
         s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-        (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response()
+        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code)
     } else {
         let Ok(plan) = &planned else {
             return Err(ApiError::unavailable(
@@ -922,8 +932,18 @@ async fn authorize(
             Decision::Deny => {
                 let index = record_entry(&s, entry).await?;
                 s.metrics.decision("deny", code);
+                crate::access_log::decision(
+                    crate::access_log::DecisionKind::Authorize,
+                    execution,
+                    &principal,
+                    &body.intent.action,
+                    &body.intent.resource,
+                    "deny",
+                    code,
+                    started,
+                );
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-                (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response()
+                crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response(), code)
             }
             Decision::Allow => {
                 // The writ names the decision's ledger index: it is signed while the decision
@@ -995,6 +1015,16 @@ async fn authorize(
                     issued.token.clone(),
                 );
                 s.metrics.decision("allow", code);
+                crate::access_log::decision(
+                    crate::access_log::DecisionKind::Authorize,
+                    execution,
+                    &principal,
+                    &body.intent.action,
+                    &body.intent.resource,
+                    "allow",
+                    code,
+                    started,
+                );
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
                 (
                     StatusCode::OK,

@@ -54,7 +54,13 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: &self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        resp.extensions_mut()
+            .insert(crate::access_log::ErrorReason {
+                code: std::borrow::Cow::Borrowed(self.code),
+                detail: self.status.is_server_error().then(|| self.message.clone()),
+            });
+        resp
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn renew_lease(
     Path(jti): Path<String>,
     body: Result<ApiJson<RenewBody>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let caller = require(&s, &headers, Access::Principal)?;
     let ApiJson(body) = body?;
     // A writ's jti is its execution id.
@@ -205,6 +206,16 @@ pub async fn renew_lease(
         }
     };
     s.metrics.decision(decision.as_str(), &code);
+    crate::access_log::decision(
+        crate::access_log::DecisionKind::Renewal,
+        execution,
+        &row.principal,
+        &request.intent.action,
+        &request.intent.resource,
+        decision.as_str(),
+        &code,
+        started,
+    );
     Ok(match decision {
         Decision::Allow => {
             let until =
@@ -216,7 +227,7 @@ pub async fn renew_lease(
                 "lease.ended",
                 json!({"execution": execution, "jti": jti, "reason_code": code}),
             );
-            (StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response()
+            crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response(), &code)
         }
     })
 }

@@ -5,6 +5,7 @@
 //! gate checks before it runs the action (execute). The server is a library function so tests start
 //! a real one on `127.0.0.1:0`; `writ serve` is a thin wrapper.
 
+pub mod access_log;
 pub mod admin;
 pub mod api;
 pub mod auth;

@@ -90,6 +90,7 @@ where
     Fut: Future<Output = Option<Io>> + Send + 'static,
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let router = crate::access_log::layer(router);
     let conns = Arc::new(Connections::new(limits.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -6,10 +6,13 @@
     clippy::indexing_slicing
 )]
 
+mod data_dir;
 mod demo;
+mod gate_check;
 mod gateway;
 mod governed;
 mod ledger;
+mod logs;
 mod policy;
 mod serve;
 mod serve_limits;

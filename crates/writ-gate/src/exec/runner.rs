@@ -22,6 +22,7 @@ use writ_model::{Clock, ExecutionId, IntentDigest, PrincipalId};
 use super::command::ExecRequest;
 use super::error::ExecError;
 use super::sandbox::{LandlockSupport, SandboxArgs, landlock_support};
+use crate::call_log::{CallDecision, GovernedCall};
 use crate::client::{Authorization, AuthorizeOptions, ControlPlane};
 use crate::error::GateError;
 use crate::gate::Gate;
@@ -255,6 +256,25 @@ impl Runner {
             });
         }
         let intent = req.intent()?;
+        let arrived = Instant::now();
+        // Each governed command is logged once, when it is allowed or denied.
+        let log =
+            |execution: Option<ExecutionId>, principal: Option<&str>, e: Option<&ExecError>| {
+                GovernedCall {
+                    execution: execution.map(|x| x.to_string()),
+                    principal,
+                    action: &intent.action,
+                    resource: &intent.resource,
+                    decision: if e.is_some() {
+                        CallDecision::Deny
+                    } else {
+                        CallDecision::Allow
+                    },
+                    reason_code: e.map_or("allowed", ExecError::reason_code),
+                    started: arrived,
+                }
+                .log();
+            };
         let digest = intent
             .digest()
             .map_err(|e| ExecError::InvalidCommand(format!("intent: {e}")))?;
@@ -272,7 +292,8 @@ impl Runner {
                 &options,
             )
             .await
-            .map_err(ExecError::ControlPlane)?;
+            .map_err(ExecError::ControlPlane)
+            .inspect_err(|e| log(None, None, Some(e)))?;
         let (writ, execution) = match answer {
             Authorization::Allow {
                 writ, execution, ..
@@ -280,12 +301,16 @@ impl Runner {
             Authorization::Deny {
                 reason_code,
                 reasons,
+                principal,
+                execution,
                 ..
             } => {
-                return Err(ExecError::Denied {
+                let e = ExecError::Denied {
                     code: reason_code,
                     reasons,
-                });
+                };
+                log(execution, principal.as_deref(), Some(&e));
+                return Err(e);
             }
         };
         let started_at = self.clock.now_unix();
@@ -293,10 +318,13 @@ impl Runner {
         let verified = match self.verify(&writ, &intent, req) {
             Ok(v) => v,
             Err(e) => {
+                log(Some(execution), None, Some(&e));
                 self.deny_receipt(execution, &digest, &e, started_at).await;
                 return Err(e);
             }
         };
+        let principal = verified.claims().sub.to_string();
+        log(Some(execution), Some(&principal), None);
         self.execute(req, verified, execution, digest, started_at, on_spawn)
             .await
     }

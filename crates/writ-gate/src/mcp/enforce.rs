@@ -12,6 +12,7 @@ use writ_model::{Clock, ExecutionId, Intent, IntentDigest};
 
 use super::DENIED_CODE;
 use super::pins::{PinKind, PinSet, PinStatus};
+use crate::call_log::{CallDecision, GovernedCall};
 use crate::client::{Authorization, AuthorizeOptions, ControlPlane};
 use crate::error::GateError;
 use crate::gate::Gate;
@@ -160,6 +161,13 @@ pub struct Permit {
     pub jti: String,
     pub intent: IntentDigest,
     pub started_at: i64,
+}
+
+/// What the call log says about a call, filled in as the call is decided.
+struct CallFacts {
+    action: String,
+    resource: String,
+    principal: Option<String>,
 }
 
 /// What the gateway does with a client request.
@@ -551,8 +559,15 @@ impl Enforcer {
 
     /// The intent of a governed request ([`request_intent`]); what it uses (tool, prompt,
     /// resource, resource template) must also match its pin.
-    fn intent_of(&self, method: &str, request: &Value) -> Result<Intent, Denial> {
+    fn intent_of(
+        &self,
+        method: &str,
+        request: &Value,
+        facts: &mut CallFacts,
+    ) -> Result<Intent, Denial> {
         let intent = request_intent(&self.config.server, method, request)?;
+        facts.action.clone_from(&intent.action);
+        facts.resource.clone_from(&intent.resource);
         let param = |k: &str| {
             request
                 .pointer(&format!("/params/{k}"))
@@ -583,11 +598,43 @@ impl Enforcer {
         Ok(intent)
     }
 
+    /// Decides one governed call and logs it once ([`crate::call_log`]).
     async fn admit_call(
         &self,
         token: Option<&str>,
         method: &str,
         request: &Value,
+    ) -> Result<Permit, Denial> {
+        let started = std::time::Instant::now();
+        let mut facts = CallFacts {
+            action: method.to_owned(),
+            resource: "-".to_owned(),
+            principal: None,
+        };
+        let admitted = self.decide_call(token, method, request, &mut facts).await;
+        let (decision, reason_code, execution) = match &admitted {
+            Ok(p) => (CallDecision::Allow, "allowed", Some(p.execution)),
+            Err(d) => (CallDecision::Deny, d.reason_code.as_str(), d.execution),
+        };
+        GovernedCall {
+            execution: execution.map(|e| e.to_string()),
+            principal: facts.principal.as_deref(),
+            action: &facts.action,
+            resource: &facts.resource,
+            decision,
+            reason_code,
+            started,
+        }
+        .log();
+        admitted
+    }
+
+    async fn decide_call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        request: &Value,
+        facts: &mut CallFacts,
     ) -> Result<Permit, Denial> {
         let token = token.ok_or_else(|| {
             Denial::new(
@@ -595,7 +642,7 @@ impl Enforcer {
                 "the gateway has no token for this client: set WRIT_TOKEN (stdio) or send `Authorization: Bearer TOKEN` (HTTP)",
             )
         })?;
-        let intent = self.intent_of(method, request)?;
+        let intent = self.intent_of(method, request, facts)?;
         if let Some(feed) = self.gate.feed() {
             feed.require_fresh(self.clock.now_unix())
                 .map_err(|e| Denial::from_gate(&e))?;
@@ -620,9 +667,11 @@ impl Enforcer {
             Authorization::Deny {
                 reason_code,
                 reasons,
+                principal,
                 execution,
                 ledger_index,
             } => {
+                facts.principal = principal;
                 let message = if reasons.is_empty() {
                     "the policy does not allow this call".to_owned()
                 } else {
@@ -646,13 +695,16 @@ impl Enforcer {
             checked = self.gate.check_digest(&writ, &digest);
         }
         match checked {
-            Ok(verified) => Ok(Permit {
-                execution,
-                ledger_index,
-                jti: verified.claims().jti.clone(),
-                intent: digest,
-                started_at,
-            }),
+            Ok(verified) => {
+                facts.principal = Some(verified.claims().sub.to_string());
+                Ok(Permit {
+                    execution,
+                    ledger_index,
+                    jti: verified.claims().jti.clone(),
+                    intent: digest,
+                    started_at,
+                })
+            }
             Err(e) => {
                 let mut denial = Denial::from_gate(&e);
                 denial.execution = Some(execution);
