@@ -14,7 +14,7 @@ fn gateway(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     cmd.args([
         "gateway",
         "mcp",
-        "--server",
+        "--upstream-name",
         "fs",
         "--gate-id",
         "gate:g1",
