@@ -72,6 +72,7 @@ pub struct BenchAuthorizeArgs {
     /// Skip the GET /healthz baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }

@@ -198,6 +198,7 @@ enum PrincipalCommand {
     },
     /// Revoke a principal: its tokens stop working and it is refused from now on.
     Revoke {
+        /// The principal's id (`agent:NAME`, `human:NAME` or `service:NAME`).
         id: String,
         #[command(flatten)]
         server: ServerArgs,
@@ -338,6 +339,7 @@ enum GateCommand {
     Keygen {
         /// Where to write the secret key (refused if it exists).
         file: PathBuf,
+        /// Output format: `human` (text) or `json` (one JSON document on stdout).
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod cli;
 mod demo;
 mod gateway;
 mod governed;
