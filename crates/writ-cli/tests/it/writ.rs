@@ -84,6 +84,8 @@ fn writ(args: &[&str], stdin: Option<&str>) -> Output {
         .args(args)
         .env_remove("WRIT_JWKS")
         .env_remove("WRIT_GATE")
+        .env_remove("WRIT_GATE_ID")
+        .env_remove("WRIT_GATE_ZONE")
         .env_remove("WRIT_ISSUER")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
