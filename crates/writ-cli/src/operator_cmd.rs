@@ -93,7 +93,7 @@ pub fn call(
         }
         let resp = req.send().await.map_err(|e| {
             anyhow::anyhow!(
-                "cannot reach the control plane at {url}: {e}; start it with `writ serve` or point --server (WRIT_SERVER) at it"
+                "cannot reach the control plane at {url}: {e}; start it with `writ serve` or point --control-plane (WRIT_SERVER) at it"
             )
         })?;
         let status = resp.status().as_u16();
