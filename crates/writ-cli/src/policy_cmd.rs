@@ -115,8 +115,8 @@ struct SimulateArgs {
 struct SignArgs {
     /// The bundle directory.
     dir: PathBuf,
-    /// The secret bundle-signing key file from `writ policy keygen`.
-    #[arg(long, value_name = "FILE", env = "WRIT_POLICY_SIGNING_KEY")]
+    /// The secret bundle-signing key file from `writ policy keygen` (mode 0600).
+    #[arg(long, value_name = "FILE", env = "WRIT_POLICY_SIGNING_KEY_FILE")]
     key: PathBuf,
     /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
@@ -338,6 +338,7 @@ fn simulate(a: SimulateArgs) -> anyhow::Result<Exit> {
 }
 
 fn sign(a: SignArgs) -> anyhow::Result<Exit> {
+    crate::cli_output::ensure_private(&a.key, "the bundle-signing key")?;
     let key = BundleSigningKey::from_hex(&read_text(&a.key)?)
         .map_err(|e| invalid_input(format!("{}: {e}", a.key.display())))?;
     let source = match read_bundle_dir(&a.dir) {

@@ -453,3 +453,33 @@ fn exec_keeps_the_commands_status_apart_from_a_denial() {
     assert_eq!(code, 123, "{err}");
     assert!(!err.contains("writ_principal_inline"), "{err}");
 }
+
+#[test]
+fn policy_sign_takes_its_key_like_every_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("bundle.key");
+    let (code, _, err) = run(writ().args(["policy", "keygen"]).arg(&key));
+    assert_eq!(code, 0, "{err}");
+    let bundle = tmp.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
+    for name in ["writ.cedarschema", "entities.json", "policies.cedar"] {
+        std::fs::copy(default.join(name), bundle.join(name)).unwrap();
+    }
+    // From WRIT_POLICY_SIGNING_KEY_FILE.
+    let (code, _, err) = run(writ()
+        .args(["policy", "sign"])
+        .arg(&bundle)
+        .env("WRIT_POLICY_SIGNING_KEY_FILE", &key));
+    assert_eq!(code, 0, "{err}");
+    assert!(bundle.join("bundle.sig").exists());
+    // A key file others may read is refused, naming the fix.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(writ()
+        .args(["policy", "sign"])
+        .arg(&bundle)
+        .arg("--key")
+        .arg(&key));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
