@@ -29,9 +29,10 @@ is posted at the end.
 Exit status: when the command ran, its own status (128+N when killed by signal N, also when
 governance stopped it: the report on stderr says why). When it did not run, Writ's own outcome is
 120 plus the code every other writ command uses, so it cannot be mistaken for the command's own
-1, 2 or 3: 122 denied (no writ), 123 invalid input (flags, command line), 121 failure (control
-plane unreachable, sandbox unavailable). The sandbox launcher keeps the shell's 126 (cannot
-execute) and 127 (not found). With --format json the closing report on stderr says it plainly:
+1, 2 or 3: 122 denied (no writ; also, fail-closed, an unreachable control plane or a kernel that
+cannot contain the command), 123 invalid input (flags, secrets, the command line), 121 failure
+(the sandbox launcher could not start, or Writ itself failed). The sandbox launcher keeps the
+shell's 126 (cannot execute) and 127 (not found). With --format json the closing report on stderr says it plainly:
 {\"ran\":true,\"exit_code\":…} or {\"ran\":false,\"decision\":\"deny\",\"reason_code\":…}.
 
 Example:

@@ -32,6 +32,10 @@ pub struct GatewayArgs {
 enum GatewayCommand {
     /// The MCP gateway: every tools/call is authorized with its exact arguments, checked against
     /// its writ, forwarded and receipted; tools/list shows only pinned tools the agent may call.
+    ///
+    /// Over stdio, stdout is the MCP channel: the gateway writes nothing else there (its messages
+    /// go to stderr). With --listen it prints one JSON line on stdout once bound
+    /// ({"event":"listening","url":…}).
     Mcp(Box<McpArgs>),
 }
 
