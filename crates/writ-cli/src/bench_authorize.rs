@@ -23,28 +23,36 @@ use crate::operator_cmd::{at, attest, read_gate_key};
 #[derive(Debug, clap::Args)]
 pub struct BenchAuthorizeArgs {
     /// Start a server in this process on a temporary data directory and provision it (a
-    /// principal, a gate and the default bundle); --server, --token and --gate-key are ignored.
+    /// principal, a gate and the default bundle); --control-plane, --token-file and --gate-key
+    /// are ignored.
     #[arg(long)]
     self_hosted: bool,
     /// Base URL of a running control plane.
     #[arg(
-        long,
+        long = "control-plane",
         env = "WRIT_SERVER",
         default_value = "http://127.0.0.1:8787",
         value_name = "URL"
     )]
     server: String,
-    /// The principal's bearer token (from `writ principal add`).
-    #[arg(long, env = "WRIT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    /// Refused: a token on the command line is visible to every local user (`ps`).
+    #[arg(long = "token", hide = true, value_name = "TOKEN")]
     token: Option<String>,
-    /// Read the principal's token from a file instead.
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    /// A file (mode 0600) holding the principal's bearer token (from `writ principal add`);
+    /// or set WRIT_TOKEN.
+    #[arg(long, env = "WRIT_TOKEN_FILE", value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// The gate's secret key (from `writ gate keygen`), used to sign environment attestations.
-    #[arg(long, value_name = "FILE")]
+    /// The gate's secret key file (from `writ gate keygen`; mode 0600), used to sign
+    /// environment attestations.
+    #[arg(long, env = "WRIT_GATE_KEY_FILE", value_name = "FILE")]
     gate_key: Option<PathBuf>,
     /// The registered gate's id.
-    #[arg(long, default_value = "gate:bench")]
+    #[arg(
+        long = "gate-id",
+        alias = "gate",
+        env = "WRIT_GATE_ID",
+        default_value = "gate:bench"
+    )]
     gate: String,
     /// The gate's zone.
     #[arg(long, default_value = "dev")]
@@ -64,6 +72,7 @@ pub struct BenchAuthorizeArgs {
     /// Skip the GET /healthz baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -222,11 +231,18 @@ fn print_round(auth: &LoopStats, base: Option<&LoopStats>) {
 }
 
 fn external_target(args: &BenchAuthorizeArgs) -> anyhow::Result<Target> {
-    let token = crate::cli_output::read_secret(
-        &args.token,
-        &args.token_file,
-        "pass a principal's token with --token or --token-file (or use --self-hosted)",
-    )?;
+    let token = crate::cli_output::file_or_env_secret(
+        args.token.as_ref(),
+        args.token_file.as_ref(),
+        "token",
+        "WRIT_TOKEN",
+        "the principal's token",
+    )?
+    .ok_or_else(|| {
+        invalid_input(
+            "pass a principal's token with --token-file FILE, WRIT_TOKEN_FILE or WRIT_TOKEN (or use --self-hosted)",
+        )
+    })?;
     let key_file = args.gate_key.as_ref().ok_or_else(|| {
         invalid_input("pass the gate's key with --gate-key FILE (or use --self-hosted)")
     })?;
@@ -236,7 +252,7 @@ fn external_target(args: &BenchAuthorizeArgs) -> anyhow::Result<Target> {
         gate: args
             .gate
             .parse()
-            .map_err(|e| invalid_input(format!("--gate: {e}")))?,
+            .map_err(|e| invalid_input(format!("--gate-id: {e}")))?,
         zone: args
             .zone
             .parse()

@@ -133,12 +133,26 @@ pub fn secret(
     Ok(Some(secret.to_owned()))
 }
 
-/// A required secret ([`secret`]); `missing` says how to provide it when none is given.
-pub fn read_secret(
-    value: &Option<String>,
-    file: &Option<std::path::PathBuf>,
-    missing: &str,
-) -> anyhow::Result<String> {
-    secret(value.as_deref(), file.as_deref(), "the token")?
-        .ok_or_else(|| invalid_input(missing.to_owned()))
+/// A secret from its file (`--NAME-file`, also `WRIT_NAME_FILE` through clap) or its environment
+/// variable `env` ([`secret`]); never from the command line: `inline` (a hidden `--NAME` flag)
+/// is refused with a message naming the file flag and the variable. One scheme for every
+/// command: `--token-file`/`WRIT_TOKEN_FILE`/`WRIT_TOKEN`,
+/// `--gate-token-file`/`WRIT_GATE_TOKEN_FILE`/`WRIT_GATE_TOKEN`.
+pub fn file_or_env_secret(
+    inline: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+    flag: &str,
+    env: &str,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    if inline.is_some() {
+        return Err(invalid_input(format!(
+            "--{flag} puts {what} on the command line, where every local user sees it (ps); write it to a file with mode 0600 and pass --{flag}-file FILE, or set {env}"
+        )));
+    }
+    secret(
+        std::env::var(env).ok().as_deref(),
+        file.map(std::path::PathBuf::as_path),
+        what,
+    )
 }

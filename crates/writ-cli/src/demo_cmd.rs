@@ -23,6 +23,7 @@ pub struct DemoArgs {
     /// Keep the control plane's data here instead of a temporary directory (must not exist yet).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }

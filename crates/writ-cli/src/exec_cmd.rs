@@ -26,8 +26,14 @@ kill switch, or a control plane unreachable past --grace stops it (SIGTERM to it
 SIGKILL after --kill-grace). A signed receipt with the exit status and SHA-256 of stdout and stderr
 is posted at the end.
 
-Exit code: the command's own (128+N when killed by signal N), 2 when denied, 3 for invalid input,
-1 on failure.
+Exit status: when the command ran, its own status (128+N when killed by signal N, also when
+governance stopped it: the report on stderr says why). When it did not run, Writ's own outcome is
+120 plus the code every other writ command uses, so it cannot be mistaken for the command's own
+1, 2 or 3: 122 denied (no writ; also, fail-closed, an unreachable control plane or a kernel that
+cannot contain the command), 123 invalid input (flags, secrets, the command line), 121 failure
+(the sandbox launcher could not start, or Writ itself failed). The sandbox launcher keeps the
+shell's 126 (cannot execute) and 127 (not found). With --format json the closing report on stderr says it plainly:
+{\"ran\":true,\"exit_code\":…} or {\"ran\":false,\"decision\":\"deny\",\"reason_code\":…}.
 
 Example:
   writ exec --as agent:build-bot --gate-id gate:runner --gate-key gate.key \\
@@ -47,8 +53,8 @@ const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"
 /// --kill-grace). A signed receipt with the exit status and SHA-256 of stdout and stderr is
 /// posted at the end.
 ///
-/// Exit code: the command's own (128+N for signal N), 2 when denied, 3 for invalid input, 1 on
-/// failure.
+/// Exit status: the command's own when it ran (128+N for signal N); when it did not, 122
+/// denied, 123 invalid input, 121 failure (120 + Writ's usual code, so never the command's 1/2/3).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = EXEC_LONG_HELP)]
 pub struct ExecArgs {
@@ -57,50 +63,36 @@ pub struct ExecArgs {
     pub principal: String,
     /// Base URL of the control plane.
     #[arg(
-        long,
+        long = "control-plane",
         env = "WRIT_SERVER",
         default_value = "http://127.0.0.1:8787",
         value_name = "URL"
     )]
     pub server: String,
-    /// The principal's bearer token (from `writ principal add`).
-    #[arg(long, env = "WRIT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    /// Refused: a token on the command line is visible to every local user (`ps`).
+    #[arg(long = "token", hide = true, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Read the principal's token from this file instead (mode 0600: one others may read is
-    /// refused).
-    #[arg(
-        long,
-        env = "WRIT_TOKEN_FILE",
-        value_name = "FILE",
-        conflicts_with = "token"
-    )]
+    /// A file (mode 0600) holding the principal's bearer token (from `writ principal add`);
+    /// or set WRIT_TOKEN.
+    #[arg(long, env = "WRIT_TOKEN_FILE", value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// This runner's gate id (registered with `writ gate add`).
     #[arg(long, env = "WRIT_GATE_ID", value_name = "GATE")]
     pub gate_id: String,
-    /// The gate's signing key (from `writ gate keygen`).
+    /// The gate's secret key file (from `writ gate keygen`; mode 0600).
     #[arg(long, env = "WRIT_GATE_KEY_FILE", value_name = "FILE")]
     pub gate_key: PathBuf,
-    /// The gate's bearer token (printed by `writ gate add`).
-    #[arg(
-        long,
-        env = "WRIT_GATE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    /// Refused: a token on the command line is visible to every local user (`ps`).
+    #[arg(long = "gate-token", hide = true, value_name = "TOKEN")]
     pub gate_token: Option<String>,
-    /// Read the gate's token from this file instead (mode 0600).
-    #[arg(
-        long,
-        env = "WRIT_GATE_TOKEN_FILE",
-        value_name = "FILE",
-        conflicts_with = "gate_token"
-    )]
+    /// A file (mode 0600) holding the gate's bearer token (printed by `writ gate add`); or set
+    /// WRIT_GATE_TOKEN.
+    #[arg(long, env = "WRIT_GATE_TOKEN_FILE", value_name = "FILE")]
     pub gate_token_file: Option<PathBuf>,
     /// The zone this runner attests (must be the gate's registered zone).
     #[arg(
         long,
-        env = "WRIT_ZONE",
+        env = "WRIT_GATE_ZONE",
         default_value = "sandbox",
         value_name = "ZONE"
     )]
@@ -178,7 +170,16 @@ pub fn sandbox_main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(125))
 }
 
-/// Runs `writ exec`; the exit code is the command's own or 2/3/1.
+/// Added to Writ's usual exit code (2 denied, 3 invalid input, 1 failure) when the command did
+/// not run, so that Writ's own outcome never reads as the command's own 1, 2 or 3.
+pub const NOT_RUN_BASE: u8 = 120;
+
+/// `writ exec`'s exit status when the command did not run: 120 + Writ's usual code.
+pub fn not_run(exit: Exit) -> ExitCode {
+    ExitCode::from(NOT_RUN_BASE + exit as u8)
+}
+
+/// Runs `writ exec`; the exit status is the command's own when it ran, else [`not_run`].
 pub fn run(args: ExecArgs) -> ExitCode {
     let format = args.format;
     match run_inner(args) {
@@ -198,18 +199,23 @@ pub fn run(args: ExecArgs) -> ExitCode {
                 Exit::Failure
             };
             if format == Format::Json {
-                let doc = serde_json::json!({"decision": if e.is_denial() {"deny"} else {"error"}, "reason_code": e.reason_code(), "message": e.to_string()});
+                let doc = serde_json::json!({"ran": false, "decision": if e.is_denial() {"deny"} else {"error"}, "reason_code": e.reason_code(), "message": e.to_string(), "exit_status": NOT_RUN_BASE + code as u8});
                 eprintln!("{doc}");
             }
-            ExitCode::from(code as u8)
+            not_run(code)
         }
-        Err(e) => ExitCode::from(report_error(&e) as u8),
+        Err(e) => not_run(report_error(&e)),
     }
 }
 
 fn print_report(r: &RunReport, format: Format) {
     if format == Format::Json {
-        eprintln!("{}", serde_json::to_string(r).unwrap_or_default());
+        let mut doc = serde_json::to_value(r).unwrap_or_default();
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("ran".into(), true.into());
+            o.insert("exit_status".into(), r.shell_exit_code().into());
+        }
+        eprintln!("{doc}");
         return;
     }
     if let Some(t) = &r.termination {
@@ -262,16 +268,30 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         .zone
         .parse()
         .map_err(|e| invalid_input(format!("--zone {}: {e}", args.zone)))?;
-    let token = crate::cli_output::read_secret(
-        &args.token,
-        &args.token_file,
-        "no principal token: pass --token or --token-file (see `writ exec --help`)",
-    )?;
-    let gate_token = crate::cli_output::read_secret(
-        &args.gate_token,
-        &args.gate_token_file,
-        "no gate token: pass --gate-token or --gate-token-file (printed by `writ gate add`)",
-    )?;
+    let token = crate::cli_output::file_or_env_secret(
+        args.token.as_ref(),
+        args.token_file.as_ref(),
+        "token",
+        "WRIT_TOKEN",
+        "the principal's token",
+    )?
+    .ok_or_else(|| {
+        invalid_input(
+            "no principal token: pass --token-file FILE or set WRIT_TOKEN_FILE or WRIT_TOKEN (see `writ exec --help`)",
+        )
+    })?;
+    let gate_token = crate::cli_output::file_or_env_secret(
+        args.gate_token.as_ref(),
+        args.gate_token_file.as_ref(),
+        "gate-token",
+        "WRIT_GATE_TOKEN",
+        "the gate's token",
+    )?
+    .ok_or_else(|| {
+        invalid_input(
+            "no gate token: pass --gate-token-file FILE or set WRIT_GATE_TOKEN_FILE or WRIT_GATE_TOKEN (printed by `writ gate add`)",
+        )
+    })?;
     let key = crate::operator_cmd::read_gate_key(&args.gate_key)?;
     let grace = i64::try_from(args.grace.max(1)).unwrap_or(i64::MAX);
     let fs = if args.fs_read.is_empty() && args.fs_write.is_empty() && !args.fs_system {
@@ -308,7 +328,7 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
             args.server.clone(),
             Duration::from_secs(args.timeout.max(1)),
         );
-        crate::gate_check::control_plane_answers(&cp, "--server").await?;
+        crate::gate_check::control_plane_answers(&cp, "--control-plane").await?;
         let jwks = match cp.get_json("/.well-known/jwks.json", None).await {
             Ok(v) => serde_json::from_value::<writ_artifact::Jwks>(v).map_err(|e| {
                 ExecError::ControlPlane(writ_gate::GateError::Garbage(format!("JWKS: {e}")))

@@ -1,6 +1,6 @@
 //! `writ gateway mcp`: the MCP gateway, between agents and their MCP servers.
 //!
-//! Over stdio it wraps a server command (`writ gateway mcp --server fs --pins fs.pins.json --
+//! Over stdio it wraps a server command (`writ gateway mcp --upstream-name fs --pins fs.pins.json --
 //! npx @modelcontextprotocol/server-filesystem /data`); with `--listen` it serves Streamable HTTP
 //! in front of an HTTP upstream (`--upstream http://127.0.0.1:3001/mcp`). `writ gateway mcp pin`
 //! is the operator's approve step: it lists the upstream's tools and writes the pin file the
@@ -19,7 +19,7 @@ use writ_gate::mcp::{Enforcer, UpstreamSandbox, discover};
 use writ_gate::{ControlPlane, Gate, GateConfig};
 use writ_model::{Clock, SystemClock};
 
-use crate::cli_output::{Exit, Format, invalid_input, print_json, secret};
+use crate::cli_output::{Exit, Format, invalid_input, print_json};
 use crate::operator_cmd::read_gate_key;
 
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,10 @@ pub struct GatewayArgs {
 enum GatewayCommand {
     /// The MCP gateway: every tools/call is authorized with its exact arguments, checked against
     /// its writ, forwarded and receipted; tools/list shows only pinned tools the agent may call.
+    ///
+    /// Over stdio, stdout is the MCP channel: the gateway writes nothing else there (its messages
+    /// go to stderr). With --listen it prints one JSON line on stdout once bound
+    /// ({"event":"listening","url":…}).
     Mcp(Box<McpArgs>),
 }
 
@@ -55,15 +59,23 @@ enum McpCommand {
 
 #[derive(Debug, clap::Args)]
 struct PinArgs {
-    /// The upstream's name in resource ids (`tool:SERVER/NAME`).
-    #[arg(long)]
-    server: String,
+    /// The upstream's name in resource ids (`tool:UPSTREAM/NAME`).
+    #[arg(
+        long = "upstream-name",
+        env = "WRIT_MCP_SERVER",
+        value_name = "UPSTREAM"
+    )]
+    server: Option<String>,
+    /// Refused: renamed --upstream-name (--control-plane is the control plane's URL).
+    #[arg(long = "server", hide = true, value_name = "NAME")]
+    server_old: Option<String>,
     /// The pin file to write (replaced).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// A Streamable HTTP upstream instead of a command.
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Pass this variable to the upstream command (repeat for several); see `writ gateway mcp
@@ -77,17 +89,25 @@ struct PinArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// The upstream's name in resource ids: its tool NAME is `tool:SERVER/NAME` in policies.
-    #[arg(long, env = "WRIT_MCP_SERVER")]
+    /// The upstream's name in resource ids: its tool NAME is `tool:UPSTREAM/NAME` in policies.
+    #[arg(
+        long = "upstream-name",
+        env = "WRIT_MCP_SERVER",
+        value_name = "UPSTREAM"
+    )]
     server: Option<String>,
+    /// Refused: renamed --upstream-name (--control-plane is the control plane's URL).
+    #[arg(long = "server", hide = true, value_name = "NAME")]
+    server_old: Option<String>,
     /// The pin file written by `writ gateway mcp pin` (required: unpinned tools never run).
-    #[arg(long, env = "WRIT_MCP_PINS")]
+    #[arg(long, env = "WRIT_MCP_PINS", value_name = "FILE")]
     pins: Option<PathBuf>,
-    /// The control plane's URL.
+    /// Base URL of the control plane.
     #[arg(
         long = "control-plane",
         env = "WRIT_SERVER",
-        default_value = "http://127.0.0.1:8787"
+        default_value = "http://127.0.0.1:8787",
+        value_name = "URL"
     )]
     control_plane: String,
     /// A file (mode 0600) holding the agent's token, the identity every call is made as over
@@ -123,7 +143,10 @@ struct RunArgs {
     /// A control-plane call taking longer than this denies the tool call.
     #[arg(long, default_value_t = 5000)]
     timeout_ms: u64,
-    /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8900) instead of stdio.
+    /// Serve Streamable HTTP on this address (e.g. 127.0.0.1:8900) instead of stdio. Once
+    /// bound, one JSON line goes to stdout: {"event":"listening","url":…,"upstream":…,
+    /// "upstream_name":…,"control_plane":…,"gate":…,"zone":…,"pins":…}. Over stdio nothing but
+    /// MCP is ever written to stdout (it is the MCP channel); messages go to stderr.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// The HTTP upstream's MCP endpoint (with --listen).
@@ -179,6 +202,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
 }
 
 async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
+    let server = upstream_name(args.server.clone(), args.server_old.as_ref())?;
     let listing = match (&args.upstream, args.command.is_empty()) {
         (Some(url), true) => discover::list_all_http(url).await?,
         (None, false) => {
@@ -192,8 +216,8 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
             ));
         }
     };
-    let pins = PinSet::from_listing(&args.server, &listing);
-    let changes = match PinSet::load(&args.out, &args.server) {
+    let pins = PinSet::from_listing(&server, &listing);
+    let changes = match PinSet::load(&args.out, &server) {
         Ok(previous) => previous.changes_to(&pins),
         Err(e) if args.out.exists() => {
             // An old (v1, v2) or unreadable file: nothing to compare with, so all is new.
@@ -202,7 +226,7 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
                 args.out.display(),
                 e.reason_code()
             );
-            PinSet::from_tools(&args.server, &[]).changes_to(&pins)
+            PinSet::from_tools(&server, &[]).changes_to(&pins)
         }
         Err(_) => Vec::new(),
     };
@@ -218,7 +242,7 @@ async fn pin(args: PinArgs) -> anyhow::Result<Exit> {
                 pins.prompts.len(),
                 pins.resources.len(),
                 pins.resource_templates.len(),
-                args.server,
+                server,
                 args.out.display()
             );
             for c in &changes {
@@ -244,12 +268,26 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// The upstream's name from --upstream-name (or WRIT_MCP_SERVER); the old `--server` is refused
+/// so that `--server` never means two things (the control plane is `--control-plane`).
+fn upstream_name(name: Option<String>, old: Option<&String>) -> anyhow::Result<String> {
+    if old.is_some() {
+        return Err(invalid_input(
+            "--server was renamed --upstream-name (the upstream's name in tool:UPSTREAM/NAME); the control plane's URL is --control-plane",
+        ));
+    }
+    required(
+        name,
+        "--upstream-name NAME (or WRIT_MCP_SERVER: the upstream's name in tool:NAME/TOOL)",
+    )
+}
+
 fn required<T>(v: Option<T>, what: &str) -> anyhow::Result<T> {
     v.ok_or_else(|| invalid_input(format!("missing {what}")))
 }
 
-/// A secret from its file (`--NAME-file`) or its environment variable ([`secret`]); never from
-/// the command line.
+/// A secret from its file (`--NAME-file`) or its environment variable; never from the command
+/// line ([`crate::cli_output::file_or_env_secret`]).
 fn gateway_secret(
     inline: Option<&String>,
     file: Option<&PathBuf>,
@@ -257,16 +295,7 @@ fn gateway_secret(
     env: &str,
     what: &str,
 ) -> anyhow::Result<Option<String>> {
-    if inline.is_some() {
-        return Err(invalid_input(format!(
-            "--{flag} puts {what} on the command line, where every local user sees it (ps); write it to a file with mode 0600 and pass --{flag}-file FILE, or set {env}"
-        )));
-    }
-    secret(
-        std::env::var(env).ok().as_deref(),
-        file.map(PathBuf::as_path),
-        what,
-    )
+    crate::cli_output::file_or_env_secret(inline, file, flag, env, what)
 }
 
 async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
@@ -287,10 +316,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
         "WRIT_GATE_TOKEN",
         "the gate's token",
     )?;
-    let server = required(
-        args.server,
-        "--server NAME (the upstream's name in tool:NAME/TOOL)",
-    )?;
+    let server = upstream_name(args.server, args.server_old.as_ref())?;
+    let upstream_name = server.clone();
     let pins_path = required(
         args.pins,
         "--pins FILE (write it with `writ gateway mcp pin`)",
@@ -368,11 +395,25 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
-            eprintln!(
-                "writ gateway: MCP on http://{}{} -> {upstream}",
-                listener.local_addr()?,
-                args.path
+            let url = format!("http://{}{}", listener.local_addr()?, args.path);
+            eprintln!("writ gateway: MCP on {url} -> {upstream}");
+            // One JSON line on stdout for scripts and supervisors (stdout carries nothing else
+            // over HTTP; over stdio it is the MCP channel and this line is never printed).
+            println!(
+                "{}",
+                json!({
+                    "event": "listening",
+                    "url": url,
+                    "upstream": upstream,
+                    "upstream_name": upstream_name,
+                    "control_plane": args.control_plane,
+                    "gate": gate_id,
+                    "zone": zone,
+                    "pins": pins_path,
+                })
             );
+            std::io::Write::flush(&mut std::io::stdout())
+                .context("cannot write the listening line to stdout")?;
             let app = writ_gate::mcp::http::router(
                 enforcer,
                 upstream,

@@ -55,7 +55,8 @@ use crate::cli_output::{Exit, report_error};
 /// Every action an agent takes is verified, authorized by a deterministic policy, executed
 /// only with a signed writ, and proved in an append-only Merkle ledger.
 ///
-/// Exit codes: 0 allowed or ok, 2 denied, 3 invalid input, 1 failure.
+/// Exit codes: 0 allowed or ok, 2 denied, 3 invalid input, 1 failure (`writ exec`: the
+/// command's own status, and 122/123/121 when it did not run; see `writ exec --help`).
 #[derive(Debug, Parser)]
 #[command(name = "writ", version, about, long_about)]
 struct Cli {
@@ -136,7 +137,12 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                Exit::InvalidInput.into()
+                // `writ exec` passes its command's status through: its own codes are 12x.
+                if std::env::args_os().nth(1).is_some_and(|a| a == "exec") {
+                    exec_cmd::not_run(Exit::InvalidInput)
+                } else {
+                    Exit::InvalidInput.into()
+                }
             } else {
                 Exit::Ok.into()
             };

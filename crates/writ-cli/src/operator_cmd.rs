@@ -21,25 +21,21 @@ use crate::cli_output::{Exit, Format, invalid_input, print_json};
 /// Where the server is and how to authenticate to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// Base URL of the control plane (`--server` is an older name for it).
+    /// Base URL of the control plane.
     #[arg(
         long = "control-plane",
-        alias = "server",
         env = "WRIT_SERVER",
         default_value = "http://127.0.0.1:8787",
         value_name = "URL"
     )]
     pub server: String,
-    /// An admin bearer token (`writ serve --init` writes the first one to DATA_DIR/admin.token).
-    #[arg(long, env = "WRIT_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    pub token: Option<String>,
-    /// Read the bearer token from this file instead.
-    #[arg(
-        long,
-        env = "WRIT_TOKEN_FILE",
-        value_name = "FILE",
-        conflicts_with = "token"
-    )]
+    /// Refused: a token on the command line is visible to every local user (`ps`); use
+    /// --token-file or WRIT_TOKEN.
+    #[arg(long = "token", hide = true, value_name = "TOKEN")]
+    pub token_inline: Option<String>,
+    /// A file (mode 0600) holding an admin bearer token (`writ serve --init` writes the first
+    /// one to DATA_DIR/admin.token); or set WRIT_TOKEN.
+    #[arg(long, env = "WRIT_TOKEN_FILE", value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
@@ -48,11 +44,18 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     pub(crate) fn token(&self) -> anyhow::Result<String> {
-        crate::cli_output::read_secret(
-            &self.token,
-            &self.token_file,
-            "no token: pass --token, --token-file or set WRIT_TOKEN (`writ serve --init` wrote an admin token to DATA_DIR/admin.token)",
-        )
+        crate::cli_output::file_or_env_secret(
+            self.token_inline.as_ref(),
+            self.token_file.as_ref(),
+            "token",
+            "WRIT_TOKEN",
+            "the token",
+        )?
+        .ok_or_else(|| {
+            invalid_input(
+                "no token: pass --token-file FILE or set WRIT_TOKEN_FILE or WRIT_TOKEN (`writ serve --init` wrote an admin token to DATA_DIR/admin.token)",
+            )
+        })
     }
 }
 
@@ -195,6 +198,7 @@ enum PrincipalCommand {
     },
     /// Revoke a principal: its tokens stop working and it is refused from now on.
     Revoke {
+        /// The principal's id (`agent:NAME`, `human:NAME` or `service:NAME`).
         id: String,
         #[command(flatten)]
         server: ServerArgs,
@@ -335,6 +339,7 @@ enum GateCommand {
     Keygen {
         /// Where to write the secret key (refused if it exists).
         file: PathBuf,
+        /// Output format: `human` (text) or `json` (one JSON document on stdout).
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -681,7 +686,7 @@ mod tests {
     fn answers_map_to_exit_codes() {
         let args = ServerArgs {
             server: "http://x".into(),
-            token: None,
+            token_inline: None,
             token_file: None,
             format: Format::Json,
         };

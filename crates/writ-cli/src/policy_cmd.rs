@@ -72,6 +72,7 @@ struct ValidateArgs {
     dir: PathBuf,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -85,6 +86,7 @@ struct TestArgs {
     tests: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -104,6 +106,7 @@ struct SimulateArgs {
     records: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -112,9 +115,10 @@ struct SimulateArgs {
 struct SignArgs {
     /// The bundle directory.
     dir: PathBuf,
-    /// The secret bundle-signing key file from `writ policy keygen`.
-    #[arg(long, value_name = "FILE", env = "WRIT_POLICY_SIGNING_KEY")]
+    /// The secret bundle-signing key file from `writ policy keygen` (mode 0600).
+    #[arg(long, value_name = "FILE", env = "WRIT_POLICY_SIGNING_KEY_FILE")]
     key: PathBuf,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -123,6 +127,7 @@ struct SignArgs {
 struct KeygenArgs {
     /// Where to write the secret key; the public key goes to FILE.pub. Never overwrites.
     file: PathBuf,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -140,6 +145,7 @@ pub struct ReplayArgs {
     bundle: PathBuf,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
 }
@@ -332,6 +338,7 @@ fn simulate(a: SimulateArgs) -> anyhow::Result<Exit> {
 }
 
 fn sign(a: SignArgs) -> anyhow::Result<Exit> {
+    crate::cli_output::ensure_private(&a.key, "the bundle-signing key")?;
     let key = BundleSigningKey::from_hex(&read_text(&a.key)?)
         .map_err(|e| invalid_input(format!("{}: {e}", a.key.display())))?;
     let source = match read_bundle_dir(&a.dir) {

@@ -38,7 +38,12 @@ pub struct VerifyWritArgs {
     #[arg(long, env = "WRIT_JWKS")]
     pub jwks: PathBuf,
     /// This gate's id (`gate:NAME`); the writ's `aud` must equal it.
-    #[arg(long, env = "WRIT_GATE")]
+    #[arg(
+        long = "gate-id",
+        alias = "gate",
+        env = "WRIT_GATE_ID",
+        value_name = "GATE"
+    )]
     pub gate: String,
     /// JSON file with the call about to be made: {"action":…,"resource":…,"args":{…}}.
     #[arg(long)]
@@ -47,7 +52,7 @@ pub struct VerifyWritArgs {
     #[arg(long, env = "WRIT_ISSUER")]
     pub issuer: Option<String>,
     /// This gate's zone; when given, the writ's `env.zone` must equal it.
-    #[arg(long)]
+    #[arg(long, env = "WRIT_GATE_ZONE")]
     pub zone: Option<String>,
     /// Clock leeway in seconds for nbf/iat/exp.
     #[arg(long, default_value_t = DEFAULT_LEEWAY_SECS)]

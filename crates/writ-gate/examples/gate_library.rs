@@ -8,7 +8,7 @@
 //! ```text
 //! WRIT_SERVER=http://127.0.0.1:8787 WRIT_TOKEN=<agent token> \
 //! WRIT_GATE_ID=gate:my-executor WRIT_GATE_KEY_FILE=gate.key WRIT_GATE_TOKEN=<gate token> \
-//! WRIT_ZONE=dev cargo run -p writ-gate --example gate-library
+//! WRIT_GATE_ZONE=dev cargo run -p writ-gate --example gate-library
 //! ```
 
 use std::sync::Arc;
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Error> {
     let gate = Arc::new(Gate::new(
         GateConfig {
             id: setting("WRIT_GATE_ID")?.parse()?,
-            zone: std::env::var("WRIT_ZONE")
+            zone: std::env::var("WRIT_GATE_ZONE")
                 .unwrap_or_else(|_| "dev".into())
                 .parse()?,
             issuer: None,

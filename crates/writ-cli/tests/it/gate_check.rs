@@ -74,10 +74,10 @@ fn a_gate_with_a_wrong_setting_stops_at_start_naming_the_cause() {
         ),
         (
             "unreachable control plane",
-            ("--server", "http://127.0.0.1:9"),
+            ("--control-plane", "http://127.0.0.1:9"),
             &[
                 "the control plane at http://127.0.0.1:9 does not answer",
-                "--server",
+                "--control-plane",
             ],
         ),
     ];
@@ -102,7 +102,7 @@ fn a_gate_with_a_wrong_setting_stops_at_start_naming_the_cause() {
     .unwrap();
     let marker = dir.join("upstream-started");
     let out = Command::new(BIN)
-        .args(["gateway", "mcp", "--server", "fs", "--pins"])
+        .args(["gateway", "mcp", "--upstream-name", "fs", "--pins"])
         .arg(&pins)
         .args(["--control-plane", &p.served.url, "--gate-id", p.gate_id])
         .args(["--zone", p.zone, "--gate-key"])

@@ -14,7 +14,7 @@ fn gateway(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     cmd.args([
         "gateway",
         "mcp",
-        "--server",
+        "--upstream-name",
         "fs",
         "--gate-id",
         "gate:g1",
@@ -157,7 +157,7 @@ fn an_outdated_pin_file_is_refused_with_the_command_to_pin_again() {
         std::fs::write(&pins, old).unwrap();
         let (code, err) = gateway(dir, &files, &[]);
         assert_eq!(code, 3, "{err}");
-        let command = format!("writ gateway mcp pin --server fs --out {}", pins.display());
+        let command = format!("writ gateway mcp pin --upstream-name fs --out {}", pins.display());
         assert!(err.contains(&command), "{err}");
         assert!(!err.contains("cannot fetch the writ keys"), "{err}");
     }
@@ -188,7 +188,7 @@ fn pin_records_tools_prompts_resources_and_templates() {
     let out = tmp.path().join("everything.pins.json");
     let server = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
     let run = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--server", "everything", "--out"])
+        .args(["gateway", "mcp", "pin", "--upstream-name", "everything", "--out"])
         .arg(&out)
         .args(["--format", "json", "--"])
         .arg(modules.join(".bin/node"))
@@ -236,7 +236,7 @@ fn pin_records_tools_prompts_resources_and_templates() {
     )
     .unwrap();
     let again = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--server", "everything", "--out"])
+        .args(["gateway", "mcp", "pin", "--upstream-name", "everything", "--out"])
         .arg(&out)
         .args(["--format", "json", "--"])
         .arg(modules.join(".bin/node"))

@@ -14,7 +14,7 @@ fn the_stdio_upstream_receives_no_writ_secret_only_the_allowlist_and_passed_name
     let seen = dir.path().join("environ");
     let script = format!("tr '\\0' '\\n' < /proc/self/environ > {}", seen.display());
     let out = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--server", "probe", "--out"])
+        .args(["gateway", "mcp", "pin", "--upstream-name", "probe", "--out"])
         .arg(dir.path().join("pins.json"))
         .args(["--pass-env", "PROBE_API_KEY", "--", "sh", "-c", &script])
         .env("WRIT_TOKEN", "canary-agent-token")
@@ -45,7 +45,7 @@ fn the_stdio_upstream_receives_no_writ_secret_only_the_allowlist_and_passed_name
 
     // A WRIT_* name cannot be passed on purpose either.
     let refused = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--server", "probe", "--out"])
+        .args(["gateway", "mcp", "pin", "--upstream-name", "probe", "--out"])
         .arg(dir.path().join("pins.json"))
         .args(["--pass-env", "WRIT_GATE_TOKEN", "--", "true"])
         .output()

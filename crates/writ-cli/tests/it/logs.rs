@@ -82,7 +82,7 @@ impl Provisioned {
         signed_bundle_dir(&dir.join("bundle"));
         activate(&url, admin_file.to_str().unwrap(), &dir.join("bundle"));
         let admin = [
-            "--server",
+            "--control-plane",
             &url,
             "--token-file",
             admin_file.to_str().unwrap(),
@@ -132,7 +132,7 @@ impl Provisioned {
         command: &[&str],
     ) -> (i32, String) {
         let mut settings = vec![
-            ("--server", self.served.url.clone()),
+            ("--control-plane", self.served.url.clone()),
             ("--token-file", self.agent_file.display().to_string()),
             ("--gate-id", self.gate_id.to_owned()),
             ("--gate-key", self.gate_key.display().to_string()),
@@ -383,7 +383,7 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
     ];
     let pins = tmp.path().join("pins.json");
     let pinned = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--server", "fs", "--out"])
+        .args(["gateway", "mcp", "pin", "--upstream-name", "fs", "--out"])
         .arg(&pins)
         .arg("--")
         .args(&upstream)
@@ -395,7 +395,7 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
         String::from_utf8_lossy(&pinned.stderr)
     );
     let mut child = Command::new(BIN)
-        .args(["gateway", "mcp", "--server", "fs"])
+        .args(["gateway", "mcp", "--upstream-name", "fs"])
         .env("WRIT_LOG_FORMAT", "json")
         .arg("--pins")
         .arg(&pins)

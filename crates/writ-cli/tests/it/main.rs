@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod cli;
 mod data_dir;
 mod demo;
 mod gate_check;

@@ -135,11 +135,17 @@ impl Drop for Served {
 
 /// Runs `writ ARGS` and returns (exit code, stdout, stderr).
 fn writ(args: &[&str]) -> (i32, String, String) {
+    writ_env(args, &[])
+}
+
+/// [`writ`] with these environment variables set (a token goes there, never on the command line).
+fn writ_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env_remove("WRIT_TOKEN")
         .env_remove("WRIT_SERVER")
         .env_remove("WRIT_TOKEN_FILE")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -266,7 +272,7 @@ pub(crate) fn activate(url: &str, token_file: &str, dir: &Path) {
         "policy",
         "activate",
         dir.to_str().unwrap(),
-        "--server",
+        "--control-plane",
         url,
         "--token-file",
         token_file,
@@ -291,7 +297,7 @@ fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
     let srv_args = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
         v.extend([
-            "--server".into(),
+            "--control-plane".into(),
             url.clone(),
             "--token-file".into(),
             tf.to_owned(),
@@ -342,27 +348,22 @@ fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
     ]);
     assert_eq!(code, 3, "{err}");
     // An agent's token cannot reach admin calls: a deny, exit 2. An unknown token: exit 3.
-    let (code, _, _) = writ(&["principal", "list", "--server", &url, "--token", &agent]);
+    let (code, _, _) = writ_env(
+        &["principal", "list", "--control-plane", &url],
+        &[("WRIT_TOKEN", &agent)],
+    );
     assert_eq!(code, 2);
-    let (code, _, _) = writ(&[
-        "principal",
-        "list",
-        "--server",
-        &url,
-        "--token",
-        "writ_admin_nope",
-    ]);
+    let (code, _, _) = writ_env(
+        &["principal", "list", "--control-plane", &url],
+        &[("WRIT_TOKEN", "writ_admin_nope")],
+    );
     assert_eq!(code, 3);
-    let (code, _, err) = writ(&["principal", "list", "--server", &url]);
+    let (code, _, err) = writ(&["principal", "list", "--control-plane", &url]);
     assert_eq!(code, 3, "no token is invalid input: {err}");
-    let (code, _, err) = writ(&[
-        "principal",
-        "list",
-        "--server",
-        "http://127.0.0.1:9",
-        "--token",
-        &admin,
-    ]);
+    let (code, _, err) = writ_env(
+        &["principal", "list", "--control-plane", "http://127.0.0.1:9"],
+        &[("WRIT_TOKEN", &admin)],
+    );
     assert_eq!(code, 1, "an unreachable server is a failure: {err}");
     assert!(err.contains("cannot reach"), "{err}");
 
@@ -823,6 +824,11 @@ fn bench_authorize_self_hosted_reports_rounds_with_a_baseline() {
         assert!(round["throughput_ratio_vs_healthz"].as_f64().unwrap() > 0.0);
     }
     // Without a token or gate key against an external server: invalid input, exit 3.
-    let (code, _, err) = writ(&["bench", "authorize", "--server", "http://127.0.0.1:9"]);
+    let (code, _, err) = writ(&[
+        "bench",
+        "authorize",
+        "--control-plane",
+        "http://127.0.0.1:9",
+    ]);
     assert_eq!(code, 3, "{err}");
 }

@@ -153,11 +153,19 @@ fn status_and_executions_list_and_show_from_the_terminal() {
     ] {
         assert!(table.contains(needle), "{needle:?} missing:\n{table}");
     }
-    // The old flag name still works.
-    ok(&["status", "--server", &url, "--token-file", tf]);
     // An agent's token is refused (exit 2).
-    let (code, _, err) = writ(&["status", "--control-plane", &url, "--token", &agent]);
-    assert_eq!(code, 2, "{err}");
+    let out = Command::new(BIN)
+        .args(["status", "--control-plane", &url])
+        .env_remove("WRIT_TOKEN_FILE")
+        .env("WRIT_TOKEN", &agent)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // writ executions list, with filters as flags.
     let all = run_json(&["executions", "list"]);

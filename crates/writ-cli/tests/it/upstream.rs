@@ -102,7 +102,7 @@ impl Setup {
         let bundle_dir = dir.join("bundle");
         bundle(&bundle_dir);
         activate(&url, admin, &bundle_dir);
-        let server = ["--server", &url, "--token-file", admin];
+        let server = ["--control-plane", &url, "--token-file", admin];
         let mut args = vec!["principal", "add", "agent:probe-agent", "--zone", "dev"];
         args.extend(server);
         let agent = writ_json(&args);
@@ -134,7 +134,7 @@ impl Setup {
     /// Pins the tools of `command` as server `server` (the operator's approve step).
     fn pin(&self, server: &str, command: &[String]) {
         let out = Command::new(BIN)
-            .args(["gateway", "mcp", "pin", "--server", server, "--out"])
+            .args(["gateway", "mcp", "pin", "--upstream-name", server, "--out"])
             .arg(self.pins())
             .arg("--")
             .args(command)
@@ -152,7 +152,7 @@ impl Setup {
     fn gateway(&self, server: &str, extra: &[&str], command: &[String]) -> Gateway {
         let stderr = self.dir.join(format!("gateway-{server}.stderr"));
         let mut cmd = Command::new(BIN);
-        cmd.args(["gateway", "mcp", "--server", server, "--pins"])
+        cmd.args(["gateway", "mcp", "--upstream-name", server, "--pins"])
             .arg(self.pins())
             .args(["--control-plane", &self.url, "--gate-id", "gate:probe"])
             .args(["--zone", "dev", "--gate-key"])

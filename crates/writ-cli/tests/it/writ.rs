@@ -84,6 +84,8 @@ fn writ(args: &[&str], stdin: Option<&str>) -> Output {
         .args(args)
         .env_remove("WRIT_JWKS")
         .env_remove("WRIT_GATE")
+        .env_remove("WRIT_GATE_ID")
+        .env_remove("WRIT_GATE_ZONE")
         .env_remove("WRIT_ISSUER")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -114,7 +116,7 @@ fn verify(e: &Env, token: &str, extra: &[&str]) -> Output {
     let at = T0.to_string();
     let defaults = [
         ("--jwks", p(&e.jwks)),
-        ("--gate", GATE),
+        ("--gate-id", GATE),
         ("--intent", p(&e.intent)),
         ("--at", at.as_str()),
     ];
@@ -213,7 +215,7 @@ fn verify_writ_denials_exit_2_with_their_reason_code() {
         (vec!["--at", &later], &e.token, "writ_expired"),
         (vec!["--at", &earlier], &e.token, "writ_not_yet_valid"),
         (
-            vec!["--gate", "gate:other"],
+            vec!["--gate-id", "gate:other"],
             &e.token,
             "writ_wrong_audience",
         ),
@@ -257,7 +259,7 @@ fn verify_writ_invalid_input_exits_3() {
         (&e.token, vec!["--jwks", p(&bad_json)]),
         (&e.token, vec!["--intent", p(&bad_json)]),
         (&e.token, vec!["--intent", "/nonexistent/intent.json"]),
-        (&e.token, vec!["--gate", "runner"]),
+        (&e.token, vec!["--gate-id", "runner"]),
     ];
     for (token, extra) in cases {
         let o = verify(&e, token, &extra);

@@ -20,7 +20,9 @@ pub enum ExecError {
         "the writ's filesystem scope {granted} differs from the one asked for {asked}; not running a command under limits nobody asked for"
     )]
     FsScopeMismatch { asked: String, granted: String },
-    #[error("the writ was issued to {granted}, not to {expected}; check which token --token names")]
+    #[error(
+        "the writ was issued to {granted}, not to {expected}; check which token --token-file (or WRIT_TOKEN) holds"
+    )]
     PrincipalMismatch { expected: String, granted: String },
     #[error(
         "Landlock not supported by this kernel: filesystem limits NOT enforced ({detail}); refusing to run because the writ names filesystem limits (pass --allow-unenforced-fs to run without them)"

@@ -10,7 +10,7 @@ pub enum McpError {
     )]
     PinFileInvalid { path: String, detail: String },
     #[error(
-        "the pin file {path} is in format {found:?}, which pinned less than the gateway checks now (v1: part of each tool; v2: tools, but no prompt, resource or resource template); pin every definition again with `writ gateway mcp pin --server {server} --out {path}` and review what it lists"
+        "the pin file {path} is in format {found:?}, which pinned less than the gateway checks now (v1: part of each tool; v2: tools, but no prompt, resource or resource template); pin every definition again with `writ gateway mcp pin --upstream-name {server} --out {path}` and review what it lists"
     )]
     PinFileOutdated {
         path: String,
@@ -18,7 +18,7 @@ pub enum McpError {
         server: String,
     },
     #[error(
-        "the pin file {path} pins server {found:?}, not {expected:?}; pin this server with `writ gateway mcp pin --server {expected}`"
+        "the pin file {path} pins server {found:?}, not {expected:?}; pin this server with `writ gateway mcp pin --upstream-name {expected}`"
     )]
     PinFileServer {
         path: String,

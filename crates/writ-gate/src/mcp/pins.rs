@@ -458,7 +458,7 @@ mod tests {
             let text = e.to_string();
             assert!(
                 text.contains(&format!(
-                    "writ gateway mcp pin --server fs --out {}",
+                    "writ gateway mcp pin --upstream-name fs --out {}",
                     p.display()
                 )),
                 "{text}"
