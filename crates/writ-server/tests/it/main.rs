@@ -13,3 +13,4 @@ mod flows;
 mod harness;
 mod numbers;
 mod routes;
+mod trust;
