@@ -147,6 +147,10 @@ pub enum KeyError {
         "invalid bundle verifying key: expected 64 hex characters (the .pub file written by `writ policy keygen`)"
     )]
     VerifyingKey,
+    #[error(
+        "this is a secret bundle-signing key, not a public one: pass the .pub file `writ policy keygen` wrote beside it (and keep the secret key off servers)"
+    )]
+    SecretKeyGiven,
 }
 
 impl KeyError {
@@ -154,6 +158,7 @@ impl KeyError {
         match self {
             KeyError::SigningKey => "signing_key_invalid",
             KeyError::VerifyingKey => "verifying_key_invalid",
+            KeyError::SecretKeyGiven => "secret_key_given",
         }
     }
 }

@@ -53,5 +53,6 @@ pub use error::{BundleDiagnostic, BundleError, KeyError, TestFileError};
 pub use policy_tests::{PolicyTestFile, PolicyTestResult, parse_policy_tests, run_policy_tests};
 pub use principal::{PrincipalEntities, principal_entities};
 pub use signature::{
-    ActiveBundle, ActiveBundleSlot, BundleSignature, BundleSigningKey, BundleVerifyingKey, activate,
+    ActiveBundle, ActiveBundleSlot, BundleSignature, BundleSigningKey, BundleVerifyingKey,
+    SECRET_KEY_PREFIX, activate,
 };

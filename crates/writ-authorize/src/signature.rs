@@ -20,6 +20,9 @@ fn message(digest: &str) -> Vec<u8> {
     m
 }
 
+/// What a secret bundle-signing key's text starts with (public keys are bare hex).
+pub const SECRET_KEY_PREFIX: &str = "writ-bundle-secret:";
+
 /// An Ed25519 key that signs policy bundles.
 pub struct BundleSigningKey(SigningKey);
 
@@ -34,15 +37,19 @@ impl BundleSigningKey {
     pub fn from_seed(seed: [u8; 32]) -> Self {
         Self(SigningKey::from_bytes(&seed))
     }
-    /// Reads the hex seed written by [`Self::to_hex`].
+    /// Reads the seed written by [`Self::to_hex`] (also without its `writ-bundle-secret:` prefix,
+    /// as releases before the prefix wrote it).
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
-        let bytes = hex::decode(s.trim()).map_err(|_| KeyError::SigningKey)?;
+        let s = s.trim();
+        let s = s.strip_prefix(SECRET_KEY_PREFIX).unwrap_or(s);
+        let bytes = hex::decode(s).map_err(|_| KeyError::SigningKey)?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| KeyError::SigningKey)?;
         Ok(Self::from_seed(seed))
     }
-    /// The seed as lowercase hex (keep it secret).
+    /// The seed as lowercase hex after the `writ-bundle-secret:` prefix (keep it secret). The
+    /// prefix lets every reader of a public key tell a secret one passed by mistake.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0.to_bytes())
+        format!("{SECRET_KEY_PREFIX}{}", hex::encode(self.0.to_bytes()))
     }
     pub fn verifying_key(&self) -> BundleVerifyingKey {
         BundleVerifyingKey(self.0.verifying_key())
@@ -64,8 +71,14 @@ impl BundleSigningKey {
 pub struct BundleVerifyingKey(VerifyingKey);
 
 impl BundleVerifyingKey {
+    /// Reads a public key: 64 hex characters (a `.pub` file of `writ policy keygen`). A secret
+    /// key is refused as one (`secret_key_given`), never taken for a public key.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
-        let bytes = hex::decode(s.trim()).map_err(|_| KeyError::VerifyingKey)?;
+        let s = s.trim();
+        if s.starts_with(SECRET_KEY_PREFIX) {
+            return Err(KeyError::SecretKeyGiven);
+        }
+        let bytes = hex::decode(s).map_err(|_| KeyError::VerifyingKey)?;
         let raw: [u8; 32] = bytes.try_into().map_err(|_| KeyError::VerifyingKey)?;
         VerifyingKey::from_bytes(&raw)
             .map(Self)

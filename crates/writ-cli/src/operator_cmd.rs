@@ -587,6 +587,93 @@ fn drop_nulls(mut v: Value) -> Value {
     v
 }
 
+// ---------------------------------------------------------------- policy trust
+
+/// `writ policy trust add|list|remove`: the bundle-verifying keys of a running server.
+#[derive(Debug, clap::Args)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    command: TrustCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum TrustCommand {
+    /// Trust a bundle-verifying public key: the `.pub` file `writ policy keygen` wrote (never
+    /// the secret key beside it).
+    Add {
+        /// The public key file (FILE.pub).
+        key: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List the trusted keys (key id and hex).
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Stop trusting a key, by its key id (see `list`). The active bundle's signer is kept
+    /// until a bundle signed by another trusted key is active.
+    Remove {
+        /// The key id (16 hex characters) shown by `writ policy trust list`.
+        kid: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+pub fn trust(args: TrustArgs) -> anyhow::Result<Exit> {
+    match args.command {
+        TrustCommand::Add { key, server } => {
+            let key = crate::policy_cmd::read_public_key(&key).map_err(invalid_input)?;
+            admin_call(
+                &server,
+                reqwest::Method::POST,
+                "/v1/admin/trust",
+                Some(&json!({"key": key.to_hex()})),
+                |b| {
+                    println!(
+                        "trusted key {} (ledger index {})",
+                        text(at(at(b, "trusted"), "kid")),
+                        at(b, "ledger_index")
+                    );
+                },
+            )
+        }
+        TrustCommand::List { server } => admin_call(
+            &server,
+            reqwest::Method::GET,
+            "/v1/admin/trust",
+            None,
+            |b| {
+                let keys = at(b, "keys").as_array().cloned().unwrap_or_default();
+                if keys.is_empty() {
+                    println!(
+                        "no key is trusted: no bundle can be activated (add one with `writ policy trust add KEY.pub`)"
+                    );
+                }
+                for k in keys {
+                    println!("{}\t{}", text(at(&k, "kid")), text(at(&k, "key")));
+                }
+            },
+        ),
+        TrustCommand::Remove { kid, server } => {
+            if kid.is_empty() || !kid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid_input(format!(
+                    "{kid:?} is not a key id (hex characters; see `writ policy trust list`)"
+                )));
+            }
+            let path = format!("/v1/admin/trust/{kid}/remove");
+            admin_call(&server, reqwest::Method::POST, &path, None, |b| {
+                println!(
+                    "no longer trusted: key {} (ledger index {})",
+                    text(at(at(b, "removed"), "kid")),
+                    at(b, "ledger_index")
+                );
+            })
+        }
+    }
+}
+
 // ---------------------------------------------------------------- policy activate
 
 /// `writ policy activate DIR`: upload a signed bundle and make it the active one.

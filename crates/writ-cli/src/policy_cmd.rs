@@ -46,6 +46,9 @@ enum PolicyCommand {
     /// Upload a signed bundle directory to a running server and activate it (a ledger event);
     /// a bundle that fails leaves the previous one active.
     Activate(crate::operator_cmd::PolicyActivateArgs),
+    /// Manage the bundle-verifying keys a running server trusts (`add`, `list`, `remove`); each
+    /// change is a ledger event and takes effect without a restart.
+    Trust(crate::operator_cmd::TrustArgs),
 }
 
 /// How the bundle is trusted.
@@ -158,6 +161,7 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<Exit> {
         PolicyCommand::Sign(a) => sign(a),
         PolicyCommand::Keygen(a) => keygen(a),
         PolicyCommand::Activate(a) => crate::operator_cmd::policy_activate(a),
+        PolicyCommand::Trust(a) => crate::operator_cmd::trust(a),
     }
 }
 
@@ -174,14 +178,25 @@ fn load(dir: &Path, trust: &TrustArgs) -> Result<Bundle, BundleError> {
     }
     let mut keys = Vec::new();
     for path in &trust.trust {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| BundleError::Io(format!("{}: {e}", path.display())))?;
-        keys.push(
-            BundleVerifyingKey::from_hex(&text)
-                .map_err(|e| BundleError::Io(format!("{}: {e}", path.display())))?,
-        );
+        keys.push(read_public_key(path).map_err(BundleError::Io)?);
     }
     activate(&source, &keys).map(|a| a.into_bundle())
+}
+
+/// Reads a bundle-verifying (public) key file. A secret key is refused as one: by its
+/// `writ-bundle-secret:` prefix, or (as older releases wrote it, bare hex) by the `FILE.pub`
+/// that `writ policy keygen` wrote beside it.
+pub fn read_public_key(path: &Path) -> Result<BundleVerifyingKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sibling = PathBuf::from(format!("{}.pub", path.display()));
+    if sibling.is_file() {
+        return Err(format!(
+            "{} is a secret bundle-signing key (its public half {} is beside it): pass the .pub file",
+            path.display(),
+            sibling.display()
+        ));
+    }
+    BundleVerifyingKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn refused(dir: &Path, err: &BundleError, format: Format) -> anyhow::Result<Exit> {

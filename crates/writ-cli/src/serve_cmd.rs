@@ -139,21 +139,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         );
         if args.trust_bundle_key.is_empty() {
             eprintln!(
-                "note: no bundle-signing key is trusted, so no policy bundle can be activated; add public keys (hex) to {}",
-                report
-                    .data_dir
-                    .join(writ_server::state::BUNDLE_TRUST_FILE)
-                    .display()
+                "note: no bundle-signing key is trusted, so no policy bundle can be activated; once the server runs, trust one with `writ policy trust add KEY.pub`"
             );
         }
     } else if !args.trust_bundle_key.is_empty() {
         return Err(invalid_input(format!(
-            "{} is already initialized: --trust-bundle-key only applies with a new data directory; add keys to {} and restart",
+            "{} is already initialized: --trust-bundle-key only applies with a new data directory; start it without, then trust keys with `writ policy trust add KEY.pub`",
             config.data_dir.display(),
-            config
-                .data_dir
-                .join(writ_server::state::BUNDLE_TRUST_FILE)
-                .display()
         )));
     }
     // Held until this function returns: one control plane per data directory.

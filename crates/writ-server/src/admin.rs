@@ -492,7 +492,7 @@ pub async fn bundle_activate(
     let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
     // Check everything before recording: a bad bundle leaves the previous one active.
     let checked =
-        writ_authorize::activate(&source, &s.trusted_bundle_keys).map_err(|e| bundle_error(&e))?;
+        writ_authorize::activate(&source, &s.trusted_keys()).map_err(|e| bundle_error(&e))?;
     let now = s.now();
     let index = record(&s, &json!({
         "type": "policy.activated", "v": 1, "bundle_sha256": checked.digest(), "engine": checked.engine(),
@@ -501,7 +501,7 @@ pub async fn bundle_activate(
     .await?;
     let active = s
         .bundles
-        .load(&source, &s.trusted_bundle_keys)
+        .load(&source, &s.trusted_keys())
         .map_err(|e| bundle_error(&e))?;
     let saved = serde_json::to_string(&b.files)
         .map_err(|e| ApiError::bad_request("bundle_unencodable", e.to_string()))?;
@@ -528,4 +528,110 @@ pub async fn bundle_active(State(s): St, headers: HeaderMap) -> Result<Json<Valu
             "no policy bundle is active",
         )),
     }
+}
+
+// ---------------------------------------------------------------- trusted bundle keys
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustBody {
+    /// A bundle-verifying public key: 64 hex characters (a `.pub` file of `writ policy keygen`).
+    pub key: String,
+}
+
+fn key_json(k: &writ_authorize::BundleVerifyingKey) -> Value {
+    json!({"kid": k.kid(), "key": k.to_hex()})
+}
+
+fn parse_trust_key(text: &str) -> Result<writ_authorize::BundleVerifyingKey, ApiError> {
+    writ_authorize::BundleVerifyingKey::from_hex(text)
+        .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string()))
+}
+
+/// `GET /v1/admin/trust`: the bundle-verifying keys trusted now.
+pub async fn trust_list(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require(&s, &headers, Access::Admin)?;
+    let keys: Vec<Value> = s.trusted_keys().iter().map(key_json).collect();
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// `POST /v1/admin/trust`: trust one more bundle-verifying key (recorded, then in force).
+pub async fn trust_add(
+    State(s): St,
+    headers: HeaderMap,
+    body: Body<TrustBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    let key = parse_trust_key(&b.key)?;
+    let exists = || {
+        ApiError::conflict(
+            "trust_key_exists",
+            format!("key {} is already trusted", key.kid()),
+        )
+    };
+    if s.trusted_keys().contains(&key) {
+        return Err(exists());
+    }
+    let now = s.now();
+    let index = record(
+        &s,
+        &json!({"type": "trust.changed", "v": 1, "kid": key.kid(), "key": key.to_hex(), "change": "added", "by": admin.subject, "at": now}),
+    )
+    .await?;
+    s.change_trust(|keys| {
+        if !keys.contains(&key) {
+            keys.push(key.clone());
+        }
+        Ok(())
+    })
+    .map_err(store_err)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"trusted": key_json(&key), "ledger_index": index})),
+    ))
+}
+
+/// `POST /v1/admin/trust/{kid}/remove`: stop trusting a key (in force, then recorded). The key
+/// that signed the active bundle stays until another key's bundle is active: without it the
+/// server could not load its own active bundle again at start.
+pub async fn trust_remove(
+    State(s): St,
+    headers: HeaderMap,
+    Path(kid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let unknown = || {
+        ApiError::not_found(
+            "trust_key_unknown",
+            format!("no trusted key has kid {kid:?}; list them with `writ policy trust list`"),
+        )
+    };
+    if s.bundles.current().is_some_and(|b| b.signed_by() == kid) {
+        return Err(ApiError::conflict(
+            "trust_key_in_use",
+            format!(
+                "key {kid} signed the active bundle: activate a bundle signed by another trusted key first (`writ policy sign` then `writ policy activate`)"
+            ),
+        ));
+    }
+    let removed = s
+        .change_trust(|keys| {
+            let before = keys.len();
+            let found = keys.iter().find(|k| k.kid() == kid).cloned();
+            keys.retain(|k| k.kid() != kid);
+            Ok(found.filter(|_| keys.len() < before))
+        })
+        .map_err(store_err)?
+        .ok_or_else(unknown)?;
+    let now = s.now();
+    let index = record(
+        &s,
+        &json!({"type": "trust.changed", "v": 1, "kid": removed.kid(), "key": removed.to_hex(), "change": "removed", "by": admin.subject, "at": now}),
+    )
+    .await
+    .map_err(applied_not_recorded)?;
+    Ok(Json(
+        json!({"removed": key_json(&removed), "ledger_index": index}),
+    ))
 }

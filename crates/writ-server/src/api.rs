@@ -143,6 +143,9 @@ fn routes() -> Routes {
     .post("/v1/admin/bundles/simulate", adm::bundle_simulate)
     .post("/v1/admin/bundles/activate", adm::bundle_activate)
     .get("/v1/admin/bundles/active", adm::bundle_active)
+    .get("/v1/admin/trust", adm::trust_list)
+    .post("/v1/admin/trust", adm::trust_add)
+    .post("/v1/admin/trust/{kid}/remove", adm::trust_remove)
 }
 
 async fn not_found() -> ApiError {

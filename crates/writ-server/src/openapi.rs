@@ -352,6 +352,28 @@ pub const OPERATIONS: &[Operation] = &[
         "Engage or release the kill switch",
         Some(kill_switch_body),
     ),
+    op(
+        "get",
+        "/v1/admin/trust",
+        Access::Admin,
+        "List the trusted bundle-verifying keys (kid and hex)",
+        None,
+    ),
+    op(
+        "post",
+        "/v1/admin/trust",
+        Access::Admin,
+        "Trust one more bundle-verifying public key (a ledger event, in force at once)",
+        Some(trust_body),
+    )
+    .answers(Answer::Created),
+    op(
+        "post",
+        "/v1/admin/trust/{kid}/remove",
+        Access::Admin,
+        "Stop trusting a bundle-verifying key (refused for the active bundle's signer)",
+        None,
+    ),
 ];
 
 fn text_param() -> Value {
@@ -730,6 +752,13 @@ fn quarantine_body() -> Value {
     object(
         &[],
         json!({"principal": principal_id(), "zone": zone_id(), "on": {"type": "boolean"}}),
+    )
+}
+
+fn trust_body() -> Value {
+    object(
+        &["key"],
+        json!({"key": {"type": "string", "description": "a public key: 64 hex characters (the .pub file of `writ policy keygen`)"}}),
     )
 }
 

@@ -36,7 +36,9 @@ pub struct AppState {
     pub store: ControlStore,
     pub execs: ExecIndex,
     pub bundles: ActiveBundleSlot,
-    pub trusted_bundle_keys: Vec<BundleVerifyingKey>,
+    /// Public keys a bundle's signature must verify with (`writ policy trust`); changed at run
+    /// time through the API, saved to `bundle-trust.txt`.
+    trusted_bundle_keys: std::sync::RwLock<Vec<BundleVerifyingKey>>,
     pub issuer: Issuer,
     pub events: EventBus,
     pub metrics: Metrics,
@@ -76,7 +78,7 @@ pub fn init_data_dir(
     }
     write_private(
         &dir.join(BUNDLE_TRUST_FILE),
-        &format!("{}\n", trusted_bundle_keys.join("\n")),
+        &trust_file_text(trusted_bundle_keys.iter().map(String::as_str)),
     )?;
     let store = ControlStore::open(&dir.join(CONTROL_DB))?;
     let admin_token = new_token(Scope::Admin).map_err(|e| ServerError::Config(e.to_string()))?;
@@ -96,6 +98,11 @@ pub fn init_data_dir(
         admin_token_file,
         vkey,
     })
+}
+
+/// The text of `bundle-trust.txt`: one public key (hex) per line.
+fn trust_file_text<'a>(keys: impl Iterator<Item = &'a str>) -> String {
+    keys.map(|k| format!("{k}\n")).collect()
 }
 
 /// Writes a secret file with mode 0600 (created that way, never widened).
@@ -175,7 +182,7 @@ impl AppState {
             store,
             execs,
             bundles,
-            trusted_bundle_keys,
+            trusted_bundle_keys: std::sync::RwLock::new(trusted_bundle_keys),
             issuer,
             events: EventBus::default(),
             metrics,
@@ -186,6 +193,38 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now_unix()
+    }
+
+    /// The bundle-verifying keys trusted now.
+    pub fn trusted_keys(&self) -> Vec<BundleVerifyingKey> {
+        self.trusted_bundle_keys
+            .read()
+            .map(|k| k.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes the trusted keys: `change` edits the list, which is then saved (atomically, 0600)
+    /// before it takes effect. Returns what `change` returned; nothing changes when it fails.
+    pub fn change_trust<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<BundleVerifyingKey>) -> Result<T, ServerError>,
+    ) -> Result<T, ServerError> {
+        let mut keys = self
+            .trusted_bundle_keys
+            .write()
+            .map_err(|_| ServerError::Config("the trusted key list is poisoned".into()))?;
+        let mut next = keys.clone();
+        let out = change(&mut next)?;
+        let path = self.config.data_dir.join(BUNDLE_TRUST_FILE);
+        let tmp = self
+            .config
+            .data_dir
+            .join(format!("{BUNDLE_TRUST_FILE}.tmp"));
+        let hex: Vec<String> = next.iter().map(BundleVerifyingKey::to_hex).collect();
+        write_private(&tmp, &trust_file_text(hex.iter().map(String::as_str)))?;
+        std::fs::rename(&tmp, &path)?;
+        *keys = next;
+        Ok(out)
     }
 
     pub fn kill_switch(&self) -> bool {

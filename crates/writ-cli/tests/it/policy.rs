@@ -479,3 +479,38 @@ fn replay_matches_10000_recorded_decisions_and_detects_mismatches() {
     ]);
     assert_eq!(code(&o), 3);
 }
+
+/// Issue 14: a secret bundle-signing key passed where the public key belongs is refused as a
+/// secret key (by its prefix, and, as older releases wrote it without one, by the .pub beside it).
+#[test]
+fn a_secret_key_given_as_trust_is_refused_as_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_bundle(tmp.path());
+    let key = tmp.path().join("bundle.key");
+    assert_eq!(code(&writ(&["policy", "keygen", s(&key)])), 0);
+    let legacy = tmp.path().join("legacy.key");
+    let text = std::fs::read_to_string(&key).unwrap();
+    let bare = text.trim().rsplit(':').next().unwrap().to_owned();
+    std::fs::write(&legacy, format!("{bare}\n")).unwrap();
+    std::fs::copy(
+        tmp.path().join("bundle.key.pub"),
+        tmp.path().join("legacy.key.pub"),
+    )
+    .unwrap();
+    for secret in [&key, &legacy] {
+        let o = writ(&["policy", "validate", s(&dir), "--trust", s(secret)]);
+        assert_eq!(code(&o), 3, "{}", stderr(&o));
+        assert!(stderr(&o).contains("secret"), "{}", stderr(&o));
+    }
+    // The legacy bare-hex secret still signs.
+    let o = writ(&["policy", "sign", s(&dir), "--key", s(&legacy)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = writ(&[
+        "policy",
+        "validate",
+        s(&dir),
+        "--trust",
+        s(&tmp.path().join("bundle.key.pub")),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

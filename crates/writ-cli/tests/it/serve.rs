@@ -832,3 +832,87 @@ fn bench_authorize_self_hosted_reports_rounds_with_a_baseline() {
     ]);
     assert_eq!(code, 3, "{err}");
 }
+
+/// `writ policy trust add|list|remove` (issue 14): a key trusted through the CLI signs the next
+/// activation without a restart, the old one is then removed, and a secret key given where the
+/// public one belongs is refused before anything is sent.
+#[test]
+fn policy_trust_changes_take_effect_without_restart_and_refuse_secret_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Served::start(&data, true);
+    let url = srv.url.clone();
+    let token_file = data.join("admin.token");
+    let tf = token_file.to_str().unwrap();
+    let with_server = |args: &[&str]| -> (i32, String, String) {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--server", &url, "--token-file", tf]);
+        writ(&v)
+    };
+    let key = tmp.path().join("new.key");
+    let (code, _, err) = writ(&["policy", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let public = tmp.path().join("new.key.pub");
+
+    // The secret key is refused, also renamed away from its .pub.
+    let (code, _, err) = with_server(&["policy", "trust", "add", key.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("secret"), "{err}");
+    let renamed = tmp.path().join("innocent.txt");
+    std::fs::copy(&key, &renamed).unwrap();
+    let (code, _, err) = with_server(&["policy", "trust", "add", renamed.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("secret"), "{err}");
+
+    // A bundle signed by the new key is refused until the key is trusted, then activates.
+    let bundle = tmp.path().join("bundle");
+    signed_bundle_dir(&bundle);
+    let (code, _, err) = writ(&[
+        "policy",
+        "sign",
+        bundle.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_server(&["policy", "activate", bundle.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("bundle_key_untrusted"), "{err}");
+    let (code, out, err) = with_server(&["policy", "trust", "add", public.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("trusted key"), "{out}");
+    let (code, _, err) = with_server(&["policy", "activate", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    // The old key goes; the active bundle's signer stays.
+    let old_kid = bundle_key().verifying_key().kid();
+    let listed = |url: &str| -> Vec<String> {
+        let v = json_out(&[
+            "policy",
+            "trust",
+            "list",
+            "--server",
+            url,
+            "--token-file",
+            tf,
+            "--format",
+            "json",
+        ]);
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let new_kid = listed(&url)
+        .into_iter()
+        .find(|k| *k != old_kid)
+        .expect("the new key is listed");
+    let (code, _, err) = with_server(&["policy", "trust", "remove", &old_kid]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = with_server(&["policy", "trust", "remove", &new_kid]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("trust_key_in_use"), "{err}");
+    assert_eq!(listed(&url), [new_kid]);
+}

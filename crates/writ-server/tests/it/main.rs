@@ -14,3 +14,4 @@ mod harness;
 mod numbers;
 mod routes;
 mod status;
+mod trust;
