@@ -157,7 +157,10 @@ fn an_outdated_pin_file_is_refused_with_the_command_to_pin_again() {
         std::fs::write(&pins, old).unwrap();
         let (code, err) = gateway(dir, &files, &[]);
         assert_eq!(code, 3, "{err}");
-        let command = format!("writ gateway mcp pin --upstream-name fs --out {}", pins.display());
+        let command = format!(
+            "writ gateway mcp pin --upstream-name fs --out {}",
+            pins.display()
+        );
         assert!(err.contains(&command), "{err}");
         assert!(!err.contains("cannot fetch the writ keys"), "{err}");
     }
@@ -188,7 +191,14 @@ fn pin_records_tools_prompts_resources_and_templates() {
     let out = tmp.path().join("everything.pins.json");
     let server = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
     let run = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--upstream-name", "everything", "--out"])
+        .args([
+            "gateway",
+            "mcp",
+            "pin",
+            "--upstream-name",
+            "everything",
+            "--out",
+        ])
         .arg(&out)
         .args(["--format", "json", "--"])
         .arg(modules.join(".bin/node"))
@@ -236,7 +246,14 @@ fn pin_records_tools_prompts_resources_and_templates() {
     )
     .unwrap();
     let again = Command::new(BIN)
-        .args(["gateway", "mcp", "pin", "--upstream-name", "everything", "--out"])
+        .args([
+            "gateway",
+            "mcp",
+            "pin",
+            "--upstream-name",
+            "everything",
+            "--out",
+        ])
         .arg(&out)
         .args(["--format", "json", "--"])
         .arg(modules.join(".bin/node"))

@@ -846,7 +846,7 @@ fn policy_trust_changes_take_effect_without_restart_and_refuse_secret_keys() {
     let tf = token_file.to_str().unwrap();
     let with_server = |args: &[&str]| -> (i32, String, String) {
         let mut v: Vec<&str> = args.to_vec();
-        v.extend(["--server", &url, "--token-file", tf]);
+        v.extend(["--control-plane", &url, "--token-file", tf]);
         writ(&v)
     };
     let key = tmp.path().join("new.key");
@@ -891,7 +891,7 @@ fn policy_trust_changes_take_effect_without_restart_and_refuse_secret_keys() {
             "policy",
             "trust",
             "list",
-            "--server",
+            "--control-plane",
             url,
             "--token-file",
             tf,
