@@ -11,5 +11,6 @@ mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
+mod leases;
 mod numbers;
 mod routes;
