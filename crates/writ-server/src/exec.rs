@@ -36,6 +36,7 @@ use writ_ledger::Ledger;
 use writ_model::{ExecutionId, Lineage};
 
 use crate::error::ServerError;
+use crate::lease::LEASE_EXPIRED;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS executions (
     decided_at INTEGER,
     renewed_at INTEGER,
     receipt_index INTEGER,
-    ended_index INTEGER
+    ended_index INTEGER,
+    expired_index INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent) WHERE parent IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_open ON executions(decided_at)
@@ -77,7 +79,8 @@ INSERT OR IGNORE INTO follower (id, indexed, writs_len) VALUES (0, 0, 0);
 /// The index's schema version (`PRAGMA user_version`). An index of an older version is rebuilt
 /// from the ledger on open: its executions and their links are dropped and the follower starts
 /// again from entry 0 (the writ log and its places are kept). Version 2 added what lease expiry
-/// needs (allowed, decided_at, renewed_at, receipt_index, ended_index, and each writ's exp).
+/// needs (allowed, decided_at, renewed_at, receipt_index, ended_index, expired_index, and each
+/// writ's exp).
 const SCHEMA_VERSION: i64 = 2;
 
 /// How many stripes the closing locks have (see [`ExecIndex::lock_closing`]).
@@ -123,6 +126,9 @@ struct EntryRefs<'a> {
     decision: Option<Cow<'a, str>>,
     /// The time the entry was made at (decisions, refusals, lease ends).
     now: Option<i64>,
+    /// `lease.ended`: why.
+    #[serde(borrow)]
+    reason_code: Option<Cow<'a, str>>,
     /// `decision` records: the request carries principal and lineage.
     request: Option<RequestRefs>,
     /// `authorize.refused`.
@@ -172,7 +178,8 @@ struct Recorded {
 enum Indexed {
     Execution(Recorded),
     Receipt(ExecutionId),
-    LeaseEnded(ExecutionId),
+    /// A lease end, and whether the sweep recorded it (`lease_expired`).
+    LeaseEnded(ExecutionId, bool),
     Nothing,
 }
 
@@ -208,7 +215,9 @@ fn refs_of(entry: &[u8]) -> Indexed {
         "receipt" => r
             .receipt
             .map_or(Indexed::Nothing, |rc| Indexed::Receipt(rc.body.execution)),
-        "lease.ended" => r.execution.map_or(Indexed::Nothing, Indexed::LeaseEnded),
+        "lease.ended" => r.execution.map_or(Indexed::Nothing, |e| {
+            Indexed::LeaseEnded(e, r.reason_code.as_deref() == Some(LEASE_EXPIRED))
+        }),
         _ => Indexed::Nothing,
     }
 }
@@ -327,6 +336,9 @@ fn index_batch(
     let mut ended_stmt = tx.prepare_cached(
         "UPDATE executions SET ended_index = ?2 WHERE execution = ?1 AND ended_index IS NULL",
     )?;
+    let mut expired_stmt = tx.prepare_cached(
+        "UPDATE executions SET expired_index = ?2 WHERE execution = ?1 AND expired_index IS NULL",
+    )?;
     for (index, entry) in (first..).zip(entries) {
         match refs_of(entry) {
             Indexed::Execution(r) => {
@@ -356,10 +368,13 @@ fn index_batch(
                 link_stmt.execute(params![execution, to_i64(index)])?;
                 receipt_stmt.execute(params![execution, to_i64(index)])?;
             }
-            Indexed::LeaseEnded(execution) => {
+            Indexed::LeaseEnded(execution, expired) => {
                 let execution = execution.to_string();
                 link_stmt.execute(params![execution, to_i64(index)])?;
                 ended_stmt.execute(params![execution, to_i64(index)])?;
+                if expired {
+                    expired_stmt.execute(params![execution, to_i64(index)])?;
+                }
             }
             Indexed::Nothing => {}
         }
@@ -405,6 +420,7 @@ struct Shared {
 struct Recent {
     receipt_index: Option<u64>,
     ended_index: Option<u64>,
+    expired_index: Option<u64>,
     renewed_at: Option<i64>,
     /// The highest ledger index among them.
     last: u64,
@@ -545,8 +561,12 @@ pub struct LeaseState {
     pub exp: Option<i64>,
     /// The ledger index of its first receipt.
     pub receipt_index: Option<u64>,
-    /// The ledger index of its lease end.
+    /// The ledger index of its (first) lease end.
     pub ended_index: Option<u64>,
+    /// The ledger index of its lease end by the sweep (`lease_expired`): its gate was taken for
+    /// gone, and no receipt is taken after it. (A lease end for withdrawn trust is followed by
+    /// the gate's receipt of the termination.)
+    pub expired_index: Option<u64>,
 }
 
 impl LeaseState {
@@ -573,8 +593,8 @@ impl LeaseState {
 pub enum Closing {
     /// A gate's receipt at this ledger index.
     Receipt(u64),
-    /// A lease end at this ledger index.
-    LeaseEnded(u64),
+    /// A lease end at this ledger index; `true` when the sweep recorded it (`lease_expired`).
+    LeaseEnded(u64, bool),
     /// An allowed renewal at this ledger index, decided at this time.
     Renewed(u64, i64),
 }
@@ -605,6 +625,7 @@ impl ClosingGuard<'_> {
         if let Some(r) = recent {
             st.receipt_index = st.receipt_index.or(r.receipt_index);
             st.ended_index = st.ended_index.or(r.ended_index);
+            st.expired_index = st.expired_index.or(r.expired_index);
             st.renewed_at = match (st.renewed_at, r.renewed_at) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
@@ -628,8 +649,11 @@ impl ClosingGuard<'_> {
                 r.receipt_index = r.receipt_index.or(Some(i));
                 i
             }
-            Closing::LeaseEnded(i) => {
+            Closing::LeaseEnded(i, expired) => {
                 r.ended_index = r.ended_index.or(Some(i));
+                if expired {
+                    r.expired_index = r.expired_index.or(Some(i));
+                }
                 i
             }
             Closing::Renewed(i, now) => {
@@ -803,7 +827,7 @@ impl ExecIndex {
         let conn = self.conn();
         let row = conn
             .prepare_cached(
-                "SELECT e.allowed, e.decided_at, e.renewed_at, w.exp, e.receipt_index, e.ended_index
+                "SELECT e.allowed, e.decided_at, e.renewed_at, w.exp, e.receipt_index, e.ended_index, e.expired_index
                  FROM executions e LEFT JOIN writs w ON w.execution = e.execution
                  WHERE e.execution = ?1",
             )?
@@ -818,6 +842,9 @@ impl ExecIndex {
                         .and_then(|i| u64::try_from(i).ok()),
                     ended_index: r
                         .get::<_, Option<i64>>(5)?
+                        .and_then(|i| u64::try_from(i).ok()),
+                    expired_index: r
+                        .get::<_, Option<i64>>(6)?
                         .and_then(|i| u64::try_from(i).ok()),
                 })
             })

@@ -103,17 +103,18 @@ pub async fn post_receipt(
     if execution_gate(&s, &row)?.as_deref() != Some(caller.subject.as_str()) {
         return Err(unknown_execution(execution));
     }
-    // Under the execution's closing lock: a receipt never follows a lease end.
+    // Under the execution's closing lock: a receipt never follows the sweep's lease end (the
+    // control plane took the gate for gone and closed the execution).
     let guard = s.execs.lock_closing(execution).await.map_err(index_err)?;
     if let Some(ended) = guard
         .state()
         .map_err(index_err)?
-        .and_then(|l| l.ended_index)
+        .and_then(|l| l.expired_index)
     {
         return Err(ApiError::conflict(
             "lease_ended",
             format!(
-                "the execution's lease was ended at ledger index {ended} before this receipt arrived; it is closed and takes no receipt"
+                "the execution's lease ran out and was ended at ledger index {ended} before this receipt arrived; it is closed and takes no receipt"
             ),
         ));
     }
@@ -205,7 +206,7 @@ pub async fn renew_lease(
     let (decision, code, reasons, index) = match standing {
         Err(code) => {
             let index = record(&s, &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": jti, "reason_code": code, "now": now})).await?;
-            guard.recorded(Closing::LeaseEnded(index));
+            guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
                 code.to_owned(),

@@ -13,8 +13,10 @@
 //! The sweep reads the execution index, so it first waits until the index has caught up with
 //! the ledger. Each execution is ended under its closing lock
 //! ([`ExecIndex::lock_closing`](crate::exec::ExecIndex::lock_closing)), where receipts and
-//! renewals are recorded too: an execution gets a receipt or a lease end, never a lease end
-//! after its receipt, and a renewal after its lease end is refused (`lease_ended`).
+//! renewals are recorded too: an execution gets a receipt or a lease end from the sweep, never
+//! both (a receipt after it is refused, 409 `lease_ended`), and a renewal after any lease end
+//! is refused (403 `lease_ended`). A lease end for withdrawn trust (a renewal refused) is
+//! followed by the gate's receipt of the termination, as before.
 //! The sweep keeps no state of its own: after a restart it finds the same executions in the
 //! index (rebuilt from the ledger if need be).
 
@@ -109,7 +111,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
         )
         .await
         .map_err(|e| format!("{}: {}", e.code, e.message))?;
-        guard.recorded(Closing::LeaseEnded(index));
+        guard.recorded(Closing::LeaseEnded(index, true));
         drop(guard);
         ended += 1;
         state.events.publish(

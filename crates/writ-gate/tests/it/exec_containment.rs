@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use writ_model::receipt::Outcome;
 
-use crate::exec_harness::{Server, config, gate, request, runner, wait_for_file};
+use crate::exec_harness::{GateCreds, Server, config, gate, request, runner, wait_for_file};
 
 /// Each way a process can leave its parent's process group or session, started in the
 /// background by the command: it waits, then writes its file.
@@ -238,4 +238,135 @@ async fn the_command_leads_its_own_session_without_a_terminal() {
     assert_eq!(report.outcome, Outcome::Success, "{out}");
     assert_eq!(out.trim(), "True", "not a session leader");
     srv.stop().await;
+}
+
+/// Where [`a_killed_runner_s_execution_is_ended_by_the_control_plane`] tells its runner process
+/// what to run (JSON); without it, [`killed_runner_child`] does nothing.
+const RUNNER_CHILD_ENV: &str = "WRIT_TEST_KILLED_RUNNER";
+
+// Regression (finding 4a): once its runner was killed, an execution stayed open in the ledger
+// for ever, with neither receipt nor lease end. A runner in a process of its own (this test
+// binary, running `killed_runner_child`) runs a long command with two-second writs and is killed
+// with SIGKILL; the control plane then ends the execution's lease in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runner_s_execution_is_ended_by_the_control_plane() {
+    let srv = Server::start_with(|c| {
+        c.writ_lifetime_secs = 2;
+        c.lease_sweep_secs = 1;
+        c.lease_grace_secs = 1;
+    })
+    .await;
+    let token = srv.add_principal("agent:doomed", "sandbox").await;
+    let creds = srv.add_gate("gate:runner", "sandbox").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let spec = json!({
+        "base": srv.base, "token": token, "gate_token": creds.token, "gate": creds.id,
+        "zone": creds.zone, "key": hex::encode(creds.key.to_bytes()), "jwks": srv.jwks().await,
+        "dir": dir.path(), "ready": ready,
+    });
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "exec_containment::killed_runner_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RUNNER_CHILD_ENV, spec.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the runner never started its command"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the runner ended early"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The execution the runner was allowed (its only one).
+    let size = srv.state.ledger.size();
+    let execution = srv
+        .state
+        .ledger
+        .entries(0, size)
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
+        .find(|e| {
+            e["type"] == "decision"
+                && e["decision"] == "allow"
+                && e["request"]["principal"] == "agent:doomed"
+        })
+        .map(|e| {
+            e["request"]["lineage"]["execution"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .unwrap();
+
+    child.start_kill().unwrap(); // SIGKILL
+    let _ = child.wait().await;
+
+    // Polled with a generous bound: the lease (renewed for two seconds at a time) runs out,
+    // the grace passes, and a sweep ends it.
+    let t0 = Instant::now();
+    let ended = loop {
+        let entries = srv.entries_of(&execution).await;
+        if let Some(e) = entries.iter().find(|e| e["type"] == "lease.ended") {
+            assert!(
+                !entries.iter().any(|e| e["type"] == "receipt"),
+                "{entries:?}"
+            );
+            break e.clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no lease.ended for {execution}: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ended["reason_code"], "lease_expired", "{ended}");
+    assert_eq!(ended["execution"], execution.as_str());
+    srv.stop().await;
+}
+
+/// The runner process of [`a_killed_runner_s_execution_is_ended_by_the_control_plane`]: runs a
+/// long command through a real runner until it is killed. Does nothing when run otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the runner process of a_killed_runner_s_execution_is_ended_by_the_control_plane"]
+async fn killed_runner_child() {
+    let Ok(spec) = std::env::var(RUNNER_CHILD_ENV) else {
+        return;
+    };
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let s = |k: &str| spec[k].as_str().unwrap().to_owned();
+    let key: [u8; 32] = hex::decode(s("key")).unwrap().try_into().unwrap();
+    let creds = GateCreds {
+        id: s("gate"),
+        zone: s("zone"),
+        key: ed25519_dalek::SigningKey::from_bytes(&key),
+        token: s("gate_token"),
+    };
+    let jwks: writ_artifact::Jwks = serde_json::from_value(spec["jwks"].clone()).unwrap();
+    let mut cfg = config(&s("token"), &creds.token);
+    cfg.lifetime_secs = Some(2);
+    cfg.renew_every = Duration::from_millis(500);
+    let r = runner(
+        writ_gate::ControlPlane::with_timeout(s("base"), Duration::from_secs(5)),
+        gate(&creds, &jwks, None),
+        cfg,
+    );
+    let cmd = format!("touch {}; sleep 600", s("ready"));
+    let dir = std::path::PathBuf::from(s("dir"));
+    let report = r.run(&request(&["sh", "-c", &cmd], &dir)).await;
+    panic!("the runner was to be killed while its command ran, yet it ended: {report:?}");
 }
