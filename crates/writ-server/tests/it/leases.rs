@@ -224,3 +224,45 @@ async fn the_sweep_resumes_after_a_restart() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_of_an_older_schema_is_rebuilt_from_the_ledger() {
+    let (srv, agent, gate) = provisioned(1).await;
+    let execution = short_execution(&srv, &agent, &gate).await;
+    wait_for_lease_end(&srv, &execution).await;
+    let config = srv.state.config.clone();
+    let (dir, admin, key) = srv.stop().await;
+
+    // The index as the release before lease state kept it (schema version 0): no lease
+    // columns, no writ exp, and every ledger entry counted as indexed.
+    let db = rusqlite::Connection::open(config.data_dir.join("index.db")).unwrap();
+    db.execute_batch(
+        "DROP TABLE executions;
+         CREATE TABLE executions (
+             execution TEXT PRIMARY KEY, parent TEXT, root TEXT NOT NULL,
+             traceparent TEXT NOT NULL, principal TEXT NOT NULL,
+             decision_index INTEGER NOT NULL, gate TEXT) WITHOUT ROWID;
+         ALTER TABLE writs DROP COLUMN exp;
+         PRAGMA user_version = 0;",
+    )
+    .unwrap();
+    drop(db);
+
+    // Rebuilt from the ledger on start: the execution and its lease end are known again, and
+    // the sweep does not end it a second time.
+    let srv = TestServer::start_in(dir, config, admin, key).await;
+    let (st, answer) = srv.renew(&agent, &execution, &gate).await;
+    assert_eq!(
+        (st, answer["reason_code"].clone()),
+        (403, json!("lease_ended")),
+        "{answer}"
+    );
+    let later = short_execution(&srv, &agent, &gate).await;
+    wait_for_lease_end(&srv, &later).await;
+    assert_eq!(entries_of(&srv, "lease.ended", &execution).len(), 1);
+    let (st, proof) = srv.proof(&agent, &execution).await;
+    assert_eq!(st, 200, "{proof}");
+    // The writ log was kept: the proof bundle still carries the writ.
+    assert!(proof["writ"].is_string(), "{proof}");
+    srv.stop().await;
+}
