@@ -22,6 +22,10 @@
 //!
 //! The index uses `synchronous=NORMAL`: an OS crash may lose its last transactions, which the
 //! follower then indexes again from the ledger.
+//!
+//! It also keeps each execution's lease state (allowed, decided at, last renewal, writ `exp`,
+//! first receipt, lease end) for the lease sweep (`lease.rs`), and the closing locks under
+//! which receipts, renewals and lease ends are decided and recorded ([`ExecIndex::lock_closing`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
