@@ -239,6 +239,9 @@ pub(crate) fn to_cedar(
             env.push((k.to_owned(), string(v.as_str())));
         }
     }
+    if let Some(c) = e.containment {
+        env.push(("containment".to_owned(), string(c.as_str())));
+    }
     let env =
         RestrictedExpression::new_record(env).map_err(|e| MapError::Invalid(e.to_string()))?;
 

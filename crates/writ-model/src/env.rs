@@ -28,6 +28,45 @@ pub struct EnvironmentClaims {
     pub k8s_namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k8s_pod: Option<String>,
+    /// Whether the gate contains what it runs (the command runner attests it): absent when the
+    /// gate says nothing about it, so attestations and writs made before the claim existed
+    /// still verify.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_containment"
+    )]
+    pub containment: Option<Containment>,
+}
+
+/// `containment`, when the field is there, must be one of its two values (`null` included
+/// in what is refused: the claim is absent or says something).
+fn present_containment<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Containment>, D::Error> {
+    Containment::deserialize(d).map(Some)
+}
+
+/// How far a gate contains the process it runs, as the gate attests it (`context.env.containment`).
+/// Spelled in lowercase only; any other spelling is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Containment {
+    /// Fully in force: namespaces, Landlock scoping, nothing outlives the execution.
+    Contained,
+    /// The operator opted into a weaker mode (`writ exec --allow-uncontained`) and containment
+    /// is not fully in force.
+    Uncontained,
+}
+
+impl Containment {
+    /// The claim's value: `contained` or `uncontained`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Containment::Contained => "contained",
+            Containment::Uncontained => "uncontained",
+        }
+    }
 }
 
 impl EnvironmentClaims {
@@ -41,6 +80,7 @@ impl EnvironmentClaims {
             binary_sha256: None,
             k8s_namespace: None,
             k8s_pod: None,
+            containment: None,
         }
     }
 }
@@ -109,6 +149,39 @@ mod tests {
     }
 
     #[test]
+    fn containment_is_optional_spelled_in_lowercase_and_nothing_else() {
+        // Absent: claims (and attestations) made before the claim existed read as before.
+        let c: EnvironmentClaims = serde_json::from_str(r#"{"gate":"gate:g","zone":"z"}"#).unwrap();
+        assert_eq!(c.containment, None);
+        for (text, want) in [
+            ("contained", Containment::Contained),
+            ("uncontained", Containment::Uncontained),
+        ] {
+            let json = format!(r#"{{"containment":"{text}","gate":"gate:g","zone":"z"}}"#);
+            let c: EnvironmentClaims = serde_json::from_str(&json).unwrap();
+            assert_eq!(c.containment, Some(want));
+            assert_eq!(want.as_str(), text);
+            assert_eq!(crate::canonical::to_canonical_string(&c).unwrap(), json);
+        }
+        for bad in [
+            r#""Contained""#,
+            r#""UNCONTAINED""#,
+            r#""partial""#,
+            r#""""#,
+            r#"" contained""#,
+            "true",
+            "null",
+            "1",
+        ] {
+            let json = format!(r#"{{"containment":{bad},"gate":"gate:g","zone":"z"}}"#);
+            assert!(
+                serde_json::from_str::<EnvironmentClaims>(&json).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
+
+    #[test]
     fn signing_input_depends_on_every_claim() {
         let a = EnvironmentClaims::new("dev".parse().unwrap(), "gate:g".parse().unwrap());
         let mut b = a.clone();
@@ -116,6 +189,12 @@ mod tests {
         assert_ne!(
             EnvironmentAttestation::signing_input(&a, 1, "k").unwrap(),
             EnvironmentAttestation::signing_input(&b, 1, "k").unwrap()
+        );
+        let mut u = a.clone();
+        u.containment = Some(Containment::Uncontained);
+        assert_ne!(
+            EnvironmentAttestation::signing_input(&a, 1, "k").unwrap(),
+            EnvironmentAttestation::signing_input(&u, 1, "k").unwrap()
         );
         assert_ne!(
             EnvironmentAttestation::signing_input(&a, 1, "k").unwrap(),

@@ -29,7 +29,7 @@ pub mod request;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use decision::{Decision, DecisionCode, DecisionRecord, DecisionRecordType};
-pub use env::{EnvironmentAttestation, EnvironmentClaims};
+pub use env::{Containment, EnvironmentAttestation, EnvironmentClaims};
 pub use error::{CanonicalError, IdError};
 pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};

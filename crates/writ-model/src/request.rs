@@ -84,6 +84,9 @@ impl AuthorizeRequest {
         if let Some(v) = &e.binary_sha256 {
             member("binary_sha256", v, &mut out);
         }
+        if let Some(c) = e.containment {
+            member("containment", c.as_str(), &mut out);
+        }
         member("gate", e.gate.as_str(), &mut out);
         for (name, v) in [
             ("host", &e.host),

@@ -37,6 +37,12 @@ pub struct ServerConfig {
     /// Seconds a request's body may take to arrive, and the longest a write to a client that
     /// stopped reading may wait before its connection is closed (`WRIT_BODY_READ_TIMEOUT_SECS`).
     pub body_read_timeout_secs: u64,
+    /// Seconds between two sweeps for executions whose lease ran out without a receipt
+    /// (`WRIT_LEASE_SWEEP_SECS`); see `lease.rs`.
+    pub lease_sweep_secs: u64,
+    /// Seconds a lease may be overdue before the sweep ends it (`WRIT_LEASE_GRACE_SECS`): room
+    /// for a receipt or renewal on its way.
+    pub lease_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -61,6 +67,8 @@ impl Default for ServerConfig {
             max_connections: 1024,
             header_read_timeout_secs: 15,
             body_read_timeout_secs: 30,
+            lease_sweep_secs: 5,
+            lease_grace_secs: 10,
         }
     }
 }
@@ -120,6 +128,12 @@ impl ServerConfig {
         if let Some(v) = env("WRIT_BODY_READ_TIMEOUT_SECS") {
             cfg.body_read_timeout_secs = num("WRIT_BODY_READ_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = env("WRIT_LEASE_SWEEP_SECS") {
+            cfg.lease_sweep_secs = num("WRIT_LEASE_SWEEP_SECS", v)?;
+        }
+        if let Some(v) = env("WRIT_LEASE_GRACE_SECS") {
+            cfg.lease_grace_secs = num("WRIT_LEASE_GRACE_SECS", v)?;
+        }
         match (env("WRIT_TLS_CERT"), env("WRIT_TLS_KEY")) {
             (Some(cert), Some(key)) => {
                 cfg.tls = Some(TlsConfig {
@@ -160,6 +174,14 @@ impl ServerConfig {
                 "header_read_timeout_secs and body_read_timeout_secs must be at least 1".into(),
             ));
         }
+        if self.lease_sweep_secs == 0 {
+            return Err(ServerError::Config(
+                "lease_sweep_secs must be at least 1".into(),
+            ));
+        }
+        if i64::try_from(self.lease_grace_secs).is_err() {
+            return Err(ServerError::Config("lease_grace_secs is too large".into()));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ServerError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -198,6 +220,18 @@ mod tests {
         assert_eq!(cfg.max_connections, 64);
         assert!(
             ServerConfig::load(None, |k| (k == "WRIT_MAX_CONNECTIONS")
+                .then(|| "0".to_string()))
+            .is_err()
+        );
+        let cfg = ServerConfig::load(None, |k| match k {
+            "WRIT_LEASE_SWEEP_SECS" => Some("2".to_string()),
+            "WRIT_LEASE_GRACE_SECS" => Some("0".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((cfg.lease_sweep_secs, cfg.lease_grace_secs), (2, 0));
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_LEASE_SWEEP_SECS")
                 .then(|| "0".to_string()))
             .is_err()
         );

@@ -22,6 +22,10 @@
 //!
 //! The index uses `synchronous=NORMAL`: an OS crash may lose its last transactions, which the
 //! follower then indexes again from the ledger.
+//!
+//! It also keeps each execution's lease state (allowed, decided at, last renewal, writ `exp`,
+//! first receipt, lease end) for the lease sweep (`lease.rs`), and the closing locks under
+//! which receipts, renewals and lease ends are decided and recorded ([`ExecIndex::lock_closing`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -36,6 +40,7 @@ use writ_ledger::Ledger;
 use writ_model::{ExecutionId, Lineage};
 
 use crate::error::ServerError;
+use crate::lease::LEASE_EXPIRED;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (
@@ -45,9 +50,17 @@ CREATE TABLE IF NOT EXISTS executions (
     traceparent TEXT NOT NULL,
     principal TEXT NOT NULL,
     decision_index INTEGER NOT NULL,
-    gate TEXT
+    gate TEXT,
+    allowed INTEGER NOT NULL DEFAULT 0,
+    decided_at INTEGER,
+    renewed_at INTEGER,
+    receipt_index INTEGER,
+    ended_index INTEGER,
+    expired_index INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent) WHERE parent IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_open ON executions(decided_at)
+    WHERE allowed = 1 AND receipt_index IS NULL AND ended_index IS NULL;
 CREATE TABLE IF NOT EXISTS execution_entries (
     execution TEXT NOT NULL,
     ledger_index INTEGER NOT NULL,
@@ -56,7 +69,8 @@ CREATE TABLE IF NOT EXISTS execution_entries (
 CREATE TABLE IF NOT EXISTS writs (
     execution TEXT PRIMARY KEY,
     offset INTEGER NOT NULL,
-    len INTEGER NOT NULL
+    len INTEGER NOT NULL,
+    exp INTEGER
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS follower (
     id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -65,6 +79,16 @@ CREATE TABLE IF NOT EXISTS follower (
 );
 INSERT OR IGNORE INTO follower (id, indexed, writs_len) VALUES (0, 0, 0);
 ";
+
+/// The index's schema version (`PRAGMA user_version`). An index of an older version is rebuilt
+/// from the ledger on open: its executions and their links are dropped and the follower starts
+/// again from entry 0 (the writ log and its places are kept). Version 2 added what lease expiry
+/// needs (allowed, decided_at, renewed_at, receipt_index, ended_index, expired_index, and each
+/// writ's exp).
+const SCHEMA_VERSION: i64 = 2;
+
+/// How many stripes the closing locks have (see [`ExecIndex::lock_closing`]).
+const CLOSING_STRIPES: usize = 64;
 
 /// The writ log's file name, beside the index.
 pub const WRIT_LOG: &str = "writs.log";
@@ -101,6 +125,14 @@ pub struct ExecRow {
 struct EntryRefs<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
+    /// `decision` records: allow or deny.
+    #[serde(borrow)]
+    decision: Option<Cow<'a, str>>,
+    /// The time the entry was made at (decisions, refusals, lease ends).
+    now: Option<i64>,
+    /// `lease.ended`: why.
+    #[serde(borrow)]
+    reason_code: Option<Cow<'a, str>>,
     /// `decision` records: the request carries principal and lineage.
     request: Option<RequestRefs>,
     /// `authorize.refused`.
@@ -135,10 +167,23 @@ struct ReceiptBodyRefs {
     execution: ExecutionId,
 }
 
-/// What an entry contributes: a new execution (with its principal and gate), or a link to one.
+/// An execution's first record (or, for a known execution, a lease renewal's decision).
+struct Recorded {
+    lineage: Lineage,
+    principal: String,
+    gate: Option<String>,
+    /// A `decision` whose answer is allow.
+    allowed: bool,
+    /// The record's time.
+    now: Option<i64>,
+}
+
+/// What an entry contributes: a new execution (or a renewal of one), or a link to one.
 enum Indexed {
-    Execution(Lineage, String, Option<String>),
-    Link(ExecutionId),
+    Execution(Recorded),
+    Receipt(ExecutionId),
+    /// A lease end, and whether the sweep recorded it (`lease_expired`).
+    LeaseEnded(ExecutionId, bool),
     Nothing,
 }
 
@@ -150,19 +195,33 @@ fn refs_of(entry: &[u8]) -> Indexed {
         "decision" => match r.request {
             Some(RequestRefs {
                 principal,
-                lineage: Some(l),
+                lineage: Some(lineage),
                 env,
-            }) => Indexed::Execution(l, principal, env.map(|e| e.gate)),
+            }) => Indexed::Execution(Recorded {
+                lineage,
+                principal,
+                gate: env.map(|e| e.gate),
+                allowed: r.decision.as_deref() == Some("allow"),
+                now: r.now,
+            }),
             _ => Indexed::Nothing,
         },
         "authorize.refused" => match (r.lineage, r.principal) {
-            (Some(l), Some(p)) => Indexed::Execution(l, p, r.env.map(|e| e.gate)),
+            (Some(lineage), Some(principal)) => Indexed::Execution(Recorded {
+                lineage,
+                principal,
+                gate: r.env.map(|e| e.gate),
+                allowed: false,
+                now: r.now,
+            }),
             _ => Indexed::Nothing,
         },
         "receipt" => r
             .receipt
-            .map_or(Indexed::Nothing, |rc| Indexed::Link(rc.body.execution)),
-        "lease.ended" => r.execution.map_or(Indexed::Nothing, Indexed::Link),
+            .map_or(Indexed::Nothing, |rc| Indexed::Receipt(rc.body.execution)),
+        "lease.ended" => r.execution.map_or(Indexed::Nothing, |e| {
+            Indexed::LeaseEnded(e, r.reason_code.as_deref() == Some(LEASE_EXPIRED))
+        }),
         _ => Indexed::Nothing,
     }
 }
@@ -240,6 +299,21 @@ impl WritLog {
     }
 }
 
+/// The `exp` claim of a writ this control plane issued (`None` if the token does not parse; the
+/// lease sweep then assumes the longest lifetime a writ may have).
+fn writ_exp(token: &str) -> Option<i64> {
+    use base64::Engine;
+    #[derive(Deserialize)]
+    struct Exp {
+        exp: i64,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Exp>(&bytes).ok().map(|e| e.exp)
+}
+
 /// Indexes entries `first..` and the writs' places in the writ log, and records the new
 /// follower position, in `tx`.
 fn index_batch(
@@ -251,44 +325,74 @@ fn index_batch(
     writs_len: u64,
 ) -> rusqlite::Result<()> {
     let mut row_stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index, gate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR IGNORE INTO executions (execution, parent, root, traceparent, principal, decision_index, gate, allowed, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut link_stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO execution_entries (execution, ledger_index) VALUES (?1, ?2)",
     )?;
+    let mut renewed_stmt = tx.prepare_cached(
+        "UPDATE executions SET renewed_at = max(coalesce(renewed_at, ?2), ?2) WHERE execution = ?1",
+    )?;
+    let mut receipt_stmt = tx.prepare_cached(
+        "UPDATE executions SET receipt_index = ?2 WHERE execution = ?1 AND receipt_index IS NULL",
+    )?;
+    let mut ended_stmt = tx.prepare_cached(
+        "UPDATE executions SET ended_index = ?2 WHERE execution = ?1 AND ended_index IS NULL",
+    )?;
+    let mut expired_stmt = tx.prepare_cached(
+        "UPDATE executions SET expired_index = ?2 WHERE execution = ?1 AND expired_index IS NULL",
+    )?;
     for (index, entry) in (first..).zip(entries) {
         crate::exec_search::index_entry(tx, index, entry)?;
         match refs_of(entry) {
-            Indexed::Execution(l, principal, gate) => {
+            Indexed::Execution(r) => {
+                let execution = r.lineage.execution.to_string();
                 let inserted = row_stmt.execute(params![
-                    l.execution.to_string(),
-                    l.parent.map(|p| p.to_string()),
-                    l.root.to_string(),
-                    l.traceparent,
-                    principal,
+                    execution,
+                    r.lineage.parent.map(|p| p.to_string()),
+                    r.lineage.root.to_string(),
+                    r.lineage.traceparent,
+                    r.principal,
                     to_i64(index),
-                    gate
+                    r.gate,
+                    r.allowed,
+                    r.now
                 ])?;
-                // A later decision about a known execution is a lease renewal.
+                // A later decision about a known execution is a lease renewal; an allowed one
+                // extends its lease from its time.
                 if inserted == 0 {
-                    link_stmt.execute(params![l.execution.to_string(), to_i64(index)])?;
+                    link_stmt.execute(params![execution, to_i64(index)])?;
+                    if let (true, Some(now)) = (r.allowed, r.now) {
+                        renewed_stmt.execute(params![execution, now])?;
+                    }
                 }
             }
-            Indexed::Link(execution) => {
-                link_stmt.execute(params![execution.to_string(), to_i64(index)])?;
+            Indexed::Receipt(execution) => {
+                let execution = execution.to_string();
+                link_stmt.execute(params![execution, to_i64(index)])?;
+                receipt_stmt.execute(params![execution, to_i64(index)])?;
+            }
+            Indexed::LeaseEnded(execution, expired) => {
+                let execution = execution.to_string();
+                link_stmt.execute(params![execution, to_i64(index)])?;
+                ended_stmt.execute(params![execution, to_i64(index)])?;
+                if expired {
+                    expired_stmt.execute(params![execution, to_i64(index)])?;
+                }
             }
             Indexed::Nothing => {}
         }
     }
     let mut writ_stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO writs (execution, offset, len) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO writs (execution, offset, len, exp) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for ((execution, _), (offset, len)) in writs.iter().zip(placed) {
+    for ((execution, token), (offset, len)) in writs.iter().zip(placed) {
         writ_stmt.execute(params![
             execution.to_string(),
             to_i64(*offset),
-            to_i64(*len)
+            to_i64(*len),
+            writ_exp(token)
         ])?;
     }
     tx.prepare_cached("UPDATE follower SET indexed = ?1, writs_len = ?2 WHERE id = 0")?
@@ -331,7 +435,21 @@ struct Shared {
     indexed: tokio::sync::watch::Sender<u64>,
     /// The last failure of the follower, cleared by its next success.
     failure: Mutex<Option<String>>,
+    /// Receipts, lease ends and renewals recorded by this process that the follower may not
+    /// have indexed yet (dropped once it has): what a closing decides on besides the index.
+    recent: Mutex<HashMap<ExecutionId, Recent>>,
     stop: AtomicBool,
+}
+
+/// What this process recorded about an execution since the follower's position.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recent {
+    receipt_index: Option<u64>,
+    ended_index: Option<u64>,
+    expired_index: Option<u64>,
+    renewed_at: Option<i64>,
+    /// The highest ledger index among them.
+    last: u64,
 }
 
 fn follower_loop(
@@ -412,6 +530,11 @@ fn follower_loop(
                         .collect();
                     (carried, placed) = kept.into_iter().unzip();
                 }
+                shared
+                    .recent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|_, r| r.last >= indexed);
                 // The failure goes first: whoever wakes on the new position (a reader waiting
                 // to catch up) must not find the failure that has just ended.
                 shared
@@ -444,6 +567,128 @@ pub struct ExecIndex {
     notes: Mutex<mpsc::Sender<ExecutionId>>,
     shared: Arc<Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The ledger's size when the index opened: closings wait until the index holds what an
+    /// earlier process recorded.
+    opened_at: u64,
+    /// Serialize everything that closes or extends an execution (see [`ExecIndex::lock_closing`]).
+    closing: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// What the index knows about an execution's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseState {
+    /// The first decision allowed it (a writ was issued).
+    pub allowed: bool,
+    /// The time of that decision.
+    pub decided_at: Option<i64>,
+    /// The time of the last allowed renewal.
+    pub renewed_at: Option<i64>,
+    /// The writ's `exp`, when its copy is kept.
+    pub exp: Option<i64>,
+    /// The ledger index of its first receipt.
+    pub receipt_index: Option<u64>,
+    /// The ledger index of its (first) lease end.
+    pub ended_index: Option<u64>,
+    /// The ledger index of its lease end by the sweep (`lease_expired`): its gate was taken for
+    /// gone, and no receipt is taken after it. (A lease end for withdrawn trust is followed by
+    /// the gate's receipt of the termination.)
+    pub expired_index: Option<u64>,
+}
+
+impl LeaseState {
+    /// When the lease runs out: the writ's `exp` (or, without it, the longest a writ decided
+    /// then may live) or the last renewal plus a writ's lifetime, whichever is later.
+    pub fn lease_until(&self, lifetime_secs: i64, max_lifetime_secs: i64) -> i64 {
+        let first = self.exp.unwrap_or_else(|| {
+            self.decided_at
+                .unwrap_or(0)
+                .saturating_add(max_lifetime_secs)
+        });
+        self.renewed_at
+            .map_or(first, |r| first.max(r.saturating_add(lifetime_secs)))
+    }
+
+    /// It got a receipt or its lease ended.
+    pub fn closed(&self) -> bool {
+        self.receipt_index.is_some() || self.ended_index.is_some()
+    }
+}
+
+/// What is being recorded about an execution under its closing lock.
+#[derive(Debug, Clone, Copy)]
+pub enum Closing {
+    /// A gate's receipt at this ledger index.
+    Receipt(u64),
+    /// A lease end at this ledger index; `true` when the sweep recorded it (`lease_expired`).
+    LeaseEnded(u64, bool),
+    /// An allowed renewal at this ledger index, decided at this time.
+    Renewed(u64, i64),
+}
+
+/// Held while an execution's lease is read and a closing (or renewal) is recorded; see
+/// [`ExecIndex::lock_closing`].
+pub struct ClosingGuard<'a> {
+    index: &'a ExecIndex,
+    execution: ExecutionId,
+    _held: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl ClosingGuard<'_> {
+    /// The execution's lease as recorded so far (indexed, and recorded by this process since),
+    /// or `None` for an execution not indexed.
+    pub fn state(&self) -> Result<Option<LeaseState>, ServerError> {
+        let recent = self
+            .index
+            .shared
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&self.execution)
+            .copied();
+        let Some(mut st) = self.index.lease_state(self.execution)? else {
+            return Ok(None);
+        };
+        if let Some(r) = recent {
+            st.receipt_index = st.receipt_index.or(r.receipt_index);
+            st.ended_index = st.ended_index.or(r.ended_index);
+            st.expired_index = st.expired_index.or(r.expired_index);
+            st.renewed_at = match (st.renewed_at, r.renewed_at) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(Some(st))
+    }
+
+    /// Notes what was just recorded (durably) about the execution, so that whoever takes the
+    /// lock next sees it before the follower has indexed it.
+    pub fn recorded(&self, what: Closing) {
+        let mut recent = self
+            .index
+            .shared
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let r = recent.entry(self.execution).or_default();
+        let at = match what {
+            Closing::Receipt(i) => {
+                r.receipt_index = r.receipt_index.or(Some(i));
+                i
+            }
+            Closing::LeaseEnded(i, expired) => {
+                r.ended_index = r.ended_index.or(Some(i));
+                if expired {
+                    r.expired_index = r.expired_index.or(Some(i));
+                }
+                i
+            }
+            Closing::Renewed(i, now) => {
+                r.renewed_at = Some(r.renewed_at.map_or(now, |t| t.max(now)));
+                i
+            }
+        };
+        r.last = r.last.max(at);
+    }
 }
 
 impl Drop for ExecIndex {
@@ -469,22 +714,71 @@ fn index_err(e: impl std::fmt::Display) -> ServerError {
     ServerError::Config(format!("execution index: {e}"))
 }
 
+/// Brings an index of an older schema to [`SCHEMA_VERSION`]: its executions and links are
+/// dropped and indexed again from the ledger; the writ log and its places stay (each writ's
+/// `exp` is read back from the log).
+fn migrate(conn: &Connection, path: &Path) -> Result<(), ServerError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return conn.execute_batch(SCHEMA).map_err(Into::into);
+    }
+    let has_follower = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'follower'")?
+        .exists([])?;
+    if has_follower {
+        tracing::info!(index = %path.display(), "the execution index has an older schema; rebuilding it from the ledger");
+    }
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE IF EXISTS executions;
+         DROP TABLE IF EXISTS execution_entries;",
+    )?;
+    let has_writs = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'writs'")?
+        .exists([])?;
+    let writs_have_exp = conn
+        .prepare("SELECT 1 FROM pragma_table_info('writs') WHERE name = 'exp'")?
+        .exists([])?;
+    if has_writs && !writs_have_exp {
+        conn.execute_batch("ALTER TABLE writs ADD COLUMN exp INTEGER")?;
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch("UPDATE follower SET indexed = 0 WHERE id = 0")?;
+    // Each kept writ's exp, from the committed part of the writ log.
+    let log_path = path.with_file_name(WRIT_LOG);
+    if let Ok(file) = std::fs::File::open(&log_path) {
+        let rows: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT execution, offset, len FROM writs WHERE exp IS NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut update = conn.prepare("UPDATE writs SET exp = ?2 WHERE execution = ?1")?;
+        for (execution, offset, len) in rows {
+            let (Ok(id), Ok(offset), Ok(len)) = (
+                execution.parse::<ExecutionId>(),
+                u64::try_from(offset),
+                u64::try_from(len),
+            ) else {
+                continue;
+            };
+            if let Some(exp) = WritLog::read(&file, id, offset, len).and_then(|t| writ_exp(&t)) {
+                update.execute(params![execution, exp])?;
+            }
+        }
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
+    Ok(())
+}
+
 impl ExecIndex {
     /// Opens (or creates) the index at `path` and starts following `ledger` from where the
     /// index stopped. A position beyond the ledger (an index from another ledger) is refused.
     pub fn open(path: &Path, ledger: Arc<Ledger>) -> Result<Self, ServerError> {
         let mut write_conn = open_conn(path)?;
         let search_existed = crate::exec_search::exists(&write_conn)?;
-        write_conn.execute_batch(SCHEMA)?;
+        // An index of an older schema is rebuilt from the ledger (its search rows come back
+        // with it, indexed by the same follower).
+        migrate(&write_conn, path)?;
         write_conn.execute_batch(crate::exec_search::SCHEMA)?;
-        // An index made before executions named their gate gains the column; its older rows
-        // keep NULL there, and readers take the gate from the decision's ledger entry.
-        let has_gate = write_conn
-            .prepare("SELECT 1 FROM pragma_table_info('executions') WHERE name = 'gate'")?
-            .exists([])?;
-        if !has_gate {
-            write_conn.execute_batch("ALTER TABLE executions ADD COLUMN gate TEXT")?;
-        }
         let (indexed, writs_len): (i64, i64) = write_conn.query_row(
             "SELECT indexed, writs_len FROM follower WHERE id = 0",
             [],
@@ -512,8 +806,10 @@ impl ExecIndex {
             pending: Mutex::new(HashMap::new()),
             indexed: tokio::sync::watch::Sender::new(indexed),
             failure: Mutex::new(None),
+            recent: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
         });
+        let opened_at = ledger.size();
         let thread = {
             let (ledger, shared) = (Arc::clone(&ledger), Arc::clone(&shared));
             std::thread::Builder::new()
@@ -527,7 +823,99 @@ impl ExecIndex {
             notes: Mutex::new(tx),
             shared,
             thread: Mutex::new(Some(thread)),
+            opened_at,
+            closing: (0..CLOSING_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
+    }
+
+    /// Takes the closing lock of `execution`: receipts, lease renewals and lease ends of one
+    /// execution are decided and recorded one at a time under it, so an execution whose lease
+    /// ended takes no receipt and no renewal, and one with a receipt is never swept. Waits
+    /// first until the index holds everything recorded before this process started (what this
+    /// process records is seen through [`ClosingGuard::recorded`] until it is indexed).
+    pub async fn lock_closing(
+        &self,
+        execution: ExecutionId,
+    ) -> Result<ClosingGuard<'_>, ServerError> {
+        self.caught_up_to(self.opened_at).await?;
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        execution.hash(&mut h);
+        let stripe = usize::try_from(h.finish() % CLOSING_STRIPES as u64).unwrap_or(0);
+        let lock = self
+            .closing
+            .get(stripe)
+            .ok_or_else(|| index_err("closing lock missing"))?;
+        Ok(ClosingGuard {
+            index: self,
+            execution,
+            _held: lock.lock().await,
+        })
+    }
+
+    /// The execution's lease as indexed (`None` if it is not).
+    pub fn lease_state(&self, execution: ExecutionId) -> Result<Option<LeaseState>, ServerError> {
+        let conn = self.conn();
+        let row = conn
+            .prepare_cached(
+                "SELECT e.allowed, e.decided_at, e.renewed_at, w.exp, e.receipt_index, e.ended_index, e.expired_index
+                 FROM executions e LEFT JOIN writs w ON w.execution = e.execution
+                 WHERE e.execution = ?1",
+            )?
+            .query_row(params![execution.to_string()], |r| {
+                Ok(LeaseState {
+                    allowed: r.get(0)?,
+                    decided_at: r.get(1)?,
+                    renewed_at: r.get(2)?,
+                    exp: r.get(3)?,
+                    receipt_index: r
+                        .get::<_, Option<i64>>(4)?
+                        .and_then(|i| u64::try_from(i).ok()),
+                    ended_index: r
+                        .get::<_, Option<i64>>(5)?
+                        .and_then(|i| u64::try_from(i).ok()),
+                    expired_index: r
+                        .get::<_, Option<i64>>(6)?
+                        .and_then(|i| u64::try_from(i).ok()),
+                })
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Allowed executions with neither receipt nor lease end whose lease ran out before
+    /// `before` (see [`LeaseState::lease_until`]), oldest first, at most `limit`.
+    pub fn expired_leases(
+        &self,
+        before: i64,
+        lifetime_secs: i64,
+        max_lifetime_secs: i64,
+        limit: usize,
+    ) -> Result<Vec<ExecutionId>, ServerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.execution FROM executions e LEFT JOIN writs w ON w.execution = e.execution
+             WHERE e.allowed = 1 AND e.receipt_index IS NULL AND e.ended_index IS NULL
+               AND max(coalesce(w.exp, coalesce(e.decided_at, 0) + ?2),
+                       coalesce(e.renewed_at + ?3, -9223372036854775807)) < ?1
+             ORDER BY e.decided_at LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                before,
+                max_lifetime_secs,
+                lifetime_secs,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?.parse().map_err(index_err)?);
+        }
+        Ok(out)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -590,7 +978,14 @@ impl ExecIndex {
     /// Waits until every entry the ledger held when called is indexed. Fails (instead of
     /// answering from a stale index) when the follower cannot catch up in time.
     pub async fn caught_up(&self) -> Result<(), ServerError> {
-        let target = self.ledger.size();
+        self.caught_up_to(self.ledger.size()).await
+    }
+
+    /// Waits until the first `target` ledger entries are indexed (see [`ExecIndex::caught_up`]).
+    async fn caught_up_to(&self, target: u64) -> Result<(), ServerError> {
+        if self.indexed() >= target {
+            return Ok(());
+        }
         let mut rx = self.shared.indexed.subscribe();
         match tokio::time::timeout(CATCH_UP_TIMEOUT, rx.wait_for(|n| *n >= target)).await {
             Ok(Ok(_)) => Ok(()),

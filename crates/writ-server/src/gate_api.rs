@@ -21,7 +21,7 @@ use writ_model::receipt::Receipt;
 use crate::api::{check_attestation, record, require};
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
-use crate::exec::ExecRow;
+use crate::exec::{Closing, ExecRow};
 use crate::extract::ApiJson;
 use crate::openapi::Access;
 use crate::state::AppState;
@@ -103,8 +103,25 @@ pub async fn post_receipt(
     if execution_gate(&s, &row)?.as_deref() != Some(caller.subject.as_str()) {
         return Err(unknown_execution(execution));
     }
+    // Under the execution's closing lock: a receipt never follows the sweep's lease end (the
+    // control plane took the gate for gone and closed the execution).
+    let guard = s.execs.lock_closing(execution).await.map_err(index_err)?;
+    if let Some(ended) = guard
+        .state()
+        .map_err(index_err)?
+        .and_then(|l| l.expired_index)
+    {
+        return Err(ApiError::conflict(
+            "lease_ended",
+            format!(
+                "the execution's lease ran out and was ended at ledger index {ended} before this receipt arrived; it is closed and takes no receipt"
+            ),
+        ));
+    }
     // The index links the receipt to its execution when it follows the ledger past it.
     let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
+    guard.recorded(Closing::Receipt(index));
+    drop(guard);
     s.events.publish(
         "receipt",
         json!({"execution": execution, "outcome": receipt.body.outcome, "ledger_index": index}),
@@ -147,6 +164,14 @@ pub async fn renew_lease(
         return Err(unknown());
     }
     check_attestation(&s, &body.attestation)?;
+    // Under the execution's closing lock: a lease that has ended is not renewed, and the sweep
+    // sees this renewal before it decides the lease ran out.
+    let guard = s.execs.lock_closing(execution).await.map_err(index_err)?;
+    let lease = guard.state().map_err(index_err)?;
+    if let Some(ended) = lease.and_then(|l| l.ended_index) {
+        s.metrics.decision("deny", "lease_ended");
+        return Ok((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": "lease_ended", "reasons": [format!("the execution's lease was ended at ledger index {ended}; it cannot be renewed")], "ledger_index": ended}))).into_response());
+    }
     let entry = s
         .ledger
         .entry(row.decision_index)
@@ -182,6 +207,7 @@ pub async fn renew_lease(
     let (decision, code, reasons, index) = match standing {
         Err(code) => {
             let index = record(&s, &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": jti, "reason_code": code, "now": now})).await?;
+            guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
                 code.to_owned(),
@@ -197,6 +223,9 @@ pub async fn renew_lease(
             })?;
             let rec = writ_authorize::decide(&bundle, &request, now);
             let index = record(&s, &rec).await?;
+            if rec.decision == Decision::Allow {
+                guard.recorded(Closing::Renewed(index, now));
+            }
             (
                 rec.decision,
                 rec.reason_code.as_str().to_owned(),
@@ -205,6 +234,7 @@ pub async fn renew_lease(
             )
         }
     };
+    drop(guard);
     s.metrics.decision(decision.as_str(), &code);
     crate::access_log::decision(
         crate::access_log::DecisionKind::Renewal,

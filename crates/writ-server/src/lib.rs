@@ -18,6 +18,7 @@ pub mod exec_search;
 pub mod executions;
 pub mod extract;
 pub mod gate_api;
+pub mod lease;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
@@ -36,20 +37,24 @@ pub use state::{AppState, init_data_dir};
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
 /// Every acknowledged ledger record is already durable, so nothing acknowledged is lost.
-/// Connections are served within the limits of the configuration (see [`serve`]).
+/// Connections are served within the limits of the configuration (see [`serve`]). The lease
+/// sweep ([`lease`]) runs alongside until then.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = serve::Limits::from_config(&state.config);
+    let sweep = lease::spawn_sweep(Arc::clone(&state));
     let app = api::router(state);
-    serve::serve(
+    let served = serve::serve(
         listener,
         app,
         limits,
         shutdown,
         |tcp| async move { Some(tcp) },
     )
-    .await
+    .await;
+    sweep.stop().await;
+    served
 }

@@ -614,7 +614,8 @@ fn environment_claims() -> Value {
         json!({
             "zone": zone_id(), "gate": gate_id(), "host": string(),
             "image_sha256": string(), "binary_sha256": string(),
-            "k8s_namespace": string(), "k8s_pod": string()
+            "k8s_namespace": string(), "k8s_pod": string(),
+            "containment": {"type": "string", "enum": ["contained", "uncontained"]}
         }),
     )
 }

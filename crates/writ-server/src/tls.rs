@@ -83,8 +83,9 @@ pub async fn run_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = crate::serve::Limits::from_config(&state.config);
+    let sweep = crate::lease::spawn_sweep(Arc::clone(&state));
     let app = crate::api::router(state);
-    crate::serve::serve(listener, app, limits, shutdown, move |tcp: TcpStream| {
+    let served = crate::serve::serve(listener, app, limits, shutdown, move |tcp: TcpStream| {
         let acceptor = acceptor.clone();
         async move {
             let _ = tcp.set_nodelay(true);
@@ -94,7 +95,9 @@ pub async fn run_tls(
             }
         }
     })
-    .await
+    .await;
+    sweep.stop().await;
+    served
 }
 
 #[cfg(test)]

@@ -90,3 +90,56 @@ fn a_normal_record_fits_a_ledger_entry() {
     );
     assert_eq!(v["bundle_sha256"], bundle.digest());
 }
+
+// Issue 12, finding 4: the runner's weaker mode (`--allow-uncontained`) shows in its attested
+// environment, and a policy can refuse to run anything there.
+#[test]
+fn a_policy_can_refuse_commands_the_runner_does_not_contain() {
+    let mut files: std::collections::BTreeMap<String, Vec<u8>> =
+        ["writ.cedarschema", "policies.cedar", "entities.json"]
+            .iter()
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    std::fs::read(default_dir().join(n)).unwrap(),
+                )
+            })
+            .collect();
+    files.insert(
+        "contained.cedar".into(),
+        br#"@id("only-contained-commands")
+@reason("commands run only where the runner contains them")
+forbid (principal, action == Action::"exec", resource)
+when { context.env has containment && context.env.containment == "uncontained" };
+"#
+        .to_vec(),
+    );
+    // Validated strictly against the shipped schema: `context.env.containment` is declared.
+    let bundle = compile(&writ_authorize::BundleSource::from_files(files).unwrap())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let decide_with = |containment: Option<&str>| {
+        let mut env = json!({"zone": "sandbox", "gate": "gate:sandbox-runner"});
+        if let Some(c) = containment {
+            env["containment"] = json!(c);
+        }
+        let r: writ_model::AuthorizeRequest = serde_json::from_value(json!({
+            "principal": "agent:triage-bot",
+            "intent": {"action": "exec", "resource": "cmd:/usr/bin/make", "args": {"argv": ["test"]}},
+            "env": env,
+        }))
+        .unwrap();
+        decide(&bundle, &r, 1_767_225_600)
+    };
+    for allowed in [None, Some("contained")] {
+        let d = decide_with(allowed);
+        assert_eq!(
+            d.decision,
+            writ_model::Decision::Allow,
+            "{allowed:?}: {d:?}"
+        );
+    }
+    let d = decide_with(Some("uncontained"));
+    assert_eq!(d.decision, writ_model::Decision::Deny, "{d:?}");
+    assert_eq!(d.determining, ["only-contained-commands"]);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+}

@@ -172,7 +172,7 @@ proptest! {
         with_lineage in any::<bool>(),
         with_parent in any::<bool>(),
         with_entity in any::<bool>(),
-        env_extras in proptest::collection::vec(any::<bool>(), 5),
+        env_extras in proptest::collection::vec(any::<bool>(), 6),
     ) {
         let bundle = compile(&source(TEST_SCHEMA, &[("p.cedar", &policies.join("\n"))], Some(TEST_ENTITIES))).unwrap();
         let mut v = serde_json::to_value(&request).unwrap();
@@ -201,6 +201,7 @@ proptest! {
             ("binary_sha256", "cd"),
             ("k8s_namespace", "ns"),
             ("k8s_pod", "pod-\u{e9}"),
+            ("containment", "uncontained"),
         ]) {
             if *on {
                 v["env"][name] = value.into();

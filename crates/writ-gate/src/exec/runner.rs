@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use writ_artifact::{VerifiedWrit, WritClaims};
+use writ_model::env::{Containment, EnvironmentAttestation, EnvironmentClaims};
 use writ_model::receipt::Outcome;
 use writ_model::{Clock, ExecutionId, IntentDigest, PrincipalId};
 
@@ -86,6 +87,63 @@ impl RunnerConfig {
             expected_principal: None,
         }
     }
+}
+
+/// An execution allowed and about to start.
+struct Started {
+    execution: ExecutionId,
+    digest: IntentDigest,
+    started_at: i64,
+    /// What the runner attested about containment.
+    containment: Containment,
+}
+
+/// The gate's attestation with the runner's containment claim (renewals carry the same claims
+/// as the authorization, so a re-decision sees them too).
+fn attest(gate: &Gate, containment: Containment) -> Result<EnvironmentAttestation, GateError> {
+    let mut claims = EnvironmentClaims::new(gate.zone().clone(), gate.id().clone());
+    claims.containment = Some(containment);
+    gate.attest_claims(claims)
+}
+
+/// Why this kernel cannot fully contain a command, if it cannot; probed without restricting
+/// anything: Landlock with the launcher's whole ABI (filesystem rules and signal scoping), and
+/// user, PID and mount namespaces neither missing nor switched off (`user.max_*_namespaces` of
+/// 0, `kernel.unprivileged_userns_clone` of 0 for a user other than root).
+pub fn containment_gap() -> Option<String> {
+    use landlock::{ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, Scope};
+    let abi = ABI::V6;
+    let full = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(abi))
+        .and_then(|r| r.scope(Scope::from_all(abi)))
+        .and_then(|r| r.create());
+    if let Err(e) = full {
+        return Some(format!(
+            "Landlock (ABI 6, with signal scoping) is not enforced: {e}"
+        ));
+    }
+    for ns in ["user", "pid", "mnt"] {
+        if !std::path::Path::new(&format!("/proc/self/ns/{ns}")).exists() {
+            return Some(format!("the kernel has no {ns} namespaces"));
+        }
+    }
+    let read = |f: &str| std::fs::read_to_string(f).ok().map(|s| s.trim().to_owned());
+    for f in [
+        "/proc/sys/user/max_user_namespaces",
+        "/proc/sys/user/max_pid_namespaces",
+        "/proc/sys/user/max_mnt_namespaces",
+    ] {
+        if read(f).as_deref() == Some("0") {
+            return Some(format!("namespaces are switched off ({f} is 0)"));
+        }
+    }
+    if !nix::unistd::geteuid().is_root()
+        && read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0")
+    {
+        return Some("unprivileged user namespaces are switched off".into());
+    }
+    None
 }
 
 /// Why governance stopped a running command.
@@ -278,7 +336,10 @@ impl Runner {
         let digest = intent
             .digest()
             .map_err(|e| ExecError::InvalidCommand(format!("intent: {e}")))?;
-        let attestation = self.gate.attest().map_err(ExecError::ControlPlane)?;
+        // The environment says whether the command will be contained: policies may refuse
+        // what runs in the weaker mode (`context.env.containment`).
+        let containment = self.containment();
+        let attestation = attest(&self.gate, containment).map_err(ExecError::ControlPlane)?;
         let options = AuthorizeOptions {
             lifetime_secs: self.config.lifetime_secs,
             ..AuthorizeOptions::default()
@@ -325,8 +386,13 @@ impl Runner {
         };
         let principal = verified.claims().sub.to_string();
         log(Some(execution), Some(&principal), None);
-        self.execute(req, verified, execution, digest, started_at, on_spawn)
-            .await
+        let run = Started {
+            execution,
+            digest,
+            started_at,
+            containment,
+        };
+        self.execute(req, verified, run, on_spawn).await
     }
 
     async fn wait_for_feed(&self) {
@@ -391,7 +457,24 @@ impl Runner {
         }
     }
 
-    fn renewals(&self, jti: String, lease_until: i64) -> mpsc::Receiver<Lease> {
+    /// What the runner attests about containment: `uncontained` when the operator allowed the
+    /// weaker mode and this kernel cannot fully contain the command (see [`containment_gap`]);
+    /// otherwise `contained` (without `--allow-uncontained` the launcher refuses to run an
+    /// uncontained command).
+    pub fn containment(&self) -> Containment {
+        if self.config.allow_uncontained && containment_gap().is_some() {
+            Containment::Uncontained
+        } else {
+            Containment::Contained
+        }
+    }
+
+    fn renewals(
+        &self,
+        jti: String,
+        lease_until: i64,
+        containment: Containment,
+    ) -> mpsc::Receiver<Lease> {
         let (tx, rx) = mpsc::channel(4);
         let cp = self.cp.clone();
         let gate = self.gate.clone();
@@ -405,7 +488,7 @@ impl Runner {
                 let half = Duration::from_secs(u64::try_from(left / 2).unwrap_or(0));
                 let delay = every.min(half).max(Duration::from_millis(500));
                 tokio::time::sleep(delay).await;
-                let msg = match gate.attest() {
+                let msg = match attest(&gate, containment) {
                     Err(e) => Lease::Failed(e.to_string()),
                     Ok(att) => match cp.renew(&token, &jti, &att).await {
                         Ok(Some(u)) => {
@@ -437,11 +520,15 @@ impl Runner {
         &self,
         req: &ExecRequest,
         verified: VerifiedWrit,
-        execution: ExecutionId,
-        digest: IntentDigest,
-        started_at: i64,
+        run: Started,
         on_spawn: impl FnOnce(u32),
     ) -> Result<RunReport, ExecError> {
+        let Started {
+            execution,
+            digest,
+            started_at,
+            containment,
+        } = run;
         let claims = verified.into_claims();
         let sandbox = SandboxArgs {
             landlock: req.fs.is_some(),
@@ -502,7 +589,7 @@ impl Runner {
             .map(|r| tokio::spawn(pump(r, (!capture).then(tokio::io::stderr), capture)));
 
         let mut events = self.events.subscribe();
-        let mut leases = self.renewals(claims.jti.clone(), claims.exp);
+        let mut leases = self.renewals(claims.jti.clone(), claims.exp, containment);
         let grace = self.grace_secs();
         let mut last_contact = Instant::now();
         let mut last_lease_error: Option<String> = None;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use writ_model::receipt::Outcome;
 
-use crate::exec_harness::{Server, config, gate, request, runner, wait_for_file};
+use crate::exec_harness::{GateCreds, Server, config, gate, request, runner, wait_for_file};
 
 /// Each way a process can leave its parent's process group or session, started in the
 /// background by the command: it waits, then writes its file.
@@ -238,4 +238,297 @@ async fn the_command_leads_its_own_session_without_a_terminal() {
     assert_eq!(report.outcome, Outcome::Success, "{out}");
     assert_eq!(out.trim(), "True", "not a session leader");
     srv.stop().await;
+}
+
+/// Where [`a_killed_runner_s_execution_is_ended_by_the_control_plane`] tells its runner process
+/// what to run (JSON); without it, [`killed_runner_child`] does nothing.
+const RUNNER_CHILD_ENV: &str = "WRIT_TEST_KILLED_RUNNER";
+
+// Regression (finding 4a): once its runner was killed, an execution stayed open in the ledger
+// for ever, with neither receipt nor lease end. A runner in a process of its own (this test
+// binary, running `killed_runner_child`) runs a long command with two-second writs and is killed
+// with SIGKILL; the control plane then ends the execution's lease in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_runner_s_execution_is_ended_by_the_control_plane() {
+    let srv = Server::start_with(|c| {
+        c.writ_lifetime_secs = 2;
+        c.lease_sweep_secs = 1;
+        c.lease_grace_secs = 1;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let mut spec = runner_spec(&srv, "agent:doomed").await;
+    spec["dir"] = json!(dir.path());
+    spec["ready"] = json!(ready);
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "exec_containment::killed_runner_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RUNNER_CHILD_ENV, spec.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the runner never started its command"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the runner ended early"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The execution the runner was allowed (its only one).
+    let size = srv.state.ledger.size();
+    let execution = srv
+        .state
+        .ledger
+        .entries(0, size)
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
+        .find(|e| {
+            e["type"] == "decision"
+                && e["decision"] == "allow"
+                && e["request"]["principal"] == "agent:doomed"
+        })
+        .map(|e| {
+            e["request"]["lineage"]["execution"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .unwrap();
+
+    child.start_kill().unwrap(); // SIGKILL
+    let _ = child.wait().await;
+
+    // Polled with a generous bound: the lease (renewed for two seconds at a time) runs out,
+    // the grace passes, and a sweep ends it.
+    let t0 = Instant::now();
+    let ended = loop {
+        let entries = srv.entries_of(&execution).await;
+        if let Some(e) = entries.iter().find(|e| e["type"] == "lease.ended") {
+            assert!(
+                !entries.iter().any(|e| e["type"] == "receipt"),
+                "{entries:?}"
+            );
+            break e.clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no lease.ended for {execution}: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ended["reason_code"], "lease_expired", "{ended}");
+    assert_eq!(ended["execution"], execution.as_str());
+    srv.stop().await;
+}
+
+/// The runner process of [`a_killed_runner_s_execution_is_ended_by_the_control_plane`]: runs a
+/// long command through a real runner until it is killed. Does nothing when run otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the runner process of a_killed_runner_s_execution_is_ended_by_the_control_plane"]
+async fn killed_runner_child() {
+    let Ok(spec) = std::env::var(RUNNER_CHILD_ENV) else {
+        return;
+    };
+    let (spec, r) = runner_from_spec(&spec, |cfg| {
+        cfg.lifetime_secs = Some(2);
+        cfg.renew_every = Duration::from_millis(500);
+    });
+    let s = |k: &str| spec[k].as_str().unwrap().to_owned();
+    let cmd = format!("touch {}; sleep 600", s("ready"));
+    let dir = std::path::PathBuf::from(s("dir"));
+    let report = r.run(&request(&["sh", "-c", &cmd], &dir)).await;
+    panic!("the runner was to be killed while its command ran, yet it ended: {report:?}");
+}
+
+/// What a test hands a runner in a process of its own: the server, the principal's and the
+/// gate's credentials, the keys.
+async fn runner_spec(srv: &Server, principal: &str) -> serde_json::Value {
+    let token = srv.add_principal(principal, "sandbox").await;
+    let creds = srv.add_gate("gate:runner", "sandbox").await;
+    json!({
+        "base": srv.base, "token": token, "gate_token": creds.token, "gate": creds.id,
+        "zone": creds.zone, "key": hex::encode(creds.key.to_bytes()), "jwks": srv.jwks().await,
+    })
+}
+
+/// The runner a [`runner_spec`] describes (in the process that runs it), with [`config`]'s
+/// settings changed by `tweak`.
+fn runner_from_spec(
+    spec: &str,
+    tweak: impl FnOnce(&mut writ_gate::exec::RunnerConfig),
+) -> (serde_json::Value, writ_gate::exec::Runner) {
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap();
+    let s = |k: &str| spec[k].as_str().unwrap().to_owned();
+    let key: [u8; 32] = hex::decode(s("key")).unwrap().try_into().unwrap();
+    let creds = GateCreds {
+        id: s("gate"),
+        zone: s("zone"),
+        key: ed25519_dalek::SigningKey::from_bytes(&key),
+        token: s("gate_token"),
+    };
+    let jwks: writ_artifact::Jwks = serde_json::from_value(spec["jwks"].clone()).unwrap();
+    let mut cfg = config(&s("token"), &creds.token);
+    tweak(&mut cfg);
+    let r = runner(
+        writ_gate::ControlPlane::with_timeout(s("base"), Duration::from_secs(5)),
+        gate(&creds, &jwks, None),
+        cfg,
+    );
+    (spec, r)
+}
+
+/// Where [`an_uncontained_runner_says_so_and_a_policy_can_refuse_it`] tells its runner process
+/// what to run (JSON); without it, [`uncontained_runner_child`] does nothing.
+const UNCONTAINED_CHILD_ENV: &str = "WRIT_TEST_UNCONTAINED_RUNNER";
+
+/// Activates the default bundle plus a policy that refuses commands the runner does not
+/// contain.
+async fn activate_contained_only(srv: &Server) {
+    let key = writ_authorize::BundleSigningKey::from_seed([7; 32]);
+    let root =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
+    let mut raw = std::collections::BTreeMap::new();
+    for name in ["writ.cedarschema", "policies.cedar", "entities.json"] {
+        raw.insert(name.to_owned(), std::fs::read(root.join(name)).unwrap());
+    }
+    raw.insert(
+        "contained.cedar".to_owned(),
+        br#"@id("only-contained-commands")
+@reason("commands run only where the runner contains them")
+forbid (principal, action == Action::"exec", resource)
+when { context.env has containment && context.env.containment == "uncontained" };
+"#
+        .to_vec(),
+    );
+    let bundle =
+        writ_authorize::compile(&writ_authorize::BundleSource::from_files(raw.clone()).unwrap())
+            .unwrap();
+    let mut files = serde_json::Map::new();
+    for (name, bytes) in raw {
+        files.insert(name, json!(String::from_utf8(bytes).unwrap()));
+    }
+    files.insert(
+        "bundle.sig".into(),
+        json!(key.sign(bundle.digest()).to_json()),
+    );
+    srv.admin(
+        "POST",
+        "/v1/admin/bundles/activate",
+        json!({"files": files}),
+    )
+    .await;
+}
+
+/// The decision records about `principal`'s executions, oldest first.
+fn decisions_of(srv: &Server, principal: &str) -> Vec<serde_json::Value> {
+    let size = srv.state.ledger.size();
+    srv.state
+        .ledger
+        .entries(0, size)
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
+        .filter(|e| e["type"] == "decision" && e["request"]["principal"] == principal)
+        .collect()
+}
+
+// Issue 12, finding 4: the weaker mode (`--allow-uncontained`) was not visible to policies. The
+// runner attests `containment`: `contained` where the kernel contains the command (here),
+// `uncontained` where it cannot and the operator allowed the weaker mode — shown by a runner in
+// a user namespace of its own where namespaces are switched off (`user.max_user_namespaces` 0),
+// which a policy then refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncontained_runner_says_so_and_a_policy_can_refuse_it() {
+    let srv = Server::start().await;
+    activate_contained_only(&srv).await;
+    let spec = runner_spec(&srv, "agent:loose").await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // This kernel contains the command: with --allow-uncontained too, the runner says so.
+    let (_, r) = runner_from_spec(&spec.to_string(), |c| c.allow_uncontained = true);
+    assert_eq!(r.containment(), writ_model::env::Containment::Contained);
+    let report = r.run(&request(&["true"], dir.path())).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Success);
+    let decisions = decisions_of(&srv, "agent:loose");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        decisions[0]["request"]["env"]["containment"], "contained",
+        "{}",
+        decisions[0]
+    );
+    assert_eq!(decisions[0]["decision"], "allow");
+    // Renewals carry the claim too (the policy sees it on every re-decision).
+
+    // Where namespaces are switched off, the weaker mode shows and the policy refuses it.
+    let result = dir.path().join("result.json");
+    let mut child_spec = spec.clone();
+    child_spec["dir"] = json!(dir.path());
+    child_spec["result"] = json!(result);
+    let status = tokio::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "exec_containment::uncontained_runner_child",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env(UNCONTAINED_CHILD_ENV, child_spec.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "the runner process failed: {status}");
+    let answer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&result).unwrap()).unwrap();
+    assert_eq!(answer["containment"], "uncontained", "{answer}");
+    assert_eq!(answer["denied"], "policy_forbid", "{answer}");
+    let decisions = decisions_of(&srv, "agent:loose");
+    assert_eq!(decisions.len(), 2);
+    let refused = &decisions[1];
+    assert_eq!(refused["request"]["env"]["containment"], "uncontained");
+    assert_eq!(refused["decision"], "deny");
+    assert_eq!(refused["determining"], json!(["only-contained-commands"]));
+    srv.stop().await;
+}
+
+/// The runner process of [`an_uncontained_runner_says_so_and_a_policy_can_refuse_it`]: asks to
+/// run a command with `--allow-uncontained` and writes what happened. Does nothing when run
+/// otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the runner process of an_uncontained_runner_says_so_and_a_policy_can_refuse_it"]
+async fn uncontained_runner_child() {
+    let Ok(spec) = std::env::var(UNCONTAINED_CHILD_ENV) else {
+        return;
+    };
+    let (spec, r) = runner_from_spec(&spec, |c| c.allow_uncontained = true);
+    let dir = std::path::PathBuf::from(spec["dir"].as_str().unwrap());
+    let containment = r.containment().as_str();
+    let answer = match r.run(&request(&["true"], &dir)).await {
+        Err(writ_gate::exec::ExecError::Denied { code, .. }) => {
+            json!({"containment": containment, "denied": code})
+        }
+        Ok(report) => {
+            json!({"containment": containment, "outcome": format!("{:?}", report.outcome)})
+        }
+        Err(e) => json!({"containment": containment, "error": e.to_string()}),
+    };
+    std::fs::write(spec["result"].as_str().unwrap(), answer.to_string()).unwrap();
 }

@@ -18,6 +18,8 @@ pub struct Server {
     pub base: String,
     pub admin: String,
     pub dir: tempfile::TempDir,
+    /// The running server's state (its ledger, read directly by tests).
+    pub state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -73,6 +75,7 @@ impl Server {
             base,
             admin: report.admin_token,
             dir,
+            state,
             shutdown: Some(tx),
             task: Some(task),
         };

@@ -11,6 +11,7 @@ mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
+mod leases;
 mod numbers;
 mod routes;
 mod status;
