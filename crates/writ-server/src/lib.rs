@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod api;
+pub mod attest;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -18,8 +19,10 @@ pub mod exec_search;
 pub mod executions;
 pub mod extract;
 pub mod gate_api;
+pub mod guard;
 pub mod metrics;
 pub mod openapi;
+pub mod record;
 pub mod serve;
 pub mod state;
 pub mod status;

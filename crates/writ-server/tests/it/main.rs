@@ -11,6 +11,7 @@ mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
+mod modules;
 mod numbers;
 mod routes;
 mod status;
