@@ -16,11 +16,12 @@ use writ_authorize::BundleError;
 use writ_model::request::AuthorizeRequest;
 use writ_model::{GateId, PrincipalId, ZoneId};
 
-use crate::api::{record, require};
+use crate::auth::Access;
 use crate::auth::{Caller, Scope, new_token, token_hash};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::openapi::Access;
+use crate::guard::require;
+use crate::record::record;
 use crate::state::{
     AppState, BundleFiles, SETTING_ACTIVE_BUNDLE, SETTING_KILL_SWITCH, source_from_files,
 };

@@ -8,9 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
@@ -19,17 +16,17 @@ use writ_model::env::EnvironmentAttestation;
 use writ_model::request::{Actor, AuthorizeRequest};
 use writ_model::{ExecutionId, Intent, Lineage, PrincipalEntity, PrincipalId};
 
-use crate::auth::{Caller, Scope, bearer, token_hash};
+use crate::attest::check_attestation;
+use crate::auth::Access;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::openapi::{self, Access};
+use crate::guard::{require, require_principal};
+use crate::openapi;
+use crate::record::{index_err, record, record_entry, stage_entry};
 use crate::state::AppState;
 use crate::store::GovernanceKind;
 
 type St = State<Arc<AppState>>;
-
-/// How far a gate's attestation time may be from the server's clock, in seconds.
-pub const ATTESTATION_MAX_SKEW_SECS: i64 = 300;
 
 /// Builds the router over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -150,67 +147,6 @@ fn routes() -> Routes {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such route; see GET /v1/openapi.json")
-}
-
-/// Authenticates a request for a route of the given access level.
-pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
-    if access == Access::Public {
-        return Ok(Caller {
-            scope: Scope::Admin,
-            subject: "public".into(),
-        });
-    }
-    let token = bearer(headers)?;
-    let caller = state
-        .store
-        .caller_for_token_hash(&token_hash(token))
-        .ok_or_else(|| ApiError::unauthorized("the bearer token is unknown or revoked"))?;
-    let allowed = match access {
-        Access::Public | Access::Authenticated => true,
-        Access::Principal => caller.scope == Scope::Principal,
-        Access::Gate => caller.scope == Scope::Gate,
-        Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
-        Access::Admin => caller.scope == Scope::Admin,
-        Access::Reader => reads_every_execution(state, &caller),
-    };
-    if !allowed {
-        return Err(ApiError::forbidden(
-            "scope_insufficient",
-            format!("a {} token cannot call this route", caller.scope),
-        ));
-    }
-    Ok(caller)
-}
-
-/// Whether `caller` reads every execution and the status: the admin token, or an active person
-/// (`human:`) whose role reads executions (admin, operator, auditor).
-pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
-    match caller.scope {
-        Scope::Admin => true,
-        Scope::Gate => false,
-        Scope::Principal => state
-            .store
-            .read(|r| {
-                r.principals
-                    .get(&caller.subject)
-                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
-                    .and_then(|p| p.role)
-            })
-            .is_some_and(crate::store::Role::reads_executions),
-    }
-}
-
-/// Authenticates a principal's token and returns the principal it stands for.
-fn require_principal(state: &AppState, headers: &HeaderMap) -> Result<PrincipalId, ApiError> {
-    require(state, headers, Access::Principal)?
-        .subject
-        .parse()
-        .map_err(|_| {
-            ApiError::forbidden(
-                "principal_invalid",
-                "the token's principal id is invalid; issue a new token with `writ principal add`",
-            )
-        })
 }
 
 async fn healthz() -> Json<Value> {
@@ -548,7 +484,7 @@ fn plan(
             let parent_row = state
                 .execs
                 .get(parent)
-                .map_err(crate::gate_api::index_err)?
+                .map_err(index_err)?
                 .ok_or_else(unknown)?;
             if !may_act_under(state, &caller, &parent_row)? {
                 return Err(unknown());
@@ -590,237 +526,6 @@ fn may_act_under(
         && record.request.intent.resource == caller)
 }
 
-/// Appends `entry` to the ledger and waits until it is durable. Fails closed with 503.
-pub async fn record(state: &AppState, entry: &impl serde::Serialize) -> Result<u64, ApiError> {
-    record_entry(state, writ_ledger::Entry::encode(entry)).await
-}
-
-/// [`record`] for an entry already encoded.
-pub async fn record_entry(
-    state: &AppState,
-    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
-) -> Result<u64, ApiError> {
-    let entry = encoded(entry)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let done: writ_ledger::AppendCallback = Box::new(move |result| {
-        let _ = tx.send(result);
-    });
-    state
-        .ledger
-        .submit_entry_with(entry, done)
-        .map_err(unrecorded)?;
-    durable(state, rx).await
-}
-
-/// An entry whose ledger index is fixed but which is not durable yet: what refers to the index
-/// may be prepared, and nothing of it may be answered before [`Staged::durable`] succeeds.
-pub struct Staged {
-    /// The index the entry is being written at.
-    pub index: u64,
-    done: tokio::sync::oneshot::Receiver<
-        Result<writ_ledger::AppendReceipt, writ_ledger::LedgerError>,
-    >,
-}
-
-impl Staged {
-    /// Waits until the entry is durable; fails closed with 503 as [`record_entry`] does.
-    pub async fn durable(self, state: &AppState) -> Result<u64, ApiError> {
-        let index = durable(state, self.done).await?;
-        if index != self.index {
-            return Err(ApiError::unavailable(
-                "ledger_unavailable",
-                format!(
-                    "the decision was recorded at index {index}, not at {} as announced, so no writ is issued; retry, and report this ledger fault if it repeats",
-                    self.index
-                ),
-            ));
-        }
-        Ok(index)
-    }
-}
-
-/// Submits an encoded entry and waits only until the ledger writer fixes its index (see
-/// [`writ_ledger::AssignCallback`]), so work that names the index (signing a writ) overlaps the
-/// write and sync of the entry's batch.
-pub async fn stage_entry(
-    state: &AppState,
-    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
-) -> Result<Staged, ApiError> {
-    let entry = encoded(entry)?;
-    let (assigned_tx, assigned_rx) = tokio::sync::oneshot::channel();
-    let (done_tx, done) = tokio::sync::oneshot::channel();
-    state
-        .ledger
-        .submit_entry_staged(
-            entry,
-            Box::new(move |index| {
-                let _ = assigned_tx.send(index);
-            }),
-            Box::new(move |result| {
-                let _ = done_tx.send(result);
-            }),
-        )
-        .map_err(unrecorded)?;
-    match assigned_rx.await {
-        Ok(index) => Ok(Staged { index, done }),
-        // Dropped unassigned: the writer stopped; its outcome (if any) says why.
-        Err(_) => Err(match durable(state, done).await {
-            Err(e) => e,
-            Ok(_) => writer_stopped(),
-        }),
-    }
-}
-
-fn encoded(
-    entry: Result<writ_ledger::Entry, writ_ledger::EntryError>,
-) -> Result<writ_ledger::Entry, ApiError> {
-    entry.map_err(|e| match e {
-        writ_ledger::EntryError::TooLarge { len } => ApiError::bad_request(
-            "entry_too_large",
-            format!(
-                "the ledger record of this request would be {len} bytes, over the {} a ledger entry may hold: send smaller arguments",
-                writ_ledger::entry::MAX_ENTRY_BYTES
-            ),
-        ),
-        other => ApiError::bad_request("entry_unencodable", other.to_string()),
-    })
-}
-
-fn unrecorded(e: writ_ledger::LedgerError) -> ApiError {
-    ApiError::unavailable(
-        "ledger_unavailable",
-        format!("the decision could not be recorded: {e}"),
-    )
-}
-
-fn writer_stopped() -> ApiError {
-    ApiError::unavailable("ledger_unavailable", "the ledger writer stopped")
-}
-
-/// Waits for an append's outcome; on success notes the ledger's size and returns the index.
-async fn durable(
-    state: &AppState,
-    done: tokio::sync::oneshot::Receiver<
-        Result<writ_ledger::AppendReceipt, writ_ledger::LedgerError>,
-    >,
-) -> Result<u64, ApiError> {
-    let receipt = done.await.map_err(|_| writer_stopped())?.map_err(|e| {
-        ApiError::unavailable(
-            "ledger_unavailable",
-            format!("the decision could not be made durable: {e}"),
-        )
-    })?;
-    state.metrics.ledger_size.fetch_max(
-        receipt.checkpoint_size,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    state.metrics.checkpoint_unix.store(
-        u64::try_from(state.now()).unwrap_or(0),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    Ok(receipt.index)
-}
-
-/// Checks a gate's environment attestation against the gate's registered key; returns its
-/// `attestation_sha256` (what a writ's `env` binds).
-pub fn check_attestation(
-    state: &AppState,
-    att: &EnvironmentAttestation,
-) -> Result<String, ApiError> {
-    let gate = state
-        .store
-        .read(|r| r.gates.get(att.claims.gate.as_str()).cloned())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "attestation_unknown_gate",
-                format!(
-                    "{} is not a registered gate: register it with `writ gate add`",
-                    att.claims.gate
-                ),
-            )
-        })?;
-    if gate.zone != att.claims.zone.as_str() {
-        return Err(ApiError::forbidden(
-            "attestation_zone_mismatch",
-            format!(
-                "{} is registered in zone {}, not {}",
-                gate.id, gate.zone, att.claims.zone
-            ),
-        ));
-    }
-    let key_bytes: [u8; 32] = hex::decode(&gate.public_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "attestation_bad_key",
-                "the gate's registered key is unusable; re-register the gate",
-            )
-        })?;
-    // Gates reuse an attestation for a while: one already verified with this key (the same
-    // claims, time, key id and signature) is neither verified nor canonicalized again.
-    let attestation_sha256 = match state.attestation_cache.get(&key_bytes, att) {
-        Some(sha256) => sha256,
-        None => {
-            let sha256 = verify_attestation(&key_bytes, att)?;
-            state.attestation_cache.insert(key_bytes, att, &sha256);
-            sha256
-        }
-    };
-    if (state.now() - att.iat).abs() > ATTESTATION_MAX_SKEW_SECS {
-        return Err(ApiError::forbidden(
-            "attestation_stale",
-            format!(
-                "the attestation was made at {} and the server time is {}; attest again",
-                att.iat,
-                state.now()
-            ),
-        ));
-    }
-    Ok(attestation_sha256)
-}
-
-/// An Ed25519 signature sent as base64url without padding; `None` if it is not one.
-pub(crate) fn ed25519_signature(b64: &str) -> Option<Signature> {
-    let bytes: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(b64.as_bytes())
-        .ok()?
-        .try_into()
-        .ok()?;
-    Some(Signature::from_bytes(&bytes))
-}
-
-/// Verifies `att`'s signature with the gate key `key_bytes`; returns its `attestation_sha256`.
-fn verify_attestation(
-    key_bytes: &[u8; 32],
-    att: &EnvironmentAttestation,
-) -> Result<String, ApiError> {
-    let sha256 = att
-        .attestation_sha256()
-        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-    let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
-        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-    let key = VerifyingKey::from_bytes(key_bytes).map_err(|_| {
-        ApiError::forbidden(
-            "attestation_bad_key",
-            "the gate's registered key is unusable; re-register the gate",
-        )
-    })?;
-    let sig = ed25519_signature(&att.sig).ok_or_else(|| {
-        ApiError::forbidden(
-            "attestation_bad_signature",
-            "the attestation signature is not base64url Ed25519",
-        )
-    })?;
-    key.verify_strict(&input, &sig).map_err(|_| {
-        ApiError::forbidden(
-            "attestation_bad_signature",
-            "the attestation signature does not verify with the gate's key",
-        )
-    })?;
-    Ok(sha256)
-}
-
 /// Governance that refuses before policy: the kill switch; a principal unknown, revoked or
 /// quarantined, or registered in a zone that is revoked or quarantined; the zone the action runs
 /// in revoked or quarantined (a gate acts only in the zone it is registered in). In good
@@ -860,10 +565,7 @@ async fn authorize(
     let execution = ExecutionId::new_v7();
     if let Some(parent) = body.parent {
         // A parent recorded a moment ago may not be indexed yet: wait until it is.
-        s.execs
-            .find(parent)
-            .await
-            .map_err(crate::gate_api::index_err)?;
+        s.execs.find(parent).await.map_err(index_err)?;
     }
     let planned = plan(&s, caller_id.clone(), &body, execution)?;
     let now = s.now();
@@ -1121,3 +823,6 @@ async fn visible(
         .collect();
     Ok(Json(json!({"visible": visible})))
 }
+
+#[cfg(test)]
+mod body_schemas;

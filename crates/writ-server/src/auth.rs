@@ -117,3 +117,37 @@ mod tests {
         assert_eq!(bearer(&h).unwrap(), "writ_admin_x");
     }
 }
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Health, keys, the OpenAPI document and public ledger reads.
+    Public,
+    /// Any valid token (principal, gate or admin).
+    Authenticated,
+    /// A principal's token (agents, humans, services).
+    Principal,
+    /// A gate's token.
+    Gate,
+    /// A gate's or an admin's token.
+    GateOrAdmin,
+    /// An admin token; agent and gate tokens never reach these.
+    Admin,
+    /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
+    /// of the whole control plane's state.
+    Reader,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Authenticated => "authenticated",
+            Access::Principal => "principal",
+            Access::Gate => "gate",
+            Access::GateOrAdmin => "gate_or_admin",
+            Access::Admin => "admin",
+            Access::Reader => "reader",
+        }
+    }
+}

@@ -13,11 +13,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{reads_every_execution, require};
+use crate::auth::Access;
 use crate::auth::Scope as TokenScope;
 use crate::error::ApiError;
 use crate::exec_search::{Filter, Found, Scope};
-use crate::openapi::Access;
+use crate::guard::{reads_every_execution, require};
 use crate::state::AppState;
 
 type St = State<Arc<AppState>>;

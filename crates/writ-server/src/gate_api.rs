@@ -18,12 +18,14 @@ use writ_model::decision::{Decision, DecisionRecord};
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
 
-use crate::api::{check_attestation, record, require};
+use crate::attest::check_attestation;
+use crate::auth::Access;
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::exec::{Closing, ExecRow};
 use crate::extract::ApiJson;
-use crate::openapi::Access;
+use crate::guard::require;
+use crate::record::{index_err, record};
 use crate::state::AppState;
 use crate::store::{GovernanceKind, REGISTRATION_INVALID, Role};
 
@@ -31,15 +33,6 @@ type St = State<Arc<AppState>>;
 
 /// Most executions one lineage answer lists.
 const LINEAGE_LIMIT: usize = 10_000;
-
-pub(crate) fn index_err(e: crate::error::ServerError) -> ApiError {
-    ApiError::unavailable(
-        "index_unavailable",
-        format!(
-            "the execution index failed: {e}; retry shortly (GET /readyz says whether the index is healthy)"
-        ),
-    )
-}
 
 fn parse_execution(s: &str) -> Result<ExecutionId, ApiError> {
     s.parse()
@@ -81,7 +74,7 @@ pub async fn post_receipt(
         ));
     }
     let key = gate_key(&s, receipt.body.gate.as_str())?;
-    let sig = crate::api::ed25519_signature(&receipt.sig).ok_or_else(|| {
+    let sig = crate::attest::ed25519_signature(&receipt.sig).ok_or_else(|| {
         ApiError::bad_request(
             "receipt_bad_signature",
             "sig must be a base64url Ed25519 signature",

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::api::record;
 use crate::exec::Closing;
+use crate::record::record;
 use crate::state::AppState;
 
 /// Most executions one sweep ends (the next sweep takes the rest).

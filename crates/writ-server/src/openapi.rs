@@ -6,39 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Health, keys, the OpenAPI document and public ledger reads.
-    Public,
-    /// Any valid token (principal, gate or admin).
-    Authenticated,
-    /// A principal's token (agents, humans, services).
-    Principal,
-    /// A gate's token.
-    Gate,
-    /// A gate's or an admin's token.
-    GateOrAdmin,
-    /// An admin token; agent and gate tokens never reach these.
-    Admin,
-    /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
-    /// of the whole control plane's state.
-    Reader,
-}
-
-impl Access {
-    fn as_str(self) -> &'static str {
-        match self {
-            Access::Public => "public",
-            Access::Authenticated => "authenticated",
-            Access::Principal => "principal",
-            Access::Gate => "gate",
-            Access::GateOrAdmin => "gate_or_admin",
-            Access::Admin => "admin",
-            Access::Reader => "reader",
-        }
-    }
-}
+pub use crate::auth::Access;
 
 /// What an operation answers when it succeeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,23 +344,23 @@ pub const OPERATIONS: &[Operation] = &[
     ),
 ];
 
-fn text_param() -> Value {
+pub(crate) fn text_param() -> Value {
     json!({"type": "string", "maxLength": 1024})
 }
 
-fn time_param() -> Value {
+pub(crate) fn time_param() -> Value {
     json!({"type": "integer", "format": "int64"})
 }
 
-fn limit_param() -> Value {
+pub(crate) fn limit_param() -> Value {
     json!({"type": "integer", "minimum": 1, "maximum": 500})
 }
 
-fn decision_param() -> Value {
+pub(crate) fn decision_param() -> Value {
     json!({"enum": ["allow", "deny"]})
 }
 
-fn cursor_param() -> Value {
+pub(crate) fn cursor_param() -> Value {
     json!({"type": "string", "pattern": "^[0-9]{1,19}$"})
 }
 
@@ -443,15 +411,15 @@ fn nullable(schema: Value) -> Value {
     json!({"anyOf": [schema, {"type": "null"}]})
 }
 
-fn strings() -> Value {
+pub(crate) fn strings() -> Value {
     json!({"type": "array", "items": {"type": "string"}})
 }
 
-fn count() -> Value {
+pub(crate) fn count() -> Value {
     json!({"type": "integer", "minimum": 0})
 }
 
-fn ready_answer() -> Value {
+pub(crate) fn ready_answer() -> Value {
     object(
         &[
             "status",
@@ -470,7 +438,7 @@ fn ready_answer() -> Value {
     )
 }
 
-fn status_answer() -> Value {
+pub(crate) fn status_answer() -> Value {
     object(
         &[
             "version",
@@ -534,7 +502,7 @@ fn status_answer() -> Value {
     )
 }
 
-fn executions_answer() -> Value {
+pub(crate) fn executions_answer() -> Value {
     let row = object(
         &[
             "execution",
@@ -572,7 +540,7 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties, "additionalProperties": false})
 }
 
-fn string() -> Value {
+pub(crate) fn string() -> Value {
     json!({"type": "string"})
 }
 
@@ -581,19 +549,19 @@ fn id(pattern: &str) -> Value {
     json!({"type": "string", "pattern": pattern})
 }
 
-fn principal_id() -> Value {
+pub(crate) fn principal_id() -> Value {
     id("^(agent|human|service):[A-Za-z0-9._@/-]{1,128}$")
 }
 
-fn gate_id() -> Value {
+pub(crate) fn gate_id() -> Value {
     id("^gate:[A-Za-z0-9._@/-]{1,128}$")
 }
 
-fn zone_id() -> Value {
+pub(crate) fn zone_id() -> Value {
     id("^[A-Za-z0-9._@-]{1,128}$")
 }
 
-fn execution_id() -> Value {
+pub(crate) fn execution_id() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
@@ -601,14 +569,14 @@ fn int64() -> Value {
     json!({"type": "integer", "format": "int64"})
 }
 
-fn intent() -> Value {
+pub(crate) fn intent() -> Value {
     object(
         &["action", "resource"],
         json!({"action": string(), "resource": string(), "args": {"description": "the exact arguments (JSON); {} when there are none"}}),
     )
 }
 
-fn environment_claims() -> Value {
+pub(crate) fn environment_claims() -> Value {
     object(
         &["zone", "gate"],
         json!({
@@ -620,14 +588,14 @@ fn environment_claims() -> Value {
     )
 }
 
-fn attestation() -> Value {
+pub(crate) fn attestation() -> Value {
     object(
         &["claims", "iat", "kid", "sig"],
         json!({"claims": environment_claims(), "iat": int64(), "kid": string(), "sig": string()}),
     )
 }
 
-fn actor() -> Value {
+pub(crate) fn actor() -> Value {
     json!({
         "type": "object", "required": ["sub"], "additionalProperties": false,
         "description": "on-behalf-of chain, RFC 8693 style; nest `act` for more hops",
@@ -635,7 +603,7 @@ fn actor() -> Value {
     })
 }
 
-fn authorize_body() -> Value {
+pub(crate) fn authorize_body() -> Value {
     object(
         &["intent", "attestation"],
         json!({
@@ -650,18 +618,18 @@ fn authorize_body() -> Value {
     )
 }
 
-fn visible_body() -> Value {
+pub(crate) fn visible_body() -> Value {
     object(
         &["action", "resources", "attestation"],
         json!({"action": string(), "resources": {"type": "array", "items": string()}, "attestation": attestation()}),
     )
 }
 
-fn renew_body() -> Value {
+pub(crate) fn renew_body() -> Value {
     object(&["attestation"], json!({"attestation": attestation()}))
 }
 
-fn receipt_body() -> Value {
+pub(crate) fn receipt_body() -> Value {
     let sha = json!({"type": "string", "pattern": "^[0-9a-f]{64}$"});
     let body = object(
         &[
@@ -695,18 +663,18 @@ fn receipt_body() -> Value {
     )
 }
 
-fn bundle_files() -> Value {
+pub(crate) fn bundle_files() -> Value {
     json!({
         "type": "object", "additionalProperties": {"type": "string"},
         "description": "file name → text: *.cedarschema, *.cedar, entities.json, bundle.sig"
     })
 }
 
-fn bundle_body() -> Value {
+pub(crate) fn bundle_body() -> Value {
     object(&["files"], json!({"files": bundle_files()}))
 }
 
-fn simulate_body() -> Value {
+pub(crate) fn simulate_body() -> Value {
     let request = object(
         &["principal", "intent", "env"],
         json!({
@@ -724,7 +692,7 @@ fn simulate_body() -> Value {
     )
 }
 
-fn new_principal_body() -> Value {
+pub(crate) fn new_principal_body() -> Value {
     object(
         &["id", "zone"],
         json!({
@@ -735,35 +703,35 @@ fn new_principal_body() -> Value {
     )
 }
 
-fn new_gate_body() -> Value {
+pub(crate) fn new_gate_body() -> Value {
     object(
         &["id", "zone", "public_key"],
         json!({"id": gate_id(), "zone": zone_id(), "public_key": {"type": "string", "description": "hex Ed25519 public key"}}),
     )
 }
 
-fn revocation_body() -> Value {
+pub(crate) fn revocation_body() -> Value {
     object(
         &[],
         json!({"jti": string(), "principal": principal_id(), "zone": zone_id()}),
     )
 }
 
-fn quarantine_body() -> Value {
+pub(crate) fn quarantine_body() -> Value {
     object(
         &[],
         json!({"principal": principal_id(), "zone": zone_id(), "on": {"type": "boolean"}}),
     )
 }
 
-fn trust_body() -> Value {
+pub(crate) fn trust_body() -> Value {
     object(
         &["key"],
         json!({"key": {"type": "string", "description": "a public key: 64 hex characters (the .pub file of `writ policy keygen`)"}}),
     )
 }
 
-fn kill_switch_body() -> Value {
+pub(crate) fn kill_switch_body() -> Value {
     object(&["on"], json!({"on": {"type": "boolean"}}))
 }
 
@@ -882,133 +850,6 @@ fn path_params(path: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The field names serde's derive reads for `T` (taken from the `deserialize_struct` call
-    /// the derive makes), so the hand-written body schemas can be held to the request types.
-    fn struct_fields<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
-        struct Fields(Option<&'static [&'static str]>);
-        #[derive(Debug)]
-        struct Stop;
-        impl std::fmt::Display for Stop {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("stop")
-            }
-        }
-        impl std::error::Error for Stop {}
-        impl serde::de::Error for Stop {
-            fn custom<M: std::fmt::Display>(_: M) -> Stop {
-                Stop
-            }
-        }
-        impl<'de> serde::Deserializer<'de> for &mut Fields {
-            type Error = Stop;
-            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
-                Err(Stop)
-            }
-            fn deserialize_struct<V: serde::de::Visitor<'de>>(
-                self,
-                _: &'static str,
-                fields: &'static [&'static str],
-                _: V,
-            ) -> Result<V::Value, Stop> {
-                self.0 = Some(fields);
-                Err(Stop)
-            }
-            serde::forward_to_deserialize_any! {
-                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
-                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
-                identifier ignored_any
-            }
-        }
-        let mut fields = Fields(None);
-        let _ = T::deserialize(&mut fields);
-        fields.0.expect("a struct")
-    }
-
-    /// Finding 13 asked for request bodies that describe their real fields; written by hand,
-    /// they drifted at once (`role` of a new principal was missing, and `additionalProperties:
-    /// false` then documented it as refused). Each body schema names exactly its type's fields.
-    #[test]
-    fn body_schemas_name_exactly_their_types_fields() {
-        use crate::admin::{
-            BundleBody, KillSwitchBody, NewGate, NewPrincipal, QuarantineBody, RevocationBody,
-            SimulateBody,
-        };
-        use crate::api::{AuthorizeBody, VisibleBody};
-        use crate::gate_api::RenewBody;
-        let names = |schema: Value| -> std::collections::BTreeSet<String> {
-            schema["properties"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .collect()
-        };
-        let receipt = receipt_body();
-        let pairs: Vec<(&str, Value, &[&str])> = vec![
-            (
-                "authorize",
-                authorize_body(),
-                struct_fields::<AuthorizeBody>(),
-            ),
-            ("visible", visible_body(), struct_fields::<VisibleBody>()),
-            ("renew", renew_body(), struct_fields::<RenewBody>()),
-            (
-                "receipt",
-                receipt.clone(),
-                struct_fields::<writ_model::Receipt>(),
-            ),
-            (
-                "receipt body",
-                receipt["properties"]["body"].clone(),
-                struct_fields::<writ_model::receipt::ReceiptBody>(),
-            ),
-            ("intent", intent(), struct_fields::<writ_model::Intent>()),
-            (
-                "attestation",
-                attestation(),
-                struct_fields::<writ_model::EnvironmentAttestation>(),
-            ),
-            (
-                "environment claims",
-                environment_claims(),
-                struct_fields::<writ_model::EnvironmentClaims>(),
-            ),
-            (
-                "simulated request",
-                simulate_body()["properties"]["requests"]["items"].clone(),
-                struct_fields::<writ_model::request::AuthorizeRequest>(),
-            ),
-            ("bundle", bundle_body(), struct_fields::<BundleBody>()),
-            ("simulate", simulate_body(), struct_fields::<SimulateBody>()),
-            (
-                "principal",
-                new_principal_body(),
-                struct_fields::<NewPrincipal>(),
-            ),
-            ("gate", new_gate_body(), struct_fields::<NewGate>()),
-            (
-                "revocation",
-                revocation_body(),
-                struct_fields::<RevocationBody>(),
-            ),
-            (
-                "quarantine",
-                quarantine_body(),
-                struct_fields::<QuarantineBody>(),
-            ),
-            (
-                "kill switch",
-                kill_switch_body(),
-                struct_fields::<KillSwitchBody>(),
-            ),
-        ];
-        for (what, schema, fields) in pairs {
-            let fields: std::collections::BTreeSet<String> =
-                fields.iter().map(|f| (*f).to_owned()).collect();
-            assert_eq!(names(schema), fields, "the {what} body schema");
-        }
-    }
 
     #[test]
     fn every_operation_is_documented_once_with_its_access() {

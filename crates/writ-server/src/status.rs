@@ -16,9 +16,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::api::require;
+use crate::auth::Access;
 use crate::error::ApiError;
-use crate::openapi::Access;
+use crate::guard::require;
 use crate::state::{AppState, CONTROL_DB, EXEC_DB};
 use crate::store::GovernanceKind;
 

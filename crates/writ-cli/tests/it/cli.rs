@@ -199,7 +199,7 @@ fn gateway_names_its_upstream_with_upstream_name_and_refuses_server() {
     assert_eq!(code, 0, "{err}");
     std::fs::write(
         dir.join("pins.json"),
-        r#"{"format":"writ.mcp-pins/v2","server":"fs","tools":{}}"#,
+        r#"{"format":"writ.mcp-pins/v3","server":"fs","tools":{},"prompts":{},"resources":{},"resource_templates":{}}"#,
     )
     .unwrap();
     private(&dir.join("gate.token"), "writ_gate_x\n");
@@ -314,7 +314,7 @@ fn gateway_prints_one_json_listening_line() {
     let pins = p.dir.join("pins.json");
     std::fs::write(
         &pins,
-        r#"{"format":"writ.mcp-pins/v2","server":"fs","tools":{}}"#,
+        r#"{"format":"writ.mcp-pins/v3","server":"fs","tools":{},"prompts":{},"resources":{},"resource_templates":{}}"#,
     )
     .unwrap();
     let mut child = writ()

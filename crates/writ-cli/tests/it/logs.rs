@@ -248,7 +248,8 @@ fn decisions_and_calls_are_logged_once_in_json_and_text_without_secrets() {
         assert_eq!(code, 0, "{allowed}");
         // Denied: nothing permits env in zone dev.
         let (code, denied) = p.exec(format, &[], &["/usr/bin/env", canary_arg]);
-        assert_eq!(code, 2, "{denied}");
+        // Denied, so not run: 120 + 2.
+        assert_eq!(code, 122, "{denied}");
         let serve = p.serve_log();
         let mut canaries = p.secrets().to_vec();
         canaries.push(canary_arg);

@@ -492,6 +492,11 @@ fn a_secret_key_given_as_trust_is_refused_as_one() {
     let text = std::fs::read_to_string(&key).unwrap();
     let bare = text.trim().rsplit(':').next().unwrap().to_owned();
     std::fs::write(&legacy, format!("{bare}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&legacy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     std::fs::copy(
         tmp.path().join("bundle.key.pub"),
         tmp.path().join("legacy.key.pub"),

@@ -12,6 +12,7 @@ mod failclosed;
 mod flows;
 mod harness;
 mod leases;
+mod modules;
 mod numbers;
 mod routes;
 mod status;

@@ -1,0 +1,71 @@
+//! Who may call a route: a request's bearer token checked against the access level the route
+//! table (`openapi.rs`) gives it, and who reads every execution. Shared by every route family;
+//! imports none of them.
+
+use axum::http::HeaderMap;
+use writ_model::PrincipalId;
+
+use crate::auth::{Access, Caller, Scope, bearer, token_hash};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Authenticates a request for a route of the given access level.
+pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
+    if access == Access::Public {
+        return Ok(Caller {
+            scope: Scope::Admin,
+            subject: "public".into(),
+        });
+    }
+    let token = bearer(headers)?;
+    let caller = state
+        .store
+        .caller_for_token_hash(&token_hash(token))
+        .ok_or_else(|| ApiError::unauthorized("the bearer token is unknown or revoked"))?;
+    let allowed = match access {
+        Access::Public | Access::Authenticated => true,
+        Access::Principal => caller.scope == Scope::Principal,
+        Access::Gate => caller.scope == Scope::Gate,
+        Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
+        Access::Admin => caller.scope == Scope::Admin,
+        Access::Reader => reads_every_execution(state, &caller),
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "scope_insufficient",
+            format!("a {} token cannot call this route", caller.scope),
+        ));
+    }
+    Ok(caller)
+}
+
+/// Whether `caller` reads every execution and the status: the admin token, or an active person
+/// (`human:`) whose role reads executions (admin, operator, auditor).
+pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
+    match caller.scope {
+        Scope::Admin => true,
+        Scope::Gate => false,
+        Scope::Principal => state
+            .store
+            .read(|r| {
+                r.principals
+                    .get(&caller.subject)
+                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
+                    .and_then(|p| p.role)
+            })
+            .is_some_and(crate::store::Role::reads_executions),
+    }
+}
+
+/// Authenticates a principal's token and returns the principal it stands for.
+pub fn require_principal(state: &AppState, headers: &HeaderMap) -> Result<PrincipalId, ApiError> {
+    require(state, headers, Access::Principal)?
+        .subject
+        .parse()
+        .map_err(|_| {
+            ApiError::forbidden(
+                "principal_invalid",
+                "the token's principal id is invalid; issue a new token with `writ principal add`",
+            )
+        })
+}
