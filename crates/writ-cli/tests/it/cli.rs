@@ -206,12 +206,14 @@ fn gateway_names_its_upstream_with_upstream_name_and_refuses_server() {
 
     // --upstream-name: every flag is taken; the gateway gets as far as the control plane.
     let (code, _, err) = run(&mut gateway_cmd(dir, Some("--upstream-name")));
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("cannot fetch the writ keys"), "{err}");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("gate self-check failed"), "{err}");
+    assert!(err.contains("does not answer"), "{err}");
     // WRIT_MCP_SERVER names it too.
     let (code, _, err) = run(&mut gateway_cmd(dir, None));
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("cannot fetch the writ keys"), "{err}");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("gate self-check failed"), "{err}");
+    assert!(err.contains("does not answer"), "{err}");
 
     // --server: refused, naming the new flag and the control plane's.
     let (code, _, err) = run(&mut gateway_cmd(dir, Some("--server")));

@@ -98,7 +98,7 @@ fn a_gate_with_a_wrong_setting_stops_at_start_naming_the_cause() {
     let pins = dir.join("pins.json");
     std::fs::write(
         &pins,
-        r#"{"format":"writ.mcp-pins/v2","server":"fs","tools":{}}"#,
+        r#"{"format":"writ.mcp-pins/v3","server":"fs","tools":{},"prompts":{},"resources":{},"resource_templates":{}}"#,
     )
     .unwrap();
     let marker = dir.join("upstream-started");
