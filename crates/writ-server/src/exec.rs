@@ -40,7 +40,9 @@ use writ_ledger::Ledger;
 use writ_model::{ExecutionId, Lineage};
 
 use crate::error::ServerError;
-use crate::lease::LEASE_EXPIRED;
+
+/// The reason code of a lease end recorded by the sweep (`lease.rs`): the runner was gone.
+pub const LEASE_EXPIRED: &str = "lease_expired";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (

@@ -25,15 +25,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::exec::Closing;
+use crate::exec::{Closing, LEASE_EXPIRED};
 use crate::record::record;
 use crate::state::AppState;
 
 /// Most executions one sweep ends (the next sweep takes the rest).
 pub const SWEEP_LIMIT: usize = 500;
-
-/// The reason code of a lease end recorded by the sweep.
-pub const LEASE_EXPIRED: &str = "lease_expired";
 
 /// Runs the sweep every `lease_sweep_secs` until `stop` turns true (or its sender is dropped).
 pub async fn sweep_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Receiver<bool>) {
