@@ -155,3 +155,136 @@ fn the_readme_running_it_for_real_block_runs_as_written() {
         assert!(!stdout.contains(token.trim()) && !stderr.contains(token.trim()));
     }
 }
+
+fn writ(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("WRIT_TOKEN")
+        .env_remove("WRIT_SERVER")
+        .env_remove("WRIT_TOKEN_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+// The block's `--token-out`: a token printed once goes to a new private file instead, never to
+// stdout, and an existing file is refused before anything is registered.
+#[test]
+fn token_out_writes_a_private_file_prints_no_token_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let srv = crate::serve::Served::start(&data, true);
+    let admin = data.join("admin.token");
+    let admin = admin.to_str().unwrap();
+    let url = srv.url.as_str();
+    let agent_token = dir.path().join("agent.token");
+    let agent_out = agent_token.to_str().unwrap();
+
+    let (code, stdout, stderr) = writ(&[
+        "principal",
+        "add",
+        "agent:a",
+        "--zone",
+        "dev",
+        "--token-out",
+        agent_out,
+        "--control-plane",
+        url,
+        "--token-file",
+        admin,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let token = std::fs::read_to_string(&agent_token).unwrap();
+    let token = token.trim();
+    assert!(token.len() >= 32, "{token:?}");
+    assert_eq!(mode(&agent_token), 0o600);
+    assert!(!stdout.contains(token) && !stderr.contains(token));
+    assert!(
+        stdout.contains(&format!("token written to {agent_out} (mode 0600)")),
+        "{stdout}"
+    );
+
+    // An existing file is refused, before the principal is registered.
+    let (code, stdout, stderr) = writ(&[
+        "principal",
+        "add",
+        "agent:b",
+        "--zone",
+        "dev",
+        "--token-out",
+        agent_out,
+        "--control-plane",
+        url,
+        "--token-file",
+        admin,
+    ]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&agent_token).unwrap().trim(), token);
+    let (code, list, _) = writ(&[
+        "principal",
+        "list",
+        "--control-plane",
+        url,
+        "--token-file",
+        admin,
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        list.contains("agent:a") && !list.contains("agent:b"),
+        "{list}"
+    );
+
+    // Gates: keygen writes the public half beside the key; `--format json` shows the file,
+    // not the token.
+    let key = dir.path().join("gate.key");
+    let (code, stdout, _) = writ(&["gate", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let public = std::fs::read_to_string(dir.path().join("gate.key.pub")).unwrap();
+    let public = public.trim();
+    assert!(stdout.contains(public), "{stdout}");
+    let gate_token = dir.path().join("gate.token");
+    let gate_out = gate_token.to_str().unwrap();
+    let (code, stdout, stderr) = writ(&[
+        "gate",
+        "add",
+        "gate:g",
+        "--zone",
+        "dev",
+        "--public-key",
+        public,
+        "--token-out",
+        gate_out,
+        "--format",
+        "json",
+        "--control-plane",
+        url,
+        "--token-file",
+        admin,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["token_file"], gate_out);
+    assert!(v.get("token").is_none(), "{v}");
+    let token = std::fs::read_to_string(&gate_token).unwrap();
+    assert!(!token.trim().is_empty() && !stdout.contains(token.trim()));
+    assert_eq!(mode(&gate_token), 0o600);
+    // A second keygen to the same name is refused (the key and its .pub are never replaced).
+    let (code, _, _) = writ(&["gate", "keygen", key.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("gate.key.pub"))
+            .unwrap()
+            .trim(),
+        public
+    );
+}
