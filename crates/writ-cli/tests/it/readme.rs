@@ -84,6 +84,11 @@ fn the_readme_running_it_for_real_block_runs_as_written() {
     let work = dir.path().canonicalize().unwrap();
     copy_dir(&root.join("examples"), &work.join("examples"));
     std::fs::create_dir(work.join("home")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let bin_dir = Path::new(BIN).parent().unwrap();
     let path = format!(
         "{}:{}",
@@ -107,9 +112,11 @@ fn the_readme_running_it_for_real_block_runs_as_written() {
         .env_remove("WRIT_TOKEN")
         .env_remove("WRIT_TOKEN_FILE")
         .env_remove("WRIT_GATE_TOKEN")
-        .env_remove("WRIT_SERVER")
         .env_remove("WRIT_CONFIG")
-        .env_remove("WRIT_LISTEN")
+        // The block uses the default address, 127.0.0.1:8787; the test moves it to a free port
+        // through the environment (not the lines), so it never meets another server there.
+        .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WRIT_SERVER", format!("http://127.0.0.1:{port}"))
         .spawn()
         .unwrap();
     let status = child.wait().unwrap();
@@ -147,6 +154,10 @@ fn the_readme_running_it_for_real_block_runs_as_written() {
             .lines()
             .any(|l| l.starts_with("ok") || l.contains("verified")),
         "no ledger verification line\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{port}")),
+        "the block did not use the test's address\n--- stdout\n{stdout}"
     );
     // No token ever reached the output: the block writes them to files.
     for file in ["agent.token", "gate.token", "runner.token"] {
