@@ -153,6 +153,100 @@ fn admin_call(
     conclude(args, &answer, human)
 }
 
+/// An admin call whose answer carries a token shown once. With `token_out`, the token goes to
+/// that new file (mode 0600, created before the call so an existing file is refused before
+/// anything is registered) and the answer shows `token_file` instead of `token`.
+fn token_call(
+    args: &ServerArgs,
+    path: &str,
+    body: &Value,
+    token_out: Option<&Path>,
+    human: impl FnOnce(&Value),
+) -> anyhow::Result<Exit> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(out) = token_out else {
+        return admin_call(args, reqwest::Method::POST, path, Some(body), human);
+    };
+    let token = args.token()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut file = opts.open(out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid_input(format!(
+                "{} already exists; pick another file for --token-out (tokens are never overwritten)",
+                out.display()
+            ))
+        } else {
+            anyhow::anyhow!("cannot create {}: {e}", out.display())
+        }
+    })?;
+    let answer = match call(
+        &args.server,
+        Some(&token),
+        reqwest::Method::POST,
+        path,
+        Some(body),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(out);
+            return Err(e);
+        }
+    };
+    let issued = at(&answer.body, "token").as_str().map(str::to_owned);
+    let (true, Some(issued)) = ((200..300).contains(&answer.status), issued) else {
+        drop(file);
+        let _ = std::fs::remove_file(out);
+        if (200..300).contains(&answer.status) {
+            anyhow::bail!(
+                "the server's answer carries no token; nothing was written to {}",
+                out.display()
+            );
+        }
+        return conclude(args, &answer, human);
+    };
+    if let Err(e) = file
+        .write_all(format!("{issued}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        drop(file);
+        let _ = std::fs::remove_file(out);
+        anyhow::bail!(
+            "cannot write the token to {}: {e}; the registration stands: revoke it and add it again",
+            out.display()
+        );
+    }
+    let mut shown = answer.body;
+    if let Some(m) = shown.as_object_mut() {
+        m.remove("token");
+        m.insert("token_file".into(), json!(out.display().to_string()));
+    }
+    conclude(
+        args,
+        &Answer {
+            status: answer.status,
+            body: shown,
+        },
+        human,
+    )
+}
+
+/// Prints the token line of an add command: the token, or the file it was written to.
+fn print_token(b: &Value, note: &str) {
+    match b.get("token_file") {
+        Some(f) => println!("token written to {} (mode 0600)", text(f)),
+        None => {
+            println!("token: {}", text(at(b, "token")));
+            println!("{note}");
+        }
+    }
+}
+
 /// A field of a JSON object, or `null` (never panics on unexpected answers).
 pub fn at<'a>(v: &'a Value, key: &str) -> &'a Value {
     v.get(key).unwrap_or(&Value::Null)
@@ -188,6 +282,10 @@ enum PrincipalCommand {
         /// reads every execution's proofs and lineage; admin calls still take the admin token.
         #[arg(long, value_parser = ["admin", "operator", "auditor"])]
         role: Option<String>,
+        /// Write the token to this new file (mode 0600; refused if it exists) instead of
+        /// printing it.
+        #[arg(long, value_name = "FILE")]
+        token_out: Option<PathBuf>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -212,6 +310,7 @@ pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
             zone,
             attrs,
             role,
+            token_out,
             server,
         } => {
             let mut body = json!({"id": id, "zone": zone});
@@ -235,20 +334,20 @@ pub fn principal(args: PrincipalArgs) -> anyhow::Result<Exit> {
                     m.insert("attrs".into(), v);
                 }
             }
-            admin_call(
+            token_call(
                 &server,
-                reqwest::Method::POST,
                 "/v1/admin/principals",
-                Some(&body),
+                &body,
+                token_out.as_deref(),
                 |b| {
                     println!(
                         "added {} in zone {}",
                         text(at(b, "principal")),
                         text(at(b, "zone"))
                     );
-                    println!("token: {}", text(at(b, "token")));
-                    println!(
-                        "(shown once: give it to the principal now; revoke with `writ principal revoke`)"
+                    print_token(
+                        b,
+                        "(shown once: give it to the principal now; revoke with `writ principal revoke`)",
                     );
                 },
             )
@@ -326,6 +425,10 @@ enum GateCommand {
         /// The gate's Ed25519 public key in hex (printed by `writ gate keygen`).
         #[arg(long, value_name = "HEX")]
         public_key: String,
+        /// Write the gate's token to this new file (mode 0600; refused if it exists) instead of
+        /// printing it.
+        #[arg(long, value_name = "FILE")]
+        token_out: Option<PathBuf>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -334,8 +437,9 @@ enum GateCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Generate a gate signing key: writes the secret seed to FILE (mode 0600, hex) and prints
-    /// the public key to register with `writ gate add --public-key`.
+    /// Generate a gate signing key: writes the secret seed to FILE (mode 0600, hex) and the
+    /// public key to FILE.pub, and prints the public key to register with `writ gate add
+    /// --public-key`.
     Keygen {
         /// Where to write the secret key (refused if it exists).
         file: PathBuf,
@@ -351,20 +455,20 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
             id,
             zone,
             public_key,
+            token_out,
             server,
-        } => admin_call(
+        } => token_call(
             &server,
-            reqwest::Method::POST,
             "/v1/admin/gates",
-            Some(&json!({"id": id, "zone": zone, "public_key": public_key})),
+            &json!({"id": id, "zone": zone, "public_key": public_key}),
+            token_out.as_deref(),
             |b| {
                 println!(
                     "added {} in zone {}",
                     text(at(b, "gate")),
                     text(at(b, "zone"))
                 );
-                println!("token: {}", text(at(b, "token")));
-                println!("(shown once: configure the gate with it now)");
+                print_token(b, "(shown once: configure the gate with it now)");
             },
         ),
         GateCommand::List { server } => admin_call(
@@ -411,6 +515,13 @@ pub fn gate_keygen(file: &Path) -> anyhow::Result<String> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
+    let pub_path = PathBuf::from(format!("{}.pub", file.display()));
+    if pub_path.symlink_metadata().is_ok() {
+        return Err(invalid_input(format!(
+            "{} already exists; pick another file (keys are never overwritten)",
+            pub_path.display()
+        )));
+    }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
@@ -431,7 +542,23 @@ pub fn gate_keygen(file: &Path) -> anyhow::Result<String> {
     f.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(hex::encode(key.verifying_key().to_bytes()))
+    let public = hex::encode(key.verifying_key().to_bytes());
+    // The public half beside it, for `writ gate add --public-key "$(cat FILE.pub)"`.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    opts.open(&pub_path)
+        .and_then(|mut p| {
+            p.write_all(format!("{public}\n").as_bytes())?;
+            p.sync_all()
+        })
+        .with_context(|| {
+            format!(
+                "wrote the secret key to {} but cannot write {} (the public key is {public})",
+                file.display(),
+                pub_path.display()
+            )
+        })?;
+    Ok(public)
 }
 
 /// Reads a gate's secret key (from `writ gate keygen`), refusing a file others may read.
@@ -758,6 +885,8 @@ mod tests {
         let public = gate_keygen(&f).unwrap();
         let key = read_gate_key(&f).unwrap();
         assert_eq!(hex::encode(key.verifying_key().to_bytes()), public);
+        let pub_file = dir.path().join("gate.key.pub");
+        assert_eq!(std::fs::read_to_string(&pub_file).unwrap().trim(), public);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
