@@ -156,3 +156,25 @@ pub fn file_or_env_secret(
         what,
     )
 }
+
+/// Creates `path` for a secret: mode 0600 from the start, never replacing a file. An existing
+/// file is invalid input that says to pick another name (`what`: "tokens", "keys").
+pub fn create_private(path: &std::path::Path, what: &str) -> anyhow::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid_input(format!(
+                "{} already exists; pick another file ({what} are never overwritten)",
+                path.display()
+            ))
+        } else {
+            anyhow::anyhow!("cannot create {}: {e}", path.display())
+        }
+    })
+}

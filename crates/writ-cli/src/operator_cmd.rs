@@ -164,26 +164,11 @@ fn token_call(
     human: impl FnOnce(&Value),
 ) -> anyhow::Result<Exit> {
     use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
     let Some(out) = token_out else {
         return admin_call(args, reqwest::Method::POST, path, Some(body), human);
     };
     let token = args.token()?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut file = opts.open(out).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            invalid_input(format!(
-                "{} already exists; pick another file for --token-out (tokens are never overwritten)",
-                out.display()
-            ))
-        } else {
-            anyhow::anyhow!("cannot create {}: {e}", out.display())
-        }
-    })?;
+    let mut file = crate::cli_output::create_private(out, "tokens")?;
     let answer = match call(
         &args.server,
         Some(&token),
@@ -513,8 +498,6 @@ pub fn gate(args: GateArgs) -> anyhow::Result<Exit> {
 /// Writes a new Ed25519 seed (hex) to `file` with mode 0600 and returns the public key in hex.
 pub fn gate_keygen(file: &Path) -> anyhow::Result<String> {
     use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
     let pub_path = PathBuf::from(format!("{}.pub", file.display()));
     if pub_path.symlink_metadata().is_ok() {
         return Err(invalid_input(format!(
@@ -525,20 +508,7 @@ pub fn gate_keygen(file: &Path) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(file).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            invalid_input(format!(
-                "{} already exists; pick another file (keys are never overwritten)",
-                file.display()
-            ))
-        } else {
-            anyhow::anyhow!("cannot create {}: {e}", file.display())
-        }
-    })?;
+    let mut f = crate::cli_output::create_private(file, "keys")?;
     f.write_all(format!("{}\n", hex::encode(seed)).as_bytes())
         .and_then(|()| f.sync_all())
         .with_context(|| format!("cannot write {}", file.display()))?;
