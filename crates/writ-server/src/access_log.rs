@@ -87,12 +87,14 @@ pub enum DecisionKind {
     Renewal,
 }
 
-/// Logs one decision. `started` is when the request arrived.
+/// Counts one decision in `metrics` and logs it, so every decision is counted and logged once,
+/// here. `started` is when the request arrived.
 #[expect(
     clippy::too_many_arguments,
-    reason = "the seven fields of a decision line and its start"
+    reason = "the seven fields of a decision line, its start and the counters"
 )]
 pub fn decision(
+    metrics: &crate::metrics::Metrics,
     kind: DecisionKind,
     execution: impl Display,
     principal: impl Display,
@@ -102,6 +104,7 @@ pub fn decision(
     reason_code: &str,
     started: Instant,
 ) {
+    metrics.decision(decision, reason_code);
     let latency_ms = millis(started);
     // Recorded as strings, as the gates' call lines record them (quoted in text).
     let (execution, principal) = (execution.to_string(), principal.to_string());

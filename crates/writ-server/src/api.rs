@@ -593,8 +593,8 @@ async fn authorize(
             "env": body.attestation.claims, "lineage": lineage, "now": now, "reason_code": code, "reason": message,
         });
         let index = record(&s, &entry).await?;
-        s.metrics.decision("deny", code);
         crate::access_log::decision(
+            &s.metrics,
             crate::access_log::DecisionKind::Authorize,
             execution,
             &principal,
@@ -636,8 +636,8 @@ async fn authorize(
         match record_value.decision {
             Decision::Deny => {
                 let index = record_entry(&s, entry).await?;
-                s.metrics.decision("deny", code);
                 crate::access_log::decision(
+                    &s.metrics,
                     crate::access_log::DecisionKind::Authorize,
                     execution,
                     &principal,
@@ -719,8 +719,8 @@ async fn authorize(
                     },
                     issued.token.clone(),
                 );
-                s.metrics.decision("allow", code);
                 crate::access_log::decision(
+                    &s.metrics,
                     crate::access_log::DecisionKind::Authorize,
                     execution,
                     &principal,

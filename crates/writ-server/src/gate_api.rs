@@ -228,8 +228,8 @@ pub async fn renew_lease(
         }
     };
     drop(guard);
-    s.metrics.decision(decision.as_str(), &code);
     crate::access_log::decision(
+        &s.metrics,
         crate::access_log::DecisionKind::Renewal,
         execution,
         &row.principal,
