@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::SignedCheckpoint;
+use crate::commitment::Disclosure;
 use crate::error::{BundleError, ProofError};
 use crate::hash::{Hash, leaf_hash};
 use crate::note::Ed25519Verifier;
@@ -53,6 +54,9 @@ pub struct ProofBundle {
     /// The JWKS that verifies the writ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// The clear values behind entries' commitments that the caller may read (entries v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosures: Option<Vec<Disclosure>>,
 }
 
 /// One verified entry of a bundle.
@@ -71,6 +75,8 @@ pub struct VerifiedBundle {
     pub checkpoint: SignedCheckpoint,
     /// The verified entries.
     pub entries: Vec<VerifiedEntry>,
+    /// The disclosures, each checked against its entry's commitment.
+    pub disclosures: Vec<Disclosure>,
 }
 
 fn b64(s: &str, what: &str) -> Result<Vec<u8>, BundleError> {
@@ -141,9 +147,20 @@ impl ProofBundle {
                 entry,
             });
         }
+        let disclosures = self.disclosures.clone().unwrap_or_default();
+        for d in &disclosures {
+            let entry = entries.iter().find(|e| e.index == d.index).ok_or_else(|| {
+                BundleError::Malformed(format!(
+                    "disclosure {} names no entry of the bundle",
+                    d.index
+                ))
+            })?;
+            d.check_entry(&entry.entry)?;
+        }
         Ok(VerifiedBundle {
             checkpoint: cp,
             entries,
+            disclosures,
         })
     }
 }

@@ -223,6 +223,9 @@ pub enum BundleError {
     /// A consistency proof does not verify.
     #[error("the consistency proof does not verify: {0}")]
     Consistency(ProofError),
+    /// A disclosure does not match its entry's commitment.
+    #[error(transparent)]
+    Disclosure(#[from] DisclosureError),
 }
 
 impl BundleError {
@@ -235,6 +238,7 @@ impl BundleError {
             BundleError::LeafHashMismatch { .. } => "bundle.leaf_hash_mismatch",
             BundleError::Inclusion { .. } => "bundle.bad_inclusion",
             BundleError::Consistency(_) => "bundle.bad_consistency",
+            BundleError::Disclosure(e) => e.reason_code(),
         }
     }
 }
@@ -342,5 +346,47 @@ pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> Ledger
     LedgerError::Io {
         path: path.display().to_string(),
         source,
+    }
+}
+
+/// A disclosure (committed evidence) is malformed or does not match its entry's commitment.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DisclosureError {
+    /// The salt is not 32 bytes of standard base64.
+    #[error("disclosure {index}: salt_b64 is not 32 bytes of standard base64")]
+    BadSalt {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The private object cannot be canonicalized.
+    #[error("{0}")]
+    NotCanonical(String),
+    /// The entry has no commitment to check against.
+    #[error("entry {index} carries no commitment, so nothing can be disclosed for it")]
+    NoCommitment {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The disclosure does not recompute to the entry's commitment.
+    #[error("disclosure {index} does not match its entry's commitment")]
+    Mismatch {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The operating system's random generator failed.
+    #[error("cannot draw a salt: {0}")]
+    Randomness(String),
+}
+
+impl DisclosureError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            DisclosureError::BadSalt { .. } => "disclosure.bad_salt",
+            DisclosureError::NotCanonical(_) => "disclosure.not_canonical",
+            DisclosureError::NoCommitment { .. } => "disclosure.no_commitment",
+            DisclosureError::Mismatch { .. } => "disclosure.mismatch",
+            DisclosureError::Randomness(_) => "disclosure.randomness",
+        }
     }
 }

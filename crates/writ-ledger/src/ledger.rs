@@ -586,6 +586,7 @@ impl Ledger {
             entries,
             writ: None,
             jwks: None,
+            disclosures: None,
         })
     }
 

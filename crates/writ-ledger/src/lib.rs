@@ -23,6 +23,7 @@
 
 pub mod bundle;
 pub mod checkpoint;
+pub mod commitment;
 pub mod entry;
 pub mod error;
 pub mod hash;
@@ -36,8 +37,11 @@ pub mod verify;
 
 pub use bundle::{ConsistencyProof, ProofBundle, VerifiedBundle};
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
+pub use commitment::Disclosure;
 pub use entry::Entry;
-pub use error::{BundleError, EntryError, LedgerError, NoteError, ProofError, TileError};
+pub use error::{
+    BundleError, DisclosureError, EntryError, LedgerError, NoteError, ProofError, TileError,
+};
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use ledger::{
     AppendCallback, AppendHandle, AppendReceipt, AssignCallback, ExportReport, Ledger,

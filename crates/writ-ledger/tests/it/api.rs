@@ -214,6 +214,50 @@ fn proof_bundles_verify_offline_and_catch_changes() {
 }
 
 #[test]
+fn bundle_disclosures_are_checked_against_their_entries_commitments() {
+    use writ_ledger::commitment::{Disclosure, commitment_hex};
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
+    let private = serde_json::json!({"args": {"path": "/home/alice/canary"}});
+    let salt = [5u8; 32];
+    let committed = serde_json::json!({"type": "decision", "v": 2, "commitment": commitment_hex(&salt, &private).unwrap()});
+    ledger.append_durable(&entry("decision", 0, 1)).unwrap();
+    let index = ledger
+        .append_durable(&writ_model::canonical::to_canonical_vec(&committed).unwrap())
+        .unwrap();
+    let mut bundle = ledger.proof_bundle(&[0, index], None).unwrap();
+    bundle.disclosures = Some(vec![Disclosure::new(index, &salt, private.clone())]);
+    let json = serde_json::to_vec(&bundle).unwrap();
+    let checked = ProofBundle::from_json(&json)
+        .unwrap()
+        .verify(Some(&ledger.vkey()))
+        .unwrap();
+    assert_eq!(checked.disclosures.len(), 1);
+
+    let refused = |d: Disclosure| {
+        let mut b = bundle.clone();
+        b.disclosures = Some(vec![d]);
+        b.verify(Some(&ledger.vkey())).unwrap_err().reason_code()
+    };
+    let mut value = Disclosure::new(index, &salt, private.clone());
+    value.private["args"]["path"] = "/home/alice/other".into();
+    assert_eq!(refused(value), "disclosure.mismatch");
+    assert_eq!(
+        refused(Disclosure::new(index, &[6u8; 32], private.clone())),
+        "disclosure.mismatch"
+    );
+    // A v1 entry has nothing to disclose; an index outside the bundle is malformed.
+    assert_eq!(
+        refused(Disclosure::new(0, &salt, private.clone())),
+        "disclosure.no_commitment"
+    );
+    assert_eq!(
+        refused(Disclosure::new(9, &salt, private)),
+        "bundle.malformed"
+    );
+}
+
+#[test]
 fn tiles_export_is_a_valid_tlog_tiles_tree() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::init(dir.path(), "test.example/log").unwrap();
