@@ -39,9 +39,29 @@ impl std::fmt::Debug for RevocationSet {
     }
 }
 
+/// How much a [`RevocationSet`] holds, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RevocationCounts {
+    pub jtis: usize,
+    pub principals: usize,
+    pub zones: usize,
+    pub kill_switch: bool,
+}
+
 impl RevocationSet {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What the set holds now.
+    pub fn counts(&self) -> RevocationCounts {
+        let st = self.read();
+        RevocationCounts {
+            jtis: st.jtis.len(),
+            principals: st.principals.len(),
+            zones: st.zones.len(),
+            kill_switch: st.kill_switch,
+        }
     }
 
     // Poisoning only means a writer panicked between statements; each statement leaves the

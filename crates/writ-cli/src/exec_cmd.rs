@@ -156,6 +156,10 @@ pub struct ExecArgs {
     /// COLORTERM, TZ, TMPDIR, NO_COLOR and LC_*; WRIT_* variables are refused.
     #[arg(long = "pass-env", value_name = "NAME")]
     pub pass_env: Vec<String>,
+    /// Serve this runner's own Prometheus metrics at http://ADDR/metrics while the command
+    /// runs (with port 0 the bound address is logged as `metrics_url` on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// How the closing report is printed (on stderr: stdout belongs to the command).
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -381,6 +385,7 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         config.renew_every = Duration::from_secs(args.renew_every.max(1));
         config.feed_wait = Duration::from_secs(args.timeout.max(1));
         config.expected_principal = Some(principal);
+        crate::gate_metrics::start(args.metrics_listen.as_deref(), &gate).await?;
         let runner = Runner::new(cp, gate, clock, config);
         let feed = runner.follow_feed();
         // The command runs in its own process group, so a terminal's Ctrl-C reaches only this

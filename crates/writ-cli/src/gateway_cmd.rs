@@ -149,6 +149,12 @@ struct RunArgs {
     /// MCP is ever written to stdout (it is the MCP channel); messages go to stderr.
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// Serve the gate's own Prometheus metrics at http://ADDR/metrics (governed calls by
+    /// decision and reason code, admission latency, event-feed age, revocations held). With
+    /// port 0 the bound address is logged (`metrics_url`) and, with --listen, put in the
+    /// listening line.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// The HTTP upstream's MCP endpoint (with --listen).
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
@@ -369,6 +375,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     }
     .run()
     .await?;
+    // Before the feed is followed, so the metrics line is logged before "event feed connected".
+    let metrics_url = crate::gate_metrics::start(args.metrics_listen.as_deref(), &gate).await?;
     if let Some(feed) = gate.feed().cloned() {
         tokio::spawn(writ_gate::follow(
             cp.clone(),
@@ -410,6 +418,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                     "gate": gate_id,
                     "zone": zone,
                     "pins": pins_path,
+                    "metrics": metrics_url,
                 })
             );
             std::io::Write::flush(&mut std::io::stdout())

@@ -30,6 +30,7 @@ mod default_bundle;
 mod demo_cmd;
 mod exec_cmd;
 mod gate_check;
+mod gate_metrics;
 mod gateway_cmd;
 mod ledger_cmd;
 mod logging;

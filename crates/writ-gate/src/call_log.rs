@@ -38,8 +38,14 @@ pub struct GovernedCall<'a> {
 }
 
 impl GovernedCall<'_> {
-    /// Writes the line: allowed calls at info, denied ones at warn.
-    pub fn log(&self) {
+    /// Writes the line (allowed calls at info, denied ones at warn) and counts the call in
+    /// the gate's metrics.
+    pub fn log(&self, metrics: &crate::metrics::GateMetrics) {
+        metrics.call(
+            self.decision,
+            self.reason_code,
+            self.started.elapsed().as_secs_f64(),
+        );
         let execution = self.execution.as_deref().unwrap_or("-");
         let principal = self.principal.unwrap_or("-");
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);

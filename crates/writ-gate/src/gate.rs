@@ -16,6 +16,7 @@ use writ_model::receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
 use writ_model::{Clock, ExecutionId, GateId, Intent, IntentDigest, ZoneId};
 
 use crate::error::GateError;
+use crate::metrics::{GateMetrics, MetricsView};
 
 /// How long a gate reuses its own environment attestation (the control plane accepts attestations
 /// up to five minutes old and skips re-verifying ones it has seen).
@@ -58,6 +59,11 @@ impl FeedHealth {
     pub fn grace_secs(&self) -> i64 {
         self.grace_secs
     }
+    /// When the last event was seen (Unix seconds), if ever.
+    pub fn last_seen(&self) -> Option<i64> {
+        let last = self.last_seen.load(Ordering::SeqCst);
+        (last != i64::MIN).then_some(last)
+    }
     /// Fails when the feed has been silent past the grace period.
     pub fn require_fresh(&self, now: i64) -> Result<(), GateError> {
         let last = self.last_seen.load(Ordering::SeqCst);
@@ -94,6 +100,7 @@ pub struct Gate {
     revocations: Arc<RevocationSet>,
     feed: Option<Arc<FeedHealth>>,
     attestation: std::sync::Mutex<Option<EnvironmentAttestation>>,
+    metrics: GateMetrics,
 }
 
 impl std::fmt::Debug for Gate {
@@ -130,6 +137,7 @@ impl Gate {
             revocations,
             feed,
             attestation: std::sync::Mutex::new(None),
+            metrics: GateMetrics::default(),
         })
     }
 
@@ -148,6 +156,22 @@ impl Gate {
 
     pub fn revocations(&self) -> &Arc<RevocationSet> {
         &self.revocations
+    }
+
+    /// The gate's own metrics (governed calls by decision and reason, their latency).
+    pub fn metrics(&self) -> &GateMetrics {
+        &self.metrics
+    }
+
+    /// The gate's `/metrics` page.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&MetricsView {
+            gate: self.config.id.as_str(),
+            zone: self.config.zone.as_str(),
+            now: self.clock.now_unix(),
+            feed_last_seen: self.feed.as_ref().map(|f| f.last_seen()),
+            revocations: self.revocations.counts(),
+        })
     }
 
     pub fn feed(&self) -> Option<&Arc<FeedHealth>> {

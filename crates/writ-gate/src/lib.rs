@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod gate;
 pub mod mcp;
+pub mod metrics;
 
 pub use client::{Authorization, AuthorizeOptions, ControlPlane};
 pub use error::GateError;

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod intent;
 pub mod lineage;
 pub mod number;
+pub mod prometheus;
 pub mod receipt;
 pub mod request;
 

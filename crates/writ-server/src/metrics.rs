@@ -1,35 +1,11 @@
-//! Prometheus metrics in the text exposition format, kept by hand: a few counters and histograms.
+//! Prometheus metrics of the control plane, in the text exposition format of
+//! [`writ_model::prometheus`] (the gates use the same pieces).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
-];
-
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b
-                && let Some(c) = self.counts.get_mut(i)
-            {
-                *c += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
-}
+use writ_model::prometheus::{Exposition, Histogram, Kind};
 
 /// Values read from the server's state when metrics are rendered.
 #[derive(Debug, Default, Clone, Copy)]
@@ -57,27 +33,24 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a decision by outcome (`allow`/`deny`/`error`) and reason code.
     pub fn decision(&self, outcome: &str, reason: &str) {
-        let mut m = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry((outcome.to_owned(), reason.to_owned()))
+        *lock(&self.decisions)
+            .entry((outcome.to_owned(), reason.to_owned()))
             .or_default() += 1;
     }
 
     /// Counts a request by route template, method and status, and records how long it took.
     pub fn http(&self, route: &str, method: &str, status: u16, secs: f64) {
-        {
-            let mut m = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            *m.entry((route.to_owned(), method.to_owned(), status))
-                .or_default() += 1;
-        }
-        let mut h = self.http_latency.lock().unwrap_or_else(|p| p.into_inner());
-        h.entry(route.to_owned()).or_default().observe(secs);
+        *lock(&self.http)
+            .entry((route.to_owned(), method.to_owned(), status))
+            .or_default() += 1;
+        lock(&self.http_latency)
+            .entry(route.to_owned())
+            .or_default()
+            .observe(secs);
     }
 
     pub fn authorize_seconds(&self, secs: f64) {
-        self.authorize_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .observe(secs);
+        lock(&self.authorize_latency).observe(secs);
     }
 
     /// Renders every metric with the gauges this struct tracks itself (the ledger size and
@@ -97,136 +70,89 @@ impl Metrics {
 
     /// Renders every metric, with the gauges read from the state now.
     pub fn render_with(&self, gauges: &Gauges) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP writ_decisions_total Authorization decisions by outcome and reason code."
+        let mut e = Exposition::default();
+        e.family(
+            "writ_decisions_total",
+            "Authorization decisions by outcome and reason code.",
+            Kind::Counter,
         );
-        let _ = writeln!(out, "# TYPE writ_decisions_total counter");
-        for ((outcome, reason), n) in self
-            .decisions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "writ_decisions_total{{outcome=\"{}\",reason=\"{}\"}} {n}",
-                esc(outcome),
-                esc(reason)
+        for ((outcome, reason), n) in lock(&self.decisions).iter() {
+            e.sample(
+                "writ_decisions_total",
+                &[("outcome", outcome), ("reason", reason)],
+                n,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP writ_http_requests_total HTTP requests by route template, method and status."
+        e.family(
+            "writ_http_requests_total",
+            "HTTP requests by route template, method and status.",
+            Kind::Counter,
         );
-        let _ = writeln!(out, "# TYPE writ_http_requests_total counter");
-        for ((route, method, status), n) in
-            self.http.lock().unwrap_or_else(|p| p.into_inner()).iter()
-        {
-            let _ = writeln!(
-                out,
-                "writ_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                esc(route),
-                esc(method)
+        for ((route, method, status), n) in lock(&self.http).iter() {
+            e.sample(
+                "writ_http_requests_total",
+                &[
+                    ("route", route),
+                    ("method", method),
+                    ("status", &status.to_string()),
+                ],
+                n,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP writ_http_request_duration_seconds Time to answer an HTTP request, by route template."
+        e.family(
+            "writ_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            Kind::Histogram,
         );
-        let _ = writeln!(out, "# TYPE writ_http_request_duration_seconds histogram");
-        for (route, h) in self
-            .http_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let route = esc(route);
-            for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ = writeln!(
-                    out,
-                    "writ_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {c}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "writ_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "writ_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "writ_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.count
-            );
+        for (route, h) in lock(&self.http_latency).iter() {
+            e.histogram("writ_http_request_duration_seconds", &[("route", route)], h);
         }
-        let h = self
-            .authorize_latency
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(
-            out,
-            "# HELP writ_authorize_duration_seconds Time to decide, record and answer an authorization."
+        e.family(
+            "writ_authorize_duration_seconds",
+            "Time to decide, record and answer an authorization.",
+            Kind::Histogram,
+        )
+        .histogram(
+            "writ_authorize_duration_seconds",
+            &[],
+            &lock(&self.authorize_latency),
         );
-        let _ = writeln!(out, "# TYPE writ_authorize_duration_seconds histogram");
-        for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
-            let _ = writeln!(
-                out,
-                "writ_authorize_duration_seconds_bucket{{le=\"{b}\"}} {c}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "writ_authorize_duration_seconds_bucket{{le=\"+Inf\"}} {}",
-            h.count
-        );
-        let _ = writeln!(out, "writ_authorize_duration_seconds_sum {}", h.sum);
-        let _ = writeln!(out, "writ_authorize_duration_seconds_count {}", h.count);
-        drop(h);
-        let _ = writeln!(out, "# HELP writ_ledger_entries Entries in the ledger.");
-        let _ = writeln!(out, "# TYPE writ_ledger_entries gauge");
-        let _ = writeln!(
-            out,
-            "writ_ledger_entries {}",
-            gauges
-                .ledger_entries
-                .max(self.ledger_size.load(Ordering::Relaxed))
-        );
-        let _ = writeln!(
-            out,
-            "# HELP writ_checkpoint_age_seconds Seconds since the newest signed checkpoint."
-        );
-        let _ = writeln!(out, "# TYPE writ_checkpoint_age_seconds gauge");
-        let _ = writeln!(
-            out,
-            "writ_checkpoint_age_seconds {}",
-            gauges.checkpoint_age_seconds
-        );
-        let _ = writeln!(
-            out,
-            "# HELP writ_index_lag_entries Ledger entries the execution index has yet to follow."
-        );
-        let _ = writeln!(out, "# TYPE writ_index_lag_entries gauge");
-        let _ = writeln!(out, "writ_index_lag_entries {}", gauges.index_lag);
-        let _ = writeln!(
-            out,
-            "# HELP writ_kill_switch Whether the kill switch is on (1) and every request denied."
-        );
-        let _ = writeln!(out, "# TYPE writ_kill_switch gauge");
-        let _ = writeln!(out, "writ_kill_switch {}", u8::from(gauges.kill_switch));
-        out
+        e.family("writ_ledger_entries", "Entries in the ledger.", Kind::Gauge)
+            .sample(
+                "writ_ledger_entries",
+                &[],
+                gauges
+                    .ledger_entries
+                    .max(self.ledger_size.load(Ordering::Relaxed)),
+            )
+            .family(
+                "writ_checkpoint_age_seconds",
+                "Seconds since the newest signed checkpoint.",
+                Kind::Gauge,
+            )
+            .sample(
+                "writ_checkpoint_age_seconds",
+                &[],
+                gauges.checkpoint_age_seconds,
+            )
+            .family(
+                "writ_index_lag_entries",
+                "Ledger entries the execution index has yet to follow.",
+                Kind::Gauge,
+            )
+            .sample("writ_index_lag_entries", &[], gauges.index_lag)
+            .family(
+                "writ_kill_switch",
+                "Whether the kill switch is on (1) and every request denied.",
+                Kind::Gauge,
+            )
+            .sample("writ_kill_switch", &[], u8::from(gauges.kill_switch));
+        e.finish()
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

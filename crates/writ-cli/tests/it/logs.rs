@@ -356,9 +356,10 @@ fn wait_line(
     }
 }
 
-/// Regression (issue 14): the MCP gateway logged nothing about the calls it governed.
+/// Regression (issue 14): the MCP gateway logged nothing about the calls it governed, and had
+/// no metrics of its own. Each call is logged once and counted on `--metrics-listen`'s page.
 #[test]
-fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
+fn the_mcp_gateway_logs_and_counts_each_governed_call_once_without_its_arguments() {
     let Some(modules) = std::env::var_os("WRIT_TEST_NODE_MODULES").map(PathBuf::from) else {
         assert!(
             std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
@@ -408,6 +409,7 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
         .arg(&p.agent_file)
         .arg("--gate-token-file")
         .arg(&p.gate_file)
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .arg("--")
         .args(&upstream)
         .env_remove("WRIT_TOKEN")
@@ -423,6 +425,11 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
     let mut log = String::new();
+    let served = wait_line(&err, &mut log, |l| l.contains("metrics_url"));
+    let metrics_url = serde_json::from_str::<Value>(&served).unwrap()["fields"]["metrics_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     wait_line(&err, &mut log, |l| l.contains("event feed connected"));
     let mut answers = String::new();
     let mut send = |msg: Value| {
@@ -448,6 +455,28 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
     );
     let write = wait_line(&out, &mut answers, |l| l.contains("\"id\":3"));
     assert!(write.contains("denied"), "{write}");
+    let (status, page) = crate::serve::http().call("GET", &metrics_url, None, None);
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap().to_owned();
+    for sample in [
+        "writ_gate_info{gate=\"gate:runner\",zone=\"dev\"} 1",
+        "writ_gate_calls_total{decision=\"allow\",reason_code=\"allowed\"} 1",
+        "writ_gate_admit_duration_seconds_count 2",
+        "writ_gate_kill_switch 0",
+    ] {
+        assert!(page.contains(sample), "{sample} missing:\n{page}");
+    }
+    let denied = page
+        .lines()
+        .filter(|l| l.starts_with("writ_gate_calls_total{decision=\"deny\""))
+        .collect::<Vec<_>>();
+    assert!(denied.len() == 1 && denied[0].ends_with(" 1"), "{page}");
+    assert!(!page.contains(canary), "{page}");
+    let age = page
+        .lines()
+        .find_map(|l| l.strip_prefix("writ_gate_event_feed_age_seconds "))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(age.parse::<i64>().unwrap() >= 0, "{page}");
 
     let _ = child.kill();
     let _ = child.wait();
@@ -462,4 +491,74 @@ fn the_mcp_gateway_logs_each_governed_call_once_without_its_arguments() {
     assert_eq!(calls.len(), 2, "one line per governed call:\n{log}");
     assert_fields(&calls[0], "allow", "mcp.call_tool", "tool:fs/read_file");
     assert_fields(&calls[1], "deny", "mcp.call_tool", "tool:fs/write_file");
+}
+
+/// Issue 14: the runner exposes its own metrics while its command runs (`--metrics-listen`).
+#[test]
+fn the_runner_serves_its_metrics_while_the_command_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Provisioned::start(tmp.path(), "json");
+    // git (allowed anywhere by the default bundle) hashes stdin, so it runs until stdin closes.
+    let mut child = Command::new(BIN)
+        .env("WRIT_LOG_FORMAT", "json")
+        .args([
+            "exec",
+            "--as",
+            "agent:log-bot",
+            "--control-plane",
+            &p.served.url,
+        ])
+        .arg("--token-file")
+        .arg(&p.agent_file)
+        .args(["--gate-id", p.gate_id, "--zone", p.zone, "--gate-key"])
+        .arg(&p.gate_key)
+        .arg("--gate-token-file")
+        .arg(&p.gate_file)
+        .args([
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--allow-uncontained",
+            "--",
+        ])
+        .args(["/usr/bin/git", "hash-object", "--stdin"])
+        .current_dir(&p.dir)
+        .env_remove("WRIT_TOKEN")
+        .env_remove("WRIT_GATE_TOKEN")
+        .env_remove("WRIT_LOG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = lines_of(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let served = wait_line(&err, &mut log, |l| l.contains("metrics_url"));
+    let url = serde_json::from_str::<Value>(&served).unwrap()["fields"]["metrics_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The call line is written once the command is admitted, before it runs.
+    wait_line(&err, &mut log, |l| l.contains("writ::call"));
+    let (status, page) = crate::serve::http().call("GET", &url, None, None);
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains("writ_gate_calls_total{decision=\"allow\",reason_code=\"allowed\"} 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("writ_gate_admit_duration_seconds_count 1"),
+        "{page}"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{log}");
+    // git's hash of the blob "hello\n".
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ce013625030ba8dba906f756967f9e9ca394464a"
+    );
 }

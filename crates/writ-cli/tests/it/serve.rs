@@ -195,12 +195,12 @@ pub(crate) fn signed_bundle_dir(dir: &Path) {
 }
 
 /// A small synchronous HTTP client over reqwest's async one (writ-cli has no blocking feature).
-struct Http {
+pub(crate) struct Http {
     rt: tokio::runtime::Runtime,
     inner: reqwest::Client,
 }
 
-fn http() -> Http {
+pub(crate) fn http() -> Http {
     Http {
         rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -211,7 +211,7 @@ fn http() -> Http {
 }
 
 impl Http {
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         url: &str,

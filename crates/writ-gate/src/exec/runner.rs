@@ -331,7 +331,7 @@ impl Runner {
                     reason_code: e.map_or("allowed", ExecError::reason_code),
                     started: arrived,
                 }
-                .log();
+                .log(self.gate.metrics());
             };
         let digest = intent
             .digest()

@@ -625,7 +625,7 @@ impl Enforcer {
             reason_code,
             started,
         }
-        .log();
+        .log(self.gate.metrics());
         admitted
     }
 

@@ -1,0 +1,126 @@
+//! A gate's own Prometheus metrics (`writ gateway mcp --metrics-listen`, `writ exec
+//! --metrics-listen`): governed calls by decision and reason code and how long each took to
+//! admit, the event feed's age, and what the gate holds revoked. Rendered with the same pieces
+//! as the control plane's ([`writ_model::prometheus`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use writ_artifact::revocation::RevocationCounts;
+use writ_model::prometheus::{Exposition, Histogram, Kind};
+
+use crate::call_log::CallDecision;
+use crate::gate::Gate;
+
+/// Counters a gate keeps; read through [`Gate::render_metrics`].
+#[derive(Debug, Default)]
+pub struct GateMetrics {
+    calls: Mutex<BTreeMap<(&'static str, String), u64>>,
+    admit_latency: Mutex<Histogram>,
+}
+
+/// The gauges read from the gate when the page is rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsView<'a> {
+    pub gate: &'a str,
+    pub zone: &'a str,
+    pub now: i64,
+    /// `None`: the gate follows no feed; `Some(None)`: never heard from it.
+    pub feed_last_seen: Option<Option<i64>>,
+    pub revocations: RevocationCounts,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl GateMetrics {
+    /// Counts one governed call and the seconds it took to admit or refuse.
+    pub fn call(&self, decision: CallDecision, reason_code: &str, secs: f64) {
+        *lock(&self.calls)
+            .entry((decision.as_str(), reason_code.to_owned()))
+            .or_default() += 1;
+        lock(&self.admit_latency).observe(secs);
+    }
+
+    /// The metrics page.
+    pub fn render(&self, v: &MetricsView<'_>) -> String {
+        let mut e = Exposition::default();
+        e.family("writ_gate_info", "The gate's id and zone.", Kind::Gauge)
+            .sample("writ_gate_info", &[("gate", v.gate), ("zone", v.zone)], 1)
+            .family(
+                "writ_gate_calls_total",
+                "Governed calls by decision and reason code.",
+                Kind::Counter,
+            );
+        for ((decision, reason), n) in lock(&self.calls).iter() {
+            e.sample(
+                "writ_gate_calls_total",
+                &[("decision", decision), ("reason_code", reason)],
+                n,
+            );
+        }
+        e.family(
+            "writ_gate_admit_duration_seconds",
+            "Time from a call's arrival to its admission or refusal (authorize, verify).",
+            Kind::Histogram,
+        )
+        .histogram(
+            "writ_gate_admit_duration_seconds",
+            &[],
+            &lock(&self.admit_latency),
+        );
+        if let Some(last) = v.feed_last_seen {
+            e.family(
+                "writ_gate_event_feed_age_seconds",
+                "Seconds since the control plane's event feed was last heard (-1: never).",
+                Kind::Gauge,
+            )
+            .sample(
+                "writ_gate_event_feed_age_seconds",
+                &[],
+                last.map_or(-1, |t| v.now.saturating_sub(t).max(0)),
+            );
+        }
+        let r = v.revocations;
+        e.family(
+            "writ_gate_revoked",
+            "What the gate holds revoked, by kind (writs, principals, zones).",
+            Kind::Gauge,
+        )
+        .sample("writ_gate_revoked", &[("kind", "writ")], r.jtis)
+        .sample("writ_gate_revoked", &[("kind", "principal")], r.principals)
+        .sample("writ_gate_revoked", &[("kind", "zone")], r.zones)
+        .family(
+            "writ_gate_kill_switch",
+            "Whether the gate holds the kill switch on (1).",
+            Kind::Gauge,
+        )
+        .sample("writ_gate_kill_switch", &[], u8::from(r.kill_switch));
+        e.finish()
+    }
+}
+
+/// Serves `GET /metrics` (nothing else) for `gate` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gate: Arc<Gate>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::http::header;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let gate = gate.clone();
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    gate.render_metrics(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
