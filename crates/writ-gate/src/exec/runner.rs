@@ -543,7 +543,10 @@ impl Runner {
                 .flat_map(|f| f.write.iter().map(PathBuf::from))
                 .collect(),
             allow_unenforced: self.config.allow_unenforced_fs,
-            allow_uncontained: self.config.allow_uncontained,
+            // The launcher may fall back to running uncontained only when that is what the
+            // writ was issued for: a `contained` claim the launcher cannot make good is refused,
+            // not run weaker than the policy saw.
+            allow_uncontained: containment == Containment::Uncontained,
             hide: self.config.hide.clone(),
             parent: Some(std::process::id()),
             arg0: req.argv.first().map(OsString::from),

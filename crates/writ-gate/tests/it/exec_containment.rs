@@ -532,3 +532,44 @@ async fn uncontained_runner_child() {
     };
     std::fs::write(spec["result"].as_str().unwrap(), answer.to_string()).unwrap();
 }
+
+/// Regression: with `--allow-uncontained` on a kernel that contains commands, the runner
+/// claimed `contained` (the policy saw that) yet still let the launcher fall back to running
+/// uncontained if namespaces failed at launch. The launcher must be held to the claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contained_claim_forbids_the_launcher_an_uncontained_fallback() {
+    let srv = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("launcher-args");
+    let launcher = dir.path().join("launcher.sh");
+    std::fs::write(
+        &launcher,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\nexit 0\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &launcher,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let r = srv
+        .sandbox_runner("agent:claims", None, |c| {
+            c.allow_uncontained = true;
+            c.sandbox_program = launcher.clone();
+        })
+        .await;
+    if r.containment() != writ_model::env::Containment::Contained {
+        println!("skipped: this kernel cannot contain commands, so the claim is uncontained");
+        return;
+    }
+    let _ = r.run(&request(&["true"], dir.path())).await;
+    let args = std::fs::read_to_string(&seen).expect("the launcher ran");
+    assert!(args.lines().any(|a| a == "true"), "{args}");
+    assert!(
+        !args.lines().any(|a| a == "--allow-uncontained"),
+        "a contained claim let the launcher fall back: {args}"
+    );
+}
