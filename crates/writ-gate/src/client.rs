@@ -359,14 +359,22 @@ impl ControlPlane {
     }
 
     /// Opens the event feed (server-sent events) with a gate or admin token. The client's
-    /// timeout does not apply: the stream stays open.
+    /// timeout bounds the wait for the answer's headers; the stream itself stays open (its
+    /// silence is watched by [`crate::events::follow`]).
     pub async fn events(&self, token: &str) -> Result<reqwest::Response, GateError> {
-        let http = reqwest::Client::new();
-        let resp = http
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.timeout)
+            .build()
+            .map_err(|e| self.transport(e))?;
+        let send = http
             .get(format!("{}/v1/events", self.base))
             .bearer_auth(token)
-            .send()
+            .send();
+        let resp = tokio::time::timeout(self.timeout, send)
             .await
+            .map_err(|_| GateError::Timeout {
+                secs: self.timeout.as_secs(),
+            })?
             .map_err(|e| self.transport(e))?;
         if resp.status().as_u16() != 200 {
             let status = resp.status().as_u16();

@@ -144,7 +144,8 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
     }
 }
 
-/// Follows the feed forever: reconnects after a drop, applies every event, marks the feed alive.
+/// Follows the feed forever: reconnects after a drop or after a whole grace period of silence,
+/// applies every event, marks the feed alive.
 /// `on_event` sees each event after it is applied (for logs and tests).
 ///
 /// A lost feed is logged at error level once per cause (with the HTTP status and reason code
@@ -159,6 +160,7 @@ pub async fn follow(
 ) {
     // The cause logged last while the feed is lost (`None` while it is followed).
     let mut lost: Option<String> = Some(String::new());
+    let idle = Duration::from_secs(u64::try_from(health.grace_secs()).unwrap_or(1).max(1));
     loop {
         let cause = match cp.events(&token).await {
             Ok(mut resp) => {
@@ -170,7 +172,17 @@ pub async fn follow(
                 let mut parser = SseParser::default();
                 let mut why = "the control plane closed the event stream".to_owned();
                 'stream: loop {
-                    match resp.chunk().await {
+                    // A connection that stays open but carries nothing (not even the
+                    // heartbeats) for the whole grace period is dead, whatever TCP says: a
+                    // silently dropped flow would otherwise hold the gate denying forever.
+                    let Ok(next) = tokio::time::timeout(idle, resp.chunk()).await else {
+                        why = format!(
+                            "the event stream carried nothing for {} s (not even a heartbeat); reconnecting",
+                            idle.as_secs()
+                        );
+                        break;
+                    };
+                    match next {
                         Ok(Some(chunk)) => {
                             for ev in parser.push(&chunk) {
                                 if ev.kind == "lagged" {

@@ -164,3 +164,149 @@ async fn ledger_unwritable_denies() {
     drop(guard);
     srv.stop().await;
 }
+
+/// A TCP relay to `target` whose open connections can be frozen: a frozen connection stays open
+/// but forwards nothing, like a flow a middlebox dropped without a reset; connections opened
+/// after the freeze pass again.
+struct Relay {
+    url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    frozen_below: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Relay {
+    async fn start(target: &str) -> Relay {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let target = target.trim_start_matches("http://").to_owned();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let frozen_below = Arc::new(AtomicUsize::new(0));
+        let (acc, frozen) = (accepted.clone(), frozen_below.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = l.accept().await {
+                let id = acc.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut from, mut to) in [(cr, sw), (sr, cw)].map(|(r, w)| {
+                    (
+                        Box::new(r) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        w,
+                    )
+                }) {
+                    let frozen = frozen.clone();
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 4096];
+                        loop {
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            if id < frozen.load(Ordering::SeqCst) {
+                                // Hold both ends open and forward nothing, ever.
+                                std::future::pending::<()>().await;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Relay {
+            url,
+            accepted,
+            frozen_below,
+        }
+    }
+
+    /// Freezes every connection opened so far.
+    fn freeze(&self) {
+        use std::sync::atomic::Ordering;
+        self.frozen_below
+            .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// Regression: the gate waited forever on an event-feed connection that stayed open but carried
+/// nothing, so after a silently dropped flow it denied every call until restarted. A stream
+/// silent for the grace period is now dropped and reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_feed_connection_is_reopened() {
+    use writ_model::Clock;
+    let srv = Server::start_with(|c| c.heartbeat_secs = 1).await;
+    let relay = Relay::start(&srv.base).await;
+    let creds = srv.add_gate("gate:feed", "sandbox").await;
+    let g = gate(&creds, &srv.jwks().await, Some(3));
+    let health = g.feed().unwrap().clone();
+    let clock = Arc::new(writ_model::SystemClock);
+    let task = tokio::spawn(writ_gate::follow(
+        ControlPlane::with_timeout(relay.url.clone(), Duration::from_secs(2)),
+        creds.token.clone(),
+        g.revocations().clone(),
+        health.clone(),
+        clock.clone(),
+        |_| {},
+    ));
+    eventually("the feed is followed", || {
+        health.require_fresh(clock.now_unix()).is_ok()
+    })
+    .await;
+    assert_eq!(relay.accepted(), 1);
+    relay.freeze();
+    eventually(
+        "a new connection is opened and the feed is fresh again",
+        || relay.accepted() >= 2 && health.require_fresh(clock.now_unix()).is_ok(),
+    )
+    .await;
+    task.abort();
+    srv.stop().await;
+}
+
+/// Regression: opening the event feed had no timeout, so a control plane that accepted the
+/// connection and never answered held the gate in `follow` for ever, denying with no cause. The
+/// wait for the answer is now bounded by the client's timeout and the cause is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_never_answers_is_reported_and_retried() {
+    use writ_model::Clock;
+    let srv = Server::start().await;
+    let creds = srv.add_gate("gate:mute", "sandbox").await;
+    let g = gate(&creds, &srv.jwks().await, Some(3));
+    let health = g.feed().unwrap().clone();
+    let clock = Arc::new(writ_model::SystemClock);
+    let task = tokio::spawn(writ_gate::follow(
+        ControlPlane::with_timeout(fault_server(None).await, Duration::from_secs(1)),
+        creds.token.clone(),
+        g.revocations().clone(),
+        health.clone(),
+        clock.clone(),
+        |_| {},
+    ));
+    eventually("the denial names the timeout", || {
+        health
+            .require_fresh(clock.now_unix())
+            .is_err_and(|e| e.to_string().contains("did not answer within 1 s"))
+    })
+    .await;
+    task.abort();
+    srv.stop().await;
+}
