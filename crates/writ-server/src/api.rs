@@ -533,6 +533,7 @@ fn may_act_under(
 fn governance(
     state: &AppState,
     principal: &PrincipalId,
+    act: Option<&Actor>,
     zone: &str,
 ) -> Result<PrincipalEntity, (&'static str, String)> {
     if state.kill_switch() {
@@ -543,6 +544,9 @@ fn governance(
     }
     state.store.read(|r| {
         let registered = r.standing(&principal.to_string())?;
+        if let Some(refusal) = r.chain_withdrawn(act) {
+            return Err(refusal);
+        }
         if r.zone_withdrawn(zone) {
             return Err((
                 "zone_quarantined",
@@ -576,9 +580,10 @@ async fn authorize(
             p.principal.clone(),
             p.lineage.clone(),
             if p.principal == caller_id {
-                governance(&s, &caller_id, &zone)
+                governance(&s, &caller_id, p.act.as_ref(), &zone)
             } else {
-                governance(&s, &caller_id, &zone).and_then(|_| governance(&s, &p.principal, &zone))
+                governance(&s, &caller_id, None, &zone)
+                    .and_then(|_| governance(&s, &p.principal, p.act.as_ref(), &zone))
             },
         ),
         Err((code, message)) => (
@@ -777,7 +782,7 @@ async fn visible(
     check_attestation(&s, &body.attestation)?;
     let zone = body.attestation.claims.zone.to_string();
     // Withdrawn trust shows nothing.
-    let Ok(registered) = governance(&s, &principal, &zone) else {
+    let Ok(registered) = governance(&s, &principal, None, &zone) else {
         return Ok(Json(json!({"visible": []})));
     };
     let bundle = s.bundles.current().ok_or_else(|| {

@@ -191,6 +191,9 @@ pub async fn renew_lease(
             if r.zone_withdrawn(request.env.zone.as_str()) {
                 return Err("principal_or_zone_withdrawn");
             }
+            if r.chain_withdrawn(request.act.as_ref()).is_some() {
+                return Err("principal_or_zone_withdrawn");
+            }
             r.standing(&row.principal).map_err(|(code, _)| match code {
                 REGISTRATION_INVALID => REGISTRATION_INVALID,
                 _ => "principal_or_zone_withdrawn",

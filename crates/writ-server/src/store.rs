@@ -240,6 +240,34 @@ impl Registry {
             .collect()
     }
 
+    /// Why an action taken on behalf of `chain` (the `act` chain, RFC 8693 style) may not go
+    /// ahead: a principal in it that is registered and may not act now, or that is revoked or
+    /// quarantined by name. Revoking a person stops what agents do in their name, at the
+    /// control plane as at the gates. A principal in the chain that is not registered is left
+    /// to policy (`context` names the chain).
+    pub fn chain_withdrawn(
+        &self,
+        chain: Option<&writ_model::Actor>,
+    ) -> Option<(&'static str, String)> {
+        let chain = chain?;
+        for p in chain.chain() {
+            let p = &p.to_string();
+            let refusal = if self.principals.contains_key(p) {
+                self.principal_withdrawn(p)
+            } else if self.is(GovernanceKind::RevokedPrincipal, p) {
+                Some(("principal_revoked", format!("{p} is revoked")))
+            } else if self.is(GovernanceKind::QuarantinedPrincipal, p) {
+                Some(("principal_quarantined", format!("{p} is quarantined")))
+            } else {
+                None
+            };
+            if let Some((code, why)) = refusal {
+                return Some((code, format!("the action is taken on behalf of {p}: {why}")));
+            }
+        }
+        None
+    }
+
     /// Every registered principal that may not act now (see
     /// [`Registry::principal_withdrawn`]) and every one revoked or quarantined by name, sorted:
     /// what gates must refuse.

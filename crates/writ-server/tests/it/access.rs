@@ -126,6 +126,63 @@ async fn zone_revocation_stops_principals_registered_in_it() {
     srv.stop().await;
 }
 
+/// Regression: the control plane checked only the acting principal, so an agent acting on
+/// behalf of a person who had been revoked or quarantined still got writs (recorded as allowed;
+/// only gates following the feed refused them). The `act` chain is now held to the same
+/// standing, at authorize and at renewal; a person not registered is left to policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_person_stops_agents_acting_on_their_behalf() {
+    let srv = TestServer::start().await;
+    srv.activate_default().await;
+    let agent = srv.add_principal("agent:assistant", "dev").await;
+    srv.add_principal("human:alice", "dev").await;
+    let gate = srv.add_gate("gate:dev-1", "dev").await;
+    let for_person = |who: &str| {
+        let mut body = read_issue(&gate);
+        body["act"] = json!({"sub": who});
+        body
+    };
+    let running = srv.authorize_ok(&agent, for_person("human:alice")).await;
+    // Someone not registered is policy's business, not a refusal here.
+    srv.authorize_ok(&agent, for_person("human:nobody")).await;
+
+    for (path, body, code) in [
+        (
+            "/v1/admin/quarantines",
+            json!({"principal": "human:alice", "on": true}),
+            "principal_quarantined",
+        ),
+        (
+            "/v1/admin/revocations",
+            json!({"principal": "human:alice"}),
+            "principal_revoked",
+        ),
+    ] {
+        let (st, answer) = srv.call("POST", path, Some(&srv.admin), Some(body)).await;
+        assert!(st == 200 || st == 201, "{path}: {answer}");
+        let (st, deny) = srv.authorize(&agent, for_person("human:alice")).await;
+        assert_eq!(
+            (st, deny["reason_code"].clone()),
+            (403, json!(code)),
+            "{deny}"
+        );
+        let reasons = deny["reasons"].to_string();
+        assert!(reasons.contains("on behalf of human:alice"), "{deny}");
+    }
+    // The agent on its own, and for others, is untouched; its execution for alice ends.
+    srv.authorize_ok(&agent, read_issue(&gate)).await;
+    srv.authorize_ok(&agent, for_person("human:nobody")).await;
+    let (st, renewed) = srv
+        .renew(&agent, running["execution"].as_str().unwrap(), &gate)
+        .await;
+    assert_eq!(
+        (st, renewed["reason_code"].clone()),
+        (403, json!("principal_or_zone_withdrawn")),
+        "{renewed}"
+    );
+    srv.stop().await;
+}
+
 // Finding 6 of issue 12: a quarantined zone did not end the running executions of principals
 // registered in it (the gate only knew the zone the writ runs in); releasing it gives them
 // back, and only them.
