@@ -356,6 +356,34 @@ fn wait_line(
     }
 }
 
+/// Starts a gate (`writ gateway mcp`, `writ exec`) with its stdio piped and no secret or log
+/// setting inherited from the test's environment.
+trait SpawnGate {
+    fn spawn_gate(&mut self) -> std::process::Child;
+}
+
+impl SpawnGate for Command {
+    fn spawn_gate(&mut self) -> std::process::Child {
+        for v in ["WRIT_TOKEN", "WRIT_GATE_TOKEN", "WRIT_LOG", "RUST_LOG"] {
+            self.env_remove(v);
+        }
+        self.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The URL a gate started with `--metrics-listen 127.0.0.1:0` logged (JSON logs).
+fn metrics_url(err: &std::sync::mpsc::Receiver<String>, log: &mut String) -> String {
+    let served = wait_line(err, log, |l| l.contains("metrics_url"));
+    serde_json::from_str::<Value>(&served).unwrap()["fields"]["metrics_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Regression (issue 14): the MCP gateway logged nothing about the calls it governed, and had
 /// no metrics of its own. Each call is logged once and counted on `--metrics-listen`'s page.
 #[test]
@@ -412,24 +440,12 @@ fn the_mcp_gateway_logs_and_counts_each_governed_call_once_without_its_arguments
         .args(["--metrics-listen", "127.0.0.1:0"])
         .arg("--")
         .args(&upstream)
-        .env_remove("WRIT_TOKEN")
-        .env_remove("WRIT_GATE_TOKEN")
-        .env_remove("WRIT_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_gate();
     let mut stdin = child.stdin.take().unwrap();
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
     let mut log = String::new();
-    let served = wait_line(&err, &mut log, |l| l.contains("metrics_url"));
-    let metrics_url = serde_json::from_str::<Value>(&served).unwrap()["fields"]["metrics_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let metrics_url = metrics_url(&err, &mut log);
     wait_line(&err, &mut log, |l| l.contains("event feed connected"));
     let mut answers = String::new();
     let mut send = |msg: Value| {
@@ -522,22 +538,10 @@ fn the_runner_serves_its_metrics_while_the_command_runs() {
         ])
         .args(["/usr/bin/git", "hash-object", "--stdin"])
         .current_dir(&p.dir)
-        .env_remove("WRIT_TOKEN")
-        .env_remove("WRIT_GATE_TOKEN")
-        .env_remove("WRIT_LOG")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_gate();
     let err = lines_of(child.stderr.take().unwrap());
     let mut log = String::new();
-    let served = wait_line(&err, &mut log, |l| l.contains("metrics_url"));
-    let url = serde_json::from_str::<Value>(&served).unwrap()["fields"]["metrics_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let url = metrics_url(&err, &mut log);
     // The call line is written once the command is admitted, before it runs.
     wait_line(&err, &mut log, |l| l.contains("writ::call"));
     let (status, page) = crate::serve::http().call("GET", &url, None, None);
