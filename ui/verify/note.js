@@ -54,9 +54,13 @@ export async function keyId(name, publicKey) {
  */
 export async function parseVerifierKey(vkey) {
   if (typeof vkey !== "string") throw new FormatError("the verifier key is not a string");
-  const parts = vkey.split("+");
-  if (parts.length !== 3) throw new FormatError("a verifier key is name+hexid+base64");
-  const [name, hex, b64] = parts;
+  // The base64 key may itself hold "+": only the first two plus signs separate fields.
+  const first = vkey.indexOf("+");
+  const second = first < 0 ? -1 : vkey.indexOf("+", first + 1);
+  if (second < 0) throw new FormatError("a verifier key is name+hexid+base64");
+  const name = vkey.slice(0, first);
+  const hex = vkey.slice(first + 1, second);
+  const b64 = vkey.slice(second + 1);
   if (!validName(name)) throw new FormatError("the verifier key's name is empty or has spaces");
   if (!/^[0-9a-f]{8}$/.test(hex)) throw new FormatError("the verifier key's id is not 8 lowercase hex digits");
   const raw = b64decode(b64);
