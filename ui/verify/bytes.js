@@ -143,7 +143,7 @@ function subtle() {
  * @returns {Promise<Uint8Array>}
  */
 export async function sha256(data) {
-  return new Uint8Array(await subtle().digest("SHA-256", data));
+  return new Uint8Array(await subtle().digest("SHA-256", new Uint8Array(data)));
 }
 
 /**
@@ -156,8 +156,9 @@ export async function sha256(data) {
 export async function ed25519Verify(publicKey, signature, message) {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    const key = await subtle().importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-    return await subtle().verify({ name: "Ed25519" }, key, signature, message);
+    // Fresh copies: WebCrypto takes ArrayBuffer-backed views only.
+    const key = await subtle().importKey("raw", new Uint8Array(publicKey), { name: "Ed25519" }, false, ["verify"]);
+    return await subtle().verify({ name: "Ed25519" }, key, new Uint8Array(signature), new Uint8Array(message));
   } catch {
     return false;
   }

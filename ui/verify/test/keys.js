@@ -18,14 +18,14 @@ const PKCS8_ED25519_PREFIX = Uint8Array.of(
  */
 export async function testKey(seed) {
   const s = seed ?? crypto.getRandomValues(new Uint8Array(32));
-  const priv = await crypto.subtle.importKey("pkcs8", concat(PKCS8_ED25519_PREFIX, s), { name: "Ed25519" }, true, ["sign"]);
+  const priv = await crypto.subtle.importKey("pkcs8", new Uint8Array(concat(PKCS8_ED25519_PREFIX, s)), { name: "Ed25519" }, true, ["sign"]);
   const jwk = await crypto.subtle.exportKey("jwk", priv);
   const x = String(jwk.x).replace(/-/g, "+").replace(/_/g, "/");
   const publicKey = Uint8Array.from(atob(x + "=".repeat((4 - (x.length % 4)) % 4)), (c) => c.charCodeAt(0));
   return {
     seed: s,
     publicKey,
-    sign: async (m) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, m)),
+    sign: async (m) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, new Uint8Array(m))),
   };
 }
 
