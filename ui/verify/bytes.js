@@ -147,7 +147,35 @@ export async function sha256(data) {
 }
 
 /**
- * Ed25519 verification (RFC 8032) with WebCrypto. A malformed key or signature is `false`.
+ * Encodings of the Ed25519 points of small order (1, 2, 4, 8), with the non-canonical ones
+ * (y ≥ p), compared without the sign bit: a key or signature R among them is refused, as
+ * ed25519-dalek's `verify_strict` does (WebCrypto alone accepts, e.g., the identity key with
+ * the signature (identity, 0) for every message).
+ */
+const SMALL_ORDER = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+/**
+ * @param {Uint8Array} point 32 bytes
+ * @returns {boolean}
+ */
+export function isSmallOrder(point) {
+  const p = new Uint8Array(point);
+  p[31] &= 0x7f;
+  const h = toHex(p);
+  return SMALL_ORDER.includes(h);
+}
+
+/**
+ * Ed25519 verification (RFC 8032) with WebCrypto, with `verify_strict`'s refusal of small-order
+ * keys and signature R. A malformed key or signature is `false`.
  * @param {Uint8Array} publicKey 32 bytes
  * @param {Uint8Array} signature 64 bytes
  * @param {Uint8Array} message
@@ -155,6 +183,7 @@ export async function sha256(data) {
  */
 export async function ed25519Verify(publicKey, signature, message) {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (isSmallOrder(publicKey) || isSmallOrder(signature.subarray(0, 32))) return false;
   try {
     // Fresh copies: WebCrypto takes ArrayBuffer-backed views only.
     const key = await subtle().importKey("raw", new Uint8Array(publicKey), { name: "Ed25519" }, false, ["verify"]);
