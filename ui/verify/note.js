@@ -15,6 +15,9 @@ import { HASH_SIZE } from "./merkle.js";
 /** The signature line prefix: EM DASH and a space. */
 const SIG_PREFIX = "\u2014 ";
 
+/** At most this many signature lines are read (as Go's sumdb note and our Rust side do). */
+const MAX_SIGNATURES = 100;
+
 /**
  * A parsed Ed25519 verifier key `name+hexid+base64(0x01 ‖ key)`.
  * @typedef {{name: string, keyId: Uint8Array, publicKey: Uint8Array, text: string}} VerifierKey
@@ -32,8 +35,8 @@ const SIG_PREFIX = "\u2014 ";
 
 /** @param {string} name */
 function validName(name) {
-  // Non-empty, no Unicode whitespace, no plus sign (signed-note "Verifier keys").
-  return name.length > 0 && !/[\s+]/u.test(name);
+  // Non-empty, no Unicode whitespace, no plus sign (signed-note "Verifier keys"), no controls.
+  return name.length > 0 && !/[\s+\p{Cc}]/u.test(name);
 }
 
 /**
@@ -80,7 +83,7 @@ export async function parseVerifierKey(vkey) {
  */
 export function parseNote(note) {
   if (typeof note !== "string") throw new FormatError("the note is not a string");
-  if (/[\u0000-\u0009\u000b-\u001f\u007f]/.test(note)) {
+  if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(note)) {
     throw new FormatError("the note holds control characters other than newline");
   }
   const split = note.lastIndexOf("\n\n");
@@ -91,6 +94,7 @@ export function parseNote(note) {
   /** @type {Note["signatures"]} */
   const signatures = [];
   for (const line of block.slice(0, -1).split("\n")) {
+    if (signatures.length >= MAX_SIGNATURES) throw new FormatError("the note has too many signatures");
     if (!line.startsWith(SIG_PREFIX)) throw new FormatError("a signature line does not start with an em dash and space");
     const rest = line.slice(SIG_PREFIX.length);
     const sp = rest.indexOf(" ");

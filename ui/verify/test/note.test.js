@@ -113,6 +113,8 @@ test("notes: structure errors are refused, other signers' lines are ignored", as
   await assert.rejects(verifyNote(note.slice(0, -1), key), /end with a newline/);
   await assert.rejects(verifyNote(note.replace("\u2014", "-"), key), /em dash/);
   await assert.rejects(verifyNote("log\x01\n" + note, key), /control characters/);
+  await assert.rejects(verifyNote("log\u0085\n" + note, key), /control characters/);
+  await assert.rejects(verifyNote(note + otherLine.repeat(100), key), /too many signatures/);
   assert.throws(() => parseCheckpoint("log\n03\n" + b64encode(new Uint8Array(32)) + "\n"), /size/);
   assert.throws(() => parseCheckpoint("log\n3\n" + b64encode(new Uint8Array(31)) + "\n"), /32 bytes/);
   assert.throws(() => parseCheckpoint("log\n3\n"), /at least/);
