@@ -592,6 +592,12 @@ async function consistencyCheck(cp, vkey, options, add) {
     try {
       if (!Array.isArray(p.hashes_b64)) throw new FormatError("hashes_b64 is not a list");
       hashes = p.hashes_b64.map(b64decode);
+      // The proof JSON names its roots too; they must be the two checkpoints' roots.
+      for (const [field, root] of /** @type {const} */ ([["root1_b64", older.rootHash], ["root2_b64", cp.rootHash]])) {
+        if (p[field] !== undefined && !bytesEqual(b64decode(p[field]), root)) {
+          throw new FormatError(`${field} is not the root of the ${field === "root1_b64" ? "older" : "bundle's"} checkpoint`);
+        }
+      }
     } catch (err) {
       return void fail(add, name, `the consistency proof: ${msg(err)}`);
     }

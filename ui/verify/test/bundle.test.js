@@ -202,6 +202,9 @@ test("consistency with an older checkpoint: pass, wrong proof, wrong key, none g
   bad.hashes_b64[0] = b64encode(h);
   assert.deepEqual(failing(await verifyBundle(s.bundle, { olderCheckpoint: older, consistencyProof: bad })), ["consistency"]);
   assert.deepEqual(failing(await verifyBundle(s.bundle, { olderCheckpoint: older })), ["consistency"]);
+  // Roots named in the proof JSON must be the checkpoints' roots.
+  const wrongRoot = { ...proof, root1_b64: b64encode(new Uint8Array(32)) };
+  assert.deepEqual(failing(await verifyBundle(s.bundle, { olderCheckpoint: older, consistencyProof: wrongRoot })), ["consistency"]);
   const foreign = await s.log.checkpoint(2, await testKey());
   assert.deepEqual(failing(await verifyBundle(s.bundle, { olderCheckpoint: foreign, consistencyProof: proof })), ["consistency"]);
   // The same checkpoint is consistent with itself without a proof.

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use writ_ledger::commitment::{commitment_hex, fresh_salt};
 use writ_ledger::note::{Ed25519Signer, sign_note};
-use writ_ledger::{Disclosure, Ledger, ProofBundle, leaf_hash};
+use writ_ledger::{ConsistencyProof, Disclosure, Ledger, ProofBundle, SignedCheckpoint, leaf_hash};
 use writ_model::canonical::to_canonical_vec;
 
 const ORIGIN: &str = "test.writ/agree";
@@ -140,17 +140,11 @@ fn tamper(
     None
 }
 
-/// Random bundles from a real ledger, valid and tampered: the JS verifier's verdict equals the
-/// Rust verifier's (`ProofBundle::verify`) on every one.
-#[test]
-fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
-    let Some(node) = node() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::init(&dir.path().join("ledger"), ORIGIN).unwrap();
-    let mut rng = Rng(0x5eed_1234_abcd_0017);
-    let mut disclosures: Vec<Option<Disclosure>> = Vec::new();
-    // Entries v1 (all clear) and v2 (a commitment, disclosed separately), one batch each, so a
-    // checkpoint is published at every size.
+/// A 40-entry ledger with entries v1 (all clear) and v2 (a commitment, disclosed separately),
+/// one batch each, so a checkpoint is published at every size; and each entry's disclosure.
+fn random_ledger(dir: &Path, rng: &mut Rng) -> (Ledger, Vec<Option<Disclosure>>) {
+    let ledger = Ledger::init(&dir.join("ledger"), ORIGIN).unwrap();
+    let mut disclosures = Vec::new();
     for i in 0..40u64 {
         let (entry, private) = if rng.below(2) == 0 {
             let e = json!({"type": "policy.activated", "v": 1, "n": i, "pad": "x".repeat(rng.below(40) as usize)});
@@ -169,8 +163,43 @@ fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
         assert_eq!(index, i);
         disclosures.push(private.map(|(salt, p)| Disclosure::new(index, &salt, p)));
     }
+    assert_eq!(ledger.checkpoint().size(), 40);
+    (ledger, disclosures)
+}
+
+/// The JS verdicts (`ui/verify/test/verdicts.js`) of a list of cases.
+fn js_verdicts(node: &Path, dir: &Path, cases: &[Value]) -> Vec<Value> {
+    let file = dir.join("cases.json");
+    std::fs::write(&file, serde_json::to_vec(cases).unwrap()).unwrap();
+    let out = Command::new(node)
+        .arg(repo_root().join("ui/verify/test/verdicts.js"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let js: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(js.len(), cases.len());
+    js
+}
+
+/// The text a signed note signs.
+fn note_text(note: &str) -> String {
+    note.rsplit_once("\n\n").unwrap().0.to_owned() + "\n"
+}
+
+/// Random bundles from a real ledger, valid and tampered: the JS verifier's verdict equals the
+/// Rust verifier's (`ProofBundle::verify`) on every one.
+#[test]
+fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
+    let Some(node) = node() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x5eed_1234_abcd_0017);
+    let (ledger, disclosures) = random_ledger(dir.path(), &mut rng);
     let size = ledger.checkpoint().size();
-    assert_eq!(size, 40);
     let other = Ed25519Signer::generate(ORIGIN).unwrap();
     let other_vkey = other.verifier().to_vkey();
 
@@ -189,8 +218,7 @@ fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
         if !ds.is_empty() {
             bundle.disclosures = Some(ds);
         }
-        let text = bundle.checkpoint.rsplit_once("\n\n").unwrap().0.to_owned() + "\n";
-        let other_checkpoint = sign_note(&text, &[&other]).unwrap();
+        let other_checkpoint = sign_note(&note_text(&bundle.checkpoint), &[&other]).unwrap();
         let mut value = serde_json::to_value(&bundle).unwrap();
         // About 40% stay as they are; the rest get one of the tamper kinds.
         let kind = if rng.below(10) < 4 {
@@ -205,20 +233,7 @@ fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
         rust.push((kind, ok));
         cases.push(json!({"bundle": value, "pinnedVkey": pinned}));
     }
-    let file = dir.path().join("cases.json");
-    std::fs::write(&file, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let out = Command::new(node)
-        .arg(repo_root().join("ui/verify/test/verdicts.js"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let js: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(js.len(), 1000);
+    let js = js_verdicts(&node, dir.path(), &cases);
     let mut verified = 0;
     for (i, ((kind, ok), v)) in rust.iter().zip(&js).enumerate() {
         let js_ok = v["verdict"] == "verified";
@@ -232,6 +247,78 @@ fn js_verifier_agrees_with_rust_on_1000_random_bundles() {
     // Both outcomes are well represented, so agreement is not agreement on one answer.
     assert!((300..=700).contains(&verified), "verified: {verified}");
     eprintln!("1000 bundles, 1000 agreements, {verified} verified");
+}
+
+/// Consistency with an older checkpoint, valid and tampered: the JS `consistency` check agrees
+/// with `ConsistencyProof::verify_between` on checkpoints the log key opens.
+#[test]
+fn js_verifier_agrees_with_rust_on_300_consistency_proofs() {
+    let Some(node) = node() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0x0c0f_515e_05e0_0017);
+    let (ledger, _) = random_ledger(dir.path(), &mut rng);
+    let size = ledger.checkpoint().size();
+    let other = Ed25519Signer::generate(ORIGIN).unwrap();
+    let verifier = ledger.verifier();
+    let mut cases = Vec::new();
+    let mut rust = Vec::new();
+    for _ in 0..300 {
+        let to = 2 + rng.below(size - 1);
+        let from = 1 + rng.below(to - 1);
+        let bundle = ledger.proof_bundle(&[rng.below(to)], Some(to)).unwrap();
+        let mut older = ledger.checkpoint_at(from).unwrap().note().to_owned();
+        let mut proof = serde_json::to_value(ledger.consistency(from, to).unwrap()).unwrap();
+        let kind = if rng.below(10) < 4 {
+            0
+        } else {
+            1 + rng.below(7)
+        };
+        let hashes = proof["hashes_b64"].as_array_mut().unwrap();
+        match kind {
+            1 if !hashes.is_empty() => {
+                let i = rng.below(hashes.len() as u64) as usize;
+                hashes[i] = json!(flip_b64(hashes[i].as_str().unwrap(), &mut rng));
+            }
+            2 => drop(hashes.pop()),
+            3 => hashes.push(json!(B64.encode([9u8; 32]))),
+            4 => {
+                let r = proof["root1_b64"].as_str().unwrap().to_owned();
+                proof["root1_b64"] = json!(flip_b64(&r, &mut rng));
+            }
+            5 => older = sign_note(&note_text(&older), &[&other]).unwrap(),
+            6 => proof["size1"] = json!(from + 1),
+            7 if from > 1 => older = ledger.checkpoint_at(from - 1).unwrap().note().to_owned(),
+            _ => {}
+        }
+        let ok = match (
+            SignedCheckpoint::open(&older, verifier),
+            SignedCheckpoint::open(&bundle.checkpoint, verifier),
+            serde_json::from_value::<ConsistencyProof>(proof.clone()),
+        ) {
+            (Ok(o), Ok(n), Ok(p)) => p.verify_between(&o, &n).is_ok(),
+            _ => false,
+        };
+        rust.push((kind, ok));
+        cases.push(json!({"bundle": bundle, "olderCheckpoint": older, "consistencyProof": proof}));
+    }
+    let js = js_verdicts(&node, dir.path(), &cases);
+    let mut passed = 0;
+    for (i, ((kind, ok), v)) in rust.iter().zip(&js).enumerate() {
+        let failing = v["failing"].as_array().unwrap();
+        assert!(
+            failing.iter().all(|f| f == "consistency"),
+            "case {i}: only consistency may fail: {v}"
+        );
+        let js_ok = failing.is_empty();
+        assert_eq!(
+            *ok, js_ok,
+            "case {i} (tamper kind {kind}): Rust {ok}, JS {v}; case {}",
+            cases[i]
+        );
+        passed += usize::from(*ok);
+    }
+    assert!((90..=210).contains(&passed), "consistent: {passed}");
+    eprintln!("300 consistency cases, 300 agreements, {passed} consistent");
 }
 
 /// The JS side's test of real bundles (`ui/verify/test/rust.test.js`) against this build: a
