@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,6 +27,26 @@ function writ(args) {
   const r = spawnSync(/** @type {string} */ (BIN), args, { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, `writ ${args.join(" ")}: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * Whether `writ verify-writ` (the Rust gate-side verifier) accepts a writ for the call its
+ * decision entry (v1, request in clear) records, as of the writ's own iat.
+ * @param {string} dir
+ * @param {string} compact
+ * @param {unknown} jwks
+ * @param {any} decision
+ * @returns {boolean}
+ */
+function rustAcceptsWrit(dir, compact, jwks, decision) {
+  const jwksFile = join(dir, "jwks.json");
+  const intentFile = join(dir, "intent.json");
+  writeFileSync(jwksFile, JSON.stringify(jwks));
+  const { action, resource, args } = decision.request.intent;
+  writeFileSync(intentFile, JSON.stringify({ action, resource, args: args ?? {} }));
+  const iat = JSON.parse(fromUtf8(b64urlDecode(compact.split(".")[1]))).iat;
+  const r = spawnSync(/** @type {string} */ (BIN), ["verify-writ", "--jwks", jwksFile, "--intent", intentFile, "--gate-id", decision.request.env.gate, "--zone", decision.request.env.zone, "--at", String(iat), compact], { encoding: "utf8", timeout: 60_000 });
+  return r.status === 0;
 }
 
 /** @param {any} e @returns {any} */
@@ -115,12 +135,19 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
         e.leaf_hash_b64 = b64encode(await leafHash(bytes));
       }, [`inclusion:${rIdx}`, `receipt:${rIdx}`]],
     ];
+    const decision = entryOf(bundle.entries[pos(decisionIdx)]);
+    assert.equal(rustAcceptsWrit(dir, bundle.writ, bundle.jwks, decision), true, "the Rust verifier accepts the demo's writ");
     for (const [what, tamper, want] of kinds) {
       const b = structuredClone(bundle);
       await tamper(b);
       const r = await verifyBundle(b, { pinnedVkey: vkey });
       assert.equal(r.verdict, "failed", what);
       assert.deepEqual(failing(r), want.sort(), what);
+      // Where the writ changed, the Rust gate-side verifier refuses it for the recorded call too.
+      if (b.writ !== bundle.writ) {
+        const jsWritOk = status(r, "writ-signature") === "pass" && status(r, "writ-claims") === "pass";
+        assert.equal(rustAcceptsWrit(dir, b.writ, b.jwks, decision), jsWritOk, `${what}: Rust and JS agree on the writ`);
+      }
     }
     // A bundle with disclosures (entries v2) gets the changed-disclosure case too.
     const withDisclosure = (bundle.disclosures ?? []).length > 0;
