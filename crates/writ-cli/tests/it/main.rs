@@ -20,4 +20,5 @@ mod serve;
 mod serve_limits;
 mod status;
 mod upstream;
+mod verify_js;
 mod writ;
