@@ -47,6 +47,24 @@ if [ -z "${WRIT_CONFORMANCE_DIR:-}" ] && [ -d ../shared/conformance ]; then
   export WRIT_CONFORMANCE_DIR="$(cd ../shared/conformance && pwd)"
 fi
 
+# Debian's Chromium for the browser tests (installed with apt when missing; no browser download).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing Debian's chromium for the browser tests"
+  apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
+fi
+
+# The browser-side proof verifier (ui/verify): the conformance vectors under node's test runner
+# and in Chromium. Its agreement with the Rust verifier runs in cargo test (writ-cli verify_js),
+# which also runs ui/verify/test/rust.test.js against the freshly built binary.
+if command -v node >/dev/null 2>&1; then
+  echo "==> ui/verify tests (node --test)"
+  node --test $(find ui/verify/test -name '*.test.js' ! -name rust.test.js | sort)
+elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+  echo "node is required for the ui/verify tests (WRIT_REQUIRE_CONFORMANCE=1)" >&2
+  exit 1
+fi
+
 # Fuzz smoke: every target of fuzz/ builds and runs its seed corpus plus a few thousand
 # executions (scripts/fuzz.sh; libFuzzer needs nightly Rust and cargo-fuzz). CI installs what
 # is missing; elsewhere a missing toolchain skips the smoke with a note. WRIT_SKIP_FUZZ=1 skips it.
