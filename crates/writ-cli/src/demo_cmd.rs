@@ -416,7 +416,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         .is_ok();
     let size = checked.checkpoint.size();
     let consistency = cp
-        .get_json(&format!("/v1/ledger/consistency?from=1&to={size}"), None)
+        .get_json(
+            &format!("/v1/ledger/consistency?from=1&to={size}"),
+            Some(&admin),
+        )
         .await?;
     story.step(
         "prove",

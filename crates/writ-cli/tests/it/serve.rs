@@ -623,7 +623,8 @@ fn sigkill_under_load_loses_no_returned_writ() {
 
         srv = Served::start(&data, false);
         assert_eq!(srv.vkey, verifier.to_vkey());
-        let missing = check_after_restart(&srv.url, &agent, &verifier, &returned, &checkpoints);
+        let missing =
+            check_after_restart(&srv.url, &agent, &admin, &verifier, &returned, &checkpoints);
         println!(
             "trial {trial}: {} writs returned so far, {missing} without their writ copy in the proof bundle after the kill",
             returned.len()
@@ -650,7 +651,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
     assert_eq!(srv.wait(Duration::from_secs(20)), Some(0));
     srv = Served::start(&data, false);
     assert_eq!(
-        check_after_restart(&srv.url, &agent, &verifier, &last, &checkpoints),
+        check_after_restart(&srv.url, &agent, &admin, &verifier, &last, &checkpoints),
         0,
         "a graceful stop lost writ copies"
     );
@@ -665,6 +666,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
 fn check_after_restart(
     url: &str,
     agent: &str,
+    admin: &str,
     verifier: &Ed25519Verifier,
     returned: &[Returned],
     checkpoints: &[String],
@@ -727,7 +729,7 @@ fn check_after_restart(
                 old.size(),
                 new.size()
             ),
-            None,
+            Some(admin),
             None,
         );
         assert_eq!(st, 200, "{proof}");
