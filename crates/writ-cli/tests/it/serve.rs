@@ -27,7 +27,7 @@ fn bundle_key() -> BundleSigningKey {
 pub(crate) struct Served {
     pub(crate) child: Child,
     pub(crate) url: String,
-    vkey: String,
+    pub(crate) vkey: String,
     pub(crate) listening: Value,
 }
 
@@ -139,7 +139,7 @@ fn writ(args: &[&str]) -> (i32, String, String) {
 }
 
 /// [`writ`] with these environment variables set (a token goes there, never on the command line).
-fn writ_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn writ_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env_remove("WRIT_TOKEN")
@@ -195,12 +195,12 @@ pub(crate) fn signed_bundle_dir(dir: &Path) {
 }
 
 /// A small synchronous HTTP client over reqwest's async one (writ-cli has no blocking feature).
-struct Http {
+pub(crate) struct Http {
     rt: tokio::runtime::Runtime,
     inner: reqwest::Client,
 }
 
-fn http() -> Http {
+pub(crate) fn http() -> Http {
     Http {
         rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -211,7 +211,7 @@ fn http() -> Http {
 }
 
 impl Http {
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         url: &str,
@@ -491,6 +491,16 @@ struct Returned {
 }
 
 pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
+    let (agent, key, _) = provision_with_gate_token(url, admin, tmp);
+    (agent, key)
+}
+
+/// [`provision`], also returning the token of `gate:mcp-1`.
+pub(crate) fn provision_with_gate_token(
+    url: &str,
+    admin: &str,
+    tmp: &Path,
+) -> (String, SigningKey, String) {
     signed_bundle_dir(&tmp.join("bundle"));
     let token_file = tmp.join("admin.token");
     std::fs::write(&token_file, admin).unwrap();
@@ -517,7 +527,11 @@ pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningK
         Some(&json!({"id": "gate:mcp-1", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())})),
     );
     assert_eq!(st, 201, "{g}");
-    (p["token"].as_str().unwrap().to_owned(), key)
+    (
+        p["token"].as_str().unwrap().to_owned(),
+        key,
+        g["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Acceptance 3: SIGKILL under load loses no writ that was returned (its decision record is in
