@@ -387,3 +387,165 @@ fn tampered_v2_bundles_fail_naming_the_check() {
         assert!(err.contains(&check), "{what}: stderr {err}");
     }
 }
+
+/// The interop Python (scripts/test.sh sets it); without it the test is skipped unless
+/// WRIT_REQUIRE_CONFORMANCE=1.
+fn python() -> Option<String> {
+    match std::env::var("WRIT_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+                "WRIT_TEST_PYTHON is not set but WRIT_REQUIRE_CONFORMANCE=1: run scripts/test.sh"
+            );
+            eprintln!("skipped: WRIT_TEST_PYTHON not set (tlog-scales, sigstore)");
+            None
+        }
+    }
+}
+
+/// Runs `writ ARGS` with `input` on stdin; returns stdout, asserting success.
+fn writ_stdin(args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "writ {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue 13 acceptance 4: independent tlog verifiers from PyPI (tlog-scales, sigstore) accept
+/// a real `writ serve`'s checkpoints, tiles and inclusion proofs, for v1 entries (written by
+/// the server) and v2 entries (appended to its ledger), reading tiles with a read role's token.
+#[test]
+fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
+    let Some(python) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let srv = Served::start(&data, true);
+    let admin = std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (agent, gate_key, _) = provision_with_gate_token(&srv.url, &admin, tmp.path());
+    let client = http();
+    let (st, allow) = client.call(
+        "POST",
+        &format!("{}/v1/authorize", srv.url),
+        Some(&agent),
+        Some(&authorize_body(&gate_key)),
+    );
+    assert_eq!(st, 200, "{allow}");
+    let v1_index = allow["ledger_index"].as_u64().unwrap();
+    let execution = allow["execution"].as_str().unwrap().to_owned();
+    let (st, v1_bundle) = client.call(
+        "GET",
+        &format!("{}/v1/proofs/{execution}", srv.url),
+        Some(&agent),
+        None,
+    );
+    assert_eq!(st, 200, "{v1_bundle}");
+    let (_, old_checkpoint) =
+        client.call("GET", &format!("{}/ledger/checkpoint", srv.url), None, None);
+    let vkey = srv.vkey.clone();
+    srv.signal("-TERM");
+    assert_eq!(srv.wait(std::time::Duration::from_secs(20)), Some(0));
+
+    // v2 entries, as DESIGN.md fixes them, appended to the stopped server's ledger.
+    let v2 = v2_bundle();
+    let lines: String = v2.bundle["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let bytes = B64.decode(e["entry_b64"].as_str().unwrap()).unwrap();
+            format!("{}\n", String::from_utf8(bytes).unwrap())
+        })
+        .collect();
+    let ledger_dir = data.join("ledger");
+    let ledger_dir = ledger_dir.to_str().unwrap();
+    let appended: Value = serde_json::from_str(&writ_stdin(
+        &["ledger", "append", "--dir", ledger_dir, "--format", "json"],
+        &lines,
+    ))
+    .unwrap();
+    let v2_indexes: Vec<u64> = appended["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_u64().unwrap())
+        .collect();
+    assert_eq!(v2_indexes.len(), 2, "{appended}");
+    let mut proof_args = vec!["ledger", "proof", "--dir", ledger_dir, "--format", "json"];
+    let index_args: Vec<String> = v2_indexes.iter().map(u64::to_string).collect();
+    for i in &index_args {
+        proof_args.extend_from_slice(&["--index", i]);
+    }
+    let v2_proof: Value = serde_json::from_str(&writ_stdin(&proof_args, "")).unwrap();
+
+    let srv = Served::start(&data, false);
+    let (st, auditor) = client.call(
+        "POST",
+        &format!("{}/v1/admin/principals", srv.url),
+        Some(&admin),
+        Some(&json!({"id": "human:audra", "zone": "dev", "role": "auditor"})),
+    );
+    assert_eq!(st, 201, "{auditor}");
+    let mut indexes = vec![v1_index];
+    indexes.extend(&v2_indexes);
+    let case = tmp.path().join("tlog-case.json");
+    std::fs::write(
+        &case,
+        json!({
+            "url": srv.url, "vkey": vkey, "old_checkpoint": old_checkpoint,
+            "indexes": indexes, "bundles": [v1_bundle, v2_proof],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/tlog_verify.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&case)
+        .env("WRIT_TEST_TOKEN", auditor["token"].as_str().unwrap())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in &indexes {
+        assert!(
+            stdout.contains(&format!("ok: tlog-scales: entry {i} ")),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("ok: sigstore: entry {i} ")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("(decision v2)"), "{stdout}");
+    assert!(stdout.contains("(receipt v2)"), "{stdout}");
+    assert!(stdout.contains("(decision v1)"), "{stdout}");
+    assert!(
+        stdout.contains("ok: tlog-scales: reading a tile without a token refused"),
+        "{stdout}"
+    );
+}
