@@ -10,7 +10,8 @@
 //! - `disclosure[N].commitment`: each disclosure recomputes its entry's commitment (v2);
 //! - `decision[N].disclosed_request`, `receipt[N].disclosed_receipt`: what a disclosure says
 //!   agrees with the entry's clear fields;
-//! - `writ.signature`: the writ against the bundle's JWKS (strict Ed25519, pinned header);
+//! - `writ.signature`: the writ against the JWKS given (else the bundle's own, with a warning;
+//!   strict Ed25519, pinned header);
 //! - `writ.claims`: the writ's claims against its decision entry (`ledger.index`);
 //! - `receipt[N].signature`: the gate-signed receipt (v1: in clear; v2: when disclosed)
 //!   against the gate's key, which the caller supplies (bundles do not carry gate keys).
@@ -64,6 +65,8 @@ pub struct Options {
     pub vkey: Option<String>,
     /// Gates' receipt-signing keys, by gate id.
     pub gate_keys: BTreeMap<String, VerifyingKey>,
+    /// The control plane's writ keys (JWKS JSON); without it the bundle's own `jwks` is used.
+    pub jwks: Option<Value>,
 }
 
 /// Every check of one bundle.
@@ -146,7 +149,7 @@ pub fn check_bundle(bundle: &ProofBundle, opts: &Options) -> Report {
             }
         }
     }
-    check_writ(bundle, &entries, &disclosed, &mut report);
+    check_writ(bundle, opts, &entries, &disclosed, &mut report);
     for e in entries.iter().filter(|e| e.kind() == Some("receipt")) {
         check_receipt(e, disclosed.get(&e.index), opts, &mut report);
     }
@@ -449,6 +452,7 @@ fn decision_view(entry: &Value, disclosed: Option<&Value>) -> (Value, Option<Val
 
 fn check_writ(
     bundle: &ProofBundle,
+    opts: &Options,
     entries: &[Entry],
     disclosed: &BTreeMap<u64, Value>,
     report: &mut Report,
@@ -457,18 +461,25 @@ fn check_writ(
         report.push("writ.signature", Status::Skip, "the bundle carries no writ");
         return;
     };
-    let keys = bundle
-        .jwks
-        .as_ref()
+    let (jwks, whose) = match &opts.jwks {
+        Some(j) => (Some(j), "the JWKS given"),
+        None => {
+            report.warnings.push(
+                "no --jwks given: the writ was checked against the bundle's own JWKS; pass the control plane's (GET /.well-known/jwks.json) to check who signed it".into(),
+            );
+            (bundle.jwks.as_ref(), "the bundle's JWKS")
+        }
+    };
+    let keys = jwks
         .ok_or_else(|| "the bundle has a writ but no JWKS to verify it with".to_owned())
         .and_then(|j| {
             VerificationKeys::from_jwks_json(j.to_string().as_bytes())
-                .map_err(|e| format!("the bundle's JWKS is unusable: {e}"))
+                .map_err(|e| format!("{whose} is unusable: {e}"))
         });
     let verified = keys.and_then(|k| {
         verify_as_evidence(&k, token.trim()).map_err(|e| {
             format!(
-                "the writ does not verify with the bundle's JWKS: {e} [{}]",
+                "the writ does not verify with {whose}: {e} [{}]",
                 e.reason_code()
             )
         })
@@ -479,7 +490,7 @@ fn check_writ(
                 "writ.signature",
                 Status::Pass,
                 format!(
-                    "EdDSA signature by kid {} of the bundle's JWKS (times not checked: a proof is about the past)",
+                    "EdDSA signature by kid {} of {whose} (times not checked: a proof is about the past)",
                     v.kid()
                 ),
             );

@@ -44,6 +44,10 @@ struct VerifyArgs {
     /// A file holding the log's verifier key.
     #[arg(long, value_name = "FILE")]
     vkey_file: Option<PathBuf>,
+    /// The control plane's writ keys, a JWKS file (GET /.well-known/jwks.json). Without it
+    /// the writ is checked against the bundle's own JWKS, with a warning.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
     /// A gate's receipt-signing public key, GATE=HEX (the public_key of `writ gate list`);
     /// repeat for several gates. Receipts of gates without a key are skipped.
     #[arg(long = "gate-key", value_name = "GATE=HEX")]
@@ -114,7 +118,25 @@ fn verify(args: VerifyArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|s| gate_key(s))
         .collect::<anyhow::Result<BTreeMap<_, _>>>()?;
-    let report = check_bundle(&bundle, &Options { vkey, gate_keys });
+    let jwks = match &args.jwks {
+        None => None,
+        Some(f) => {
+            let text = std::fs::read(f)
+                .map_err(|e| invalid_input(format!("cannot read {}: {e}", f.display())))?;
+            Some(
+                serde_json::from_slice(&text)
+                    .map_err(|e| invalid_input(format!("{}: not JSON: {e}", f.display())))?,
+            )
+        }
+    };
+    let report = check_bundle(
+        &bundle,
+        &Options {
+            vkey,
+            gate_keys,
+            jwks,
+        },
+    );
     let failed = report.failed();
     match args.format {
         Format::Json => print_json(&json!({

@@ -103,8 +103,27 @@ fn a_bundle_from_the_api_passes_every_check() {
     std::fs::write(&file, proof.to_string()).unwrap();
     let decision_index = allow["ledger_index"].as_u64().unwrap();
 
+    let (st, jwks) = client.call(
+        "GET",
+        &format!("{}/.well-known/jwks.json", srv.url),
+        None,
+        None,
+    );
+    assert_eq!(st, 200);
+    let jwks_file = tmp.path().join("jwks.json");
+    std::fs::write(&jwks_file, jwks.to_string()).unwrap();
     let gate = gate_arg(&gate_key);
-    let (code, report, err) = verify(&file, &["--vkey", &srv.vkey, "--gate-key", &gate]);
+    let (code, report, err) = verify(
+        &file,
+        &[
+            "--vkey",
+            &srv.vkey,
+            "--jwks",
+            jwks_file.to_str().unwrap(),
+            "--gate-key",
+            &gate,
+        ],
+    );
     assert_eq!(code, 0, "{report:#} {err}");
     assert_eq!(report["ok"], true);
     assert!(names(&report, "fail").is_empty(), "{report:#}");
@@ -142,7 +161,11 @@ fn a_bundle_from_the_api_passes_every_check() {
         status_of(&report, &format!("receipt[{receipt_index}].signature")),
         "skip"
     );
-    assert!(report["warnings"][0].as_str().unwrap().contains("--vkey"));
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("--vkey") && warnings.contains("--jwks"),
+        "{warnings}"
+    );
     // Human output names each check; stdin works.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_writ"))
         .args(["proof", "verify", "-", "--vkey", &srv.vkey])
@@ -270,13 +293,23 @@ fn v2_bundle() -> V2 {
     }
 }
 
-/// Writes `bundle` and verifies it with the log's vkey and the gate's key.
+/// Writes `bundle` and verifies it with the log's vkey, the control plane's JWKS (the one the
+/// untouched bundle carries) and the gate's key.
 fn verify_v2(v2: &V2, bundle: &Value) -> (i32, Value, String) {
     let file = v2._dir.path().join("bundle.json");
     std::fs::write(&file, bundle.to_string()).unwrap();
+    let jwks = v2._dir.path().join("jwks.json");
+    std::fs::write(&jwks, v2.bundle["jwks"].to_string()).unwrap();
     verify(
         &file,
-        &["--vkey", &v2.vkey, "--gate-key", &gate_arg(&v2.gate_key)],
+        &[
+            "--vkey",
+            &v2.vkey,
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--gate-key",
+            &gate_arg(&v2.gate_key),
+        ],
     )
 }
 
@@ -372,6 +405,35 @@ fn tampered_v2_bundles_fail_naming_the_check() {
     cases.push((
         "the writ re-signed by another key",
         resigned,
+        "writ.signature".to_owned(),
+    ));
+
+    // The same claims signed by another key that the bundle's JWKS now carries: the bundle
+    // agrees with itself, the control plane's JWKS (--jwks) does not.
+    let mut other_jwks = v2.bundle.clone();
+    let other_ring = KeyRing::new(WritKey::from_seed(&[98; 32]), 5);
+    let kid = other_ring.active_kid();
+    let claims = token.split('.').nth(1).unwrap();
+    let header = URL_SAFE_NO_PAD.encode(
+        json!({"alg": "EdDSA", "typ": "writ+jwt", "kid": kid})
+            .to_string()
+            .as_bytes(),
+    );
+    let input = format!("{header}.{claims}");
+    let sig = SigningKey::from_bytes(&[98; 32]).sign(input.as_bytes());
+    other_jwks["writ"] = json!(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    ));
+    other_jwks["jwks"] = serde_json::to_value(other_ring.jwks(ISSUED)).unwrap();
+    let file = v2._dir.path().join("self-consistent.json");
+    std::fs::write(&file, other_jwks.to_string()).unwrap();
+    let (code, report, _) = verify(&file, &["--vkey", &v2.vkey]);
+    assert_eq!(code, 0, "only --jwks tells: {report:#}");
+    assert!(report["warnings"].to_string().contains("--jwks"));
+    cases.push((
+        "the writ re-signed by another key the bundle's JWKS names",
+        other_jwks,
         "writ.signature".to_owned(),
     ));
 
