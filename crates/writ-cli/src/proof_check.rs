@@ -515,12 +515,13 @@ fn check_writ(
         );
         return;
     }
-    let r = writ_claims_agree(&claims, entries, disclosed);
+    let r = writ_claims_agree(&claims, &bundle.log.origin, entries, disclosed);
     report.result("writ.claims", r);
 }
 
 fn writ_claims_agree(
     claims: &writ_artifact::WritClaims,
+    origin: &str,
     entries: &[Entry],
     disclosed: &BTreeMap<u64, Value>,
 ) -> Result<String, String> {
@@ -578,6 +579,11 @@ fn writ_claims_agree(
             "decision=allow",
             Value::from("allow"),
             field(value, "/decision"),
+        ),
+        (
+            "ledger.origin=log.origin",
+            field(&c, "/ledger/origin"),
+            Value::String(origin.to_owned()),
         ),
     ];
     let args = match &request {
@@ -665,4 +671,55 @@ fn check_receipt(e: &Entry, disclosed: Option<&Value>, opts: &Options, report: &
             .map_err(|_| format!("the receipt signature does not verify with {gate}'s key")),
     };
     report.result(name, r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Untrusted bundles of every wrong shape are reported as failed checks, never a panic.
+    #[test]
+    fn garbage_bundles_fail_their_checks_without_panicking() {
+        let v1_receipt = B64.encode(br#"{"type":"receipt","v":1,"receipt":{"body":7}}"#);
+        let decision = B64.encode(br#"{"type":"decision","v":2,"commitment":"00"}"#);
+        let bundle: ProofBundle = serde_json::from_value(json!({
+            "format": "writ.proof/v1",
+            "log": {"origin": "o", "vkey": "not a vkey"},
+            "checkpoint": "o\n1\n\n",
+            "entries": [
+                {"index": 0, "entry_b64": "%%%", "leaf_hash_b64": "", "inclusion_b64": []},
+                {"index": 1, "entry_b64": v1_receipt, "leaf_hash_b64": "AA==", "inclusion_b64": ["%"]},
+                {"index": 2, "entry_b64": decision, "leaf_hash_b64": "", "inclusion_b64": []},
+            ],
+            "writ": "a.b.c",
+            "jwks": {"keys": "no"},
+            "disclosures": [
+                {"index": 9, "salt_b64": "", "private": {}},
+                {"index": 2, "salt_b64": "AA==", "private": []},
+            ],
+        }))
+        .unwrap();
+        for vkey in [None, Some("x+y+z".to_owned())] {
+            let report = check_bundle(
+                &bundle,
+                &Options {
+                    vkey,
+                    ..Options::default()
+                },
+            );
+            let failed = report.failed();
+            for name in [
+                "checkpoint.signature",
+                "entry[0].leaf_hash",
+                "entry[1].leaf_hash",
+                "disclosure[9].commitment",
+                "disclosure[2].commitment",
+                "writ.signature",
+                "receipt[1].signature",
+            ] {
+                assert!(failed.contains(&name), "{name} not failed: {report:#?}");
+            }
+            assert!(!report.ok());
+        }
+    }
 }
