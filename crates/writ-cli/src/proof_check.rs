@@ -576,6 +576,16 @@ fn writ_claims_agree(
             field(value, "/bundle_sha256"),
         ),
         (
+            "policy.engine",
+            field(&c, "/policy/engine"),
+            field(value, "/engine"),
+        ),
+        (
+            "policy.determining",
+            field(&c, "/policy/determining"),
+            field(value, "/determining"),
+        ),
+        (
             "decision=allow",
             Value::from("allow"),
             field(value, "/decision"),

@@ -437,6 +437,32 @@ fn tampered_v2_bundles_fail_naming_the_check() {
         "writ.signature".to_owned(),
     ));
 
+    // A writ validly signed by the control plane's key for another resource than the
+    // decision it points at.
+    let mut other_resource = v2.bundle.clone();
+    let mut claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    claims["intent"]["resource"] = json!("tool:crm/delete");
+    let header = token.split('.').next().unwrap();
+    let input = format!(
+        "{header}.{}",
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes())
+    );
+    let sig = SigningKey::from_bytes(&[11; 32]).sign(input.as_bytes());
+    other_resource["writ"] = json!(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    ));
+    cases.push((
+        "a signed writ for another resource than its decision",
+        other_resource,
+        "writ.claims".to_owned(),
+    ));
+
     for (what, bundle, check) in cases {
         let (code, report, err) = verify_v2(&v2, &bundle);
         assert_eq!(code, 1, "{what}: {report:#}");
