@@ -610,7 +610,9 @@ fn writ_claims_agree(
             ));
             ""
         }
-        None => "; intent.args_sha256 not compared: the v2 decision's request is not disclosed",
+        None => {
+            "; intent.args_sha256 not compared: the v2 decision's request is not disclosed (or its disclosure did not check)"
+        }
     };
     compare(&pairs).map(|what| {
         format!(
