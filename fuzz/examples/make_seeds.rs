@@ -236,6 +236,7 @@ fn main() {
         }],
         writ: Some(token.clone()),
         jwks: serde_json::to_value(&jwks).ok(),
+        disclosures: None,
     };
     let bytes = serde_json::to_vec(&bundle_json).unwrap_or_default();
     write(&dir, "proof_bundle", "bundle", Some(0), &bytes);

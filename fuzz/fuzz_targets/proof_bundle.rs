@@ -105,6 +105,7 @@ fn real_tree(data: &[u8]) {
         }],
         writ: None,
         jwks: None,
+        disclosures: None,
     };
     let json = serde_json::to_vec(&bundle).unwrap_or_default();
     let parsed = ProofBundle::from_json(&json).unwrap_or_else(|e| panic!("bundle JSON: {e}"));

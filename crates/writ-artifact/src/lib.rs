@@ -61,4 +61,4 @@ pub use keys::{Jwk, Jwks, KeyRing, Rotation, VerificationKeys, WritKey, thumbpri
 pub use replay::ReplayCache;
 pub use revocation::RevocationSet;
 pub use scope::{DelegationGrant, FsScope, Pattern, Scope};
-pub use verify::{DEFAULT_LEEWAY_SECS, VerifiedWrit, Verifier, VerifierConfig};
+pub use verify::{DEFAULT_LEEWAY_SECS, VerifiedWrit, Verifier, VerifierConfig, verify_as_evidence};

@@ -179,17 +179,7 @@ impl Verifier {
 
     /// Header pins, key lookup, strict signature, claims parsing.
     fn authenticate(&self, token: &str) -> Result<(WritClaims, Header), VerifyError> {
-        let parts = split(token)?;
-        let keys = self.keys();
-        let key = keys
-            .get(&parts.header.kid)
-            .ok_or_else(|| VerifyError::UnknownKid(parts.header.kid.clone()))?;
-        let sig = ed25519_dalek::Signature::from_bytes(&parts.signature);
-        key.verify_strict(parts.signing_input.as_bytes(), &sig)
-            .map_err(|_| VerifyError::BadSignature)?;
-        let payload = unb64(parts.payload_b64, "payload")?;
-        let claims = parse_claims(&payload)?;
-        Ok((claims, parts.header))
+        authenticate(&self.keys(), token)
     }
 
     fn check_claims(
@@ -245,6 +235,38 @@ impl Verifier {
         }
         Ok(())
     }
+}
+
+/// Header pins, key lookup, strict signature, claims parsing.
+fn authenticate(keys: &VerificationKeys, token: &str) -> Result<(WritClaims, Header), VerifyError> {
+    let parts = split(token)?;
+    let key = keys
+        .get(&parts.header.kid)
+        .ok_or_else(|| VerifyError::UnknownKid(parts.header.kid.clone()))?;
+    let sig = ed25519_dalek::Signature::from_bytes(&parts.signature);
+    key.verify_strict(parts.signing_input.as_bytes(), &sig)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let payload = unb64(parts.payload_b64, "payload")?;
+    let claims = parse_claims(&payload)?;
+    Ok((claims, parts.header))
+}
+
+/// Verifies a writ as evidence of the past (a proof bundle's writ): the same pins, key lookup,
+/// strict signature and claim form as [`Verifier::verify`], but no time, audience, zone,
+/// intent, revocation or replay check. A writ that expired long ago still verifies here; what
+/// it authorized is for the caller to compare with the record it points at. Never use this to
+/// admit an execution.
+pub fn verify_as_evidence(
+    keys: &VerificationKeys,
+    token: &str,
+) -> Result<VerifiedWrit, VerifyError> {
+    let (claims, header) = authenticate(keys, token)?;
+    check_form(&claims).map_err(|(claim, detail)| VerifyError::bad_claim(claim, detail))?;
+    Ok(VerifiedWrit {
+        claims,
+        kid: header.kid,
+        use_number: None,
+    })
 }
 
 fn check_intent(authorized: &IntentDigest, call: &IntentDigest) -> Result<(), VerifyError> {

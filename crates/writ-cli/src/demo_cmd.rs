@@ -416,7 +416,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         .is_ok();
     let size = checked.checkpoint.size();
     let consistency = cp
-        .get_json(&format!("/v1/ledger/consistency?from=1&to={size}"), None)
+        .get_json(
+            &format!("/v1/ledger/consistency?from=1&to={size}"),
+            Some(&admin),
+        )
         .await?;
     story.step(
         "prove",
@@ -427,7 +430,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             format!("checkpoint signed by {}", bundle.log.vkey),
             format!("the writ verifies against the bundle's JWKS: {writ_ok}"),
             format!("consistency proof from size 1 to {size}: {} hashes", field(&consistency, "/hashes_b64").as_array().map_or(0, Vec::len)),
-            "check it yourself: `writ ledger verify`, or any C2SP tlog client against /ledger/".into(),
+            "check it yourself: `writ proof verify` on a saved bundle, `writ ledger verify`, or any C2SP tlog client against /ledger/ with a read role's token".into(),
         ],
         json!({"proof": proof}),
     );

@@ -36,6 +36,8 @@ mod ledger_cmd;
 mod logging;
 mod operator_cmd;
 mod policy_cmd;
+mod proof_check;
+mod proof_cmd;
 mod serve_cmd;
 mod status_cmd;
 mod writ_cmd;
@@ -88,6 +90,8 @@ enum Command {
     Ledger(ledger_cmd::LedgerArgs),
     /// Policy bundles: validate, test and simulate before activation; keygen, sign, activate.
     Policy(policy_cmd::PolicyArgs),
+    /// Proof bundles: `writ proof verify FILE` checks one offline and names each check.
+    Proof(proof_cmd::ProofArgs),
     /// Recompute a recorded decision and say whether it matches.
     Replay(policy_cmd::ReplayArgs),
     /// Print the decoded claims of a writ (does not verify it).
@@ -169,6 +173,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::LedgerDemo(args) => ledger_cmd::demo(args),
         Command::Ledger(args) => ledger_cmd::run(args),
         Command::Policy(args) => policy_cmd::run(args),
+        Command::Proof(args) => proof_cmd::run(args),
         Command::Replay(args) => policy_cmd::replay(args),
         Command::Inspect(args) => writ_cmd::inspect(args),
         Command::VerifyWrit(args) => writ_cmd::verify_writ(args),

@@ -19,7 +19,8 @@ use crate::cli_output::{Exit, Format, invalid_input};
 pub struct ServeArgs {
     /// A TOML configuration file (keys: listen, data_dir, issuer, ledger_origin,
     /// writ_lifetime_secs, writ_max_lifetime_secs, max_body_bytes, heartbeat_secs,
-    /// max_connections, header_read_timeout_secs, body_read_timeout_secs, [tls] cert/key).
+    /// max_connections, header_read_timeout_secs, body_read_timeout_secs, [tls] cert/key,
+    /// [ledger] public_reads: serve tiles and consistency proofs without a token).
     /// `WRIT_*` environment variables override it; flags override both.
     #[arg(long, env = "WRIT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,

@@ -181,8 +181,11 @@ async fn ledger_checkpoint(State(s): St) -> Response {
 /// `GET /ledger/tile/{path}`: hash tiles and entry bundles (C2SP tlog-tiles), read-only.
 async fn ledger_tile(
     State(s): St,
+    headers: HeaderMap,
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
+    // Public only where the operator said so (`[ledger] public_reads`); checkpoints always are.
+    require(&s, &headers, Access::LedgerRead)?;
     let ledger = s.ledger.clone();
     let full = !path.contains(".p/");
     let lookup = path.clone();
@@ -231,8 +234,11 @@ struct ConsistencyQuery {
 
 async fn ledger_consistency(
     State(s): St,
+    headers: HeaderMap,
     q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    // Public only where the operator said so (`[ledger] public_reads`); checkpoints always are.
+    require(&s, &headers, Access::LedgerRead)?;
     let Query(q) =
         q.map_err(|e| ApiError::bad_request("query_invalid", format!("{e}; use ?from=N&to=M")))?;
     let to = q.to.unwrap_or_else(|| s.ledger.checkpoint().size());

@@ -136,6 +136,9 @@ pub enum Access {
     /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
     /// of the whole control plane's state.
     Reader,
+    /// Ledger tiles, entry bundles and consistency proofs: [`Access::Reader`], or anyone when
+    /// the operator made ledger reads public (`[ledger] public_reads`).
+    LedgerRead,
 }
 
 impl Access {
@@ -148,6 +151,7 @@ impl Access {
             Access::GateOrAdmin => "gate_or_admin",
             Access::Admin => "admin",
             Access::Reader => "reader",
+            Access::LedgerRead => "ledger_read",
         }
     }
 }

@@ -43,6 +43,18 @@ pub struct ServerConfig {
     /// Seconds a lease may be overdue before the sweep ends it (`WRIT_LEASE_GRACE_SECS`): room
     /// for a receipt or renewal on its way.
     pub lease_grace_secs: u64,
+    /// The `[ledger]` table: who may read the ledger's tiles.
+    pub ledger: LedgerConfig,
+}
+
+/// The `[ledger]` table of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// Serve tiles, entry bundles and consistency proofs without a token
+    /// (`WRIT_LEDGER_PUBLIC_READS=true`). Off by default: they then need the bearer token of a
+    /// read role (admin, operator, auditor). Checkpoints are always public.
+    pub public_reads: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,6 +81,7 @@ impl Default for ServerConfig {
             body_read_timeout_secs: 30,
             lease_sweep_secs: 5,
             lease_grace_secs: 10,
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -133,6 +146,17 @@ impl ServerConfig {
         }
         if let Some(v) = env("WRIT_LEASE_GRACE_SECS") {
             cfg.lease_grace_secs = num("WRIT_LEASE_GRACE_SECS", v)?;
+        }
+        if let Some(v) = env("WRIT_LEDGER_PUBLIC_READS") {
+            cfg.ledger.public_reads = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ServerError::Config(format!(
+                        "WRIT_LEDGER_PUBLIC_READS={v:?} must be true or false"
+                    )));
+                }
+            };
         }
         match (env("WRIT_TLS_CERT"), env("WRIT_TLS_KEY")) {
             (Some(cert), Some(key)) => {
@@ -240,5 +264,36 @@ mod tests {
                 .then(|| "c.pem".to_string()))
             .is_err()
         );
+    }
+
+    #[test]
+    fn ledger_reads_are_private_unless_the_file_or_the_environment_says_public() {
+        assert!(!ServerConfig::default().ledger.public_reads);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("writ.toml");
+        std::fs::write(&p, "[ledger]\npublic_reads = true\n").unwrap();
+        assert!(
+            ServerConfig::load(Some(&p), |_| None)
+                .unwrap()
+                .ledger
+                .public_reads
+        );
+        let off = ServerConfig::load(Some(&p), |k| {
+            (k == "WRIT_LEDGER_PUBLIC_READS").then(|| "false".to_string())
+        })
+        .unwrap();
+        assert!(!off.ledger.public_reads);
+        let on = ServerConfig::load(None, |k| {
+            (k == "WRIT_LEDGER_PUBLIC_READS").then(|| "true".to_string())
+        })
+        .unwrap();
+        assert!(on.ledger.public_reads);
+        assert!(
+            ServerConfig::load(None, |k| (k == "WRIT_LEDGER_PUBLIC_READS")
+                .then(|| "yes".to_string()))
+            .is_err()
+        );
+        std::fs::write(&p, "[ledger]\npublic_read = true\n").unwrap();
+        assert!(ServerConfig::load(Some(&p), |_| None).is_err());
     }
 }

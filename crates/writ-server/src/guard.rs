@@ -11,7 +11,9 @@ use crate::state::AppState;
 
 /// Authenticates a request for a route of the given access level.
 pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
-    if access == Access::Public {
+    if access == Access::Public
+        || (access == Access::LedgerRead && state.config.ledger.public_reads)
+    {
         return Ok(Caller {
             scope: Scope::Admin,
             subject: "public".into(),
@@ -28,7 +30,7 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         Access::Gate => caller.scope == Scope::Gate,
         Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
         Access::Admin => caller.scope == Scope::Admin,
-        Access::Reader => reads_every_execution(state, &caller),
+        Access::Reader | Access::LedgerRead => reads_every_execution(state, &caller),
     };
     if !allowed {
         return Err(ApiError::forbidden(

@@ -158,16 +158,16 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/ledger/tile/{path}",
-        Access::Public,
-        "Hash tiles and entry bundles (C2SP tlog-tiles)",
+        Access::LedgerRead,
+        "Hash tiles and entry bundles (C2SP tlog-tiles); a read role's token unless the operator made ledger reads public",
         None,
     )
     .answers(Answer::Bytes),
     op(
         "get",
         "/v1/ledger/consistency",
-        Access::Public,
-        "Consistency proof between two tree sizes (?from=&to=)",
+        Access::LedgerRead,
+        "Consistency proof between two tree sizes (?from=&to=); a read role's token unless the operator made ledger reads public",
         None,
     )
     .query(&[
@@ -749,6 +749,9 @@ pub fn document() -> Value {
                 "security".into(),
                 if o.access == Access::Public {
                     json!([])
+                } else if o.access == Access::LedgerRead {
+                    // The bearer token, or none where the operator made ledger reads public.
+                    json!([{"bearer": []}, {}])
                 } else {
                     json!([{"bearer": []}])
                 },
@@ -868,6 +871,17 @@ mod tests {
                 op["security"].as_array().unwrap().is_empty(),
                 o.access == Access::Public
             );
+            assert_eq!(
+                op["security"].as_array().unwrap().contains(&json!({})),
+                o.access == Access::LedgerRead
+            );
+        }
+        for (path, access) in [
+            ("/ledger/checkpoint", Access::Public),
+            ("/ledger/tile/{path}", Access::LedgerRead),
+            ("/v1/ledger/consistency", Access::LedgerRead),
+        ] {
+            assert_eq!(doc["paths"][path]["get"]["x-writ-access"], access.as_str());
         }
         assert!(
             OPERATIONS

@@ -214,3 +214,43 @@ fn jtis_are_execution_ids_unique_per_issuer_and_across_issuers() {
         }
     }
 }
+
+// Issue 13: a proof is about the past. A writ long expired still verifies as evidence (its
+// signature and form), while a gate refuses it; a forged or re-signed one fails either way.
+#[test]
+fn an_expired_writ_verifies_as_evidence_but_not_at_a_gate() {
+    let f = Fixture::new();
+    let w = f.issue();
+    let later = w.claims.exp + 86_400;
+    f.clock.set(later);
+    let gate = Verifier::new(f.ring.verification_keys(later), f.config(), f.clock.clone());
+    assert_eq!(
+        gate.verify_call(&w.token, &f.call)
+            .unwrap_err()
+            .reason_code(),
+        "writ_expired"
+    );
+    let keys = f.ring.verification_keys(ISSUED);
+    let v = verify_as_evidence(&keys, &w.token).unwrap();
+    assert_eq!(v.claims(), &w.claims);
+    assert_eq!(v.kid(), f.kid());
+
+    // The same claims signed by another key under the same kid.
+    let header = json!({"alg": "EdDSA", "typ": "writ+jwt", "kid": f.kid()});
+    let forged = sign_raw(
+        &serde_json::to_vec(&header).unwrap(),
+        &serde_json::to_vec(&claims_of(&w.token)).unwrap(),
+        &[0x5a; 32],
+    );
+    assert_eq!(
+        verify_as_evidence(&keys, &forged)
+            .unwrap_err()
+            .reason_code(),
+        "writ_bad_signature"
+    );
+    let mut parts: Vec<&str> = w.token.split('.').collect();
+    let other = resign(&json!({"sub": "agent:x"}), &f.kid());
+    let other_payload = other.split('.').nth(1).unwrap().to_owned();
+    parts[1] = &other_payload;
+    assert!(verify_as_evidence(&keys, &parts.join(".")).is_err());
+}

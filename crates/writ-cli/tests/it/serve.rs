@@ -27,7 +27,7 @@ fn bundle_key() -> BundleSigningKey {
 pub(crate) struct Served {
     pub(crate) child: Child,
     pub(crate) url: String,
-    vkey: String,
+    pub(crate) vkey: String,
     pub(crate) listening: Value,
 }
 
@@ -139,7 +139,7 @@ fn writ(args: &[&str]) -> (i32, String, String) {
 }
 
 /// [`writ`] with these environment variables set (a token goes there, never on the command line).
-fn writ_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) fn writ_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env_remove("WRIT_TOKEN")
@@ -491,6 +491,16 @@ struct Returned {
 }
 
 pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
+    let (agent, key, _) = provision_with_gate_token(url, admin, tmp);
+    (agent, key)
+}
+
+/// [`provision`], also returning the token of `gate:mcp-1`.
+pub(crate) fn provision_with_gate_token(
+    url: &str,
+    admin: &str,
+    tmp: &Path,
+) -> (String, SigningKey, String) {
     signed_bundle_dir(&tmp.join("bundle"));
     let token_file = tmp.join("admin.token");
     std::fs::write(&token_file, admin).unwrap();
@@ -517,7 +527,11 @@ pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningK
         Some(&json!({"id": "gate:mcp-1", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())})),
     );
     assert_eq!(st, 201, "{g}");
-    (p["token"].as_str().unwrap().to_owned(), key)
+    (
+        p["token"].as_str().unwrap().to_owned(),
+        key,
+        g["token"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Acceptance 3: SIGKILL under load loses no writ that was returned (its decision record is in
@@ -623,7 +637,8 @@ fn sigkill_under_load_loses_no_returned_writ() {
 
         srv = Served::start(&data, false);
         assert_eq!(srv.vkey, verifier.to_vkey());
-        let missing = check_after_restart(&srv.url, &agent, &verifier, &returned, &checkpoints);
+        let missing =
+            check_after_restart(&srv.url, &agent, &admin, &verifier, &returned, &checkpoints);
         println!(
             "trial {trial}: {} writs returned so far, {missing} without their writ copy in the proof bundle after the kill",
             returned.len()
@@ -650,7 +665,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
     assert_eq!(srv.wait(Duration::from_secs(20)), Some(0));
     srv = Served::start(&data, false);
     assert_eq!(
-        check_after_restart(&srv.url, &agent, &verifier, &last, &checkpoints),
+        check_after_restart(&srv.url, &agent, &admin, &verifier, &last, &checkpoints),
         0,
         "a graceful stop lost writ copies"
     );
@@ -665,6 +680,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
 fn check_after_restart(
     url: &str,
     agent: &str,
+    admin: &str,
     verifier: &Ed25519Verifier,
     returned: &[Returned],
     checkpoints: &[String],
@@ -727,7 +743,7 @@ fn check_after_restart(
                 old.size(),
                 new.size()
             ),
-            None,
+            Some(admin),
             None,
         );
         assert_eq!(st, 200, "{proof}");

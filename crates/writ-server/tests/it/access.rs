@@ -450,3 +450,69 @@ async fn a_parent_of_another_principal_is_refused_as_unknown() {
     assert_eq!(srv.lineage(&intruder, child).await.0, 404);
     srv.stop().await;
 }
+
+// Issue 13: tiles and entry bundles told anyone, without a token, every decision's arguments.
+// Checkpoints stay public; tiles, entry bundles and consistency proofs need a read role's
+// token unless the operator makes ledger reads public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_tiles_need_a_read_role_unless_reads_are_public() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let auditor = register_ok(
+        &srv,
+        json!({"id": "human:alice", "zone": "dev", "role": "auditor"}),
+    )
+    .await;
+    let person = srv.add_principal("human:dave", "dev").await;
+    srv.authorize_ok(&agent, read_issue(&gate)).await;
+    let size = srv.state.ledger.size();
+    let reads = [
+        format!("/ledger/tile/0/000.p/{size}"),
+        format!("/ledger/tile/entries/000.p/{size}"),
+        "/v1/ledger/consistency?from=1".to_owned(),
+    ];
+    for url in &reads {
+        let (st, body) = srv.call("GET", url, None, None).await;
+        assert_eq!(
+            (st, &body["code"]),
+            (401, &json!("unauthenticated")),
+            "{url}"
+        );
+        for (who, token) in [
+            ("an agent", agent.as_str()),
+            ("a gate", gate.token.as_str()),
+            ("a person without a role", person.as_str()),
+        ] {
+            let (st, body) = srv.call("GET", url, Some(token), None).await;
+            assert_eq!(
+                (st, &body["code"]),
+                (403, &json!("scope_insufficient")),
+                "{who} read {url}"
+            );
+        }
+        for (who, token) in [
+            ("the admin", srv.admin.as_str()),
+            ("an auditor", auditor.as_str()),
+        ] {
+            let (st, body) = srv.call("GET", url, Some(token), None).await;
+            assert_eq!(st, 200, "{who} could not read {url}: {body}");
+        }
+    }
+    let (st, _) = srv.call("GET", "/ledger/checkpoint", None, None).await;
+    assert_eq!(st, 200);
+
+    // The same data directory served with `[ledger] public_reads = true`.
+    let (dir, admin, key) = srv.stop().await;
+    let mut config = writ_server::ServerConfig {
+        data_dir: dir.path().join("data"),
+        ..writ_server::ServerConfig::default()
+    };
+    config.ledger.public_reads = true;
+    let srv = TestServer::start_in(dir, config, admin, key).await;
+    for url in &reads {
+        let (st, body) = srv.call("GET", url, None, None).await;
+        assert_eq!(st, 200, "{url} with public reads: {body}");
+    }
+    let (st, _) = srv.call("GET", "/ledger/checkpoint", None, None).await;
+    assert_eq!(st, 200);
+    srv.stop().await;
+}

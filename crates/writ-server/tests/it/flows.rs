@@ -109,7 +109,12 @@ async fn allow_deny_receipt_proof_and_lineage() {
 
     // Consistency between the first checkpoint seen and now.
     let (st, cons) = srv
-        .call("GET", "/v1/ledger/consistency?from=1", None, None)
+        .call(
+            "GET",
+            "/v1/ledger/consistency?from=1",
+            Some(&srv.admin),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{cons}");
     srv.stop().await;
@@ -555,6 +560,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
     let tile = srv
         .client
         .get(srv.url(&format!("/ledger/tile/0/000.p/{size}")))
+        .bearer_auth(&srv.admin)
         .send()
         .await
         .unwrap();
@@ -567,6 +573,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
     let bundle = srv
         .client
         .get(srv.url(&format!("/ledger/tile/entries/000.p/{size}")))
+        .bearer_auth(&srv.admin)
         .send()
         .await
         .unwrap()
@@ -581,7 +588,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
         "/ledger/tile/0/001.p/1",
         "/ledger/tile/bogus",
     ] {
-        let (st, body) = srv.call("GET", missing, None, None).await;
+        let (st, body) = srv.call("GET", missing, Some(&srv.admin), None).await;
         assert_eq!(
             (st, body["code"].clone()),
             (404, json!("tile_not_found")),
