@@ -22,6 +22,7 @@
 //! The request is not checked against the schema: a value of the wrong type (a `decimal` where
 //! a policy compares a `Long`) makes the policy that reads it error, and an error denies.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
@@ -43,6 +44,9 @@ pub(crate) struct CedarNames {
     endpoint: EntityTypeName,
     zone: EntityTypeName,
     action: EntityTypeName,
+    /// The per-tool actions the bundle's schema declares (`call_tool:SERVER/NAME`), each a
+    /// member of `call_tool` (checked by `compile`).
+    tool_actions: HashSet<String>,
 }
 
 impl CedarNames {
@@ -61,7 +65,16 @@ impl CedarNames {
             endpoint: n("Endpoint")?,
             zone: n("Zone")?,
             action: n("Action")?,
+            tool_actions: HashSet::new(),
         })
+    }
+
+    /// The same names, deciding calls of these tools under their own actions.
+    pub(crate) fn with_tool_actions(self, tool_actions: HashSet<String>) -> Self {
+        Self {
+            tool_actions,
+            ..self
+        }
     }
 }
 
@@ -195,6 +208,18 @@ fn string(s: impl Into<String>) -> RestrictedExpression {
     RestrictedExpression::new_string(s.into())
 }
 
+/// The tool's own action (`call_tool:SERVER/NAME`) when the bundle declares it for a
+/// `call_tool` on `tool:SERVER/NAME`; otherwise `None` and the call is decided under
+/// `call_tool` itself.
+pub(crate) fn tool_action(names: &CedarNames, action_id: &str, resource: &str) -> Option<String> {
+    if action_id != "call_tool" {
+        return None;
+    }
+    let tool = resource.strip_prefix("tool:")?;
+    let own = crate::tool_schema::tool_action_id(tool);
+    names.tool_actions.contains(&own).then_some(own)
+}
+
 /// Builds the Cedar (principal, action, resource, context) of a Writ request at time `now`.
 pub(crate) fn to_cedar(
     names: &CedarNames,
@@ -207,9 +232,12 @@ pub(crate) fn to_cedar(
     );
     let action_id = cedar_action(&req.intent.action)
         .ok_or_else(|| MapError::UnknownAction(req.intent.action.clone()))?;
-    let action = uid(&names.action, action_id);
     let resource = resource_uid(names, &req.intent.resource)
         .ok_or_else(|| MapError::UnknownResource(req.intent.resource.clone()))?;
+    let action = match tool_action(names, action_id, &req.intent.resource) {
+        Some(own) => uid(&names.action, &own),
+        None => uid(&names.action, action_id),
+    };
 
     let args = match &req.intent.args {
         serde_json::Value::Object(map) => record(map)?,
