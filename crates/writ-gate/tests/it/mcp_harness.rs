@@ -131,12 +131,8 @@ pub struct Plane {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-/// Policy bundle files: the default schema and entities with `policies` as the only policies.
-pub fn bundle(key: &BundleSigningKey, policies: &str) -> serde_json::Map<String, Value> {
-    bundle_with(key, policies, &[])
-}
-
-/// Same, with more schema files (name, text), such as a per-tool fragment.
+/// Policy bundle files: the default schema and entities with `policies` as the only policies,
+/// and more schema files (name, text), such as a per-tool fragment.
 pub fn bundle_with(
     key: &BundleSigningKey,
     policies: &str,
