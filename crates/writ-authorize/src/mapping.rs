@@ -5,6 +5,7 @@
 //! | principal `agent:NAME` / `human:` / `service:` | `Agent::"NAME"` / `Human::` / `Service::` |
 //! | action `mcp.call_tool`, `mcp.read_resource`, `mcp.get_prompt`, `mcp.complete`, `mcp.subscribe_resource`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"read_resource"`, `"get_prompt"`, `"complete"`, `"subscribe_resource"`, `"exec"`, `"http_request"`, `"delegate"` |
 //! | resource `tool:X`, `mcp-resource:X`, `prompt:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `McpResource::"X"`, `Prompt::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
+//! | `mcp.call_tool` on `tool:X` when the bundle's schema declares `Action::"call_tool:X"` (see [`crate::tool_schema`]) | `Action::"call_tool:X"` (a member of `call_tool`), named by the record's `cedar_action` |
 //! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
 //!
 //! Arguments: objects become records, arrays sets, strings strings, `null` is left out. A number

@@ -175,3 +175,25 @@ fn schema_from_pins_refuses_a_file_that_is_not_a_pin_file() {
     let out = writ(&["policy", "schema", "--from-pins", s(&bad)]);
     assert_eq!(out.status.code(), Some(3));
 }
+
+// docs/policy.md's policy examples stay true: every ```cedar block validates strictly against
+// the default schema (with the starter's entities).
+#[test]
+fn the_policy_examples_in_docs_validate() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/policy.md"))
+            .unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```cedar\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(code, _)| code))
+        .collect();
+    assert!(blocks.len() >= 5, "{blocks:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bundle");
+    assert_eq!(writ(&["policy", "init", s(&dir)]).status.code(), Some(0));
+    std::fs::remove_file(dir.join("tests.json")).unwrap();
+    std::fs::write(dir.join("policies.cedar"), blocks.join("\n")).unwrap();
+    let out = writ(&["policy", "validate", s(&dir), "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
