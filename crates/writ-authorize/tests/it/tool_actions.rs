@@ -256,3 +256,78 @@ fn the_fragment_types_arguments_and_says_what_it_left_out() {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
 }
+
+mod generated {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    /// JSON Schemas built from the constructs tools use, and some they should not.
+    fn arb_schema() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(json!({"type": "string"})),
+            Just(json!({"type": "integer"})),
+            Just(json!({"type": "number"})),
+            Just(json!({"type": "boolean"})),
+            Just(json!({"type": ["string", "null"]})),
+            Just(json!({"type": "object"})),
+            Just(json!({"anyOf": [{"type": "string"}]})),
+            Just(json!({"type": "null"})),
+            Just(json!(7)),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                inner
+                    .clone()
+                    .prop_map(|items| json!({"type": "array", "items": items})),
+                (
+                    prop::collection::btree_map(any::<String>(), inner, 0..4),
+                    any::<bool>()
+                )
+                    .prop_map(|(props, all_required)| {
+                        let required: Vec<Value> = if all_required {
+                            props.keys().map(|k| json!(k)).collect()
+                        } else {
+                            vec![]
+                        };
+                        json!({"type": "object", "properties": props.into_iter().collect::<Map<String, Value>>(), "required": required})
+                    }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Any tool name and input schema give a fragment Cedar loads beside the default schema,
+        // and a call of that tool is decided under its own action.
+        #[test]
+        fn any_definition_gives_a_fragment_that_loads(
+            server in "[a-z]{1,8}",
+            name in any::<String>(),
+            input in arb_schema(),
+        ) {
+            let definition = json!({"name": name, "inputSchema": input});
+            let fragment = tool_actions_fragment(&server, [(name.as_str(), &definition)]);
+            let src = BundleSource {
+                schemas: BTreeMap::from([
+                    ("writ.cedarschema".to_owned(), DEFAULT_SCHEMA.to_owned()),
+                    ("tools.cedarschema".to_owned(), fragment.clone()),
+                ]),
+                policies: BTreeMap::from([(
+                    "p.cedar".to_owned(),
+                    r#"permit (principal, action in Action::"call_tool", resource);"#.to_owned(),
+                )]),
+                entities: None,
+                signature: None,
+            };
+            let bundle = compile(&src).map_err(|e| TestCaseError::fail(format!("{e}\n{fragment}")))?;
+            let r = decide(&bundle, &request(json!({
+                "principal": "agent:bot",
+                "intent": {"action": "mcp.call_tool", "resource": format!("tool:{server}/{name}")},
+                "env": {"zone": "dev", "gate": "gate:mcp-1"}
+            })), NOW);
+            prop_assert_eq!(r.cedar_action, Some(format!("call_tool:{server}/{name}")));
+        }
+    }
+}
