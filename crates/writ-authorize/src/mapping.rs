@@ -213,7 +213,7 @@ fn string(s: impl Into<String>) -> RestrictedExpression {
 /// `call_tool` on `tool:SERVER/NAME`; otherwise `None` and the call is decided under
 /// `call_tool` itself.
 pub(crate) fn tool_action(names: &CedarNames, action_id: &str, resource: &str) -> Option<String> {
-    if action_id != "call_tool" {
+    if action_id != "call_tool" || names.tool_actions.is_empty() {
         return None;
     }
     let tool = resource.strip_prefix("tool:")?;

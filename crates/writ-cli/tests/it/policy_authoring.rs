@@ -3,18 +3,10 @@
 //! per-tool schema fragment from real server-filesystem pins that strict validation uses.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn writ(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::gateway::node_modules;
+use crate::policy::{s, writ};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -76,20 +68,6 @@ fn policy_init_scaffolds_a_bundle_whose_tests_pass() {
         std::fs::read_to_string(dir.join("policies.cedar")).unwrap(),
         "// mine"
     );
-}
-
-/// The npm MCP servers from scripts/test.sh, or `None` (after saying why) when absent.
-fn node_modules() -> Option<std::path::PathBuf> {
-    match std::env::var_os("WRIT_TEST_NODE_MODULES").map(std::path::PathBuf::from) {
-        Some(m) if m.join(".bin/node").exists() => Some(m),
-        _ if std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() == Ok("1") => {
-            panic!("WRIT_TEST_NODE_MODULES is required: run scripts/test.sh")
-        }
-        _ => {
-            println!("skipped: WRIT_TEST_NODE_MODULES not set (run scripts/test.sh)");
-            None
-        }
-    }
 }
 
 #[test]
