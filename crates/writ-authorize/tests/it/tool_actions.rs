@@ -117,6 +117,19 @@ fn a_tool_call_is_decided_under_its_own_action_and_call_tool_policies_still_appl
         DecisionCode::PolicyError,
         "{missing:?}"
     );
+    // The scope index finds the same policies plain Cedar does under per-tool actions (the
+    // `in call_tool` forbid is indexed under every member action).
+    for (tool, args) in [
+        ("read_text_file", json!({"path": "/tmp/a"})),
+        ("read_text_file", json!({"path": "/tmp/secret"})),
+        ("search", json!({"limit": 5, "path": "secret"})),
+        ("unknown", json!({"path": "secret"})),
+    ] {
+        let r = call(tool, args);
+        let indexed = writ_authorize::decide::evaluate_indexed(&bundle, &r, NOW).unwrap();
+        let plain = writ_authorize::decide::evaluate_plain(&bundle, &r, NOW).unwrap();
+        assert_eq!(indexed, plain, "{tool}");
+    }
     // The record (with its action) replays byte for byte, and its ledger bytes are the ones
     // the generic encoder writes.
     assert_eq!(replay(&bundle, &allowed), ReplayOutcome::Match);
