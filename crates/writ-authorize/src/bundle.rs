@@ -1,13 +1,13 @@
 //! Policy bundles: schema + policies + static entities, compiled and strictly validated, with a
 //! canonical digest that does not depend on file layout or policy order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
 use cedar_policy::{
-    Authorizer, Effect, Entities, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Effect, Entities, EntityUid, PolicyId, PolicySet, Schema,
+    SchemaFragment, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use serde::Serialize;
@@ -272,6 +272,88 @@ fn policy_id_for(file: &str, position: usize, id_annotation: Option<&str>) -> St
     }
 }
 
+/// The per-tool actions (`call_tool:SERVER/NAME`) the schema declares. Each must be a member of
+/// `Action::"call_tool"`: calls of that tool are decided under it, so one outside the hierarchy
+/// would escape every policy written for `call_tool`.
+fn tool_actions_of(schema: &Schema) -> Result<HashSet<String>, BundleError> {
+    let call_tool = EntityUid::from_str(r#"Action::"call_tool""#)
+        .map_err(|e| BundleError::Internal(e.to_string()))?;
+    let hierarchy = schema
+        .action_entities()
+        .map_err(|e| BundleError::Internal(e.to_string()))?;
+    let mut out = HashSet::new();
+    let mut diags = Vec::new();
+    for action in schema.actions() {
+        let id: &str = action.id().as_ref();
+        if !id.starts_with(crate::tool_schema::TOOL_ACTION_PREFIX) {
+            continue;
+        }
+        if hierarchy.is_ancestor_of(&call_tool, action) {
+            out.insert(id.to_owned());
+        } else {
+            diags.push(BundleDiagnostic {
+                file: None,
+                line: None,
+                column: None,
+                policy: None,
+                message: format!("per-tool action {action} is not a member of Action::\"call_tool\""),
+                help: Some(
+                    "declare it `in [\"call_tool\"]` (as `writ policy schema --from-pins` writes it), so the policies written for call_tool apply to its calls"
+                        .into(),
+                ),
+            });
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        sort_diagnostics(&mut diags);
+        Err(BundleError::Schema(diags))
+    }
+}
+
+/// Policies scoped `action == Action::"call_tool"` in a bundle that declares per-tool actions:
+/// such a policy no longer meets calls of those tools (they are decided under their own
+/// actions), so a forbid would silently stop applying; it is refused. A permit only stops
+/// allowing (fail closed), so it is a warning.
+fn call_tool_equality(
+    policies: &PolicySet,
+    files: &BTreeMap<String, String>,
+    errors: &mut Vec<BundleDiagnostic>,
+    warnings: &mut Vec<BundleDiagnostic>,
+) -> Result<(), BundleError> {
+    let call_tool = EntityUid::from_str(r#"Action::"call_tool""#)
+        .map_err(|e| BundleError::Internal(e.to_string()))?;
+    for p in policies.policies() {
+        if p.action_constraint() != ActionConstraint::Eq(call_tool.clone()) {
+            continue;
+        }
+        let id = p.id().to_string();
+        let (target, message) = match p.effect() {
+            Effect::Forbid => (
+                &mut *errors,
+                "this forbid is scoped `action == Action::\"call_tool\"`, which does not apply to calls decided under a tool's own action",
+            ),
+            Effect::Permit => (
+                &mut *warnings,
+                "this permit is scoped `action == Action::\"call_tool\"`, which does not allow calls decided under a tool's own action",
+            ),
+        };
+        target.push(BundleDiagnostic {
+            file: files.get(&id).cloned(),
+            line: None,
+            column: None,
+            policy: Some(id),
+            message: message.into(),
+            help: Some(
+                "the schema declares per-tool actions (call_tool:SERVER/NAME): write `action in Action::\"call_tool\"` to cover every tool call"
+                    .into(),
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Parses, strictly validates and indexes a bundle. Any problem refuses the whole bundle with
 /// Cedar's diagnostics (file, line, help).
 pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
@@ -373,6 +455,10 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
         let (f, t) = locate(w.policy_id());
         warnings.extend(diagnostic_of(w, f, t, Some(w.policy_id().to_string())));
     }
+    let tool_actions = tool_actions_of(&schema)?;
+    if !tool_actions.is_empty() {
+        call_tool_equality(&policies, &policy_files, &mut errors, &mut warnings)?;
+    }
     sort_diagnostics(&mut errors);
     sort_diagnostics(&mut warnings);
     if !errors.is_empty() {
@@ -435,7 +521,7 @@ pub fn compile(source: &BundleSource) -> Result<Bundle, BundleError> {
     );
 
     let index = ScopeIndex::build(&policies, &schema)?;
-    let names = CedarNames::new()?;
+    let names = CedarNames::new()?.with_tool_actions(tool_actions);
     Ok(Bundle {
         digest,
         schema,

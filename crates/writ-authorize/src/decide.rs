@@ -25,6 +25,8 @@ pub struct Evaluation {
     pub permits: BTreeSet<String>,
     /// (policy id, message), sorted.
     pub errors: BTreeSet<(String, String)>,
+    /// The tool's own action the request was decided under, if any (see [`crate::tool_schema`]).
+    pub tool_action: Option<String>,
 }
 
 fn error_parts(e: &AuthorizationError) -> (String, String) {
@@ -37,12 +39,22 @@ fn error_parts(e: &AuthorizationError) -> (String, String) {
     }
 }
 
+/// The id of `action` when it is a tool's own action (`call_tool:SERVER/NAME`).
+fn own_action(action: &cedar_policy::EntityUid) -> Option<String> {
+    let id: &str = action.id().as_ref();
+    id.starts_with(crate::tool_schema::TOOL_ACTION_PREFIX)
+        .then(|| id.to_owned())
+}
+
 /// Evaluates only the candidate policies of the scope index and merges their results.
 fn evaluate(bundle: &Bundle, req: &AuthorizeRequest, now: i64) -> Result<Evaluation, MapError> {
     let (p, a, r, request) = to_cedar(bundle.names(), req, now)?;
     let entities = principal_entities(bundle, &req.principal, req.principal_entity.as_ref())
         .map_err(MapError::Invalid)?;
-    let mut ev = Evaluation::default();
+    let mut ev = Evaluation {
+        tool_action: own_action(&a),
+        ..Evaluation::default()
+    };
     for set in bundle.index().candidates(&p, &a, &r) {
         let resp = bundle.authorizer().is_authorized(&request, set, &entities);
         let diag = resp.diagnostics();
@@ -78,10 +90,13 @@ pub fn evaluate_plain(
     req: &AuthorizeRequest,
     now: i64,
 ) -> Result<Evaluation, String> {
-    let (_, _, _, request) = to_cedar(bundle.names(), req, now).map_err(|e| format!("{e:?}"))?;
+    let (_, a, _, request) = to_cedar(bundle.names(), req, now).map_err(|e| format!("{e:?}"))?;
     let entities = principal_entities(bundle, &req.principal, req.principal_entity.as_ref())?;
     let resp = Authorizer::new().is_authorized(&request, bundle.cedar_policies(), &entities);
-    let mut ev = Evaluation::default();
+    let mut ev = Evaluation {
+        tool_action: own_action(&a),
+        ..Evaluation::default()
+    };
     let target = match resp.decision() {
         CedarDecision::Deny => &mut ev.forbids,
         CedarDecision::Allow => &mut ev.permits,
@@ -163,7 +178,12 @@ fn decide_inner(
     request: &AuthorizeRequest,
     now: i64,
 ) -> (DecisionRecord, Option<Vec<u8>>) {
-    let (decision, code, determining, reasons, errors) = match evaluate(bundle, request, now) {
+    let evaluation = evaluate(bundle, request, now);
+    let cedar_action = evaluation
+        .as_ref()
+        .ok()
+        .and_then(|ev| ev.tool_action.clone());
+    let (decision, code, determining, reasons, errors) = match evaluation {
         Err(MapError::UnknownAction(a)) => (
             Decision::Deny,
             DecisionCode::UnknownAction,
@@ -265,6 +285,7 @@ fn decide_inner(
         reasons,
         errors,
         reason_code: code,
+        cedar_action,
     };
     (record, request_canonical)
 }

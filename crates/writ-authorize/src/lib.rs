@@ -45,6 +45,7 @@ pub mod mapping;
 pub mod policy_tests;
 pub mod principal;
 pub mod signature;
+pub mod tool_schema;
 pub mod visibility;
 
 pub use bundle::{Bundle, BundleSource, DEFAULT_SCHEMA, compile, engine_version};

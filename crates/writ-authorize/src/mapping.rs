@@ -5,6 +5,7 @@
 //! | principal `agent:NAME` / `human:` / `service:` | `Agent::"NAME"` / `Human::` / `Service::` |
 //! | action `mcp.call_tool`, `mcp.read_resource`, `mcp.get_prompt`, `mcp.complete`, `mcp.subscribe_resource`, `exec`, `http.request`, `delegate` | `Action::"call_tool"`, `"read_resource"`, `"get_prompt"`, `"complete"`, `"subscribe_resource"`, `"exec"`, `"http_request"`, `"delegate"` |
 //! | resource `tool:X`, `mcp-resource:X`, `prompt:X`, `cmd:X`, `http:X`/`url:X`, `zone:X`, `agent:X`… | `Tool::"X"`, `McpResource::"X"`, `Prompt::"X"`, `Command::"X"`, `Endpoint::"X"`, `Zone::"X"`, `Agent::"X"`… |
+//! | `mcp.call_tool` on `tool:X` when the bundle's schema declares `Action::"call_tool:X"` (see [`crate::tool_schema`]) | `Action::"call_tool:X"` (a member of `call_tool`), named by the record's `cedar_action` |
 //! | time, env claims, args, lineage, act chain | `context.now`, `context.env`, `context.args`, `context.lineage`, `context.on_behalf_of` |
 //!
 //! Arguments: objects become records, arrays sets, strings strings, `null` is left out. A number
@@ -22,6 +23,7 @@
 //! The request is not checked against the schema: a value of the wrong type (a `decimal` where
 //! a policy compares a `Long`) makes the policy that reads it error, and an error denies.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 
 use cedar_policy::{Context, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression};
@@ -43,6 +45,9 @@ pub(crate) struct CedarNames {
     endpoint: EntityTypeName,
     zone: EntityTypeName,
     action: EntityTypeName,
+    /// The per-tool actions the bundle's schema declares (`call_tool:SERVER/NAME`), each a
+    /// member of `call_tool` (checked by `compile`).
+    tool_actions: HashSet<String>,
 }
 
 impl CedarNames {
@@ -61,7 +66,16 @@ impl CedarNames {
             endpoint: n("Endpoint")?,
             zone: n("Zone")?,
             action: n("Action")?,
+            tool_actions: HashSet::new(),
         })
+    }
+
+    /// The same names, deciding calls of these tools under their own actions.
+    pub(crate) fn with_tool_actions(self, tool_actions: HashSet<String>) -> Self {
+        Self {
+            tool_actions,
+            ..self
+        }
     }
 }
 
@@ -195,6 +209,18 @@ fn string(s: impl Into<String>) -> RestrictedExpression {
     RestrictedExpression::new_string(s.into())
 }
 
+/// The tool's own action (`call_tool:SERVER/NAME`) when the bundle declares it for a
+/// `call_tool` on `tool:SERVER/NAME`; otherwise `None` and the call is decided under
+/// `call_tool` itself.
+pub(crate) fn tool_action(names: &CedarNames, action_id: &str, resource: &str) -> Option<String> {
+    if action_id != "call_tool" || names.tool_actions.is_empty() {
+        return None;
+    }
+    let tool = resource.strip_prefix("tool:")?;
+    let own = crate::tool_schema::tool_action_id(tool);
+    names.tool_actions.contains(&own).then_some(own)
+}
+
 /// Builds the Cedar (principal, action, resource, context) of a Writ request at time `now`.
 pub(crate) fn to_cedar(
     names: &CedarNames,
@@ -207,9 +233,12 @@ pub(crate) fn to_cedar(
     );
     let action_id = cedar_action(&req.intent.action)
         .ok_or_else(|| MapError::UnknownAction(req.intent.action.clone()))?;
-    let action = uid(&names.action, action_id);
     let resource = resource_uid(names, &req.intent.resource)
         .ok_or_else(|| MapError::UnknownResource(req.intent.resource.clone()))?;
+    let action = match tool_action(names, action_id, &req.intent.resource) {
+        Some(own) => uid(&names.action, &own),
+        None => uid(&names.action, action_id),
+    };
 
     let args = match &req.intent.args {
         serde_json::Value::Object(map) => record(map)?,

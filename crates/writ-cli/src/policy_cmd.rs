@@ -32,6 +32,12 @@ pub struct PolicyArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum PolicyCommand {
+    /// Write a starter bundle into DIR (new or empty): the default schema, example policies,
+    /// entities and policy tests that pass as written.
+    Init(InitArgs),
+    /// Print the default Cedar schema, or with --from-pins a schema fragment giving each pinned
+    /// tool an action of its own with typed arguments.
+    Schema(SchemaArgs),
     /// Check a bundle strictly against its schema; print its digest or Cedar's diagnostics
     /// with file and line.
     Validate(ValidateArgs),
@@ -67,6 +73,133 @@ struct TrustArgs {
     /// activates an unsigned bundle).
     #[arg(long)]
     allow_unsigned: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The directory to create the bundle in; it must not exist yet or be empty.
+    dir: PathBuf,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct SchemaArgs {
+    /// A pin file from `writ gateway mcp pin` (format writ.mcp-pins/v3); print a Cedar schema
+    /// fragment with an action `call_tool:SERVER/NAME` per pinned tool, a member of
+    /// `call_tool`, whose `context.args` is typed from the tool's input schema. Save it as a
+    /// `.cedarschema` file beside the default schema in a bundle. Repeat for several upstreams.
+    #[arg(long = "from-pins", value_name = "PINS.json")]
+    from_pins: Vec<PathBuf>,
+    /// Output format: `human` (the schema text) or `json` (`{"schema": TEXT}`).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// The starter bundle `writ policy init` writes (file name, text).
+const STARTER: [(&str, &str); 4] = [
+    ("writ.cedarschema", writ_authorize::DEFAULT_SCHEMA),
+    (
+        "policies.cedar",
+        include_str!("../../../examples/policy/starter/policies.cedar"),
+    ),
+    (
+        "entities.json",
+        include_str!("../../../examples/policy/starter/entities.json"),
+    ),
+    (
+        "tests.json",
+        include_str!("../../../examples/policy/starter/tests.json"),
+    ),
+];
+
+fn init(a: InitArgs) -> anyhow::Result<Exit> {
+    match std::fs::read_dir(&a.dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(invalid_input(format!(
+                    "{} is not empty: give a new or empty directory (nothing was written)",
+                    a.dir.display()
+                )));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&a.dir)
+                .with_context(|| format!("cannot create {}", a.dir.display()))?;
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("cannot read {}", a.dir.display())));
+        }
+    }
+    let mut written = Vec::new();
+    for (name, text) in STARTER {
+        let path = a.dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(name);
+    }
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({
+            "dir": a.dir.display().to_string(),
+            "files": written,
+        }))?,
+        Format::Human => {
+            println!(
+                "wrote a starter bundle to {}: {}",
+                a.dir.display(),
+                written.join(", ")
+            );
+            println!(
+                "next: writ policy test {0} --allow-unsigned, then writ policy sign {0} --key KEY",
+                a.dir.display()
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn schema(a: SchemaArgs) -> anyhow::Result<Exit> {
+    let text = if a.from_pins.is_empty() {
+        writ_authorize::DEFAULT_SCHEMA.to_owned()
+    } else {
+        let mut parts = Vec::new();
+        for path in &a.from_pins {
+            let pins = read_pins(path)?;
+            parts.push(writ_authorize::tool_schema::tool_actions_fragment(
+                &pins.server,
+                pins.tools.iter().map(|(n, p)| (n.as_str(), &p.definition)),
+            ));
+        }
+        parts.join("\n")
+    };
+    match a.format {
+        Format::Json => print_json(&serde_json::json!({ "schema": text }))?,
+        Format::Human => print!("{text}"),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Reads and checks a pin file (format, digests) for the server it names.
+fn read_pins(path: &Path) -> anyhow::Result<writ_gate::mcp::PinSet> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        server: String,
+    }
+    let text = read_text(path)?;
+    let named: Named = serde_json::from_str(&text).map_err(|e| {
+        invalid_input(format!(
+            "{}: not a pin file from `writ gateway mcp pin`: {e}",
+            path.display()
+        ))
+    })?;
+    writ_gate::mcp::PinSet::load(path, &named.server)
+        .map_err(|e| invalid_input(format!("{}: {e}", path.display())))
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,6 +288,8 @@ pub struct ReplayArgs {
 
 pub fn run(args: PolicyArgs) -> anyhow::Result<Exit> {
     match args.command {
+        PolicyCommand::Init(a) => init(a),
+        PolicyCommand::Schema(a) => schema(a),
         PolicyCommand::Validate(a) => validate(a),
         PolicyCommand::Test(a) => test(a),
         PolicyCommand::Simulate(a) => simulate(a),

@@ -91,6 +91,11 @@ pub struct DecisionRecord {
     /// Evaluation errors, `policy id: message`, sorted.
     pub errors: Vec<String>,
     pub reason_code: DecisionCode,
+    /// The Cedar action the request was decided under when it is a tool's own action
+    /// (`call_tool:SERVER/NAME`, declared by the bundle's schema); absent when it is the one
+    /// the intent action names (`call_tool` for `mcp.call_tool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cedar_action: Option<String>,
 }
 
 impl DecisionRecord {
@@ -114,6 +119,10 @@ impl DecisionRecord {
         // Member names in RFC 8785 order (all ASCII, so byte order).
         out.extend_from_slice(b"{\"bundle_sha256\":");
         string(&self.bundle_sha256, &mut out);
+        if let Some(action) = &self.cedar_action {
+            out.extend_from_slice(b",\"cedar_action\":");
+            string(action, &mut out);
+        }
         out.extend_from_slice(b",\"decision\":");
         string(self.decision.as_str(), &mut out);
         out.extend_from_slice(b",\"determining\":");

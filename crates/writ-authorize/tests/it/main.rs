@@ -13,3 +13,4 @@ mod errors_deny;
 mod index_equivalence;
 mod numbers;
 mod support;
+mod tool_actions;

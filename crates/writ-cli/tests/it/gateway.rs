@@ -167,7 +167,7 @@ fn an_outdated_pin_file_is_refused_with_the_command_to_pin_again() {
 }
 
 /// The npm MCP servers from scripts/test.sh, or `None` (after saying why) when absent.
-fn node_modules() -> Option<std::path::PathBuf> {
+pub(crate) fn node_modules() -> Option<std::path::PathBuf> {
     match std::env::var_os("WRIT_TEST_NODE_MODULES").map(std::path::PathBuf::from) {
         Some(m) if m.join(".bin/node").exists() => Some(m),
         _ if std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() == Ok("1") => {

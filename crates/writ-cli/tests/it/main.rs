@@ -15,6 +15,7 @@ mod governed;
 mod ledger;
 mod logs;
 mod policy;
+mod policy_authoring;
 mod proof;
 mod readme;
 mod serve;

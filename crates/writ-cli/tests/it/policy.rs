@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 const NOW: &str = "1767225600";
 
-fn writ(args: &[&str]) -> Output {
+pub(crate) fn writ(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_writ"))
         .args(args)
         .output()
@@ -44,7 +44,7 @@ fn copy_bundle(to: &Path) -> PathBuf {
     dir
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 

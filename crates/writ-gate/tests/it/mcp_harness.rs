@@ -131,8 +131,13 @@ pub struct Plane {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-/// Policy bundle files: the default schema and entities with `policies` as the only policies.
-pub fn bundle(key: &BundleSigningKey, policies: &str) -> serde_json::Map<String, Value> {
+/// Policy bundle files: the default schema and entities with `policies` as the only policies,
+/// and more schema files (name, text), such as a per-tool fragment.
+pub fn bundle_with(
+    key: &BundleSigningKey,
+    policies: &str,
+    schemas: &[(&str, &str)],
+) -> serde_json::Map<String, Value> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
     let mut files = serde_json::Map::new();
     for name in ["writ.cedarschema", "entities.json"] {
@@ -142,6 +147,9 @@ pub fn bundle(key: &BundleSigningKey, policies: &str) -> serde_json::Map<String,
         );
     }
     files.insert("policies.cedar".into(), json!(policies));
+    for (name, text) in schemas {
+        files.insert((*name).into(), json!(text));
+    }
     let raw: std::collections::BTreeMap<String, Vec<u8>> = files
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap().as_bytes().to_vec()))
@@ -158,6 +166,11 @@ pub fn bundle(key: &BundleSigningKey, policies: &str) -> serde_json::Map<String,
 impl Plane {
     /// Starts a control plane with `policies` active and gate:mcp-1 (zone dev) registered.
     pub async fn start(policies: &str) -> Plane {
+        Self::start_with(policies, &[]).await
+    }
+
+    /// Same, with more schema files in the bundle (see [`bundle_with`]).
+    pub async fn start_with(policies: &str, schemas: &[(&str, &str)]) -> Plane {
         let dir = tempfile::tempdir().unwrap();
         let key = BundleSigningKey::from_seed([9; 32]);
         let config = ServerConfig {
@@ -188,7 +201,7 @@ impl Plane {
             stop: Some(tx),
             task: Some(task),
         };
-        let files = bundle(&key, policies);
+        let files = bundle_with(&key, policies, schemas);
         plane
             .admin_call(
                 "POST",
