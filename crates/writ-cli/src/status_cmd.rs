@@ -426,8 +426,16 @@ fn print_show(s: &Value) {
             v.clone()
         }
     };
-    let intent = part("intent");
-    let env = part("env");
+    // A v2 entry keeps action, resource, gate and zone in clear at its top level.
+    let or_clear = |v: Value, keys: [&str; 2]| {
+        if v.is_null() {
+            json!({keys[0]: at(e, keys[0]), keys[1]: at(e, keys[1])})
+        } else {
+            v
+        }
+    };
+    let intent = or_clear(part("intent"), ["action", "resource"]);
+    let env = or_clear(part("env"), ["gate", "zone"]);
     let decision = match at(e, "type").as_str() {
         Some("authorize.refused") => "deny (refused before policy)".to_owned(),
         _ => text(at(e, "decision")),

@@ -529,6 +529,23 @@ impl Ledger {
             .collect()
     }
 
+    /// The decision recorded at `index`, joined with its disclosure when it is a v2 entry.
+    pub fn decision(
+        &self,
+        index: u64,
+    ) -> Result<
+        Result<crate::evidence::DecisionEvidence, crate::evidence::EvidenceError>,
+        LedgerError,
+    > {
+        let entry = self.entry(index)?;
+        let disclosure = self.disclosures(&[index])?.pop();
+        Ok(crate::evidence::decision_from(
+            index,
+            &entry,
+            disclosure.as_ref(),
+        ))
+    }
+
     /// Erases the disclosures of `indexes` from the evidence store, bytes and all (see
     /// [`SqliteStore::erase_disclosures`]); returns the indexes that had one.
     pub fn erase_disclosures(&self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {

@@ -27,7 +27,6 @@
 //! first receipt, lease end) for the lease sweep (`lease.rs`), and the closing locks under
 //! which receipts, renewals and lease ends are decided and recorded ([`ExecIndex::lock_closing`]).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -122,53 +121,6 @@ pub struct ExecRow {
     pub gate: Option<String>,
 }
 
-/// The parts of a ledger entry that say which execution it is about.
-#[derive(Deserialize)]
-struct EntryRefs<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    /// `decision` records: allow or deny.
-    #[serde(borrow)]
-    decision: Option<Cow<'a, str>>,
-    /// The time the entry was made at (decisions, refusals, lease ends).
-    now: Option<i64>,
-    /// `lease.ended`: why.
-    #[serde(borrow)]
-    reason_code: Option<Cow<'a, str>>,
-    /// `decision` records: the request carries principal and lineage.
-    request: Option<RequestRefs>,
-    /// `authorize.refused`.
-    lineage: Option<Lineage>,
-    principal: Option<String>,
-    env: Option<EnvRefs>,
-    /// `lease.ended`.
-    execution: Option<ExecutionId>,
-    /// `receipt`.
-    receipt: Option<ReceiptRefs>,
-}
-
-#[derive(Deserialize)]
-struct RequestRefs {
-    principal: String,
-    lineage: Option<Lineage>,
-    env: Option<EnvRefs>,
-}
-
-#[derive(Deserialize)]
-struct EnvRefs {
-    gate: String,
-}
-
-#[derive(Deserialize)]
-struct ReceiptRefs {
-    body: ReceiptBodyRefs,
-}
-
-#[derive(Deserialize)]
-struct ReceiptBodyRefs {
-    execution: ExecutionId,
-}
-
 /// An execution's first record (or, for a known execution, a lease renewal's decision).
 struct Recorded {
     lineage: Lineage,
@@ -190,41 +142,18 @@ enum Indexed {
 }
 
 fn refs_of(entry: &[u8]) -> Indexed {
-    let Ok(r) = serde_json::from_slice::<EntryRefs<'_>>(entry) else {
-        return Indexed::Nothing;
-    };
-    match r.kind.as_ref() {
-        "decision" => match r.request {
-            Some(RequestRefs {
-                principal,
-                lineage: Some(lineage),
-                env,
-            }) => Indexed::Execution(Recorded {
-                lineage,
-                principal,
-                gate: env.map(|e| e.gate),
-                allowed: r.decision.as_deref() == Some("allow"),
-                now: r.now,
-            }),
-            _ => Indexed::Nothing,
-        },
-        "authorize.refused" => match (r.lineage, r.principal) {
-            (Some(lineage), Some(principal)) => Indexed::Execution(Recorded {
-                lineage,
-                principal,
-                gate: r.env.map(|e| e.gate),
-                allowed: false,
-                now: r.now,
-            }),
-            _ => Indexed::Nothing,
-        },
-        "receipt" => r
-            .receipt
-            .map_or(Indexed::Nothing, |rc| Indexed::Receipt(rc.body.execution)),
-        "lease.ended" => r.execution.map_or(Indexed::Nothing, |e| {
-            Indexed::LeaseEnded(e, r.reason_code.as_deref() == Some(LEASE_EXPIRED))
+    use writ_model::entries::ExecutionRefs;
+    match ExecutionRefs::of(entry) {
+        ExecutionRefs::Decided(d) => Indexed::Execution(Recorded {
+            lineage: d.lineage,
+            principal: d.principal,
+            gate: d.gate,
+            allowed: d.allowed,
+            now: d.now,
         }),
-        _ => Indexed::Nothing,
+        ExecutionRefs::Receipt(e) => Indexed::Receipt(e),
+        ExecutionRefs::LeaseEnded(e, code) => Indexed::LeaseEnded(e, code == LEASE_EXPIRED),
+        ExecutionRefs::Erased(_) | ExecutionRefs::Other => Indexed::Nothing,
     }
 }
 
