@@ -136,6 +136,7 @@ fn routes() -> Routes {
     .post("/v1/admin/revocations", adm::revoke)
     .post("/v1/admin/quarantines", adm::quarantine)
     .post("/v1/admin/kill-switch", adm::kill_switch)
+    .post("/v1/admin/evidence/erase", crate::evidence::erase)
     .post("/v1/admin/bundles/validate", adm::bundle_validate)
     .post("/v1/admin/bundles/simulate", adm::bundle_simulate)
     .post("/v1/admin/bundles/activate", adm::bundle_activate)

@@ -195,12 +195,12 @@ pub(crate) fn signed_bundle_dir(dir: &Path) {
 }
 
 /// A small synchronous HTTP client over reqwest's async one (writ-cli has no blocking feature).
-struct Http {
+pub(crate) struct Http {
     rt: tokio::runtime::Runtime,
     inner: reqwest::Client,
 }
 
-fn http() -> Http {
+pub(crate) fn http() -> Http {
     Http {
         rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -211,7 +211,7 @@ fn http() -> Http {
 }
 
 impl Http {
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         url: &str,
@@ -237,7 +237,7 @@ impl Http {
     }
 }
 
-fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
+pub(crate) fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
     let claims = EnvironmentClaims::new(zone.parse().unwrap(), gate.parse().unwrap());
     let iat = SystemClock.now_unix();
     let input = EnvironmentAttestation::signing_input(&claims, iat, gate).unwrap();
@@ -258,7 +258,7 @@ pub(crate) fn authorize_body(key: &SigningKey) -> Value {
     })
 }
 
-fn read_gate_key(file: &Path) -> SigningKey {
+pub(crate) fn read_gate_key(file: &Path) -> SigningKey {
     let seed: [u8; 32] = hex::decode(std::fs::read_to_string(file).unwrap().trim())
         .unwrap()
         .try_into()
