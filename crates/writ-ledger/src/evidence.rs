@@ -87,3 +87,44 @@ pub fn decision_from(
         .map(|r| DecisionEvidence::Record(Box::new(r)))
         .map_err(|e| bad(e.to_string()))
 }
+
+/// An entry as one JSON object with everything its disclosure says: the private members merged
+/// into the clear ones (a v2 decision then reads like a v1 record, with `request`). Without a
+/// disclosure (or for a v1 entry), the entry alone. For display and tests, never for hashing.
+pub fn entry_view(entry: &[u8], disclosure: Option<&Disclosure>) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(entry).unwrap_or(serde_json::Value::Null);
+    if let (Some(obj), Some(serde_json::Value::Object(private))) =
+        (v.as_object_mut(), disclosure.map(|d| &d.private))
+    {
+        for (k, x) in private {
+            obj.entry(k.clone()).or_insert_with(|| x.clone());
+        }
+    }
+    v
+}
+
+/// [`entry_view`] of each entry of a proof bundle (JSON), with the bundle's disclosures.
+pub fn bundle_entry_views(bundle: &serde_json::Value) -> Vec<(u64, serde_json::Value)> {
+    use base64::Engine;
+    let disclosures: Vec<Disclosure> = bundle
+        .get("disclosures")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .unwrap_or_default();
+    bundle
+        .get("entries")
+        .and_then(serde_json::Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| {
+                    let index = e.get("index")?.as_u64()?;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(e.get("entry_b64")?.as_str()?)
+                        .ok()?;
+                    let d = disclosures.iter().find(|d| d.index == index);
+                    Some((index, entry_view(&bytes, d)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

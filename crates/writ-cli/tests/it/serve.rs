@@ -687,7 +687,11 @@ fn check_after_restart(
             .iter()
             .find(|e| e.index == r.ledger_index)
             .unwrap_or_else(|| panic!("no entry {} in the proof", r.ledger_index));
-        let record: Value = serde_json::from_slice(&entry.entry).unwrap();
+        let disclosure = verified
+            .disclosures
+            .iter()
+            .find(|d| d.index == r.ledger_index);
+        let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
         assert_eq!(record["type"], "decision");
         assert_eq!(record["decision"], "allow");
         assert_eq!(
