@@ -325,6 +325,145 @@ pub struct EvidenceErased {
     pub reason: Option<String>,
 }
 
+/// Declares the one-value enum that is an entry type's `"type"` tag, so an entry struct cannot
+/// be written with another type's tag.
+macro_rules! entry_tag {
+    ($name:ident, $tag:literal) => {
+        #[doc = concat!("The `\"type\"` tag `", $tag, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+        pub enum $name {
+            #[default]
+            #[serde(rename = $tag)]
+            Tag,
+        }
+    };
+}
+
+entry_tag!(PrincipalChangedType, "principal.changed");
+entry_tag!(GateChangedType, "gate.changed");
+entry_tag!(RevocationType, "revocation");
+entry_tag!(QuarantineType, "quarantine");
+entry_tag!(KillSwitchType, "kill_switch");
+entry_tag!(PolicyActivatedType, "policy.activated");
+entry_tag!(TrustChangedType, "trust.changed");
+
+/// Governance changes an operator makes: nothing private (ids, zones, roles and public keys
+/// are the shape of governance), so no commitment; `v` is 2 like every entry written now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalChanged {
+    #[serde(rename = "type")]
+    pub kind: PrincipalChangedType,
+    pub v: u32,
+    pub principal: String,
+    pub zone: String,
+    pub change: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateChanged {
+    #[serde(rename = "type")]
+    pub kind: GateChangedType,
+    pub v: u32,
+    pub gate: String,
+    pub zone: String,
+    pub public_key: String,
+    pub change: String,
+    pub by: String,
+    pub at: i64,
+}
+
+/// What a revocation or quarantine names: exactly one of them is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GovernanceTarget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+impl GovernanceTarget {
+    /// The target named `name` (`jti`, `principal` or `zone`) with `value`; `None` for another
+    /// name.
+    pub fn named(name: &str, value: String) -> Option<GovernanceTarget> {
+        let mut t = GovernanceTarget::default();
+        match name {
+            "jti" => t.jti = Some(value),
+            "principal" => t.principal = Some(value),
+            "zone" => t.zone = Some(value),
+            _ => return None,
+        }
+        Some(t)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revocation {
+    #[serde(rename = "type")]
+    pub kind: RevocationType,
+    pub v: u32,
+    #[serde(flatten)]
+    pub target: GovernanceTarget,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantine {
+    #[serde(rename = "type")]
+    pub kind: QuarantineType,
+    pub v: u32,
+    #[serde(flatten)]
+    pub target: GovernanceTarget,
+    pub on: bool,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KillSwitch {
+    #[serde(rename = "type")]
+    pub kind: KillSwitchType,
+    pub v: u32,
+    pub on: bool,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyActivated {
+    #[serde(rename = "type")]
+    pub kind: PolicyActivatedType,
+    pub v: u32,
+    pub bundle_sha256: String,
+    pub engine: String,
+    pub signed_by: String,
+    pub by: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustChanged {
+    #[serde(rename = "type")]
+    pub kind: TrustChangedType,
+    pub v: u32,
+    pub kid: String,
+    pub key: String,
+    pub change: String,
+    pub by: String,
+    pub at: i64,
+}
+
 /// The clear members of a decision or refusal, of either version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decided {
