@@ -59,7 +59,8 @@ enum LedgerCommand {
     Checkpoint(Common),
     /// Print the log's verifier key (vkey form origin+hexid+base64).
     Vkey(Common),
-    /// Print a writ.proof/v1 proof bundle: entries, inclusion proofs, checkpoint, log key.
+    /// Print a writ.proof/v1 proof bundle: entries, inclusion proofs, checkpoint, log key, and
+    /// the disclosures the evidence store holds for those entries.
     Proof {
         #[command(flatten)]
         common: Common,
@@ -162,7 +163,10 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
             size,
         } => {
             let l = open(&common.dir)?;
-            let bundle = l.proof_bundle(&indexes, size).map_err(ledger_error)?;
+            let mut bundle = l.proof_bundle(&indexes, size).map_err(ledger_error)?;
+            // Whoever reads the ledger directory may read its evidence store.
+            let disclosures = l.disclosures(&indexes).map_err(ledger_error)?;
+            bundle.disclosures = (!disclosures.is_empty()).then_some(disclosures);
             // The bundle is a JSON format either way; people get it pretty-printed.
             print_json(&bundle)?;
             Ok(Exit::Ok)

@@ -110,6 +110,9 @@ enum Command {
     Quarantine(operator_cmd::QuarantineArgs),
     /// Engage or release the kill switch on a running server: `on` stops every authorization.
     KillSwitch(operator_cmd::KillSwitchArgs),
+    /// Erase what was said in governed actions (disclosures, writ copies) on a running server:
+    /// `writ evidence erase --execution ID` or `--principal P --before TIME`.
+    Evidence(operator_cmd::EvidenceArgs),
     Status(status_cmd::StatusArgs),
     Executions(status_cmd::ExecutionsArgs),
     /// Gateways in front of agents' tools: `writ gateway mcp` (stdio or Streamable HTTP) and
@@ -187,6 +190,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Revoke(args) => operator_cmd::revoke(args),
         Command::Quarantine(args) => operator_cmd::quarantine(args),
         Command::KillSwitch(args) => operator_cmd::kill_switch(args),
+        Command::Evidence(args) => operator_cmd::evidence(args),
         Command::Status(args) => status_cmd::status(args),
         Command::Executions(args) => status_cmd::executions(args),
     };

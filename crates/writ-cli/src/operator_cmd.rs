@@ -677,6 +677,73 @@ pub fn kill_switch(args: KillSwitchArgs) -> anyhow::Result<Exit> {
     )
 }
 
+// ---------------------------------------------------------------- evidence erasure
+
+/// `writ evidence erase`: what was said in governed actions, erased from a running server.
+#[derive(Debug, clap::Args)]
+pub struct EvidenceArgs {
+    #[command(subcommand)]
+    command: EvidenceCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EvidenceCommand {
+    /// Erase the disclosures (arguments, command lines, outputs, on-behalf-of chains) of an
+    /// execution's ledger entries, or of a principal's executions decided before a time, and
+    /// the stored copies of their writs; records `evidence.erased`. The entries' commitments
+    /// stay, so every proof still verifies.
+    Erase(EraseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["execution", "principal"])))]
+pub struct EraseArgs {
+    /// The execution whose evidence to erase.
+    #[arg(long, conflicts_with_all = ["principal", "before"])]
+    execution: Option<String>,
+    /// Erase the evidence of every execution of this principal decided before --before.
+    #[arg(long, requires = "before")]
+    principal: Option<String>,
+    /// With --principal: executions decided before this time (Unix seconds).
+    #[arg(long, requires = "principal", allow_negative_numbers = true)]
+    before: Option<i64>,
+    /// Why (recorded in clear in the evidence.erased entry).
+    #[arg(long)]
+    reason: Option<String>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn evidence(args: EvidenceArgs) -> anyhow::Result<Exit> {
+    let EvidenceCommand::Erase(a) = args.command;
+    let body = drop_nulls(json!({
+        "execution": a.execution, "principal": a.principal, "before": a.before, "reason": a.reason,
+    }));
+    admin_call(
+        &a.server,
+        reqwest::Method::POST,
+        "/v1/admin/evidence/erase",
+        Some(&body),
+        |b| {
+            let count = |k: &str| at(b, k).as_array().map_or(0, Vec::len);
+            println!(
+                "erased the disclosures of {} ledger entries and {} writ copies of {} executions (evidence.erased at ledger index {})",
+                count("indexes"),
+                at(b, "writs"),
+                count("executions"),
+                at(b, "ledger_index")
+            );
+            if count("clear_entries") > 0 {
+                println!(
+                    "not erasable: {} v1 entries hold their values in clear in the ledger itself: {}",
+                    count("clear_entries"),
+                    at(b, "clear_entries")
+                );
+            }
+        },
+    )
+}
+
 fn drop_nulls(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.retain(|_, x| !x.is_null());

@@ -275,7 +275,13 @@ struct KeygenArgs {
 )]
 pub struct ReplayArgs {
     /// A decision record (JSON) or a file of records, one per line.
-    record: PathBuf,
+    #[arg(required_unless_present = "ledger", conflicts_with = "ledger")]
+    record: Option<PathBuf>,
+    /// Replay every decision in a ledger directory (or a data directory's `ledger/`), v1
+    /// entries and v2 entries joined with their disclosures from its evidence store; decisions
+    /// whose disclosures were erased are reported as erased, not as mismatches.
+    #[arg(long, value_name = "DIR")]
+    ledger: Option<PathBuf>,
     /// The bundle directory the decisions were made with.
     #[arg(long, value_name = "DIR")]
     bundle: PathBuf,
@@ -445,6 +451,82 @@ fn read_many<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<
     Ok(out)
 }
 
+/// Records labelled with their ledger index, the indexes of erased decisions, and the
+/// decisions that cannot be read back (a disclosure that does not check, or one missing
+/// without an `evidence.erased` entry saying so) as mismatches.
+type LedgerRecords = (
+    PathBuf,
+    Vec<(serde_json::Value, DecisionRecord)>,
+    Vec<u64>,
+    Vec<serde_json::Value>,
+);
+
+fn ledger_records(dir: &Path) -> anyhow::Result<LedgerRecords> {
+    use writ_ledger::evidence::{DecisionEvidence, decision_from, entry_version};
+    let dir = if dir.join(writ_ledger::ledger::STORE_FILE).exists() {
+        dir.to_path_buf()
+    } else {
+        dir.join("ledger")
+    };
+    let ledger = writ_ledger::Ledger::open(&dir)
+        .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    let size = ledger.size();
+    let mut labelled = Vec::new();
+    let mut unread = Vec::new();
+    let mut declared = std::collections::BTreeSet::new();
+    let mut missing = Vec::new();
+    let mut at = 0;
+    while at < size {
+        let end = size.min(at + 4096);
+        let entries = ledger.entries(at, end)?;
+        let indexes: Vec<u64> = (at..end).collect();
+        let disclosures: std::collections::HashMap<u64, writ_ledger::Disclosure> = ledger
+            .disclosures(&indexes)?
+            .into_iter()
+            .map(|d| (d.index, d))
+            .collect();
+        for (index, entry) in (at..).zip(&entries) {
+            match entry_version(entry) {
+                Some((kind, _)) if kind == "decision" => {}
+                Some((kind, _)) if kind == "evidence.erased" => {
+                    if let writ_model::entries::ExecutionRefs::Erased(list) =
+                        writ_model::entries::ExecutionRefs::of(entry)
+                    {
+                        declared.extend(list);
+                    }
+                    continue;
+                }
+                _ => continue,
+            }
+            match decision_from(index, entry, disclosures.get(&index)) {
+                Ok(DecisionEvidence::Record(r)) => {
+                    labelled.push((serde_json::json!({"ledger_index": index}), *r));
+                }
+                Ok(DecisionEvidence::Erased(_)) => missing.push(index),
+                Err(e) => unread.push(serde_json::json!({
+                    "record": {"ledger_index": index},
+                    "kind": "unreadable",
+                    "error": e.to_string(),
+                })),
+            }
+        }
+        at = end;
+    }
+    let mut erased = Vec::new();
+    for index in missing {
+        if declared.contains(&index) {
+            erased.push(index);
+        } else {
+            unread.push(serde_json::json!({
+                "record": {"ledger_index": index},
+                "kind": "disclosure_missing",
+                "error": "the evidence store has no disclosure for this decision and no evidence.erased entry names it",
+            }));
+        }
+    }
+    Ok((dir, labelled, erased, unread))
+}
+
 fn simulate(a: SimulateArgs) -> anyhow::Result<Exit> {
     let bundle = match load(&a.dir, &a.trust) {
         Ok(b) => b,
@@ -559,20 +641,34 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<Exit> {
         Ok(b) => b,
         Err(e) => return refused(&a.bundle, &e, a.format),
     };
-    let records: Vec<DecisionRecord> = read_many(&a.record)?;
-    if records.is_empty() {
+    let (source, labelled, erased, mut mismatches) = match (&a.record, &a.ledger) {
+        (_, Some(dir)) => ledger_records(dir)?,
+        (Some(path), None) => {
+            let records: Vec<DecisionRecord> = read_many(path)?;
+            let labelled = records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (serde_json::json!(i + 1), r))
+                .collect();
+            (path.clone(), labelled, Vec::new(), Vec::new())
+        }
+        (None, None) => return Err(invalid_input("give a record file or --ledger DIR")),
+    };
+    if labelled.is_empty() && erased.is_empty() {
         return Err(invalid_input(format!(
             "{}: no decision records found",
-            a.record.display()
+            source.display()
         )));
     }
-    let mut mismatches = Vec::new();
-    for (i, rec) in records.iter().enumerate() {
+    let records: Vec<&DecisionRecord> = labelled.iter().map(|(_, r)| r).collect();
+    // Decisions that could not be read back count as recorded and not matched.
+    let total = records.len() + mismatches.len();
+    for ((label, _), rec) in labelled.iter().zip(&records) {
         match replay_record(&bundle, rec) {
             ReplayOutcome::Match => {}
             ReplayOutcome::BundleMismatch { recorded, actual } => {
                 mismatches.push(serde_json::json!({
-                    "record": i + 1,
+                    "record": label,
                     "kind": "bundle_mismatch",
                     "recorded": recorded,
                     "actual": actual,
@@ -580,7 +676,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<Exit> {
             }
             ReplayOutcome::Mismatch { recomputed } => {
                 mismatches.push(serde_json::json!({
-                    "record": i + 1,
+                    "record": label,
                     "kind": "decision_mismatch",
                     "recorded": {"decision": rec.decision, "determining": rec.determining,
                                  "reason_code": rec.reason_code},
@@ -591,13 +687,14 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    let matched = records.len() - mismatches.len();
+    let matched = total - mismatches.len();
     match a.format {
         Format::Json => print_json(&serde_json::json!({
             "result": if mismatches.is_empty() { "match" } else { "mismatch" },
-            "records": records.len(),
+            "records": total,
             "matched": matched,
             "mismatches": mismatches,
+            "erased": erased,
         }))?,
         Format::Human => {
             for m in &mismatches {
@@ -609,10 +706,15 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<Exit> {
                 "MISMATCH"
             };
             println!(
-                "{verdict}: {matched} of {} recorded decisions recomputed identically under bundle {}",
-                records.len(),
+                "{verdict}: {matched} of {total} recorded decisions recomputed identically under bundle {}",
                 bundle.digest()
             );
+            if !erased.is_empty() {
+                println!(
+                    "erased: {} decisions at ledger indexes {erased:?} have their disclosures erased (evidence.erased); their commitments stay in the ledger",
+                    erased.len()
+                );
+            }
         }
     }
     Ok(if mismatches.is_empty() {

@@ -5,8 +5,6 @@
 //! Exit codes as the operator commands: 0 ok, 2 refused (403), 3 invalid input (another 4xx,
 //! or a bad flag), 1 failure (unreachable, 5xx).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
 use crate::cli_output::{Exit, invalid_input};
@@ -336,15 +334,6 @@ fn print_list(page: &Value) {
     }
 }
 
-/// An entry of a proof bundle, decoded.
-fn decode_entry(e: &Value) -> Value {
-    at(e, "entry_b64")
-        .as_str()
-        .and_then(|b| B64.decode(b).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or(Value::Null)
-}
-
 fn show(execution: &str, server: &ServerArgs) -> anyhow::Result<Exit> {
     if execution.parse::<writ_model::ExecutionId>().is_err() {
         return Err(invalid_input(format!(
@@ -372,12 +361,10 @@ fn show(execution: &str, server: &ServerArgs) -> anyhow::Result<Exit> {
     if !(200..300).contains(&lineage.status) {
         return conclude(server, &lineage, |_| {});
     }
-    let entries: Vec<(Value, Value)> = at(&proof.body, "entries")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| (at(e, "index").clone(), decode_entry(e)))
+    // Each entry with what its disclosure says (v2 entries keep it out of the log).
+    let entries: Vec<(Value, Value)> = writ_ledger::evidence::bundle_entry_views(&proof.body)
+        .into_iter()
+        .map(|(i, v)| (json!(i), v))
         .collect();
     let mut decision = Value::Null;
     let mut receipts = Vec::new();
@@ -426,8 +413,16 @@ fn print_show(s: &Value) {
             v.clone()
         }
     };
-    let intent = part("intent");
-    let env = part("env");
+    // A v2 entry keeps action, resource, gate and zone in clear at its top level.
+    let or_clear = |v: Value, keys: [&str; 2]| {
+        if v.is_null() {
+            json!({keys[0]: at(e, keys[0]), keys[1]: at(e, keys[1])})
+        } else {
+            v
+        }
+    };
+    let intent = or_clear(part("intent"), ["action", "resource"]);
+    let env = or_clear(part("env"), ["gate", "zone"]);
     let decision = match at(e, "type").as_str() {
         Some("authorize.refused") => "deny (refused before policy)".to_owned(),
         _ => text(at(e, "decision")),

@@ -35,11 +35,16 @@ pub fn commitment_hex(salt: &[u8; SALT_LEN], private: &Value) -> Result<String, 
     let mut canonical = Vec::new();
     writ_model::canonical::write_canonical_value(private, &mut canonical)
         .map_err(|e| DisclosureError::NotCanonical(e.to_string()))?;
+    Ok(commitment_of_canonical(salt, &canonical))
+}
+
+/// The commitment to a private object already in RFC 8785 canonical form.
+pub fn commitment_of_canonical(salt: &[u8; SALT_LEN], canonical: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(COMMITMENT_DOMAIN);
     h.update(salt);
-    h.update(&canonical);
-    Ok(hex::encode(h.finalize()))
+    h.update(canonical);
+    hex::encode(h.finalize())
 }
 
 /// The clear values behind one entry's commitment: `{"index", "salt_b64", "private"}`.

@@ -11,7 +11,19 @@ pub const MAX_ENTRY_BYTES: usize = 65_535;
 /// ([`validate_entry`]). Only the shape (an object with a string `type` and an integer `v`) and
 /// the size are checked, on the encoded bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry(Vec<u8>);
+pub struct Entry {
+    bytes: Vec<u8>,
+    /// A v2 entry's disclosure (salt and canonical private object), stored in the evidence
+    /// store in the same transaction as the entry.
+    sealed: Option<Sealed>,
+}
+
+/// The salt and the canonical JSON of the private object behind a v2 entry's commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub salt: [u8; crate::commitment::SALT_LEN],
+    pub private: Vec<u8>,
+}
 
 impl Entry {
     /// Encodes `value` as RFC 8785 canonical JSON and checks the entry's shape and size.
@@ -22,7 +34,10 @@ impl Entry {
             return Err(EntryError::TooLarge { len: bytes.len() });
         }
         check_shape(&bytes)?;
-        Ok(Entry(bytes))
+        Ok(Entry {
+            bytes,
+            sealed: None,
+        })
     }
 
     /// An entry from bytes already in RFC 8785 canonical form, made by a writer a test holds
@@ -33,15 +48,47 @@ impl Entry {
             return Err(EntryError::TooLarge { len: bytes.len() });
         }
         check_shape(&bytes)?;
-        Ok(Entry(bytes))
+        Ok(Entry {
+            bytes,
+            sealed: None,
+        })
+    }
+
+    /// A v2 entry (DESIGN.md "Committed evidence"): draws a fresh salt, commits to `private`,
+    /// lets `set` put the commitment into the clear part, and encodes the clear part. The
+    /// disclosure travels with the entry and is stored in the same transaction.
+    pub fn committed<C: serde::Serialize, P: serde::Serialize>(
+        mut clear: C,
+        private: &P,
+        set: impl FnOnce(&mut C, String),
+    ) -> Result<Entry, EntryError> {
+        let private = writ_model::canonical::to_canonical_vec(private)
+            .map_err(|e| EntryError::NotCanonical(e.to_string()))?;
+        let salt =
+            crate::commitment::fresh_salt().map_err(|e| EntryError::Commitment(e.to_string()))?;
+        let commitment = crate::commitment::commitment_of_canonical(&salt, &private);
+        set(&mut clear, commitment);
+        let mut entry = Entry::encode(&clear)?;
+        entry.sealed = Some(Sealed { salt, private });
+        Ok(entry)
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The disclosure sealed with a v2 entry, if any.
+    pub fn sealed(&self) -> Option<&Sealed> {
+        self.sealed.as_ref()
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        self.0
+        self.bytes
+    }
+
+    /// The bytes and the disclosure.
+    pub fn into_parts(self) -> (Vec<u8>, Option<Sealed>) {
+        (self.bytes, self.sealed)
     }
 }
 

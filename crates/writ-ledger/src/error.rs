@@ -143,6 +143,9 @@ pub enum EntryError {
     /// The entry is JSON but not an object with a string `type` and an integer `v`.
     #[error("the entry must be a JSON object with a string \"type\" and an integer \"v\": {0}")]
     BadShape(String),
+    /// The private part of a v2 entry could not be committed to.
+    #[error("the entry's private part cannot be committed to: {0}")]
+    Commitment(String),
 }
 
 impl EntryError {
@@ -152,6 +155,7 @@ impl EntryError {
             EntryError::TooLarge { .. } => "entry.too_large",
             EntryError::NotCanonical(_) => "entry.not_canonical",
             EntryError::BadShape(_) => "entry.bad_shape",
+            EntryError::Commitment(_) => "entry.commitment",
         }
     }
 }

@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::bundle::{BundleEntry, BundleLog, ConsistencyProof, PROOF_FORMAT, ProofBundle};
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::entry::{Entry, validate_entry};
+use crate::entry::{Entry, Sealed, validate_entry};
 use crate::error::{LedgerError, ProofError, io_error};
 use crate::hash::{Hash, empty_root, leaf_hash, node_hash, root_from_leaf_hashes};
 use crate::note::{Ed25519Signer, Ed25519Verifier, NoteSigner};
@@ -113,6 +113,7 @@ impl Reply {
 
 struct Request {
     entry: Vec<u8>,
+    sealed: Option<Sealed>,
     reply: Reply,
 }
 
@@ -300,6 +301,7 @@ impl Ledger {
         store.commit_batch(&BatchWrite {
             first_index: 0,
             entries: &[],
+            disclosures: &[],
             leaf_hashes: &[],
             tiles: &[],
             checkpoint_size: 0,
@@ -394,7 +396,7 @@ impl Ledger {
     pub fn submit(&self, entry: Vec<u8>) -> Result<AppendHandle, LedgerError> {
         validate_entry(&entry)?;
         let (reply, rx) = mpsc::sync_channel(1);
-        self.enqueue(entry, Reply::Channel(reply))?;
+        self.enqueue(entry, None, Reply::Channel(reply))?;
         Ok(AppendHandle { rx })
     }
 
@@ -402,13 +404,14 @@ impl Ledger {
     /// returned: async callers wake on it without parking a thread per append.
     pub fn submit_with(&self, entry: Vec<u8>, done: AppendCallback) -> Result<(), LedgerError> {
         validate_entry(&entry)?;
-        self.enqueue(entry, Reply::Callback(done))
+        self.enqueue(entry, None, Reply::Callback(done))
     }
 
     /// Like [`Ledger::submit_with`] for an entry encoded by [`Entry::encode`], whose canonical
     /// form needs no re-check.
     pub fn submit_entry_with(&self, entry: Entry, done: AppendCallback) -> Result<(), LedgerError> {
-        self.enqueue(entry.into_bytes(), Reply::Callback(done))
+        let (bytes, sealed) = entry.into_parts();
+        self.enqueue(bytes, sealed, Reply::Callback(done))
     }
 
     /// Like [`Ledger::submit_entry_with`], and `assigned` is called with the entry's index as
@@ -421,7 +424,8 @@ impl Ledger {
         assigned: AssignCallback,
         done: AppendCallback,
     ) -> Result<(), LedgerError> {
-        self.enqueue(entry.into_bytes(), Reply::Staged(Some(assigned), done))
+        let (bytes, sealed) = entry.into_parts();
+        self.enqueue(bytes, sealed, Reply::Staged(Some(assigned), done))
     }
 
     /// The number of entries under the latest signed checkpoint.
@@ -458,11 +462,20 @@ impl Ledger {
         self.with_reader(|s| s.entries(start, end))
     }
 
-    fn enqueue(&self, entry: Vec<u8>, reply: Reply) -> Result<(), LedgerError> {
+    fn enqueue(
+        &self,
+        entry: Vec<u8>,
+        sealed: Option<Sealed>,
+        reply: Reply,
+    ) -> Result<(), LedgerError> {
         self.tx
             .as_ref()
             .ok_or(LedgerError::WriterStopped)?
-            .send(Request { entry, reply })
+            .send(Request {
+                entry,
+                sealed,
+                reply,
+            })
             .map_err(|_| LedgerError::WriterStopped)
     }
 
@@ -501,6 +514,42 @@ impl Ledger {
         self.with_reader(|s| s.entries(index, index + 1))?
             .pop()
             .ok_or_else(|| LedgerError::Tampered(format!("entry {index} is missing")))
+    }
+
+    /// The disclosures the evidence store holds for `indexes` (erased ones are left out).
+    pub fn disclosures(&self, indexes: &[u64]) -> Result<Vec<crate::Disclosure>, LedgerError> {
+        let rows = self.with_reader(|s| s.disclosures(indexes))?;
+        rows.into_iter()
+            .map(|(index, Sealed { salt, private })| {
+                let private = serde_json::from_slice(&private).map_err(|e| {
+                    LedgerError::Tampered(format!("disclosure {index} is not JSON: {e}"))
+                })?;
+                Ok(crate::Disclosure::new(index, &salt, private))
+            })
+            .collect()
+    }
+
+    /// The decision recorded at `index`, joined with its disclosure when it is a v2 entry.
+    pub fn decision(
+        &self,
+        index: u64,
+    ) -> Result<
+        Result<crate::evidence::DecisionEvidence, crate::evidence::EvidenceError>,
+        LedgerError,
+    > {
+        let entry = self.entry(index)?;
+        let disclosure = self.disclosures(&[index])?.pop();
+        Ok(crate::evidence::decision_from(
+            index,
+            &entry,
+            disclosure.as_ref(),
+        ))
+    }
+
+    /// Erases the disclosures of `indexes` from the evidence store, bytes and all (see
+    /// [`SqliteStore::erase_disclosures`]); returns the indexes that had one.
+    pub fn erase_disclosures(&self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
+        self.with_reader(|s| s.erase_disclosures(indexes))
     }
 
     /// The signed checkpoint published at exactly `size`.
@@ -833,9 +882,17 @@ fn writer_loop(
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let (entries, mut replies): (Vec<Vec<u8>>, Vec<_>) =
-            batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
         let first_index = edge.size;
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut sealed = Vec::new();
+        for (i, r) in batch.into_iter().enumerate() {
+            if let Some(d) = r.sealed {
+                sealed.push((first_index + i as u64, d));
+            }
+            entries.push(r.entry);
+            replies.push(r.reply);
+        }
         for (i, reply) in replies.iter_mut().enumerate() {
             reply.assign(first_index + i as u64);
         }
@@ -845,6 +902,7 @@ fn writer_loop(
             &edge,
             first_index,
             &entries,
+            &sealed,
             &shared.origin,
         ) {
             Ok((new_edge, cp)) => {
@@ -886,6 +944,7 @@ fn integrate(
     edge: &Edge,
     first_index: u64,
     entries: &[Vec<u8>],
+    disclosures: &[(u64, Sealed)],
     origin: &str,
 ) -> Result<(Edge, SignedCheckpoint), LedgerError> {
     let mut next = edge.clone();
@@ -908,6 +967,7 @@ fn integrate(
     store.commit_batch(&BatchWrite {
         first_index,
         entries,
+        disclosures,
         leaf_hashes: &leaves,
         tiles: &tiles,
         checkpoint_size: next.size,

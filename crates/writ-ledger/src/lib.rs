@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod commitment;
 pub mod entry;
 pub mod error;
+pub mod evidence;
 pub mod hash;
 pub mod ledger;
 pub mod note;

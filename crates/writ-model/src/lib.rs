@@ -18,6 +18,7 @@ pub mod clock;
 pub mod decision;
 pub mod digest;
 pub mod ed25519;
+pub mod entries;
 pub mod env;
 pub mod error;
 pub mod ids;

@@ -28,6 +28,16 @@ impl Lineage {
         Self::build(execution, Some(parent.execution), parent.root)
     }
 
+    /// The lineage the control plane gives an execution with this parent and root (its
+    /// traceparent follows from them): how a v2 ledger entry's clear members read back.
+    pub fn from_parts(
+        execution: ExecutionId,
+        parent: Option<ExecutionId>,
+        root: ExecutionId,
+    ) -> Self {
+        Self::build(execution, parent, root)
+    }
+
     fn build(execution: ExecutionId, parent: Option<ExecutionId>, root: ExecutionId) -> Self {
         let trace_id = root.as_uuid().simple().to_string();
         let span = execution.as_uuid().as_u128() as u64;

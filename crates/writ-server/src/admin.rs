@@ -13,6 +13,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_authorize::BundleError;
+use writ_model::entries::{
+    ENTRY_VERSION, GateChanged, GovernanceTarget, KillSwitch, PolicyActivated, PrincipalChanged,
+    Quarantine, Revocation, TrustChanged,
+};
 use writ_model::request::AuthorizeRequest;
 use writ_model::{GateId, PrincipalId, ZoneId};
 
@@ -110,10 +114,19 @@ pub async fn add_principal(
         role: p.role,
     };
     check_registration(&s, &row, &p.id)?;
-    let mut entry = json!({"type": "principal.changed", "v": 1, "principal": id, "zone": p.zone, "change": "added", "by": admin.subject, "at": now});
-    if let Some(role) = p.role {
-        set_member(&mut entry, "role", json!(role));
-    }
+    let entry = PrincipalChanged {
+        kind: Default::default(),
+        v: ENTRY_VERSION,
+        principal: id.clone(),
+        zone: p.zone.to_string(),
+        change: "added".into(),
+        role: p
+            .role
+            .and_then(|r| serde_json::to_value(r).ok())
+            .and_then(|r| r.as_str().map(str::to_owned)),
+        by: admin.subject.clone(),
+        at: now,
+    };
     record(&s, &entry).await?;
     s.store.upsert_principal(&row).map_err(store_err)?;
     let token = issue_token(&s, Scope::Principal, &id, now)?;
@@ -200,7 +213,20 @@ pub async fn add_gate(
         ));
     }
     let now = s.now();
-    record(&s, &json!({"type": "gate.changed", "v": 1, "gate": id, "zone": g.zone, "public_key": g.public_key, "change": "added", "by": admin.subject, "at": now})).await?;
+    record(
+        &s,
+        &GateChanged {
+            kind: Default::default(),
+            v: ENTRY_VERSION,
+            gate: id.clone(),
+            zone: g.zone.to_string(),
+            public_key: g.public_key.clone(),
+            change: "added".into(),
+            by: admin.subject.clone(),
+            at: now,
+        },
+    )
+    .await?;
     s.store
         .upsert_gate(&GateRow {
             id: id.clone(),
@@ -303,7 +329,13 @@ async fn revoke_target(
     s.events.publish("revocation", event.clone());
     let index = record(
         s,
-        &json!({"type": "revocation", "v": 1, name: value, "by": admin.subject, "at": now}),
+        &Revocation {
+            kind: Default::default(),
+            v: ENTRY_VERSION,
+            target: GovernanceTarget::named(name, value.clone()).unwrap_or_default(),
+            by: admin.subject.clone(),
+            at: now,
+        },
     )
     .await
     .map_err(applied_not_recorded)?;
@@ -348,7 +380,14 @@ pub async fn quarantine(
         }
     };
     let now = s.now();
-    let entry = json!({"type": "quarantine", "v": 1, name: value, "on": b.on, "by": admin.subject, "at": now});
+    let entry = Quarantine {
+        kind: Default::default(),
+        v: ENTRY_VERSION,
+        target: GovernanceTarget::named(name, value.clone()).unwrap_or_default(),
+        on: b.on,
+        by: admin.subject.clone(),
+        at: now,
+    };
     let mut event = json!({"target": name, "id": value, "on": b.on, "at": now});
     // A zone's event names the principals registered in it that it withdraws (on) or gives
     // back (off: those now in good standing), as gates cannot know registrations.
@@ -398,7 +437,13 @@ pub async fn kill_switch(
     let admin = require(&s, &headers, Access::Admin)?;
     let ApiJson(b) = body?;
     let now = s.now();
-    let entry = json!({"type": "kill_switch", "v": 1, "on": b.on, "by": admin.subject, "at": now});
+    let entry = KillSwitch {
+        kind: Default::default(),
+        v: ENTRY_VERSION,
+        on: b.on,
+        by: admin.subject.clone(),
+        at: now,
+    };
     let event = json!({"on": b.on, "at": now});
     let set = |on: bool| {
         s.store
@@ -495,10 +540,18 @@ pub async fn bundle_activate(
     let checked =
         writ_authorize::activate(&source, &s.trusted_keys()).map_err(|e| bundle_error(&e))?;
     let now = s.now();
-    let index = record(&s, &json!({
-        "type": "policy.activated", "v": 1, "bundle_sha256": checked.digest(), "engine": checked.engine(),
-        "signed_by": checked.signed_by(), "by": admin.subject, "at": now
-    }))
+    let index = record(
+        &s,
+        &PolicyActivated {
+            kind: Default::default(),
+            v: ENTRY_VERSION,
+            bundle_sha256: checked.digest().to_owned(),
+            engine: checked.engine().to_owned(),
+            signed_by: checked.signed_by().to_owned(),
+            by: admin.subject.clone(),
+            at: now,
+        },
+    )
     .await?;
     let active = s
         .bundles
@@ -577,7 +630,15 @@ pub async fn trust_add(
     let now = s.now();
     let index = record(
         &s,
-        &json!({"type": "trust.changed", "v": 1, "kid": key.kid(), "key": key.to_hex(), "change": "added", "by": admin.subject, "at": now}),
+        &TrustChanged {
+            kind: Default::default(),
+            v: ENTRY_VERSION,
+            kid: key.kid(),
+            key: key.to_hex(),
+            change: "added".into(),
+            by: admin.subject.clone(),
+            at: now,
+        },
     )
     .await?;
     s.change_trust(|keys| {
@@ -628,7 +689,15 @@ pub async fn trust_remove(
     let now = s.now();
     let index = record(
         &s,
-        &json!({"type": "trust.changed", "v": 1, "kid": removed.kid(), "key": removed.to_hex(), "change": "removed", "by": admin.subject, "at": now}),
+        &TrustChanged {
+            kind: Default::default(),
+            v: ENTRY_VERSION,
+            kid: removed.kid(),
+            key: removed.to_hex(),
+            change: "removed".into(),
+            by: admin.subject.clone(),
+            at: now,
+        },
     )
     .await
     .map_err(applied_not_recorded)?;

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::guard::{require, require_principal};
 use crate::openapi;
-use crate::record::{index_err, record, record_entry, stage_entry};
+use crate::record::{index_err, record_entry, stage_entry};
 use crate::state::AppState;
 use crate::store::GovernanceKind;
 
@@ -136,6 +136,7 @@ fn routes() -> Routes {
     .post("/v1/admin/revocations", adm::revoke)
     .post("/v1/admin/quarantines", adm::quarantine)
     .post("/v1/admin/kill-switch", adm::kill_switch)
+    .post("/v1/admin/evidence/erase", crate::evidence::erase)
     .post("/v1/admin/bundles/validate", adm::bundle_validate)
     .post("/v1/admin/bundles/simulate", adm::bundle_simulate)
     .post("/v1/admin/bundles/activate", adm::bundle_activate)
@@ -523,13 +524,13 @@ fn may_act_under(
         .ledger
         .entry(parent.decision_index)
         .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
-    // A refusal's entry is no decision record: it delegated nothing.
-    let Ok(record) = serde_json::from_slice::<writ_model::DecisionRecord>(&entry) else {
-        return Ok(false);
-    };
-    Ok(record.decision == Decision::Allow
-        && record.request.intent.action == "delegate"
-        && record.request.intent.resource == caller)
+    // A refusal delegated nothing. Action and resource are clear in v1 and v2 alike.
+    Ok(match writ_model::entries::ExecutionRefs::of(&entry) {
+        writ_model::entries::ExecutionRefs::Decided(d) => {
+            d.allowed && d.action == "delegate" && d.resource == caller
+        }
+        _ => false,
+    })
 }
 
 /// Governance that refuses before policy: the kill switch; a principal unknown, revoked or
@@ -599,11 +600,19 @@ async fn authorize(
         ),
     };
     let response = if let Err((code, message)) = standing {
-        let entry = json!({
-            "type": "authorize.refused", "v": 1, "principal": principal, "intent": body.intent.digest().map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
-            "env": body.attestation.claims, "lineage": lineage, "now": now, "reason_code": code, "reason": message,
-        });
-        let index = record(&s, &entry).await?;
+        let refused = writ_model::entries::Refused {
+            principal: principal.clone(),
+            intent: body
+                .intent
+                .digest()
+                .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
+            env: body.attestation.claims.clone(),
+            lineage: lineage.clone(),
+            now,
+            reason_code: code.to_owned(),
+            reason: message.clone(),
+        };
+        let index = record_entry(&s, writ_ledger::evidence::refused_entry(&refused)).await?;
         crate::access_log::decision(
             &s.metrics,
             crate::access_log::DecisionKind::Authorize,
@@ -639,10 +648,9 @@ async fn authorize(
             // The principal's registration as of now: part of the record, so replay sees it too.
             principal_entity: standing.ok(),
         };
-        let (record_value, entry) = writ_authorize::decide_with_entry(&bundle, &request, now);
-        let entry = entry
-            .map_err(|e| writ_ledger::EntryError::NotCanonical(e.to_string()))
-            .and_then(writ_ledger::Entry::from_canonical);
+        let record_value = writ_authorize::decide(&bundle, &request, now);
+        // Entries v2: the shape of the decision in clear, the request committed to.
+        let entry = writ_ledger::evidence::decision_entry(&record_value);
         let code = record_value.reason_code.as_str();
         match record_value.decision {
             Decision::Deny => {

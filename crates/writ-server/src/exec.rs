@@ -27,7 +27,6 @@
 //! first receipt, lease end) for the lease sweep (`lease.rs`), and the closing locks under
 //! which receipts, renewals and lease ends are decided and recorded ([`ExecIndex::lock_closing`]).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -122,53 +121,6 @@ pub struct ExecRow {
     pub gate: Option<String>,
 }
 
-/// The parts of a ledger entry that say which execution it is about.
-#[derive(Deserialize)]
-struct EntryRefs<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    /// `decision` records: allow or deny.
-    #[serde(borrow)]
-    decision: Option<Cow<'a, str>>,
-    /// The time the entry was made at (decisions, refusals, lease ends).
-    now: Option<i64>,
-    /// `lease.ended`: why.
-    #[serde(borrow)]
-    reason_code: Option<Cow<'a, str>>,
-    /// `decision` records: the request carries principal and lineage.
-    request: Option<RequestRefs>,
-    /// `authorize.refused`.
-    lineage: Option<Lineage>,
-    principal: Option<String>,
-    env: Option<EnvRefs>,
-    /// `lease.ended`.
-    execution: Option<ExecutionId>,
-    /// `receipt`.
-    receipt: Option<ReceiptRefs>,
-}
-
-#[derive(Deserialize)]
-struct RequestRefs {
-    principal: String,
-    lineage: Option<Lineage>,
-    env: Option<EnvRefs>,
-}
-
-#[derive(Deserialize)]
-struct EnvRefs {
-    gate: String,
-}
-
-#[derive(Deserialize)]
-struct ReceiptRefs {
-    body: ReceiptBodyRefs,
-}
-
-#[derive(Deserialize)]
-struct ReceiptBodyRefs {
-    execution: ExecutionId,
-}
-
 /// An execution's first record (or, for a known execution, a lease renewal's decision).
 struct Recorded {
     lineage: Lineage,
@@ -190,41 +142,18 @@ enum Indexed {
 }
 
 fn refs_of(entry: &[u8]) -> Indexed {
-    let Ok(r) = serde_json::from_slice::<EntryRefs<'_>>(entry) else {
-        return Indexed::Nothing;
-    };
-    match r.kind.as_ref() {
-        "decision" => match r.request {
-            Some(RequestRefs {
-                principal,
-                lineage: Some(lineage),
-                env,
-            }) => Indexed::Execution(Recorded {
-                lineage,
-                principal,
-                gate: env.map(|e| e.gate),
-                allowed: r.decision.as_deref() == Some("allow"),
-                now: r.now,
-            }),
-            _ => Indexed::Nothing,
-        },
-        "authorize.refused" => match (r.lineage, r.principal) {
-            (Some(lineage), Some(principal)) => Indexed::Execution(Recorded {
-                lineage,
-                principal,
-                gate: r.env.map(|e| e.gate),
-                allowed: false,
-                now: r.now,
-            }),
-            _ => Indexed::Nothing,
-        },
-        "receipt" => r
-            .receipt
-            .map_or(Indexed::Nothing, |rc| Indexed::Receipt(rc.body.execution)),
-        "lease.ended" => r.execution.map_or(Indexed::Nothing, |e| {
-            Indexed::LeaseEnded(e, r.reason_code.as_deref() == Some(LEASE_EXPIRED))
+    use writ_model::entries::ExecutionRefs;
+    match ExecutionRefs::of(entry) {
+        ExecutionRefs::Decided(d) => Indexed::Execution(Recorded {
+            lineage: d.lineage,
+            principal: d.principal,
+            gate: d.gate,
+            allowed: d.allowed,
+            now: d.now,
         }),
-        _ => Indexed::Nothing,
+        ExecutionRefs::Receipt(e) => Indexed::Receipt(e),
+        ExecutionRefs::LeaseEnded(e, code) => Indexed::LeaseEnded(e, code == LEASE_EXPIRED),
+        ExecutionRefs::Erased(_) | ExecutionRefs::Other => Indexed::Nothing,
     }
 }
 
@@ -565,6 +494,8 @@ pub struct ExecIndex {
     conn: Mutex<Connection>,
     /// The writ log, for reads (positioned reads, no shared cursor).
     writ_file: std::fs::File,
+    /// The writ log's path, opened for writing only to erase a writ ([`ExecIndex::erase_writs`]).
+    writ_path: std::path::PathBuf,
     ledger: Arc<Ledger>,
     notes: Mutex<mpsc::Sender<ExecutionId>>,
     shared: Arc<Shared>,
@@ -708,6 +639,8 @@ fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // What evidence erasure deletes leaves no copy in free space.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -821,6 +754,7 @@ impl ExecIndex {
         Ok(Self {
             conn: Mutex::new(conn),
             writ_file,
+            writ_path: log_path,
             ledger,
             notes: Mutex::new(tx),
             shared,
@@ -1075,6 +1009,83 @@ impl ExecIndex {
                 u64::try_from(len).ok()?,
             )
         }))
+    }
+
+    /// Executions of `principal` decided before `before` (Unix seconds).
+    pub fn executions_of(
+        &self,
+        principal: &str,
+        before: i64,
+    ) -> Result<Vec<ExecutionId>, ServerError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT execution FROM executions WHERE principal = ?1 AND coalesce(decided_at, 0) < ?2",
+        )?;
+        let rows = stmt.query_map(params![principal, before], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            if let Ok(id) = r?.parse() {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Erases the stored copies of the writs of `executions`: each record in the writ log is
+    /// overwritten with zeros (and synced), its row deleted (`secure_delete`), and the index's
+    /// WAL checkpointed and truncated. Waits (bounded) until the follower committed writs still
+    /// handed over; returns how many writs were erased.
+    pub async fn erase_writs(&self, executions: &[ExecutionId]) -> Result<usize, ServerError> {
+        use std::os::unix::fs::FileExt;
+        for _ in 0..500 {
+            let waiting = {
+                let pending = self
+                    .shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                executions.iter().any(|e| pending.contains_key(e))
+            };
+            if !waiting {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.writ_path)
+            .map_err(|e| index_err(format!("{}: {e}", self.writ_path.display())))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut erased = 0;
+        {
+            let mut find =
+                tx.prepare_cached("SELECT offset, len FROM writs WHERE execution = ?1")?;
+            let mut del = tx.prepare_cached("DELETE FROM writs WHERE execution = ?1")?;
+            for execution in executions {
+                let id = execution.to_string();
+                let place = find
+                    .query_row(params![id], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                    })
+                    .optional()?;
+                if let Some((offset, len)) = place {
+                    let (Ok(offset), Ok(len)) = (u64::try_from(offset), usize::try_from(len))
+                    else {
+                        continue;
+                    };
+                    file.write_all_at(&vec![0u8; WRIT_HEADER + len], offset)
+                        .map_err(|e| index_err(format!("{}: {e}", self.writ_path.display())))?;
+                    erased += 1;
+                }
+                del.execute(params![id])?;
+            }
+        }
+        file.sync_all()
+            .map_err(|e| index_err(format!("{}: {e}", self.writ_path.display())))?;
+        tx.commit()?;
+        writ_ledger::store::checkpoint_truncate(&conn).map_err(index_err)?;
+        Ok(erased)
     }
 
     /// Ledger indexes of everything recorded about an execution, decision first (call

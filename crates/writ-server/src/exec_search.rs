@@ -44,92 +44,37 @@ pub fn exists(conn: &Connection) -> rusqlite::Result<bool> {
         .exists([])
 }
 
+/// The members of a `policy.activated` entry the status page shows.
 #[derive(Deserialize)]
-struct Entry {
+struct ActivationEntry {
     #[serde(rename = "type")]
     kind: String,
-    request: Option<Request>,
-    // `authorize.refused`
-    principal: Option<String>,
-    intent: Option<Intent>,
-    env: Option<Env>,
-    lineage: Option<Lineage>,
-    now: Option<i64>,
-    decision: Option<String>,
-    reason_code: Option<String>,
-    // `policy.activated`
     bundle_sha256: Option<String>,
     at: Option<i64>,
     by: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Request {
-    principal: String,
-    intent: Intent,
-    env: Option<Env>,
-    lineage: Option<Lineage>,
-}
-
-#[derive(Deserialize)]
-struct Intent {
-    action: String,
-    resource: String,
-}
-
-#[derive(Deserialize)]
-struct Env {
-    gate: Option<String>,
-    zone: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Lineage {
-    execution: String,
-    parent: Option<String>,
-    root: String,
-}
-
 /// Indexes the ledger entry at `index` (if it is a decision, a refusal or an activation).
 /// An entry of another shape is skipped: the search is derived, never a reason to stall.
 pub fn index_entry(tx: &Transaction<'_>, index: u64, entry: &[u8]) -> rusqlite::Result<()> {
-    let Ok(e) = serde_json::from_slice::<Entry>(entry) else {
-        return Ok(());
-    };
+    use writ_model::entries::ExecutionRefs;
     let at = i64::try_from(index).unwrap_or(i64::MAX);
-    let row = match e.kind.as_str() {
-        "decision" => e.request.and_then(|r| {
-            let lineage = r.lineage?;
-            Some((
-                lineage,
-                r.principal,
-                r.intent,
-                r.env,
-                e.decision?,
-                e.reason_code?,
-            ))
-        }),
-        "authorize.refused" => match (e.lineage, e.principal, e.intent, e.reason_code) {
-            (Some(l), Some(p), Some(i), Some(code)) => {
-                Some((l, p, i, e.env, "deny".to_owned(), code))
-            }
-            _ => None,
-        },
-        "policy.activated" => {
-            if let (Some(sha), Some(when)) = (e.bundle_sha256, e.at) {
+    let d = match ExecutionRefs::of(entry) {
+        ExecutionRefs::Decided(d) => d,
+        _ => {
+            if let Ok(e) = serde_json::from_slice::<ActivationEntry>(entry)
+                && e.kind == "policy.activated"
+                && let (Some(sha), Some(when)) = (e.bundle_sha256, e.at)
+            {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO status_activation (id, bundle_sha256, at, by, ledger_index) VALUES (0, ?1, ?2, ?3, ?4)",
                 )?
                 .execute(params![sha, when, e.by.unwrap_or_default(), at])?;
             }
-            None
+            return Ok(());
         }
-        _ => None,
     };
-    let Some((lineage, principal, intent, env, decision, reason_code)) = row else {
-        return Ok(());
-    };
-    let (gate, zone) = env.map_or((None, None), |e| (e.gate, e.zone));
+    let decision = if d.allowed { "allow" } else { "deny" };
     // The first decision about an execution is its authorization; later ones (lease
     // renewals) are found through the execution's ledger entries.
     tx.prepare_cached(
@@ -139,17 +84,17 @@ pub fn index_entry(tx: &Transaction<'_>, index: u64, entry: &[u8]) -> rusqlite::
     )?
     .execute(params![
         at,
-        lineage.execution,
-        lineage.root,
-        lineage.parent,
-        e.now.unwrap_or(0),
-        principal,
-        intent.action,
-        intent.resource,
-        gate,
-        zone,
+        d.lineage.execution.to_string(),
+        d.lineage.root.to_string(),
+        d.lineage.parent.map(|p| p.to_string()),
+        d.now.unwrap_or(0),
+        d.principal,
+        d.action,
+        d.resource,
+        d.gate,
+        d.zone,
         decision,
-        reason_code
+        d.reason_code
     ])?;
     Ok(())
 }

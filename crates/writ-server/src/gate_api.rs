@@ -13,8 +13,10 @@ use axum::response::{IntoResponse, Response};
 use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use writ_ledger::evidence::DecisionEvidence;
 use writ_model::ExecutionId;
-use writ_model::decision::{Decision, DecisionRecord};
+use writ_model::decision::Decision;
+use writ_model::entries::LeaseEnded;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
 
@@ -25,7 +27,7 @@ use crate::error::ApiError;
 use crate::exec::{Closing, ExecRow};
 use crate::extract::ApiJson;
 use crate::guard::require;
-use crate::record::{index_err, record};
+use crate::record::{index_err, record, record_entry};
 use crate::state::AppState;
 use crate::store::{GovernanceKind, REGISTRATION_INVALID, Role};
 
@@ -112,7 +114,7 @@ pub async fn post_receipt(
         ));
     }
     // The index links the receipt to its execution when it follows the ledger past it.
-    let index = record(&s, &json!({"type": "receipt", "v": 1, "receipt": receipt})).await?;
+    let index = record_entry(&s, writ_ledger::evidence::receipt_entry(&receipt)).await?;
     guard.recorded(Closing::Receipt(index));
     drop(guard);
     s.events.publish(
@@ -169,12 +171,28 @@ pub async fn renew_lease(
         .ledger
         .entry(row.decision_index)
         .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
-    let original: DecisionRecord = serde_json::from_slice(&entry).map_err(|e| {
-        ApiError::unavailable(
-            "ledger_record_unreadable",
-            format!("the original decision record does not parse: {e}"),
-        )
-    })?;
+    let original = match writ_ledger::evidence::decision_from(
+        row.decision_index,
+        &entry,
+        s.ledger
+            .disclosures(&[row.decision_index])
+            .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?
+            .first(),
+    ) {
+        Ok(DecisionEvidence::Record(r)) => *r,
+        Ok(DecisionEvidence::Erased(_)) => {
+            return Err(ApiError::conflict(
+                "evidence_erased",
+                "the execution's decision record was erased; its lease cannot be renewed",
+            ));
+        }
+        Err(e) => {
+            return Err(ApiError::unavailable(
+                "ledger_record_unreadable",
+                format!("the original decision record does not read back: {e}"),
+            ));
+        }
+    };
     let now = s.now();
     let mut request = original.request.clone();
     request.env = body.attestation.claims.clone();
@@ -202,7 +220,11 @@ pub async fn renew_lease(
     };
     let (decision, code, reasons, index) = match standing {
         Err(code) => {
-            let index = record(&s, &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": jti, "reason_code": code, "now": now})).await?;
+            let index = record(
+                &s,
+                &LeaseEnded::new(execution, jti.clone(), code.to_owned(), now),
+            )
+            .await?;
             guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
@@ -218,7 +240,7 @@ pub async fn renew_lease(
                 ApiError::unavailable("no_active_bundle", "no policy bundle is active")
             })?;
             let rec = writ_authorize::decide(&bundle, &request, now);
-            let index = record(&s, &rec).await?;
+            let index = record_entry(&s, writ_ledger::evidence::decision_entry(&rec)).await?;
             if rec.decision == Decision::Allow {
                 guard.recorded(Closing::Renewed(index, now));
             }
@@ -290,15 +312,10 @@ fn execution_gate(s: &AppState, row: &ExecRow) -> Result<Option<String>, ApiErro
         .ledger
         .entry(row.decision_index)
         .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
-    let entry: Value = serde_json::from_slice(&entry).unwrap_or(Value::Null);
-    let env = entry
-        .get("request")
-        .and_then(|r| r.get("env"))
-        .or_else(|| entry.get("env"));
-    Ok(env
-        .and_then(|e| e.get("gate"))
-        .and_then(Value::as_str)
-        .map(str::to_owned))
+    Ok(match writ_model::entries::ExecutionRefs::of(&entry) {
+        writ_model::entries::ExecutionRefs::Decided(d) => d.gate,
+        _ => None,
+    })
 }
 
 /// Whether `caller` may read an execution's proofs and lineage: the admin token; the gate it
@@ -380,10 +397,16 @@ pub async fn proof(
     let indexes = s.execs.entries(execution).map_err(index_err)?;
     let writ = s.execs.writ(execution).map_err(index_err)?;
     let ledger = s.ledger.clone();
-    let mut bundle = tokio::task::spawn_blocking(move || ledger.proof_bundle(&indexes, None))
-        .await
-        .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger reader stopped"))?
-        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    // The disclosures of its entries: whoever may read the execution may read what was said.
+    let mut bundle = tokio::task::spawn_blocking(move || {
+        let mut bundle = ledger.proof_bundle(&indexes, None)?;
+        let disclosures = ledger.disclosures(&indexes)?;
+        bundle.disclosures = (!disclosures.is_empty()).then_some(disclosures);
+        Ok::<_, writ_ledger::LedgerError>(bundle)
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger reader stopped"))?
+    .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
     bundle.writ = writ;
     bundle.jwks = serde_json::to_value(s.issuer.key_ring().jwks(s.now())).ok();
     Ok(Json(serde_json::to_value(&bundle).unwrap_or(Value::Null)))

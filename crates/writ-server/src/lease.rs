@@ -104,7 +104,12 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
         // A writ's jti is its execution id.
         let index = record(
             state,
-            &json!({"type": "lease.ended", "v": 1, "execution": execution, "jti": execution.to_string(), "reason_code": LEASE_EXPIRED, "now": now}),
+            &writ_model::entries::LeaseEnded::new(
+                execution,
+                execution.to_string(),
+                LEASE_EXPIRED.to_owned(),
+                now,
+            ),
         )
         .await
         .map_err(|e| format!("{}: {}", e.code, e.message))?;

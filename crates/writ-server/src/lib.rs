@@ -14,6 +14,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod exec;
 pub mod exec_search;
 pub mod executions;

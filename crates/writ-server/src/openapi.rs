@@ -321,6 +321,13 @@ pub const OPERATIONS: &[Operation] = &[
         Some(kill_switch_body),
     ),
     op(
+        "post",
+        "/v1/admin/evidence/erase",
+        Access::Admin,
+        "Erase the disclosures and writ copies of an execution, or of a principal's executions decided before a time, and record evidence.erased",
+        Some(erase_body),
+    ),
+    op(
         "get",
         "/v1/admin/trust",
         Access::Admin,
@@ -728,6 +735,18 @@ pub(crate) fn trust_body() -> Value {
     object(
         &["key"],
         json!({"key": {"type": "string", "description": "a public key: 64 hex characters (the .pub file of `writ policy keygen`)"}}),
+    )
+}
+
+pub(crate) fn erase_body() -> Value {
+    object(
+        &[],
+        json!({
+            "execution": {"type": "string", "format": "uuid"},
+            "principal": {"type": "string", "maxLength": 1024},
+            "before": {"type": "integer", "format": "int64", "description": "with principal: executions decided before this time (Unix seconds)"},
+            "reason": {"type": "string", "maxLength": 1024}
+        }),
     )
 }
 

@@ -9,6 +9,7 @@
 mod cli;
 mod data_dir;
 mod demo;
+mod evidence;
 mod gate_check;
 mod gateway;
 mod governed;

@@ -368,7 +368,7 @@ fn many_requests(n: usize) -> String {
 }
 
 #[test]
-fn replay_matches_10000_recorded_decisions_and_detects_mismatches() {
+fn replay_matches_10000_recorded_decisions_in_files_and_v2_ledgers_and_detects_mismatches() {
     let tmp = tempfile::tempdir().unwrap();
     let requests = tmp.path().join("requests.jsonl");
     std::fs::write(&requests, many_requests(10_000)).unwrap();
@@ -448,6 +448,65 @@ fn replay_matches_10000_recorded_decisions_and_detects_mismatches() {
     assert_eq!(v["matched"], 9_999);
     assert_eq!(v["mismatches"][0]["record"], idx + 1);
     assert_eq!(v["mismatches"][0]["kind"], "decision_mismatch");
+
+    // The same 10,000 decisions as a v2 ledger (clear shape + commitment in the log, the
+    // request in its evidence store): `writ replay --ledger` joins and matches every one.
+    let ledger_dir = tmp.path().join("ledger");
+    let ledger = writ_ledger::Ledger::init(&ledger_dir, "example.com/replay").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for line in &lines {
+        let rec: writ_model::DecisionRecord = serde_json::from_str(line).unwrap();
+        let entry = writ_ledger::evidence::decision_entry(&rec).unwrap();
+        let tx = tx.clone();
+        ledger
+            .submit_entry_with(entry, Box::new(move |r| tx.send(r).unwrap()))
+            .unwrap();
+    }
+    drop(tx);
+    assert_eq!(rx.iter().filter(|r| r.is_ok()).count(), 10_000);
+    let request = serde_json::to_string(&decisions[0]["request"]).unwrap();
+    let first = ledger.entry(0).unwrap();
+    assert!(!String::from_utf8_lossy(&first).contains(&request));
+    assert_eq!(serde_json::from_slice::<Value>(&first).unwrap()["v"], 2);
+    let replay_ledger = || {
+        let o = writ(&[
+            "replay",
+            "--ledger",
+            s(&ledger_dir),
+            "--bundle",
+            s(&default_dir()),
+            "--allow-unsigned",
+            "--format",
+            "json",
+        ]);
+        (
+            code(&o),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+        )
+    };
+    drop(ledger);
+    let (c, v) = replay_ledger();
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["matched"], 10_000, "{v}");
+    assert_eq!(v["records"], 10_000, "{v}");
+
+    // Two disclosures erased with an evidence.erased entry naming them: erased, not mismatched.
+    // A third gone without one: reported as a missing disclosure, and replay fails.
+    let ledger = writ_ledger::Ledger::open(&ledger_dir).unwrap();
+    ledger.erase_disclosures(&[3, 7, 11]).unwrap();
+    let erased =
+        json!({"type": "evidence.erased", "v": 2, "indexes": [3, 7], "by": "human:admin", "at": 1});
+    ledger
+        .append_durable(&writ_model::canonical::to_canonical_vec(&erased).unwrap())
+        .unwrap();
+    drop(ledger);
+    let (c, v) = replay_ledger();
+    assert_eq!(c, 1, "{v}");
+    assert_eq!(v["erased"], json!([3, 7]), "{v}");
+    assert_eq!(v["matched"], 9_997, "{v}");
+    assert_eq!(v["mismatches"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["mismatches"][0]["kind"], "disclosure_missing", "{v}");
+    assert_eq!(v["mismatches"][0]["record"]["ledger_index"], 11, "{v}");
 
     // A single record (pretty JSON) under a changed bundle: the digest no longer matches.
     let one = tmp.path().join("one.json");

@@ -237,7 +237,7 @@ impl Http {
     }
 }
 
-fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
+pub(crate) fn attest(key: &SigningKey, gate: &str, zone: &str) -> Value {
     let claims = EnvironmentClaims::new(zone.parse().unwrap(), gate.parse().unwrap());
     let iat = SystemClock.now_unix();
     let input = EnvironmentAttestation::signing_input(&claims, iat, gate).unwrap();
@@ -258,7 +258,7 @@ pub(crate) fn authorize_body(key: &SigningKey) -> Value {
     })
 }
 
-fn read_gate_key(file: &Path) -> SigningKey {
+pub(crate) fn read_gate_key(file: &Path) -> SigningKey {
     let seed: [u8; 32] = hex::decode(std::fs::read_to_string(file).unwrap().trim())
         .unwrap()
         .try_into()
@@ -703,7 +703,11 @@ fn check_after_restart(
             .iter()
             .find(|e| e.index == r.ledger_index)
             .unwrap_or_else(|| panic!("no entry {} in the proof", r.ledger_index));
-        let record: Value = serde_json::from_slice(&entry.entry).unwrap();
+        let disclosure = verified
+            .disclosures
+            .iter()
+            .find(|d| d.index == r.ledger_index);
+        let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
         assert_eq!(record["type"], "decision");
         assert_eq!(record["decision"], "allow");
         assert_eq!(

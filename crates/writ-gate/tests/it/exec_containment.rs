@@ -288,14 +288,8 @@ async fn a_killed_runner_s_execution_is_ended_by_the_control_plane() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The execution the runner was allowed (its only one).
-    let size = srv.state.ledger.size();
-    let execution = srv
-        .state
-        .ledger
-        .entries(0, size)
-        .unwrap()
-        .iter()
-        .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
+    let execution = entry_views(&srv)
+        .into_iter()
         .find(|e| {
             e["type"] == "decision"
                 && e["decision"] == "allow"
@@ -435,14 +429,28 @@ when { context.env has containment && context.env.containment == "uncontained" }
 
 /// The decision records about `principal`'s executions, oldest first.
 fn decisions_of(srv: &Server, principal: &str) -> Vec<serde_json::Value> {
-    let size = srv.state.ledger.size();
-    srv.state
-        .ledger
+    entry_views(srv)
+        .into_iter()
+        .filter(|e| e["type"] == "decision" && e["request"]["principal"] == principal)
+        .collect()
+}
+
+/// Every ledger entry with what its disclosure says (v2 keeps the request in the evidence
+/// store).
+fn entry_views(srv: &Server) -> Vec<serde_json::Value> {
+    let ledger = &srv.state.ledger;
+    let size = ledger.size();
+    let indexes: Vec<u64> = (0..size).collect();
+    let disclosures = ledger.disclosures(&indexes).unwrap();
+    ledger
         .entries(0, size)
         .unwrap()
         .iter()
-        .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
-        .filter(|e| e["type"] == "decision" && e["request"]["principal"] == principal)
+        .zip(0..)
+        .map(|(e, i)| {
+            let d = disclosures.iter().find(|d| d.index == i);
+            writ_ledger::evidence::entry_view(e, d)
+        })
         .collect()
 }
 

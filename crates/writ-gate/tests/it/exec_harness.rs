@@ -172,22 +172,15 @@ impl Server {
 
     /// The ledger entries (decoded JSON) recorded about an execution.
     pub async fn entries_of(&self, execution: &str) -> Vec<Value> {
-        use base64::Engine;
         let proof = self
             .cp()
             .get_json(&format!("/v1/proofs/{execution}"), Some(&self.admin))
             .await
             .unwrap();
-        proof["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(e["entry_b64"].as_str().unwrap())
-                    .unwrap();
-                serde_json::from_slice(&bytes).unwrap()
-            })
+        // Each entry with what its disclosure says (v2 entries keep it out of the log).
+        writ_ledger::evidence::bundle_entry_views(&proof)
+            .into_iter()
+            .map(|(_, v)| v)
             .collect()
     }
 }

@@ -344,7 +344,11 @@ impl Plane {
     pub fn ledger_entries(&self) -> Vec<Value> {
         let size = self.state.ledger.checkpoint().size();
         (0..size)
-            .map(|i| serde_json::from_slice(&self.state.ledger.entry(i).unwrap()).unwrap())
+            .map(|i| {
+                // With what its disclosure says (v2 entries keep it in the evidence store).
+                let d = self.state.ledger.disclosures(&[i]).unwrap().pop();
+                writ_ledger::evidence::entry_view(&self.state.ledger.entry(i).unwrap(), d.as_ref())
+            })
             .collect()
     }
 

@@ -9,6 +9,7 @@
 mod api;
 mod conformance;
 mod crash;
+mod evidence;
 mod props;
 mod tamper;
 

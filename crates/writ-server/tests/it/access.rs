@@ -277,8 +277,7 @@ async fn principal_attributes_reach_policies() {
 
     // The record holds the registration, so replay rebuilds the same entity.
     let index = allowed["ledger_index"].as_u64().unwrap();
-    let record: DecisionRecord =
-        serde_json::from_slice(&srv.state.ledger.entry(index).unwrap()).unwrap();
+    let record: DecisionRecord = srv.decision_at(index);
     let registered = record.request.principal_entity.clone().unwrap();
     assert_eq!(registered.zone.as_str(), "prod");
     assert_eq!(registered.attrs["owner"], "human:bob");

@@ -108,6 +108,15 @@ impl TestServer {
         (self.dir, self.admin, self.bundle_key)
     }
 
+    /// The whole decision record at `index`: a v2 entry joined with its disclosure from the
+    /// evidence store.
+    pub fn decision_at(&self, index: u64) -> writ_model::DecisionRecord {
+        match self.state.ledger.decision(index).unwrap().unwrap() {
+            writ_ledger::evidence::DecisionEvidence::Record(r) => *r,
+            other => panic!("decision {index} has no disclosure: {other:?}"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -124,7 +124,7 @@ async fn an_expired_lease_without_a_receipt_is_ended_once_by_the_control_plane()
     let ended = wait_for_lease_end(&srv, &execution).await;
     assert_eq!(ended["reason_code"], "lease_expired", "{ended}");
     assert_eq!(ended["jti"], json!(execution));
-    assert_eq!(ended["v"], 1);
+    assert_eq!(ended["v"], 2);
     assert!(ended["now"].as_i64().is_some(), "{ended}");
 
     // Later sweeps (shown by a later execution's end) do not end it again.

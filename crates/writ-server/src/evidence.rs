@@ -1,0 +1,117 @@
+//! Evidence erasure (`POST /v1/admin/evidence/erase`): the disclosures of an execution's ledger
+//! entries, or of every execution of a principal decided before a time, are deleted from the
+//! evidence store and the stored copies of their writs from the writ log, bytes and all (secure
+//! deletion, WAL checkpointed and truncated); then an `evidence.erased` entry lists the ledger
+//! indexes whose disclosures are gone. The entries and their commitments stay: every proof
+//! still verifies, without those disclosures, and `writ replay` reports them as erased.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use writ_model::entries::{ENTRY_VERSION, ErasedType, EvidenceErased};
+use writ_model::{ExecutionId, PrincipalId};
+
+use crate::auth::Access;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::guard::require;
+use crate::record::{index_err, record};
+use crate::state::AppState;
+
+/// Body of `POST /v1/admin/evidence/erase`: an execution, or a principal and a time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    pub execution: Option<ExecutionId>,
+    pub principal: Option<PrincipalId>,
+    /// With `principal`: executions decided before this time (Unix seconds).
+    pub before: Option<i64>,
+    /// Why, recorded in clear in the `evidence.erased` entry.
+    pub reason: Option<String>,
+}
+
+fn ledger_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::unavailable("ledger_unavailable", e.to_string())
+}
+
+pub async fn erase(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<ApiJson<EraseBody>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let admin = require(&s, &headers, Access::Admin)?;
+    let ApiJson(b) = body?;
+    s.execs.caught_up().await.map_err(index_err)?;
+    let executions = match (b.execution, &b.principal, b.before) {
+        (Some(e), None, None) => {
+            if s.execs.get(e).map_err(index_err)?.is_none() {
+                return Err(ApiError::not_found(
+                    "execution_unknown",
+                    format!("execution {e} is not known to this control plane"),
+                ));
+            }
+            vec![e]
+        }
+        (None, Some(p), Some(before)) => s
+            .execs
+            .executions_of(&p.to_string(), before)
+            .map_err(index_err)?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "erase_target_invalid",
+                "give either \"execution\", or \"principal\" and \"before\" (Unix seconds)",
+            ));
+        }
+    };
+    let mut indexes = Vec::new();
+    for e in &executions {
+        indexes.extend(s.execs.entries(*e).map_err(index_err)?);
+    }
+    indexes.sort_unstable();
+    indexes.dedup();
+    let ledger = s.ledger.clone();
+    // Entries v2 commit to what they hide; a v1 entry holds it in clear and cannot be erased
+    // without breaking the log, so it is reported, not touched.
+    let (committed, clear) = tokio::task::spawn_blocking(move || {
+        let mut committed = Vec::new();
+        let mut clear = Vec::new();
+        for &i in &indexes {
+            let entry = ledger.entry(i)?;
+            if writ_ledger::commitment::entry_commitment(&entry).is_some() {
+                committed.push(i);
+            } else if writ_ledger::evidence::entry_version(&entry).is_some_and(|(_, v)| v < 2) {
+                clear.push(i);
+            }
+        }
+        ledger.erase_disclosures(&committed)?;
+        Ok::<_, writ_ledger::LedgerError>((committed, clear))
+    })
+    .await
+    .map_err(|_| ledger_err("the ledger reader stopped"))?
+    .map_err(ledger_err)?;
+    let writs = s.execs.erase_writs(&executions).await.map_err(index_err)?;
+    let ledger_index = if committed.is_empty() && writs == 0 {
+        None
+    } else {
+        let entry = EvidenceErased {
+            kind: ErasedType::Erased,
+            v: ENTRY_VERSION,
+            indexes: committed.clone(),
+            by: admin.subject.clone(),
+            at: s.now(),
+            reason: b.reason,
+        };
+        Some(record(&s, &entry).await?)
+    };
+    Ok(Json(json!({
+        "executions": executions,
+        "indexes": committed,
+        "clear_entries": clear,
+        "writs": writs,
+        "ledger_index": ledger_index,
+    })))
+}
