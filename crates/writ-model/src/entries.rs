@@ -39,6 +39,10 @@ pub struct DecisionClear {
     pub root: Option<ExecutionId>,
     pub principal: PrincipalId,
     pub action: String,
+    /// The Cedar action the call was decided under when it is a tool's own
+    /// (`call_tool:SERVER/NAME`); governance shape, so in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cedar_action: Option<String>,
     pub resource: String,
     pub gate: GateId,
     pub zone: ZoneId,
@@ -81,6 +85,7 @@ impl DecisionRecord {
                 root: lineage.map(|l| l.root),
                 principal: r.principal.clone(),
                 action: r.intent.action.clone(),
+                cedar_action: self.cedar_action.clone(),
                 resource: r.intent.resource.clone(),
                 gate: r.env.gate.clone(),
                 zone: r.env.zone.clone(),
@@ -134,6 +139,7 @@ impl DecisionRecord {
             reasons: private.reasons,
             errors: private.errors,
             reason_code: clear.reason_code,
+            cedar_action: clear.cedar_action.clone(),
         })
     }
 }
@@ -663,6 +669,7 @@ mod tests {
             reasons: vec!["r".into()],
             errors: vec![],
             reason_code: DecisionCode::PolicyPermit,
+            cedar_action: None,
         }
     }
 
