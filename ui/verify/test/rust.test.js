@@ -31,7 +31,7 @@ function writ(args) {
 
 /**
  * Whether `writ verify-writ` (the Rust gate-side verifier) accepts a writ for the call its
- * decision entry (v1, request in clear) records, as of the writ's own iat.
+ * decision records (its request, in clear in v1, disclosed in v2), as of the writ's own iat.
  * @param {string} dir
  * @param {string} compact
  * @param {unknown} jwks
@@ -58,6 +58,15 @@ const failing = (r) => r.checks.filter((c) => c.status === "fail").map((c) => c.
 /** @param {import("../bundle.js").Result} r @param {string} name */
 const status = (r, name) => r.checks.find((c) => c.name === name)?.status;
 
+/**
+ * The gate of a receipt entry: in clear in v2, inside the signed receipt in v1.
+ * @param {any} entry
+ * @returns {string}
+ */
+function receiptGate(entry) {
+  return entry.v === 2 ? entry.gate : entry.receipt.body.gate;
+}
+
 test("bundles from writ demo and writ ledger proof verify; each tampered kind fails", { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "writ-verifyjs-"));
   try {
@@ -79,7 +88,7 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
     // The same ledger proved with its gate registration too: the receipt's signature checks.
     const size = Number(parseNote(served.checkpoint).text.split("\n")[1]);
     const all = JSON.parse(writ(["ledger", "proof", "--dir", join(data, "ledger"), "--format", "json", ...Array.from({ length: size }, (_, i) => ["--index", String(i)]).flat()]));
-    const gateChanged = all.entries.filter((/** @type {any} */ e) => entryOf(e).type === "gate.changed" && entryOf(e).gate === entryOf(served.entries[receiptIndex]).receipt.body.gate);
+    const gateChanged = all.entries.filter((/** @type {any} */ e) => entryOf(e).type === "gate.changed" && entryOf(e).gate === receiptGate(entryOf(served.entries[receiptIndex])));
     assert.ok(gateChanged.length > 0, "the ledger registers the demo's gate");
     const bundle = JSON.parse(writ(["ledger", "proof", "--dir", join(data, "ledger"), "--format", "json", "--size", String(size), "--index", String(gateChanged[0].index), ...served.entries.flatMap((/** @type {any} */ e) => ["--index", String(e.index)])]));
     bundle.writ = served.writ;
@@ -108,6 +117,7 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
     const decisionIdx = claims.ledger.index;
     const pos = (/** @type {number} */ index) => bundle.entries.findIndex((/** @type {any} */ e) => e.index === index);
     /** @type {[string, (b: any) => Promise<void>|void, string[]][]} */
+    const receiptV2 = entryOf(bundle.entries[pos(rIdx)]).v === 2;
     const kinds = [
       ["flipped inclusion hash", (b) => {
         const h = b64decode(b.entries[pos(decisionIdx)].inclusion_b64[1]);
@@ -124,18 +134,30 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
         b.writ = await signWrit({ ...claims, intent: { ...claims.intent, resource: "tool:github/delete_repo" } }, "other", other);
         b.jwks = jwksOf("other", other);
       }, ["writ-claims", `receipt:${rIdx}`]],
+      // v1: the signed receipt is in the entry, so forging it breaks the inclusion; v2: it is
+      // in the disclosure, so forging it breaks the commitment.
       ["forged receipt", async (b) => {
         const e = b.entries[pos(rIdx)];
         const entry = entryOf(e);
-        const sig = b64urlDecode(entry.receipt.sig);
+        const disclosed = (b.disclosures ?? []).find((/** @type {any} */ d) => d.index === rIdx);
+        const receipt = entry.v === 2 ? disclosed.private.receipt : entry.receipt;
+        const sig = b64urlDecode(receipt.sig);
         sig[3] ^= 1;
-        entry.receipt.sig = b64urlEncode(sig);
-        const bytes = utf8(canonicalize(entry));
-        e.entry_b64 = b64encode(bytes);
-        e.leaf_hash_b64 = b64encode(await leafHash(bytes));
-      }, [`inclusion:${rIdx}`, `receipt:${rIdx}`]],
+        receipt.sig = b64urlEncode(sig);
+        if (entry.v !== 2) {
+          const bytes = utf8(canonicalize(entry));
+          e.entry_b64 = b64encode(bytes);
+          e.leaf_hash_b64 = b64encode(await leafHash(bytes));
+        }
+      // (a disclosure that fails its commitment is not read further, so v2's receipt check skips).
+      }, receiptV2 ? [`disclosure:${rIdx}`] : [`inclusion:${rIdx}`, `receipt:${rIdx}`]],
     ];
-    const decision = entryOf(bundle.entries[pos(decisionIdx)]);
+    // v1 holds the request in clear; v2 in the decision's disclosure.
+    const decisionEntry = entryOf(bundle.entries[pos(decisionIdx)]);
+    const decision = decisionEntry.v === 2
+      ? { request: (bundle.disclosures ?? []).find((/** @type {any} */ d) => d.index === decisionIdx)?.private.request }
+      : decisionEntry;
+    assert.ok(decision.request, "the decision's request is readable (in clear or disclosed)");
     assert.equal(rustAcceptsWrit(dir, bundle.writ, bundle.jwks, decision), true, "the Rust verifier accepts the demo's writ");
     for (const [what, tamper, want] of kinds) {
       const b = structuredClone(bundle);
