@@ -518,8 +518,8 @@ fn writ_stdin(args: &[&str], input: &str) -> String {
 }
 
 /// Issue 13 acceptance 4: independent tlog verifiers from PyPI (tlog-scales, sigstore) accept
-/// a real `writ serve`'s checkpoints, tiles and inclusion proofs, for v1 entries (written by
-/// the server) and v2 entries (appended to its ledger), reading tiles with a read role's token.
+/// a real `writ serve`'s checkpoints, tiles and inclusion proofs, for v2 entries (written by
+/// the server, and appended) and a v1 entry (appended), reading tiles with a read role's token.
 #[test]
 fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
     let Some(python) = python() else { return };
@@ -539,31 +539,53 @@ fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
         Some(&authorize_body(&gate_key)),
     );
     assert_eq!(st, 200, "{allow}");
-    let v1_index = allow["ledger_index"].as_u64().unwrap();
+    let served_index = allow["ledger_index"].as_u64().unwrap();
     let execution = allow["execution"].as_str().unwrap().to_owned();
-    let (st, v1_bundle) = client.call(
+    let (st, served_bundle) = client.call(
         "GET",
         &format!("{}/v1/proofs/{execution}", srv.url),
         Some(&agent),
         None,
     );
-    assert_eq!(st, 200, "{v1_bundle}");
+    assert_eq!(st, 200, "{served_bundle}");
     let (_, old_checkpoint) =
         client.call("GET", &format!("{}/ledger/checkpoint", srv.url), None, None);
     let vkey = srv.vkey.clone();
     srv.signal("-TERM");
     assert_eq!(srv.wait(std::time::Duration::from_secs(20)), Some(0));
 
-    // v2 entries, as DESIGN.md fixes them, appended to the stopped server's ledger.
+    // The server writes v2. A v1 decision (what a ledger written before entries v2 holds: the
+    // served decision joined with its disclosure) and hand-made v2 entries, as DESIGN.md fixes
+    // them, are appended to the stopped server's ledger.
+    let v1_line = {
+        let served: writ_ledger::ProofBundle =
+            serde_json::from_value(served_bundle.clone()).unwrap();
+        let entry = served
+            .entries
+            .iter()
+            .find(|e| e.index == served_index)
+            .unwrap();
+        let bytes = B64.decode(&entry.entry_b64).unwrap();
+        let disclosure = served
+            .disclosures
+            .iter()
+            .flatten()
+            .find(|d| d.index == served_index);
+        let writ_ledger::evidence::DecisionEvidence::Record(record) =
+            writ_ledger::evidence::decision_from(served_index, &bytes, disclosure).unwrap()
+        else {
+            panic!("the served decision is disclosed to its principal");
+        };
+        let mut v1 = *record;
+        v1.v = 1;
+        String::from_utf8(to_canonical_vec(&v1).unwrap()).unwrap()
+    };
     let v2 = v2_bundle();
-    let lines: String = v2.bundle["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
+    let lines: String = std::iter::once(format!("{v1_line}\n"))
+        .chain(v2.bundle["entries"].as_array().unwrap().iter().map(|e| {
             let bytes = B64.decode(e["entry_b64"].as_str().unwrap()).unwrap();
             format!("{}\n", String::from_utf8(bytes).unwrap())
-        })
+        }))
         .collect();
     let ledger_dir = data.join("ledger");
     let ledger_dir = ledger_dir.to_str().unwrap();
@@ -572,19 +594,19 @@ fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
         &lines,
     ))
     .unwrap();
-    let v2_indexes: Vec<u64> = appended["indexes"]
+    let appended_indexes: Vec<u64> = appended["indexes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i.as_u64().unwrap())
         .collect();
-    assert_eq!(v2_indexes.len(), 2, "{appended}");
+    assert_eq!(appended_indexes.len(), 3, "{appended}");
     let mut proof_args = vec!["ledger", "proof", "--dir", ledger_dir, "--format", "json"];
-    let index_args: Vec<String> = v2_indexes.iter().map(u64::to_string).collect();
+    let index_args: Vec<String> = appended_indexes.iter().map(u64::to_string).collect();
     for i in &index_args {
         proof_args.extend_from_slice(&["--index", i]);
     }
-    let v2_proof: Value = serde_json::from_str(&writ_stdin(&proof_args, "")).unwrap();
+    let appended_proof: Value = serde_json::from_str(&writ_stdin(&proof_args, "")).unwrap();
 
     let srv = Served::start(&data, false);
     let (st, auditor) = client.call(
@@ -594,14 +616,14 @@ fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
         Some(&json!({"id": "human:audra", "zone": "dev", "role": "auditor"})),
     );
     assert_eq!(st, 201, "{auditor}");
-    let mut indexes = vec![v1_index];
-    indexes.extend(&v2_indexes);
+    let mut indexes = vec![served_index];
+    indexes.extend(&appended_indexes);
     let case = tmp.path().join("tlog-case.json");
     std::fs::write(
         &case,
         json!({
             "url": srv.url, "vkey": vkey, "old_checkpoint": old_checkpoint,
-            "indexes": indexes, "bundles": [v1_bundle, v2_proof],
+            "indexes": indexes, "bundles": [served_bundle, appended_proof],
         })
         .to_string(),
     )
