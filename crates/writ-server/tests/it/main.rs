@@ -15,5 +15,6 @@ mod leases;
 mod modules;
 mod numbers;
 mod routes;
+mod schema;
 mod status;
 mod trust;
