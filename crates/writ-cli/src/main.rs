@@ -22,6 +22,7 @@ macro_rules! print {
     };
 }
 
+mod backup_cmd;
 mod bench_authorize;
 mod bench_http;
 mod cli_output;
@@ -116,6 +117,11 @@ enum Command {
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Copy every store, key and trust file of a data directory into a new directory while
+    /// the server keeps running (a consistent snapshot of each SQLite store).
+    Backup(backup_cmd::BackupArgs),
+    /// Create a new data directory from a `writ backup` directory, checking every file.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +189,8 @@ fn dispatch(command: Command) -> ExitCode {
         Command::KillSwitch(args) => operator_cmd::kill_switch(args),
         Command::Status(args) => status_cmd::status(args),
         Command::Executions(args) => status_cmd::executions(args),
+        Command::Backup(args) => backup_cmd::backup(args),
+        Command::Restore(args) => backup_cmd::restore(args),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod backup;
 mod cli;
 mod data_dir;
 mod demo;
