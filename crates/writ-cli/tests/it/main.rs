@@ -10,6 +10,7 @@ mod backup;
 mod cli;
 mod data_dir;
 mod demo;
+mod deploy;
 mod gate_check;
 mod gateway;
 mod governed;
