@@ -73,6 +73,16 @@ struct Cli {
         default_value_t
     )]
     log_format: logging::LogFormat,
+    /// Export the spans of `serve`, `gateway mcp` and `exec` over OTLP/HTTP (protobuf) to this
+    /// collector base URL, e.g. http://127.0.0.1:4318 (spans go to URL/v1/traces). Spans
+    /// carry ids, actions, resources and outcomes, never argument values or tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,12 +164,21 @@ fn main() -> ExitCode {
             };
         }
     };
-    if matches!(
-        cli.command,
-        Command::Serve(_) | Command::Gateway(_) | Command::Exec(_)
-    ) {
-        logging::init(cli.log_format);
-    }
+    let service = match &cli.command {
+        Command::Serve(_) => Some("writ-serve"),
+        Command::Gateway(_) => Some("writ-gateway"),
+        Command::Exec(_) => Some("writ-exec"),
+        _ => None,
+    };
+    // Held to the end: dropping it flushes the spans not exported yet.
+    let _traces = match service {
+        Some(service) => match logging::init(cli.log_format, cli.otlp_endpoint.as_deref(), service)
+        {
+            Ok(t) => t,
+            Err(e) => return report_error(&e).into(),
+        },
+        None => None,
+    };
     // A closed stdout unwinds to here (cli_output::write_stdout): the reader has read enough.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
         Ok(code) => code,

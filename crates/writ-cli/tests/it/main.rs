@@ -21,5 +21,6 @@ mod readme;
 mod serve;
 mod serve_limits;
 mod status;
+mod traces;
 mod upstream;
 mod writ;
