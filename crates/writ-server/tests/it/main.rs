@@ -17,4 +17,5 @@ mod numbers;
 mod routes;
 mod schema;
 mod status;
+mod traces;
 mod trust;
