@@ -19,4 +19,5 @@ mod mcp_faults;
 mod mcp_harness;
 mod mcp_http;
 mod mcp_stdio;
+mod mcp_trace;
 mod mcp_wire;
