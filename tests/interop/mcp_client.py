@@ -4,7 +4,8 @@ Usage:
   mcp_client.py stdio SCENARIO_JSON -- COMMAND ARGS...
   mcp_client.py http SCENARIO_JSON URL [TOKEN]
 
-SCENARIO_JSON: {"calls": [{"name": TOOL, "arguments": {...}}, ...]}
+SCENARIO_JSON: {"calls": [{"name": TOOL, "arguments": {...}, "meta": {...}?}, ...]}
+(a call's "meta" is sent as its request's `_meta`, e.g. {"traceparent": "00-…"}).
 Prints one JSON document: {"tools": [names], "calls": [{"name", "ok", "result" | "error"}]}.
 Denials arrive as MCP errors (mcp.MCPError) with code, message and data.
 """
@@ -25,7 +26,9 @@ async def scenario(session, plan):
     for call in plan.get("calls", []):
         entry = {"name": call["name"]}
         try:
-            res = await session.call_tool(call["name"], call.get("arguments") or {})
+            res = await session.call_tool(
+                call["name"], call.get("arguments") or {}, meta=call.get("meta")
+            )
             entry["ok"] = not res.is_error
             entry["result"] = res.model_dump(mode="json", by_alias=True, exclude_none=True)
         except MCPError as e:

@@ -179,8 +179,9 @@ pub(crate) fn check_form(c: &WritClaims) -> Result<(), (&'static str, String)> {
 }
 
 /// A lineage is consistent: a root has no parent and is its own root; a child has a parent
-/// and another root; `traceparent` carries the root as trace id and this execution's low
-/// 64 bits as span id (as `writ_model::Lineage` builds it).
+/// and another root; `traceparent` is a W3C trace context whose span id is this execution's
+/// low 64 bits (as `writ_model::Lineage` builds it). Its trace id is the caller's trace when the
+/// caller sent one, so it is not derived from the root and not checked against it.
 fn check_lineage(l: &Lineage) -> Result<(), String> {
     match l.parent {
         None if l.root != l.execution => {
@@ -191,16 +192,12 @@ fn check_lineage(l: &Lineage) -> Result<(), String> {
         }
         _ => {}
     }
-    let expected = format!(
-        "00-{}-{:016x}-01",
-        l.root.as_uuid().simple(),
-        l.execution.as_uuid().as_u128() as u64
-    );
-    if l.traceparent != expected {
-        return Err(format!(
-            "traceparent {:?} does not match root and execution (expected {expected:?})",
+    let span = Lineage::span_of(l.execution);
+    match writ_model::TraceParent::parse(&l.traceparent) {
+        Some(tp) if u64::from_be_bytes(tp.parent_id) == span => Ok(()),
+        _ => Err(format!(
+            "traceparent {:?} is not a W3C traceparent whose span id is the execution's ({span:016x})",
             l.traceparent
-        ));
+        )),
     }
-    Ok(())
 }

@@ -18,7 +18,7 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::cli_output::invalid_input;
 
 /// The lock file in the data directory.
-pub const LOCK_FILE: &str = "writ.lock";
+pub use writ_server::state::LOCK_FILE;
 
 /// The held lock; dropping it releases the directory.
 #[derive(Debug)]

@@ -61,6 +61,10 @@ pub struct ExecArgs {
     /// The principal that acts (e.g. agent:build-bot); a writ for anyone else is refused.
     #[arg(long = "as", env = "WRIT_AS", value_name = "PRINCIPAL")]
     pub principal: String,
+    /// The caller's W3C trace context (`00-TRACEID-SPANID-FLAGS`, as an agent's OpenTelemetry
+    /// SDK propagates it): the writ's lineage and the exported spans join that trace.
+    #[arg(long, env = "TRACEPARENT", value_name = "TRACEPARENT")]
+    pub traceparent: Option<String>,
     /// Base URL of the control plane.
     #[arg(
         long = "control-plane",
@@ -382,6 +386,14 @@ fn run_inner(args: ExecArgs) -> anyhow::Result<Result<RunReport, ExecError>> {
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
         config.kill_grace = Duration::from_secs(args.kill_grace);
+        config.traceparent = match args.traceparent.as_deref() {
+            None => None,
+            Some(tp) => Some(writ_model::TraceParent::parse(tp).ok_or_else(|| {
+                invalid_input(format!(
+                    "--traceparent (or TRACEPARENT) {tp:?} is not a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lowercase, ids not all zero"
+                ))
+            })?),
+        };
         config.renew_every = Duration::from_secs(args.renew_every.max(1));
         config.feed_wait = Duration::from_secs(args.timeout.max(1));
         config.expected_principal = Some(principal);

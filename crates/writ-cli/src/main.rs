@@ -22,6 +22,7 @@ macro_rules! print {
     };
 }
 
+mod backup_cmd;
 mod bench_authorize;
 mod bench_http;
 mod cli_output;
@@ -75,6 +76,16 @@ struct Cli {
         default_value_t
     )]
     log_format: logging::LogFormat,
+    /// Export the spans of `serve`, `gateway mcp` and `exec` over OTLP/HTTP (protobuf) to this
+    /// collector base URL, e.g. http://127.0.0.1:4318 (spans go to URL/v1/traces). Spans
+    /// carry ids, actions, resources and outcomes, never argument values or tokens.
+    #[arg(
+        long,
+        global = true,
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        value_name = "URL"
+    )]
+    otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +135,11 @@ enum Command {
     /// Load generators that print throughput and latency.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Copy every store, key and trust file of a data directory into a new directory while
+    /// the server keeps running (a consistent snapshot of each SQLite store).
+    Backup(backup_cmd::BackupArgs),
+    /// Create a new data directory from a `writ backup` directory, checking every file.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,12 +172,21 @@ fn main() -> ExitCode {
             };
         }
     };
-    if matches!(
-        cli.command,
-        Command::Serve(_) | Command::Gateway(_) | Command::Exec(_)
-    ) {
-        logging::init(cli.log_format);
-    }
+    let service = match &cli.command {
+        Command::Serve(_) => Some("writ-serve"),
+        Command::Gateway(_) => Some("writ-gateway"),
+        Command::Exec(_) => Some("writ-exec"),
+        _ => None,
+    };
+    // Held to the end: dropping it flushes the spans not exported yet.
+    let _traces = match service {
+        Some(service) => match logging::init(cli.log_format, cli.otlp_endpoint.as_deref(), service)
+        {
+            Ok(t) => t,
+            Err(e) => return report_error(&e).into(),
+        },
+        None => None,
+    };
     // A closed stdout unwinds to here (cli_output::write_stdout): the reader has read enough.
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command))) {
         Ok(code) => code,
@@ -193,6 +218,8 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Evidence(args) => operator_cmd::evidence(args),
         Command::Status(args) => status_cmd::status(args),
         Command::Executions(args) => status_cmd::executions(args),
+        Command::Backup(args) => backup_cmd::backup(args),
+        Command::Restore(args) => backup_cmd::restore(args),
     };
     match result {
         Ok(exit) => exit.into(),

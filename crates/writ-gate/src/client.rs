@@ -94,6 +94,9 @@ pub struct AuthorizeOptions {
     pub from_writ: Option<String>,
     pub scope: Option<Value>,
     pub lifetime_secs: Option<i64>,
+    /// Sent as the W3C `traceparent` header: the control plane's spans and the writ's lineage
+    /// join this trace.
+    pub traceparent: Option<writ_model::TraceParent>,
 }
 
 impl ControlPlane {
@@ -188,6 +191,10 @@ impl ControlPlane {
         let req = match &self.authorize_url {
             Some(url) => self.http.post(url.clone()),
             None => self.http.post(format!("{}/v1/authorize", self.base)),
+        };
+        let req = match &options.traceparent {
+            Some(tp) => req.header("traceparent", tp.to_string()),
+            None => req,
         };
         let (status, bytes) = self.send_raw(req.bearer_auth(token).json(&body)).await?;
         if status == 200 {

@@ -309,6 +309,9 @@ pub enum LedgerError {
     /// A batch commit failed; the entries of the batch were not recorded.
     #[error("the batch was not recorded: {0}")]
     CommitFailed(String),
+    /// The store's schema version cannot be read or is newer than this release's.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
 }
 
 impl LedgerError {
@@ -329,6 +332,7 @@ impl LedgerError {
             LedgerError::NoCheckpointAtSize(_) => "ledger.no_checkpoint_at_size",
             LedgerError::WriterStopped => "ledger.writer_stopped",
             LedgerError::CommitFailed(_) => "ledger.commit_failed",
+            LedgerError::Schema(e) => e.reason_code(),
         }
     }
 
@@ -391,6 +395,41 @@ impl DisclosureError {
             DisclosureError::NoCommitment { .. } => "disclosure.no_commitment",
             DisclosureError::Mismatch { .. } => "disclosure.mismatch",
             DisclosureError::Randomness(_) => "disclosure.randomness",
+        }
+    }
+}
+
+/// A SQLite store's schema version (`PRAGMA user_version`) is unusable.
+#[derive(Debug, Error)]
+pub enum SchemaError {
+    /// The store was written by a newer release.
+    #[error(
+        "{path} is at schema version {found}, but this release of writ reads stores up to schema version {supported}: it was written by a newer writ. Run that release (or a newer one) on this data directory, or restore a backup taken before the upgrade with `writ restore`"
+    )]
+    Newer {
+        /// The store's file.
+        path: String,
+        /// The version recorded in the store.
+        found: i64,
+        /// The newest version this release reads.
+        supported: i64,
+    },
+    /// The version could not be read.
+    #[error("cannot read the schema version of {path}: {source}; check the file is a Writ store")]
+    Unreadable {
+        /// The store's file.
+        path: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+}
+
+impl SchemaError {
+    /// A short, stable code for metrics, audit records and API responses.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            SchemaError::Newer { .. } => "store.newer_schema",
+            SchemaError::Unreadable { .. } => "store.schema_unreadable",
         }
     }
 }

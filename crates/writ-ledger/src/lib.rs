@@ -32,6 +32,7 @@ pub mod ledger;
 pub mod note;
 pub mod owner_only;
 pub mod proof;
+pub mod schema_version;
 pub mod store;
 pub mod tiles;
 pub mod verify;
@@ -41,7 +42,8 @@ pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use commitment::Disclosure;
 pub use entry::Entry;
 pub use error::{
-    BundleError, DisclosureError, EntryError, LedgerError, NoteError, ProofError, TileError,
+    BundleError, DisclosureError, EntryError, LedgerError, NoteError, ProofError, SchemaError,
+    TileError,
 };
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use ledger::{

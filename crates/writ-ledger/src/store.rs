@@ -95,6 +95,11 @@ CREATE TABLE IF NOT EXISTS disclosures (idx INTEGER PRIMARY KEY, salt BLOB NOT N
 /// authorization fell by about a tenth. (A store keeps the page size it was created with.)
 pub const PAGE_SIZE: u32 = 16_384;
 
+/// The ledger store's schema version (`PRAGMA user_version`, see [`crate::schema_version`]).
+/// Version 1 is the first recorded; a store of version 0 (made before versions were recorded)
+/// has the same tables and is marked version 1 when opened.
+pub const SCHEMA_VERSION: i64 = 1;
+
 impl SqliteStore {
     /// Opens (creating when `create`) the store at `path` with WAL and `synchronous=FULL`.
     pub fn open(path: &Path, create: bool) -> Result<SqliteStore, LedgerError> {
@@ -117,10 +122,14 @@ impl SqliteStore {
         // Deleted or moved content is overwritten, never left in free space: what the evidence
         // store erases must not survive in a page's unused area after a rebalance.
         conn.pragma_update(None, "secure_delete", "ON")?;
+        let found = crate::schema_version::refuse_newer(&conn, path, SCHEMA_VERSION)?;
         if create {
             conn.execute_batch(SCHEMA)?;
         }
         conn.execute_batch(EVIDENCE_SCHEMA)?;
+        if found < SCHEMA_VERSION {
+            crate::schema_version::record(&conn, SCHEMA_VERSION)?;
+        }
         Ok(SqliteStore { conn })
     }
 

@@ -35,7 +35,7 @@ pub use env::{Containment, EnvironmentAttestation, EnvironmentClaims};
 pub use error::{CanonicalError, IdError};
 pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
-pub use lineage::Lineage;
+pub use lineage::{Lineage, TraceParent};
 pub use number::{CanonicalNumber, NumberError};
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
 pub use request::{Actor, AuthorizeRequest, PrincipalEntity};

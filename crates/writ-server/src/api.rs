@@ -393,6 +393,7 @@ fn plan(
     caller: PrincipalId,
     body: &AuthorizeBody,
     execution: ExecutionId,
+    caller_trace: Option<&writ_model::TraceParent>,
 ) -> Result<Result<Plan, (&'static str, String)>, ApiError> {
     if let Some(token) = &body.from_writ {
         let parent = match verify_parent_writ(state, &caller, token) {
@@ -496,9 +497,9 @@ fn plan(
             if !may_act_under(state, &caller, &parent_row)? {
                 return Err(unknown());
             }
-            Lineage::child_of(execution, &parent_row.lineage)
+            Lineage::child_in(execution, &parent_row.lineage, caller_trace)
         }
-        None => Lineage::root(execution),
+        None => Lineage::root_in(execution, caller_trace),
     };
     Ok(Ok(Plan {
         principal: caller,
@@ -564,21 +565,56 @@ fn governance(
     })
 }
 
+/// `POST /v1/authorize`, in a span `writ.authorize` (children `writ.decide`, `writ.record`,
+/// `writ.sign`) that continues the caller's W3C trace when it sends a `traceparent` header; the
+/// writ's `lineage.traceparent` then carries the caller's trace id. An invalid header is
+/// ignored (W3C: a new trace starts). Spans carry ids and outcomes, never arguments or tokens.
 async fn authorize(
     State(s): St,
     headers: HeaderMap,
     body: Result<ApiJson<AuthorizeBody>, ApiError>,
+) -> Result<Response, ApiError> {
+    let caller_trace = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(writ_model::TraceParent::parse);
+    let span = tracing::info_span!(
+        "writ.authorize",
+        execution = tracing::field::Empty,
+        decision = tracing::field::Empty,
+        reason_code = tracing::field::Empty,
+        ledger_index = tracing::field::Empty,
+    );
+    if let Some(tp) = &caller_trace {
+        writ_model::lineage::otel::join(&span, tp);
+    }
+    tracing::Instrument::instrument(authorize_traced(s, headers, body, caller_trace), span).await
+}
+
+async fn authorize_traced(
+    s: Arc<AppState>,
+    headers: HeaderMap,
+    body: Result<ApiJson<AuthorizeBody>, ApiError>,
+    caller_trace: Option<writ_model::TraceParent>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let caller_id = require_principal(&s, &headers)?;
     let ApiJson(body) = body?;
     let attestation_sha256 = check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();
+    let span = tracing::Span::current();
+    span.record("execution", tracing::field::display(execution));
     if let Some(parent) = body.parent {
         // A parent recorded a moment ago may not be indexed yet: wait until it is.
         s.execs.find(parent).await.map_err(index_err)?;
     }
-    let planned = plan(&s, caller_id.clone(), &body, execution)?;
+    let planned = plan(
+        &s,
+        caller_id.clone(),
+        &body,
+        execution,
+        caller_trace.as_ref(),
+    )?;
     let now = s.now();
     let zone = body.attestation.claims.zone.to_string();
     let (principal, lineage, standing) = match &planned {
@@ -595,7 +631,7 @@ async fn authorize(
         ),
         Err((code, message)) => (
             caller_id.clone(),
-            Lineage::root(execution),
+            Lineage::root_in(execution, caller_trace.as_ref()),
             Err((*code, message.clone())),
         ),
     };
@@ -648,13 +684,21 @@ async fn authorize(
             // The principal's registration as of now: part of the record, so replay sees it too.
             principal_entity: standing.ok(),
         };
-        let record_value = writ_authorize::decide(&bundle, &request, now);
+        let record_value = tracing::info_span!("writ.decide")
+            .in_scope(|| writ_authorize::decide(&bundle, &request, now));
         // Entries v2: the shape of the decision in clear, the request committed to.
         let entry = writ_ledger::evidence::decision_entry(&record_value);
         let code = record_value.reason_code.as_str();
+        span.record("reason_code", code);
         match record_value.decision {
             Decision::Deny => {
-                let index = record_entry(&s, entry).await?;
+                span.record("decision", "deny");
+                let index = tracing::Instrument::instrument(
+                    record_entry(&s, entry),
+                    tracing::info_span!("writ.record"),
+                )
+                .await?;
+                span.record("ledger_index", index);
                 crate::access_log::decision(
                     &s.metrics,
                     crate::access_log::DecisionKind::Authorize,
@@ -672,8 +716,13 @@ async fn authorize(
             Decision::Allow => {
                 // The writ names the decision's ledger index: it is signed while the decision
                 // is made durable, and answered only once it is.
-                let staged = stage_entry(&s, entry).await?;
+                span.record("decision", "allow");
+                let record_span = tracing::info_span!("writ.record");
+                let staged =
+                    tracing::Instrument::instrument(stage_entry(&s, entry), record_span.clone())
+                        .await?;
                 let index = staged.index;
+                span.record("ledger_index", index);
                 let intent_digest = body
                     .intent
                     .digest()
@@ -692,6 +741,8 @@ async fn authorize(
                     index,
                 };
                 let aud = body.attestation.claims.gate.clone();
+                let sign_span = tracing::info_span!("writ.sign");
+                let signing = sign_span.enter();
                 let issued = match &plan.parent {
                     Some(parent) => s
                         .issuer
@@ -726,8 +777,9 @@ async fn authorize(
                         })
                         .map_err(|e| ApiError::bad_request(e.reason_code(), e.to_string())),
                 };
+                drop(signing);
                 // Refused or not, the answer waits for the decision record.
-                staged.durable(&s).await?;
+                tracing::Instrument::instrument(staged.durable(&s), record_span).await?;
                 let issued = issued?;
                 s.execs.note(
                     crate::exec::ExecRow {

@@ -87,6 +87,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Schema(#[from] writ_ledger::SchemaError),
 }
 
 impl ServerError {
@@ -95,6 +97,7 @@ impl ServerError {
             ServerError::Store(_) => "store_failed",
             ServerError::Io(_) => "io_failed",
             ServerError::Config(_) => "config_invalid",
+            ServerError::Schema(e) => e.reason_code(),
         }
     }
 }

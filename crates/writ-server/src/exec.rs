@@ -86,7 +86,7 @@ INSERT OR IGNORE INTO follower (id, indexed, writs_len) VALUES (0, 0, 0);
 /// again from entry 0 (the writ log and its places are kept). Version 2 added what lease expiry
 /// needs (allowed, decided_at, renewed_at, receipt_index, ended_index, expired_index, and each
 /// writ's exp).
-const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How many stripes the closing locks have (see [`ExecIndex::lock_closing`]).
 const CLOSING_STRIPES: usize = 64;
@@ -653,8 +653,8 @@ fn index_err(e: impl std::fmt::Display) -> ServerError {
 /// dropped and indexed again from the ledger; the writ log and its places stay (each writ's
 /// `exp` is read back from the log).
 fn migrate(conn: &Connection, path: &Path) -> Result<(), ServerError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version >= SCHEMA_VERSION {
+    let version = writ_ledger::schema_version::refuse_newer(conn, path, SCHEMA_VERSION)?;
+    if version == SCHEMA_VERSION {
         return conn.execute_batch(SCHEMA).map_err(Into::into);
     }
     let has_follower = conn
@@ -700,7 +700,8 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), ServerError> {
             }
         }
     }
-    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))?;
+    writ_ledger::schema_version::record(conn, SCHEMA_VERSION)?;
+    conn.execute_batch("COMMIT")?;
     Ok(())
 }
 

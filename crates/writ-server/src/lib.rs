@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api;
 pub mod attest;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod config;
 pub mod error;

@@ -192,7 +192,7 @@ pub const OPERATIONS: &[Operation] = &[
         "post",
         "/v1/authorize",
         Access::Principal,
-        "Decide an intent; on allow, return a writ after the decision is durable",
+        "Decide an intent; on allow, return a writ after the decision is durable (a W3C traceparent header joins the caller's trace)",
         Some(authorize_body),
     ),
     op(

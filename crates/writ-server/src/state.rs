@@ -24,6 +24,8 @@ pub const EXEC_DB: &str = "index.db";
 pub const WRIT_KEY_FILE: &str = "writ-signing.key";
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
+/// The lock its one owner holds (`flock`) while it runs (see `writ-cli/src/data_dir.rs`).
+pub const LOCK_FILE: &str = "writ.lock";
 /// Settings keys in the control store.
 pub const SETTING_ACTIVE_BUNDLE: &str = "active_bundle_source";
 pub const SETTING_KILL_SWITCH: &str = "kill_switch";

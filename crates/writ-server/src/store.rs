@@ -291,6 +291,10 @@ impl Registry {
 /// The refusal code of a principal whose stored registration policies cannot be given.
 pub const REGISTRATION_INVALID: &str = "principal_registration_invalid";
 
+/// The control store's schema version (`PRAGMA user_version`). Version 1 is the first
+/// recorded; [`migrate`] brings a store of version 0 (made before versions were recorded) to it.
+pub const SCHEMA_VERSION: i64 = 1;
+
 /// SQLite-backed control store with its in-memory registry.
 pub struct ControlStore {
     conn: Mutex<Connection>,
@@ -306,8 +310,12 @@ impl ControlStore {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        let found = writ_ledger::schema_version::refuse_newer(&conn, path, SCHEMA_VERSION)?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
+        if found < SCHEMA_VERSION {
+            writ_ledger::schema_version::record(&conn, SCHEMA_VERSION)?;
+        }
         let registry = load_registry(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

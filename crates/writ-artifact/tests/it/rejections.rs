@@ -178,7 +178,14 @@ fn cases(f: &Fixture) -> Vec<Case> {
             json!("00000000-0000-4000-8000-000000000000"),
             "writ_bad_claim",
         ),
-        set("lineage/root", other_exec(), "writ_bad_claim"),
+        // A child whose root is itself (a root other than the parent's cannot be told offline:
+        // the trace id is the caller's, not derived from the root).
+        Case {
+            path: "lineage/root",
+            change: Change::CopyFrom("lineage/execution"),
+            setup: Setup::Nothing,
+            expect: "writ_bad_claim",
+        },
         set(
             "lineage/traceparent",
             json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),

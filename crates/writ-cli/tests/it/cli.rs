@@ -383,7 +383,13 @@ fn report(stderr: &str) -> Value {
 }
 
 fn exec(p: &Provisioned, script: &str) -> (i32, String, String) {
-    run(writ()
+    run(&mut exec_cmd(p, &[], script))
+}
+
+/// `writ exec … EXTRA -- /bin/sh -c SCRIPT`, without the caller's `TRACEPARENT`.
+fn exec_cmd(p: &Provisioned, extra: &[&str], script: &str) -> Command {
+    let mut cmd = writ();
+    cmd.env_remove("TRACEPARENT")
         .args([
             "exec",
             "--as",
@@ -397,8 +403,10 @@ fn exec(p: &Provisioned, script: &str) -> (i32, String, String) {
         .arg(&p.agent_token)
         .arg("--gate-token-file")
         .arg(&p.gate_token)
-        .args(["--allow-uncontained", "--format", "json", "--"])
-        .args(["/bin/sh", "-c", script]))
+        .args(["--allow-uncontained", "--format", "json"])
+        .args(extra)
+        .args(["--", "/bin/sh", "-c", script]);
+    cmd
 }
 
 #[test]
@@ -484,4 +492,58 @@ fn policy_sign_takes_its_key_like_every_secret() {
         .arg(&key));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn exec_joins_the_callers_trace_and_refuses_a_malformed_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = provision(tmp.path());
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    // TRACEPARENT, as an agent's OpenTelemetry SDK hands it to the commands it starts.
+    let (code, _, err) =
+        run(exec_cmd(&p, &[], "exit 0")
+            .env("TRACEPARENT", format!("00-{trace}-00f067aa0ba902b7-01")));
+    assert_eq!(code, 0, "{err}");
+    let execution = report(&err)["execution"].as_str().unwrap().to_owned();
+    let token = std::fs::read_to_string(&p.agent_token).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let proof: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{}/v1/proofs/{execution}", p.served.url))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let payload = proof["writ"].as_str().unwrap().split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let tp = claims["lineage"]["traceparent"].as_str().unwrap();
+    assert!(tp.starts_with(&format!("00-{trace}-")), "{tp}");
+    assert!(
+        tp.ends_with(&format!("-{}-01", &execution.replace('-', "")[16..])),
+        "{tp}"
+    );
+
+    // A malformed one given explicitly is invalid input: the command does not run (123).
+    let marker = p.dir.join("ran");
+    let (code, _, err) = run(&mut exec_cmd(
+        &p,
+        &["--traceparent", "00-not-a-trace-01"],
+        &format!("touch {}", marker.display()),
+    ));
+    assert_eq!(code, 123, "{err}");
+    assert!(err.contains("not a W3C traceparent"), "{err}");
+    assert!(!marker.exists());
 }

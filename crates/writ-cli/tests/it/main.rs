@@ -6,9 +6,11 @@
     clippy::indexing_slicing
 )]
 
+mod backup;
 mod cli;
 mod data_dir;
 mod demo;
+mod deploy;
 mod evidence;
 mod gate_check;
 mod gateway;
@@ -22,6 +24,7 @@ mod readme;
 mod serve;
 mod serve_limits;
 mod status;
+mod traces;
 mod upstream;
 mod verify_js;
 mod writ;

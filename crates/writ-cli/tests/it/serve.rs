@@ -134,7 +134,7 @@ impl Drop for Served {
 }
 
 /// Runs `writ ARGS` and returns (exit code, stdout, stderr).
-fn writ(args: &[&str]) -> (i32, String, String) {
+pub(crate) fn writ(args: &[&str]) -> (i32, String, String) {
     writ_env(args, &[])
 }
 
@@ -484,10 +484,10 @@ fn serve_drives_every_operator_command_and_stops_cleanly_on_sigterm() {
 
 /// One pre-kill observation: a writ the server returned.
 #[derive(Clone)]
-struct Returned {
-    execution: String,
-    writ: String,
-    ledger_index: u64,
+pub(crate) struct Returned {
+    pub(crate) execution: String,
+    pub(crate) writ: String,
+    pub(crate) ledger_index: u64,
 }
 
 pub(crate) fn provision(url: &str, admin: &str, tmp: &Path) -> (String, SigningKey) {
@@ -677,7 +677,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
 
 /// Checks every returned writ against the restarted server; returns how many proof bundles
 /// came without their writ copy.
-fn check_after_restart(
+pub(crate) fn check_after_restart(
     url: &str,
     agent: &str,
     admin: &str,

@@ -28,7 +28,7 @@ const POLICIES: &str = r#"
 permit (principal is Agent, action == Action::"call_tool", resource);
 "#;
 
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let p = std::env::var_os("WRIT_TEST_PYTHON").map(PathBuf::from);
     if p.is_none() {
         println!("skipped: WRIT_TEST_PYTHON not set (run scripts/test.sh)");
@@ -36,7 +36,7 @@ fn python() -> Option<PathBuf> {
     p
 }
 
-fn probe_script() -> PathBuf {
+pub(crate) fn probe_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/interop/probe_server.py")
         .canonicalize()
@@ -84,18 +84,23 @@ fn bundle(dir: &Path) {
 }
 
 /// A control plane with an agent and a gate registered, and their secrets in files.
-struct Setup {
-    _served: Served,
-    url: String,
+pub(crate) struct Setup {
+    pub(crate) served: Served,
+    pub(crate) url: String,
     dir: PathBuf,
-    key: PathBuf,
-    agent_token: PathBuf,
-    gate_token: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) agent_token: PathBuf,
+    pub(crate) gate_token: PathBuf,
 }
 
 impl Setup {
-    fn start(dir: &Path) -> Setup {
-        let served = Served::start(&dir.join("data"), true);
+    pub(crate) fn start(dir: &Path) -> Setup {
+        Setup::start_with(dir, &[])
+    }
+
+    /// [`Setup::start`] with `env` added to `writ serve`'s environment.
+    pub(crate) fn start_with(dir: &Path, env: &[(&str, &str)]) -> Setup {
+        let served = Served::start_with(&dir.join("data"), true, None, env);
         let url = served.url.clone();
         let admin = dir.join("data/admin.token");
         let admin = admin.to_str().unwrap();
@@ -118,7 +123,7 @@ impl Setup {
         private(&agent_token, agent["token"].as_str().unwrap());
         private(&gate_token, gate["token"].as_str().unwrap());
         Setup {
-            _served: served,
+            served,
             url,
             dir: dir.to_path_buf(),
             key,
@@ -127,12 +132,12 @@ impl Setup {
         }
     }
 
-    fn pins(&self) -> PathBuf {
+    pub(crate) fn pins(&self) -> PathBuf {
         self.dir.join("pins.json")
     }
 
     /// Pins the tools of `command` as server `server` (the operator's approve step).
-    fn pin(&self, server: &str, command: &[String]) {
+    pub(crate) fn pin(&self, server: &str, command: &[String]) {
         let out = Command::new(BIN)
             .args(["gateway", "mcp", "pin", "--upstream-name", server, "--out"])
             .arg(self.pins())

@@ -67,6 +67,9 @@ pub struct RunnerConfig {
     pub lifetime_secs: Option<i64>,
     /// When set, a writ issued to any other principal is refused (`--as`).
     pub expected_principal: Option<PrincipalId>,
+    /// The caller's W3C trace (`TRACEPARENT`, `--traceparent`): the command's span and the
+    /// writ's lineage join it.
+    pub traceparent: Option<writ_model::TraceParent>,
 }
 
 impl RunnerConfig {
@@ -85,6 +88,7 @@ impl RunnerConfig {
             capture_output: false,
             lifetime_secs: None,
             expected_principal: None,
+            traceparent: None,
         }
     }
 }
@@ -340,21 +344,28 @@ impl Runner {
         // what runs in the weaker mode (`context.env.containment`).
         let containment = self.containment();
         let attestation = attest(&self.gate, containment).map_err(ExecError::ControlPlane)?;
+        let span = tracing::info_span!("writ.exec", execution = tracing::field::Empty);
+        if let Some(tp) = &self.config.traceparent {
+            writ_model::lineage::otel::join(&span, tp);
+        }
         let options = AuthorizeOptions {
             lifetime_secs: self.config.lifetime_secs,
+            traceparent: writ_model::lineage::otel::traceparent_of(&span)
+                .or(self.config.traceparent),
             ..AuthorizeOptions::default()
         };
-        let answer = self
-            .cp
-            .authorize(
+        let answer = tracing::Instrument::instrument(
+            self.cp.authorize(
                 &self.config.principal_token,
                 &intent,
                 &attestation,
                 &options,
-            )
-            .await
-            .map_err(ExecError::ControlPlane)
-            .inspect_err(|e| log(None, None, Some(e)))?;
+            ),
+            span.clone(),
+        )
+        .await
+        .map_err(ExecError::ControlPlane)
+        .inspect_err(|e| log(None, None, Some(e)))?;
         let (writ, execution) = match answer {
             Authorization::Allow {
                 writ, execution, ..
@@ -386,13 +397,14 @@ impl Runner {
         };
         let principal = verified.claims().sub.to_string();
         log(Some(execution), Some(&principal), None);
+        span.record("execution", tracing::field::display(execution));
         let run = Started {
             execution,
             digest,
             started_at,
             containment,
         };
-        self.execute(req, verified, run, on_spawn).await
+        tracing::Instrument::instrument(self.execute(req, verified, run, on_spawn), span).await
     }
 
     async fn wait_for_feed(&self) {

@@ -161,6 +161,12 @@ pub struct Permit {
     pub jti: String,
     pub intent: IntentDigest,
     pub started_at: i64,
+    /// The call's span (`writ.gate.call`, in the client's trace when it sent one); it ends
+    /// when the permit is receipted and dropped.
+    pub span: tracing::Span,
+    /// `writ.gate.upstream`: opened as the call is forwarded, closed when its answer is
+    /// receipted.
+    pub upstream: tracing::Span,
 }
 
 /// What the call log says about a call, filled in as the call is decided.
@@ -534,6 +540,19 @@ impl Enforcer {
     /// Decides what happens to one client request (a JSON-RPC message with a `method`).
     /// `token` is the principal's token; `None` denies governed calls.
     pub async fn admit(&self, token: Option<&str>, request: &Value) -> Admission {
+        self.admit_in_trace(token, request, None).await
+    }
+
+    /// [`Enforcer::admit`] for a request that came with a W3C `traceparent` (the Streamable
+    /// HTTP transport's header). A governed call continues the client's trace: the one in the
+    /// request's `params._meta.traceparent`, else `traceparent`; the control plane is asked
+    /// within it, so the writ's lineage carries the client's trace id.
+    pub async fn admit_in_trace(
+        &self,
+        token: Option<&str>,
+        request: &Value,
+        traceparent: Option<&str>,
+    ) -> Admission {
         let Some(method) = request.get("method").and_then(Value::as_str) else {
             return Admission::Forward;
         };
@@ -549,10 +568,12 @@ impl Enforcer {
             | "resources/read"
             | "prompts/get"
             | "resources/subscribe"
-            | "completion/complete" => match self.admit_call(token, method, request).await {
-                Ok(p) => Admission::Call(p),
-                Err(d) => Admission::Deny(d),
-            },
+            | "completion/complete" => {
+                match self.admit_call(token, method, request, traceparent).await {
+                    Ok(p) => Admission::Call(p),
+                    Err(d) => Admission::Deny(d),
+                }
+            }
             _ => Admission::Forward,
         }
     }
@@ -604,18 +625,48 @@ impl Enforcer {
         token: Option<&str>,
         method: &str,
         request: &Value,
+        traceparent: Option<&str>,
     ) -> Result<Permit, Denial> {
         let started = std::time::Instant::now();
+        let caller_trace = request
+            .pointer("/params/_meta/traceparent")
+            .and_then(Value::as_str)
+            .or(traceparent)
+            .and_then(writ_model::TraceParent::parse);
+        let span = tracing::info_span!(
+            "writ.gate.call",
+            method,
+            execution = tracing::field::Empty,
+            decision = tracing::field::Empty,
+            reason_code = tracing::field::Empty,
+        );
+        if let Some(tp) = &caller_trace {
+            writ_model::lineage::otel::join(&span, tp);
+        }
         let mut facts = CallFacts {
             action: method.to_owned(),
             resource: "-".to_owned(),
             principal: None,
         };
-        let admitted = self.decide_call(token, method, request, &mut facts).await;
+        let admitted = tracing::Instrument::instrument(
+            self.decide_call(token, method, request, &mut facts, caller_trace.as_ref()),
+            span.clone(),
+        )
+        .await
+        .map(|mut p| {
+            p.upstream = tracing::info_span!(parent: &span, "writ.gate.upstream");
+            p.span = span.clone();
+            p
+        });
         let (decision, reason_code, execution) = match &admitted {
             Ok(p) => (CallDecision::Allow, "allowed", Some(p.execution)),
             Err(d) => (CallDecision::Deny, d.reason_code.as_str(), d.execution),
         };
+        if let Some(e) = execution {
+            span.record("execution", tracing::field::display(e));
+        }
+        span.record("decision", decision.as_str());
+        span.record("reason_code", reason_code);
         GovernedCall {
             execution: execution.map(|e| e.to_string()),
             principal: facts.principal.as_deref(),
@@ -635,6 +686,7 @@ impl Enforcer {
         method: &str,
         request: &Value,
         facts: &mut CallFacts,
+        caller_trace: Option<&writ_model::TraceParent>,
     ) -> Result<Permit, Denial> {
         let token = token.ok_or_else(|| {
             Denial::new(
@@ -652,9 +704,16 @@ impl Enforcer {
             .map_err(|e| Denial::new("invalid_arguments", e.to_string()))?;
         let attestation = self.gate.attest().map_err(|e| Denial::from_gate(&e))?;
         let started_at = self.clock.now_unix();
+        // The control plane's span is a child of this call's (or of the client's, when no
+        // spans are exported): either way in the client's trace.
+        let options = AuthorizeOptions {
+            traceparent: writ_model::lineage::otel::traceparent_of(&tracing::Span::current())
+                .or(caller_trace.copied()),
+            ..AuthorizeOptions::default()
+        };
         let answer = self
             .cp
-            .authorize(token, &intent, &attestation, &AuthorizeOptions::default())
+            .authorize(token, &intent, &attestation, &options)
             .await
             .map_err(|e| Denial::from_gate(&e))?;
         let (writ, execution, ledger_index) = match answer {
@@ -687,13 +746,15 @@ impl Enforcer {
             }
         };
         // `digest` is the intent recomputed from the call about to be forwarded (above).
-        let mut checked = self.gate.check_digest(&writ, &digest);
+        let check_span = tracing::info_span!("writ.gate.check");
+        let mut checked = check_span.in_scope(|| self.gate.check_digest(&writ, &digest));
         if matches!(&checked, Err(e) if e.reason_code() == "writ_unknown_kid")
             && self.refresh_keys().await
         {
             // The control plane rotated its writ key since the gateway started.
-            checked = self.gate.check_digest(&writ, &digest);
+            checked = check_span.in_scope(|| self.gate.check_digest(&writ, &digest));
         }
+        drop(check_span);
         match checked {
             Ok(verified) => {
                 facts.principal = Some(verified.claims().sub.to_string());
@@ -703,6 +764,9 @@ impl Enforcer {
                     jti: verified.claims().jti.clone(),
                     intent: digest,
                     started_at,
+                    // Set by `admit_call`, which holds the call's span.
+                    span: tracing::Span::none(),
+                    upstream: tracing::Span::none(),
                 })
             }
             Err(e) => {
@@ -739,6 +803,30 @@ impl Enforcer {
     /// Receipts a forwarded call with the digest of its answer; returns the receipt's ledger
     /// index. The answer itself is never sent to the control plane.
     pub async fn finish(&self, permit: Permit, response: &Value) -> Result<u64, GateError> {
+        // The upstream answered: its span ends here.
+        drop(permit.upstream);
+        let span = tracing::info_span!(parent: &permit.span, "writ.gate.receipt");
+        tracing::Instrument::instrument(
+            self.receipt_answer(
+                permit.execution,
+                permit.jti,
+                permit.intent,
+                permit.started_at,
+                response,
+            ),
+            span,
+        )
+        .await
+    }
+
+    async fn receipt_answer(
+        &self,
+        execution: ExecutionId,
+        jti: String,
+        intent: IntentDigest,
+        started_at: i64,
+        response: &Value,
+    ) -> Result<u64, GateError> {
         let (outcome, body) = match (response.get("result"), response.get("error")) {
             (Some(r), _) => {
                 let failed = r.get("isError").and_then(Value::as_bool) == Some(true);
@@ -758,13 +846,13 @@ impl Enforcer {
             .map_err(|e| GateError::Signing(e.to_string()))?;
         let reason = (outcome == Outcome::Failure).then(|| "tool_failed".to_owned());
         let receipt = self.gate.receipt(
-            permit.execution,
-            Some(permit.jti),
-            permit.intent,
+            execution,
+            Some(jti),
+            intent,
             outcome,
             Some(&bytes),
             reason,
-            permit.started_at,
+            started_at,
         )?;
         self.cp
             .post_receipt_retrying(&self.config.gate_token, &receipt, RECEIPT_ATTEMPTS)
@@ -1210,6 +1298,8 @@ mod tests {
                 args_sha256: "00".into(),
             },
             started_at: 0,
+            span: tracing::Span::none(),
+            upstream: tracing::Span::none(),
         };
         let meta = permit.execution_meta();
         let line = r#"{"jsonrpc":"2.0","id":9,"result":{"content":[{"type":"text","text":"hi"}],"_meta":{"other":1,"dev.writ/execution":"forged"}}}"#;

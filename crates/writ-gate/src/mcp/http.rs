@@ -415,7 +415,11 @@ async fn handle(
     for kind in gw.enforcer.definitions_needed(&msg) {
         gw.load_definitions(&headers, kind).await;
     }
-    let admission = gw.enforcer.admit(token.as_deref(), &msg).await;
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let admission = gw
+        .enforcer
+        .admit_in_trace(token.as_deref(), &msg, traceparent)
+        .await;
     if let Admission::Deny(denial) = &admission {
         return with_session(json_response(StatusCode::OK, &denial.to_response(&id)));
     }

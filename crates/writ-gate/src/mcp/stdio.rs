@@ -40,7 +40,7 @@ enum Pending {
 enum Kind {
     Forward,
     List(&'static str),
-    Call(Permit),
+    Call(Box<Permit>),
 }
 
 /// Lines up to this size are written with their newline in one `write` (copied into the
@@ -187,7 +187,7 @@ impl Session {
         let kind = match self.enforcer.admit(self.token.as_deref(), &msg).await {
             Admission::Forward => Kind::Forward,
             Admission::List(method) => Kind::List(method),
-            Admission::Call(permit) => Kind::Call(permit),
+            Admission::Call(permit) => Kind::Call(Box::new(permit)),
             Admission::Deny(denial) => {
                 self.ids().release(&id);
                 self.answer_client(&denial.to_response(&id));
@@ -264,7 +264,7 @@ impl Session {
                 tokio::spawn(async move {
                     let msg = full(&line);
                     drop(line);
-                    if let Err(e) = enforcer.finish(permit, &msg).await {
+                    if let Err(e) = enforcer.finish(*permit, &msg).await {
                         eprintln!(
                             "writ gateway: the receipt of a call could not be posted ({}): {e}",
                             e.reason_code()

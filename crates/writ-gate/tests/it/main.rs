@@ -20,4 +20,5 @@ mod mcp_harness;
 mod mcp_http;
 mod mcp_stdio;
 mod mcp_tool_actions;
+mod mcp_trace;
 mod mcp_wire;

@@ -16,7 +16,7 @@ use writ_gate::mcp::{Enforcer, Listing, PinKind, PinSet};
 
 use crate::mcp_harness::{Cuttable, Plane};
 
-const POLICIES: &str = r#"
+pub(crate) const POLICIES: &str = r#"
 @id("echo")
 @reason("agents may echo")
 permit (principal is Agent, action == Action::"call_tool", resource == Tool::"t/echo");
@@ -71,12 +71,16 @@ fn echo_def(description: &str) -> Value {
            "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}}}})
 }
 
-fn call(name: &str) -> Value {
+pub(crate) fn call(name: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
            "params": {"name": name, "arguments": {"message": "hi"}}})
 }
 
-async fn ready(plane: &Plane, base: &str, timeout: Duration) -> std::sync::Arc<Enforcer> {
+pub(crate) async fn ready(
+    plane: &Plane,
+    base: &str,
+    timeout: Duration,
+) -> std::sync::Arc<Enforcer> {
     let pins = PinSet::from_listing("t", &upstream_listing());
     let e = plane.enforcer_at(base, "t", pins, timeout).await;
     record(&e, &upstream_listing());

@@ -15,5 +15,7 @@ mod leases;
 mod modules;
 mod numbers;
 mod routes;
+mod schema;
 mod status;
+mod traces;
 mod trust;
