@@ -37,6 +37,10 @@ pub struct DecisionClear {
     pub parent: Option<ExecutionId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<ExecutionId>,
+    /// The lineage's W3C trace context: the caller's trace id when it sent one (an opaque
+    /// correlation id, no payload), so children and the index stay in the caller's trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
     pub principal: PrincipalId,
     pub action: String,
     /// The Cedar action the call was decided under when it is a tool's own
@@ -83,6 +87,7 @@ impl DecisionRecord {
                 execution: lineage.map(|l| l.execution),
                 parent: lineage.and_then(|l| l.parent),
                 root: lineage.map(|l| l.root),
+                traceparent: lineage.map(|l| l.traceparent.clone()),
                 principal: r.principal.clone(),
                 action: r.intent.action.clone(),
                 cedar_action: self.cedar_action.clone(),
@@ -122,6 +127,11 @@ impl DecisionRecord {
             (lineage.map(|l| l.execution) == clear.execution, "execution"),
             (lineage.and_then(|l| l.parent) == clear.parent, "parent"),
             (lineage.map(|l| l.root) == clear.root, "root"),
+            (
+                clear.traceparent.is_none()
+                    || lineage.map(|l| &l.traceparent) == clear.traceparent.as_ref(),
+                "traceparent",
+            ),
         ];
         if let Some((_, what)) = checks.iter().find(|(ok, _)| !ok) {
             return Err(Disagrees(what));
@@ -508,6 +518,7 @@ struct Loose {
     execution: Option<ExecutionId>,
     parent: Option<ExecutionId>,
     root: Option<ExecutionId>,
+    traceparent: Option<String>,
     principal: Option<String>,
     gate: Option<String>,
     zone: Option<String>,
@@ -570,7 +581,7 @@ impl ExecutionRefs {
                     return ExecutionRefs::Other;
                 };
                 ExecutionRefs::Decided(Box::new(Decided {
-                    lineage: Lineage::from_parts(execution, e.parent, root),
+                    lineage: Lineage::from_parts(execution, e.parent, root, e.traceparent),
                     principal,
                     gate: e.gate,
                     zone: e.zone,

@@ -91,15 +91,23 @@ impl Lineage {
         Self::child_in(execution, parent, None)
     }
 
-    /// The lineage of an execution with this parent and root as a v2 ledger entry's clear
-    /// members give it back. The trace id is the root's: a caller's own trace id, which the writ
-    /// carries, is not in the clear entry.
+    /// The lineage of an execution as a v2 ledger entry's clear members give it back: its
+    /// recorded traceparent when it has one (entries before it had none: then the root's trace).
     pub fn from_parts(
         execution: ExecutionId,
         parent: Option<ExecutionId>,
         root: ExecutionId,
+        traceparent: Option<String>,
     ) -> Self {
-        Self::build(execution, parent, root, root.as_uuid().simple().to_string())
+        match traceparent {
+            Some(traceparent) => Self {
+                execution,
+                parent,
+                root,
+                traceparent,
+            },
+            None => Self::build(execution, parent, root, root.as_uuid().simple().to_string()),
+        }
     }
 
     /// Lineage of an execution caused by `parent`: in the caller's trace when it sent one,

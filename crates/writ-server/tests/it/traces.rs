@@ -53,16 +53,10 @@ async fn an_incoming_traceparent_is_carried_into_the_writs_lineage() {
     let (_, proof) = srv
         .proof(&agent, allowed["execution"].as_str().unwrap())
         .await;
-    let recorded: Vec<Value> = proof["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(e["entry_b64"].as_str().unwrap())
-                .unwrap();
-            serde_json::from_slice(&bytes).unwrap()
-        })
+    // (v2: the request is in the decision's disclosure, read with it.)
+    let recorded: Vec<Value> = writ_ledger::evidence::bundle_entry_views(&proof)
+        .into_iter()
+        .map(|(_, v)| v)
         .collect();
     let decision = recorded.iter().find(|e| e["type"] == "decision").unwrap();
     assert_eq!(
