@@ -131,11 +131,17 @@ pub enum Access {
     Gate,
     /// A gate's or an admin's token.
     GateOrAdmin,
+    /// A gate's token, or a reader's (the admin token, a person with a role): the event feed,
+    /// which the console follows too.
+    GateOrReader,
     /// An admin token; agent and gate tokens never reach these.
     Admin,
     /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
     /// of the whole control plane's state.
     Reader,
+    /// The admin token or a person whose role governs (admin, operator): revoke, quarantine,
+    /// the kill switch, bundle checks and activation. Agent and gate tokens never reach these.
+    Operator,
 }
 
 impl Access {
@@ -146,8 +152,10 @@ impl Access {
             Access::Principal => "principal",
             Access::Gate => "gate",
             Access::GateOrAdmin => "gate_or_admin",
+            Access::GateOrReader => "gate_or_reader",
             Access::Admin => "admin",
             Access::Reader => "reader",
+            Access::Operator => "operator",
         }
     }
 }

@@ -29,6 +29,10 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
         Access::Admin => caller.scope == Scope::Admin,
         Access::Reader => reads_every_execution(state, &caller),
+        Access::GateOrReader => {
+            caller.scope == Scope::Gate || reads_every_execution(state, &caller)
+        }
+        Access::Operator => governs(state, &caller),
     };
     if !allowed {
         return Err(ApiError::forbidden(
@@ -54,6 +58,24 @@ pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
                     .and_then(|p| p.role)
             })
             .is_some_and(crate::store::Role::reads_executions),
+    }
+}
+
+/// Whether `caller` may take governance acts: the admin token, or an active person whose
+/// role is admin or operator.
+pub fn governs(state: &AppState, caller: &Caller) -> bool {
+    match caller.scope {
+        Scope::Admin => true,
+        Scope::Gate => false,
+        Scope::Principal => state
+            .store
+            .read(|r| {
+                r.principals
+                    .get(&caller.subject)
+                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
+                    .and_then(|p| p.role)
+            })
+            .is_some_and(crate::store::Role::governs),
     }
 }
 

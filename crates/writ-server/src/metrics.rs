@@ -31,6 +31,12 @@ impl Histogram {
     }
 }
 
+/// Upper bounds (seconds) of the authorize latency buckets, as [`Metrics::authorize_buckets`]
+/// counts them.
+pub fn authorize_bucket_bounds() -> &'static [f64] {
+    &BUCKETS
+}
+
 /// Values read from the server's state when metrics are rendered.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Gauges {
@@ -78,6 +84,28 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .observe(secs);
+    }
+
+    /// Decisions counted so far: (allowed, denied); errors count as denied (fail closed).
+    pub fn decision_totals(&self) -> (u64, u64) {
+        let m = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().fold((0, 0), |(a, d), ((outcome, _), n)| {
+            if outcome == "allow" {
+                (a + n, d)
+            } else {
+                (a, d + n)
+            }
+        })
+    }
+
+    /// The authorize latency histogram so far: cumulative counts per bucket of
+    /// [`authorize_bucket_bounds`] and the total count.
+    pub fn authorize_buckets(&self) -> (Vec<u64>, u64) {
+        let h = self
+            .authorize_latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (h.counts.to_vec(), h.count)
     }
 
     /// Renders every metric with the gauges this struct tracks itself (the ledger size and

@@ -17,3 +17,4 @@ mod numbers;
 mod routes;
 mod status;
 mod trust;
+mod ui;
