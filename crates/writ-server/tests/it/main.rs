@@ -18,3 +18,4 @@ mod routes;
 mod status;
 mod trust;
 mod ui;
+mod ui_browser;
