@@ -8,6 +8,7 @@ use writ_model::PrincipalId;
 use crate::auth::{Access, Caller, Scope, bearer, token_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::Role;
 
 /// Authenticates a request for a route of the given access level.
 pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
@@ -49,16 +50,22 @@ pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
     match caller.scope {
         Scope::Admin => true,
         Scope::Gate => false,
-        Scope::Principal => state
-            .store
-            .read(|r| {
-                r.principals
-                    .get(&caller.subject)
-                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
-                    .and_then(|p| p.role)
-            })
-            .is_some_and(crate::store::Role::reads_executions),
+        Scope::Principal => person_role(state, caller).is_some_and(Role::reads_executions),
     }
+}
+
+/// The role of an active person (`human:`) a principal's token stands for; `None` for anyone
+/// else (agents, services, people without a role, withdrawn principals).
+pub fn person_role(state: &AppState, caller: &Caller) -> Option<Role> {
+    if caller.scope != Scope::Principal {
+        return None;
+    }
+    state.store.read(|r| {
+        r.principals
+            .get(&caller.subject)
+            .filter(|p| p.id.starts_with("human:") && p.status == "active")
+            .and_then(|p| p.role)
+    })
 }
 
 /// Whether `caller` may take governance acts: the admin token, or an active person whose
@@ -67,15 +74,7 @@ pub fn governs(state: &AppState, caller: &Caller) -> bool {
     match caller.scope {
         Scope::Admin => true,
         Scope::Gate => false,
-        Scope::Principal => state
-            .store
-            .read(|r| {
-                r.principals
-                    .get(&caller.subject)
-                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
-                    .and_then(|p| p.role)
-            })
-            .is_some_and(crate::store::Role::governs),
+        Scope::Principal => person_role(state, caller).is_some_and(Role::governs),
     }
 }
 

@@ -169,13 +169,7 @@ pub async fn whoami(
                     "service" => "service",
                     _ => "principal",
                 });
-            let role = s.store.read(|r| {
-                r.principals
-                    .get(&caller.subject)
-                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
-                    .and_then(|p| p.role)
-                    .map(crate::store::Role::as_str)
-            });
+            let role = crate::guard::person_role(&s, &caller).map(crate::store::Role::as_str);
             (kind, role)
         }
     };
