@@ -60,7 +60,7 @@ async function axe(page, name) {
 async function shots(page, name) {
   for (const [w, h] of [[1280, 800], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
-    await page.evaluate(() => /** @type {HTMLElement} */ (document.activeElement)?.blur());
+    await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
     await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
   }
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -293,3 +293,84 @@ async fn status_history_has_a_sample_at_once_and_component_states() {
     assert!(ks["reason"].as_str().unwrap().contains("kill switch on"));
     srv.stop().await;
 }
+
+/// Budget of issue 16 (measured, not asserted; run by hand:
+/// `cargo test -p writ-server --release --test it search_budget -- --ignored --nocapture`):
+/// one page of the decisions search, as the console asks for it, over 100,000 executions.
+/// The executions are real decision records appended to the ledger (copies of one recorded
+/// decision under fresh execution ids, 50 principals, allow and deny mixed) and indexed by the
+/// server's own follower; the time is the request's round trip on loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for the report, not a check"]
+async fn search_budget_over_100k_executions() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let body = json!({"intent": {"action": "mcp.call_tool", "resource": "tool:github/get_issue", "args": {}}, "attestation": gate.attest()});
+    let first = srv.authorize_ok(&agent, body).await;
+    let index = first["ledger_index"].as_u64().unwrap();
+    let template: serde_json::Value =
+        serde_json::from_slice(&srv.state.ledger.entry(index).unwrap()).unwrap();
+    let n = 100_000u32;
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for i in 0..n {
+        let mut e = template.clone();
+        let id = writ_model::ExecutionId::new_v7().to_string();
+        e["request"]["lineage"]["execution"] = json!(id);
+        e["request"]["lineage"]["root"] = json!(id);
+        e["request"]["principal"] = json!(format!("agent:bot-{}", i % 50));
+        if i % 3 == 0 {
+            e["decision"] = json!("deny");
+        }
+        handles.push(
+            srv.state
+                .ledger
+                .submit(serde_json::to_vec(&e).unwrap())
+                .unwrap(),
+        );
+        if handles.len() == 2000 {
+            for h in handles.drain(..) {
+                h.wait().unwrap();
+            }
+        }
+    }
+    for h in handles.drain(..) {
+        h.wait().unwrap();
+    }
+    srv.state.execs.caught_up().await.unwrap();
+    println!(
+        "appended and indexed {n} executions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    for query in [
+        "limit=50",
+        "limit=50&decision=deny",
+        "limit=50&principal=agent:bot-7",
+        "limit=50&principal=agent:bot-7&decision=deny&action=mcp.call_tool",
+        "limit=50&resource=tool:github/get_issue&gate=gate:mcp-1&zone=dev",
+    ] {
+        let mut times = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..21 {
+            let url = match &cursor {
+                Some(c) => format!("/v1/executions?{query}&cursor={c}"),
+                None => format!("/v1/executions?{query}"),
+            };
+            let t = std::time::Instant::now();
+            let (st, page) = srv.call("GET", &url, Some(&srv.admin), None).await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(st, 200, "{page}");
+            assert_eq!(
+                page["executions"].as_array().map(Vec::len),
+                Some(50),
+                "{query}"
+            );
+            cursor = page["next_cursor"].as_str().map(str::to_owned);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "GET /v1/executions?{query}: median {:.1} ms, max {:.1} ms (21 pages)",
+            times[10], times[20]
+        );
+    }
+    srv.stop().await;
+}
