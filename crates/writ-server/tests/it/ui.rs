@@ -359,10 +359,11 @@ async fn search_budget_over_100k_executions() {
             let (st, page) = srv.call("GET", &url, Some(&srv.admin), None).await;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(st, 200, "{page}");
-            assert_eq!(
-                page["executions"].as_array().map(Vec::len),
-                Some(50),
-                "{query}"
+            // A full page, or the last one (then the walk starts over).
+            let rows = page["executions"].as_array().map_or(0, Vec::len);
+            assert!(
+                rows == 50 || (rows > 0 && page["next_cursor"].is_null()),
+                "{query}: {rows}"
             );
             cursor = page["next_cursor"].as_str().map(str::to_owned);
         }
