@@ -42,6 +42,47 @@ elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
   exit 1
 fi
 
+# The web console (ui/): its test packages (TypeScript, Playwright's driver without a browser
+# download, axe-core) from ui/package-lock.json into the build directory, and Debian's Chromium
+# for the browser tests (crates/writ-server/tests/it/ui_browser.rs). Then the type check and
+# the console's own unit tests; the browser tests run with cargo test below.
+if command -v npm >/dev/null 2>&1; then
+  ui_dir="$target/ui-node"
+  ui_lock="ui/package-lock.json"
+  ui_stamp="$ui_dir/.installed-$(sha256sum "$ui_lock" | cut -c1-16)"
+  if [ ! -f "$ui_stamp" ]; then
+    echo "==> installing the console's test packages into $ui_dir"
+    rm -rf "$ui_dir"
+    mkdir -p "$ui_dir"
+    cp ui/package.json "$ui_lock" "$ui_dir/"
+    (cd "$ui_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$ui_stamp"
+  fi
+  export WRIT_UI_NODE_MODULES="$ui_dir/node_modules"
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing Chromium (apt) for the console's browser tests"
+    sudo_cmd=""
+    [ "$(id -u)" = "0" ] || sudo_cmd="sudo"
+    if ! DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1; then
+      $sudo_cmd apt-get update -qq >/dev/null 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1 ||
+        echo "==> could not install chromium; the browser tests will skip" >&2
+    fi
+  fi
+  if command -v chromium >/dev/null 2>&1; then
+    export WRIT_CHROMIUM="$(command -v chromium)"
+  fi
+  echo "==> console: tsc --checkJs --noEmit, node --test"
+  "$WRIT_UI_NODE_MODULES/.bin/tsc" -p ui/tsconfig.json
+  node --test ui/tests/unit.test.js
+  if [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+    export WRIT_REQUIRE_UI=1
+  fi
+elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+  echo "npm is required for the console's tests (WRIT_REQUIRE_CONFORMANCE=1)" >&2
+  exit 1
+fi
+
 # Conformance vectors live beside the repository, in ../shared/conformance.
 if [ -z "${WRIT_CONFORMANCE_DIR:-}" ] && [ -d ../shared/conformance ]; then
   export WRIT_CONFORMANCE_DIR="$(cd ../shared/conformance && pwd)"

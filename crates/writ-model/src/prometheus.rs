@@ -33,6 +33,11 @@ impl Histogram {
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// The cumulative count of each bucket of [`LATENCY_BUCKETS`].
+    pub fn bucket_counts(&self) -> &[u64] {
+        &self.counts
+    }
 }
 
 /// The kind of a metric family.

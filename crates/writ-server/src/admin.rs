@@ -160,7 +160,7 @@ fn issue_token(s: &AppState, scope: Scope, subject: &str, now: i64) -> Result<St
 }
 
 pub async fn list_principals(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Admin)?;
+    require(&s, &headers, Access::Reader)?;
     let rows: Vec<_> = s.store.read(|r| r.principals.values().cloned().collect());
     Ok(Json(json!({"principals": rows})))
 }
@@ -170,7 +170,7 @@ pub async fn revoke_principal(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require(&s, &headers, Access::Admin)?;
+    let admin = require(&s, &headers, Access::Operator)?;
     let id: PrincipalId = id.parse().map_err(|e: writ_model::IdError| {
         ApiError::bad_request("principal_invalid", e.to_string())
     })?;
@@ -243,7 +243,7 @@ pub async fn add_gate(
 }
 
 pub async fn list_gates(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Admin)?;
+    require(&s, &headers, Access::Reader)?;
     let rows: Vec<_> = s.store.read(|r| r.gates.values().cloned().collect());
     Ok(Json(json!({"gates": rows})))
 }
@@ -286,7 +286,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Body<RevocationBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require(&s, &headers, Access::Admin)?;
+    let admin = require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     let target = one_target(b.jti, b.principal, b.zone)?;
     revoke_target(&s, &admin, target).await
@@ -363,7 +363,7 @@ pub async fn quarantine(
     headers: HeaderMap,
     body: Body<QuarantineBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require(&s, &headers, Access::Admin)?;
+    let admin = require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     let (kind, name, value) = match one_target(None, b.principal, b.zone)? {
         Target::Principal(p) => (
@@ -434,7 +434,7 @@ pub async fn kill_switch(
     headers: HeaderMap,
     body: Body<KillSwitchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require(&s, &headers, Access::Admin)?;
+    let admin = require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     let now = s.now();
     let entry = KillSwitch {
@@ -483,7 +483,7 @@ pub async fn bundle_validate(
     headers: HeaderMap,
     body: Body<BundleBody>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Admin)?;
+    require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
     let bundle = writ_authorize::compile(&source).map_err(|e| bundle_error(&e))?;
@@ -507,7 +507,7 @@ pub async fn bundle_simulate(
     headers: HeaderMap,
     body: Body<SimulateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Admin)?;
+    require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     if b.requests.len() > 10_000 {
         return Err(ApiError::bad_request(
@@ -533,7 +533,7 @@ pub async fn bundle_activate(
     headers: HeaderMap,
     body: Body<BundleBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = require(&s, &headers, Access::Admin)?;
+    let admin = require(&s, &headers, Access::Operator)?;
     let ApiJson(b) = body?;
     let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
     // Check everything before recording: a bad bundle leaves the previous one active.
@@ -572,10 +572,16 @@ pub async fn bundle_activate(
 }
 
 pub async fn bundle_active(State(s): St, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    require(&s, &headers, Access::Admin)?;
+    require(&s, &headers, Access::Reader)?;
+    // The files as activated (schema, policies, entities, signature), for reading them.
+    let files: Value = s
+        .store
+        .setting(SETTING_ACTIVE_BUNDLE)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
     match s.bundles.current() {
         Some(b) => Ok(Json(
-            json!({"bundle_sha256": b.digest(), "engine": b.engine(), "signed_by": b.signed_by(), "policies": b.len()}),
+            json!({"bundle_sha256": b.digest(), "engine": b.engine(), "signed_by": b.signed_by(), "policies": b.len(), "files": files}),
         )),
         None => Err(ApiError::not_found(
             "no_active_bundle",

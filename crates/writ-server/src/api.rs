@@ -33,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
     routes()
         .router
+        .merge(crate::ui::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -56,6 +57,18 @@ async fn count_request(
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
+    // A failed ledger write makes the ledger red on the Health Dashboard until it grows again.
+    if let Some(r) = response
+        .extensions()
+        .get::<crate::access_log::ErrorReason>()
+        .filter(|r| matches!(&*r.code, "ledger_unavailable" | "applied_not_recorded"))
+    {
+        let why = r
+            .detail
+            .as_deref()
+            .unwrap_or("a write to the ledger failed");
+        s.history.ledger_failed(s.ledger.checkpoint().size(), why);
+    }
     s.metrics.http(
         &route,
         &method,
@@ -113,6 +126,8 @@ fn routes() -> Routes {
     .get("/healthz", healthz)
     .get("/readyz", crate::status::readyz)
     .get("/v1/status", crate::status::status)
+    .get("/v1/status/history", crate::health::history)
+    .get("/v1/whoami", crate::ui::whoami)
     .get("/v1/executions", crate::executions::search)
     .get("/v1/openapi.json", openapi_doc)
     .get("/.well-known/jwks.json", jwks)
@@ -254,7 +269,7 @@ async fn ledger_consistency(
 }
 
 async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&s, &headers, Access::GateOrAdmin)?;
+    require(&s, &headers, Access::GateOrReader)?;
     let kill_switch = s.kill_switch();
     let snapshot = s.store.read(|r| {
         let set = |k: GovernanceKind| r.governance.get(&k).cloned().unwrap_or_default();

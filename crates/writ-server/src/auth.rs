@@ -131,6 +131,9 @@ pub enum Access {
     Gate,
     /// A gate's or an admin's token.
     GateOrAdmin,
+    /// A gate's token, or a reader's (the admin token, a person with a role): the event feed,
+    /// which the console follows too.
+    GateOrReader,
     /// An admin token; agent and gate tokens never reach these.
     Admin,
     /// The admin token or a person (`human:`) with a role (admin, operator, auditor): reads
@@ -139,6 +142,9 @@ pub enum Access {
     /// Ledger tiles, entry bundles and consistency proofs: [`Access::Reader`], or anyone when
     /// the operator made ledger reads public (`[ledger] public_reads`).
     LedgerRead,
+    /// The admin token or a person whose role governs (admin, operator): revoke, quarantine,
+    /// the kill switch, bundle checks and activation. Agent and gate tokens never reach these.
+    Operator,
 }
 
 impl Access {
@@ -149,9 +155,11 @@ impl Access {
             Access::Principal => "principal",
             Access::Gate => "gate",
             Access::GateOrAdmin => "gate_or_admin",
+            Access::GateOrReader => "gate_or_reader",
             Access::Admin => "admin",
             Access::Reader => "reader",
             Access::LedgerRead => "ledger_read",
+            Access::Operator => "operator",
         }
     }
 }

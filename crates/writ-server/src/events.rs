@@ -59,6 +59,11 @@ impl EventBus {
         });
     }
 
+    /// How many subscribers follow the feed now.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
     }

@@ -8,6 +8,7 @@ use writ_model::PrincipalId;
 use crate::auth::{Access, Caller, Scope, bearer, token_hash};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::Role;
 
 /// Authenticates a request for a route of the given access level.
 pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
@@ -31,6 +32,10 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         Access::GateOrAdmin => matches!(caller.scope, Scope::Gate | Scope::Admin),
         Access::Admin => caller.scope == Scope::Admin,
         Access::Reader | Access::LedgerRead => reads_every_execution(state, &caller),
+        Access::GateOrReader => {
+            caller.scope == Scope::Gate || reads_every_execution(state, &caller)
+        }
+        Access::Operator => governs(state, &caller),
     };
     if !allowed {
         return Err(ApiError::forbidden(
@@ -47,15 +52,31 @@ pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
     match caller.scope {
         Scope::Admin => true,
         Scope::Gate => false,
-        Scope::Principal => state
-            .store
-            .read(|r| {
-                r.principals
-                    .get(&caller.subject)
-                    .filter(|p| p.id.starts_with("human:") && p.status == "active")
-                    .and_then(|p| p.role)
-            })
-            .is_some_and(crate::store::Role::reads_executions),
+        Scope::Principal => person_role(state, caller).is_some_and(Role::reads_executions),
+    }
+}
+
+/// The role of an active person (`human:`) a principal's token stands for; `None` for anyone
+/// else (agents, services, people without a role, withdrawn principals).
+pub fn person_role(state: &AppState, caller: &Caller) -> Option<Role> {
+    if caller.scope != Scope::Principal {
+        return None;
+    }
+    state.store.read(|r| {
+        r.principals
+            .get(&caller.subject)
+            .filter(|p| p.id.starts_with("human:") && p.status == "active")
+            .and_then(|p| p.role)
+    })
+}
+
+/// Whether `caller` may take governance acts: the admin token, or an active person whose
+/// role is admin or operator.
+pub fn governs(state: &AppState, caller: &Caller) -> bool {
+    match caller.scope {
+        Scope::Admin => true,
+        Scope::Gate => false,
+        Scope::Principal => person_role(state, caller).is_some_and(Role::governs),
     }
 }
 

@@ -22,6 +22,8 @@ pub mod executions;
 pub mod extract;
 pub mod gate_api;
 pub mod guard;
+pub mod health;
+pub mod history;
 pub mod lease;
 pub mod metrics;
 pub mod openapi;
@@ -31,6 +33,7 @@ pub mod state;
 pub mod status;
 pub mod store;
 pub mod tls;
+pub mod ui;
 
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
@@ -43,7 +46,7 @@ pub use state::{AppState, init_data_dir};
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
 /// Every acknowledged ledger record is already durable, so nothing acknowledged is lost.
 /// Connections are served within the limits of the configuration (see [`serve`]). The lease
-/// sweep ([`lease`]) runs alongside until then.
+/// sweep ([`lease`]) and the status sampler ([`health`]) run alongside until then.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -51,6 +54,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let limits = serve::Limits::from_config(&state.config);
     let sweep = lease::spawn_sweep(Arc::clone(&state));
+    let sampler = health::spawn_sampler(Arc::clone(&state));
     let app = api::router(state);
     let served = serve::serve(
         listener,
@@ -61,5 +65,6 @@ pub async fn run(
     )
     .await;
     sweep.stop().await;
+    sampler.abort();
     served
 }

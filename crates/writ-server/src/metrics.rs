@@ -7,6 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use writ_model::prometheus::{Exposition, Histogram, Kind};
 
+/// Upper bounds (seconds) of the authorize latency buckets, as [`Metrics::authorize_buckets`]
+/// counts them.
+pub fn authorize_bucket_bounds() -> &'static [f64] {
+    &writ_model::prometheus::LATENCY_BUCKETS
+}
+
 /// Values read from the server's state when metrics are rendered.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Gauges {
@@ -51,6 +57,25 @@ impl Metrics {
 
     pub fn authorize_seconds(&self, secs: f64) {
         lock(&self.authorize_latency).observe(secs);
+    }
+
+    /// Decisions counted so far: (allowed, denied); errors count as denied (fail closed).
+    pub fn decision_totals(&self) -> (u64, u64) {
+        let m = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().fold((0, 0), |(a, d), ((outcome, _), n)| {
+            if outcome == "allow" {
+                (a + n, d)
+            } else {
+                (a, d + n)
+            }
+        })
+    }
+
+    /// The authorize latency histogram so far: cumulative counts per bucket of
+    /// [`authorize_bucket_bounds`] and the total count.
+    pub fn authorize_buckets(&self) -> (Vec<u64>, u64) {
+        let h = lock(&self.authorize_latency);
+        (h.bucket_counts().to_vec(), h.count())
     }
 
     /// Renders every metric with the gauges this struct tracks itself (the ledger size and

@@ -220,7 +220,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/v1/events",
-        Access::GateOrAdmin,
+        Access::GateOrReader,
         "Server-sent events: decisions, revocations, quarantines, heartbeats",
         None,
     )
@@ -241,30 +241,44 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op("get", "/metrics", Access::Admin, "Prometheus metrics", None).answers(Answer::Text),
     op(
+        "get",
+        "/v1/whoami",
+        Access::Authenticated,
+        "Whose token this is: subject, kind, role, and whether it may sign in to the console",
+        None,
+    ),
+    op(
+        "get",
+        "/v1/status/history",
+        Access::Reader,
+        "The last hour of status samples at 10 s (decisions, latencies, ledger, index, process) and each component's state with its reason",
+        None,
+    ),
+    op(
         "post",
         "/v1/admin/bundles/validate",
-        Access::Admin,
+        Access::Operator,
         "Validate a policy bundle without activating it",
         Some(bundle_body),
     ),
     op(
         "post",
         "/v1/admin/bundles/simulate",
-        Access::Admin,
+        Access::Operator,
         "Decide sample requests against a bundle before activation",
         Some(simulate_body),
     ),
     op(
         "post",
         "/v1/admin/bundles/activate",
-        Access::Admin,
+        Access::Operator,
         "Activate a signed policy bundle (ledger event)",
         Some(bundle_body),
     ),
     op(
         "get",
         "/v1/admin/bundles/active",
-        Access::Admin,
+        Access::Reader,
         "The active bundle's digest and engine",
         None,
     ),
@@ -279,14 +293,14 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/v1/admin/principals",
-        Access::Admin,
+        Access::Reader,
         "List principals",
         None,
     ),
     op(
         "post",
         "/v1/admin/principals/{id}/revoke",
-        Access::Admin,
+        Access::Operator,
         "Revoke a principal and its tokens",
         None,
     ),
@@ -298,25 +312,25 @@ pub const OPERATIONS: &[Operation] = &[
         Some(new_gate_body),
     )
     .answers(Answer::Created),
-    op("get", "/v1/admin/gates", Access::Admin, "List gates", None),
+    op("get", "/v1/admin/gates", Access::Reader, "List gates", None),
     op(
         "post",
         "/v1/admin/revocations",
-        Access::Admin,
+        Access::Operator,
         "Revoke a writ (jti), a principal or a zone",
         Some(revocation_body),
     ),
     op(
         "post",
         "/v1/admin/quarantines",
-        Access::Admin,
+        Access::Operator,
         "Quarantine or release a principal or a zone",
         Some(quarantine_body),
     ),
     op(
         "post",
         "/v1/admin/kill-switch",
-        Access::Admin,
+        Access::Operator,
         "Engage or release the kill switch",
         Some(kill_switch_body),
     ),
@@ -902,11 +916,13 @@ mod tests {
         ] {
             assert_eq!(doc["paths"][path]["get"]["x-writ-access"], access.as_str());
         }
+        // Admin routes take the admin token, or (governance acts and reads) a person with a
+        // role; never an agent's or a gate's token.
         assert!(
             OPERATIONS
                 .iter()
                 .filter(|o| o.path.starts_with("/v1/admin"))
-                .all(|o| o.access == Access::Admin)
+                .all(|o| matches!(o.access, Access::Admin | Access::Operator | Access::Reader))
         );
     }
 }

@@ -44,6 +44,8 @@ pub struct AppState {
     pub issuer: Issuer,
     pub events: EventBus,
     pub metrics: Metrics,
+    /// Status samples of the last hour and the ledger's last failure (the Health Dashboard).
+    pub history: crate::history::History,
     /// The active bundle's visibility view, built on first use per bundle digest.
     /// Attestations whose signature already verified, with their digests (bounded).
     pub attestation_cache: crate::cache::VerifiedAttestations,
@@ -188,6 +190,7 @@ impl AppState {
             issuer,
             events: EventBus::default(),
             metrics,
+            history: crate::history::History::default(),
             attestation_cache: crate::cache::VerifiedAttestations::new(16_384),
             visibility: std::sync::Mutex::new(None),
         }))

@@ -110,6 +110,16 @@ fn sqlite_bytes(path: &Path) -> u64 {
     total
 }
 
+/// Bytes of everything in the data directory the server writes: ledger, control store,
+/// execution index and writ log.
+pub fn data_bytes(s: &AppState) -> u64 {
+    let dir = &s.config.data_dir;
+    bytes_under(s.ledger.dir(), 2)
+        + sqlite_bytes(&dir.join(CONTROL_DB))
+        + sqlite_bytes(&dir.join(EXEC_DB))
+        + bytes_under(&dir.join(crate::exec::WRIT_LOG), 0)
+}
+
 fn index_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable(
         "index_unavailable",

@@ -102,6 +102,11 @@ impl Role {
         })
     }
 
+    /// Whether the role takes governance acts (revoke, quarantine, kill switch, activation).
+    pub fn governs(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator)
+    }
+
     /// Whether the role reads every execution's proofs and lineage.
     pub fn reads_executions(self) -> bool {
         match self {

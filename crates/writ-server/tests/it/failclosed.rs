@@ -20,7 +20,7 @@ use crate::harness::TestServer;
 
 /// Sets `chattr +i` on files and removes it again on drop (immutable files cannot be deleted,
 /// so the temporary directory could not be cleaned up otherwise).
-struct Immutable(Vec<PathBuf>);
+pub(crate) struct Immutable(Vec<PathBuf>);
 
 impl Immutable {
     fn set(files: Vec<PathBuf>) -> Result<Immutable, String> {
@@ -45,7 +45,7 @@ impl Immutable {
 
     /// [`Immutable::set`], or `None` (the test says it skips) where the attribute cannot be
     /// set, unless WRIT_REQUIRE_FAILCLOSED=1 makes that a failure. `what` names the files.
-    fn set_or_skip(files: Vec<PathBuf>, what: &str) -> Option<Immutable> {
+    pub(crate) fn set_or_skip(files: Vec<PathBuf>, what: &str) -> Option<Immutable> {
         match Immutable::set(files) {
             Ok(g) => Some(g),
             Err(why) => {
@@ -58,7 +58,7 @@ impl Immutable {
         }
     }
 
-    fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         for f in self.0.drain(..) {
             let _ = Command::new("chattr").arg("-i").arg(&f).status();
         }
@@ -71,7 +71,7 @@ impl Drop for Immutable {
     }
 }
 
-fn ledger_files(data: &Path) -> Vec<PathBuf> {
+pub(crate) fn ledger_files(data: &Path) -> Vec<PathBuf> {
     let dir = data.join("ledger");
     std::fs::read_dir(&dir)
         .unwrap()

@@ -19,3 +19,5 @@ mod schema;
 mod status;
 mod traces;
 mod trust;
+mod ui;
+mod ui_browser;

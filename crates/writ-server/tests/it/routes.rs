@@ -96,7 +96,11 @@ async fn every_route_needs_the_right_token() {
             "{method} {url} with an unknown token answered {st}"
         );
         checked += 1;
-        if op["x-writ-access"] == "admin" {
+        // Admin, governance and whole-state reads: never an agent's token.
+        if matches!(
+            op["x-writ-access"].as_str(),
+            Some("admin" | "operator" | "reader" | "gate_or_reader")
+        ) {
             let (st, resp) = srv
                 .call(&method.to_uppercase(), &url, Some(&agent), body)
                 .await;

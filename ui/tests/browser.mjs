@@ -1,0 +1,233 @@
+// The console's browser tests (issue 16, acceptance 1–3), run by
+// crates/writ-server/tests/it/ui_browser.rs, which starts a real server on 127.0.0.1 and
+// provisions it. Reads its configuration (URL, tokens, paths) as one JSON line on stdin; asks
+// the Rust side to act outside the browser with `@@ {"do": …}` lines and reads one JSON line
+// back. Exits non-zero on the first failed check; prints `RESULT {…}` (the measured budgets).
+
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+
+const rl = createInterface({ input: process.stdin });
+const pending = [];
+const waiting = [];
+rl.on('line', (l) => { const w = waiting.shift(); if (w) w(l); else pending.push(l); });
+/** @returns {Promise<string>} */
+const nextLine = () => new Promise((r) => { const l = pending.shift(); if (l !== undefined) r(l); else waiting.push(r); });
+/** Asks the Rust side to do something; returns its answer. */
+async function ask(what) {
+  process.stdout.write(`@@ ${JSON.stringify({ do: what })}\n`);
+  return JSON.parse(await nextLine());
+}
+const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
+
+const cfg = JSON.parse(await nextLine());
+const require = createRequire(join(cfg.modules, 'writ-ui-tests.js'));
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ['--no-sandbox'] });
+/** Console errors and CSP violations seen on any page. */
+const problems = [];
+const result = {};
+
+/** A fresh browser context (its own sessionStorage) and page, watched for errors. */
+async function openPage(width = 1280, height = 800) {
+  const ctx = await browser.newContext({ viewport: { width, height } });
+  const page = await ctx.newPage();
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  return { ctx, page };
+}
+
+async function signIn(page, token) {
+  await page.goto(`${cfg.base}/ui/`);
+  await page.fill('[data-signin] input[name=token]', token);
+  await page.click('[data-signin] button[type=submit]');
+}
+
+/** axe-core on the page as it is: no serious or critical violation. */
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const r = await page.evaluate(() => /** @type {any} */ (window).axe.run(document, { resultTypes: ['violations'] }));
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
+  log(`axe ${name}: ${r.violations.length} violations, none serious`);
+}
+
+async function shots(page, name) {
+  for (const [w, h] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
+    await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** Clicks a governance button and confirms its dialog (which names the effect). */
+async function actAndConfirm(page, selector) {
+  await page.click(selector);
+  const dlg = page.locator('dialog.confirm');
+  await dlg.waitFor();
+  assert.ok((await dlg.textContent()).length > 40, 'the confirmation names its effect');
+  await page.click('dialog.confirm [data-confirm]');
+}
+
+// ---------------------------------------------------------------- first load, sign-in refusals
+{
+  const { ctx, page } = await openPage();
+  let bytes = 0;
+  const sized = [];
+  page.on('requestfinished', (req) => sized.push(req.sizes().then((s) => { bytes += s.responseBodySize + s.responseHeadersSize; })));
+  const t0 = Date.now();
+  await page.goto(`${cfg.base}/ui/`);
+  await page.waitForSelector('[data-signin] input[name=token]');
+  const tti = await page.evaluate(() => performance.now());
+  result.time_to_interactive_ms = Math.round(tti);
+  result.wall_to_sign_in_form_ms = Date.now() - t0;
+  await page.waitForLoadState('networkidle');
+  await Promise.all(sized);
+  result.first_load_bytes = bytes;
+  log(`first load: ${bytes} bytes, sign-in form interactive at ${Math.round(tti)} ms`);
+  await shots(page, 'signin');
+  await axe(page, 'sign-in');
+
+  // An agent's token is refused at sign-in, and not kept.
+  await page.fill('[data-signin] input[name=token]', cfg.tokens.agent);
+  await page.click('[data-signin] button[type=submit]');
+  await page.waitForSelector('#signin-error:has-text("agent token")');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  assert.equal(await page.locator('[data-feed]').count(), 0);
+  await ctx.close();
+}
+
+// ---------------------------------------------------------------- the auditor sees, cannot act
+{
+  const { ctx, page } = await openPage();
+  await signIn(page, cfg.tokens.auditor);
+  await page.waitForSelector('tr[data-principal="agent:victim"]');
+  await page.waitForSelector('[data-feed-state="live"]');
+  assert.equal(await page.locator('[data-governance]').count(), 0, 'governance controls shown to an auditor');
+  assert.equal(await page.locator('[data-act]').count(), 0, 'governance buttons shown to an auditor');
+  // Recorded decisions are searchable.
+  await page.selectOption('#s-decision', 'allow');
+  await page.click('form.search button[type=submit]');
+  await page.waitForSelector('tbody tr[data-execution][data-decision="allow"]');
+  await page.locator('tbody tr[data-execution] button').first().click();
+  await page.waitForSelector('#execution dd:has-text("read-only-tools")');
+  await axe(page, 'console (auditor)');
+  await page.click('a[href="/ui/health"]');
+  await page.waitForSelector('[data-component="ledger"]');
+  await axe(page, 'health (auditor)');
+  await ctx.close();
+}
+
+// ---------------------------------------------------------------- the operator governs
+const { ctx, page } = await openPage();
+await signIn(page, cfg.tokens.operator);
+await page.waitForSelector('tr[data-principal="agent:victim"] [data-act="quarantine"]');
+await page.waitForSelector('[data-feed-state="live"]');
+
+// Quarantine: the agent's next authorize is denied, and the denial is in the live feed within 1 s.
+await actAndConfirm(page, 'tr[data-principal="agent:victim"] [data-act="quarantine"]');
+await page.waitForSelector('tr[data-principal="agent:victim"] [data-act="release"]');
+const denied = await ask('authorize-victim');
+const t = Date.now();
+await page.waitForSelector(`[data-feed] li[data-execution="${denied.execution}"][data-decision="deny"]`, { timeout: 1000 });
+result.denial_in_feed_ms = Date.now() - t;
+log(`denial in the live feed after ${result.denial_in_feed_ms} ms`);
+
+// Revoke: the token stops at once.
+await actAndConfirm(page, 'tr[data-principal="agent:revokee"] [data-act="revoke"]');
+await page.waitForSelector('tr[data-principal="agent:revokee"] td:has-text("revoked")');
+assert.equal((await ask('authorize-revokee')).status, 401);
+
+// A zone quarantined and released.
+await actAndConfirm(page, 'tr[data-zone="stage"] [data-act="quarantine"]');
+await page.waitForSelector('tr[data-zone="stage"] [data-act="release"]');
+assert.ok((await ask('status')).quarantines.zones.includes('stage'));
+await actAndConfirm(page, 'tr[data-zone="stage"] [data-act="release"]');
+await page.waitForSelector('tr[data-zone="stage"] [data-act="quarantine"]');
+assert.ok(!(await ask('status')).quarantines.zones.includes('stage'));
+
+// The kill switch on, by keyboard only (focus, Enter; the dialog opens on Cancel: Tab, Enter), then off.
+await page.focus('[data-act="kill-on"]');
+await page.keyboard.press('Enter');
+await page.locator('dialog.confirm').waitFor();
+await page.keyboard.press('Tab');
+await page.keyboard.press('Enter');
+await page.waitForSelector('[data-kill-switch="on"]');
+assert.equal((await ask('status')).kill_switch, true);
+assert.equal((await ask('authorize-agent')).status, 403);
+await actAndConfirm(page, '[data-act="kill-off"]');
+await page.waitForSelector('[data-kill-switch="off"]');
+assert.equal((await ask('status')).kill_switch, false);
+
+// Every control on the page is reachable with Tab. Controls are named by what they are (a
+// re-render after a feed event replaces elements with equal ones, and the walk goes on).
+{
+  const keyOf = () => {
+    /** @param {Element | null} e */
+    const key = (e) => {
+      if (!e) return null;
+      const row = e.closest('[data-principal],[data-zone],[data-gate],[data-execution]');
+      const rowKey = row ? [...row.attributes].filter((a) => a.name.startsWith('data-')).map((a) => `${a.name}=${a.value}`).join(',') : '';
+      return [e.tagName, e.id, e.getAttribute('name'), e.getAttribute('href'), e.getAttribute('data-act'), rowKey, e.textContent?.trim()].join('|');
+    };
+    return { key, all: () => [...document.querySelectorAll('a[href], button, input, select, summary')]
+      .filter((e) => !e.closest('[hidden]') && /** @type {HTMLElement} */ (e).offsetParent !== null).map(key) };
+  };
+  const all = await page.evaluate(`(${keyOf.toString()})().all()`);
+  await page.evaluate(() => /** @type {HTMLElement} */ (document.activeElement)?.blur());
+  const want = new Set(all);
+  const seen = new Set();
+  for (let i = 0; i < want.size * 3 + 10 && [...want].some((k) => !seen.has(k)); i += 1) {
+    await page.keyboard.press('Tab');
+    seen.add(await page.evaluate(`(${keyOf.toString()})().key(document.activeElement)`));
+  }
+  const missed = [...want].filter((k) => !seen.has(k));
+  assert.deepEqual(missed, [], `controls not reachable by Tab (of ${want.size})`);
+  log(`keyboard: all ${want.size} controls reachable by Tab`);
+}
+await axe(page, 'console (operator)');
+await shots(page, 'console');
+
+// A candidate bundle that forbids a tool: validated, simulated (the changed decisions listed), activated.
+await page.setInputFiles('#candidate', cfg.candidate);
+await page.click('[data-act="validate"]');
+await page.waitForSelector('[data-valid="true"]');
+await page.click('[data-act="simulate"]');
+await page.waitForSelector('[data-changed]');
+const changed = await page.locator('[data-changed]').allTextContents();
+assert.ok(changed.length >= 2 && changed.every((c) => c.includes('github/get_issue') && c.includes('allow → deny')), changed.join('\n'));
+log(`simulation: ${changed.length} decisions would change`);
+await actAndConfirm(page, '[data-act="activate"]');
+await page.waitForSelector('.notice:has-text("Activate the candidate bundle: done")');
+assert.equal((await ask('authorize-agent')).status, 403);
+
+// Health: the ledger made unwritable turns red with its reason, and green once it recovers.
+await page.click('a[href="/ui/health"]');
+await page.waitForSelector('[data-component="ledger"][data-state="green"]');
+await page.waitForSelector('writ-chart svg path');
+await axe(page, 'health (operator)');
+await shots(page, 'health');
+const frozen = await ask('freeze-ledger');
+if (frozen.frozen) {
+  await page.waitForSelector('[data-component="ledger"][data-state="red"]:has-text("ledger unavailable")', { timeout: 10000 });
+  await shots(page, 'health-ledger-red');
+  const thawed = await ask('thaw-ledger');
+  assert.ok([200, 403].includes(thawed.status), JSON.stringify(thawed));
+  await page.waitForSelector('[data-component="ledger"][data-state="green"]', { timeout: 10000 });
+  log('health: ledger red with its reason, then green');
+} else {
+  log('health: skipped the ledger part (the ledger cannot be made unwritable here)');
+  await ask('thaw-ledger');
+}
+await ctx.close();
+await browser.close();
+
+assert.deepEqual(problems, [], 'console errors or CSP violations');
+process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+rl.close();
