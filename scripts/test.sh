@@ -42,6 +42,19 @@ elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
   exit 1
 fi
 
+# Debian's Chromium for every browser test (the console's, the proof verifier's), installed
+# with apt when missing: no browser is ever downloaded.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Debian's chromium for the browser tests"
+  sudo_cmd=""
+  [ "$(id -u)" = "0" ] || sudo_cmd="sudo"
+  if ! DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1; then
+    $sudo_cmd apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      echo "==> could not install chromium; the browser tests will fail where they are required" >&2
+  fi
+fi
+
 # The web console (ui/): its test packages (TypeScript, Playwright's driver without a browser
 # download, axe-core) from ui/package-lock.json into the build directory, and Debian's Chromium
 # for the browser tests (crates/writ-server/tests/it/ui_browser.rs). Then the type check and
@@ -59,16 +72,6 @@ if command -v npm >/dev/null 2>&1; then
     touch "$ui_stamp"
   fi
   export WRIT_UI_NODE_MODULES="$ui_dir/node_modules"
-  if ! command -v chromium >/dev/null 2>&1; then
-    echo "==> installing Chromium (apt) for the console's browser tests"
-    sudo_cmd=""
-    [ "$(id -u)" = "0" ] || sudo_cmd="sudo"
-    if ! DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1; then
-      $sudo_cmd apt-get update -qq >/dev/null 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null 2>&1 ||
-        echo "==> could not install chromium; the browser tests will skip" >&2
-    fi
-  fi
   if command -v chromium >/dev/null 2>&1; then
     export WRIT_CHROMIUM="$(command -v chromium)"
   fi
@@ -86,13 +89,6 @@ fi
 # Conformance vectors live beside the repository, in ../shared/conformance.
 if [ -z "${WRIT_CONFORMANCE_DIR:-}" ] && [ -d ../shared/conformance ]; then
   export WRIT_CONFORMANCE_DIR="$(cd ../shared/conformance && pwd)"
-fi
-
-# Debian's Chromium for the browser tests (installed with apt when missing; no browser download).
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "==> installing Debian's chromium for the browser tests"
-  apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }
 fi
 
 # The browser-side proof verifier (ui/verify): the conformance vectors under node's test runner
