@@ -900,8 +900,9 @@ impl FromStr for ReasonCode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ReasonCode::ALL
             .binary_search_by(|c| c.as_str().cmp(s))
-            .map(|i| ReasonCode::ALL[i])
-            .map_err(|_| UnknownReasonCode(s.to_owned()))
+            .ok()
+            .and_then(|i| ReasonCode::ALL.get(i).copied())
+            .ok_or_else(|| UnknownReasonCode(s.to_owned()))
     }
 }
 
