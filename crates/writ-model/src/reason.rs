@@ -289,6 +289,8 @@ pub enum ReasonCode {
     PrincipalInvalid,
     /// `principal_mismatch`: principal mismatch.
     PrincipalMismatch,
+    /// `principal_or_zone_withdrawn`: principal or zone withdrawn.
+    PrincipalOrZoneWithdrawn,
     /// `principal_quarantined`: principal quarantined.
     PrincipalQuarantined,
     /// `principal_registration_invalid`: principal registration invalid.
@@ -419,6 +421,8 @@ pub enum ReasonCode {
     WritReplayCacheFull,
     /// `writ_replayed`: writ replayed.
     WritReplayed,
+    /// `writ_revoked`: writ revoked.
+    WritRevoked,
     /// `writ_revoked_jti`: writ revoked jti.
     WritRevokedJti,
     /// `writ_revoked_principal`: writ revoked principal.
@@ -581,6 +585,7 @@ impl ReasonCode {
         ReasonCode::PrincipalExists,
         ReasonCode::PrincipalInvalid,
         ReasonCode::PrincipalMismatch,
+        ReasonCode::PrincipalOrZoneWithdrawn,
         ReasonCode::PrincipalQuarantined,
         ReasonCode::PrincipalRegistrationInvalid,
         ReasonCode::PrincipalRevoked,
@@ -646,6 +651,7 @@ impl ReasonCode {
         ReasonCode::WritNotYetValid,
         ReasonCode::WritReplayCacheFull,
         ReasonCode::WritReplayed,
+        ReasonCode::WritRevoked,
         ReasonCode::WritRevokedJti,
         ReasonCode::WritRevokedPrincipal,
         ReasonCode::WritRevokedZone,
@@ -799,6 +805,7 @@ impl ReasonCode {
             ReasonCode::PrincipalExists => "principal_exists",
             ReasonCode::PrincipalInvalid => "principal_invalid",
             ReasonCode::PrincipalMismatch => "principal_mismatch",
+            ReasonCode::PrincipalOrZoneWithdrawn => "principal_or_zone_withdrawn",
             ReasonCode::PrincipalQuarantined => "principal_quarantined",
             ReasonCode::PrincipalRegistrationInvalid => "principal_registration_invalid",
             ReasonCode::PrincipalRevoked => "principal_revoked",
@@ -864,6 +871,7 @@ impl ReasonCode {
             ReasonCode::WritNotYetValid => "writ_not_yet_valid",
             ReasonCode::WritReplayCacheFull => "writ_replay_cache_full",
             ReasonCode::WritReplayed => "writ_replayed",
+            ReasonCode::WritRevoked => "writ_revoked",
             ReasonCode::WritRevokedJti => "writ_revoked_jti",
             ReasonCode::WritRevokedPrincipal => "writ_revoked_principal",
             ReasonCode::WritRevokedZone => "writ_revoked_zone",
@@ -887,6 +895,31 @@ impl ReasonCode {
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Compares with a spelling, so a test can hold a code to its wire text.
+impl PartialEq<&str> for ReasonCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for ReasonCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<ReasonCode> for &str {
+    fn eq(&self, other: &ReasonCode) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<ReasonCode> for String {
+    fn eq(&self, other: &ReasonCode) -> bool {
+        self.as_str() == other.as_str()
     }
 }
 

@@ -224,7 +224,7 @@ fn governance_check(
     last_lease_error: Option<&str>,
 ) -> Option<(String, String)> {
     if let Err(e) = gate.revocations().check(claims) {
-        return Some((e.reason_code().to_owned(), e.to_string()));
+        return Some((e.reason_code().as_str().to_owned(), e.to_string()));
     }
     if let Some(why) = lease_denied {
         return Some(("lease_denied".into(), why.to_owned()));

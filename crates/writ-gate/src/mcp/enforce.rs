@@ -989,7 +989,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     Err(e) => Inbound::Refuse(Some(refusal(
                         m.get("id").unwrap_or(&Value::Null),
                         -32602,
-                        e.reason_code(),
+                        e.reason_code().as_str(),
                         &e.to_string(),
                     ))),
                 }
