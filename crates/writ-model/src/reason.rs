@@ -1037,4 +1037,84 @@ mod tests {
             assert_eq!(ReasonCode::from(d).as_str(), d.as_str());
         }
     }
+
+    /// Every `.rs` file under `crates/*/src`, with its path.
+    fn sources() -> Vec<(std::path::PathBuf, String)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    out.push((path, text));
+                }
+            }
+        }
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut out = Vec::new();
+        for krate in std::fs::read_dir(crates).unwrap() {
+            let src = krate.unwrap().path().join("src");
+            if src.is_dir() {
+                walk(&src, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The compiler holds `ApiError` and every library `reason_code()` to [`ReasonCode`]; this
+    /// guards the two ways back to a bare literal: an `&str` return type on `reason_code`, and
+    /// a string literal handed to an `ApiError` constructor.
+    #[test]
+    fn no_reason_code_literal_outside_this_file() {
+        let mut found = Vec::new();
+        let files = sources();
+        assert!(files.len() > 50, "the source walk found the tree");
+        for (path, text) in &files {
+            if path.ends_with("reason.rs") {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                let at = format!("{}:{}", path.display(), n + 1);
+                // The gate's two errors that pass on a code the control plane sent.
+                let passes_on = path.ends_with("writ-gate/src/error.rs")
+                    || path.ends_with("writ-gate/src/exec/error.rs");
+                if line.contains("fn reason_code(") && line.contains("-> &") && !passes_on {
+                    found.push(format!("{at}: reason_code returns a string"));
+                }
+            }
+            for ctor in [
+                "bad_request(",
+                "forbidden(",
+                "not_found(",
+                "conflict(",
+                "unavailable(",
+            ] {
+                let needle = format!("ApiError::{ctor}");
+                for (i, _) in text.match_indices(&needle) {
+                    let rest = text.get(i + needle.len()..).unwrap_or("").trim_start();
+                    if rest.starts_with('"') {
+                        found.push(format!(
+                            "{}: ApiError::{ctor} given a literal",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            for (i, _) in text.match_indices("ApiError::new(") {
+                let rest = text.get(i + "ApiError::new(".len()..).unwrap_or("");
+                let second = rest
+                    .split_once(',')
+                    .map(|(_, r)| r.trim_start())
+                    .unwrap_or("");
+                if second.starts_with('"') {
+                    found.push(format!("{}: ApiError::new given a literal", path.display()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "reason codes written outside reason.rs: {found:#?}"
+        );
+    }
 }
