@@ -328,7 +328,10 @@ impl Runner {
                     } else {
                         CallDecision::Allow
                     },
-                    reason_code: e.map_or("allowed", ExecError::reason_code),
+                    reason_code: e.map_or(
+                        writ_model::ReasonCode::Allowed.as_str(),
+                        ExecError::reason_code,
+                    ),
                     started: arrived,
                 }
                 .log(self.gate.metrics());

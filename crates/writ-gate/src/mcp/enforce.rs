@@ -613,7 +613,11 @@ impl Enforcer {
         };
         let admitted = self.decide_call(token, method, request, &mut facts).await;
         let (decision, reason_code, execution) = match &admitted {
-            Ok(p) => (CallDecision::Allow, "allowed", Some(p.execution)),
+            Ok(p) => (
+                CallDecision::Allow,
+                writ_model::ReasonCode::Allowed.as_str(),
+                Some(p.execution),
+            ),
             Err(d) => (CallDecision::Deny, d.reason_code.as_str(), d.execution),
         };
         GovernedCall {
