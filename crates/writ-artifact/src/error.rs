@@ -78,35 +78,35 @@ pub enum VerifyError {
 
 impl VerifyError {
     /// A short stable code for metrics, receipts and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            VerifyError::TooLarge { .. } => "writ_too_large",
-            VerifyError::Malformed(_) => "writ_malformed",
-            VerifyError::AlgNone => "writ_alg_none",
-            VerifyError::AlgNotAllowed(_) => "writ_alg_not_allowed",
-            VerifyError::BadTyp(_) => "writ_bad_typ",
-            VerifyError::BadHeader(_) => "writ_bad_header",
-            VerifyError::UnknownKid(_) => "writ_unknown_kid",
-            VerifyError::BadSignature => "writ_bad_signature",
-            VerifyError::MissingClaim(_) => "writ_missing_claim",
-            VerifyError::BadClaim { .. } => "writ_bad_claim",
-            VerifyError::WrongIssuer { .. } => "writ_wrong_issuer",
-            VerifyError::Expired { .. } => "writ_expired",
-            VerifyError::NotYetValid { .. } => "writ_not_yet_valid",
-            VerifyError::IssuedInFuture { .. } => "writ_issued_in_future",
-            VerifyError::LifetimeTooLong { .. } => "writ_lifetime_too_long",
-            VerifyError::WrongAudience { .. } => "writ_wrong_audience",
-            VerifyError::WrongZone { .. } => "writ_wrong_zone",
-            VerifyError::IntentMismatch { .. } => "writ_intent_mismatch",
-            VerifyError::IntentUnencodable(_) => "writ_intent_unencodable",
+            VerifyError::TooLarge { .. } => writ_model::ReasonCode::WritTooLarge,
+            VerifyError::Malformed(_) => writ_model::ReasonCode::WritMalformed,
+            VerifyError::AlgNone => writ_model::ReasonCode::WritAlgNone,
+            VerifyError::AlgNotAllowed(_) => writ_model::ReasonCode::WritAlgNotAllowed,
+            VerifyError::BadTyp(_) => writ_model::ReasonCode::WritBadTyp,
+            VerifyError::BadHeader(_) => writ_model::ReasonCode::WritBadHeader,
+            VerifyError::UnknownKid(_) => writ_model::ReasonCode::WritUnknownKid,
+            VerifyError::BadSignature => writ_model::ReasonCode::WritBadSignature,
+            VerifyError::MissingClaim(_) => writ_model::ReasonCode::WritMissingClaim,
+            VerifyError::BadClaim { .. } => writ_model::ReasonCode::WritBadClaim,
+            VerifyError::WrongIssuer { .. } => writ_model::ReasonCode::WritWrongIssuer,
+            VerifyError::Expired { .. } => writ_model::ReasonCode::WritExpired,
+            VerifyError::NotYetValid { .. } => writ_model::ReasonCode::WritNotYetValid,
+            VerifyError::IssuedInFuture { .. } => writ_model::ReasonCode::WritIssuedInFuture,
+            VerifyError::LifetimeTooLong { .. } => writ_model::ReasonCode::WritLifetimeTooLong,
+            VerifyError::WrongAudience { .. } => writ_model::ReasonCode::WritWrongAudience,
+            VerifyError::WrongZone { .. } => writ_model::ReasonCode::WritWrongZone,
+            VerifyError::IntentMismatch { .. } => writ_model::ReasonCode::WritIntentMismatch,
+            VerifyError::IntentUnencodable(_) => writ_model::ReasonCode::WritIntentUnencodable,
             VerifyError::NumberOutOfRange(e) => e.reason_code(),
-            VerifyError::Replayed { .. } => "writ_replayed",
-            VerifyError::ReplayCacheFull { .. } => "writ_replay_cache_full",
-            VerifyError::RevokedJti(_) => "writ_revoked_jti",
-            VerifyError::RevokedPrincipal(_) => "writ_revoked_principal",
-            VerifyError::RevokedZone(_) => "writ_revoked_zone",
-            VerifyError::KillSwitch => "writ_kill_switch",
-            VerifyError::IssuedBeforeEpoch { .. } => "writ_issued_before_epoch",
+            VerifyError::Replayed { .. } => writ_model::ReasonCode::WritReplayed,
+            VerifyError::ReplayCacheFull { .. } => writ_model::ReasonCode::WritReplayCacheFull,
+            VerifyError::RevokedJti(_) => writ_model::ReasonCode::WritRevokedJti,
+            VerifyError::RevokedPrincipal(_) => writ_model::ReasonCode::WritRevokedPrincipal,
+            VerifyError::RevokedZone(_) => writ_model::ReasonCode::WritRevokedZone,
+            VerifyError::KillSwitch => writ_model::ReasonCode::WritKillSwitch,
+            VerifyError::IssuedBeforeEpoch { .. } => writ_model::ReasonCode::WritIssuedBeforeEpoch,
         }
     }
 
@@ -155,15 +155,15 @@ pub enum KeyError {
 
 impl KeyError {
     /// A short stable code for metrics and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            KeyError::Randomness(_) => "key_no_randomness",
-            KeyError::BadJwks(_) => "jwks_invalid",
-            KeyError::BadJwk { .. } => "jwk_invalid",
-            KeyError::DuplicateKid(_) => "jwks_duplicate_kid",
-            KeyError::InsecureKeyFile { .. } => "key_file_insecure",
-            KeyError::BadKeyFile { .. } => "key_file_invalid",
-            KeyError::Io { .. } => "key_file_io",
+            KeyError::Randomness(_) => writ_model::ReasonCode::KeyNoRandomness,
+            KeyError::BadJwks(_) => writ_model::ReasonCode::JwksInvalid,
+            KeyError::BadJwk { .. } => writ_model::ReasonCode::JwkInvalid,
+            KeyError::DuplicateKid(_) => writ_model::ReasonCode::JwksDuplicateKid,
+            KeyError::InsecureKeyFile { .. } => writ_model::ReasonCode::KeyFileInsecure,
+            KeyError::BadKeyFile { .. } => writ_model::ReasonCode::KeyFileInvalid,
+            KeyError::Io { .. } => writ_model::ReasonCode::KeyFileIo,
         }
     }
 }
@@ -181,11 +181,11 @@ pub enum IssueError {
 
 impl IssueError {
     /// A short stable code for metrics and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            IssueError::BadLifetime { .. } => "issue_bad_lifetime",
-            IssueError::BadClaim { .. } => "issue_bad_claim",
-            IssueError::Encode(_) => "issue_encode_failed",
+            IssueError::BadLifetime { .. } => writ_model::ReasonCode::IssueBadLifetime,
+            IssueError::BadClaim { .. } => writ_model::ReasonCode::IssueBadClaim,
+            IssueError::Encode(_) => writ_model::ReasonCode::IssueEncodeFailed,
         }
     }
 }
@@ -217,16 +217,28 @@ pub enum DelegationError {
 
 impl DelegationError {
     /// A short stable code for metrics and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            DelegationError::NotDelegable => "delegation_not_granted",
-            DelegationError::ParentExpired { .. } => "delegation_parent_expired",
-            DelegationError::ActionNotDelegated(_) => "delegation_action_not_in_scope",
-            DelegationError::ResourceNotDelegated(_) => "delegation_resource_not_in_scope",
-            DelegationError::ZoneNotDelegated(_) => "delegation_zone_not_in_scope",
-            DelegationError::ScopeNotSubset(_) => "delegation_scope_not_subset",
-            DelegationError::MaxUsesExceeded { .. } => "delegation_max_uses_exceeded",
-            DelegationError::OutlivesParent { .. } => "delegation_outlives_parent",
+            DelegationError::NotDelegable => writ_model::ReasonCode::DelegationNotGranted,
+            DelegationError::ParentExpired { .. } => {
+                writ_model::ReasonCode::DelegationParentExpired
+            }
+            DelegationError::ActionNotDelegated(_) => {
+                writ_model::ReasonCode::DelegationActionNotInScope
+            }
+            DelegationError::ResourceNotDelegated(_) => {
+                writ_model::ReasonCode::DelegationResourceNotInScope
+            }
+            DelegationError::ZoneNotDelegated(_) => {
+                writ_model::ReasonCode::DelegationZoneNotInScope
+            }
+            DelegationError::ScopeNotSubset(_) => writ_model::ReasonCode::DelegationScopeNotSubset,
+            DelegationError::MaxUsesExceeded { .. } => {
+                writ_model::ReasonCode::DelegationMaxUsesExceeded
+            }
+            DelegationError::OutlivesParent { .. } => {
+                writ_model::ReasonCode::DelegationOutlivesParent
+            }
             DelegationError::Issue(e) => e.reason_code(),
         }
     }

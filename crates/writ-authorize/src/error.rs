@@ -103,24 +103,26 @@ pub enum BundleError {
 
 impl BundleError {
     /// A short stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            BundleError::Io(_) => "bundle_io",
-            BundleError::NoSchema => "bundle_no_schema",
-            BundleError::NotUtf8 { .. } => "bundle_not_utf8",
-            BundleError::Schema(_) => "bundle_schema_invalid",
-            BundleError::Parse(_) => "bundle_parse_error",
-            BundleError::Validation(_) => "bundle_validation_failed",
-            BundleError::Entities(_) => "bundle_entities_invalid",
-            BundleError::DuplicatePolicyId { .. } => "bundle_duplicate_policy_id",
-            BundleError::Template { .. } => "bundle_template_unsupported",
-            BundleError::NoTrustedKey => "bundle_no_trusted_key",
-            BundleError::Unsigned => "bundle_unsigned",
-            BundleError::SignatureMalformed(_) => "bundle_signature_malformed",
-            BundleError::DigestMismatch { .. } => "bundle_digest_mismatch",
-            BundleError::UntrustedKey { .. } => "bundle_key_untrusted",
-            BundleError::BadSignature { .. } => "bundle_signature_invalid",
-            BundleError::Internal(_) => "bundle_internal",
+            BundleError::Io(_) => writ_model::ReasonCode::BundleIo,
+            BundleError::NoSchema => writ_model::ReasonCode::BundleNoSchema,
+            BundleError::NotUtf8 { .. } => writ_model::ReasonCode::BundleNotUtf8,
+            BundleError::Schema(_) => writ_model::ReasonCode::BundleSchemaInvalid,
+            BundleError::Parse(_) => writ_model::ReasonCode::BundleParseError,
+            BundleError::Validation(_) => writ_model::ReasonCode::BundleValidationFailed,
+            BundleError::Entities(_) => writ_model::ReasonCode::BundleEntitiesInvalid,
+            BundleError::DuplicatePolicyId { .. } => {
+                writ_model::ReasonCode::BundleDuplicatePolicyId
+            }
+            BundleError::Template { .. } => writ_model::ReasonCode::BundleTemplateUnsupported,
+            BundleError::NoTrustedKey => writ_model::ReasonCode::BundleNoTrustedKey,
+            BundleError::Unsigned => writ_model::ReasonCode::BundleUnsigned,
+            BundleError::SignatureMalformed(_) => writ_model::ReasonCode::BundleSignatureMalformed,
+            BundleError::DigestMismatch { .. } => writ_model::ReasonCode::BundleDigestMismatch,
+            BundleError::UntrustedKey { .. } => writ_model::ReasonCode::BundleKeyUntrusted,
+            BundleError::BadSignature { .. } => writ_model::ReasonCode::BundleSignatureInvalid,
+            BundleError::Internal(_) => writ_model::ReasonCode::BundleInternal,
         }
     }
 
@@ -154,11 +156,11 @@ pub enum KeyError {
 }
 
 impl KeyError {
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            KeyError::SigningKey => "signing_key_invalid",
-            KeyError::VerifyingKey => "verifying_key_invalid",
-            KeyError::SecretKeyGiven => "secret_key_given",
+            KeyError::SigningKey => writ_model::ReasonCode::SigningKeyInvalid,
+            KeyError::VerifyingKey => writ_model::ReasonCode::VerifyingKeyInvalid,
+            KeyError::SecretKeyGiven => writ_model::ReasonCode::SecretKeyGiven,
         }
     }
 }
@@ -171,9 +173,9 @@ pub enum TestFileError {
 }
 
 impl TestFileError {
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            TestFileError::Invalid(_) => "policy_tests_invalid",
+            TestFileError::Invalid(_) => writ_model::ReasonCode::PolicyTestsInvalid,
         }
     }
 }

@@ -58,14 +58,14 @@ pub enum ProofError {
 
 impl ProofError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            ProofError::IndexOutOfRange { .. } => "proof.index_out_of_range",
-            ProofError::BadSizes { .. } => "proof.bad_sizes",
-            ProofError::WrongProofSize { .. } => "proof.wrong_size",
-            ProofError::BadHashLength { .. } => "proof.bad_hash_length",
-            ProofError::RootMismatch => "proof.root_mismatch",
-            ProofError::MissingNode { .. } => "proof.missing_node",
+            ProofError::IndexOutOfRange { .. } => writ_model::ReasonCode::ProofIndexOutOfRange,
+            ProofError::BadSizes { .. } => writ_model::ReasonCode::ProofBadSizes,
+            ProofError::WrongProofSize { .. } => writ_model::ReasonCode::ProofWrongSize,
+            ProofError::BadHashLength { .. } => writ_model::ReasonCode::ProofBadHashLength,
+            ProofError::RootMismatch => writ_model::ReasonCode::ProofRootMismatch,
+            ProofError::MissingNode { .. } => writ_model::ReasonCode::ProofMissingNode,
         }
     }
 }
@@ -113,15 +113,15 @@ pub enum NoteError {
 
 impl NoteError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            NoteError::Malformed(_) => "note.malformed",
-            NoteError::BadVerifierKey(_) => "note.bad_vkey",
-            NoteError::BadSignerKey(_) => "note.bad_skey",
-            NoteError::NoSignatureByKey { .. } => "note.no_signature",
-            NoteError::BadSignature { .. } => "note.bad_signature",
-            NoteError::BadCheckpoint(_) => "checkpoint.malformed",
-            NoteError::WrongOrigin { .. } => "checkpoint.wrong_origin",
+            NoteError::Malformed(_) => writ_model::ReasonCode::NoteMalformed,
+            NoteError::BadVerifierKey(_) => writ_model::ReasonCode::NoteBadVkey,
+            NoteError::BadSignerKey(_) => writ_model::ReasonCode::NoteBadSkey,
+            NoteError::NoSignatureByKey { .. } => writ_model::ReasonCode::NoteNoSignature,
+            NoteError::BadSignature { .. } => writ_model::ReasonCode::NoteBadSignature,
+            NoteError::BadCheckpoint(_) => writ_model::ReasonCode::CheckpointMalformed,
+            NoteError::WrongOrigin { .. } => writ_model::ReasonCode::CheckpointWrongOrigin,
         }
     }
 }
@@ -150,12 +150,12 @@ pub enum EntryError {
 
 impl EntryError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            EntryError::TooLarge { .. } => "entry.too_large",
-            EntryError::NotCanonical(_) => "entry.not_canonical",
-            EntryError::BadShape(_) => "entry.bad_shape",
-            EntryError::Commitment(_) => "entry.commitment",
+            EntryError::TooLarge { .. } => writ_model::ReasonCode::LedgerEntryTooLarge,
+            EntryError::NotCanonical(_) => writ_model::ReasonCode::EntryNotCanonical,
+            EntryError::BadShape(_) => writ_model::ReasonCode::EntryBadShape,
+            EntryError::Commitment(_) => writ_model::ReasonCode::EntryCommitment,
         }
     }
 }
@@ -182,11 +182,11 @@ pub enum TileError {
 
 impl TileError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            TileError::BadTileLength { .. } => "tile.bad_length",
-            TileError::BadBundle(_) => "tile.bad_bundle",
-            TileError::EntryTooLarge { .. } => "tile.entry_too_large",
+            TileError::BadTileLength { .. } => writ_model::ReasonCode::TileBadLength,
+            TileError::BadBundle(_) => writ_model::ReasonCode::TileBadBundle,
+            TileError::EntryTooLarge { .. } => writ_model::ReasonCode::TileEntryTooLarge,
         }
     }
 }
@@ -234,14 +234,14 @@ pub enum BundleError {
 
 impl BundleError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            BundleError::Malformed(_) => "bundle.malformed",
-            BundleError::UntrustedKey { .. } => "bundle.untrusted_key",
-            BundleError::Checkpoint(_) => "bundle.bad_checkpoint",
-            BundleError::LeafHashMismatch { .. } => "bundle.leaf_hash_mismatch",
-            BundleError::Inclusion { .. } => "bundle.bad_inclusion",
-            BundleError::Consistency(_) => "bundle.bad_consistency",
+            BundleError::Malformed(_) => writ_model::ReasonCode::BundleMalformed,
+            BundleError::UntrustedKey { .. } => writ_model::ReasonCode::BundleUntrustedKey,
+            BundleError::Checkpoint(_) => writ_model::ReasonCode::BundleBadCheckpoint,
+            BundleError::LeafHashMismatch { .. } => writ_model::ReasonCode::BundleLeafHashMismatch,
+            BundleError::Inclusion { .. } => writ_model::ReasonCode::BundleBadInclusion,
+            BundleError::Consistency(_) => writ_model::ReasonCode::BundleBadConsistency,
             BundleError::Disclosure(e) => e.reason_code(),
         }
     }
@@ -316,22 +316,22 @@ pub enum LedgerError {
 
 impl LedgerError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
             LedgerError::Entry(e) => e.reason_code(),
             LedgerError::Proof(e) => e.reason_code(),
             LedgerError::Note(e) => e.reason_code(),
             LedgerError::Tile(e) => e.reason_code(),
-            LedgerError::Storage(_) => "ledger.storage",
-            LedgerError::Io { .. } => "ledger.io",
-            LedgerError::NotInitialized(_) => "ledger.not_initialized",
-            LedgerError::AlreadyInitialized(_) => "ledger.already_initialized",
-            LedgerError::KeyPermissions { .. } => "ledger.key_permissions",
-            LedgerError::Tampered(_) => "ledger.tampered",
-            LedgerError::SizeTooLarge { .. } => "ledger.size_too_large",
-            LedgerError::NoCheckpointAtSize(_) => "ledger.no_checkpoint_at_size",
-            LedgerError::WriterStopped => "ledger.writer_stopped",
-            LedgerError::CommitFailed(_) => "ledger.commit_failed",
+            LedgerError::Storage(_) => writ_model::ReasonCode::LedgerStorage,
+            LedgerError::Io { .. } => writ_model::ReasonCode::LedgerIo,
+            LedgerError::NotInitialized(_) => writ_model::ReasonCode::LedgerNotInitialized,
+            LedgerError::AlreadyInitialized(_) => writ_model::ReasonCode::LedgerAlreadyInitialized,
+            LedgerError::KeyPermissions { .. } => writ_model::ReasonCode::LedgerKeyPermissions,
+            LedgerError::Tampered(_) => writ_model::ReasonCode::LedgerTampered,
+            LedgerError::SizeTooLarge { .. } => writ_model::ReasonCode::LedgerSizeTooLarge,
+            LedgerError::NoCheckpointAtSize(_) => writ_model::ReasonCode::LedgerNoCheckpointAtSize,
+            LedgerError::WriterStopped => writ_model::ReasonCode::LedgerWriterStopped,
+            LedgerError::CommitFailed(_) => writ_model::ReasonCode::LedgerCommitFailed,
             LedgerError::Schema(e) => e.reason_code(),
         }
     }
@@ -388,13 +388,13 @@ pub enum DisclosureError {
 
 impl DisclosureError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            DisclosureError::BadSalt { .. } => "disclosure.bad_salt",
-            DisclosureError::NotCanonical(_) => "disclosure.not_canonical",
-            DisclosureError::NoCommitment { .. } => "disclosure.no_commitment",
-            DisclosureError::Mismatch { .. } => "disclosure.mismatch",
-            DisclosureError::Randomness(_) => "disclosure.randomness",
+            DisclosureError::BadSalt { .. } => writ_model::ReasonCode::DisclosureBadSalt,
+            DisclosureError::NotCanonical(_) => writ_model::ReasonCode::DisclosureNotCanonical,
+            DisclosureError::NoCommitment { .. } => writ_model::ReasonCode::DisclosureNoCommitment,
+            DisclosureError::Mismatch { .. } => writ_model::ReasonCode::DisclosureMismatch,
+            DisclosureError::Randomness(_) => writ_model::ReasonCode::DisclosureRandomness,
         }
     }
 }
@@ -426,10 +426,10 @@ pub enum SchemaError {
 
 impl SchemaError {
     /// A short, stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            SchemaError::Newer { .. } => "store.newer_schema",
-            SchemaError::Unreadable { .. } => "store.schema_unreadable",
+            SchemaError::Newer { .. } => writ_model::ReasonCode::StoreNewerSchema,
+            SchemaError::Unreadable { .. } => writ_model::ReasonCode::StoreSchemaUnreadable,
         }
     }
 }

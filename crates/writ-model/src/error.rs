@@ -17,11 +17,11 @@ pub enum CanonicalError {
 
 impl CanonicalError {
     /// A short stable code for metrics and API responses.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> crate::ReasonCode {
         match self {
-            CanonicalError::Parse(_) => "json_invalid",
-            CanonicalError::Encode(_) => "json_unencodable",
-            CanonicalError::NotCanonical { .. } => "json_not_canonical",
+            CanonicalError::Parse(_) => crate::ReasonCode::JsonInvalid,
+            CanonicalError::Encode(_) => crate::ReasonCode::JsonUnencodable,
+            CanonicalError::NotCanonical { .. } => crate::ReasonCode::JsonNotCanonical,
             CanonicalError::Number(e) => e.reason_code(),
         }
     }

@@ -26,6 +26,7 @@ pub mod intent;
 pub mod lineage;
 pub mod number;
 pub mod prometheus;
+pub mod reason;
 pub mod receipt;
 pub mod request;
 
@@ -37,5 +38,6 @@ pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
 pub use lineage::{Lineage, TraceParent};
 pub use number::{CanonicalNumber, NumberError};
+pub use reason::{ReasonCode, UnknownReasonCode};
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};
 pub use request::{Actor, AuthorizeRequest, PrincipalEntity};

@@ -52,8 +52,8 @@ pub enum NumberError {
 
 impl NumberError {
     /// A short stable code for metrics, audit records and API responses.
-    pub fn reason_code(&self) -> &'static str {
-        "number_out_of_range"
+    pub fn reason_code(&self) -> crate::ReasonCode {
+        crate::ReasonCode::NumberOutOfRange
     }
 }
 

@@ -41,7 +41,7 @@ fn store_err(e: crate::error::ServerError) -> ApiError {
 /// A restrictive change was applied but could not be recorded: say so plainly.
 fn applied_not_recorded(e: ApiError) -> ApiError {
     ApiError::unavailable(
-        "applied_not_recorded",
+        writ_model::ReasonCode::AppliedNotRecorded,
         format!(
             "the change is in force but could not be recorded in the ledger ({}); fix the ledger and repeat the call",
             e.message
@@ -68,13 +68,13 @@ pub struct NewPrincipal {
 fn check_registration(s: &AppState, row: &PrincipalRow, id: &PrincipalId) -> Result<(), ApiError> {
     if row.attrs.get("zone").is_some() {
         return Err(ApiError::bad_request(
-            "principal_attrs_invalid",
+            writ_model::ReasonCode::PrincipalAttrsInvalid,
             "`zone` is not an attribute: the registered zone (--zone) is principal.zone",
         ));
     }
     if row.role.is_some() && id.kind() != writ_model::PrincipalKind::Human {
         return Err(ApiError::bad_request(
-            "role_not_for_principal",
+            writ_model::ReasonCode::RoleNotForPrincipal,
             format!("{id} is not a person: only human: principals have a role"),
         ));
     }
@@ -82,7 +82,7 @@ fn check_registration(s: &AppState, row: &PrincipalRow, id: &PrincipalId) -> Res
         writ_authorize::principal_entities(&bundle, id, Some(&entity)).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "principal_attrs_invalid",
+                writ_model::ReasonCode::PrincipalAttrsInvalid,
                 e,
             )
         })?;
@@ -100,7 +100,7 @@ pub async fn add_principal(
     let id = p.id.to_string();
     if s.store.read(|r| r.principals.contains_key(&id)) {
         return Err(ApiError::conflict(
-            "principal_exists",
+            writ_model::ReasonCode::PrincipalExists,
             format!("{id} is already registered"),
         ));
     }
@@ -144,8 +144,9 @@ fn set_member(v: &mut Value, name: &str, value: Value) {
 }
 
 fn issue_token(s: &AppState, scope: Scope, subject: &str, now: i64) -> Result<String, ApiError> {
-    let token = new_token(scope)
-        .map_err(|e| ApiError::unavailable("randomness_unavailable", e.to_string()))?;
+    let token = new_token(scope).map_err(|e| {
+        ApiError::unavailable(writ_model::ReasonCode::RandomnessUnavailable, e.to_string())
+    })?;
     s.store
         .add_token(
             &token_hash(&token),
@@ -172,7 +173,7 @@ pub async fn revoke_principal(
 ) -> Result<Json<Value>, ApiError> {
     let admin = require(&s, &headers, Access::Operator)?;
     let id: PrincipalId = id.parse().map_err(|e: writ_model::IdError| {
-        ApiError::bad_request("principal_invalid", e.to_string())
+        ApiError::bad_request(writ_model::ReasonCode::PrincipalInvalid, e.to_string())
     })?;
     revoke_target(&s, &admin, Target::Principal(id)).await
 }
@@ -201,14 +202,14 @@ pub async fn add_gate(
         .is_none()
     {
         return Err(ApiError::bad_request(
-            "gate_key_invalid",
+            writ_model::ReasonCode::GateKeyInvalid,
             "public_key must be a 32-byte Ed25519 public key in hex",
         ));
     }
     let id = g.id.to_string();
     if s.store.read(|r| r.gates.contains_key(&id)) {
         return Err(ApiError::conflict(
-            "gate_exists",
+            writ_model::ReasonCode::GateExists,
             format!("{id} is already registered"),
         ));
     }
@@ -275,7 +276,7 @@ fn one_target(
         (None, Some(p), None) => Ok(Target::Principal(p)),
         (None, None, Some(z)) => Ok(Target::Zone(z)),
         _ => Err(ApiError::bad_request(
-            "target_invalid",
+            writ_model::ReasonCode::TargetInvalid,
             "name exactly one of jti, principal or zone",
         )),
     }
@@ -374,7 +375,7 @@ pub async fn quarantine(
         Target::Zone(z) => (GovernanceKind::QuarantinedZone, "zone", z.to_string()),
         Target::Jti(_) => {
             return Err(ApiError::bad_request(
-                "target_invalid",
+                writ_model::ReasonCode::TargetInvalid,
                 "quarantine a principal or a zone",
             ));
         }
@@ -511,7 +512,7 @@ pub async fn bundle_simulate(
     let ApiJson(b) = body?;
     if b.requests.len() > 10_000 {
         return Err(ApiError::bad_request(
-            "too_many_requests",
+            writ_model::ReasonCode::TooManyRequests,
             "simulate at most 10,000 requests per call",
         ));
     }
@@ -557,8 +558,9 @@ pub async fn bundle_activate(
         .bundles
         .load(&source, &s.trusted_keys())
         .map_err(|e| bundle_error(&e))?;
-    let saved = serde_json::to_string(&b.files)
-        .map_err(|e| ApiError::bad_request("bundle_unencodable", e.to_string()))?;
+    let saved = serde_json::to_string(&b.files).map_err(|e| {
+        ApiError::bad_request(writ_model::ReasonCode::BundleUnencodable, e.to_string())
+    })?;
     s.store
         .set_setting(SETTING_ACTIVE_BUNDLE, &saved)
         .map_err(store_err)?;
@@ -584,7 +586,7 @@ pub async fn bundle_active(State(s): St, headers: HeaderMap) -> Result<Json<Valu
             json!({"bundle_sha256": b.digest(), "engine": b.engine(), "signed_by": b.signed_by(), "policies": b.len(), "files": files}),
         )),
         None => Err(ApiError::not_found(
-            "no_active_bundle",
+            writ_model::ReasonCode::NoActiveBundle,
             "no policy bundle is active",
         )),
     }
@@ -626,7 +628,7 @@ pub async fn trust_add(
     let key = parse_trust_key(&b.key)?;
     let exists = || {
         ApiError::conflict(
-            "trust_key_exists",
+            writ_model::ReasonCode::TrustKeyExists,
             format!("key {} is already trusted", key.kid()),
         )
     };
@@ -671,13 +673,13 @@ pub async fn trust_remove(
     let admin = require(&s, &headers, Access::Admin)?;
     let unknown = || {
         ApiError::not_found(
-            "trust_key_unknown",
+            writ_model::ReasonCode::TrustKeyUnknown,
             format!("no trusted key has kid {kid:?}; list them with `writ policy trust list`"),
         )
     };
     if s.bundles.current().is_some_and(|b| b.signed_by() == kid) {
         return Err(ApiError::conflict(
-            "trust_key_in_use",
+            writ_model::ReasonCode::TrustKeyInUse,
             format!(
                 "key {kid} signed the active bundle: activate a bundle signed by another trusted key first (`writ policy sign` then `writ policy activate`)"
             ),

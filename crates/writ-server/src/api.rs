@@ -162,7 +162,10 @@ fn routes() -> Routes {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "no such route; see GET /v1/openapi.json")
+    ApiError::not_found(
+        writ_model::ReasonCode::RouteNotFound,
+        "no such route; see GET /v1/openapi.json",
+    )
 }
 
 async fn healthz() -> Json<Value> {
@@ -208,12 +211,17 @@ async fn ledger_tile(
     let data = tokio::task::spawn_blocking(move || ledger.read_tile(&lookup))
         .await
         .map_err(|_| {
-            ApiError::unavailable("ledger_unavailable", "the ledger reader stopped; retry")
+            ApiError::unavailable(
+                writ_model::ReasonCode::LedgerUnavailable,
+                "the ledger reader stopped; retry",
+            )
         })?
-        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?
+        .map_err(|e| {
+            ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+        })?
         .ok_or_else(|| {
             ApiError::not_found(
-                "tile_not_found",
+                writ_model::ReasonCode::TileNotFound,
                 format!("no tile {path:?} at the current tree size"),
             )
         })?;
@@ -255,16 +263,25 @@ async fn ledger_consistency(
 ) -> Result<Json<Value>, ApiError> {
     // Public only where the operator said so (`[ledger] public_reads`); checkpoints always are.
     require(&s, &headers, Access::LedgerRead)?;
-    let Query(q) =
-        q.map_err(|e| ApiError::bad_request("query_invalid", format!("{e}; use ?from=N&to=M")))?;
+    let Query(q) = q.map_err(|e| {
+        ApiError::bad_request(
+            writ_model::ReasonCode::QueryInvalid,
+            format!("{e}; use ?from=N&to=M"),
+        )
+    })?;
     let to = q.to.unwrap_or_else(|| s.ledger.checkpoint().size());
     let ledger = s.ledger.clone();
     let proof = tokio::task::spawn_blocking(move || ledger.consistency(q.from, to))
         .await
         .map_err(|_| {
-            ApiError::unavailable("ledger_unavailable", "the ledger reader stopped; retry")
+            ApiError::unavailable(
+                writ_model::ReasonCode::LedgerUnavailable,
+                "the ledger reader stopped; retry",
+            )
         })?
-        .map_err(|e| ApiError::bad_request("consistency_invalid", e.to_string()))?;
+        .map_err(|e| {
+            ApiError::bad_request(writ_model::ReasonCode::ConsistencyInvalid, e.to_string())
+        })?;
     Ok(Json(serde_json::to_value(&proof).unwrap_or(Value::Null)))
 }
 
@@ -351,7 +368,7 @@ fn verify_parent_writ(
     state: &AppState,
     caller: &PrincipalId,
     token: &str,
-) -> Result<writ_artifact::WritClaims, (&'static str, String)> {
+) -> Result<writ_artifact::WritClaims, (writ_model::ReasonCode, String)> {
     let unverified =
         writ_artifact::decode_unverified(token).map_err(|e| (e.reason_code(), e.to_string()))?;
     let aud: writ_model::GateId = serde_json::from_value(
@@ -359,7 +376,7 @@ fn verify_parent_writ(
     )
     .map_err(|_| {
         (
-            "writ_malformed",
+            writ_model::ReasonCode::WritMalformed,
             "the parent writ has no valid aud".to_owned(),
         )
     })?;
@@ -367,7 +384,7 @@ fn verify_parent_writ(
         serde_json::from_value(unverified.claims.get("intent").cloned().unwrap_or_default())
             .map_err(|_| {
                 (
-                    "writ_malformed",
+                    writ_model::ReasonCode::WritMalformed,
                     "the parent writ has no valid intent".to_owned(),
                 )
             })?;
@@ -384,13 +401,13 @@ fn verify_parent_writ(
         .into_claims();
     if &claims.sub != caller {
         return Err((
-            "delegation_not_yours",
+            writ_model::ReasonCode::DelegationNotYours,
             format!("the parent writ was issued to {}, not {caller}", claims.sub),
         ));
     }
     if claims.intent.action != "delegate" {
         return Err((
-            "delegation_not_granted",
+            writ_model::ReasonCode::DelegationNotGranted,
             "the parent writ is not a delegation writ (action delegate)".to_owned(),
         ));
     }
@@ -398,7 +415,10 @@ fn verify_parent_writ(
         .store
         .read(|r| r.is(GovernanceKind::RevokedJti, &claims.jti))
     {
-        return Err(("writ_revoked_jti", "the parent writ is revoked".to_owned()));
+        return Err((
+            writ_model::ReasonCode::WritRevokedJti,
+            "the parent writ is revoked".to_owned(),
+        ));
     }
     Ok(claims)
 }
@@ -409,7 +429,7 @@ fn plan(
     body: &AuthorizeBody,
     execution: ExecutionId,
     caller_trace: Option<&writ_model::TraceParent>,
-) -> Result<Result<Plan, (&'static str, String)>, ApiError> {
+) -> Result<Result<Plan, (writ_model::ReasonCode, String)>, ApiError> {
     if let Some(token) = &body.from_writ {
         let parent = match verify_parent_writ(state, &caller, token) {
             Ok(p) => p,
@@ -417,7 +437,7 @@ fn plan(
         };
         let Ok(sub) = parent.intent.resource.parse::<PrincipalId>() else {
             return Ok(Err((
-                "delegation_not_granted",
+                writ_model::ReasonCode::DelegationNotGranted,
                 format!(
                     "the parent writ delegates to {}, which is not a principal",
                     parent.intent.resource
@@ -425,10 +445,9 @@ fn plan(
             )));
         };
         let scope = body.scope.clone().unwrap_or_default();
-        let digest = body
-            .intent
-            .digest()
-            .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?;
+        let digest = body.intent.digest().map_err(|e| {
+            ApiError::bad_request(writ_model::ReasonCode::IntentInvalid, e.to_string())
+        })?;
         if let Err(e) = parent
             .scope
             .check_child(&scope, &digest, &body.attestation.claims.zone)
@@ -453,7 +472,7 @@ fn plan(
     }
     if body.scope.is_some() {
         return Err(ApiError::bad_request(
-            "scope_without_parent",
+            writ_model::ReasonCode::ScopeWithoutParent,
             "`scope` is only for child writs minted with `from_writ`",
         ));
     }
@@ -463,7 +482,7 @@ fn plan(
             serde_json::from_value(body.intent.args.clone()).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "delegation_grant_invalid",
+                    writ_model::ReasonCode::DelegationGrantInvalid,
                     format!(
                         "a delegate intent's args are the grant {{actions, resources, zones}}: {e}"
                     ),
@@ -479,7 +498,7 @@ fn plan(
         let fs: writ_artifact::FsScope = serde_json::from_value(fs.clone()).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "fs_scope_invalid",
+                writ_model::ReasonCode::FsScopeInvalid,
                 format!("args.fs must be {{\"read\":[paths],\"write\":[paths]}}: {e}"),
             )
         })?;
@@ -487,7 +506,7 @@ fn plan(
             writ_artifact::scope::validate_path(p).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "fs_scope_invalid",
+                    writ_model::ReasonCode::FsScopeInvalid,
                     format!("args.fs path {p:?}: {e}"),
                 )
             })?;
@@ -500,7 +519,7 @@ fn plan(
             // so the answer does not tell whether it exists.
             let unknown = || {
                 ApiError::bad_request(
-                    "parent_unknown",
+                    writ_model::ReasonCode::ParentUnknown,
                     format!("execution {parent} is not known to this control plane"),
                 )
             };
@@ -536,10 +555,9 @@ fn may_act_under(
     if parent.principal == caller {
         return Ok(true);
     }
-    let entry = state
-        .ledger
-        .entry(parent.decision_index)
-        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    let entry = state.ledger.entry(parent.decision_index).map_err(|e| {
+        ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+    })?;
     // A refusal delegated nothing. Action and resource are clear in v1 and v2 alike.
     Ok(match writ_model::entries::ExecutionRefs::of(&entry) {
         writ_model::entries::ExecutionRefs::Decided(d) => {
@@ -558,10 +576,10 @@ fn governance(
     principal: &PrincipalId,
     act: Option<&Actor>,
     zone: &str,
-) -> Result<PrincipalEntity, (&'static str, String)> {
+) -> Result<PrincipalEntity, (writ_model::ReasonCode, String)> {
     if state.kill_switch() {
         return Err((
-            "kill_switch",
+            writ_model::ReasonCode::KillSwitch,
             "the kill switch is engaged: nothing runs until an operator releases it".into(),
         ));
     }
@@ -572,7 +590,7 @@ fn governance(
         }
         if r.zone_withdrawn(zone) {
             return Err((
-                "zone_quarantined",
+                writ_model::ReasonCode::ZoneQuarantined,
                 format!("zone {zone} is revoked or quarantined"),
             ));
         }
@@ -653,14 +671,13 @@ async fn authorize_traced(
     let response = if let Err((code, message)) = standing {
         let refused = writ_model::entries::Refused {
             principal: principal.clone(),
-            intent: body
-                .intent
-                .digest()
-                .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?,
+            intent: body.intent.digest().map_err(|e| {
+                ApiError::bad_request(writ_model::ReasonCode::IntentInvalid, e.to_string())
+            })?,
             env: body.attestation.claims.clone(),
             lineage: lineage.clone(),
             now,
-            reason_code: code.to_owned(),
+            reason_code: code.as_str().to_owned(),
             reason: message.clone(),
         };
         let index = record_entry(&s, writ_ledger::evidence::refused_entry(&refused)).await?;
@@ -672,21 +689,21 @@ async fn authorize_traced(
             &body.intent.action,
             &body.intent.resource,
             "deny",
-            code,
+            code.as_str(),
             started,
         );
         s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code)
+        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code.as_str())
     } else {
         let Ok(plan) = &planned else {
             return Err(ApiError::unavailable(
-                "internal_state",
+                writ_model::ReasonCode::InternalState,
                 "authorization plan missing; retry",
             ));
         };
         let bundle = s.bundles.current().ok_or_else(|| {
             ApiError::unavailable(
-                "no_active_bundle",
+                writ_model::ReasonCode::NoActiveBundle,
                 "no policy bundle is active: activate one with `writ policy activate`",
             )
         })?;
@@ -738,10 +755,9 @@ async fn authorize_traced(
                         .await?;
                 let index = staged.index;
                 span.record("ledger_index", index);
-                let intent_digest = body
-                    .intent
-                    .digest()
-                    .map_err(|e| ApiError::bad_request("intent_invalid", e.to_string()))?;
+                let intent_digest = body.intent.digest().map_err(|e| {
+                    ApiError::bad_request(writ_model::ReasonCode::IntentInvalid, e.to_string())
+                })?;
                 let env = Env {
                     zone: body.attestation.claims.zone.clone(),
                     attestation_sha256,
@@ -856,7 +872,7 @@ async fn visible(
     let ApiJson(body) = body?;
     if body.resources.len() > MAX_VISIBLE_QUERY {
         return Err(ApiError::bad_request(
-            "too_many_resources",
+            writ_model::ReasonCode::TooManyResources,
             format!("ask about at most {MAX_VISIBLE_QUERY} resources per call"),
         ));
     }
@@ -868,7 +884,7 @@ async fn visible(
     };
     let bundle = s.bundles.current().ok_or_else(|| {
         ApiError::unavailable(
-            "no_active_bundle",
+            writ_model::ReasonCode::NoActiveBundle,
             "no policy bundle is active: activate one with `writ policy activate`",
         )
     })?;

@@ -23,7 +23,7 @@ pub fn check_attestation(
         .read(|r| r.gates.get(att.claims.gate.as_str()).cloned())
         .ok_or_else(|| {
             ApiError::forbidden(
-                "attestation_unknown_gate",
+                writ_model::ReasonCode::AttestationUnknownGate,
                 format!(
                     "{} is not a registered gate: register it with `writ gate add`",
                     att.claims.gate
@@ -32,7 +32,7 @@ pub fn check_attestation(
         })?;
     if gate.zone != att.claims.zone.as_str() {
         return Err(ApiError::forbidden(
-            "attestation_zone_mismatch",
+            writ_model::ReasonCode::AttestationZoneMismatch,
             format!(
                 "{} is registered in zone {}, not {}",
                 gate.id, gate.zone, att.claims.zone
@@ -44,7 +44,7 @@ pub fn check_attestation(
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| {
             ApiError::forbidden(
-                "attestation_bad_key",
+                writ_model::ReasonCode::AttestationBadKey,
                 "the gate's registered key is unusable; re-register the gate",
             )
         })?;
@@ -60,7 +60,7 @@ pub fn check_attestation(
     };
     if (state.now() - att.iat).abs() > ATTESTATION_MAX_SKEW_SECS {
         return Err(ApiError::forbidden(
-            "attestation_stale",
+            writ_model::ReasonCode::AttestationStale,
             format!(
                 "the attestation was made at {} and the server time is {}; attest again",
                 att.iat,
@@ -86,26 +86,28 @@ fn verify_attestation(
     key_bytes: &[u8; 32],
     att: &EnvironmentAttestation,
 ) -> Result<String, ApiError> {
-    let sha256 = att
-        .attestation_sha256()
-        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
-    let input = EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid)
-        .map_err(|e| ApiError::bad_request("attestation_invalid", e.to_string()))?;
+    let sha256 = att.attestation_sha256().map_err(|e| {
+        ApiError::bad_request(writ_model::ReasonCode::AttestationInvalid, e.to_string())
+    })?;
+    let input =
+        EnvironmentAttestation::signing_input(&att.claims, att.iat, &att.kid).map_err(|e| {
+            ApiError::bad_request(writ_model::ReasonCode::AttestationInvalid, e.to_string())
+        })?;
     let key = VerifyingKey::from_bytes(key_bytes).map_err(|_| {
         ApiError::forbidden(
-            "attestation_bad_key",
+            writ_model::ReasonCode::AttestationBadKey,
             "the gate's registered key is unusable; re-register the gate",
         )
     })?;
     let sig = ed25519_signature(&att.sig).ok_or_else(|| {
         ApiError::forbidden(
-            "attestation_bad_signature",
+            writ_model::ReasonCode::AttestationBadSignature,
             "the attestation signature is not base64url Ed25519",
         )
     })?;
     key.verify_strict(&input, &sig).map_err(|_| {
         ApiError::forbidden(
-            "attestation_bad_signature",
+            writ_model::ReasonCode::AttestationBadSignature,
             "the attestation signature does not verify with the gate's key",
         )
     })?;

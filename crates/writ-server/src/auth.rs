@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn bearer_header_forms() {
         let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h).unwrap_err().code, "unauthenticated");
+        assert_eq!(
+            bearer(&h).unwrap_err().code,
+            writ_model::ReasonCode::Unauthenticated
+        );
         h.insert("authorization", "Basic abc".parse().unwrap());
         assert!(bearer(&h).is_err());
         h.insert("authorization", "Bearer writ_admin_x".parse().unwrap());

@@ -4,12 +4,13 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use writ_model::ReasonCode;
 
 /// An error answered by the API. `code` is a short stable reason code; `message` says what to do.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ReasonCode,
     pub message: String,
 }
 
@@ -20,30 +21,34 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ReasonCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
         }
     }
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ReasonCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ReasonCode::Unauthenticated,
+            message,
+        )
     }
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ReasonCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ReasonCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ReasonCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     /// The control plane cannot decide safely right now (fail closed).
-    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unavailable(code: ReasonCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 }
@@ -51,13 +56,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            code: self.code,
+            code: self.code.as_str(),
             message: &self.message,
         };
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut()
             .insert(crate::access_log::ErrorReason {
-                code: std::borrow::Cow::Borrowed(self.code),
+                code: std::borrow::Cow::Borrowed(self.code.as_str()),
                 detail: self.status.is_server_error().then(|| self.message.clone()),
             });
         resp
@@ -92,11 +97,11 @@ pub enum ServerError {
 }
 
 impl ServerError {
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            ServerError::Store(_) => "store_failed",
-            ServerError::Io(_) => "io_failed",
-            ServerError::Config(_) => "config_invalid",
+            ServerError::Store(_) => writ_model::ReasonCode::StoreFailed,
+            ServerError::Io(_) => writ_model::ReasonCode::IoFailed,
+            ServerError::Config(_) => writ_model::ReasonCode::ConfigInvalid,
             ServerError::Schema(e) => e.reason_code(),
         }
     }

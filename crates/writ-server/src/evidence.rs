@@ -35,7 +35,7 @@ pub struct EraseBody {
 }
 
 fn ledger_err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::unavailable("ledger_unavailable", e.to_string())
+    ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
 }
 
 pub async fn erase(
@@ -50,7 +50,7 @@ pub async fn erase(
         (Some(e), None, None) => {
             if s.execs.get(e).map_err(index_err)?.is_none() {
                 return Err(ApiError::not_found(
-                    "execution_unknown",
+                    writ_model::ReasonCode::ExecutionUnknown,
                     format!("execution {e} is not known to this control plane"),
                 ));
             }
@@ -62,7 +62,7 @@ pub async fn erase(
             .map_err(index_err)?,
         _ => {
             return Err(ApiError::bad_request(
-                "erase_target_invalid",
+                writ_model::ReasonCode::EraseTargetInvalid,
                 "give either \"execution\", or \"principal\" and \"before\" (Unix seconds)",
             ));
         }

@@ -58,12 +58,12 @@ pub struct Page {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("query_invalid", message)
+    ApiError::bad_request(writ_model::ReasonCode::QueryInvalid, message)
 }
 
 fn index_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable(
-        "index_unavailable",
+        writ_model::ReasonCode::IndexUnavailable,
         format!("the execution index cannot answer: {e}"),
     )
 }

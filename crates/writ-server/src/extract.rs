@@ -61,16 +61,16 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content_type_invalid",
+            writ_model::ReasonCode::ContentTypeInvalid,
             "send the body as JSON with the header `Content-Type: application/json`",
         ),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-            "json_invalid",
+            writ_model::ReasonCode::JsonInvalid,
             format!("the body is not valid JSON: {}", e.body_text()),
         ),
         JsonRejection::JsonDataError(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "json_schema_invalid",
+            writ_model::ReasonCode::JsonSchemaInvalid,
             format!(
                 "the JSON does not have the expected fields: {} (see /v1/openapi.json)",
                 e.body_text()
@@ -79,12 +79,12 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                writ_model::ReasonCode::BodyTooLarge,
                 "the request body is larger than the server accepts; send large arguments by digest",
             )
         }
         other => ApiError::bad_request(
-            "body_unreadable",
+            writ_model::ReasonCode::BodyUnreadable,
             format!("the request body could not be read: {}", other.body_text()),
         ),
     }

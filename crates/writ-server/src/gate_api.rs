@@ -37,22 +37,28 @@ type St = State<Arc<AppState>>;
 const LINEAGE_LIMIT: usize = 10_000;
 
 fn parse_execution(s: &str) -> Result<ExecutionId, ApiError> {
-    s.parse()
-        .map_err(|e: writ_model::IdError| ApiError::bad_request("execution_invalid", e.to_string()))
+    s.parse().map_err(|e: writ_model::IdError| {
+        ApiError::bad_request(writ_model::ReasonCode::ExecutionInvalid, e.to_string())
+    })
 }
 
 fn gate_key(state: &AppState, gate: &str) -> Result<VerifyingKey, ApiError> {
     let row = state
         .store
         .read(|r| r.gates.get(gate).cloned())
-        .ok_or_else(|| ApiError::forbidden("gate_unknown", format!("{gate} is not registered")))?;
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                writ_model::ReasonCode::GateUnknown,
+                format!("{gate} is not registered"),
+            )
+        })?;
     hex::decode(&row.public_key)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
         .and_then(|b| VerifyingKey::from_bytes(&b).ok())
         .ok_or_else(|| {
             ApiError::forbidden(
-                "gate_key_invalid",
+                writ_model::ReasonCode::GateKeyInvalid,
                 "the gate's registered key is unusable; re-register the gate",
             )
         })
@@ -68,7 +74,7 @@ pub async fn post_receipt(
     let ApiJson(receipt) = body?;
     if caller.subject != receipt.body.gate.as_str() {
         return Err(ApiError::forbidden(
-            "receipt_wrong_gate",
+            writ_model::ReasonCode::ReceiptWrongGate,
             format!(
                 "a token of {} cannot post receipts for {}",
                 caller.subject, receipt.body.gate
@@ -78,17 +84,16 @@ pub async fn post_receipt(
     let key = gate_key(&s, receipt.body.gate.as_str())?;
     let sig = crate::attest::ed25519_signature(&receipt.sig).ok_or_else(|| {
         ApiError::bad_request(
-            "receipt_bad_signature",
+            writ_model::ReasonCode::ReceiptBadSignature,
             "sig must be a base64url Ed25519 signature",
         )
     })?;
-    let input = receipt
-        .body
-        .signing_input()
-        .map_err(|e| ApiError::bad_request("receipt_invalid", e.to_string()))?;
+    let input = receipt.body.signing_input().map_err(|e| {
+        ApiError::bad_request(writ_model::ReasonCode::ReceiptInvalid, e.to_string())
+    })?;
     key.verify_strict(&input, &sig).map_err(|_| {
         ApiError::forbidden(
-            "receipt_bad_signature",
+            writ_model::ReasonCode::ReceiptBadSignature,
             "the receipt signature does not verify with the gate's key",
         )
     })?;
@@ -107,7 +112,7 @@ pub async fn post_receipt(
         .and_then(|l| l.expired_index)
     {
         return Err(ApiError::conflict(
-            "lease_ended",
+            writ_model::ReasonCode::LeaseEnded,
             format!(
                 "the execution's lease ran out and was ended at ledger index {ended} before this receipt arrived; it is closed and takes no receipt"
             ),
@@ -145,7 +150,12 @@ pub async fn renew_lease(
     let caller = require(&s, &headers, Access::Principal)?;
     let ApiJson(body) = body?;
     // A writ's jti is its execution id.
-    let unknown = || ApiError::not_found("lease_unknown", "no execution holds this jti");
+    let unknown = || {
+        ApiError::not_found(
+            writ_model::ReasonCode::LeaseUnknown,
+            "no execution holds this jti",
+        )
+    };
     let execution: ExecutionId = jti.parse().map_err(|_| unknown())?;
     let row = s
         .execs
@@ -167,28 +177,29 @@ pub async fn renew_lease(
         s.metrics.decision("deny", "lease_ended");
         return Ok((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": "lease_ended", "reasons": [format!("the execution's lease was ended at ledger index {ended}; it cannot be renewed")], "ledger_index": ended}))).into_response());
     }
-    let entry = s
-        .ledger
-        .entry(row.decision_index)
-        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    let entry = s.ledger.entry(row.decision_index).map_err(|e| {
+        ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+    })?;
     let original = match writ_ledger::evidence::decision_from(
         row.decision_index,
         &entry,
         s.ledger
             .disclosures(&[row.decision_index])
-            .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?
+            .map_err(|e| {
+                ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+            })?
             .first(),
     ) {
         Ok(DecisionEvidence::Record(r)) => *r,
         Ok(DecisionEvidence::Erased(_)) => {
             return Err(ApiError::conflict(
-                "evidence_erased",
+                writ_model::ReasonCode::EvidenceErased,
                 "the execution's decision record was erased; its lease cannot be renewed",
             ));
         }
         Err(e) => {
             return Err(ApiError::unavailable(
-                "ledger_record_unreadable",
+                writ_model::ReasonCode::LedgerRecordUnreadable,
                 format!("the original decision record does not read back: {e}"),
             ));
         }
@@ -198,23 +209,23 @@ pub async fn renew_lease(
     request.env = body.attestation.claims.clone();
     // Trust as it stands now, and the principal's registration read in the same look.
     let standing = if s.kill_switch() {
-        Err("kill_switch")
+        Err(writ_model::ReasonCode::KillSwitch)
     } else {
         s.store.read(|r| {
             if r.is(GovernanceKind::RevokedJti, &jti) {
-                return Err("writ_revoked");
+                return Err(writ_model::ReasonCode::WritRevoked);
             }
             // The principal withdrawn by name or through its registered zone, or the zone the
             // gate runs it in withdrawn.
             if r.zone_withdrawn(request.env.zone.as_str()) {
-                return Err("principal_or_zone_withdrawn");
+                return Err(writ_model::ReasonCode::PrincipalOrZoneWithdrawn);
             }
             if r.chain_withdrawn(request.act.as_ref()).is_some() {
-                return Err("principal_or_zone_withdrawn");
+                return Err(writ_model::ReasonCode::PrincipalOrZoneWithdrawn);
             }
             r.standing(&row.principal).map_err(|(code, _)| match code {
                 REGISTRATION_INVALID => REGISTRATION_INVALID,
-                _ => "principal_or_zone_withdrawn",
+                _ => writ_model::ReasonCode::PrincipalOrZoneWithdrawn,
             })
         })
     };
@@ -222,13 +233,13 @@ pub async fn renew_lease(
         Err(code) => {
             let index = record(
                 &s,
-                &LeaseEnded::new(execution, jti.clone(), code.to_owned(), now),
+                &LeaseEnded::new(execution, jti.clone(), code.as_str().to_owned(), now),
             )
             .await?;
             guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
-                code.to_owned(),
+                code.as_str().to_owned(),
                 vec![format!("trust withdrawn: {code}")],
                 index,
             )
@@ -237,7 +248,10 @@ pub async fn renew_lease(
             // Re-decided with the principal's registration as it stands now.
             request.principal_entity = Some(registered);
             let bundle = s.bundles.current().ok_or_else(|| {
-                ApiError::unavailable("no_active_bundle", "no policy bundle is active")
+                ApiError::unavailable(
+                    writ_model::ReasonCode::NoActiveBundle,
+                    "no policy bundle is active",
+                )
             })?;
             let rec = writ_authorize::decide(&bundle, &request, now);
             let index = record_entry(&s, writ_ledger::evidence::decision_entry(&rec)).await?;
@@ -284,7 +298,7 @@ pub async fn renew_lease(
 /// both, so it does not tell whether the execution exists.
 fn unknown_execution(execution: ExecutionId) -> ApiError {
     ApiError::not_found(
-        "execution_unknown",
+        writ_model::ReasonCode::ExecutionUnknown,
         format!("execution {execution} is not known to this control plane"),
     )
 }
@@ -308,10 +322,9 @@ fn execution_gate(s: &AppState, row: &ExecRow) -> Result<Option<String>, ApiErro
     if let Some(gate) = &row.gate {
         return Ok(Some(gate.clone()));
     }
-    let entry = s
-        .ledger
-        .entry(row.decision_index)
-        .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    let entry = s.ledger.entry(row.decision_index).map_err(|e| {
+        ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+    })?;
     Ok(match writ_model::entries::ExecutionRefs::of(&entry) {
         writ_model::entries::ExecutionRefs::Decided(d) => d.gate,
         _ => None,
@@ -405,8 +418,13 @@ pub async fn proof(
         Ok::<_, writ_ledger::LedgerError>(bundle)
     })
     .await
-    .map_err(|_| ApiError::unavailable("ledger_unavailable", "the ledger reader stopped"))?
-    .map_err(|e| ApiError::unavailable("ledger_unavailable", e.to_string()))?;
+    .map_err(|_| {
+        ApiError::unavailable(
+            writ_model::ReasonCode::LedgerUnavailable,
+            "the ledger reader stopped",
+        )
+    })?
+    .map_err(|e| ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string()))?;
     bundle.writ = writ;
     bundle.jwks = serde_json::to_value(s.issuer.key_ring().jwks(s.now())).ok();
     Ok(Json(serde_json::to_value(&bundle).unwrap_or(Value::Null)))

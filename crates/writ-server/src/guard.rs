@@ -39,7 +39,7 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
     };
     if !allowed {
         return Err(ApiError::forbidden(
-            "scope_insufficient",
+            writ_model::ReasonCode::ScopeInsufficient,
             format!("a {} token cannot call this route", caller.scope),
         ));
     }
@@ -87,7 +87,7 @@ pub fn require_principal(state: &AppState, headers: &HeaderMap) -> Result<Princi
         .parse()
         .map_err(|_| {
             ApiError::forbidden(
-                "principal_invalid",
+                writ_model::ReasonCode::PrincipalInvalid,
                 "the token's principal id is invalid; issue a new token with `writ principal add`",
             )
         })

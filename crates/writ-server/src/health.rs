@@ -206,7 +206,12 @@ pub async fn history(
         (samples, components)
     })
     .await
-    .map_err(|_| ApiError::unavailable("history_unavailable", "the sampler stopped; retry"))?;
+    .map_err(|_| {
+        ApiError::unavailable(
+            writ_model::ReasonCode::HistoryUnavailable,
+            "the sampler stopped; retry",
+        )
+    })?;
     Ok(Json(json!({
         "interval_secs": INTERVAL_SECS,
         "capacity": CAPACITY,

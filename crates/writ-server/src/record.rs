@@ -42,7 +42,7 @@ impl Staged {
         let index = durable(state, self.done).await?;
         if index != self.index {
             return Err(ApiError::unavailable(
-                "ledger_unavailable",
+                writ_model::ReasonCode::LedgerUnavailable,
                 format!(
                     "the decision was recorded at index {index}, not at {} as announced, so no writ is issued; retry, and report this ledger fault if it repeats",
                     self.index
@@ -90,25 +90,28 @@ fn encoded(
 ) -> Result<writ_ledger::Entry, ApiError> {
     entry.map_err(|e| match e {
         writ_ledger::EntryError::TooLarge { len } => ApiError::bad_request(
-            "entry_too_large",
+            writ_model::ReasonCode::EntryTooLarge,
             format!(
                 "the ledger record of this request would be {len} bytes, over the {} a ledger entry may hold: send smaller arguments",
                 writ_ledger::entry::MAX_ENTRY_BYTES
             ),
         ),
-        other => ApiError::bad_request("entry_unencodable", other.to_string()),
+        other => ApiError::bad_request(writ_model::ReasonCode::EntryUnencodable, other.to_string()),
     })
 }
 
 fn unrecorded(e: writ_ledger::LedgerError) -> ApiError {
     ApiError::unavailable(
-        "ledger_unavailable",
+        writ_model::ReasonCode::LedgerUnavailable,
         format!("the decision could not be recorded: {e}"),
     )
 }
 
 fn writer_stopped() -> ApiError {
-    ApiError::unavailable("ledger_unavailable", "the ledger writer stopped")
+    ApiError::unavailable(
+        writ_model::ReasonCode::LedgerUnavailable,
+        "the ledger writer stopped",
+    )
 }
 
 /// Waits for an append's outcome; on success notes the ledger's size and returns the index.
@@ -120,7 +123,7 @@ async fn durable(
 ) -> Result<u64, ApiError> {
     let receipt = done.await.map_err(|_| writer_stopped())?.map_err(|e| {
         ApiError::unavailable(
-            "ledger_unavailable",
+            writ_model::ReasonCode::LedgerUnavailable,
             format!("the decision could not be made durable: {e}"),
         )
     })?;
@@ -138,7 +141,7 @@ async fn durable(
 /// The execution index failed: 503, with what to check.
 pub(crate) fn index_err(e: crate::error::ServerError) -> ApiError {
     ApiError::unavailable(
-        "index_unavailable",
+        writ_model::ReasonCode::IndexUnavailable,
         format!(
             "the execution index failed: {e}; retry shortly (GET /readyz says whether the index is healthy)"
         ),

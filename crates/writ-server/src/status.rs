@@ -33,7 +33,7 @@ pub async fn readyz(State(s): St) -> Response {
     let kill_switch = s.kill_switch();
     if let Some(why) = s.execs.failure() {
         return ApiError::unavailable(
-            "index_unavailable",
+            writ_model::ReasonCode::IndexUnavailable,
             format!("the execution index cannot follow the ledger (receipts, renewals and proofs may fail): {why}"),
         )
         .into_response();
@@ -45,7 +45,7 @@ pub async fn readyz(State(s): St) -> Response {
         }))
         .into_response(),
         None => ApiError::unavailable(
-            "no_active_bundle",
+            writ_model::ReasonCode::NoActiveBundle,
             "no policy bundle is active: activate one with `writ policy activate`",
         )
         .into_response(),
@@ -122,7 +122,7 @@ pub fn data_bytes(s: &AppState) -> u64 {
 
 fn index_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable(
-        "index_unavailable",
+        writ_model::ReasonCode::IndexUnavailable,
         format!("the execution index cannot answer: {e}"),
     )
 }

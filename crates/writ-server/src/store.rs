@@ -181,28 +181,31 @@ impl Registry {
     /// Why `principal` may not act now, as (reason code, message): not registered, revoked,
     /// quarantined, or registered in a zone that is revoked or quarantined. `None` when it is
     /// in good standing.
-    pub fn principal_withdrawn(&self, principal: &str) -> Option<(&'static str, String)> {
+    pub fn principal_withdrawn(&self, principal: &str) -> Option<(writ_model::ReasonCode, String)> {
         let row = match self.principals.get(principal) {
             None => {
                 return Some((
-                    "principal_unknown",
+                    writ_model::ReasonCode::PrincipalUnknown,
                     format!("{principal} is not registered"),
                 ));
             }
             Some(row) => row,
         };
         if row.status != "active" || self.is(GovernanceKind::RevokedPrincipal, principal) {
-            return Some(("principal_revoked", format!("{principal} is revoked")));
+            return Some((
+                writ_model::ReasonCode::PrincipalRevoked,
+                format!("{principal} is revoked"),
+            ));
         }
         if self.is(GovernanceKind::QuarantinedPrincipal, principal) {
             return Some((
-                "principal_quarantined",
+                writ_model::ReasonCode::PrincipalQuarantined,
                 format!("{principal} is quarantined"),
             ));
         }
         if self.zone_withdrawn(&row.zone) {
             return Some((
-                "zone_quarantined",
+                writ_model::ReasonCode::ZoneQuarantined,
                 format!(
                     "{principal} is registered in zone {}, which is revoked or quarantined",
                     row.zone
@@ -219,7 +222,7 @@ impl Registry {
     pub fn standing(
         &self,
         principal: &str,
-    ) -> Result<writ_model::PrincipalEntity, (&'static str, String)> {
+    ) -> Result<writ_model::PrincipalEntity, (writ_model::ReasonCode, String)> {
         if let Some(refusal) = self.principal_withdrawn(principal) {
             return Err(refusal);
         }
@@ -253,16 +256,22 @@ impl Registry {
     pub fn chain_withdrawn(
         &self,
         chain: Option<&writ_model::Actor>,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<(writ_model::ReasonCode, String)> {
         let chain = chain?;
         for p in chain.chain() {
             let p = &p.to_string();
             let refusal = if self.principals.contains_key(p) {
                 self.principal_withdrawn(p)
             } else if self.is(GovernanceKind::RevokedPrincipal, p) {
-                Some(("principal_revoked", format!("{p} is revoked")))
+                Some((
+                    writ_model::ReasonCode::PrincipalRevoked,
+                    format!("{p} is revoked"),
+                ))
             } else if self.is(GovernanceKind::QuarantinedPrincipal, p) {
-                Some(("principal_quarantined", format!("{p} is quarantined")))
+                Some((
+                    writ_model::ReasonCode::PrincipalQuarantined,
+                    format!("{p} is quarantined"),
+                ))
             } else {
                 None
             };
@@ -294,7 +303,8 @@ impl Registry {
 }
 
 /// The refusal code of a principal whose stored registration policies cannot be given.
-pub const REGISTRATION_INVALID: &str = "principal_registration_invalid";
+pub const REGISTRATION_INVALID: writ_model::ReasonCode =
+    writ_model::ReasonCode::PrincipalRegistrationInvalid;
 
 /// The control store's schema version (`PRAGMA user_version`). Version 1 is the first
 /// recorded; [`migrate`] brings a store of version 0 (made before versions were recorded) to it.
@@ -575,12 +585,18 @@ mod tests {
         assert_eq!(a.zone.as_str(), "prod");
         assert_eq!(a.attrs["owner"], "human:bob");
         assert_eq!(reg.standing("agent:b").unwrap_err().0, REGISTRATION_INVALID);
-        assert_eq!(reg.standing("agent:c").unwrap_err().0, "principal_unknown");
+        assert_eq!(
+            reg.standing("agent:c").unwrap_err().0,
+            writ_model::ReasonCode::PrincipalUnknown
+        );
         reg.governance
             .entry(GovernanceKind::QuarantinedZone)
             .or_default()
             .insert("prod".into());
-        assert_eq!(reg.standing("agent:a").unwrap_err().0, "zone_quarantined");
+        assert_eq!(
+            reg.standing("agent:a").unwrap_err().0,
+            writ_model::ReasonCode::ZoneQuarantined
+        );
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn secure(mut resp: Response) -> Response {
 fn missing(what: &str) -> Response {
     secure(
         ApiError::not_found(
-            "asset_not_found",
+            writ_model::ReasonCode::AssetNotFound,
             format!("no console asset {what:?} in this build; reload /ui/"),
         )
         .into_response(),

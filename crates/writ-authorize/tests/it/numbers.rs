@@ -52,7 +52,7 @@ fn request_text(args: &str) -> String {
 
 /// What the control plane does with a body: refuse numbers readers disagree on, then parse.
 fn intake(text: &str) -> Result<AuthorizeRequest, String> {
-    check_json_numbers(text.as_bytes()).map_err(|e| e.reason_code().to_owned())?;
+    check_json_numbers(text.as_bytes()).map_err(|e| e.reason_code().to_string())?;
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 

@@ -55,10 +55,10 @@ pub enum ChildEnvError {
 
 impl ChildEnvError {
     /// A short stable code for logs and scripts.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            ChildEnvError::WritVariable(_) => "pass_env_writ_variable",
-            ChildEnvError::InvalidName(_) => "pass_env_invalid_name",
+            ChildEnvError::WritVariable(_) => writ_model::ReasonCode::PassEnvWritVariable,
+            ChildEnvError::InvalidName(_) => writ_model::ReasonCode::PassEnvInvalidName,
         }
     }
 }

@@ -97,16 +97,18 @@ pub enum SandboxError {
 }
 
 impl SandboxError {
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            SandboxError::Usage(_) => "sandbox_usage",
-            SandboxError::NoNewPrivs(_) => "no_new_privs_failed",
-            SandboxError::LandlockUnsupported(_) => "landlock_unsupported",
-            SandboxError::Landlock(_) => "landlock_failed",
-            SandboxError::Exec { .. } => "exec_failed",
-            SandboxError::ContainmentUnavailable(_) => "containment_unavailable",
-            SandboxError::Mount(_) => "sandbox_mount_failed",
-            SandboxError::Setup(_) => "sandbox_setup_failed",
+            SandboxError::Usage(_) => writ_model::ReasonCode::SandboxUsage,
+            SandboxError::NoNewPrivs(_) => writ_model::ReasonCode::NoNewPrivsFailed,
+            SandboxError::LandlockUnsupported(_) => writ_model::ReasonCode::LandlockUnsupported,
+            SandboxError::Landlock(_) => writ_model::ReasonCode::LandlockFailed,
+            SandboxError::Exec { .. } => writ_model::ReasonCode::ExecFailed,
+            SandboxError::ContainmentUnavailable(_) => {
+                writ_model::ReasonCode::ContainmentUnavailable
+            }
+            SandboxError::Mount(_) => writ_model::ReasonCode::SandboxMountFailed,
+            SandboxError::Setup(_) => writ_model::ReasonCode::SandboxSetupFailed,
         }
     }
 }

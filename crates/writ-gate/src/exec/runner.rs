@@ -228,7 +228,7 @@ fn governance_check(
     last_lease_error: Option<&str>,
 ) -> Option<(String, String)> {
     if let Err(e) = gate.revocations().check(claims) {
-        return Some((e.reason_code().to_owned(), e.to_string()));
+        return Some((e.reason_code().as_str().to_owned(), e.to_string()));
     }
     if let Some(why) = lease_denied {
         return Some(("lease_denied".into(), why.to_owned()));
@@ -332,7 +332,10 @@ impl Runner {
                     } else {
                         CallDecision::Allow
                     },
-                    reason_code: e.map_or("allowed", ExecError::reason_code),
+                    reason_code: e.map_or(
+                        writ_model::ReasonCode::Allowed.as_str(),
+                        ExecError::reason_code,
+                    ),
                     started: arrived,
                 }
                 .log(self.gate.metrics());

@@ -719,7 +719,7 @@ mod tests {
     fn no_landlock_refuses_unless_the_operator_allows_an_uncontained_command() {
         let code = |a: &SandboxArgs| {
             without_landlock(a, "the kernel has no Landlock".to_owned())
-                .map_err(|e| e.reason_code())
+                .map_err(|e| e.reason_code().as_str())
         };
         let limits = SandboxArgs {
             landlock: true,

@@ -659,7 +659,11 @@ impl Enforcer {
             p
         });
         let (decision, reason_code, execution) = match &admitted {
-            Ok(p) => (CallDecision::Allow, "allowed", Some(p.execution)),
+            Ok(p) => (
+                CallDecision::Allow,
+                writ_model::ReasonCode::Allowed.as_str(),
+                Some(p.execution),
+            ),
             Err(d) => (CallDecision::Deny, d.reason_code.as_str(), d.execution),
         };
         if let Some(e) = execution {
@@ -1077,7 +1081,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     Err(e) => Inbound::Refuse(Some(refusal(
                         m.get("id").unwrap_or(&Value::Null),
                         -32602,
-                        e.reason_code(),
+                        e.reason_code().as_str(),
                         &e.to_string(),
                     ))),
                 }

@@ -41,17 +41,19 @@ pub enum McpError {
 
 impl McpError {
     /// A short stable code for logs and metrics.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> writ_model::ReasonCode {
         match self {
-            McpError::PinFileUnreadable { .. } => "pin_file_unreadable",
-            McpError::PinFileInvalid { .. } => "pin_file_invalid",
-            McpError::PinFileOutdated { .. } => "pin_file_outdated",
-            McpError::PinFileServer { .. } => "pin_file_wrong_server",
-            McpError::Spawn { .. } => "upstream_spawn_failed",
-            McpError::ContainmentUnavailable { .. } => "containment_unavailable",
-            McpError::UpstreamEnded { .. } => "upstream_ended",
-            McpError::Upstream(_) => "upstream_failed",
-            McpError::Io(_) => "io_error",
+            McpError::PinFileUnreadable { .. } => writ_model::ReasonCode::PinFileUnreadable,
+            McpError::PinFileInvalid { .. } => writ_model::ReasonCode::PinFileInvalid,
+            McpError::PinFileOutdated { .. } => writ_model::ReasonCode::PinFileOutdated,
+            McpError::PinFileServer { .. } => writ_model::ReasonCode::PinFileWrongServer,
+            McpError::Spawn { .. } => writ_model::ReasonCode::UpstreamSpawnFailed,
+            McpError::ContainmentUnavailable { .. } => {
+                writ_model::ReasonCode::ContainmentUnavailable
+            }
+            McpError::UpstreamEnded { .. } => writ_model::ReasonCode::UpstreamEnded,
+            McpError::Upstream(_) => writ_model::ReasonCode::UpstreamFailed,
+            McpError::Io(_) => writ_model::ReasonCode::IoError,
         }
     }
 }

@@ -164,11 +164,11 @@ pub enum PinStatus {
 }
 
 impl PinStatus {
-    pub fn reason_code(self) -> &'static str {
+    pub fn reason_code(self) -> writ_model::ReasonCode {
         match self {
-            PinStatus::Pinned => "tool_pinned",
-            PinStatus::NotPinned => "tool_not_pinned",
-            PinStatus::Changed => "tool_definition_changed",
+            PinStatus::Pinned => writ_model::ReasonCode::ToolPinned,
+            PinStatus::NotPinned => writ_model::ReasonCode::ToolNotPinned,
+            PinStatus::Changed => writ_model::ReasonCode::ToolDefinitionChanged,
         }
     }
 }
