@@ -188,6 +188,29 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// The entries before `before` whose bytes contain `needle`, latest first, at most `limit`.
+    /// A prefilter: callers parse each row to confirm what they look for.
+    pub fn entries_containing(
+        &mut self,
+        needle: &[u8],
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, data FROM entries WHERE idx < ?1 AND instr(data, ?2) > 0 \
+             ORDER BY idx DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![to_i64(before)?, needle, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, data) = row?;
+            out.push((u64::try_from(idx).unwrap_or(0), data));
+        }
+        Ok(out)
+    }
+
     /// Deletes the disclosures of `indexes` for good: with `secure_delete` on, so their bytes
     /// are overwritten in the database's pages, then a `wal_checkpoint(TRUNCATE)`, so no older
     /// copy of those pages stays in the WAL. Returns the indexes that had one.

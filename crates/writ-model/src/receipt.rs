@@ -87,6 +87,36 @@ pub struct Receipt {
     pub sig: String,
 }
 
+/// Why a receipt's signature does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptSigError {
+    #[error("sig must be a base64url Ed25519 signature")]
+    Malformed,
+    #[error("the receipt body cannot be encoded: {0}")]
+    Encoding(String),
+    #[error("the receipt signature does not verify with the gate's key")]
+    Mismatch,
+}
+
+impl Receipt {
+    /// Checks the gate's Ed25519 signature (strict) over the canonical body with `public_key`.
+    pub fn verify(&self, public_key: &ed25519_dalek::VerifyingKey) -> Result<(), ReceiptSigError> {
+        use base64::Engine as _;
+        let sig: [u8; 64] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(self.sig.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(ReceiptSigError::Malformed)?;
+        let input = self
+            .body
+            .signing_input()
+            .map_err(|e| ReceiptSigError::Encoding(e.to_string()))?;
+        public_key
+            .verify_strict(&input, &ed25519_dalek::Signature::from_bytes(&sig))
+            .map_err(|_| ReceiptSigError::Mismatch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
