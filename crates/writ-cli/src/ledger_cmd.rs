@@ -270,11 +270,12 @@ fn verify(c: &Common, full: bool) -> anyhow::Result<Exit> {
         Format::Json => print_json(&report)?,
         Format::Human => match &report.problem {
             None => println!(
-                "ok: size {}, {} entries rehashed, {} tiles and {} checkpoints verified{}",
+                "ok: size {}, {} entries rehashed, {} tiles, {} checkpoints and {} disclosures verified{}",
                 report.size,
                 report.entries_checked,
                 report.tiles_checked,
                 report.checkpoints_checked,
+                report.disclosures_checked,
                 if full {
                     " (full)"
                 } else {
