@@ -529,6 +529,11 @@ impl Ledger {
             .collect()
     }
 
+    /// The evidence store's size: disclosures held (erased ones are gone) and their bytes.
+    pub fn evidence_size(&self) -> Result<(u64, u64), LedgerError> {
+        self.with_reader(|s| s.evidence_size())
+    }
+
     /// For each receipt among `indexes`, the index of the latest `gate.changed` entry of its gate
     /// at or before it: the entry that carries the gate's key, so a bundle holding it lets a
     /// verifier check the receipt's signature offline. Sorted, without duplicates or `indexes`.

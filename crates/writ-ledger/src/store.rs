@@ -188,6 +188,19 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// How many disclosures the evidence store holds, and their salt and private bytes.
+    pub fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError> {
+        let (n, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(salt) + length(private)), 0) FROM disclosures",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
     /// The entries before `before` whose bytes contain `needle`, latest first, at most `limit`.
     /// A prefilter: callers parse each row to confirm what they look for.
     pub fn entries_containing(
