@@ -122,6 +122,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn verify_accepts_the_gates_signature_and_nothing_else() {
+        use base64::Engine as _;
+        use ed25519_dalek::{Signer, SigningKey};
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let body: ReceiptBody = serde_json::from_value(serde_json::json!({
+            "type": "receipt", "v": 1, "execution": crate::ExecutionId::new_v7(),
+            "gate": "gate:mcp-1", "outcome": "success", "started_at": 1, "finished_at": 2,
+            "intent": {"action": "a", "resource": "r", "args_sha256": "00"}
+        }))
+        .unwrap();
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let sig = key.sign(&body.signing_input().unwrap()).to_bytes();
+        let receipt = Receipt {
+            body,
+            kid: "gate:mcp-1".into(),
+            sig: b64.encode(sig),
+        };
+        assert_eq!(receipt.verify(&key.verifying_key()), Ok(()));
+        let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert_eq!(receipt.verify(&other), Err(ReceiptSigError::Mismatch));
+        let mut changed = receipt.clone();
+        changed.body.outcome = Outcome::Failure;
+        assert_eq!(
+            changed.verify(&key.verifying_key()),
+            Err(ReceiptSigError::Mismatch)
+        );
+        let mut garbled = receipt;
+        garbled.sig = "%%".into();
+        assert_eq!(
+            garbled.verify(&key.verifying_key()),
+            Err(ReceiptSigError::Malformed)
+        );
+    }
+
+    #[test]
     fn outcome_codes_are_snake_case() {
         assert_eq!(
             serde_json::to_value(Outcome::TerminatedByGovernance).unwrap(),
