@@ -163,7 +163,10 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
             size,
         } => {
             let l = open(&common.dir)?;
-            let mut bundle = l.proof_bundle(&indexes, size).map_err(ledger_error)?;
+            // With the entries that registered its receipts' gates, so their signatures verify offline.
+            let mut all = indexes.clone();
+            all.extend(l.gate_key_entries(&indexes).map_err(ledger_error)?);
+            let mut bundle = l.proof_bundle(&all, size).map_err(ledger_error)?;
             // Whoever reads the ledger directory may read its evidence store.
             let disclosures = l.disclosures(&indexes).map_err(ledger_error)?;
             bundle.disclosures = (!disclosures.is_empty()).then_some(disclosures);
@@ -267,11 +270,12 @@ fn verify(c: &Common, full: bool) -> anyhow::Result<Exit> {
         Format::Json => print_json(&report)?,
         Format::Human => match &report.problem {
             None => println!(
-                "ok: size {}, {} entries rehashed, {} tiles and {} checkpoints verified{}",
+                "ok: size {}, {} entries rehashed, {} tiles, {} checkpoints and {} disclosures verified{}",
                 report.size,
                 report.entries_checked,
                 report.tiles_checked,
                 report.checkpoints_checked,
+                report.disclosures_checked,
                 if full {
                     " (full)"
                 } else {

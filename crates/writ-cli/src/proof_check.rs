@@ -21,14 +21,14 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde_json::{Value, json};
 use writ_artifact::{VerificationKeys, verify_as_evidence};
 use writ_ledger::proof::verify_inclusion;
 use writ_ledger::{Ed25519Verifier, ProofBundle, SignedCheckpoint, leaf_hash};
-use writ_model::receipt::Receipt;
+use writ_model::receipt::{Receipt, ReceiptSigError};
 use writ_model::request::AuthorizeRequest;
 
 /// How one check ended.
@@ -151,7 +151,7 @@ pub fn check_bundle(bundle: &ProofBundle, opts: &Options) -> Report {
     }
     check_writ(bundle, opts, &entries, &disclosed, &mut report);
     for e in entries.iter().filter(|e| e.kind() == Some("receipt")) {
-        check_receipt(e, disclosed.get(&e.index), opts, &mut report);
+        check_receipt(e, &entries, disclosed.get(&e.index), opts, &mut report);
     }
     report
 }
@@ -622,7 +622,49 @@ fn writ_claims_agree(
     })
 }
 
-fn check_receipt(e: &Entry, disclosed: Option<&Value>, opts: &Options, report: &mut Report) {
+/// The key to check `gate`'s receipt at `before` with: the pinned one, else the `public_key` of
+/// the latest `gate.changed` entry of that gate before it that the bundle proves included (the
+/// rule of `ui/verify/bundle.js`). `Err` when that entry's key is unusable.
+fn gate_key(
+    gate: &str,
+    before: u64,
+    entries: &[Entry],
+    opts: &Options,
+) -> Result<Option<(VerifyingKey, String)>, String> {
+    if let Some(key) = opts.gate_keys.get(gate) {
+        return Ok(Some((*key, format!("the pinned key of {gate}"))));
+    }
+    let best = entries
+        .iter()
+        .filter(|g| g.included && g.index < before && g.kind() == Some("gate.changed"))
+        .filter(|g| g.value.as_ref().and_then(|v| v.get("gate")?.as_str()) == Some(gate))
+        .max_by_key(|g| g.index);
+    let Some(best) = best else { return Ok(None) };
+    hex::decode(
+        best.value
+            .as_ref()
+            .and_then(|v| v.get("public_key")?.as_str())
+            .unwrap_or_default(),
+    )
+    .ok()
+    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+    .map(|k| {
+        Some((
+            k,
+            format!("{gate}'s key from gate.changed entry {}", best.index),
+        ))
+    })
+    .ok_or_else(|| format!("gate.changed entry {} has no usable public_key", best.index))
+}
+
+fn check_receipt(
+    e: &Entry,
+    entries: &[Entry],
+    disclosed: Option<&Value>,
+    opts: &Options,
+    report: &mut Report,
+) {
     let name = format!("receipt[{}].signature", e.index);
     let signed = match (e.version(), &e.value) {
         (Some(1), Some(v)) => v.get("receipt").cloned(),
@@ -654,34 +696,37 @@ fn check_receipt(e: &Entry, disclosed: Option<&Value>, opts: &Options, report: &
         }
     };
     let gate = receipt.body.gate.as_str().to_owned();
-    let Some(key) = opts.gate_keys.get(&gate) else {
-        report.push(
-            name,
-            Status::Skip,
-            format!(
-                "the bundle carries no key of {gate}: pass --gate-key {gate}=HEX (its public_key in `writ gate list`)"
-            ),
-        );
-        return;
-    };
-    let sig = URL_SAFE_NO_PAD
-        .decode(receipt.sig.as_bytes())
-        .ok()
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .map(|b| ed25519_dalek::Signature::from_bytes(&b));
-    let r = match (sig, receipt.body.signing_input()) {
-        (None, _) => Err("sig is not a base64url Ed25519 signature".to_owned()),
-        (_, Err(err)) => Err(format!("the receipt body cannot be encoded: {err}")),
-        (Some(sig), Ok(input)) => key
-            .verify_strict(&input, &sig)
-            .map(|()| {
+    let (key, from) = match gate_key(&gate, e.index, entries, opts) {
+        Ok(Some(k)) => k,
+        Ok(None) => {
+            report.push(
+                name,
+                Status::Skip,
                 format!(
-                    "Ed25519 signature of {gate} over the canonical receipt body (outcome {})",
-                    serde_json::to_value(receipt.body.outcome).unwrap_or(Value::Null)
-                )
-            })
-            .map_err(|_| format!("the receipt signature does not verify with {gate}'s key")),
+                    "the bundle proves no key of {gate} (no gate.changed entry before it): pass --gate-key {gate}=HEX (its public_key in `writ gate list`)"
+                ),
+            );
+            return;
+        }
+        Err(err) => {
+            report.push(name, Status::Fail, err);
+            return;
+        }
     };
+    let r = receipt
+        .verify(&key)
+        .map(|()| {
+            format!(
+                "Ed25519 signature of {gate} over the canonical receipt body with {from} (outcome {})",
+                serde_json::to_value(receipt.body.outcome).unwrap_or(Value::Null)
+            )
+        })
+        .map_err(|err| match err {
+            ReceiptSigError::Mismatch => {
+                format!("the receipt signature does not verify with {from}")
+            }
+            other => other.to_string(),
+        });
     report.result(name, r);
 }
 

@@ -148,6 +148,15 @@ fn print_status(server: &str, s: &Value) {
                 .map_or_else(String::new, |f| format!(", FAILING: {f}"))
         ),
     );
+    let evidence = at(s, "evidence");
+    row(
+        "evidence",
+        format!(
+            "{} disclosures, {}",
+            text(at(evidence, "disclosures")),
+            bytes(at(evidence, "bytes"))
+        ),
+    );
     row(
         "storage",
         format!(

@@ -529,6 +529,54 @@ impl Ledger {
             .collect()
     }
 
+    /// The evidence store's size: disclosures held (erased ones are gone) and their bytes.
+    pub fn evidence_size(&self) -> Result<(u64, u64), LedgerError> {
+        self.with_reader(|s| s.evidence_size())
+    }
+
+    /// For each receipt among `indexes`, the index of the latest `gate.changed` entry of its gate
+    /// at or before it: the entry that carries the gate's key, so a bundle holding it lets a
+    /// verifier check the receipt's signature offline. Sorted, without duplicates or `indexes`.
+    pub fn gate_key_entries(&self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
+        let mut out = std::collections::BTreeSet::new();
+        for &index in indexes {
+            let entry: serde_json::Value = match serde_json::from_slice(&self.entry(index)?) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if entry.get("type").and_then(|t| t.as_str()) != Some("receipt") {
+                continue;
+            }
+            // v1 keeps the gate inside the signed receipt, v2 in clear.
+            let gate = entry
+                .get("gate")
+                .or_else(|| entry.pointer("/receipt/body/gate"))
+                .and_then(|g| g.as_str());
+            let Some(gate) = gate else { continue };
+            // Canonical JSON sorts keys, so a gate.changed entry spells `"gate":"id","public_key":`
+            // and nothing else does; rows are parsed to confirm.
+            let mut needle = serde_json::to_vec(&serde_json::json!({ "gate": gate }))
+                .map_err(|e| LedgerError::Tampered(e.to_string()))?;
+            needle.pop();
+            needle.remove(0);
+            needle.extend_from_slice(br#","public_key":"#);
+            let rows = self.with_reader(|s| s.entries_containing(&needle, index + 1, 4))?;
+            let found = rows.into_iter().find(|(_, data)| {
+                serde_json::from_slice::<serde_json::Value>(data).is_ok_and(|v| {
+                    v.get("type").and_then(|t| t.as_str()) == Some("gate.changed")
+                        && v.get("gate").and_then(|g| g.as_str()) == Some(gate)
+                })
+            });
+            if let Some((i, _)) = found {
+                out.insert(i);
+            }
+        }
+        for i in indexes {
+            out.remove(i);
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// The decision recorded at `index`, joined with its disclosure when it is a v2 entry.
     pub fn decision(
         &self,

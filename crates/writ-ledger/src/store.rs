@@ -197,6 +197,42 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// How many disclosures the evidence store holds, and their salt and private bytes.
+    pub fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError> {
+        let (n, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(salt) + length(private)), 0) FROM disclosures",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
+    /// The entries before `before` whose bytes contain `needle`, latest first, at most `limit`.
+    /// A prefilter: callers parse each row to confirm what they look for.
+    pub fn entries_containing(
+        &mut self,
+        needle: &[u8],
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, data FROM entries WHERE idx < ?1 AND instr(data, ?2) > 0 \
+             ORDER BY idx DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![to_i64(before)?, needle, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, data) = row?;
+            out.push((u64::try_from(idx).unwrap_or(0), data));
+        }
+        Ok(out)
+    }
+
     /// Deletes the disclosures of `indexes` for good: with `secure_delete` on, so their bytes
     /// are overwritten in the database's pages, then a `wal_checkpoint(TRUNCATE)`, so no older
     /// copy of those pages stays in the WAL. Returns the indexes that had one.

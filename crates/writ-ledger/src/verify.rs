@@ -2,7 +2,7 @@
 //! checkpoint; with `full`, also rehash every entry and run SQLite's integrity check. The first
 //! problem is named (entry, tile or checkpoint) so an operator knows where to look.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -21,7 +21,7 @@ use crate::tiles::{TILE_HEIGHT, TILE_WIDTH, tile_bytes, tile_hashes, tile_path, 
 /// The first problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// `store`, `entry`, `tile` or `checkpoint`.
+    /// `store`, `entry`, `tile`, `checkpoint` or `disclosure`.
     pub kind: String,
     /// Which one: an index, a tile path, a checkpoint size.
     pub at: String,
@@ -44,6 +44,8 @@ pub struct VerifyReport {
     pub tiles_checked: u64,
     /// Checkpoints whose signature and root were checked.
     pub checkpoints_checked: u64,
+    /// With `full`: evidence-store disclosures recomputed to their entry's commitment.
+    pub disclosures_checked: u64,
     /// The first problem, when not ok.
     pub problem: Option<Problem>,
 }
@@ -93,6 +95,7 @@ pub fn verify_connection(
             entries_checked: 0,
             tiles_checked: 0,
             checkpoints_checked: 0,
+            disclosures_checked: 0,
             problem: None,
         }
         .fail("store", "ledger.db", e.to_string())),
@@ -112,6 +115,7 @@ fn verify_inner(
         entries_checked: 0,
         tiles_checked: 0,
         checkpoints_checked: 0,
+        disclosures_checked: 0,
         problem: None,
     };
     if full {
@@ -334,6 +338,68 @@ fn verify_inner(
             ));
         }
         report.checkpoints_checked += 1;
+    }
+    if full {
+        return check_disclosures(conn, report);
+    }
+    Ok(report)
+}
+
+/// Every stored disclosure opens its v2 entry's commitment, and every v2 entry has one unless an
+/// `evidence.erased` entry covers it.
+fn check_disclosures(
+    conn: &Connection,
+    mut report: VerifyReport,
+) -> Result<VerifyReport, LedgerError> {
+    let mut commitments: BTreeMap<u64, String> = BTreeMap::new();
+    let mut erased: HashSet<u64> = HashSet::new();
+    {
+        let mut stmt = conn.prepare("SELECT idx, data FROM entries ORDER BY idx")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let idx = row.get::<_, i64>(0)? as u64;
+            let data: Vec<u8> = row.get(1)?;
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
+                continue;
+            };
+            if v.get("type").and_then(|t| t.as_str()) == Some("evidence.erased") {
+                let covered = v.get("indexes").and_then(|i| i.as_array());
+                erased.extend(covered.into_iter().flatten().filter_map(|i| i.as_u64()));
+            } else if v.get("v").and_then(|x| x.as_u64()) == Some(2)
+                && let Some(c) = v.get("commitment").and_then(|c| c.as_str())
+            {
+                commitments.insert(idx, c.to_owned());
+            }
+        }
+    }
+    let mut stmt = conn.prepare("SELECT idx, salt, private FROM disclosures ORDER BY idx")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let idx = row.get::<_, i64>(0)? as u64;
+        let salt: Vec<u8> = row.get(1)?;
+        let private: Vec<u8> = row.get(2)?;
+        let at = idx.to_string();
+        let Some(expected) = commitments.remove(&idx) else {
+            return Ok(report.fail("disclosure", at, "no v2 entry at this index commits to it"));
+        };
+        let Ok(salt) = <[u8; crate::commitment::SALT_LEN]>::try_from(salt) else {
+            return Ok(report.fail("disclosure", at, "its salt is not 32 bytes"));
+        };
+        if crate::commitment::commitment_of_canonical(&salt, &private) != expected {
+            return Ok(report.fail(
+                "disclosure",
+                at,
+                "it does not recompute to its entry's commitment",
+            ));
+        }
+        report.disclosures_checked += 1;
+    }
+    if let Some(idx) = commitments.keys().find(|i| !erased.contains(i)) {
+        return Ok(report.fail(
+            "disclosure",
+            idx.to_string(),
+            "missing, and no evidence.erased entry covers it",
+        ));
     }
     Ok(report)
 }

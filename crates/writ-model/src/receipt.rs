@@ -87,9 +87,74 @@ pub struct Receipt {
     pub sig: String,
 }
 
+/// Why a receipt's signature does not check out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptSigError {
+    #[error("sig must be a base64url Ed25519 signature")]
+    Malformed,
+    #[error("the receipt body cannot be encoded: {0}")]
+    Encoding(String),
+    #[error("the receipt signature does not verify with the gate's key")]
+    Mismatch,
+}
+
+impl Receipt {
+    /// Checks the gate's Ed25519 signature (strict) over the canonical body with `public_key`.
+    pub fn verify(&self, public_key: &ed25519_dalek::VerifyingKey) -> Result<(), ReceiptSigError> {
+        use base64::Engine as _;
+        let sig: [u8; 64] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(self.sig.as_bytes())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(ReceiptSigError::Malformed)?;
+        let input = self
+            .body
+            .signing_input()
+            .map_err(|e| ReceiptSigError::Encoding(e.to_string()))?;
+        public_key
+            .verify_strict(&input, &ed25519_dalek::Signature::from_bytes(&sig))
+            .map_err(|_| ReceiptSigError::Mismatch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verify_accepts_the_gates_signature_and_nothing_else() {
+        use base64::Engine as _;
+        use ed25519_dalek::{Signer, SigningKey};
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let body: ReceiptBody = serde_json::from_value(serde_json::json!({
+            "type": "receipt", "v": 1, "execution": crate::ExecutionId::new_v7(),
+            "gate": "gate:mcp-1", "outcome": "success", "started_at": 1, "finished_at": 2,
+            "intent": {"action": "a", "resource": "r", "args_sha256": "00"}
+        }))
+        .unwrap();
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let sig = key.sign(&body.signing_input().unwrap()).to_bytes();
+        let receipt = Receipt {
+            body,
+            kid: "gate:mcp-1".into(),
+            sig: b64.encode(sig),
+        };
+        assert_eq!(receipt.verify(&key.verifying_key()), Ok(()));
+        let other = SigningKey::from_bytes(&[4; 32]).verifying_key();
+        assert_eq!(receipt.verify(&other), Err(ReceiptSigError::Mismatch));
+        let mut changed = receipt.clone();
+        changed.body.outcome = Outcome::Failure;
+        assert_eq!(
+            changed.verify(&key.verifying_key()),
+            Err(ReceiptSigError::Mismatch)
+        );
+        let mut garbled = receipt;
+        garbled.sig = "%%".into();
+        assert_eq!(
+            garbled.verify(&key.verifying_key()),
+            Err(ReceiptSigError::Malformed)
+        );
+    }
 
     #[test]
     fn outcome_codes_are_snake_case() {

@@ -18,7 +18,7 @@ use writ_model::ExecutionId;
 use writ_model::decision::Decision;
 use writ_model::entries::LeaseEnded;
 use writ_model::env::EnvironmentAttestation;
-use writ_model::receipt::Receipt;
+use writ_model::receipt::{Receipt, ReceiptSigError};
 
 use crate::attest::check_attestation;
 use crate::auth::Access;
@@ -82,20 +82,18 @@ pub async fn post_receipt(
         ));
     }
     let key = gate_key(&s, receipt.body.gate.as_str())?;
-    let sig = crate::attest::ed25519_signature(&receipt.sig).ok_or_else(|| {
-        ApiError::bad_request(
+    receipt.verify(&key).map_err(|e| match e {
+        ReceiptSigError::Malformed => ApiError::bad_request(
             writ_model::ReasonCode::ReceiptBadSignature,
             "sig must be a base64url Ed25519 signature",
-        )
-    })?;
-    let input = receipt.body.signing_input().map_err(|e| {
-        ApiError::bad_request(writ_model::ReasonCode::ReceiptInvalid, e.to_string())
-    })?;
-    key.verify_strict(&input, &sig).map_err(|_| {
-        ApiError::forbidden(
+        ),
+        ReceiptSigError::Encoding(e) => {
+            ApiError::bad_request(writ_model::ReasonCode::ReceiptInvalid, e)
+        }
+        ReceiptSigError::Mismatch => ApiError::forbidden(
             writ_model::ReasonCode::ReceiptBadSignature,
             "the receipt signature does not verify with the gate's key",
-        )
+        ),
     })?;
     let execution = receipt.body.execution;
     let row = known_execution(&s, execution).await?;
@@ -412,7 +410,10 @@ pub async fn proof(
     let ledger = s.ledger.clone();
     // The disclosures of its entries: whoever may read the execution may read what was said.
     let mut bundle = tokio::task::spawn_blocking(move || {
-        let mut bundle = ledger.proof_bundle(&indexes, None)?;
+        // Then the entries that registered its receipts' gates, so their signatures verify offline.
+        let mut all = indexes.clone();
+        all.extend(ledger.gate_key_entries(&indexes)?);
+        let mut bundle = ledger.proof_bundle(&all, None)?;
         let disclosures = ledger.disclosures(&indexes)?;
         bundle.disclosures = (!disclosures.is_empty()).then_some(disclosures);
         Ok::<_, writ_ledger::LedgerError>(bundle)

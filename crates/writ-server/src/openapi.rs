@@ -470,6 +470,7 @@ pub(crate) fn status_answer() -> Value {
             "revocations",
             "gates",
             "ledger",
+            "evidence",
             "index",
             "storage",
         ],
@@ -507,6 +508,13 @@ pub(crate) fn status_answer() -> Value {
             "ledger": object(
                 &["origin", "size", "bytes", "checkpoint_age_ms"],
                 json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count()}),
+            ),
+            "evidence": object(
+                &["disclosures", "bytes"],
+                json!({
+                    "disclosures": json!({"type": "integer", "minimum": 0, "description": "disclosures in the evidence store (erased ones are gone)"}),
+                    "bytes": json!({"type": "integer", "minimum": 0, "description": "their salts and private objects, in bytes"}),
+                }),
             ),
             "index": object(
                 &["indexed", "lag", "failure"],

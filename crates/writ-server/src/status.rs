@@ -191,6 +191,19 @@ pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, Api
     let index_bytes = sqlite_bytes(&dir.join(EXEC_DB));
     let writ_log_bytes = bytes_under(&dir.join(crate::exec::WRIT_LOG), 0);
     let indexed = s.execs.indexed();
+    let ledger = s.ledger.clone();
+    let (disclosures, disclosure_bytes) =
+        tokio::task::spawn_blocking(move || ledger.evidence_size())
+            .await
+            .map_err(|_| {
+                ApiError::unavailable(
+                    writ_model::ReasonCode::LedgerUnavailable,
+                    "the ledger reader stopped",
+                )
+            })?
+            .map_err(|e| {
+                ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+            })?;
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "now": s.now(),
@@ -205,6 +218,7 @@ pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, Api
             "bytes": ledger_bytes,
             "checkpoint_age_ms": checkpoint_age_ms(&s),
         },
+        "evidence": {"disclosures": disclosures, "bytes": disclosure_bytes},
         "index": {
             "indexed": indexed,
             "lag": cp.size().saturating_sub(indexed),

@@ -75,14 +75,16 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
     const served = demo.steps.at(-1).data.proof;
     const vkey = served.log.vkey;
 
-    // The server's bundle as it is: verified; it proves no gate key, so the receipt is skipped.
+    // The server's bundle as it is: verified; it proves its gate's gate.changed entry, so the
+    // receipt's signature checks with no pinned key.
     const r0 = await verifyBundle(served, { pinnedVkey: vkey });
     assert.deepEqual(failing(r0), []);
     assert.equal(r0.verdict, "verified");
     const receiptIndex = served.entries.map(entryOf).findIndex((/** @type {any} */ e) => e.type === "receipt");
     assert.ok(receiptIndex >= 0, "the demo bundle holds a receipt");
     const rIdx = served.entries[receiptIndex].index;
-    assert.equal(status(r0, `receipt:${rIdx}`), "skip");
+    assert.equal(status(r0, `receipt:${rIdx}`), "pass");
+    assert.ok(served.entries.map(entryOf).some((/** @type {any} */ e) => e.type === "gate.changed"), "the served bundle proves the gate's key");
     assert.equal(status(r0, "writ-claims"), "pass");
 
     // The same ledger proved with its gate registration too: the receipt's signature checks.
@@ -90,7 +92,7 @@ test("bundles from writ demo and writ ledger proof verify; each tampered kind fa
     const all = JSON.parse(writ(["ledger", "proof", "--dir", join(data, "ledger"), "--format", "json", ...Array.from({ length: size }, (_, i) => ["--index", String(i)]).flat()]));
     const gateChanged = all.entries.filter((/** @type {any} */ e) => entryOf(e).type === "gate.changed" && entryOf(e).gate === receiptGate(entryOf(served.entries[receiptIndex])));
     assert.ok(gateChanged.length > 0, "the ledger registers the demo's gate");
-    const bundle = JSON.parse(writ(["ledger", "proof", "--dir", join(data, "ledger"), "--format", "json", "--size", String(size), "--index", String(gateChanged[0].index), ...served.entries.flatMap((/** @type {any} */ e) => ["--index", String(e.index)])]));
+    const bundle = JSON.parse(writ(["ledger", "proof", "--dir", join(data, "ledger"), "--format", "json", "--size", String(size), ...[...new Set([gateChanged[0].index, ...served.entries.map((/** @type {any} */ e) => e.index)])].flatMap((i) => ["--index", String(i)])]));
     bundle.writ = served.writ;
     bundle.jwks = served.jwks;
     const good = await verifyBundle(bundle, { pinnedVkey: vkey });

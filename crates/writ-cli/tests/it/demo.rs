@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
 #[test]
@@ -48,7 +50,13 @@ fn demo_runs_every_stage_and_its_proof_verifies() {
     let vkey = steps[0]["data"]["vkey"].as_str().unwrap();
     let bundle = writ_ledger::ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
     let checked = bundle.verify(Some(vkey)).unwrap();
-    assert_eq!(checked.entries.len(), 2);
+    // The decision and the receipt, then the gate.changed entry that proves the gate's key.
+    assert_eq!(checked.entries.len(), 3);
+    let last = B64
+        .decode(proof["entries"][2]["entry_b64"].as_str().unwrap())
+        .unwrap();
+    let last: Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(last["type"], "gate.changed", "{last}");
     // A bundle whose entry was altered does not.
     let mut tampered = proof.clone();
     let entry = tampered["entries"][0]["entry_b64"]

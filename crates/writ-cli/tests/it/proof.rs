@@ -154,13 +154,69 @@ fn a_bundle_from_the_api_passes_every_check() {
     );
     assert!(report["warnings"].as_array().unwrap().is_empty());
 
-    // Without the gate's key the receipt is skipped, saying why; without the vkey, a warning.
+    // Without a pinned gate key the receipt is still checked: the served bundle proves the
+    // gate.changed entry that registered the gate's key. Without the vkey, a warning.
     let (code, report, _) = verify(&file, &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(
-        status_of(&report, &format!("receipt[{receipt_index}].signature")),
-        "skip"
+    let receipt_check = format!("receipt[{receipt_index}].signature");
+    assert_eq!(status_of(&report, &receipt_check), "pass", "{report:#}");
+    let gate_entries: Vec<u64> = proof["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["index"].as_u64().unwrap())
+        .filter(|i| *i != decision_index && *i != receipt_index)
+        .collect();
+    assert_eq!(gate_entries.len(), 1, "{proof:#}");
+    let detail = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == receipt_check.as_str())
+        .unwrap()["detail"]
+        .to_string();
+    assert!(
+        detail.contains(&format!("gate.changed entry {}", gate_entries[0])),
+        "{detail}"
     );
+    // A forged receipt (one signature byte changed in its disclosure) fails verification: its
+    // disclosure no longer opens the commitment, so it is not taken as the receipt.
+    let mut forged = proof.clone();
+    for d in forged["disclosures"].as_array_mut().unwrap() {
+        if d["index"] == receipt_index {
+            let sig = d["private"]["receipt"]["sig"].as_str().unwrap().to_owned();
+            let mut raw = URL_SAFE_NO_PAD.decode(&sig).unwrap();
+            raw[0] ^= 1;
+            d["private"]["receipt"]["sig"] = json!(URL_SAFE_NO_PAD.encode(raw));
+        }
+    }
+    let forged_file = tmp.path().join("forged.json");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let (code, report, _) = verify(&forged_file, &[]);
+    assert_ne!(code, 0, "{report:#}");
+    assert_eq!(
+        status_of(&report, &format!("disclosure[{receipt_index}].commitment")),
+        "fail",
+        "{report:#}"
+    );
+    assert_ne!(status_of(&report, &receipt_check), "pass", "{report:#}");
+    // A key entry the bundle does not prove (its public_key swapped) is not used.
+    let mut unproved = proof.clone();
+    for e in unproved["entries"].as_array_mut().unwrap() {
+        if e["index"] == gate_entries[0] {
+            let mut v: Value =
+                serde_json::from_slice(&B64.decode(e["entry_b64"].as_str().unwrap()).unwrap())
+                    .unwrap();
+            v["public_key"] = json!(hex::encode(
+                SigningKey::from_bytes(&[7; 32]).verifying_key().to_bytes()
+            ));
+            e["entry_b64"] = json!(B64.encode(to_canonical_vec(&v).unwrap()));
+        }
+    }
+    let unproved_file = tmp.path().join("unproved.json");
+    std::fs::write(&unproved_file, unproved.to_string()).unwrap();
+    let (_, report, _) = verify(&unproved_file, &[]);
+    assert_eq!(status_of(&report, &receipt_check), "skip", "{report:#}");
     let warnings = report["warnings"].to_string();
     assert!(
         warnings.contains("--vkey") && warnings.contains("--jwks"),

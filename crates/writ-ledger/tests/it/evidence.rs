@@ -106,3 +106,58 @@ fn erased_disclosures_leave_no_byte_in_the_ledger_files_and_proofs_verify() {
     bundle.verify(None).unwrap();
     assert!(!files_holding(dir.path(), format!("{CANARY}-1-").as_bytes()).is_empty());
 }
+
+/// `writ ledger verify`'s full check recomputes every disclosure to its entry's commitment and
+/// reports a v2 entry whose disclosure is gone without an `evidence.erased` entry covering it.
+#[test]
+fn verify_checks_disclosures_against_commitments_and_erasures() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), "example.com/evidence").unwrap();
+    let a = append(&ledger, committed(1, "first"));
+    let b = append(&ledger, committed(2, "second"));
+    let c = append(&ledger, committed(3, "third"));
+    assert_eq!(ledger.erase_disclosures(&[b]).unwrap(), [b]);
+    // Erased without a covering entry yet: reported.
+    let r = ledger.verify(true).unwrap();
+    assert!(!r.ok, "{r:?}");
+    let p = r.problem.unwrap();
+    assert_eq!(
+        (p.kind.as_str(), p.at.as_str()),
+        ("disclosure", &*b.to_string())
+    );
+    let erased =
+        json!({"type": "evidence.erased", "v": 1, "indexes": [b], "by": "admin:t", "at": 1});
+    append(&ledger, Entry::encode(&erased).unwrap());
+    let r = ledger.verify(true).unwrap();
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.disclosures_checked, 2);
+    drop(ledger);
+
+    // One byte of a stored disclosure changed: the check names its index.
+    let conn = rusqlite::Connection::open(dir.path().join("ledger.db")).unwrap();
+    let private: Vec<u8> = conn
+        .query_row(
+            "SELECT private FROM disclosures WHERE idx = ?1",
+            [c as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let tampered = String::from_utf8(private)
+        .unwrap()
+        .replace("third", "thirD");
+    conn.execute(
+        "UPDATE disclosures SET private = ?1 WHERE idx = ?2",
+        rusqlite::params![tampered.as_bytes(), c as i64],
+    )
+    .unwrap();
+    drop(conn);
+    let r = writ_ledger::verify::verify_dir(dir.path(), true).unwrap();
+    assert!(!r.ok, "{r:?}");
+    let p = r.problem.unwrap();
+    assert_eq!(
+        (p.kind.as_str(), p.at.as_str()),
+        ("disclosure", &*c.to_string())
+    );
+    assert!(p.detail.contains("commitment"), "{}", p.detail);
+    assert_ne!(a, c);
+}

@@ -93,7 +93,7 @@ async fn allow_deny_receipt_proof_and_lineage() {
     );
 
     let (kinds, proof) = proof_kinds(&srv, &agent, execution).await;
-    assert_eq!(kinds, ["decision", "receipt"]);
+    assert_eq!(kinds, ["decision", "receipt", "gate.changed"]);
     assert_eq!(proof["writ"], allow["writ"]);
 
     // A child execution links to its parent in the lineage.

@@ -163,7 +163,7 @@ async fn an_execution_with_a_receipt_is_never_swept() {
     assert_eq!(entries_of(&srv, "lease.ended", &done), Vec::<Value>::new());
     assert_eq!(
         proof_kinds(&srv, &agent, &done).await,
-        ["decision", "receipt"]
+        ["decision", "receipt", "gate.changed"]
     );
     srv.stop().await;
 }

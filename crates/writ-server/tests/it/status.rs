@@ -45,6 +45,12 @@ async fn status_reports_bundle_kill_switch_ledger_and_gates() {
     assert!(
         s["storage"]["total_bytes"].as_u64().unwrap() >= s["ledger"]["bytes"].as_u64().unwrap()
     );
+    // Issue 14: the evidence store's size, as the ledger holds it.
+    let (held, held_bytes) = srv.state.ledger.evidence_size().unwrap();
+    assert!(held >= 1, "the v2 decision's disclosure: {s}");
+    assert_eq!(s["evidence"]["disclosures"], held, "{s}");
+    assert_eq!(s["evidence"]["bytes"], held_bytes, "{s}");
+    assert!(held_bytes > 32 * held, "{s}");
     let g = s["gates"]
         .as_array()
         .unwrap()
