@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use writ_ledger::Ed25519Verifier;
 
-use crate::serve::{Returned, Served, authorize_body, check_after_restart, provision, writ};
+use crate::serve::{
+    Returned, Served, admin_token, authorize_body, check_after_restart, provision, writ,
+};
 
 /// Every file under `dir`, relative, with its mode; and every directory's mode.
 fn modes(dir: &Path, rel: &Path, out: &mut Vec<(String, u32, bool)>) {
@@ -35,10 +37,7 @@ fn backup_under_load_restores_every_acknowledged_record() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let srv = Served::start(&data, true);
-    let admin = std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = admin_token(&data);
     let (agent, key) = provision(&srv.url, &admin, tmp.path());
     let verifier = Ed25519Verifier::from_vkey(&srv.vkey).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()

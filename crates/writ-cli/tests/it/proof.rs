@@ -18,7 +18,9 @@ use writ_ledger::{Disclosure, Ed25519Signer, Ledger};
 use writ_model::canonical::to_canonical_vec;
 use writ_model::{ExecutionId, FixedClock, Intent, Lineage};
 
-use crate::serve::{Served, authorize_body, http, provision_with_gate_token, writ_env};
+use crate::serve::{
+    Served, admin_token, authorize_body, http, provision_with_gate_token, writ_env,
+};
 
 /// Runs `writ proof verify FILE ARGS --format json`: (exit code, report, stderr).
 fn verify(file: &Path, args: &[&str]) -> (i32, Value, String) {
@@ -59,10 +61,7 @@ fn a_bundle_from_the_api_passes_every_check() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let srv = Served::start(&data, true);
-    let admin = std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = admin_token(&data);
     let (agent, gate_key, gate_token) = provision_with_gate_token(&srv.url, &admin, tmp.path());
     let client = http();
     let (st, allow) = client.call(
@@ -232,6 +231,95 @@ fn a_bundle_from_the_api_passes_every_check() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("pass  writ.claims"), "{text}");
     assert!(text.contains("verified: "), "{text}");
+
+    // The same served bundle, tampered: each change fails exactly the check that guards it.
+    let disclosed = |index: u64| {
+        proof["disclosures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|d| d["index"] == index)
+            .unwrap()
+    };
+    let entry_pos = proof["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["index"] == decision_index)
+        .unwrap();
+    let mut cases: Vec<(&str, Value, String)> = Vec::new();
+    let mut value_changed = proof.clone();
+    value_changed["disclosures"][disclosed(decision_index)]["private"]["request"]["intent"]["resource"] =
+        json!("tool:github/delete_repo");
+    cases.push((
+        "one disclosed value changed",
+        value_changed,
+        format!("disclosure[{decision_index}].commitment"),
+    ));
+    let mut salt_changed = proof.clone();
+    salt_changed["disclosures"][disclosed(receipt_index)]["salt_b64"] =
+        json!(B64.encode([9u8; SALT_LEN]));
+    cases.push((
+        "one salt changed",
+        salt_changed,
+        format!("disclosure[{receipt_index}].commitment"),
+    ));
+    let mut flipped = proof.clone();
+    let mut bytes = B64
+        .decode(
+            proof["entries"][entry_pos]["inclusion_b64"][0]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    bytes[0] ^= 1;
+    flipped["entries"][entry_pos]["inclusion_b64"][0] = json!(B64.encode(bytes));
+    cases.push((
+        "one inclusion hash flipped",
+        flipped,
+        format!("entry[{decision_index}].inclusion"),
+    ));
+    let mut other_log = proof.clone();
+    let origin = proof["log"]["origin"].as_str().unwrap();
+    let other = Ed25519Signer::from_seed(origin, &[77; 32]).unwrap();
+    let text = parse_note(proof["checkpoint"].as_str().unwrap())
+        .unwrap()
+        .text;
+    other_log["checkpoint"] = json!(sign_note(&text, &[&other]).unwrap());
+    other_log["log"]["vkey"] = json!(other.verifier().to_vkey());
+    cases.push((
+        "the checkpoint signed by another key",
+        other_log,
+        "checkpoint.signature".to_owned(),
+    ));
+    let mut resigned = proof.clone();
+    let token = proof["writ"].as_str().unwrap();
+    let input = token.rsplit_once('.').unwrap().0;
+    let forged = SigningKey::from_bytes(&[99; 32]).sign(input.as_bytes());
+    resigned["writ"] = json!(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(forged.to_bytes())
+    ));
+    cases.push((
+        "the writ re-signed by another key",
+        resigned,
+        "writ.signature".to_owned(),
+    ));
+    for (what, bundle, check) in cases {
+        let file = tmp.path().join("tampered.json");
+        std::fs::write(&file, bundle.to_string()).unwrap();
+        let (code, report, err) = verify(
+            &file,
+            &["--vkey", &srv.vkey, "--jwks", jwks_file.to_str().unwrap()],
+        );
+        assert_eq!(code, 1, "{what}: {report:#}");
+        assert_eq!(
+            names(&report, "fail"),
+            vec![check.clone()],
+            "{what}: {report:#}"
+        );
+        assert!(err.contains(&check), "{what}: stderr {err}");
+    }
 }
 
 /// A ledger holding v2 entries as DESIGN.md fixes them, and a bundle proving them.
@@ -582,10 +670,7 @@ fn independent_tlog_verifiers_accept_v1_and_v2_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let srv = Served::start(&data, true);
-    let admin = std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = admin_token(&data);
     let (agent, gate_key, _) = provision_with_gate_token(&srv.url, &admin, tmp.path());
     let client = http();
     let (st, allow) = client.call(

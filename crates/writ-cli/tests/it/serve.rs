@@ -185,6 +185,14 @@ fn signature(files: &[(String, String)]) -> String {
 }
 
 /// Writes a signed copy of the default bundle into `dir`.
+/// The admin token `writ serve --init` wrote into data directory `data`.
+pub(crate) fn admin_token(data: &Path) -> String {
+    std::fs::read_to_string(data.join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 pub(crate) fn signed_bundle_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let files = default_bundle_files();
@@ -544,10 +552,7 @@ fn sigkill_under_load_loses_no_returned_writ() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut srv = Served::start(&data, true);
-    let admin = std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin = admin_token(&data);
     let (agent, key) = provision(&srv.url, &admin, tmp.path());
     let verifier = Ed25519Verifier::from_vkey(&srv.vkey).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -10,19 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::serve::{Served, authorize_body, provision};
+use crate::serve::{Served, admin_token, authorize_body, provision};
 
 /// Stops `srv` with SIGTERM and waits for it to exit.
 fn stop(srv: Served) {
     srv.signal("-TERM");
     srv.wait(Duration::from_secs(30));
-}
-
-fn admin_token(data: &Path) -> String {
-    std::fs::read_to_string(data.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 /// Every directory under (and including) `root` must be 0700 and every file 0600.
