@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS execution_search (
 CREATE INDEX IF NOT EXISTS execution_search_principal ON execution_search(principal, ledger_index);
 CREATE INDEX IF NOT EXISTS execution_search_root ON execution_search(root);
 CREATE INDEX IF NOT EXISTS execution_search_gate ON execution_search(gate, time);
+-- Equality on a gate or resource, then newest first with no sort: a page stops after its
+-- LIMIT rows even when most of the table matches (one gate, one tool).
+CREATE INDEX IF NOT EXISTS execution_search_gate_newest ON execution_search(gate, ledger_index);
+CREATE INDEX IF NOT EXISTS execution_search_resource_newest ON execution_search(resource, ledger_index);
 CREATE TABLE IF NOT EXISTS status_activation (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     bundle_sha256 TEXT NOT NULL,
