@@ -56,13 +56,17 @@ pub fn reads_every_execution(state: &AppState, caller: &Caller) -> bool {
     }
 }
 
-/// The role of an active person (`human:`) a principal's token stands for; `None` for anyone
-/// else (agents, services, people without a role, withdrawn principals).
+/// The role of a person (`human:`) in good standing a principal's token stands for; `None` for
+/// anyone else: agents, services, people without a role, and people revoked, quarantined or
+/// registered in a withdrawn zone (a quarantined operator cannot release their own quarantine).
 pub fn person_role(state: &AppState, caller: &Caller) -> Option<Role> {
     if caller.scope != Scope::Principal {
         return None;
     }
     state.store.read(|r| {
+        if r.principal_withdrawn(&caller.subject).is_some() {
+            return None;
+        }
         r.principals
             .get(&caller.subject)
             .filter(|p| p.id.starts_with("human:") && p.status == "active")

@@ -152,6 +152,61 @@ fn every_embedded_asset_has_bytes_and_a_gzip_form() {
     }
 }
 
+/// Regression: a person's rights followed only their registration status, so an operator
+/// quarantined by an admin kept taking governance acts (even releasing their own quarantine)
+/// and reading everything. Withdrawn people keep no role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_operator_can_neither_act_nor_read() {
+    let (srv, _agent, _gate) = TestServer::provisioned().await;
+    let (st, b) = srv
+        .call(
+            "POST",
+            "/v1/admin/principals",
+            Some(&srv.admin),
+            Some(json!({"id": "human:olga", "zone": "dev", "role": "operator"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let operator = b["token"].as_str().unwrap().to_owned();
+    let (st, _) = srv.call("GET", "/v1/status", Some(&operator), None).await;
+    assert_eq!(st, 200);
+    let quarantine = |on: bool| Some(json!({"principal": "human:olga", "on": on}));
+    let (st, b) = srv
+        .call(
+            "POST",
+            "/v1/admin/quarantines",
+            Some(&srv.admin),
+            quarantine(true),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = srv
+        .call(
+            "POST",
+            "/v1/admin/quarantines",
+            Some(&operator),
+            quarantine(false),
+        )
+        .await;
+    assert_eq!(st, 403, "a quarantined operator released themself: {b}");
+    let (st, b) = srv.call("GET", "/v1/status", Some(&operator), None).await;
+    assert_eq!(st, 403, "{b}");
+    let (_, who) = srv.call("GET", "/v1/whoami", Some(&operator), None).await;
+    assert_eq!(who["governs"], false, "{who}");
+    // Released by an admin, the role comes back.
+    let (st, b) = srv
+        .call(
+            "POST",
+            "/v1/admin/quarantines",
+            Some(&srv.admin),
+            quarantine(false),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _) = srv.call("GET", "/v1/status", Some(&operator), None).await;
+    assert_eq!(st, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whoami_names_the_kind_and_role_and_who_may_sign_in() {
     let (srv, agent, gate) = TestServer::provisioned().await;
