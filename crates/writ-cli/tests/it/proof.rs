@@ -264,45 +264,19 @@ fn a_bundle_from_the_api_passes_every_check() {
         salt_changed,
         format!("disclosure[{receipt_index}].commitment"),
     ));
-    let mut flipped = proof.clone();
-    let mut bytes = B64
-        .decode(
-            proof["entries"][entry_pos]["inclusion_b64"][0]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
-    bytes[0] ^= 1;
-    flipped["entries"][entry_pos]["inclusion_b64"][0] = json!(B64.encode(bytes));
     cases.push((
         "one inclusion hash flipped",
-        flipped,
+        with_inclusion_flipped(&proof, entry_pos),
         format!("entry[{decision_index}].inclusion"),
     ));
-    let mut other_log = proof.clone();
-    let origin = proof["log"]["origin"].as_str().unwrap();
-    let other = Ed25519Signer::from_seed(origin, &[77; 32]).unwrap();
-    let text = parse_note(proof["checkpoint"].as_str().unwrap())
-        .unwrap()
-        .text;
-    other_log["checkpoint"] = json!(sign_note(&text, &[&other]).unwrap());
-    other_log["log"]["vkey"] = json!(other.verifier().to_vkey());
     cases.push((
         "the checkpoint signed by another key",
-        other_log,
+        with_checkpoint_of_another_key(&proof),
         "checkpoint.signature".to_owned(),
-    ));
-    let mut resigned = proof.clone();
-    let token = proof["writ"].as_str().unwrap();
-    let input = token.rsplit_once('.').unwrap().0;
-    let forged = SigningKey::from_bytes(&[99; 32]).sign(input.as_bytes());
-    resigned["writ"] = json!(format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(forged.to_bytes())
     ));
     cases.push((
         "the writ re-signed by another key",
-        resigned,
+        with_writ_resigned(&proof),
         "writ.signature".to_owned(),
     ));
     for (what, bundle, check) in cases {
@@ -320,6 +294,43 @@ fn a_bundle_from_the_api_passes_every_check() {
         );
         assert!(err.contains(&check), "{what}: stderr {err}");
     }
+}
+
+/// `bundle` with the first hash of entry `pos`'s inclusion proof flipped.
+fn with_inclusion_flipped(bundle: &Value, pos: usize) -> Value {
+    let mut out = bundle.clone();
+    let h = bundle["entries"][pos]["inclusion_b64"][0].as_str().unwrap();
+    let mut bytes = B64.decode(h).unwrap();
+    bytes[0] ^= 1;
+    out["entries"][pos]["inclusion_b64"][0] = json!(B64.encode(bytes));
+    out
+}
+
+/// `bundle` with the same checkpoint text signed by another key of the same name, the bundle
+/// naming that key.
+fn with_checkpoint_of_another_key(bundle: &Value) -> Value {
+    let mut out = bundle.clone();
+    let origin = bundle["log"]["origin"].as_str().unwrap();
+    let other = Ed25519Signer::from_seed(origin, &[77; 32]).unwrap();
+    let text = parse_note(bundle["checkpoint"].as_str().unwrap())
+        .unwrap()
+        .text;
+    out["checkpoint"] = json!(sign_note(&text, &[&other]).unwrap());
+    out["log"]["vkey"] = json!(other.verifier().to_vkey());
+    out
+}
+
+/// `bundle` with its writ's header and claims signed again by another key.
+fn with_writ_resigned(bundle: &Value) -> Value {
+    let mut out = bundle.clone();
+    let token = bundle["writ"].as_str().unwrap();
+    let input = token.rsplit_once('.').unwrap().0;
+    let forged = SigningKey::from_bytes(&[99; 32]).sign(input.as_bytes());
+    out["writ"] = json!(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(forged.to_bytes())
+    ));
+    out
 }
 
 /// A ledger holding v2 entries as DESIGN.md fixes them, and a bundle proving them.
@@ -512,45 +523,22 @@ fn tampered_v2_bundles_fail_naming_the_check() {
         format!("disclosure[{r}].commitment"),
     ));
 
-    let mut flipped = v2.bundle.clone();
-    let h = flipped["entries"][0]["inclusion_b64"][0].as_str().unwrap();
-    let mut bytes = B64.decode(h).unwrap();
-    bytes[0] ^= 1;
-    flipped["entries"][0]["inclusion_b64"][0] = json!(B64.encode(bytes));
     cases.push((
         "one inclusion hash flipped",
-        flipped,
+        with_inclusion_flipped(&v2.bundle, 0),
         format!("entry[{d}].inclusion"),
     ));
-
-    // The same checkpoint text signed by another key of the same name, the bundle naming it.
-    let mut other_log = v2.bundle.clone();
-    let other = Ed25519Signer::from_seed(ORIGIN, &[77; 32]).unwrap();
-    let text = parse_note(v2.bundle["checkpoint"].as_str().unwrap())
-        .unwrap()
-        .text;
-    other_log["checkpoint"] = json!(sign_note(&text, &[&other]).unwrap());
-    other_log["log"]["vkey"] = json!(other.verifier().to_vkey());
     cases.push((
         "the checkpoint signed by another key",
-        other_log,
+        with_checkpoint_of_another_key(&v2.bundle),
         "checkpoint.signature".to_owned(),
-    ));
-
-    // The writ's header and claims signed again by another key.
-    let mut resigned = v2.bundle.clone();
-    let token = v2.bundle["writ"].as_str().unwrap();
-    let input = token.rsplit_once('.').unwrap().0;
-    let forged = SigningKey::from_bytes(&[99; 32]).sign(input.as_bytes());
-    resigned["writ"] = json!(format!(
-        "{input}.{}",
-        URL_SAFE_NO_PAD.encode(forged.to_bytes())
     ));
     cases.push((
         "the writ re-signed by another key",
-        resigned,
+        with_writ_resigned(&v2.bundle),
         "writ.signature".to_owned(),
     ));
+    let token = v2.bundle["writ"].as_str().unwrap();
 
     // The same claims signed by another key that the bundle's JWKS now carries: the bundle
     // agrees with itself, the control plane's JWKS (--jwks) does not.
