@@ -352,8 +352,8 @@ async fn status_history_has_a_sample_at_once_and_component_states() {
 /// Budget of issue 16 (measured, not asserted; run by hand:
 /// `cargo test -p writ-server --release --test it search_budget -- --ignored --nocapture`):
 /// one page of the decisions search, as the console asks for it, over 100,000 executions.
-/// The executions are real decision records appended to the ledger (copies of one recorded
-/// decision under fresh execution ids, 50 principals, allow and deny mixed) and indexed by the
+/// The executions are real decision entries (v2 clear parts) appended to the ledger (copies of
+/// one recorded decision under fresh execution ids, 50 principals, allow and deny mixed) and indexed by the
 /// server's own follower; the time is the request's round trip on loopback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement for the report, not a check"]
@@ -370,16 +370,20 @@ async fn search_budget_over_100k_executions() {
     for i in 0..n {
         let mut e = template.clone();
         let id = writ_model::ExecutionId::new_v7().to_string();
-        e["request"]["lineage"]["execution"] = json!(id);
-        e["request"]["lineage"]["root"] = json!(id);
-        e["request"]["principal"] = json!(format!("agent:bot-{}", i % 50));
+        // Entries v2: the clear members are what the index reads (no disclosure needed).
+        e["execution"] = json!(id);
+        e["root"] = json!(id);
+        if let Some(obj) = e.as_object_mut() {
+            obj.remove("traceparent");
+        }
+        e["principal"] = json!(format!("agent:bot-{}", i % 50));
         if i % 3 == 0 {
             e["decision"] = json!("deny");
         }
         handles.push(
             srv.state
                 .ledger
-                .submit(serde_json::to_vec(&e).unwrap())
+                .submit(writ_model::canonical::to_canonical_vec(&e).unwrap())
                 .unwrap(),
         );
         if handles.len() == 2000 {
