@@ -204,7 +204,7 @@ async fn ledger_tile(
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     // Public only where the operator said so (`[ledger] public_reads`); checkpoints always are.
-    require(&s, &headers, Access::LedgerRead)?;
+    crate::guard::allow_ledger_read(&s, &headers)?;
     let ledger = s.ledger.clone();
     let full = !path.contains(".p/");
     let lookup = path.clone();
@@ -262,7 +262,7 @@ async fn ledger_consistency(
     q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     // Public only where the operator said so (`[ledger] public_reads`); checkpoints always are.
-    require(&s, &headers, Access::LedgerRead)?;
+    crate::guard::allow_ledger_read(&s, &headers)?;
     let Query(q) = q.map_err(|e| {
         ApiError::bad_request(
             writ_model::ReasonCode::QueryInvalid,

@@ -12,9 +12,7 @@ use crate::store::Role;
 
 /// Authenticates a request for a route of the given access level.
 pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Caller, ApiError> {
-    if access == Access::Public
-        || (access == Access::LedgerRead && state.config.ledger.public_reads)
-    {
+    if access == Access::Public {
         return Ok(Caller {
             scope: Scope::Admin,
             subject: "public".into(),
@@ -44,6 +42,16 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         ));
     }
     Ok(caller)
+}
+
+/// Lets a ledger read (tiles, entry bundles, consistency proofs) through: to anyone when the
+/// operator made ledger reads public (`[ledger] public_reads`), else to a read role's token.
+/// It yields no caller, so a public read can never be mistaken for an authenticated one.
+pub fn allow_ledger_read(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.config.ledger.public_reads {
+        return Ok(());
+    }
+    require(state, headers, Access::LedgerRead).map(|_| ())
 }
 
 /// Whether `caller` reads every execution and the status: the admin token, or an active person
