@@ -1,8 +1,8 @@
 //! Evidence erasure (`POST /v1/admin/evidence/erase`): the disclosures of an execution's ledger
 //! entries, or of every execution of a principal decided before a time, are deleted from the
 //! evidence store and the stored copies of their writs from the writ log, bytes and all (secure
-//! deletion, WAL checkpointed and truncated); then an `evidence.erased` entry lists the ledger
-//! indexes whose disclosures are gone. The entries and their commitments stay: every proof
+//! deletion, WAL checkpointed and truncated), after an `evidence.erased` entry listing the ledger
+//! indexes whose disclosures go has been recorded: no deletion happens without its entry. The entries and their commitments stay: every proof
 //! still verifies, without those disclosures, and `writ replay` reports them as erased.
 
 use std::sync::Arc;
@@ -87,14 +87,15 @@ pub async fn erase(
                 clear.push(i);
             }
         }
-        ledger.erase_disclosures(&committed)?;
         Ok::<_, writ_ledger::LedgerError>((committed, clear))
     })
     .await
     .map_err(|_| ledger_err("the ledger reader stopped"))?
     .map_err(ledger_err)?;
-    let writs = s.execs.erase_writs(&executions).await.map_err(index_err)?;
-    let ledger_index = if committed.is_empty() && writs == 0 {
+    // The erasure is a governance act: it is recorded before a byte is deleted, so no deletion
+    // ever happens without its entry. A failure after the record leaves the bytes in place and
+    // says so; the erasure is idempotent, so running it again finishes it.
+    let ledger_index = if executions.is_empty() {
         None
     } else {
         let entry = EvidenceErased {
@@ -107,6 +108,26 @@ pub async fn erase(
         };
         Some(record(&s, &entry).await?)
     };
+    let unfinished = |e: String| {
+        ApiError::unavailable(
+            writ_model::ReasonCode::LedgerUnavailable,
+            format!(
+                "the erasure is recorded (ledger index {}) but deleting failed: {e}; run the same erasure again to finish it",
+                ledger_index.map_or_else(|| "none".to_string(), |i| i.to_string())
+            ),
+        )
+    };
+    let ledger = s.ledger.clone();
+    let to_erase = committed.clone();
+    tokio::task::spawn_blocking(move || ledger.erase_disclosures(&to_erase))
+        .await
+        .map_err(|_| unfinished("the ledger writer stopped".to_string()))?
+        .map_err(|e| unfinished(e.to_string()))?;
+    let writs = s
+        .execs
+        .erase_writs(&executions)
+        .await
+        .map_err(|e| unfinished(e.to_string()))?;
     Ok(Json(json!({
         "executions": executions,
         "indexes": committed,
