@@ -7,6 +7,9 @@ import { getToken, refusal, setToken } from './lib/session.js';
 import { signInPage } from './pages/signin.js';
 import { consolePage } from './pages/console.js';
 import { healthPage } from './pages/health.js';
+import { proofPage } from './pages/proof.js';
+import { lineagePage } from './pages/lineage.js';
+import { demoPage } from './pages/demo.js';
 
 /** @type {import('./lib/session.js').Who | null} */
 let who = null;
@@ -33,6 +36,18 @@ function show(r) {
     if (a.getAttribute('href') === r.path) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // The proof viewer verifies a pasted or dropped bundle with no token; the demo signs itself
+  // in. Both take `who` when there is one (to fetch by execution id, for instance).
+  if (r.page === 'proof') {
+    document.title = 'Proof · Writ';
+    leave = proofPage(main, who, r.param);
+    return;
+  }
+  if (r.page === 'demo') {
+    document.title = 'Demo · Writ';
+    leave = demoPage(main, who);
+    return;
+  }
   if (!who) {
     document.title = 'Sign in · Writ';
     leave = signInPage(main, (w) => { who = w; show(route(location.pathname)); });
@@ -41,6 +56,9 @@ function show(r) {
   if (r.page === 'health') {
     document.title = 'Health · Writ';
     leave = healthPage(main, who);
+  } else if (r.page === 'lineage') {
+    document.title = 'Lineage · Writ';
+    leave = lineagePage(main, who, r.param);
   } else if (r.page === 'console') {
     document.title = 'Governance · Writ';
     leave = consolePage(main, who);

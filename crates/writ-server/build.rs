@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 /// Files served from `ui/`: the console's own code. Tests, notes and test packages stay out.
 const SERVED: &[&str] = &["html", "js", "css", "svg"];
-const SKIPPED_DIRS: &[&str] = &["tests", "node_modules"];
+const SKIPPED_DIRS: &[&str] = &["tests", "test", "node_modules"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());

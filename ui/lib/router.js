@@ -1,7 +1,8 @@
 // Client-side routes under /ui/. The server answers the shell for every one of them.
 
 /**
- * @typedef {{page: 'console' | 'health' | 'notfound', path: string}} Route
+ * `param` is the execution id of `/ui/proof/{execution}` and `/ui/lineage/{execution}`.
+ * @typedef {{page: 'console' | 'health' | 'proof' | 'lineage' | 'demo' | 'notfound', path: string, param?: string}} Route
  */
 
 /**
@@ -12,6 +13,18 @@ export function route(pathname) {
   const p = pathname.replace(/\/+$/, '') || '/';
   if (p === '/ui' || p === '/') return { page: 'console', path: '/ui/' };
   if (p === '/ui/health') return { page: 'health', path: '/ui/health' };
+  if (p === '/ui/demo') return { page: 'demo', path: '/ui/demo' };
+  for (const page of /** @type {const} */ (['proof', 'lineage'])) {
+    if (p === `/ui/${page}`) return { page, path: `/ui/${page}` };
+    const m = p.match(new RegExp(`^/ui/${page}/([^/]+)$`));
+    if (m) {
+      try {
+        return { page, path: `/ui/${page}`, param: decodeURIComponent(m[1] ?? '') };
+      } catch {
+        return { page: 'notfound', path: pathname };
+      }
+    }
+  }
   return { page: 'notfound', path: pathname };
 }
 

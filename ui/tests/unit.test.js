@@ -84,6 +84,12 @@ test('routes console paths', () => {
   assert.equal(route('/ui/health').page, 'health');
   assert.equal(route('/ui/health/').page, 'health');
   assert.equal(route('/ui/nope').page, 'notfound');
+  assert.deepEqual(route('/ui/proof'), { page: 'proof', path: '/ui/proof' });
+  assert.deepEqual(route('/ui/proof/exec%3A1/'), { page: 'proof', path: '/ui/proof', param: 'exec:1' });
+  assert.deepEqual(route('/ui/lineage/abc'), { page: 'lineage', path: '/ui/lineage', param: 'abc' });
+  assert.equal(route('/ui/lineage/a/b').page, 'notfound');
+  assert.equal(route('/ui/proof/%E0%A4%A').page, 'notfound');
+  assert.equal(route('/ui/demo').page, 'demo');
 });
 
 test('parses server-sent events across chunks, line endings, comments and multi-line data', () => {

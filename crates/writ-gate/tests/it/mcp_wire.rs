@@ -479,9 +479,12 @@ async fn a_changed_title_annotations_or_output_schema_is_refused() {
 }
 
 // Regression (issue 12, finding 7), over HTTP: ids are per session. While a long call with id 9
-// is in flight in a session, a request with id 9 in the same session is refused (the gateway
-// answers from its own state, so polling for the refusal needs no timing); the same id in
+// is in flight in a session, a request with id 9 in the same session is refused; the same id in
 // another session is another request; the call's answer still reaches its own request.
+// The duplicate is sent only once the control plane has recorded the call's permit: the gateway
+// claims the id before it asks for the permit and holds it until the upstream answers, so from
+// then on the call is surely in flight. (Sending duplicates before that let one win the race
+// for the id under CI load, and the long call itself was the one refused.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
     let Some(t) = tools() else { return };
@@ -499,20 +502,27 @@ async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
         session,
     };
     let call = tokio::spawn(async move {
-        // Long enough that the duplicates below reach the gateway while it runs even on a
-        // loaded machine (4 s was not under CI load). Still a window, not a signal: see notes.
         let answers = first.ask(&[long_call_for(json!(9), 15)]).await;
         (first, answers)
     });
-    let mut refused = false;
-    while !call.is_finished() {
-        let a = same.ask(&[request(json!(9), "ping", json!({}))]).await;
-        if a[0].pointer("/error/data/reason_code") == Some(&json!("request_id_in_flight")) {
-            refused = true;
+    // Polls the control plane's own record (no timing): the permit is there once authorized.
+    loop {
+        let page = ev
+            .plane
+            .admin_call("GET", "/v1/executions?decision=allow", Value::Null)
+            .await;
+        if page.to_string().contains("trigger-long-running-operation") {
             break;
         }
+        assert!(
+            !call.is_finished(),
+            "the long call ended before its permit was recorded"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(!call.is_finished(), "the long call ended before the duplicate was sent");
+    let a = same.ask(&[request(json!(9), "ping", json!({}))]).await;
+    let refused = a[0].pointer("/error/data/reason_code") == Some(&json!("request_id_in_flight"));
     assert!(refused, "a request reusing an id in flight was not refused");
     // Another session's id 9 is its own request.
     let mut other = Wire::http(url, token).await;
