@@ -77,7 +77,7 @@ if command -v npm >/dev/null 2>&1; then
   fi
   echo "==> console: tsc --checkJs --noEmit, node --test"
   "$WRIT_UI_NODE_MODULES/.bin/tsc" -p ui/tsconfig.json
-  node --test ui/tests/unit.test.js
+  node --test $(find ui/tests -name "*.test.js" | sort)
   if [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
     export WRIT_REQUIRE_UI=1
   fi
