@@ -238,7 +238,7 @@ export function proofViewer(root, source) {
     const ms = performance.now() - t0;
     if (left) return;
     render(r, options, ms);
-    say(`Verified in ${ms.toFixed(1)} ms: ${r.verdict}.`, r.verdict !== 'verified');
+    say(`Checked in this browser in ${ms.toFixed(1)} ms: ${r.verdict}.`, r.verdict !== 'verified');
   }
 
   /**
