@@ -140,6 +140,10 @@ const browser = await chromium.launch({ executablePath: cfg.chromium, headless: 
   }, JSON.stringify(good.bundle));
   await page.dispatchEvent('[data-drop]', 'drop', { dataTransfer: dt });
   await page.waitForSelector('[data-verdict="verified"]');
+  // An execution's address signed out: the page says to sign in, and fetches nothing.
+  await page.goto(`${cfg.base}/ui/proof/${cfg.execution}`);
+  await page.waitForSelector('[data-proof-status]:has-text("Sign in to fetch")');
+  assert.equal(await page.locator('[data-verdict]').count(), 0);
   await axe(page, 'proof (signed out)');
   await keyboard(page, 'proof (signed out)');
   await ctx.close();
@@ -218,6 +222,24 @@ await browser.close();
   const s = await verifyPasted(page, good.bundle, '');
   assert.equal(s.verdict, 'verified', s.all.join('\n'));
   assert.equal(await page.getAttribute('[data-trust]', 'data-trust'), 'bundle');
+  // An older checkpoint and its consistency proof, pasted: consistency passes; a proof of
+  // other hashes fails it (and only it).
+  await page.click('summary');
+  await page.fill('#proof-older', cfg.older_checkpoint);
+  await page.fill('#proof-consistency', JSON.stringify(cfg.consistency));
+  let c = await verifyPasted(page, good.bundle, cfg.vkey);
+  assert.equal(c.verdict, 'verified', c.all.join('\n'));
+  assert.equal(await page.getAttribute('[data-check="consistency"]', 'data-status'), 'pass', c.all.join('\n'));
+  const bent = structuredClone(cfg.consistency);
+  bent.hashes_b64[0] = bent.hashes_b64[0].startsWith('A') ? `B${bent.hashes_b64[0].slice(1)}` : `A${bent.hashes_b64[0].slice(1)}`;
+  await page.fill('#proof-consistency', JSON.stringify(bent));
+  c = await verifyPasted(page, good.bundle, cfg.vkey);
+  assert.equal(c.verdict, 'failed');
+  assert.deepEqual(c.failed, ['consistency'], c.all.join('\n'));
+  await page.fill('#proof-older', '');
+  await page.fill('#proof-consistency', '');
+  await page.click('summary');
+  log('standalone: a pasted consistency proof passes, a bent one fails');
   await everyCase(page, 'standalone');
   // A chosen file is read and verified.
   await page.evaluate(() => document.querySelector('[data-verdict]')?.remove());

@@ -109,6 +109,57 @@ fn forged_receipt_bundle(dir: &Path) -> (Value, String, u64) {
     (serde_json::to_value(&bundle).unwrap(), ledger.vkey(), r)
 }
 
+/// Runs `writ proof viewer --out FILE`; returns the file's size.
+fn write_viewer(file: &Path) -> u64 {
+    let (code, out, err) = writ_env(&["proof", "viewer", "--out", file.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out} {err}");
+    std::fs::metadata(file).unwrap().len()
+}
+
+/// The standalone file: written 0644 (a public artifact), never over a file without --force,
+/// with its own strict policy naming the hashes of its one script and one style.
+#[test]
+fn writ_proof_viewer_writes_one_self_contained_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("viewer.html");
+    write_viewer(&file);
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    let page = std::fs::read_to_string(&file).unwrap();
+    assert!(page.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'sha256-"));
+    assert_eq!(
+        page.matches("<script").count(),
+        1,
+        "one inline script, no src"
+    );
+    assert_eq!(page.matches("<style").count(), 1);
+    assert!(!page.contains(" src=") && !page.contains("<link rel=\"stylesheet\""));
+    assert!(
+        !page
+            .lines()
+            .any(|l| l.starts_with("import ") || l.starts_with("export "))
+    );
+    // Never over an existing file without --force.
+    std::fs::write(&file, "mine").unwrap();
+    let (code, _, err) = writ_env(&["proof", "viewer", "--out", file.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let (code, _, err) = writ_env(
+        &[
+            "proof",
+            "viewer",
+            "--out",
+            file.to_str().unwrap(),
+            "--force",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), page);
+}
+
 #[test]
 fn the_proof_viewer_in_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -175,6 +226,21 @@ fn the_proof_viewer_in_chromium() {
         .iter()
         .position(|e| e["index"] == decision)
         .unwrap();
+
+    // The consistency proof from the older checkpoint to the bundle's, for pasting.
+    let size = |note: &str| note.lines().nth(1).unwrap().parse::<u64>().unwrap();
+    let (from, to) = (
+        size(older.as_str().unwrap()),
+        size(proof["checkpoint"].as_str().unwrap()),
+    );
+    assert!(from < to, "{from} {to}");
+    let (st, consistency) = client.call(
+        "GET",
+        &format!("{}/v1/ledger/consistency?from={from}&to={to}", srv.url),
+        Some(auditor["token"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(st, 200, "{consistency}");
 
     let (forged, forged_vkey, forged_index) = forged_receipt_bundle(tmp.path());
     let d = decision;
@@ -261,7 +327,7 @@ fn the_proof_viewer_in_chromium() {
     let config = json!({
         "base": srv.url, "chromium": chromium, "modules": modules, "screenshots": shots.display().to_string(),
         "tokens": {"auditor": auditor["token"]}, "execution": execution, "vkey": srv.vkey,
-        "older_checkpoint": older, "viewer": viewer.display().to_string(), "cases": cases,
+        "older_checkpoint": older, "consistency": consistency, "viewer": viewer.display().to_string(), "cases": cases,
     });
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{config}\n").as_bytes()).unwrap();
