@@ -17,6 +17,7 @@ import { verifyBundle } from '../verify/bundle.js';
  *   execution?: string,
  *   fetchBundle?: (execution: string) => Promise<unknown>,
  *   fetchVkey?: () => Promise<string>,
+ *   fetchJwks?: () => Promise<unknown>,
  *   fetchConsistency?: (from: number, to: number) => Promise<unknown>,
  * }} Source
  */
@@ -92,6 +93,11 @@ export function proofViewer(root, source) {
   const consistency = /** @type {HTMLTextAreaElement} */ (h('textarea', {
     id: 'proof-consistency', name: 'consistency', rows: 3, spellcheck: 'false', class: 'proof-text',
   }));
+  const jwks = /** @type {HTMLTextAreaElement} */ (h('textarea', {
+    id: 'proof-jwks', name: 'jwks', rows: 2, spellcheck: 'false', class: 'proof-text',
+    placeholder: '{"keys": […]} (GET /.well-known/jwks.json)',
+  }));
+  const jwksTofu = h('p', { class: 'notice proof-warn', 'data-tofu-jwks': true, hidden: true, role: 'note' });
   const tofu = h('p', { class: 'notice proof-warn', 'data-tofu': true, hidden: true, role: 'note' });
   const status = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite', 'data-proof-status': true });
   const result = h('section', { 'aria-labelledby': 'proof-h-result', class: 'proof-result', hidden: true });
@@ -136,6 +142,23 @@ export function proofViewer(root, source) {
     }
   });
   vkey.addEventListener('input', () => { tofu.hidden = true; });
+  const takeJwks = source.fetchJwks
+    ? h('button', { type: 'button', 'data-act': 'take-jwks', class: 'proof-secondary' }, 'Take writ keys from server')
+    : null;
+  takeJwks?.addEventListener('click', async () => {
+    try {
+      const k = await /** @type {NonNullable<Source['fetchJwks']>} */ (source.fetchJwks)();
+      if (left) return;
+      jwks.value = JSON.stringify(k);
+      jwksTofu.hidden = false;
+      jwksTofu.textContent = 'Trust on first use: these writ keys came from the server that issued the writ. '
+        + 'Compare them once with keys you obtained another way.';
+      say('Writ keys taken from the server.');
+    } catch (e) {
+      say(`Could not take the writ keys: ${msg(e)}`, true);
+    }
+  });
+  jwks.addEventListener('input', () => { jwksTofu.hidden = true; });
 
   const form = h('form', { class: 'proof-form', 'data-drop': true, 'aria-labelledby': 'proof-h-load' },
     h('h2', { id: 'proof-h-load' }, 'Bundle'),
@@ -146,6 +169,10 @@ export function proofViewer(root, source) {
     h('label', { for: 'proof-vkey' }, 'Pinned log key (optional; without it the bundle\'s own key is used)'),
     h('div', { class: 'inline proof-keyrow' }, vkey, takeKey),
     tofu,
+    h('label', { for: 'proof-jwks' }, 'Pinned writ keys, a JWKS (optional; without it the bundle\'s own JWKS is used)'),
+    jwks,
+    takeJwks ? h('div', { class: 'proof-keyrow' }, takeJwks) : null,
+    jwksTofu,
     h('details', { class: 'proof-older' },
       h('summary', null, 'Older checkpoint (consistency check)'),
       h('label', { for: 'proof-older' }, 'An older signed checkpoint you saw before'), older,
@@ -204,6 +231,13 @@ export function proofViewer(root, source) {
     /** @type {import('../verify/bundle.js').Options} */
     const options = {};
     if (vkey.value.trim()) options.pinnedVkey = vkey.value.trim();
+    if (jwks.value.trim()) {
+      try {
+        options.pinnedJwks = JSON.parse(jwks.value);
+      } catch (e) {
+        return say(`The pinned JWKS is not JSON: ${msg(e)}`, true);
+      }
+    }
     const olderNote = older.value.trim();
     if (olderNote) {
       options.olderCheckpoint = `${olderNote}\n`;
@@ -264,6 +298,9 @@ export function proofViewer(root, source) {
           ` — ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`
           + (fails.length ? `; failed: ${fails.map((c) => c.name).join(', ')}` : ''))),
       trust,
+      options.pinnedJwks !== undefined
+        ? h('p', { 'data-trust-writ': 'pinned' }, 'The writ was checked against the pinned writ keys.')
+        : h('p', { class: 'dim', 'data-trust-writ': 'bundle' }, 'No writ keys pinned: the writ was checked against the bundle\'s own JWKS.'),
       h('h3', null, 'Checks'), checks,
       ...decoded(r));
     result.hidden = false;

@@ -32,6 +32,7 @@ export function proofPage(main, who, execution) {
     execution,
     fetchBundle: signedIn ? (e) => api(`/v1/proofs/${encodeURIComponent(e)}`) : undefined,
     fetchVkey: signedIn ? () => text('/v1/ledger/vkey') : undefined,
+    fetchJwks: signedIn ? () => api('/.well-known/jwks.json') : undefined,
     fetchConsistency: signedIn ? (from, to) => api(`/v1/ledger/consistency?from=${from}&to=${to}`) : undefined,
   });
 }

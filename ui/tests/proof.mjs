@@ -169,18 +169,32 @@ const browser = await chromium.launch({ executablePath: cfg.chromium, headless: 
   assert.match(await page.textContent('[data-tofu]'), /Trust on first use/);
   await page.click('summary');
   await page.fill('#proof-older', cfg.older_checkpoint);
-  await page.evaluate(() => document.querySelector('[data-verdict]')?.remove());
-  await page.click('[data-act="verify"]');
-  await page.waitForSelector('[data-verdict]');
-  s = await shown(page);
+  s = await verifyPasted(page, good.bundle, cfg.vkey);
   assert.equal(s.verdict, 'verified', s.all.join('\n'));
+  // The consistency proof was fetched from the server (the field was empty).
   assert.equal(await page.getAttribute('[data-check="consistency"]', 'data-status'), 'pass', s.all.join('\n'));
+  assert.match(await page.inputValue('#proof-consistency'), /hashes_b64/);
   assert.equal(await page.getAttribute('[data-trust]', 'data-trust'), 'pinned');
   // The decoded decision and its disclosed arguments are shown as text.
   assert.match(await page.textContent('[data-type="decision"]'), /allow/);
   assert.match(await page.textContent('[data-args]'), /"repo"/);
   assert.match(await page.textContent('[data-type="receipt"]'), /success/);
   result.verify_ms['console: from the server, pinned, with consistency'] = s.ms;
+  // The writ keys taken from the server: the good bundle verifies against them; a writ signed
+  // by a key only the bundle's own JWKS names fails its signature against them.
+  await page.click('[data-act="take-jwks"]');
+  await page.waitForSelector('[data-tofu-jwks]:visible');
+  assert.match(await page.inputValue('#proof-jwks'), /"keys"/);
+  const pinnedWrit = await verifyPasted(page, good.bundle, cfg.vkey);
+  assert.equal(pinnedWrit.verdict, 'verified', pinnedWrit.all.join('\n'));
+  assert.equal(await page.getAttribute('[data-trust-writ]', 'data-trust-writ'), 'pinned');
+  assert.match(await page.textContent('[data-check="writ-signature"]'), /the pinned JWKS/);
+  const intent = cfg.cases.find((x) => x.name === 'a writ whose intent differs from its decision');
+  const against = await verifyPasted(page, intent.bundle, cfg.vkey);
+  assert.deepEqual(against.failed, [...intent.fail, 'writ-signature'].sort(), against.all.join('\n'));
+  await page.fill('#proof-jwks', '');
+  s = await verifyPasted(page, good.bundle, cfg.vkey);
+  assert.equal(s.verdict, 'verified', s.all.join('\n'));
   // The cases below are not checked against the older checkpoint.
   await page.fill('#proof-older', '');
   await page.fill('#proof-consistency', '');
