@@ -140,6 +140,19 @@ fn writ_proof_viewer_writes_one_self_contained_file() {
             .lines()
             .any(|l| l.starts_with("import ") || l.starts_with("export "))
     );
+    // Nothing in it asks for the network (its policy would refuse it anyway).
+    for call in [
+        "fetch(",
+        "XMLHttpRequest",
+        "WebSocket",
+        "EventSource",
+        "sendBeacon",
+    ] {
+        assert!(
+            !page.contains(call),
+            "the standalone viewer contains {call}"
+        );
+    }
     // Never over an existing file without --force.
     std::fs::write(&file, "mine").unwrap();
     let (code, _, err) = writ_env(&["proof", "viewer", "--out", file.to_str().unwrap()], &[]);
