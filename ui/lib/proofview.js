@@ -162,7 +162,7 @@ export function proofViewer(root, source) {
 
   const form = h('form', { class: 'proof-form', 'data-drop': true, 'aria-labelledby': 'proof-h-load' },
     h('h2', { id: 'proof-h-load' }, 'Bundle'),
-    h('label', { for: 'proof-bundle' }, 'Bundle JSON (paste, or drop a file on this form)'), bundleText,
+    h('label', { for: 'proof-bundle' }, 'Bundle JSON (paste, or drop a file on this page)'), bundleText,
     h('p', { id: 'proof-bundle-help', class: 'dim proof-help' }, 'Nothing is sent anywhere: the bundle is verified in this page.'),
     h('div', { class: 'inline' }, h('label', { for: 'proof-file' }, 'Or choose a file'), file),
     h('h2', { id: 'proof-h-trust' }, 'Trust'),
@@ -182,14 +182,20 @@ export function proofViewer(root, source) {
     h('div', { class: 'row' }, h('button', { type: 'submit', 'data-act': 'verify' }, 'Verify')));
 
   form.addEventListener('submit', (e) => { e.preventDefault(); verifyText(); });
-  form.addEventListener('dragover', (e) => { e.preventDefault(); form.classList.add('proof-dragging'); });
-  form.addEventListener('dragleave', () => form.classList.remove('proof-dragging'));
-  form.addEventListener('drop', (e) => {
+  // A file dropped anywhere on the page is read (not opened by the browser in place of it).
+  /** @param {DragEvent} e */
+  const onDragOver = (e) => { e.preventDefault(); form.classList.add('proof-dragging'); };
+  const onDragLeave = () => form.classList.remove('proof-dragging');
+  /** @param {DragEvent} e */
+  const onDrop = (e) => {
     e.preventDefault();
     form.classList.remove('proof-dragging');
     const f = e.dataTransfer?.files?.[0];
     if (f) readFile(f);
-  });
+  };
+  root.addEventListener('dragover', onDragOver);
+  root.addEventListener('dragleave', onDragLeave);
+  root.addEventListener('drop', onDrop);
   file.addEventListener('change', () => { const f = file.files?.[0]; if (f) readFile(f); });
 
   replace(root, h('h1', null, 'Governance Proof Viewer'), intro, fetchRow, status, result, form);
@@ -310,7 +316,12 @@ export function proofViewer(root, source) {
     if (source.fetchBundle) fetchAndVerify(source.execution);
     else say(`Sign in to fetch the bundle of execution ${source.execution}, or paste it below.`);
   }
-  return () => { left = true; };
+  return () => {
+    left = true;
+    root.removeEventListener('dragover', onDragOver);
+    root.removeEventListener('dragleave', onDragLeave);
+    root.removeEventListener('drop', onDrop);
+  };
 }
 
 /**

@@ -138,7 +138,7 @@ const browser = await chromium.launch({ executablePath: cfg.chromium, headless: 
     d.items.add(new File([text], 'bundle.json', { type: 'application/json' }));
     return d;
   }, JSON.stringify(good.bundle));
-  await page.dispatchEvent('[data-drop]', 'drop', { dataTransfer: dt });
+  await page.dispatchEvent('h1', 'drop', { dataTransfer: dt });
   await page.waitForSelector('[data-verdict="verified"]');
   // An execution's address signed out: the page says to sign in, and fetches nothing.
   await page.goto(`${cfg.base}/ui/proof/${cfg.execution}`);
