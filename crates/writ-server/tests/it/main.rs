@@ -12,6 +12,7 @@ mod failclosed;
 mod flows;
 mod harness;
 mod leases;
+mod lineage_tree;
 mod modules;
 mod numbers;
 mod routes;
