@@ -22,3 +22,4 @@ mod traces;
 mod trust;
 mod ui;
 mod ui_browser;
+mod ui_lineage;
