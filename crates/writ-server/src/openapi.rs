@@ -236,9 +236,11 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/v1/lineage/{execution}",
         Access::Authenticated,
-        "Ancestors and descendants of an execution",
+        "The execution's whole tree from its root, a page of nodes at a time (ledger order, parents first; next_cursor absent on the last page), with its ancestors and descendants",
         None,
-    ),
+    )
+    .filters(LINEAGE_PARAMS)
+    .returns(lineage_answer),
     op("get", "/metrics", Access::Admin, "Prometheus metrics", None).answers(Answer::Text),
     op(
         "get",
@@ -427,6 +429,61 @@ const EXECUTION_FILTERS: &[QueryParam] = &[
         schema: cursor_param,
     },
 ];
+
+/// The query of `GET /v1/lineage/{execution}`.
+const LINEAGE_PARAMS: &[QueryParam] = &[
+    QueryParam {
+        name: "limit",
+        description: "nodes per page, 1 to 1000 (default 500)",
+        schema: lineage_limit_param,
+    },
+    QueryParam {
+        name: "cursor",
+        description: "next_cursor of the previous page",
+        schema: cursor_param,
+    },
+];
+
+fn lineage_limit_param() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 1000})
+}
+
+/// The answer of `GET /v1/lineage/{execution}`.
+pub(crate) fn lineage_answer() -> Value {
+    let time = || json!({"type": "integer", "description": "Unix seconds"});
+    let node = json!({
+        "type": "object",
+        "required": ["execution", "ledger_index"],
+        "additionalProperties": false,
+        "properties": {
+            "execution": string(),
+            "parent": string(),
+            "ledger_index": {"type": "integer", "minimum": 0, "description": "its first decision's ledger index; nodes come in this order"},
+            "redacted": {"type": "boolean", "description": "the caller may not read this execution: only its place in the tree is given"},
+            "principal": string(),
+            "on_behalf_of": {"type": "array", "items": string(), "description": "the writ's act chain, nearest first"},
+            "action": string(), "resource": string(),
+            "decision": {"enum": ["allow", "deny"]},
+            "reason_code": string(),
+            "outcome": {"enum": ["success", "failure", "denied_at_gate", "terminated_by_governance", "lease_expired", "not_run", "open"]},
+            "outcome_reason": string(),
+            "zone": string(), "gate": string(),
+            "decided_at": time(), "started_at": time(), "finished_at": time()
+        }
+    });
+    let link = |extra: &str| json!({"type": "object", "required": ["execution", extra], "properties": {"execution": string(), extra: nullable(string())}});
+    json!({
+        "type": "object",
+        "required": ["execution", "root", "traceparent", "principal", "ancestors", "descendants", "nodes"],
+        "properties": {
+            "execution": string(), "root": string(), "traceparent": string(), "principal": string(),
+            "ancestors": {"type": "array", "items": link("principal")},
+            "descendants": {"type": "array", "items": link("parent")},
+            "nodes": {"type": "array", "items": node},
+            "next_cursor": string()
+        }
+    })
+}
 
 fn nullable(schema: Value) -> Value {
     json!({"anyOf": [schema, {"type": "null"}]})
