@@ -416,7 +416,10 @@ impl World {
             &format!("denied: {code}"),
             vec![
                 format!("reason code {code}: {}", reasons.join("; ")),
-                format!("the denial is evidence too: ledger index {deny_index:?}"),
+                format!(
+                    "the denial is evidence too: ledger index {}",
+                    shown(deny_index)
+                ),
             ],
             execution,
             json!({"reason_code": code, "reasons": reasons, "ledger_index": deny_index}),
@@ -642,12 +645,12 @@ impl World {
                 report.execution
             ),
             format!(
-                "revoked: the runner learned it from the event feed and stopped the command ({reason}, signal {:?}) {stopped_ms:.0} ms after the revocation call",
-                report.signal
+                "revoked: the runner learned it from the event feed and stopped the command ({reason}, signal {}) {stopped_ms:.0} ms after the revocation call",
+                shown(report.signal)
             ),
             format!(
-                "a receipt with outcome terminated_by_governance is recorded at ledger index {:?}",
-                report.receipt_index
+                "a receipt with outcome terminated_by_governance is recorded at ledger index {}",
+                shown(report.receipt_index)
             ),
             format!(
                 "gate:mcp-1 refuses the already-issued child writ: {}",
@@ -854,6 +857,11 @@ fn process_gone(pid: u32) -> bool {
 fn field<'a>(v: &'a Value, pointer: &str) -> &'a Value {
     static NULL: Value = Value::Null;
     v.pointer(pointer).unwrap_or(&NULL)
+}
+
+/// An optional value as a person reads it.
+fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "none".to_owned(), |v| v.to_string())
 }
 
 fn short(s: &str) -> String {
