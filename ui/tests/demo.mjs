@@ -92,6 +92,13 @@ try {
     tabs += presses;
     const before = Number(await page.textContent('[data-ledger-size]'));
     await page.keyboard.press('Enter');
+    if (n === 5) {
+      // The same step again while it runs (or just after): refused, never run twice.
+      const twice = await call('POST', '/v1/demo/steps/5');
+      assert.equal(twice.status, 409, JSON.stringify(twice.body));
+      assert.ok(['demo_step_running', 'demo_step_done'].includes(twice.body.code), twice.body.code);
+      log(`step 5 asked twice: 409 ${twice.body.code}`);
+    }
     const li = page.locator(`[data-step="${n}"]`);
     await page.waitForSelector(`[data-step="${n}"][data-state="done"], [data-step="${n}"][data-state="failed"]`, { timeout: 60_000 });
     const state = await li.getAttribute('data-state');
@@ -150,6 +157,15 @@ try {
   await page.locator('[data-step="6"]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(cfg.screenshots, 'demo-proof-1280x800.png') });
   await axe(page, 'demo (all steps done)');
+
+  // A link opens the console's page for that execution, signed in as the demo's viewer; back on
+  // the demo, every step is still done and the proof verifies again.
+  await page.click('[data-step="1"] a[data-link="lineage"]');
+  await page.waitForURL(`${base}/ui/lineage/${result.steps[1].execution}`);
+  await page.waitForSelector('[data-who="human:demo"]');
+  await page.goBack();
+  await page.waitForSelector('[data-step="6"][data-state="done"] [data-verdict="verified"]');
+  log('lineage link: signed in as human:demo; back on the demo, still verified');
 
   const leaked = requested.filter((u) => u.includes(token));
   assert.deepEqual(leaked, [], 'the token is never in a requested URL');

@@ -143,8 +143,9 @@ fn the_web_demo_in_chromium() {
         "the revoked command (pid {pid}) still runs"
     );
     eprintln!(
-        "revocation -> command stopped in {} ms (contained: {})",
-        cmd["stopped_ms"], cmd["contained"]
+        "revocation -> command stopped in {:.0} ms (contained: {})",
+        cmd["stopped_ms"].as_f64().unwrap_or(f64::NAN),
+        cmd["contained"]
     );
     assert_eq!(
         steps["5"]["execution"], cmd["execution"],
