@@ -160,7 +160,9 @@ export function demoPage(main, _who) {
     } catch (e) {
       status.textContent = e instanceof ApiError && e.status === 401
         ? 'The demo token was refused: open the URL printed by writ demo --web again.'
-        : `Cannot reach the demo: ${message(e)}`;
+        : e instanceof ApiError && e.status === 404
+          ? 'This control plane does not run the demo: start writ demo --web and open the URL it prints.'
+          : `Cannot reach the demo: ${message(e)}`;
       status.classList.add('bad');
       return null;
     }

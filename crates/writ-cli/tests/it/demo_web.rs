@@ -202,3 +202,110 @@ fn the_web_demo_in_chromium() {
         "the ledger ({size}) holds every step ({last})"
     );
 }
+
+/// Without a browser: the human output names the URL and says how to stop; the demo routes
+/// answer only the printed token, in order and once; Ctrl-C ends it with 0 and removes its
+/// temporary data directory.
+#[test]
+fn the_web_demo_routes_refuse_out_of_order_and_stop_on_ctrl_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = Demo(
+        Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(["demo", "--web"])
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(demo.0.stdout.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no URL printed: {printed}"
+        );
+        printed.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("http://") {
+            break format!("http://{u}");
+        }
+    };
+    let mut rest = String::new();
+    out.read_line(&mut rest).unwrap();
+    out.read_line(&mut rest).unwrap();
+    assert!(rest.contains("Ctrl-C"), "{printed}{rest}");
+    assert!(printed.contains("keep it to yourself"), "{printed}");
+    let (base, token) = url.split_once("/ui/demo#token=").unwrap();
+
+    let http = crate::serve::http();
+    let (st, _) = http.call("GET", &format!("{base}/v1/demo"), None, None);
+    assert_eq!(st, 401);
+    let (st, body) = http.call("GET", &format!("{base}/v1/demo"), Some(token), None);
+    assert_eq!(st, 200, "{body}");
+    let states: Vec<&str> = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["pending"; 6]);
+    assert_eq!(body["next"], 1);
+    let size0 = body["ledger_size"].as_u64().unwrap();
+    let step = |n: &str| {
+        http.call(
+            "POST",
+            &format!("{base}/v1/demo/steps/{n}"),
+            Some(token),
+            None,
+        )
+    };
+    let (st, body) = step("2");
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (409, Some("demo_step_out_of_order"))
+    );
+    let (st, body) = step("1");
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["state"], "done");
+    assert_eq!(body["ledger_before"].as_u64(), Some(size0));
+    assert!(body["ledger_after"].as_u64().unwrap() > size0, "{body}");
+    assert!(body["execution"].is_string(), "{body}");
+    let (st, body) = step("1");
+    assert_eq!((st, body["code"].as_str()), (409, Some("demo_step_done")));
+    let (st, _) = step("0");
+    assert_eq!(st, 404);
+    let (st, _) = step("18446744073709551616");
+    assert_eq!(st, 404);
+    let (_, body) = http.call("GET", &format!("{base}/v1/demo"), Some(token), None);
+    assert_eq!(body["next"], 2);
+
+    // Ctrl-C: a clean exit, the temporary data directory removed.
+    let pid = demo.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let code = loop {
+        if let Some(s) = demo.0.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    demo.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains(token));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "the demo left {left:?} behind");
+}
