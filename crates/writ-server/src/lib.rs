@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backup;
 pub mod cache;
 pub mod config;
+pub mod contact;
 pub mod error;
 pub mod events;
 pub mod evidence;

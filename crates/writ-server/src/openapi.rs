@@ -496,18 +496,32 @@ pub(crate) fn status_answer() -> Value {
                 json!({"principals": strings(), "zones": strings(), "writs": count()}),
             ),
             "gates": {"type": "array", "items": object(
-                &["gate", "zone", "registered_at", "executions", "last_seen"],
+                &["gate", "zone", "registered_at", "executions", "last_seen", "last_contact", "contact_via", "connected", "feeds"],
                 json!({
                     "gate": string(),
                     "zone": nullable(string()),
                     "registered_at": nullable(json!({"type": "integer"})),
                     "executions": count(),
                     "last_seen": nullable(json!({"type": "integer", "description": "Unix seconds of the last execution authorized for it"})),
+                    "last_contact": nullable(json!({"type": "integer", "description": "Unix seconds of the gate's last contact with this server since it started (in memory, per node): a request with its token, an attestation that verified with its key, or a heartbeat on its event feed; null when none"})),
+                    "contact_via": nullable(json!({"enum": ["request", "attestation", "feed", "feed_closed"], "description": "what the last contact was"})),
+                    "connected": {"type": "boolean", "description": "whether the gate follows the event feed now"},
+                    "feeds": json!({"type": "integer", "minimum": 0, "description": "event-feed subscriptions it holds open"}),
                 }),
             )},
             "ledger": object(
-                &["origin", "size", "bytes", "checkpoint_age_ms"],
-                json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count()}),
+                &["origin", "size", "bytes", "checkpoint_age_ms", "append_checkpoint"],
+                json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count(),
+                    "append_checkpoint": object(
+                        &["entries", "last_ms", "p50_ms", "p99_ms"],
+                        json!({
+                            "entries": json!({"type": "integer", "minimum": 0, "description": "entries this process committed"}),
+                            "last_ms": nullable(json!({"type": "number", "description": "append→checkpoint latency of the oldest entry of the last committed batch, in milliseconds: from its append (queued to the ledger writer) to the durable signed checkpoint covering it"})),
+                            "p50_ms": nullable(json!({"type": "number", "description": "median over every entry committed since the server started (a latency bucket's upper bound)"})),
+                            "p99_ms": nullable(json!({"type": "number", "description": "99th percentile, likewise"})),
+                        }),
+                    ),
+                }),
             ),
             "evidence": object(
                 &["disclosures", "bytes"],
