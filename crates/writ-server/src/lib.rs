@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod record;
 pub mod serve;
+pub mod simulate;
 pub mod state;
 pub mod status;
 pub mod store;

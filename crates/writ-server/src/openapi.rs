@@ -730,8 +730,13 @@ pub(crate) fn simulate_body() -> Value {
         }),
     );
     object(
-        &["files", "requests"],
-        json!({"files": bundle_files(), "requests": {"type": "array", "items": request}, "now": int64()}),
+        &["files"],
+        json!({
+            "files": bundle_files(),
+            "requests": {"type": "array", "items": request, "description": "requests to decide; or send `last` instead"},
+            "last": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "replay the last N recorded requests, read back whole from the ledger and the evidence store (v2 requests from their disclosures); the answer lists each under `recorded` with its recorded decision, `arguments` (recorded, disclosed, erased or unreadable) and the simulated decision, or a note saying why it was not simulated (an erased disclosure: arguments are not available)"},
+            "now": json!({"type": "integer", "description": "the time to decide at (Unix seconds); absent: the server's clock, or with `last` each request's recorded time"}),
+        }),
     )
 }
 

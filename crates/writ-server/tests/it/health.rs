@@ -149,3 +149,116 @@ async fn append_to_checkpoint_latency_is_reported() {
     }
     srv.stop().await;
 }
+
+/// Issue 16: the console simulated a candidate bundle against recorded decisions with empty
+/// arguments (the index keeps no arguments; v2 entries commit them). `last: N` replays the
+/// last N recorded requests read back whole — a v2 request from its disclosure — and a request
+/// whose disclosure was erased is listed as not simulated, saying why, never decided on
+/// made-up arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulation_replays_disclosed_requests_and_names_erased_ones() {
+    let (srv, agent, mcp) = TestServer::provisioned().await;
+    let write = |path: &str| json!({"intent": {"action": "mcp.call_tool", "resource": "tool:fs/write_file", "args": {"path": path}}, "attestation": mcp.attest()});
+    let mut ids = Vec::new();
+    for path in [
+        "/workspace/notes.txt",
+        "/workspace/secret/key",
+        "/workspace/secret/other",
+    ] {
+        let a = srv.authorize_ok(&agent, write(path)).await;
+        ids.push(a["execution"].as_str().unwrap().to_owned());
+    }
+    let erased = ids[2].clone();
+    let (st, body) = srv
+        .call(
+            "POST",
+            "/v1/admin/evidence/erase",
+            Some(&srv.admin),
+            Some(json!({"execution": erased, "reason": "test"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+
+    let files = crate::harness::bundle_files(Some(
+        "@id(\"no-secret-writes\")\n@reason(\"nothing is written under /workspace/secret/\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"fs/write_file\") when { context.args has path && context.args.path like \"/workspace/secret/*\" };\n",
+    ));
+    let (st, r) = srv
+        .call(
+            "POST",
+            "/v1/admin/bundles/simulate",
+            Some(&srv.admin),
+            Some(json!({"files": files, "last": 10})),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let rows = r["recorded"].as_array().unwrap();
+    let order: Vec<&str> = rows
+        .iter()
+        .map(|x| x["execution"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        vec![ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]
+    );
+    // Erased: not simulated, and says so.
+    let e = &rows[0];
+    assert_eq!(e["arguments"], "erased", "{e}");
+    assert_eq!(e["simulated"], Value::Null, "{e}");
+    assert_eq!(e["changed"], Value::Null, "{e}");
+    assert!(e["note"].as_str().unwrap().contains("erased"), "{e}");
+    assert_eq!(e["recorded"]["decision"], "allow", "{e}");
+    // Disclosed: decided on its real arguments; the write under secret/ would now be denied.
+    let secret = &rows[1];
+    assert_eq!(secret["arguments"], "disclosed", "{secret}");
+    assert_eq!(secret["changed"], true, "{secret}");
+    assert_eq!(secret["simulated"]["decision"], "deny", "{secret}");
+    assert_eq!(
+        secret["simulated"]["determining"],
+        json!(["no-secret-writes"]),
+        "{secret}"
+    );
+    assert_eq!(
+        secret["simulated"]["request"]["intent"]["args"]["path"],
+        "/workspace/secret/key"
+    );
+    let notes = &rows[2];
+    assert_eq!(
+        (&notes["arguments"], &notes["changed"]),
+        (&json!("disclosed"), &json!(false)),
+        "{notes}"
+    );
+    assert_eq!(notes["simulated"]["decision"], "allow", "{notes}");
+    assert_eq!(
+        r["summary"],
+        json!({"requests": 3, "simulated": 2, "changed": 1, "not_simulated": 1}),
+        "{r}"
+    );
+
+    // Only the newest N; both forms at once, or N out of range, is a 400.
+    let (st, r) = srv
+        .call(
+            "POST",
+            "/v1/admin/bundles/simulate",
+            Some(&srv.admin),
+            Some(json!({"files": files, "last": 1})),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["recorded"].as_array().unwrap().len(), 1);
+    for bad in [
+        json!({"files": files, "last": 0}),
+        json!({"files": files, "last": 1001}),
+        json!({"files": files, "last": 2, "requests": [{"principal": "agent:x", "intent": {"action": "a", "resource": "r"}, "env": {"zone": "dev", "gate": "gate:mcp-1"}}]}),
+    ] {
+        let (st, body) = srv
+            .call(
+                "POST",
+                "/v1/admin/bundles/simulate",
+                Some(&srv.admin),
+                Some(bad),
+            )
+            .await;
+        assert_eq!(st, 400, "{body}");
+    }
+    srv.stop().await;
+}
