@@ -29,6 +29,7 @@ mod cli_output;
 mod data_dir;
 mod default_bundle;
 mod demo_cmd;
+mod demo_web;
 mod exec_cmd;
 mod gate_check;
 mod gate_metrics;

@@ -10,6 +10,7 @@ mod backup;
 mod cli;
 mod data_dir;
 mod demo;
+mod demo_web;
 mod deploy;
 mod evidence;
 mod gate_check;
