@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backup;
 pub mod cache;
 pub mod config;
+pub mod contact;
 pub mod error;
 pub mod events;
 pub mod evidence;
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod record;
 pub mod serve;
+pub mod simulate;
 pub mod state;
 pub mod status;
 pub mod store;
@@ -52,10 +54,22 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_with_routes(listener, state, axum::Router::new(), shutdown).await
+}
+
+/// [`run`], with `extra` routes merged into the API's router (they must not overlap it): how a
+/// process that embeds the control plane adds its own routes, such as `writ demo --web`'s demo
+/// steps, which exist only in that process.
+pub async fn run_with_routes(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    extra: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = serve::Limits::from_config(&state.config);
     let sweep = lease::spawn_sweep(Arc::clone(&state));
     let sampler = health::spawn_sampler(Arc::clone(&state));
-    let app = api::router(state);
+    let app = api::router(state).merge(extra);
     let served = serve::serve(
         listener,
         app,

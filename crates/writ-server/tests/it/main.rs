@@ -11,6 +11,7 @@ mod api_document;
 mod failclosed;
 mod flows;
 mod harness;
+mod health;
 mod leases;
 mod lineage_tree;
 mod modules;
