@@ -183,6 +183,19 @@ for (const id of t.nodes) assert.ok(svgFile.text.includes(`data-node="${id}"`), 
 assert.ok(svgFile.text.includes('data-zone-crossing="true"') && svgFile.text.includes('<style>'));
 log(`lineage: exported ${json.text.length} bytes of JSON and ${svgFile.text.length} bytes of SVG`);
 
+// ---------------------------------------------------------------- to the proof viewer and back
+await selectByClick(t.child);
+await page.click('[data-proof-link]');
+assert.equal(new URL(page.url()).pathname, `/ui/proof/${t.child}`);
+const viewerVerdict = page.locator('[data-verdict]');
+await viewerVerdict.waitFor({ timeout: 15000 });
+for (let i = 0; i < 100 && !(await viewerVerdict.getAttribute('data-verdict')); i++) await new Promise((r) => setTimeout(r, 50));
+assert.equal(await viewerVerdict.getAttribute('data-verdict'), 'verified', 'the proof viewer on the selected node');
+await page.goBack();
+await page.waitForSelector('.lineage-graph-section[data-loaded="true"]');
+assert.equal(await page.locator('[data-node]').count(), 4);
+log('lineage: the proof link opens the proof viewer, which verifies it too; back returns to the tree');
+
 // ---------------------------------------------------------------- search by principal, by id
 await page.goto(`${cfg.base}/ui/lineage`);
 await page.fill('#l-principal', 'agent:sub-bot');
