@@ -370,3 +370,37 @@ async fn a_tree_larger_than_a_page_comes_whole_over_pages() {
     }
     srv.stop().await;
 }
+
+// A lease ended by governance (a renewal denied) is the execution's outcome when no receipt
+// came; the sweep's end of a silent runner would be `lease_expired` instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_ended_by_governance_is_the_nodes_outcome() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let body = json!({"intent": tool("github/get_issue", json!({})), "attestation": gate.attest()});
+    let root = srv.authorize_ok(&agent, body.clone()).await;
+    let root = root["execution"].as_str().unwrap().to_owned();
+    let mut child = body;
+    child["parent"] = json!(root);
+    let child = srv.authorize_ok(&agent, child).await;
+    let child = child["execution"].as_str().unwrap().to_owned();
+    srv.quarantine(json!({"principal": "agent:triage-bot"}))
+        .await;
+    let (st, renewal) = srv.renew(&agent, &child, &gate).await;
+    assert_eq!(st, 403, "{renewal}");
+    let (st, t) = srv.lineage(&srv.admin, &root).await;
+    assert_eq!(st, 200, "{t}");
+    let nodes = t["nodes"].as_array().unwrap();
+    let node = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n["execution"] == json!(id))
+            .unwrap()
+            .clone()
+    };
+    let ended = node(&child);
+    assert_eq!(ended["outcome"], "terminated_by_governance", "{ended}");
+    assert_eq!(ended["outcome_reason"], renewal["reason_code"], "{ended}");
+    assert!(ended["finished_at"].as_i64().unwrap() >= ended["decided_at"].as_i64().unwrap());
+    assert_eq!(node(&root)["outcome"], "open");
+    srv.stop().await;
+}
