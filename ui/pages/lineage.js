@@ -107,8 +107,9 @@ async function fetchTree(execution) {
     root = page.root;
     nodes.push(...(page.nodes ?? []));
     if (!page.next_cursor) return { root, nodes, cut: false };
-    if (nodes.length >= MAX_NODES) return { root, nodes, cut: true };
-    cursor = page.next_cursor;
+    // A cursor that does not move on would never end: stop as if cut.
+    if (nodes.length >= MAX_NODES || String(page.next_cursor) === cursor) return { root, nodes, cut: true };
+    cursor = String(page.next_cursor);
   }
 }
 
