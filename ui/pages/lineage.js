@@ -300,6 +300,14 @@ export function lineagePage(main, _who, execution) {
       el.classList.remove('lineage-selected');
       el.setAttribute('aria-pressed', 'false');
     }
+    // The path from the root to it, edge by edge.
+    for (const e of edgeLayer.querySelectorAll('.lineage-path')) e.classList.remove('lineage-path');
+    for (let c = n, guard = 0; c.parent && guard < 100_000; guard++) {
+      edgeLayer.querySelector(`[data-edge="${CSS.escape(`${c.parent}->${c.execution}`)}"]`)?.classList.add('lineage-path');
+      const up = byId.get(c.parent);
+      if (!up) break;
+      c = up;
+    }
     const el = elOf.get(id);
     el?.classList.add('lineage-selected');
     el?.setAttribute('aria-pressed', 'true');

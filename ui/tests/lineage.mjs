@@ -133,6 +133,8 @@ const detailText = await page.locator('.lineage-detail').textContent();
 for (const want of ['agent:sub-bot', 'github/get_issue', 'terminated by governance', 'sandbox', 'gate:sbx-1']) {
   assert.ok(detailText.includes(want), `the details name ${want}: ${detailText}`);
 }
+assert.deepEqual(set(await page.$$eval('.lineage-path', (els) => els.map((e) => e.getAttribute('data-edge')))),
+  set([`${t.root}->${t.child}`, `${t.child}->${t.grandchild}`]), 'the path from the root is drawn');
 await selectByClick(t.child);
 assert.match(await page.locator('.lineage-detail').textContent(), /On behalf of\s*agent:triage-bot/);
 await axe('lineage (node selected)');
