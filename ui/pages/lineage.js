@@ -68,6 +68,14 @@ function outcomeText(o) {
   })[o ?? ''] ?? (o ?? '—');
 }
 
+/** Fewer words for an outcome, inside a node's box. @param {string | undefined} o */
+function shortOutcome(o) {
+  return ({
+    success: 'succeeded', failure: 'failed', denied_at_gate: 'refused at gate',
+    terminated_by_governance: 'terminated', lease_expired: 'lease expired', not_run: 'not run', open: 'no outcome yet',
+  })[o ?? ''] ?? (o ?? '—');
+}
+
 /** @param {LNode} n */
 function nodeClasses(n) {
   const c = ['lineage-node'];
@@ -99,8 +107,9 @@ async function fetchTree(execution) {
     root = page.root;
     nodes.push(...(page.nodes ?? []));
     if (!page.next_cursor) return { root, nodes, cut: false };
-    if (nodes.length >= MAX_NODES) return { root, nodes, cut: true };
-    cursor = page.next_cursor;
+    // A cursor that does not move on would never end: stop as if cut.
+    if (nodes.length >= MAX_NODES || String(page.next_cursor) === cursor) return { root, nodes, cut: true };
+    cursor = String(page.next_cursor);
   }
 }
 
@@ -202,7 +211,7 @@ export function lineagePage(main, _who, execution) {
   const nodeLayer = s('g', { class: 'lineage-nodes' });
   viewport.append(edgeLayer, nodeLayer);
   svg.append(viewport);
-  const detail = h('aside', { class: 'lineage-detail', 'aria-labelledby': 'h-ldetail', tabindex: '-1' },
+  const detail = h('section', { class: 'lineage-detail', 'aria-labelledby': 'h-ldetail', tabindex: '-1' },
     h('h2', { id: 'h-ldetail' }, 'Selected execution'), h('p', { class: 'dim' }, 'Select a node (click it, or Tab to it and press Enter).'));
   const facts = h('p', { class: 'lineage-facts dim' }, 'Loading the tree…');
   const canvas = h('div', { class: 'lineage-canvas' }, svg);
@@ -291,6 +300,14 @@ export function lineagePage(main, _who, execution) {
       el.classList.remove('lineage-selected');
       el.setAttribute('aria-pressed', 'false');
     }
+    // The path from the root to it, edge by edge.
+    for (const e of edgeLayer.querySelectorAll('.lineage-path')) e.classList.remove('lineage-path');
+    for (let c = n, guard = 0; c.parent && guard < 100_000; guard++) {
+      edgeLayer.querySelector(`[data-edge="${CSS.escape(`${c.parent}->${c.execution}`)}"]`)?.classList.add('lineage-path');
+      const up = byId.get(c.parent);
+      if (!up) break;
+      c = up;
+    }
     const el = elOf.get(id);
     el?.classList.add('lineage-selected');
     el?.setAttribute('aria-pressed', 'true');
@@ -332,8 +349,8 @@ export function lineagePage(main, _who, execution) {
       const passed = r.checks.filter((c) => c.status === 'pass').length;
       replace(proof,
         h('p', { 'data-proof-verdict': r.verdict, class: r.verdict === 'verified' ? 'lineage-verified' : 'bad' },
-          r.verdict === 'verified' ? `Verified: ${passed} checks passed` : `Failed: ${failed.length} of ${r.checks.length} checks failed`,
-          ` (${ms.toFixed(0)} ms, against the bundle's own log key and JWKS; pin keys in the proof viewer)`),
+          r.verdict === 'verified' ? `Verified: ${passed} checks passed` : `Failed: ${failed.length} of ${r.checks.length} checks failed`),
+        h('p', { class: 'dim' }, `In this browser in ${ms.toFixed(0)} ms, against the bundle's own log key and JWKS: pin keys in the proof viewer.`),
         failed.length ? h('ul', null, ...failed.map((c) => h('li', { 'data-check': c.name, 'data-status': c.status }, `${c.name}: ${c.detail}`))) : null);
     } catch (err) {
       if (!stopped && seq === selectSeq) replace(proof, h('p', { 'data-proof-verdict': 'failed', class: 'bad' }, `No proof: ${message(err)}`));
@@ -416,7 +433,7 @@ export function lineagePage(main, _who, execution) {
       const lines = n.redacted
         ? ['not readable by you', clip(n.execution, 34)]
         : [clip(n.principal, 30), clip(`${n.action} ${n.resource}`, 34), clip(`${n.decision} · ${n.reason_code}`, 34),
-          clip(`${outcomeText(n.outcome)} · ${n.zone ?? '?'} · ${fmtTime(n.decided_at).slice(11)}`, 36)];
+          clip(`${shortOutcome(n.outcome)} · ${n.zone ?? '?'} · ${fmtTime(n.decided_at).slice(11)}`, 32)];
       const g = s('g', {
         class: nodeClasses(n), 'data-node': n.execution, 'data-decision': n.redacted ? 'unknown' : n.decision,
         'data-outcome': n.outcome ?? null, 'data-zone': n.zone ?? null, 'data-x': p.x, 'data-y': p.y,

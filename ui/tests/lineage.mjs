@@ -39,14 +39,15 @@ async function axe(name) {
   const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
-  log(`axe ${name}: ${r.violations.length} violations, none serious`);
+  log(`axe ${name}: ${r.violations.length} violations, none serious${r.violations.length ? ` (${r.violations.map((v) => `${v.id}/${v.impact}`).join(', ')})` : ''}`);
 }
 
 async function shots(name) {
   for (const [w, h] of [[1280, 800], [390, 844]]) {
     await page.setViewportSize({ width: w, height: h });
     await page.click('[data-lineage-act="fit"]');
-    await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+    // The graph at the top of the picture.
+    await page.evaluate(() => { document.activeElement?.blur(); document.getElementById('h-lgraph')?.scrollIntoView(); });
     await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -132,6 +133,8 @@ const detailText = await page.locator('.lineage-detail').textContent();
 for (const want of ['agent:sub-bot', 'github/get_issue', 'terminated by governance', 'sandbox', 'gate:sbx-1']) {
   assert.ok(detailText.includes(want), `the details name ${want}: ${detailText}`);
 }
+assert.deepEqual(set(await page.$$eval('.lineage-path', (els) => els.map((e) => e.getAttribute('data-edge')))),
+  set([`${t.root}->${t.child}`, `${t.child}->${t.grandchild}`]), 'the path from the root is drawn');
 await selectByClick(t.child);
 assert.match(await page.locator('.lineage-detail').textContent(), /On behalf of\s*agent:triage-bot/);
 await axe('lineage (node selected)');
@@ -181,6 +184,19 @@ assert.ok(svgFile.text.startsWith('<svg') && svgFile.text.includes('xmlns="http:
 for (const id of t.nodes) assert.ok(svgFile.text.includes(`data-node="${id}"`), `the SVG holds ${id}`);
 assert.ok(svgFile.text.includes('data-zone-crossing="true"') && svgFile.text.includes('<style>'));
 log(`lineage: exported ${json.text.length} bytes of JSON and ${svgFile.text.length} bytes of SVG`);
+
+// ---------------------------------------------------------------- to the proof viewer and back
+await selectByClick(t.child);
+await page.click('[data-proof-link]');
+assert.equal(new URL(page.url()).pathname, `/ui/proof/${t.child}`);
+const viewerVerdict = page.locator('[data-verdict]');
+await viewerVerdict.waitFor({ timeout: 15000 });
+for (let i = 0; i < 100 && !(await viewerVerdict.getAttribute('data-verdict')); i++) await new Promise((r) => setTimeout(r, 50));
+assert.equal(await viewerVerdict.getAttribute('data-verdict'), 'verified', 'the proof viewer on the selected node');
+await page.goBack();
+await page.waitForSelector('.lineage-graph-section[data-loaded="true"]');
+assert.equal(await page.locator('[data-node]').count(), 4);
+log('lineage: the proof link opens the proof viewer, which verifies it too; back returns to the tree');
 
 // ---------------------------------------------------------------- search by principal, by id
 await page.goto(`${cfg.base}/ui/lineage`);

@@ -219,8 +219,9 @@ impl From<crate::receipt::Outcome> for LineageOutcome {
     }
 }
 
-/// One execution of a lineage tree (`GET /v1/lineage/{execution}`, `nodes`). A node the caller
-/// may not read keeps only its place in the tree (`redacted`: execution, parent, ledger index).
+/// One execution of a lineage tree (`GET /v1/lineage/{execution}`, `nodes`). An ancestor the
+/// caller may not read keeps only its place in the tree (`redacted`: execution, parent, ledger
+/// index); other executions it may not read are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineageNode {
     pub execution: ExecutionId,

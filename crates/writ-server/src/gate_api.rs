@@ -580,7 +580,9 @@ fn lineage_node(
 
 /// `GET /v1/lineage/{execution}`: the execution's whole tree from its root, a page at a time
 /// (`nodes` in ledger order, parents first; `next_cursor` absent on the last page), and, as
-/// before, its ancestors (nearest first) and descendants (breadth first).
+/// before, its ancestors (nearest first) and descendants (breadth first). Of the executions
+/// the caller may not read, `nodes` holds only this one's ancestors, redacted; a page may thus
+/// hold fewer nodes than `limit` and still have a next one.
 pub async fn lineage(
     State(s): St,
     headers: HeaderMap,
@@ -606,6 +608,7 @@ pub async fn lineage(
         .transpose()?;
     let execution = parse_execution(&execution)?;
     let row = readable_execution(&s, &caller, execution).await?;
+    let mut ancestor_ids = BTreeSet::new();
     let mut ancestors = Vec::new();
     let mut seen = BTreeSet::from([execution]);
     let mut next = row.lineage.parent;
@@ -613,6 +616,7 @@ pub async fn lineage(
         if !seen.insert(p) || ancestors.len() >= LINEAGE_LIMIT {
             break;
         }
+        ancestor_ids.insert(p.to_string());
         let prow = s.execs.get(p).map_err(index_err)?;
         ancestors
             .push(json!({"execution": p, "principal": prow.as_ref().map(|r| r.principal.clone())}));
@@ -652,7 +656,11 @@ pub async fn lineage(
                 },
                 Err(_) => false,
             };
-        nodes.push(lineage_node(&s, r, readable)?);
+        // An execution the caller may not read is shown (as its place only) when it is an
+        // ancestor of this one, which this answer names anyway; any other is left out.
+        if readable || ancestor_ids.contains(&r.found.execution) {
+            nodes.push(lineage_node(&s, r, readable)?);
+        }
     }
     let mut answer = json!({
         "execution": execution, "root": row.lineage.root, "traceparent": row.lineage.traceparent,

@@ -58,13 +58,14 @@ pub async fn post_receipt(
     call: &Intent,
     outcome: &str,
 ) {
+    let now = writ_model::Clock::now_unix(&writ_model::SystemClock);
     let claims = writ_artifact::decode_unverified(allow["writ"].as_str().unwrap())
         .unwrap()
         .claims;
     let mut body = json!({
         "type": "receipt", "v": 1, "execution": allow["execution"], "jti": claims["jti"],
         "gate": gate.id, "intent": call.digest().unwrap(), "outcome": outcome,
-        "started_at": 1_767_000_000, "finished_at": 1_767_000_002
+        "started_at": now - 2, "finished_at": now
     });
     if outcome != "success" {
         body["reason_code"] = json!("revoked");
@@ -222,7 +223,10 @@ async fn lineage_gives_the_whole_tree_from_the_root_with_each_nodes_story() {
             json!("revoked")
         )
     );
-    assert_eq!(grandchild["finished_at"], 1_767_000_002);
+    assert!(
+        grandchild["finished_at"].as_i64().unwrap()
+            >= grandchild["started_at"].as_i64().unwrap() + 2
+    );
     let denied = by(&d.denied);
     assert_eq!(
         (
@@ -240,17 +244,24 @@ async fn lineage_gives_the_whole_tree_from_the_root_with_each_nodes_story() {
     assert_eq!(t["ancestors"][1]["execution"], json!(d.root));
     assert_eq!(t["descendants"], json!([]));
 
-    // agent:sub-bot may read its own executions, not the root's or triage-bot's denial: those
-    // keep their place in the tree and nothing else.
+    // agent:sub-bot may read its own executions, not the root's or triage-bot's denial: the
+    // root, its ancestor, keeps its place in the tree and nothing else; the denial is left out.
     let (st, t) = srv.lineage(&d.sub, &d.child).await;
     assert_eq!(st, 200, "{t}");
     let nodes = t["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 4);
+    let ids: BTreeSet<&str> = nodes
+        .iter()
+        .map(|n| n["execution"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([d.root.as_str(), d.child.as_str(), d.grandchild.as_str()])
+    );
     for n in nodes {
-        let id = n["execution"].as_str().unwrap();
-        let hidden = id == d.root || id == d.denied;
+        let hidden = n["execution"] == json!(d.root);
         assert_eq!(n.get("redacted").is_some(), hidden, "{n}");
         assert_eq!(n.get("principal").is_none(), hidden, "{n}");
+        assert_eq!(n.get("decision").is_none(), hidden, "{n}");
     }
     // triage-bot caused every one of them.
     let (_, t) = srv.lineage(&d.triage, &d.grandchild).await;
@@ -357,5 +368,39 @@ async fn a_tree_larger_than_a_page_comes_whole_over_pages() {
         }
         assert_eq!(nodes.iter().filter(|n| n["decision"] == "deny").count(), 4);
     }
+    srv.stop().await;
+}
+
+// A lease ended by governance (a renewal denied) is the execution's outcome when no receipt
+// came; the sweep's end of a silent runner would be `lease_expired` instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_ended_by_governance_is_the_nodes_outcome() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let body = json!({"intent": tool("github/get_issue", json!({})), "attestation": gate.attest()});
+    let root = srv.authorize_ok(&agent, body.clone()).await;
+    let root = root["execution"].as_str().unwrap().to_owned();
+    let mut child = body;
+    child["parent"] = json!(root);
+    let child = srv.authorize_ok(&agent, child).await;
+    let child = child["execution"].as_str().unwrap().to_owned();
+    srv.quarantine(json!({"principal": "agent:triage-bot"}))
+        .await;
+    let (st, renewal) = srv.renew(&agent, &child, &gate).await;
+    assert_eq!(st, 403, "{renewal}");
+    let (st, t) = srv.lineage(&srv.admin, &root).await;
+    assert_eq!(st, 200, "{t}");
+    let nodes = t["nodes"].as_array().unwrap();
+    let node = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n["execution"] == json!(id))
+            .unwrap()
+            .clone()
+    };
+    let ended = node(&child);
+    assert_eq!(ended["outcome"], "terminated_by_governance", "{ended}");
+    assert_eq!(ended["outcome_reason"], renewal["reason_code"], "{ended}");
+    assert!(ended["finished_at"].as_i64().unwrap() >= ended["decided_at"].as_i64().unwrap());
+    assert_eq!(node(&root)["outcome"], "open");
     srv.stop().await;
 }
