@@ -138,6 +138,8 @@ try {
     assert.ok(statuses.some(([c, s]) => c === must && s === 'pass'), `${must} passes: ${JSON.stringify(statuses)}`);
   }
   assert.ok(statuses.some(([c, s]) => c.startsWith('inclusion:') && s === 'pass'), 'an inclusion proof passes');
+  const pinned = await page.textContent('[data-step="6"] [data-check="checkpoint"]');
+  assert.ok(cfg.vkey && pinned.includes(cfg.vkey), `the checkpoint is checked against the printed key: ${pinned}`);
   assert.ok(statuses.some(([c, s]) => c.startsWith('receipt:') && s === 'pass'), 'the receipt passes');
   result.verify_ms = Number(await page.getAttribute('[data-step="6"] [data-verify-ms]', 'data-verify-ms'));
   result.checks = statuses.length;
