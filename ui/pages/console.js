@@ -9,6 +9,7 @@ import { getToken } from '../lib/session.js';
 import { openFeed } from '../lib/feed.js';
 import { SEARCH_FIELDS, matchesLive, searchQuery, zonesOf } from '../lib/filter.js';
 import { fmtAgo, fmtTime, fmtRate, shortDigest } from '../lib/format.js';
+import { contactText, splitSimulation } from '../lib/health.js';
 
 /** How many recorded decisions a candidate bundle is simulated against. */
 const SIMULATE_LAST = 200;
@@ -104,7 +105,7 @@ export function consolePage(main, who) {
         h('dt', null, 'Decisions per minute'), h('dd', null, last
           ? `${fmtRate(last.allowed_per_s * 60)} allowed, ${fmtRate(last.denied_per_s * 60)} denied` : '—'),
         h('dt', null, 'Gates'), h('dd', null, (s.gates ?? []).length
-          ? (s.gates ?? []).map((/** @type {any} */ g) => `${g.gate} (last contact ${fmtAgo(g.last_seen, s.now)})`).join('; ')
+          ? (s.gates ?? []).map((/** @type {any} */ g) => `${g.gate}: ${contactText(g, s.now)}`).join('; ')
           : 'none registered'),
         h('dt', null, 'Ledger'), h('dd', null, `${s.ledger?.size ?? 0} entries`)));
     const on = Boolean(s.kill_switch);
@@ -175,11 +176,12 @@ export function consolePage(main, who) {
     const seen = new Map((status?.gates ?? []).map((/** @type {any} */ g) => [g.gate, g]));
     replace(sections.gates, h('h2', { id: 'h-gates' }, 'Gates'),
       h('div', { class: 'scroll' }, h('table', null,
-        h('thead', null, h('tr', null, ...['Gate', 'Zone', 'Key (Ed25519)', 'Executions', 'Last seen'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', null, h('tr', null, ...['Gate', 'Zone', 'Key (Ed25519)', 'Contact', 'Executions', 'Last execution'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, ...gates.map((g) => {
           const s = /** @type {any} */ (seen.get(g.id) ?? {});
           return h('tr', { 'data-gate': g.id }, h('td', null, h('code', null, g.id)), h('td', null, g.zone ?? '—'),
             h('td', null, h('code', { title: g.public_key ?? '' }, shortDigest(g.public_key, 16))),
+            h('td', { 'data-connected': String(Boolean(s.connected)) }, contactText(s, status?.now ?? 0)),
             h('td', null, String(s.executions ?? 0)), h('td', null, fmtAgo(s.last_seen, status?.now ?? 0)));
         })))));
   };
@@ -306,21 +308,16 @@ export function consolePage(main, who) {
     const simulate = async () => {
       const files = need(); if (!files) return;
       try {
-        const page = await api(`/v1/executions?limit=${Math.min(SIMULATE_LAST, 500)}`);
-        const recorded = page.executions.filter((/** @type {any} */ x) => x.gate && x.zone);
-        const requests = recorded.map((/** @type {any} */ x) => ({
-          principal: x.principal,
-          intent: { action: x.action, resource: x.resource, args: {} },
-          env: { zone: x.zone, gate: x.gate },
-        }));
-        const r = await post('/v1/admin/bundles/simulate', { files, requests });
-        const changed = r.decisions.map((/** @type {any} */ d, /** @type {number} */ i) => ({ d, x: recorded[i] }))
-          .filter((/** @type {any} */ c) => c.d.decision !== c.x.decision);
+        // The server replays the recorded requests whole (v2 ones from their disclosures) and
+        // names those it cannot (arguments erased) rather than deciding on empty arguments.
+        const r = await post('/v1/admin/bundles/simulate', { files, last: SIMULATE_LAST });
+        const rows = /** @type {import('../lib/health.js').SimRow[]} */ (r.recorded ?? []);
+        const { changed, missing, simulated } = splitSimulation(rows);
         replace(polOut,
-          h('p', { 'data-simulated': String(recorded.length) }, `Simulated against the last ${recorded.length} recorded decisions: ${changed.length} would change.`),
-          h('ul', { class: 'changed' }, ...changed.map((/** @type {any} */ c) => h('li', { 'data-changed': c.x.execution },
-            h('code', null, c.x.principal), ` ${c.x.action} ${c.x.resource}: ${c.x.decision} → ${c.d.decision}`,
-            ` (${c.d.reason_code}${c.d.determining?.length ? `; by ${c.d.determining.join(', ')}` : ''})`))));
+          h('p', { 'data-simulated': String(simulated) }, `Simulated against the last ${simulated} recorded requests: ${changed.length} would change.`),
+          h('ul', { class: 'changed' }, ...changed.map((c) => h('li', { 'data-changed': c.row.execution }, c.text))),
+          missing.length ? h('p', { class: 'bad' }, `${missing.length} recorded request(s) not simulated: their arguments are not available.`) : '',
+          missing.length ? h('ul', { class: 'not-simulated' }, ...missing.map((c) => h('li', { 'data-not-simulated': c.row.execution, 'data-arguments': c.row.arguments ?? '' }, c.text))) : '');
       } catch (e) { replace(polOut, h('p', { class: 'bad' }, e instanceof Error ? e.message : String(e))); }
     };
     const activate = () => {

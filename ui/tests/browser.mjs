@@ -152,6 +152,12 @@ await actAndConfirm(page, 'tr[data-zone="stage"] [data-act="release"]');
 await page.waitForSelector('tr[data-zone="stage"] [data-act="quarantine"]');
 assert.ok(!(await ask('status')).quarantines.zones.includes('stage'));
 
+// Gates and their last contact: the gate's signed attestation on the victim's authorize was
+// a contact; it does not follow the feed. The Overview says so too.
+await page.waitForSelector(`tr[data-gate="${cfg.gate}"] td[data-connected="false"]:has-text("last contact")`);
+assert.match(await page.locator(`tr[data-gate="${cfg.gate}"] td[data-connected]`).textContent(), /(just now|s ago) \(attestation\)/);
+assert.match(await page.locator('#h-overview + dl').textContent(), new RegExp(`${cfg.gate}: last contact`));
+
 // The kill switch on, by keyboard only (focus, Enter; the dialog opens on Cancel: Tab, Enter), then off.
 await page.focus('[data-act="kill-on"]');
 await page.keyboard.press('Enter');
@@ -201,8 +207,13 @@ await page.waitForSelector('[data-valid="true"]');
 await page.click('[data-act="simulate"]');
 await page.waitForSelector('[data-changed]');
 const changed = await page.locator('[data-changed]').allTextContents();
-assert.ok(changed.length >= 2 && changed.every((c) => c.includes('github/get_issue') && c.includes('allow → deny')), changed.join('\n'));
-log(`simulation: ${changed.length} decisions would change`);
+assert.ok(changed.length >= 2 && changed.every((c) => c.includes('github/get_issue') && c.includes('allow → deny')
+  && c.includes('withdraw-get-issue') && c.includes('arguments disclosed')), changed.join('\n'));
+// The request whose disclosure was erased is named, not simulated on made-up arguments.
+const missing = await page.locator(`[data-not-simulated="${cfg.erased}"][data-arguments="erased"]`).textContent();
+assert.match(missing, /erased/);
+assert.equal(await page.locator(`[data-changed="${cfg.erased}"]`).count(), 0);
+log(`simulation: ${changed.length} decisions would change; 1 not simulated (arguments erased)`);
 await actAndConfirm(page, '[data-act="activate"]');
 await page.waitForSelector('.notice:has-text("Activate the candidate bundle: done")');
 assert.equal((await ask('authorize-agent')).status, 403);
@@ -211,8 +222,18 @@ assert.equal((await ask('authorize-agent')).status, 403);
 await page.click('a[href="/ui/health"]');
 await page.waitForSelector('[data-component="ledger"][data-state="green"]');
 await page.waitForSelector('writ-chart svg path');
+// The ledger's append→checkpoint latency, measured and charted.
+assert.match(await page.locator('[data-fact="append-checkpoint"]').textContent(), /^last [\d.]+ (ms|s), p50 [\d.]+ (ms|s), p99 [\d.]+ (ms|s) over \d+ entries$/);
+assert.equal(await page.locator('figcaption:has-text("Ledger append→checkpoint latency")').count(), 1);
+// Gates connected and their last heartbeat: the gate subscribes to the feed, then leaves.
+assert.ok((await ask('gate-feed-open')).snapshot);
+await page.waitForSelector(`tr[data-gate="${cfg.gate}"][data-connected="true"] td:has-text("connected (heartbeat")`, { timeout: 10000 });
+await page.waitForSelector('[data-component="gates"][data-state="green"]');
 await axe(page, 'health (operator)');
 await shots(page, 'health');
+assert.ok((await ask('gate-feed-close')).closed);
+await page.waitForSelector(`tr[data-gate="${cfg.gate}"][data-connected="false"] td:has-text("(feed closed)")`, { timeout: 15000 });
+log('health: gate connected with its heartbeat, then not connected once its feed closed');
 const frozen = await ask('freeze-ledger');
 if (frozen.frozen) {
   await page.waitForSelector('[data-component="ledger"][data-state="red"]:has-text("ledger unavailable")', { timeout: 10000 });

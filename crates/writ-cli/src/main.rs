@@ -40,6 +40,7 @@ mod operator_cmd;
 mod policy_cmd;
 mod proof_check;
 mod proof_cmd;
+mod proof_viewer;
 mod serve_cmd;
 mod status_cmd;
 mod writ_cmd;

@@ -31,6 +31,20 @@ enum ProofCommand {
     /// verifies: a proof is about the past. Prints each check as pass, fail or skip; exits 0
     /// only if none failed, else 1 naming the failed checks.
     Verify(VerifyArgs),
+    /// Write the Governance Proof Viewer as one self-contained HTML file: open it in a browser
+    /// (from disk is fine), drop or paste a bundle, and it is verified there with no network
+    /// request at all (its Content-Security-Policy allows none). The same viewer as /ui/proof.
+    Viewer(ViewerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ViewerArgs {
+    /// Where to write the HTML file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,7 +74,41 @@ struct VerifyArgs {
 pub fn run(args: ProofArgs) -> anyhow::Result<Exit> {
     match args.command {
         ProofCommand::Verify(v) => verify(v),
+        ProofCommand::Viewer(v) => viewer(v),
     }
+}
+
+/// Writes the standalone viewer: a public artifact (0644), never over a file without `--force`.
+fn viewer(args: ViewerArgs) -> anyhow::Result<Exit> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let page = crate::proof_viewer::html()?;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).mode(0o644);
+    if args.force {
+        open.create(true).truncate(true);
+    } else {
+        open.create_new(true);
+    }
+    let mut f = open.open(&args.out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            invalid_input(format!(
+                "{} exists; pass --force to replace it",
+                args.out.display()
+            ))
+        } else {
+            invalid_input(format!("cannot write {}: {e}", args.out.display()))
+        }
+    })?;
+    f.write_all(page.as_bytes())
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "wrote {} ({} bytes): open it in a browser and drop a proof bundle on it",
+        args.out.display(),
+        page.len()
+    );
+    Ok(Exit::Ok)
 }
 
 fn read_bundle(file: &PathBuf) -> anyhow::Result<Vec<u8>> {

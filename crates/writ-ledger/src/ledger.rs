@@ -115,6 +115,8 @@ struct Request {
     entry: Vec<u8>,
     sealed: Option<Sealed>,
     reply: Reply,
+    /// When it was queued: the append→checkpoint latency runs from here to the commit.
+    queued: Instant,
 }
 
 /// The right edge of the tree: the incomplete tile at every tile level, and the roots of the
@@ -221,6 +223,20 @@ struct Shared {
     tile_cache: Mutex<HashMap<(u8, u64, u64), Arc<ExpandedTile>>>,
     /// The committed size, for [`Ledger::wait_for_growth`].
     grown: (Mutex<u64>, Condvar),
+    /// Append→checkpoint latency of every entry committed by this process.
+    commit_latency: Mutex<CommitLatency>,
+}
+
+/// How long entries took from their append (queued to the writer) to the durable signed
+/// checkpoint that covers them. Entries and their checkpoint commit in one transaction, so
+/// this is the whole wait an appender sees: queueing behind the batch in flight, integrating,
+/// signing and the durable commit.
+#[derive(Debug, Clone, Default)]
+pub struct CommitLatency {
+    /// Every committed entry's latency, in seconds, over the shared latency buckets.
+    pub histogram: writ_model::prometheus::Histogram,
+    /// The latency of the oldest entry of the last committed batch, in seconds.
+    pub last_secs: Option<f64>,
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -356,6 +372,7 @@ impl Ledger {
             reader: Mutex::new(reader),
             tile_cache: Mutex::new(HashMap::new()),
             grown: (Mutex::new(size), Condvar::new()),
+            commit_latency: Mutex::new(CommitLatency::default()),
         });
         let (tx, rx) = mpsc::sync_channel::<Request>(MAX_BATCH_ENTRIES * 4);
         let writer_shared = Arc::clone(&shared);
@@ -475,6 +492,7 @@ impl Ledger {
                 entry,
                 sealed,
                 reply,
+                queued: Instant::now(),
             })
             .map_err(|_| LedgerError::WriterStopped)
     }
@@ -483,6 +501,14 @@ impl Ledger {
     /// checkpoint.
     pub fn append_durable(&self, entry: &[u8]) -> Result<u64, LedgerError> {
         Ok(self.submit(entry.to_vec())?.wait()?.index)
+    }
+
+    /// The append→checkpoint latency of the entries this process committed so far.
+    pub fn commit_latency(&self) -> CommitLatency {
+        self.shared
+            .commit_latency
+            .lock()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
     }
 
     /// The latest signed checkpoint.
@@ -934,10 +960,12 @@ fn writer_loop(
         let mut entries = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let mut sealed = Vec::new();
+        let mut queued = Vec::with_capacity(batch.len());
         for (i, r) in batch.into_iter().enumerate() {
             if let Some(d) = r.sealed {
                 sealed.push((first_index + i as u64, d));
             }
+            queued.push(r.queued);
             entries.push(r.entry);
             replies.push(r.reply);
         }
@@ -966,6 +994,20 @@ fn writer_loop(
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
                     cv.notify_all();
+                }
+                {
+                    let committed = Instant::now();
+                    let mut l = shared
+                        .commit_latency
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut oldest = 0.0f64;
+                    for q in &queued {
+                        let secs = committed.duration_since(*q).as_secs_f64();
+                        oldest = oldest.max(secs);
+                        l.histogram.observe(secs);
+                    }
+                    l.last_secs = Some(oldest);
                 }
                 for (i, reply) in replies.into_iter().enumerate() {
                     reply.send(Ok(AppendReceipt {

@@ -36,7 +36,7 @@ pub use env::{Containment, EnvironmentAttestation, EnvironmentClaims};
 pub use error::{CanonicalError, IdError};
 pub use ids::{ExecutionId, GateId, PrincipalId, PrincipalKind, ZoneId};
 pub use intent::{Intent, IntentDigest};
-pub use lineage::{Lineage, TraceParent};
+pub use lineage::{Lineage, LineageNode, LineageOutcome, TraceParent};
 pub use number::{CanonicalNumber, NumberError};
 pub use reason::{ReasonCode, UnknownReasonCode};
 pub use receipt::{Outcome, Receipt, ReceiptBody, ReceiptType};

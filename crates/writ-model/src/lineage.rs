@@ -186,9 +186,146 @@ pub fn is_valid_traceparent(s: &str) -> bool {
     TraceParent::parse(s).is_some()
 }
 
+/// How an execution ended, as its lineage shows it: the gate's receipt when there is one, else
+/// a lease end recorded by governance, else whether it was ever to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineageOutcome {
+    /// Receipt: it ran and succeeded.
+    Success,
+    /// Receipt: it ran and failed.
+    Failure,
+    /// Receipt: the gate refused to run it.
+    DeniedAtGate,
+    /// Receipt, or a lease ended by a denied renewal: governance stopped it while it ran.
+    TerminatedByGovernance,
+    /// The lease sweep ended it: its runner stopped renewing and reported nothing.
+    LeaseExpired,
+    /// Denied at authorization: it never ran.
+    NotRun,
+    /// Allowed, with no receipt or lease end yet.
+    Open,
+}
+
+impl From<crate::receipt::Outcome> for LineageOutcome {
+    fn from(o: crate::receipt::Outcome) -> Self {
+        use crate::receipt::Outcome;
+        match o {
+            Outcome::Success => LineageOutcome::Success,
+            Outcome::Failure => LineageOutcome::Failure,
+            Outcome::DeniedAtGate => LineageOutcome::DeniedAtGate,
+            Outcome::TerminatedByGovernance => LineageOutcome::TerminatedByGovernance,
+        }
+    }
+}
+
+/// One execution of a lineage tree (`GET /v1/lineage/{execution}`, `nodes`). A node the caller
+/// may not read keeps only its place in the tree (`redacted`: execution, parent, ledger index).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageNode {
+    pub execution: ExecutionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ExecutionId>,
+    /// The ledger index of its first decision: nodes come in this order, parents first.
+    pub ledger_index: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// The on-behalf-of chain of its writ (`act`), nearest first; empty without a writ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_behalf_of: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<LineageOutcome>,
+    /// The receipt's or the lease end's reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+    /// When it was decided (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<i64>,
+    /// From its receipt (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    /// From its receipt, or when its lease was ended (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+}
+
+impl LineageNode {
+    /// The node of an execution the caller may not read: its place in the tree only.
+    pub fn redacted(
+        execution: ExecutionId,
+        parent: Option<ExecutionId>,
+        ledger_index: u64,
+    ) -> Self {
+        LineageNode {
+            execution,
+            parent,
+            ledger_index,
+            redacted: true,
+            principal: None,
+            on_behalf_of: Vec::new(),
+            action: None,
+            resource: None,
+            decision: None,
+            reason_code: None,
+            outcome: None,
+            outcome_reason: None,
+            zone: None,
+            gate: None,
+            decided_at: None,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
+/// The on-behalf-of chain of a writ's `act` claim (RFC 8693 nesting), nearest first; stops at
+/// the first member that is not `{"sub": …}` and after 32 hops.
+pub fn on_behalf_of_chain(act: Option<&serde_json::Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut next = act;
+    while let Some(a) = next {
+        let Some(sub) = a.get("sub").and_then(|s| s.as_str()) else {
+            break;
+        };
+        if out.len() >= 32 {
+            break;
+        }
+        out.push(sub.to_owned());
+        next = a.get("act");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_behalf_of_chain_follows_nested_act() {
+        let act =
+            serde_json::json!({"sub": "agent:a", "act": {"sub": "human:alice", "act": {"x": 1}}});
+        assert_eq!(on_behalf_of_chain(Some(&act)), ["agent:a", "human:alice"]);
+        assert!(on_behalf_of_chain(None).is_empty());
+        let node = LineageNode::redacted(ExecutionId::new_v7(), None, 3);
+        let v = serde_json::to_value(&node).unwrap();
+        assert_eq!(v["redacted"], true);
+        assert!(v.get("principal").is_none());
+        assert_eq!(serde_json::from_value::<LineageNode>(v).unwrap(), node);
+    }
 
     #[test]
     fn child_keeps_root_and_trace() {

@@ -497,7 +497,13 @@ pub async fn bundle_validate(
 #[serde(deny_unknown_fields)]
 pub struct SimulateBody {
     pub files: BundleFiles,
+    /// Requests written by the caller; or, with `last`, none.
+    #[serde(default)]
     pub requests: Vec<AuthorizeRequest>,
+    /// Replay the last N recorded requests instead (see `simulate.rs`): read back whole from
+    /// the ledger and the evidence store, each reported with its recorded decision.
+    #[serde(default)]
+    pub last: Option<u32>,
     /// The time to decide at (Unix seconds); the server's clock when absent.
     #[serde(default)]
     pub now: Option<i64>,
@@ -515,6 +521,33 @@ pub async fn bundle_simulate(
             writ_model::ReasonCode::TooManyRequests,
             "simulate at most 10,000 requests per call",
         ));
+    }
+    if let Some(last) = b.last {
+        if !b.requests.is_empty() || last == 0 || last > crate::simulate::MAX_LAST {
+            return Err(ApiError::bad_request(
+                writ_model::ReasonCode::QueryInvalid,
+                format!(
+                    "send either `requests` or `last` (1 to {}), not both",
+                    crate::simulate::MAX_LAST
+                ),
+            ));
+        }
+        let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
+        let bundle = writ_authorize::compile(&source).map_err(|e| bundle_error(&e))?;
+        // What was recorded before the call is replayed.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), s.execs.caught_up()).await;
+        let st = Arc::clone(&s);
+        let answer = tokio::task::spawn_blocking(move || {
+            crate::simulate::recorded(&st, &bundle, last, b.now)
+        })
+        .await
+        .map_err(|_| {
+            ApiError::unavailable(
+                writ_model::ReasonCode::LedgerUnavailable,
+                "the ledger reader stopped; retry",
+            )
+        })??;
+        return Ok(Json(answer));
     }
     let source = source_from_files(&b.files).map_err(|e| bundle_error(&e))?;
     let bundle = writ_authorize::compile(&source).map_err(|e| bundle_error(&e))?;

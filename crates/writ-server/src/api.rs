@@ -286,7 +286,11 @@ async fn ledger_consistency(
 }
 
 async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&s, &headers, Access::GateOrReader)?;
+    let caller = require(&s, &headers, Access::GateOrReader)?;
+    // A gate following the feed is connected (and in contact at each heartbeat) until the
+    // response stream is dropped.
+    let watch = (caller.scope == crate::auth::Scope::Gate)
+        .then(|| crate::contact::FeedWatch::open(Arc::clone(&s), caller.subject.clone()));
     let kill_switch = s.kill_switch();
     let snapshot = s.store.read(|r| {
         let set = |k: GovernanceKind| r.governance.get(&k).cloned().unwrap_or_default();
@@ -297,7 +301,11 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
         json!({"jtis": set(GovernanceKind::RevokedJti), "principals": principals, "zones": zones, "kill_switch": kill_switch})
     });
     Ok(s.events
-        .sse(Duration::from_secs(s.config.heartbeat_secs), snapshot)
+        .sse_watched(
+            Duration::from_secs(s.config.heartbeat_secs),
+            snapshot,
+            watch,
+        )
         .into_response())
 }
 

@@ -68,6 +68,10 @@ pub fn check_attestation(
             ),
         ));
     }
+    // A fresh attestation that verified with the gate's key: the gate is in contact.
+    state
+        .contacts
+        .touch(att.claims.gate.as_str(), state.now(), "attestation");
     Ok(attestation_sha256)
 }
 

@@ -78,6 +78,17 @@ impl EventBus {
         heartbeat: Duration,
         snapshot: serde_json::Value,
     ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+        self.sse_watched(heartbeat, snapshot, None)
+    }
+
+    /// [`EventBus::sse`], with a gate's [`crate::contact::FeedWatch`] kept as long as the
+    /// stream lives and told of each heartbeat.
+    pub fn sse_watched(
+        &self,
+        heartbeat: Duration,
+        snapshot: serde_json::Value,
+        watch: Option<crate::contact::FeedWatch>,
+    ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
         // Subscribe before the snapshot is sent, so nothing falls between the two.
         let first = tokio_stream::once(Ok(SseEvent::default()
             .event("snapshot")
@@ -95,7 +106,10 @@ impl EventBus {
                 }
             })
         });
-        let beats = IntervalStream::new(tokio::time::interval(heartbeat)).map(|_| {
+        let beats = IntervalStream::new(tokio::time::interval(heartbeat)).map(move |_| {
+            if let Some(w) = &watch {
+                w.beat();
+            }
             let now = writ_model::Clock::now_unix(&writ_model::SystemClock);
             Ok(SseEvent::default()
                 .event("heartbeat")

@@ -1147,4 +1147,19 @@ impl ExecIndex {
         }
         Ok(out)
     }
+
+    /// A page of the lineage tree rooted at `root`, in ledger order (see `exec_search::tree`).
+    pub fn tree(
+        &self,
+        root: ExecutionId,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<crate::exec_search::TreeRow>, ServerError> {
+        Ok(crate::exec_search::tree(
+            &self.conn(),
+            &root.to_string(),
+            after,
+            limit,
+        )?)
+    }
 }

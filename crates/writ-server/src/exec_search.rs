@@ -271,3 +271,51 @@ pub fn last_activation(conn: &Connection) -> rusqlite::Result<Option<Activation>
     })
     .optional()
 }
+
+/// One execution of a lineage tree as indexed: its searchable row, and where its receipt and
+/// lease end sit in the ledger.
+#[derive(Debug, Clone)]
+pub struct TreeRow {
+    pub found: Found,
+    pub receipt_index: Option<u64>,
+    pub ended_index: Option<u64>,
+}
+
+/// Up to `limit` executions of the tree rooted at `root` recorded after ledger index `after`,
+/// in ledger order (a parent's decision is always recorded before its children's).
+pub fn tree(
+    conn: &Connection,
+    root: &str,
+    after: Option<u64>,
+    limit: u32,
+) -> rusqlite::Result<Vec<TreeRow>> {
+    let after = after.map_or(-1, |a| i64::try_from(a).unwrap_or(i64::MAX));
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.execution, s.root, s.parent, s.time, s.principal, s.action, s.resource, s.gate,
+                s.zone, s.decision, s.reason_code, s.ledger_index, e.receipt_index, e.ended_index
+         FROM execution_search s LEFT JOIN executions e ON e.execution = s.execution
+         WHERE s.root = ?1 AND s.ledger_index > ?2 ORDER BY s.ledger_index LIMIT ?3",
+    )?;
+    let index = |v: Option<i64>| v.and_then(|i| u64::try_from(i).ok());
+    let rows = stmt.query_map(params![root, after, i64::from(limit)], |r| {
+        Ok(TreeRow {
+            found: Found {
+                execution: r.get(0)?,
+                root: r.get(1)?,
+                parent: r.get(2)?,
+                time: r.get(3)?,
+                principal: r.get(4)?,
+                action: r.get(5)?,
+                resource: r.get(6)?,
+                gate: r.get(7)?,
+                zone: r.get(8)?,
+                decision: r.get(9)?,
+                reason_code: r.get(10)?,
+                ledger_index: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
+            },
+            receipt_index: index(r.get(12)?),
+            ended_index: index(r.get(13)?),
+        })
+    })?;
+    rows.collect()
+}

@@ -431,13 +431,179 @@ pub async fn proof(
     Ok(Json(serde_json::to_value(&bundle).unwrap_or(Value::Null)))
 }
 
-/// `GET /v1/lineage/{execution}`: ancestors (nearest first) and descendants (breadth first).
+/// Nodes per lineage page unless `limit` says otherwise, and the most a page holds.
+pub const LINEAGE_PAGE: u32 = 500;
+pub const LINEAGE_PAGE_MAX: u32 = 1000;
+
+/// The query of `GET /v1/lineage/{execution}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineageQuery {
+    /// Nodes per page (1 to 1000, default 500).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// What a receipt entry of either version says of how its execution ended.
+#[derive(Deserialize)]
+struct ReceiptSeen {
+    outcome: Option<writ_model::receipt::Outcome>,
+    reason_code: Option<String>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    receipt: Option<ReceiptSeenV1>,
+}
+
+#[derive(Deserialize)]
+struct ReceiptSeenV1 {
+    body: ReceiptSeenBody,
+}
+
+#[derive(Deserialize)]
+struct ReceiptSeenBody {
+    outcome: writ_model::receipt::Outcome,
+    reason_code: Option<String>,
+    started_at: i64,
+    finished_at: i64,
+}
+
+/// A tree row as the caller may see it: everything for an execution it may read, its place in
+/// the tree for any other.
+fn lineage_node(
+    s: &AppState,
+    row: crate::exec_search::TreeRow,
+    readable: bool,
+) -> Result<writ_model::LineageNode, ApiError> {
+    use writ_model::{LineageNode, LineageOutcome};
+    let f = row.found;
+    let (Ok(execution), parent) = (
+        f.execution.parse::<ExecutionId>(),
+        f.parent
+            .as_deref()
+            .and_then(|p| p.parse::<ExecutionId>().ok()),
+    ) else {
+        return Err(ApiError::unavailable(
+            writ_model::ReasonCode::IndexUnavailable,
+            "the execution index holds an id that does not parse; rebuild the index",
+        ));
+    };
+    if !readable {
+        return Ok(LineageNode::redacted(execution, parent, f.ledger_index));
+    }
+    let decision = match f.decision.as_str() {
+        "allow" => writ_model::Decision::Allow,
+        _ => writ_model::Decision::Deny,
+    };
+    let ledger_err = |e: writ_ledger::LedgerError| {
+        ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
+    };
+    let (mut outcome, mut outcome_reason, mut started_at, mut finished_at) =
+        (None, None, None, None);
+    if let Some(i) = row.receipt_index {
+        let entry = s.ledger.entry(i).map_err(ledger_err)?;
+        if let Ok(r) = serde_json::from_slice::<ReceiptSeen>(&entry) {
+            let body = match (r.outcome, r.receipt) {
+                (Some(o), _) => Some((o, r.reason_code, r.started_at, r.finished_at)),
+                (None, Some(v1)) => Some((
+                    v1.body.outcome,
+                    v1.body.reason_code,
+                    Some(v1.body.started_at),
+                    Some(v1.body.finished_at),
+                )),
+                (None, None) => None,
+            };
+            if let Some((o, reason, start, finish)) = body {
+                outcome = Some(LineageOutcome::from(o));
+                outcome_reason = reason;
+                started_at = start;
+                finished_at = finish;
+            }
+        }
+    }
+    if outcome.is_none()
+        && let Some(i) = row.ended_index
+        && let Ok(end) =
+            serde_json::from_slice::<LeaseEnded>(&s.ledger.entry(i).map_err(ledger_err)?)
+    {
+        outcome = Some(if end.reason_code == crate::exec::LEASE_EXPIRED {
+            LineageOutcome::LeaseExpired
+        } else {
+            LineageOutcome::TerminatedByGovernance
+        });
+        outcome_reason = Some(end.reason_code);
+        finished_at = Some(end.now);
+    }
+    let outcome = outcome.or(Some(match decision {
+        writ_model::Decision::Deny => LineageOutcome::NotRun,
+        writ_model::Decision::Allow => LineageOutcome::Open,
+    }));
+    // The on-behalf-of chain is private in the ledger; the writ, which whoever may read the
+    // execution receives in its proof bundle, carries it.
+    let on_behalf_of = match decision {
+        writ_model::Decision::Allow => s
+            .execs
+            .writ(execution)
+            .map_err(index_err)?
+            .and_then(|w| {
+                use base64::Engine as _;
+                let payload = w.split('.').nth(1)?;
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()?;
+                let claims: Value = serde_json::from_slice(&bytes).ok()?;
+                Some(writ_model::lineage::on_behalf_of_chain(claims.get("act")))
+            })
+            .unwrap_or_default(),
+        writ_model::Decision::Deny => Vec::new(),
+    };
+    Ok(LineageNode {
+        execution,
+        parent,
+        ledger_index: f.ledger_index,
+        redacted: false,
+        principal: Some(f.principal),
+        on_behalf_of,
+        action: Some(f.action),
+        resource: Some(f.resource),
+        decision: Some(decision),
+        reason_code: Some(f.reason_code),
+        outcome,
+        outcome_reason,
+        zone: f.zone,
+        gate: f.gate,
+        decided_at: Some(f.time),
+        started_at,
+        finished_at,
+    })
+}
+
+/// `GET /v1/lineage/{execution}`: the execution's whole tree from its root, a page at a time
+/// (`nodes` in ledger order, parents first; `next_cursor` absent on the last page), and, as
+/// before, its ancestors (nearest first) and descendants (breadth first).
 pub async fn lineage(
     State(s): St,
     headers: HeaderMap,
     Path(execution): Path<String>,
+    q: Result<axum::extract::Query<LineageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = require(&s, &headers, Access::Authenticated)?;
+    let invalid = |m: String| ApiError::bad_request(writ_model::ReasonCode::QueryInvalid, m);
+    let axum::extract::Query(q) =
+        q.map_err(|e| invalid(format!("{e}; parameters: limit, cursor")))?;
+    let limit = q.limit.unwrap_or(LINEAGE_PAGE);
+    if limit == 0 || limit > LINEAGE_PAGE_MAX {
+        return Err(invalid(format!("limit must be 1 to {LINEAGE_PAGE_MAX}")));
+    }
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<u64>().map_err(|_| {
+                invalid("cursor is not one this server gave: pass next_cursor as is".into())
+            })
+        })
+        .transpose()?;
     let execution = parse_execution(&execution)?;
     let row = readable_execution(&s, &caller, execution).await?;
     let mut ancestors = Vec::new();
@@ -463,8 +629,38 @@ pub async fn lineage(
             queue.push_back(c);
         }
     }
-    Ok(Json(json!({
+    // The tree: one more row than asked tells whether there is a next page.
+    let mut rows = s
+        .execs
+        .tree(row.lineage.root, after, limit + 1)
+        .map_err(index_err)?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.found.ledger_index.to_string())
+    } else {
+        None
+    };
+    let reads_all = crate::guard::reads_every_execution(&s, &caller);
+    let mut nodes = Vec::with_capacity(rows.len());
+    for r in rows {
+        let readable = reads_all
+            || r.found.execution == execution.to_string()
+            || match r.found.execution.parse::<ExecutionId>() {
+                Ok(id) => match s.execs.get(id).map_err(index_err)? {
+                    Some(er) => may_read(&s, &caller, &er)?,
+                    None => false,
+                },
+                Err(_) => false,
+            };
+        nodes.push(lineage_node(&s, r, readable)?);
+    }
+    let mut answer = json!({
         "execution": execution, "root": row.lineage.root, "traceparent": row.lineage.traceparent,
-        "principal": row.principal, "ancestors": ancestors, "descendants": descendants
-    })))
+        "principal": row.principal, "ancestors": ancestors, "descendants": descendants,
+        "nodes": nodes
+    });
+    if let (Some(c), Some(obj)) = (next_cursor, answer.as_object_mut()) {
+        obj.insert("next_cursor".into(), Value::String(c));
+    }
+    Ok(Json(answer))
 }

@@ -23,6 +23,13 @@ pub fn require(state: &AppState, headers: &HeaderMap, access: Access) -> Result<
         .store
         .caller_for_token_hash(&token_hash(token))
         .ok_or_else(|| ApiError::unauthorized("the bearer token is unknown or revoked"))?;
+    if caller.scope == Scope::Gate {
+        // Any request a gate's token authenticates is a contact (the Health Dashboard's
+        // "last heartbeat"), whether or not the route lets it through.
+        state
+            .contacts
+            .touch(&caller.subject, state.now(), "request");
+    }
     let allowed = match access {
         Access::Public | Access::Authenticated => true,
         Access::Principal => caller.scope == Scope::Principal,

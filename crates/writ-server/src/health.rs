@@ -16,8 +16,35 @@ use crate::guard::require;
 use crate::history::{CAPACITY, INTERVAL_SECS, Raw, Sample};
 use crate::state::AppState;
 
-/// A gate whose last execution is older than this is reported silent (amber).
+/// A gate that neither follows the feed nor contacted the server for this long is reported
+/// silent (amber).
 pub const GATE_SILENT_SECS: i64 = 15 * 60;
+
+/// Gates silent past their grace period: not following the event feed, and no contact (a
+/// request, an attestation, a heartbeat) for [`GATE_SILENT_SECS`]. A gate counts once it was
+/// active — it contacted this server, or executions were authorized for it — and a restarted
+/// server gives every gate a grace period from its start before calling it silent (contacts
+/// are kept in memory). Registered gates never active are not silent: they never started.
+pub fn silent_gates(s: &AppState) -> Vec<String> {
+    let now = s.now();
+    let mut last: std::collections::BTreeMap<String, (i64, bool)> = Default::default();
+    for g in s.execs.gates_seen().unwrap_or_default() {
+        let e = last.entry(g.gate.clone()).or_insert((i64::MIN, false));
+        e.0 = e.0.max(g.last_seen);
+    }
+    for (gate, c) in s.contacts.all() {
+        let e = last.entry(gate).or_insert((i64::MIN, false));
+        e.0 = e.0.max(c.last_contact);
+        e.1 |= c.feeds > 0;
+    }
+    let started = s.contacts.started_at();
+    last.into_iter()
+        .filter(|(_, (at, connected))| {
+            !connected && now.saturating_sub((*at).max(started)) > GATE_SILENT_SECS
+        })
+        .map(|(gate, _)| gate)
+        .collect()
+}
 
 /// Samples `s` now into its history.
 pub fn sample(s: &AppState) {
@@ -25,13 +52,16 @@ pub fn sample(s: &AppState) {
     let indexed = s.execs.indexed();
     let (free, total) = disk(&s.config.data_dir);
     let (buckets, _) = s.metrics.authorize_buckets();
+    let commit = s.ledger.commit_latency();
     s.history.record(Raw {
         decisions: s.metrics.decision_totals(),
         buckets,
+        commit_buckets: commit.histogram.bucket_counts().to_vec(),
         cpu_ticks: process_cpu_ticks(),
         gauges: Sample {
             t: s.now(),
             ledger_size: cp.size(),
+            append_checkpoint_last_ms: commit.last_secs.map(|s| s * 1000.0),
             checkpoint_age_ms: crate::status::checkpoint_age_ms(s),
             index_lag: cp.size().saturating_sub(indexed),
             subscribers: s.events.subscribers(),
@@ -143,15 +173,7 @@ pub fn components(s: &AppState, latest: Option<&Sample>) -> Vec<Value> {
     } else {
         component("kill_switch", "green", "kill switch off")
     });
-    let now = s.now();
-    let silent: Vec<String> = s
-        .execs
-        .gates_seen()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|g| now.saturating_sub(g.last_seen) > GATE_SILENT_SECS)
-        .map(|g| g.gate.to_string())
-        .collect();
+    let silent = silent_gates(s);
     out.push(if silent.is_empty() {
         component("gates", "green", "no gate silent past its grace period")
     } else {

@@ -3,7 +3,8 @@
 //! (a task beside the server) and serves them with each component's state.
 //!
 //! A sample holds rates over the interval before it (decisions allowed and denied per second,
-//! authorize latency p50/p99 from the histogram's growth), gauges (checkpoint age, index lag,
+//! authorize latency and the ledger's append→checkpoint latency p50/p99 from their histograms'
+//! growth), gauges (checkpoint age, index lag,
 //! event-feed subscribers, process memory and CPU, data size, free disk) and the ledger's size.
 
 use std::collections::VecDeque;
@@ -27,6 +28,12 @@ pub struct Sample {
     pub authorize_p50_ms: Option<f64>,
     pub authorize_p99_ms: Option<f64>,
     pub ledger_size: u64,
+    /// Append→checkpoint latency of the entries committed over the interval (milliseconds;
+    /// bucket upper bounds), if any was.
+    pub append_checkpoint_p50_ms: Option<f64>,
+    pub append_checkpoint_p99_ms: Option<f64>,
+    /// The oldest entry's latency in the last batch committed so far (milliseconds).
+    pub append_checkpoint_last_ms: Option<f64>,
     pub checkpoint_age_ms: u64,
     pub index_lag: u64,
     pub subscribers: usize,
@@ -44,6 +51,7 @@ struct Previous {
     at: Option<std::time::Instant>,
     decisions: (u64, u64),
     buckets: Vec<u64>,
+    commit_buckets: Vec<u64>,
     cpu_ticks: Option<u64>,
 }
 
@@ -117,12 +125,14 @@ impl History {
         };
         let allowed_per_s = rate(raw.decisions.0, prev.decisions.0);
         let denied_per_s = rate(raw.decisions.1, prev.decisions.1);
-        let delta: Vec<u64> = raw
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c.saturating_sub(prev.buckets.get(i).copied().unwrap_or(0)))
-            .collect();
+        let growth = |now: &[u64], before: &[u64]| -> Vec<u64> {
+            now.iter()
+                .enumerate()
+                .map(|(i, c)| c.saturating_sub(before.get(i).copied().unwrap_or(0)))
+                .collect()
+        };
+        let delta = growth(&raw.buckets, &prev.buckets);
+        let commit_delta = growth(&raw.commit_buckets, &prev.commit_buckets);
         let cpu_percent = match (raw.cpu_ticks, prev.cpu_ticks) {
             (Some(a), Some(b)) if secs > 0.0 => {
                 Some(a.saturating_sub(b) as f64 / CLOCK_TICKS / secs * 100.0)
@@ -133,6 +143,7 @@ impl History {
             at: Some(now),
             decisions: raw.decisions,
             buckets: raw.buckets,
+            commit_buckets: raw.commit_buckets,
             cpu_ticks: raw.cpu_ticks,
         };
         drop(prev);
@@ -141,6 +152,8 @@ impl History {
         sample.denied_per_s = denied_per_s;
         sample.authorize_p50_ms = quantile_ms(&delta, 0.50);
         sample.authorize_p99_ms = quantile_ms(&delta, 0.99);
+        sample.append_checkpoint_p50_ms = quantile_ms(&commit_delta, 0.50);
+        sample.append_checkpoint_p99_ms = quantile_ms(&commit_delta, 0.99);
         sample.cpu_percent = cpu_percent;
         let mut q = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= CAPACITY {
@@ -158,6 +171,8 @@ pub struct Raw {
     pub decisions: (u64, u64),
     /// The authorize latency histogram's cumulative bucket counts so far.
     pub buckets: Vec<u64>,
+    /// The ledger's append→checkpoint latency histogram's cumulative bucket counts so far.
+    pub commit_buckets: Vec<u64>,
     /// The process's CPU time so far, in clock ticks.
     pub cpu_ticks: Option<u64>,
     pub gauges: Sample,

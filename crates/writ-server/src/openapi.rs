@@ -236,9 +236,11 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/v1/lineage/{execution}",
         Access::Authenticated,
-        "Ancestors and descendants of an execution",
+        "The execution's whole tree from its root, a page of nodes at a time (ledger order, parents first; next_cursor absent on the last page), with its ancestors and descendants",
         None,
-    ),
+    )
+    .filters(LINEAGE_PARAMS)
+    .returns(lineage_answer),
     op("get", "/metrics", Access::Admin, "Prometheus metrics", None).answers(Answer::Text),
     op(
         "get",
@@ -428,6 +430,61 @@ const EXECUTION_FILTERS: &[QueryParam] = &[
     },
 ];
 
+/// The query of `GET /v1/lineage/{execution}`.
+const LINEAGE_PARAMS: &[QueryParam] = &[
+    QueryParam {
+        name: "limit",
+        description: "nodes per page, 1 to 1000 (default 500)",
+        schema: lineage_limit_param,
+    },
+    QueryParam {
+        name: "cursor",
+        description: "next_cursor of the previous page",
+        schema: cursor_param,
+    },
+];
+
+fn lineage_limit_param() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 1000})
+}
+
+/// The answer of `GET /v1/lineage/{execution}`.
+pub(crate) fn lineage_answer() -> Value {
+    let time = || json!({"type": "integer", "description": "Unix seconds"});
+    let node = json!({
+        "type": "object",
+        "required": ["execution", "ledger_index"],
+        "additionalProperties": false,
+        "properties": {
+            "execution": string(),
+            "parent": string(),
+            "ledger_index": {"type": "integer", "minimum": 0, "description": "its first decision's ledger index; nodes come in this order"},
+            "redacted": {"type": "boolean", "description": "the caller may not read this execution: only its place in the tree is given"},
+            "principal": string(),
+            "on_behalf_of": {"type": "array", "items": string(), "description": "the writ's act chain, nearest first"},
+            "action": string(), "resource": string(),
+            "decision": {"enum": ["allow", "deny"]},
+            "reason_code": string(),
+            "outcome": {"enum": ["success", "failure", "denied_at_gate", "terminated_by_governance", "lease_expired", "not_run", "open"]},
+            "outcome_reason": string(),
+            "zone": string(), "gate": string(),
+            "decided_at": time(), "started_at": time(), "finished_at": time()
+        }
+    });
+    let link = |extra: &str| json!({"type": "object", "required": ["execution", extra], "properties": {"execution": string(), extra: nullable(string())}});
+    json!({
+        "type": "object",
+        "required": ["execution", "root", "traceparent", "principal", "ancestors", "descendants", "nodes"],
+        "properties": {
+            "execution": string(), "root": string(), "traceparent": string(), "principal": string(),
+            "ancestors": {"type": "array", "items": link("principal")},
+            "descendants": {"type": "array", "items": link("parent")},
+            "nodes": {"type": "array", "items": node},
+            "next_cursor": string()
+        }
+    })
+}
+
 fn nullable(schema: Value) -> Value {
     json!({"anyOf": [schema, {"type": "null"}]})
 }
@@ -496,18 +553,32 @@ pub(crate) fn status_answer() -> Value {
                 json!({"principals": strings(), "zones": strings(), "writs": count()}),
             ),
             "gates": {"type": "array", "items": object(
-                &["gate", "zone", "registered_at", "executions", "last_seen"],
+                &["gate", "zone", "registered_at", "executions", "last_seen", "last_contact", "contact_via", "connected", "feeds"],
                 json!({
                     "gate": string(),
                     "zone": nullable(string()),
                     "registered_at": nullable(json!({"type": "integer"})),
                     "executions": count(),
                     "last_seen": nullable(json!({"type": "integer", "description": "Unix seconds of the last execution authorized for it"})),
+                    "last_contact": nullable(json!({"type": "integer", "description": "Unix seconds of the gate's last contact with this server since it started (in memory, per node): a request with its token, an attestation that verified with its key, or a heartbeat on its event feed; null when none"})),
+                    "contact_via": nullable(json!({"enum": ["request", "attestation", "feed", "feed_closed"], "description": "what the last contact was"})),
+                    "connected": {"type": "boolean", "description": "whether the gate follows the event feed now"},
+                    "feeds": json!({"type": "integer", "minimum": 0, "description": "event-feed subscriptions it holds open"}),
                 }),
             )},
             "ledger": object(
-                &["origin", "size", "bytes", "checkpoint_age_ms"],
-                json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count()}),
+                &["origin", "size", "bytes", "checkpoint_age_ms", "append_checkpoint"],
+                json!({"origin": string(), "size": count(), "bytes": count(), "checkpoint_age_ms": count(),
+                    "append_checkpoint": object(
+                        &["entries", "last_ms", "p50_ms", "p99_ms"],
+                        json!({
+                            "entries": json!({"type": "integer", "minimum": 0, "description": "entries this process committed"}),
+                            "last_ms": nullable(json!({"type": "number", "description": "append→checkpoint latency of the oldest entry of the last committed batch, in milliseconds: from its append (queued to the ledger writer) to the durable signed checkpoint covering it"})),
+                            "p50_ms": nullable(json!({"type": "number", "description": "median over every entry committed since the server started (a latency bucket's upper bound)"})),
+                            "p99_ms": nullable(json!({"type": "number", "description": "99th percentile, likewise"})),
+                        }),
+                    ),
+                }),
             ),
             "evidence": object(
                 &["disclosures", "bytes"],
@@ -716,8 +787,13 @@ pub(crate) fn simulate_body() -> Value {
         }),
     );
     object(
-        &["files", "requests"],
-        json!({"files": bundle_files(), "requests": {"type": "array", "items": request}, "now": int64()}),
+        &["files"],
+        json!({
+            "files": bundle_files(),
+            "requests": {"type": "array", "items": request, "description": "requests to decide; or send `last` instead"},
+            "last": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "replay the last N recorded requests, read back whole from the ledger and the evidence store (v2 requests from their disclosures); the answer lists each under `recorded` with its recorded decision, `arguments` (recorded, disclosed, erased or unreadable) and the simulated decision, or a note saying why it was not simulated (an erased disclosure: arguments are not available)"},
+            "now": json!({"type": "integer", "description": "the time to decide at (Unix seconds); absent: the server's clock, or with `last` each request's recorded time"}),
+        }),
     )
 }
 

@@ -46,6 +46,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Status samples of the last hour and the ledger's last failure (the Health Dashboard).
     pub history: crate::history::History,
+    /// When each gate last contacted this server (in memory, since it started).
+    pub contacts: crate::contact::GateContacts,
     /// The active bundle's visibility view, built on first use per bundle digest.
     /// Attestations whose signature already verified, with their digests (bounded).
     pub attestation_cache: crate::cache::VerifiedAttestations,
@@ -179,6 +181,7 @@ impl AppState {
                 index_path.display()
             ))
         })?;
+        let contacts = crate::contact::GateContacts::new(clock.now_unix());
         Ok(Arc::new(AppState {
             config,
             clock,
@@ -191,6 +194,7 @@ impl AppState {
             events: EventBus::default(),
             metrics,
             history: crate::history::History::default(),
+            contacts,
             attestation_cache: crate::cache::VerifiedAttestations::new(16_384),
             visibility: std::sync::Mutex::new(None),
         }))

@@ -3,8 +3,8 @@
 //!
 //! Everything here is read from state the server already keeps: the active bundle slot, the
 //! control store's governance sets, the ledger's checkpoint, the execution index (which also
-//! knows the last policy activation and the gates executions were authorized for) and the
-//! sizes of the files in the data directory.
+//! knows the last policy activation and the gates executions were authorized for), each gate's
+//! last contact (`contact.rs`) and the sizes of the files in the data directory.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -65,6 +65,19 @@ pub fn checkpoint_age_ms(s: &AppState) -> u64 {
         .saturating_mul(1000);
     let written_ms = newest_write_ms(s.ledger.dir());
     now_ms.saturating_sub(appended_ms.max(written_ms))
+}
+
+/// The ledger's append→checkpoint latency since the server started (milliseconds): the last
+/// batch's oldest entry, and p50/p99 over every entry (bucket upper bounds).
+fn append_checkpoint(s: &AppState) -> Value {
+    let l = s.ledger.commit_latency();
+    let counts = l.histogram.bucket_counts();
+    json!({
+        "entries": l.histogram.count(),
+        "last_ms": l.last_secs.map(|x| x * 1000.0),
+        "p50_ms": crate::history::quantile_ms(counts, 0.50),
+        "p99_ms": crate::history::quantile_ms(counts, 0.99),
+    })
 }
 
 fn newest_write_ms(dir: &Path) -> u64 {
@@ -184,6 +197,19 @@ pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, Api
             None => gates.push(json!({"gate": g.gate, "zone": null, "registered_at": null, "executions": g.executions, "last_seen": g.last_seen})),
         }
     }
+    // Each gate's last contact with this server (in memory, since it started).
+    for (id, _) in s.contacts.all() {
+        if !gates.iter().any(|v| v["gate"] == id.as_str()) {
+            gates.push(json!({"gate": id, "zone": null, "registered_at": null, "executions": 0, "last_seen": null}));
+        }
+    }
+    for v in &mut gates {
+        let c = v["gate"].as_str().and_then(|id| s.contacts.get(id));
+        v["last_contact"] = json!(c.as_ref().map(|c| c.last_contact));
+        v["contact_via"] = json!(c.as_ref().map(|c| c.via));
+        v["connected"] = json!(c.as_ref().is_some_and(|c| c.feeds > 0));
+        v["feeds"] = json!(c.as_ref().map_or(0, |c| c.feeds));
+    }
     let dir = &s.config.data_dir;
     let cp = s.ledger.checkpoint();
     let ledger_bytes = bytes_under(s.ledger.dir(), 2);
@@ -217,6 +243,7 @@ pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, Api
             "size": cp.size(),
             "bytes": ledger_bytes,
             "checkpoint_age_ms": checkpoint_age_ms(&s),
+            "append_checkpoint": append_checkpoint(&s),
         },
         "evidence": {"disclosures": disclosures, "bytes": disclosure_bytes},
         "index": {

@@ -26,6 +26,7 @@ mod serve;
 mod serve_limits;
 mod status;
 mod traces;
+mod ui_proof;
 mod upstream;
 mod verify_js;
 mod writ;

@@ -297,7 +297,7 @@ fn a_bundle_from_the_api_passes_every_check() {
 }
 
 /// `bundle` with the first hash of entry `pos`'s inclusion proof flipped.
-fn with_inclusion_flipped(bundle: &Value, pos: usize) -> Value {
+pub(crate) fn with_inclusion_flipped(bundle: &Value, pos: usize) -> Value {
     let mut out = bundle.clone();
     let h = bundle["entries"][pos]["inclusion_b64"][0].as_str().unwrap();
     let mut bytes = B64.decode(h).unwrap();
@@ -308,7 +308,7 @@ fn with_inclusion_flipped(bundle: &Value, pos: usize) -> Value {
 
 /// `bundle` with the same checkpoint text signed by another key of the same name, the bundle
 /// naming that key.
-fn with_checkpoint_of_another_key(bundle: &Value) -> Value {
+pub(crate) fn with_checkpoint_of_another_key(bundle: &Value) -> Value {
     let mut out = bundle.clone();
     let origin = bundle["log"]["origin"].as_str().unwrap();
     let other = Ed25519Signer::from_seed(origin, &[77; 32]).unwrap();
@@ -321,7 +321,7 @@ fn with_checkpoint_of_another_key(bundle: &Value) -> Value {
 }
 
 /// `bundle` with its writ's header and claims signed again by another key.
-fn with_writ_resigned(bundle: &Value) -> Value {
+pub(crate) fn with_writ_resigned(bundle: &Value) -> Value {
     let mut out = bundle.clone();
     let token = bundle["writ"].as_str().unwrap();
     let input = token.rsplit_once('.').unwrap().0;

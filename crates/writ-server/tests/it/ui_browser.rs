@@ -73,6 +73,22 @@ async fn the_console_in_chromium() {
         .await;
     srv.authorize_ok(&revokee, read_issue(&gate, "github/get_issue"))
         .await;
+    // One whose disclosure is erased: the simulation must say it cannot replay it.
+    let erased = srv
+        .authorize_ok(&agent, read_issue(&gate, "fs/read_file"))
+        .await["execution"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, b) = srv
+        .call(
+            "POST",
+            "/v1/admin/evidence/erase",
+            Some(&srv.admin),
+            Some(json!({"execution": erased, "reason": "browser test"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
     // The candidate: the default bundle plus a policy that forbids one tool, signed.
     let mut files = bundle_files(Some(
         "@id(\"withdraw-get-issue\")\n@reason(\"github/get_issue is withdrawn\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"github/get_issue\");\n",
@@ -104,7 +120,7 @@ async fn the_console_in_chromium() {
     let config = json!({
         "base": srv.base, "chromium": chromium, "modules": modules, "screenshots": shots.display().to_string(),
         "tokens": {"auditor": auditor, "operator": operator, "agent": agent},
-        "candidate": candidate_files,
+        "candidate": candidate_files, "erased": erased, "gate": gate.id,
     });
     stdin
         .write_all(format!("{config}\n").as_bytes())
@@ -112,6 +128,8 @@ async fn the_console_in_chromium() {
         .unwrap();
 
     let mut frozen: Option<Immutable> = None;
+    // The gate's own event-feed subscription, while the health page watches it.
+    let mut gate_feed: Option<reqwest::Response> = None;
     let mut result = Value::Null;
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(req) = line.strip_prefix("@@ ") {
@@ -172,6 +190,23 @@ async fn the_console_in_chromium() {
                         .authorize(&agent, read_issue(&gate, "github/list_issues"))
                         .await;
                     json!({"status": st, "body": b})
+                }
+                // The gate follows the event feed (its snapshot read), then goes away.
+                "gate-feed-open" => {
+                    let mut resp = srv
+                        .client
+                        .get(srv.url("/v1/events"))
+                        .bearer_auth(&gate.token)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status().as_u16(), 200);
+                    let first = resp.chunk().await.unwrap().unwrap_or_default();
+                    gate_feed = Some(resp);
+                    json!({"snapshot": String::from_utf8_lossy(&first).contains("snapshot")})
+                }
+                "gate-feed-close" => {
+                    json!({"closed": gate_feed.take().is_some()})
                 }
                 other => panic!("unknown request from the browser script: {other}"),
             };
