@@ -178,6 +178,17 @@ try {
   await page.goBack();
   await page.waitForSelector('[data-step="6"][data-state="done"] [data-verdict="verified"]');
   log('lineage link: signed in as human:demo; back on the demo, still verified');
+  // The proof link of the last step: the Proof Viewer fetches and verifies the same bundle.
+  await page.click('[data-step="6"] a[data-link="proof"]');
+  await page.waitForURL(`${base}/ui/proof/${result.steps[6].execution}`);
+  const viewer = page.locator('[data-verdict]');
+  await viewer.waitFor({ timeout: 30_000 });
+  result.proof_viewer_verdict = await viewer.getAttribute('data-verdict');
+  for (const p of problems.splice(0)) log(`on the proof page: ${p}`);
+  log(`proof link: the Proof Viewer says ${result.proof_viewer_verdict}`);
+  assert.equal(result.proof_viewer_verdict, 'verified', 'the Proof Viewer verifies the demo\'s proof too');
+  await page.goBack();
+  await page.waitForSelector('[data-step="6"][data-state="done"] [data-verdict="verified"]');
 
   const leaked = requested.filter((u) => u.includes(token));
   assert.deepEqual(leaked, [], 'the token is never in a requested URL');
