@@ -82,6 +82,10 @@ export function demoPage(main, _who) {
   let vkey = null;
   /** @type {Promise<void> | null} */
   let verifying = null;
+  /** Whether this page is running a step (its answer repaints the page). */
+  let busy = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let poll;
 
   /**
    * Shows one step's state and result.
@@ -155,7 +159,13 @@ export function demoPage(main, _who) {
   async function refresh() {
     try {
       const o = /** @type {Overview} */ (await api('/v1/demo'));
-      if (!left) paintAll(o);
+      if (left) return o;
+      paintAll(o);
+      // A step started elsewhere (another tab, or before a reload) is followed until it ends.
+      if (!busy && o.steps.some((s) => s.state === 'running')) {
+        clearTimeout(poll);
+        poll = setTimeout(refresh, 500);
+      }
       return o;
     } catch (e) {
       status.textContent = e instanceof ApiError && e.status === 401
@@ -201,11 +211,14 @@ export function demoPage(main, _who) {
     const t0 = performance.now();
     /** @type {StepResult | null} */
     let result = null;
+    busy = true;
     try {
       result = await api(`/v1/demo/steps/${n}`, { method: 'POST' });
     } catch (e) {
       status.textContent = `Step ${n}: ${message(e)}`;
       status.classList.add('bad');
+    } finally {
+      busy = false;
     }
     const ms = performance.now() - t0;
     if (left) return;
@@ -231,5 +244,5 @@ export function demoPage(main, _who) {
   }
 
   refresh();
-  return () => { left = true; };
+  return () => { left = true; clearTimeout(poll); };
 }

@@ -40,7 +40,8 @@ pub struct DemoArgs {
     /// JSON line with the URL).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Play the scenario in the browser, step by step, until Ctrl-C (prints the URL; see below).
+    /// Play the scenario in the browser, step by step, until Ctrl-C (prints a URL that carries
+    /// a viewer token; see --help).
     #[arg(long)]
     web: bool,
 }

@@ -288,6 +288,7 @@ pub async fn run(dir: Option<PathBuf>, format: Format) -> anyhow::Result<Exit> {
             "Writ demo, in the browser: every agent action goes verify -> authorize -> execute -> prove."
         );
         println!("Control plane: {base} (data: {})", data_dir.display());
+        println!("Ledger verifier key (the page verifies the proof against it): {vkey}");
         println!(
             "Open this URL in a browser; it carries the demo viewer's token, keep it to yourself:"
         );

@@ -92,7 +92,7 @@ fn the_web_demo_in_chromium() {
         .spawn()
         .expect("node");
     let config = json!({
-        "url": url, "chromium": chromium, "modules": modules,
+        "url": url, "vkey": printed["vkey"], "chromium": chromium, "modules": modules,
         "screenshots": shots.display().to_string(),
     });
     node.stdin
