@@ -115,6 +115,14 @@ async function actAndConfirm(page, selector) {
   await page.selectOption('#s-decision', 'allow');
   await page.click('form.search button[type=submit]');
   await page.waitForSelector('tbody tr[data-execution][data-decision="allow"]');
+  // One page of the decisions search as the browser saw it (this small data set; the budget over
+  // 100,000 executions is measured by ui.rs search_budget_over_100k_executions).
+  result.search_page_ms = await page.evaluate(() => {
+    const r = performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/executions?'));
+    const last = /** @type {PerformanceResourceTiming | undefined} */ (r[r.length - 1]);
+    return last ? Math.round((last.responseEnd - last.requestStart) * 10) / 10 : null;
+  });
+  log(`decisions search: one page in ${result.search_page_ms} ms (request to response end)`);
   await page.locator('tbody tr[data-execution] button').first().click();
   await page.waitForSelector('#execution dd:has-text("read-only-tools")');
   await axe(page, 'console (auditor)');

@@ -48,10 +48,14 @@ impl GateContacts {
         f(&mut self.gates.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Notes a contact from `gate` at `now`.
+    /// Notes a contact from `gate` at `now` (on the authorize path: no allocation once the
+    /// gate is known).
     pub fn touch(&self, gate: &str, now: i64, via: &'static str) {
         self.with(|m| {
-            let c = m.entry(gate.to_owned()).or_default();
+            let c = match m.get_mut(gate) {
+                Some(c) => c,
+                None => m.entry(gate.to_owned()).or_default(),
+            };
             c.last_contact = c.last_contact.max(now);
             c.via = via;
         });
