@@ -36,6 +36,9 @@ const result = {};
 /** A fresh browser context (its own sessionStorage) and page, watched for errors. */
 async function openPage(width = 1280, height = 800) {
   const ctx = await browser.newContext({ viewport: { width, height } });
+  // A CSP violation is reported as a console error, whatever Chromium itself logs of it.
+  await ctx.addInitScript(() => document.addEventListener('securitypolicyviolation',
+    (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -232,7 +235,7 @@ await page.waitForSelector('[data-component="ledger"][data-state="green"]');
 await page.waitForSelector('writ-chart svg path');
 // The ledger's append→checkpoint latency, measured and charted.
 assert.match(await page.locator('[data-fact="append-checkpoint"]').textContent(), /^last [\d.]+ (ms|s), p50 [\d.]+ (ms|s), p99 [\d.]+ (ms|s) over \d+ entries$/);
-assert.equal(await page.locator('figcaption:has-text("Ledger append→checkpoint latency")').count(), 1);
+assert.equal(await page.locator('figcaption:has-text("Append→checkpoint latency")').count(), 1);
 // Gates connected and their last heartbeat: the gate subscribes to the feed, then leaves.
 assert.ok((await ask('gate-feed-open')).snapshot);
 await page.waitForSelector(`tr[data-gate="${cfg.gate}"][data-connected="true"] td:has-text("connected (heartbeat")`, { timeout: 10000 });
