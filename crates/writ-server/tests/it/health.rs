@@ -286,7 +286,8 @@ fn a_gate_is_silent_past_its_grace_period_unless_it_follows_the_feed() {
             .unwrap()
     };
     state.contacts.touch("gate:quiet", start, "request");
-    let watch = writ_server::contact::FeedWatch::open(state.clone(), "gate:follower".into());
+    let watch =
+        writ_server::contact::FeedWatch::open(state.contacts.clone(), "gate:follower".into());
     assert_eq!(gates_state(&state)["state"], "green");
 
     clock.advance(writ_server::health::GATE_SILENT_SECS + 1);
