@@ -62,7 +62,7 @@ export function healthPage(main, _who) {
       replace(charts,
         chart('Decisions per second', [{ name: 'allowed', values: col('allowed_per_s'), cls: 'allow' }, { name: 'denied', values: col('denied_per_s'), cls: 'deny' }], fmtRate),
         chart('Authorize latency', [{ name: 'p50', values: col('authorize_p50_ms'), cls: 'a' }, { name: 'p99', values: col('authorize_p99_ms'), cls: 'b' }], fmtMs),
-        chart('Ledger append→checkpoint latency', [{ name: 'p50', values: col('append_checkpoint_p50_ms'), cls: 'a' }, { name: 'p99', values: col('append_checkpoint_p99_ms'), cls: 'b' }], fmtMs),
+        chart('Append→checkpoint latency', [{ name: 'p50', values: col('append_checkpoint_p50_ms'), cls: 'a' }, { name: 'p99', values: col('append_checkpoint_p99_ms'), cls: 'b' }], fmtMs),
         chart('Checkpoint age', [{ name: 'age', values: col('checkpoint_age_ms'), cls: 'a' }], fmtMs),
         chart('Index lag (entries)', [{ name: 'lag', values: col('index_lag'), cls: 'a' }], fmtRate),
         chart('Event-feed subscribers', [{ name: 'subscribers', values: col('subscribers'), cls: 'a' }], fmtRate),

@@ -175,16 +175,23 @@ fn print_status(server: &str, s: &Value) {
     }
     println!("gates");
     println!(
-        "  {:<24} {:<12} {:>10}  LAST EXECUTION",
-        "GATE", "ZONE", "EXECUTIONS"
+        "  {:<24} {:<12} {:>10}  {:<20}  {:<9}  LAST CONTACT",
+        "GATE", "ZONE", "EXECUTIONS", "LAST EXECUTION", "FEED"
     );
     for g in &gates {
+        let feed = if at(g, "connected").as_bool() == Some(true) {
+            "connected"
+        } else {
+            "-"
+        };
         println!(
-            "  {:<24} {:<12} {:>10}  {}",
+            "  {:<24} {:<12} {:>10}  {:<20}  {:<9}  {}",
             text(at(g, "gate")),
             text(at(g, "zone")),
             text(at(g, "executions")),
-            when(at(g, "last_seen"))
+            when(at(g, "last_seen")),
+            feed,
+            when(at(g, "last_contact"))
         );
     }
 }

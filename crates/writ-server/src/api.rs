@@ -290,7 +290,7 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
     // A gate following the feed is connected (and in contact at each heartbeat) until the
     // response stream is dropped.
     let watch = (caller.scope == crate::auth::Scope::Gate)
-        .then(|| crate::contact::FeedWatch::open(Arc::clone(&s), caller.subject.clone()));
+        .then(|| crate::contact::FeedWatch::open(Arc::clone(&s.contacts), caller.subject.clone()));
     let kill_switch = s.kill_switch();
     let snapshot = s.store.read(|r| {
         let set = |k: GovernanceKind| r.governance.get(&k).cloned().unwrap_or_default();

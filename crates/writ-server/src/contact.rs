@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::state::AppState;
+use writ_model::Clock;
 
 /// One gate's last contact.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -25,16 +25,26 @@ pub struct Contact {
 }
 
 /// Every gate's last contact since the server started.
-#[derive(Debug)]
 pub struct GateContacts {
+    clock: Arc<dyn Clock>,
     started_at: i64,
     gates: Mutex<HashMap<String, Contact>>,
 }
 
+impl std::fmt::Debug for GateContacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateContacts")
+            .field("started_at", &self.started_at)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GateContacts {
-    pub fn new(started_at: i64) -> Self {
+    /// Contacts known from now on, timed by `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            started_at,
+            started_at: clock.now_unix(),
+            clock,
             gates: Mutex::new(HashMap::new()),
         }
     }
@@ -48,10 +58,14 @@ impl GateContacts {
         f(&mut self.gates.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Notes a contact from `gate` at `now`.
+    /// Notes a contact from `gate` at `now` (on the authorize path: no allocation once the
+    /// gate is known).
     pub fn touch(&self, gate: &str, now: i64, via: &'static str) {
         self.with(|m| {
-            let c = m.entry(gate.to_owned()).or_default();
+            let c = match m.get_mut(gate) {
+                Some(c) => c,
+                None => m.entry(gate.to_owned()).or_default(),
+            };
             c.last_contact = c.last_contact.max(now);
             c.via = via;
         });
@@ -92,29 +106,27 @@ impl GateContacts {
 /// the response stream ends: the client went away or the server stops), and notes each
 /// heartbeat sent on it as a contact.
 pub struct FeedWatch {
-    state: Arc<AppState>,
+    contacts: Arc<GateContacts>,
     gate: String,
 }
 
 impl FeedWatch {
-    pub fn open(state: Arc<AppState>, gate: String) -> Self {
-        state.contacts.feed_opened(&gate, state.now());
-        Self { state, gate }
+    pub fn open(contacts: Arc<GateContacts>, gate: String) -> Self {
+        contacts.feed_opened(&gate, contacts.clock.now_unix());
+        Self { contacts, gate }
     }
 
     /// A heartbeat went out on the feed.
     pub fn beat(&self) {
-        self.state
-            .contacts
-            .touch(&self.gate, self.state.now(), "feed");
+        self.contacts
+            .touch(&self.gate, self.contacts.clock.now_unix(), "feed");
     }
 }
 
 impl Drop for FeedWatch {
     fn drop(&mut self) {
-        self.state
-            .contacts
-            .feed_closed(&self.gate, self.state.now());
+        self.contacts
+            .feed_closed(&self.gate, self.contacts.clock.now_unix());
     }
 }
 
@@ -124,7 +136,7 @@ mod tests {
 
     #[test]
     fn contacts_keep_the_latest_time_and_count_feeds() {
-        let c = GateContacts::new(100);
+        let c = GateContacts::new(Arc::new(writ_model::FixedClock::new(100)));
         assert_eq!(c.get("gate:a"), None);
         c.touch("gate:a", 200, "request");
         c.touch("gate:a", 150, "attestation");

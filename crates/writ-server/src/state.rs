@@ -47,7 +47,7 @@ pub struct AppState {
     /// Status samples of the last hour and the ledger's last failure (the Health Dashboard).
     pub history: crate::history::History,
     /// When each gate last contacted this server (in memory, since it started).
-    pub contacts: crate::contact::GateContacts,
+    pub contacts: Arc<crate::contact::GateContacts>,
     /// The active bundle's visibility view, built on first use per bundle digest.
     /// Attestations whose signature already verified, with their digests (bounded).
     pub attestation_cache: crate::cache::VerifiedAttestations,
@@ -181,7 +181,7 @@ impl AppState {
                 index_path.display()
             ))
         })?;
-        let contacts = crate::contact::GateContacts::new(clock.now_unix());
+        let contacts = Arc::new(crate::contact::GateContacts::new(clock.clone()));
         Ok(Arc::new(AppState {
             config,
             clock,

@@ -150,6 +150,7 @@ fn status_and_executions_list_and_show_from_the_terminal() {
         "ledger",
         "gate:mcp-1",
         "checkpoint",
+        "LAST CONTACT",
     ] {
         assert!(table.contains(needle), "{needle:?} missing:\n{table}");
     }

@@ -262,3 +262,62 @@ async fn simulation_replays_disclosed_requests_and_names_erased_ones() {
     }
     srv.stop().await;
 }
+
+/// Issue 16: "a gate silent past its grace period" is judged by its last contact, not its last
+/// execution: a gate that contacted the server and then went quiet turns the gates component
+/// amber, naming it; a gate following the event feed is never silent, however long no
+/// execution passes through it; one never active is not silent.
+#[test]
+fn a_gate_is_silent_past_its_grace_period_unless_it_follows_the_feed() {
+    use writ_model::Clock;
+    let dir = tempfile::tempdir().unwrap();
+    let config = writ_server::ServerConfig {
+        data_dir: dir.path().join("data"),
+        ..writ_server::ServerConfig::default()
+    };
+    writ_server::init_data_dir(&config, &[]).unwrap();
+    let start = writ_model::SystemClock.now_unix();
+    let clock = std::sync::Arc::new(writ_model::FixedClock::new(start));
+    let state = writ_server::AppState::open(config, clock.clone()).unwrap();
+    let gates_state = |s: &writ_server::AppState| {
+        writ_server::health::components(s, None)
+            .into_iter()
+            .find(|c| c["component"] == "gates")
+            .unwrap()
+    };
+    state.contacts.touch("gate:quiet", start, "request");
+    let watch =
+        writ_server::contact::FeedWatch::open(state.contacts.clone(), "gate:follower".into());
+    assert_eq!(gates_state(&state)["state"], "green");
+
+    clock.advance(writ_server::health::GATE_SILENT_SECS + 1);
+    let g = gates_state(&state);
+    assert_eq!(g["state"], "amber", "{g}");
+    let reason = g["reason"].as_str().unwrap();
+    assert!(reason.contains("gate:quiet"), "{reason}");
+    assert!(!reason.contains("gate:follower"), "{reason}");
+    assert_eq!(
+        writ_server::health::silent_gates(&state),
+        vec!["gate:quiet".to_owned()]
+    );
+
+    // The follower's feed closes: from then on its grace period runs.
+    drop(watch);
+    assert_eq!(
+        writ_server::health::silent_gates(&state),
+        vec!["gate:quiet".to_owned()]
+    );
+    clock.advance(writ_server::health::GATE_SILENT_SECS + 1);
+    assert_eq!(
+        writ_server::health::silent_gates(&state),
+        vec!["gate:follower".to_owned(), "gate:quiet".to_owned()]
+    );
+    // A contact brings a gate back.
+    state
+        .contacts
+        .touch("gate:quiet", clock.now_unix(), "attestation");
+    assert_eq!(
+        writ_server::health::silent_gates(&state),
+        vec!["gate:follower".to_owned()]
+    );
+}
