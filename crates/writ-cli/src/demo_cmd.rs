@@ -291,7 +291,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         swapped.digest()?,
         Outcome::DeniedAtGate,
         None,
-        Some(refused.reason_code().to_owned()),
+        Some(refused.reason_code().as_str().to_owned()),
         started,
     )?;
     cp.post_receipt(&gate_token, &receipt).await?;
@@ -510,7 +510,7 @@ fn expect_deny(a: Authorization) -> anyhow::Result<(String, Vec<String>, Option<
             reasons,
             ledger_index,
             ..
-        } => Ok((reason_code, reasons, ledger_index)),
+        } => Ok((reason_code.as_str().to_owned(), reasons, ledger_index)),
         Authorization::Allow { .. } => bail!("expected a deny, got an allow"),
     }
 }

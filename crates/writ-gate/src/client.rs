@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
-use writ_model::{ExecutionId, Intent};
+use writ_model::{ExecutionId, Intent, ReasonCode};
 
 use crate::error::GateError;
 
@@ -37,13 +37,31 @@ pub enum Authorization {
         expires_at: i64,
     },
     Deny {
-        reason_code: String,
+        reason_code: ReasonCode,
         reasons: Vec<String>,
         /// The principal the control plane decided for, when it says.
         principal: Option<String>,
         execution: Option<ExecutionId>,
         ledger_index: Option<u64>,
     },
+}
+
+/// A code the control plane sent, read as a [`ReasonCode`]: one this build does not know
+/// (or none at all) is [`ReasonCode::Unrecognized`], and its spelling goes into the message
+/// so an operator still sees it. Logs and metric labels only ever hold codes of the list.
+fn received_code(code: Option<&str>, message: &str) -> (ReasonCode, String) {
+    let parsed = code.map_or(ReasonCode::Unrecognized, ReasonCode::parse_lossy);
+    let message = match code {
+        Some(raw) if parsed == ReasonCode::Unrecognized && raw != parsed.as_str() => {
+            if message.is_empty() {
+                format!("(code {raw:?})")
+            } else {
+                format!("(code {raw:?}) {message}")
+            }
+        }
+        _ => message.to_owned(),
+    };
+    (parsed, message)
 }
 
 /// The body of `POST /v1/authorize`, serialized straight from borrowed parts.
@@ -157,18 +175,12 @@ impl ControlPlane {
     }
 
     fn api_error(status: u16, body: &Value) -> GateError {
+        let text = |k: &str| body.get(k).and_then(Value::as_str);
+        let (code, message) = received_code(text("code"), text("message").unwrap_or(""));
         GateError::Api {
             status,
-            code: body
-                .get("code")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_owned(),
-            message: body
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            code,
+            message,
         }
     }
 
@@ -222,8 +234,13 @@ impl ControlPlane {
                 if reasons.is_empty() {
                     reasons.extend(d.message);
                 }
+                let (reason_code, unrecognized) =
+                    received_code(d.reason_code.or(d.code).as_deref(), "");
+                if !unrecognized.is_empty() {
+                    reasons.push(unrecognized);
+                }
                 Ok(Authorization::Deny {
-                    reason_code: d.reason_code.or(d.code).unwrap_or_else(|| "denied".into()),
+                    reason_code,
                     reasons,
                     principal: d.principal,
                     execution: d.execution,

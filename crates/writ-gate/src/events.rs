@@ -202,7 +202,7 @@ pub async fn follow(
                         }
                     }
                 }
-                (0, String::new(), why)
+                (0, None, why)
             }
             Err(e) => {
                 let status = match &e {
@@ -218,16 +218,16 @@ pub async fn follow(
                     }
                     _ => "",
                 };
-                (status, e.reason_code().to_owned(), format!("{e}{hint}"))
+                (status, Some(e.reason_code()), format!("{e}{hint}"))
             }
         };
         let (status, reason_code, cause) = cause;
         health.set_cause(Some(cause.clone()));
         if lost.as_deref() != Some(cause.as_str()) {
-            if status == 0 && reason_code.is_empty() {
+            if let (0, None) = (status, reason_code) {
                 tracing::warn!(target: "writ::feed", control_plane = cp.base(), cause = %cause, "event feed lost; reconnecting (new work is denied after the grace period)");
             } else {
-                tracing::error!(target: "writ::feed", control_plane = cp.base(), status, reason_code = %reason_code, cause = %cause, "event feed lost; new work is denied until it is back");
+                tracing::error!(target: "writ::feed", control_plane = cp.base(), status, reason_code = reason_code.map_or("-", |c| c.as_str()), cause = %cause, "event feed lost; new work is denied until it is back");
             }
             lost = Some(cause);
         }

@@ -14,7 +14,7 @@ use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
 use writ_model::decision::Decision;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::request::{Actor, AuthorizeRequest};
-use writ_model::{ExecutionId, Intent, Lineage, PrincipalEntity, PrincipalId};
+use writ_model::{ExecutionId, Intent, Lineage, PrincipalEntity, PrincipalId, ReasonCode};
 
 use crate::attest::check_attestation;
 use crate::auth::Access;
@@ -61,7 +61,12 @@ async fn count_request(
     if let Some(r) = response
         .extensions()
         .get::<crate::access_log::ErrorReason>()
-        .filter(|r| matches!(&*r.code, "ledger_unavailable" | "applied_not_recorded"))
+        .filter(|r| {
+            matches!(
+                r.code,
+                ReasonCode::LedgerUnavailable | ReasonCode::AppliedNotRecorded
+            )
+        })
     {
         let why = r
             .detail
@@ -688,12 +693,12 @@ async fn authorize_traced(
             &principal,
             &body.intent.action,
             &body.intent.resource,
-            "deny",
-            code.as_str(),
+            Decision::Deny,
+            code,
             started,
         );
         s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code.as_str())
+        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code)
     } else {
         let Ok(plan) = &planned else {
             return Err(ApiError::unavailable(
@@ -720,8 +725,8 @@ async fn authorize_traced(
             .in_scope(|| writ_authorize::decide(&bundle, &request, now));
         // Entries v2: the shape of the decision in clear, the request committed to.
         let entry = writ_ledger::evidence::decision_entry(&record_value);
-        let code = record_value.reason_code.as_str();
-        span.record("reason_code", code);
+        let code = record_value.reason_code.reason();
+        span.record("reason_code", code.as_str());
         match record_value.decision {
             Decision::Deny => {
                 span.record("decision", "deny");
@@ -738,7 +743,7 @@ async fn authorize_traced(
                     &principal,
                     &body.intent.action,
                     &body.intent.resource,
-                    "deny",
+                    Decision::Deny,
                     code,
                     started,
                 );
@@ -828,7 +833,7 @@ async fn authorize_traced(
                     &principal,
                     &body.intent.action,
                     &body.intent.resource,
-                    "allow",
+                    Decision::Allow,
                     code,
                     started,
                 );

@@ -62,7 +62,7 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut()
             .insert(crate::access_log::ErrorReason {
-                code: std::borrow::Cow::Borrowed(self.code.as_str()),
+                code: self.code,
                 detail: self.status.is_server_error().then(|| self.message.clone()),
             });
         resp

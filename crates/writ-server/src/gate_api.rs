@@ -14,11 +14,11 @@ use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_ledger::evidence::DecisionEvidence;
-use writ_model::ExecutionId;
 use writ_model::decision::Decision;
 use writ_model::entries::LeaseEnded;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::{Receipt, ReceiptSigError};
+use writ_model::{ExecutionId, ReasonCode};
 
 use crate::attest::check_attestation;
 use crate::auth::Access;
@@ -172,8 +172,8 @@ pub async fn renew_lease(
     let guard = s.execs.lock_closing(execution).await.map_err(index_err)?;
     let lease = guard.state().map_err(index_err)?;
     if let Some(ended) = lease.and_then(|l| l.ended_index) {
-        s.metrics.decision("deny", "lease_ended");
-        return Ok((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": "lease_ended", "reasons": [format!("the execution's lease was ended at ledger index {ended}; it cannot be renewed")], "ledger_index": ended}))).into_response());
+        s.metrics.decision(Decision::Deny, ReasonCode::LeaseEnded);
+        return Ok((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": ReasonCode::LeaseEnded, "reasons": [format!("the execution's lease was ended at ledger index {ended}; it cannot be renewed")], "ledger_index": ended}))).into_response());
     }
     let entry = s.ledger.entry(row.decision_index).map_err(|e| {
         ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
@@ -237,7 +237,7 @@ pub async fn renew_lease(
             guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
-                code.as_str().to_owned(),
+                code,
                 vec![format!("trust withdrawn: {code}")],
                 index,
             )
@@ -256,12 +256,7 @@ pub async fn renew_lease(
             if rec.decision == Decision::Allow {
                 guard.recorded(Closing::Renewed(index, now));
             }
-            (
-                rec.decision,
-                rec.reason_code.as_str().to_owned(),
-                rec.reasons,
-                index,
-            )
+            (rec.decision, rec.reason_code.reason(), rec.reasons, index)
         }
     };
     drop(guard);
@@ -272,8 +267,8 @@ pub async fn renew_lease(
         &row.principal,
         &request.intent.action,
         &request.intent.resource,
-        decision.as_str(),
-        &code,
+        decision,
+        code,
         started,
     );
     Ok(match decision {
@@ -287,7 +282,7 @@ pub async fn renew_lease(
                 "lease.ended",
                 json!({"execution": execution, "jti": jti, "reason_code": code}),
             );
-            crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response(), &code)
+            crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response(), code)
         }
     })
 }

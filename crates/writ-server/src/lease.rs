@@ -107,7 +107,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
             &writ_model::entries::LeaseEnded::new(
                 execution,
                 execution.to_string(),
-                LEASE_EXPIRED.to_owned(),
+                LEASE_EXPIRED.as_str().to_owned(),
                 now,
             ),
         )

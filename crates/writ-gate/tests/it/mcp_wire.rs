@@ -520,7 +520,10 @@ async fn a_request_reusing_an_id_in_flight_is_refused_per_session_over_http() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(!call.is_finished(), "the long call ended before the duplicate was sent");
+    assert!(
+        !call.is_finished(),
+        "the long call ended before the duplicate was sent"
+    );
     let a = same.ask(&[request(json!(9), "ping", json!({}))]).await;
     let refused = a[0].pointer("/error/data/reason_code") == Some(&json!("request_id_in_flight"));
     assert!(refused, "a request reusing an id in flight was not refused");
