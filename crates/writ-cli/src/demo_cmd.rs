@@ -323,7 +323,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     );
     let opts = AuthorizeOptions {
         from_writ: Some(deleg_writ.clone()),
-        scope: Some(json!({"max_uses": 1})),
+        scope: Some(serde_json::from_value(json!({"max_uses": 1}))?),
         ..Default::default()
     };
     let (child_writ, child_exec, _) = expect_allow(

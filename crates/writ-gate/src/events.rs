@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 use writ_artifact::RevocationSet;
 use writ_model::{Clock, PrincipalId, ZoneId};
@@ -103,41 +104,30 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
         ("kill_switch", _) => revocations.set_kill_switch(on),
         // The state in force when the feed (re)connected: apply all of it.
         ("snapshot", _) => {
-            let items = |k: &str| {
-                ev.data
-                    .get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
+            // A snapshot that does not read holds the kill switch on (fail closed) until the
+            // next one does.
+            let Ok(snap) = writ_api::RevocationSnapshot::deserialize(&ev.data) else {
+                revocations.set_kill_switch(true);
+                return;
             };
-            for j in items("jtis") {
-                revocations.revoke_jti(&j, i64::MAX);
+            for j in &snap.jtis {
+                revocations.revoke_jti(j, i64::MAX);
             }
-            for p in items("principals") {
+            for p in snap.principals {
                 if let Ok(p) = p.parse::<PrincipalId>() {
                     revocations.revoke_principal(p);
                 }
             }
-            for z in items("zones") {
+            for z in snap.zones {
                 if let Ok(z) = z.parse::<ZoneId>() {
                     revocations.revoke_zone(z);
                 }
             }
-            revocations.set_kill_switch(
-                ev.data
-                    .get("kill_switch")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true),
-            );
+            revocations.set_kill_switch(snap.kill_switch);
         }
         ("lease.ended", _) => {
-            if let Some(jti) = ev.data.get("jti").and_then(Value::as_str) {
-                revocations.revoke_jti(jti, i64::MAX);
+            if let Ok(ended) = writ_api::LeaseEndedEvent::deserialize(&ev.data) {
+                revocations.revoke_jti(&ended.jti, i64::MAX);
             }
         }
         _ => {}
