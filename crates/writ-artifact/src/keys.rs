@@ -448,7 +448,7 @@ mod tests {
             assert_eq!(mode, 0o600);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
             let err = WritKey::read_file(&path).unwrap_err();
-            assert_eq!(err.reason_code(), "key_file_insecure");
+            assert_eq!(err.reason_code(), writ_model::ReasonCode::KeyFileInsecure);
         }
     }
 }

@@ -117,13 +117,13 @@ mod tests {
         assert_eq!(c.record_use("a", 2, 100, 0).unwrap(), 2);
         assert_eq!(
             c.record_use("a", 2, 100, 0).unwrap_err().reason_code(),
-            "writ_replayed"
+            writ_model::ReasonCode::WritReplayed
         );
         assert_eq!(c.record_use("b", 1, 50, 0).unwrap(), 1);
         // Full of live entries: refuse rather than evict.
         assert_eq!(
             c.record_use("c", 1, 100, 10).unwrap_err().reason_code(),
-            "writ_replay_cache_full"
+            writ_model::ReasonCode::WritReplayCacheFull
         );
         // Once "b" can no longer be accepted, its slot frees up.
         assert_eq!(c.record_use("c", 1, 100, 50).unwrap(), 1);

@@ -460,7 +460,7 @@ impl World {
             swapped.digest()?,
             Outcome::DeniedAtGate,
             None,
-            Some(refused.reason_code().to_owned()),
+            Some(refused.reason_code().as_str().to_owned()),
             started,
         )?;
         self.cp.post_receipt(&self.gate_token, &receipt).await?;
@@ -500,7 +500,7 @@ impl World {
         );
         let opts = AuthorizeOptions {
             from_writ: Some(deleg_writ.clone()),
-            scope: Some(json!({"max_uses": 1})),
+            scope: Some(serde_json::from_value(json!({"max_uses": 1}))?),
             ..Default::default()
         };
         let (child_writ, child_exec, _) = expect_allow(
@@ -926,7 +926,7 @@ fn expect_deny(a: Authorization) -> anyhow::Result<Denial> {
             execution,
             ..
         } => Ok(Denial {
-            code: reason_code,
+            code: reason_code.as_str().to_owned(),
             reasons,
             ledger_index,
             execution: execution.map(|e| e.to_string()),

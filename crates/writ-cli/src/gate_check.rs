@@ -5,6 +5,7 @@
 //! and reason code behind it, instead of starting and then denying every call.
 
 use writ_gate::{ControlPlane, Gate, GateError};
+use writ_model::ReasonCode;
 
 use crate::cli_output::invalid_input;
 
@@ -93,25 +94,36 @@ impl SelfCheck<'_> {
         {
             Ok(_) => Ok(()),
             // Tokens and attestation passed; there is just nothing to decide with yet.
-            Err(GateError::Api { code, .. }) if code == "no_active_bundle" => Ok(()),
+            Err(GateError::Api {
+                code: ReasonCode::NoActiveBundle,
+                ..
+            }) => Ok(()),
             Err(e) => {
                 let cause = match &e {
                     GateError::Api { status: 401, .. } => {
                         "the agent token is not accepted".to_owned()
                     }
-                    GateError::Api { code, .. } if code == "scope_insufficient" => {
-                        "the agent token is not a principal's token".to_owned()
-                    }
-                    GateError::Api { code, .. } if code == "attestation_unknown_gate" => {
+                    GateError::Api {
+                        code: ReasonCode::ScopeInsufficient,
+                        ..
+                    } => "the agent token is not a principal's token".to_owned(),
+                    GateError::Api {
+                        code: ReasonCode::AttestationUnknownGate,
+                        ..
+                    } => {
                         format!("the gate id {gate_id} is not registered (`writ gate add`)")
                     }
-                    GateError::Api { code, .. } if code == "attestation_zone_mismatch" => format!(
+                    GateError::Api {
+                        code: ReasonCode::AttestationZoneMismatch,
+                        ..
+                    } => format!(
                         "the zone {} is not the zone {gate_id} is registered in",
                         self.gate.zone()
                     ),
-                    GateError::Api { code, .. }
-                        if code == "attestation_bad_signature" || code == "attestation_bad_key" =>
-                    {
+                    GateError::Api {
+                        code: ReasonCode::AttestationBadSignature | ReasonCode::AttestationBadKey,
+                        ..
+                    } => {
                         format!(
                             "the gate key does not match the public key registered for {gate_id}"
                         )

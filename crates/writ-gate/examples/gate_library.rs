@@ -108,7 +108,7 @@ async fn main() -> Result<(), Error> {
                 call.digest()?,
                 Outcome::DeniedAtGate,
                 None,
-                Some(e.reason_code().into()),
+                Some(e.reason_code().as_str().into()),
                 started,
             )?;
             cp.post_receipt(&gate_token, &r).await?;

@@ -8,8 +8,10 @@
 
 use std::time::Instant;
 
+use writ_model::ReasonCode;
+
 /// What the gate decided about one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CallDecision {
     Allow,
     Deny,
@@ -32,7 +34,7 @@ pub struct GovernedCall<'a> {
     pub action: &'a str,
     pub resource: &'a str,
     pub decision: CallDecision,
-    pub reason_code: &'a str,
+    pub reason_code: ReasonCode,
     /// When the call reached the gate.
     pub started: Instant,
 }
@@ -49,7 +51,8 @@ impl GovernedCall<'_> {
         let execution = self.execution.as_deref().unwrap_or("-");
         let principal = self.principal.unwrap_or("-");
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (action, resource, reason_code) = (self.action, self.resource, self.reason_code);
+        let (action, resource) = (self.action, self.resource);
+        let reason_code = self.reason_code.as_str();
         let decision = self.decision.as_str();
         match self.decision {
             CallDecision::Allow => tracing::info!(

@@ -1,12 +1,12 @@
 //! The control-plane client: what agents and gates send to `writ serve`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::Receipt;
-use writ_model::{ExecutionId, Intent};
+use writ_model::{ExecutionId, Intent, ReasonCode};
 
 use crate::error::GateError;
 
@@ -37,7 +37,7 @@ pub enum Authorization {
         expires_at: i64,
     },
     Deny {
-        reason_code: String,
+        reason_code: ReasonCode,
         reasons: Vec<String>,
         /// The principal the control plane decided for, when it says.
         principal: Option<String>,
@@ -46,45 +46,22 @@ pub enum Authorization {
     },
 }
 
-/// The body of `POST /v1/authorize`, serialized straight from borrowed parts.
-#[derive(Serialize)]
-struct AuthorizeBody<'a> {
-    intent: &'a Intent,
-    attestation: &'a EnvironmentAttestation,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent: Option<ExecutionId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from_writ: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lifetime_secs: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct AllowBody {
-    writ: String,
-    execution: ExecutionId,
-    ledger_index: u64,
-    expires_at: i64,
-}
-
-#[derive(Deserialize)]
-struct DenyBody {
-    #[serde(default)]
-    reason_code: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    reasons: Vec<String>,
-    #[serde(default)]
-    principal: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    execution: Option<ExecutionId>,
-    #[serde(default)]
-    ledger_index: Option<u64>,
+/// A code the control plane sent, read as a [`ReasonCode`]: one this build does not know
+/// (or none at all) is [`ReasonCode::Unrecognized`], and its spelling goes into the message
+/// so an operator still sees it. Logs and metric labels only ever hold codes of the list.
+fn received_code(code: Option<&str>, message: &str) -> (ReasonCode, String) {
+    let parsed = code.map_or(ReasonCode::Unrecognized, ReasonCode::parse_lossy);
+    let message = match code {
+        Some(raw) if parsed == ReasonCode::Unrecognized && raw != parsed.as_str() => {
+            if message.is_empty() {
+                format!("(code {raw:?})")
+            } else {
+                format!("(code {raw:?}) {message}")
+            }
+        }
+        _ => message.to_owned(),
+    };
+    (parsed, message)
 }
 
 /// Options of an authorize request beyond intent and attestation.
@@ -92,7 +69,7 @@ struct DenyBody {
 pub struct AuthorizeOptions {
     pub parent: Option<ExecutionId>,
     pub from_writ: Option<String>,
-    pub scope: Option<Value>,
+    pub scope: Option<writ_artifact::Scope>,
     pub lifetime_secs: Option<i64>,
     /// Sent as the W3C `traceparent` header: the control plane's spans and the writ's lineage
     /// join this trace.
@@ -157,18 +134,15 @@ impl ControlPlane {
     }
 
     fn api_error(status: u16, body: &Value) -> GateError {
+        let read = serde_json::from_value::<writ_api::ErrorBody<'_>>(body.clone()).ok();
+        let (code, message) = received_code(
+            read.as_ref().map(|b| b.code.as_ref()),
+            read.as_ref().map_or("", |b| b.message.as_ref()),
+        );
         GateError::Api {
             status,
-            code: body
-                .get("code")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_owned(),
-            message: body
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            code,
+            message,
         }
     }
 
@@ -180,13 +154,14 @@ impl ControlPlane {
         attestation: &EnvironmentAttestation,
         options: &AuthorizeOptions,
     ) -> Result<Authorization, GateError> {
-        let body = AuthorizeBody {
-            intent,
-            attestation,
+        let body = writ_api::AuthorizeBody {
+            intent: Cow::Borrowed(intent),
+            attestation: Cow::Borrowed(attestation),
+            act: None,
             parent: options.parent,
-            from_writ: options.from_writ.as_deref(),
-            scope: options.scope.as_ref(),
             lifetime_secs: options.lifetime_secs,
+            from_writ: options.from_writ.as_deref().map(Cow::Borrowed),
+            scope: options.scope.as_ref().map(Cow::Borrowed),
         };
         let req = match &self.authorize_url {
             Some(url) => self.http.post(url.clone()),
@@ -199,7 +174,7 @@ impl ControlPlane {
         let (status, bytes) = self.send_raw(req.bearer_auth(token).json(&body)).await?;
         if status == 200 {
             // The common answer, read straight into its shape (no intermediate JSON tree).
-            let a: AllowBody = serde_json::from_slice(&bytes).map_err(|e| {
+            let a: writ_api::Allowed<'_> = serde_json::from_slice(&bytes).map_err(|e| {
                 if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
                     GateError::Garbage(format!("status {status} with a body that is not JSON"))
                 } else {
@@ -207,7 +182,7 @@ impl ControlPlane {
                 }
             })?;
             return Ok(Authorization::Allow {
-                writ: a.writ,
+                writ: a.writ.into_owned(),
                 execution: a.execution,
                 ledger_index: a.ledger_index,
                 expires_at: a.expires_at,
@@ -216,15 +191,11 @@ impl ControlPlane {
         let body = Self::json_body(status, &bytes)?;
         match status {
             403 if body.get("decision").and_then(Value::as_str) == Some("deny") => {
-                let d: DenyBody =
+                let d: writ_api::Denied =
                     serde_json::from_value(body).map_err(|e| GateError::Garbage(e.to_string()))?;
-                let mut reasons = d.reasons;
-                if reasons.is_empty() {
-                    reasons.extend(d.message);
-                }
                 Ok(Authorization::Deny {
-                    reason_code: d.reason_code.or(d.code).unwrap_or_else(|| "denied".into()),
-                    reasons,
+                    reason_code: d.reason_code,
+                    reasons: d.reasons,
                     principal: d.principal,
                     execution: d.execution,
                     ledger_index: d.ledger_index,
@@ -243,7 +214,11 @@ impl ControlPlane {
         resources: &[String],
         attestation: &EnvironmentAttestation,
     ) -> Result<Vec<String>, GateError> {
-        let body = json!({"action": action, "resources": resources, "attestation": attestation});
+        let body = writ_api::VisibleBody {
+            action: Cow::Borrowed(action),
+            resources: Cow::Borrowed(resources),
+            attestation: Cow::Borrowed(attestation),
+        };
         let req = self
             .http
             .post(format!("{}/v1/authorize/visible", self.base))
@@ -253,14 +228,9 @@ impl ControlPlane {
         if status != 200 {
             return Err(Self::api_error(status, &body));
         }
-        let list = body
-            .get("visible")
-            .and_then(Value::as_array)
-            .ok_or_else(|| GateError::Garbage("visible answer without a list".into()))?;
-        Ok(list
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect())
+        serde_json::from_value::<writ_api::Visible>(body)
+            .map(|v| v.visible)
+            .map_err(|e| GateError::Garbage(format!("visible answer: {e}")))
     }
 
     /// Posts a gate's signed receipt; returns its ledger index.
@@ -278,9 +248,9 @@ impl ControlPlane {
         if status != 201 {
             return Err(Self::api_error(status, &body));
         }
-        body.get("ledger_index")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| GateError::Garbage("receipt answer without ledger_index".into()))
+        serde_json::from_value::<writ_api::Recorded>(body)
+            .map(|r| r.ledger_index)
+            .map_err(|e| GateError::Garbage(format!("receipt answer: {e}")))
     }
 
     /// Posts a receipt, retrying failures that may pass (unreachable, timeout, a 5xx such as
@@ -318,11 +288,15 @@ impl ControlPlane {
             .http
             .post(format!("{}/v1/leases/{jti}/renew", self.base))
             .bearer_auth(token)
-            .json(&json!({"attestation": attestation}));
+            .json(&writ_api::RenewBody {
+                attestation: Cow::Borrowed(attestation),
+            });
         let (status, body) = self.send(req).await?;
         match status {
-            200 => Ok(body.get("lease_until").and_then(Value::as_i64)),
-            403 if body.get("decision").is_some() => Ok(None),
+            200 => serde_json::from_value::<writ_api::Renewed>(body)
+                .map(|r| Some(r.lease_until))
+                .map_err(|e| GateError::Garbage(format!("renewal answer: {e}"))),
+            403 if serde_json::from_value::<writ_api::Denied>(body.clone()).is_ok() => Ok(None),
             _ => Err(Self::api_error(status, &body)),
         }
     }

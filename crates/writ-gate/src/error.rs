@@ -1,4 +1,5 @@
 use thiserror::Error;
+use writ_model::ReasonCode;
 
 /// Why a gate or the control-plane client could not do what was asked. Every variant denies.
 #[derive(Debug, Error)]
@@ -12,13 +13,15 @@ pub enum GateError {
     #[error("the control plane answered {status} {code}: {message}")]
     Api {
         status: u16,
-        code: String,
+        /// The control plane's code; one this build does not know is
+        /// [`ReasonCode::Unrecognized`], its spelling kept in `message`.
+        code: ReasonCode,
         message: String,
     },
     #[error("the control plane's answer is not what the API promises: {0}")]
     Garbage(String),
     #[error("the writ was refused at the gate ({code}): {message}")]
-    WritRefused { code: &'static str, message: String },
+    WritRefused { code: ReasonCode, message: String },
     #[error("{}", feed_lost(*silent_secs, *grace_secs, cause.as_deref()))]
     FeedLost {
         /// `None`: the feed was never received since the gate started.
@@ -54,15 +57,14 @@ impl GateError {
     }
 
     /// A short stable code for receipts, metrics and MCP errors.
-    pub fn reason_code(&self) -> &str {
+    pub fn reason_code(&self) -> ReasonCode {
         match self {
-            GateError::Unreachable { .. } => "control_plane_unreachable",
-            GateError::Timeout { .. } => "control_plane_timeout",
-            GateError::Api { code, .. } => code,
-            GateError::Garbage(_) => "control_plane_garbage",
-            GateError::WritRefused { code, .. } => code,
-            GateError::FeedLost { .. } => "event_feed_lost",
-            GateError::Signing(_) => "gate_signing_failed",
+            GateError::Unreachable { .. } => ReasonCode::ControlPlaneUnreachable,
+            GateError::Timeout { .. } => ReasonCode::ControlPlaneTimeout,
+            GateError::Api { code, .. } | GateError::WritRefused { code, .. } => *code,
+            GateError::Garbage(_) => ReasonCode::ControlPlaneGarbage,
+            GateError::FeedLost { .. } => ReasonCode::EventFeedLost,
+            GateError::Signing(_) => ReasonCode::GateSigningFailed,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 use writ_artifact::RevocationSet;
 use writ_model::{Clock, PrincipalId, ZoneId};
@@ -103,41 +104,30 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
         ("kill_switch", _) => revocations.set_kill_switch(on),
         // The state in force when the feed (re)connected: apply all of it.
         ("snapshot", _) => {
-            let items = |k: &str| {
-                ev.data
-                    .get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default()
+            // A snapshot that does not read holds the kill switch on (fail closed) until the
+            // next one does.
+            let Ok(snap) = writ_api::RevocationSnapshot::deserialize(&ev.data) else {
+                revocations.set_kill_switch(true);
+                return;
             };
-            for j in items("jtis") {
-                revocations.revoke_jti(&j, i64::MAX);
+            for j in &snap.jtis {
+                revocations.revoke_jti(j, i64::MAX);
             }
-            for p in items("principals") {
+            for p in snap.principals {
                 if let Ok(p) = p.parse::<PrincipalId>() {
                     revocations.revoke_principal(p);
                 }
             }
-            for z in items("zones") {
+            for z in snap.zones {
                 if let Ok(z) = z.parse::<ZoneId>() {
                     revocations.revoke_zone(z);
                 }
             }
-            revocations.set_kill_switch(
-                ev.data
-                    .get("kill_switch")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true),
-            );
+            revocations.set_kill_switch(snap.kill_switch);
         }
         ("lease.ended", _) => {
-            if let Some(jti) = ev.data.get("jti").and_then(Value::as_str) {
-                revocations.revoke_jti(jti, i64::MAX);
+            if let Ok(ended) = writ_api::LeaseEndedEvent::deserialize(&ev.data) {
+                revocations.revoke_jti(&ended.jti, i64::MAX);
             }
         }
         _ => {}
@@ -202,7 +192,7 @@ pub async fn follow(
                         }
                     }
                 }
-                (0, String::new(), why)
+                (0, None, why)
             }
             Err(e) => {
                 let status = match &e {
@@ -218,16 +208,16 @@ pub async fn follow(
                     }
                     _ => "",
                 };
-                (status, e.reason_code().to_owned(), format!("{e}{hint}"))
+                (status, Some(e.reason_code()), format!("{e}{hint}"))
             }
         };
         let (status, reason_code, cause) = cause;
         health.set_cause(Some(cause.clone()));
         if lost.as_deref() != Some(cause.as_str()) {
-            if status == 0 && reason_code.is_empty() {
+            if let (0, None) = (status, reason_code) {
                 tracing::warn!(target: "writ::feed", control_plane = cp.base(), cause = %cause, "event feed lost; reconnecting (new work is denied after the grace period)");
             } else {
-                tracing::error!(target: "writ::feed", control_plane = cp.base(), status, reason_code = %reason_code, cause = %cause, "event feed lost; new work is denied until it is back");
+                tracing::error!(target: "writ::feed", control_plane = cp.base(), status, reason_code = reason_code.map_or("-", |c| c.as_str()), cause = %cause, "event feed lost; new work is denied until it is back");
             }
             lost = Some(cause);
         }

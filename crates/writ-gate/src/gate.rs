@@ -246,7 +246,7 @@ impl Gate {
         }
         verify(&self.verifier.read().unwrap_or_else(|p| p.into_inner())).map_err(|e| {
             GateError::WritRefused {
-                code: e.reason_code().as_str(),
+                code: e.reason_code(),
                 message: e.to_string(),
             }
         })

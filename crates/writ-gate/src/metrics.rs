@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use writ_artifact::revocation::RevocationCounts;
+use writ_model::ReasonCode;
 use writ_model::prometheus::{Exposition, Histogram, Kind};
 
 use crate::call_log::CallDecision;
@@ -15,7 +16,7 @@ use crate::gate::Gate;
 /// Counters a gate keeps; read through [`Gate::render_metrics`].
 #[derive(Debug, Default)]
 pub struct GateMetrics {
-    calls: Mutex<BTreeMap<(&'static str, String), u64>>,
+    calls: Mutex<BTreeMap<(CallDecision, ReasonCode), u64>>,
     admit_latency: Mutex<Histogram>,
 }
 
@@ -36,9 +37,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl GateMetrics {
     /// Counts one governed call and the seconds it took to admit or refuse.
-    pub fn call(&self, decision: CallDecision, reason_code: &str, secs: f64) {
+    pub fn call(&self, decision: CallDecision, reason_code: ReasonCode, secs: f64) {
         *lock(&self.calls)
-            .entry((decision.as_str(), reason_code.to_owned()))
+            .entry((decision, reason_code))
             .or_default() += 1;
         lock(&self.admit_latency).observe(secs);
     }
@@ -56,7 +57,10 @@ impl GateMetrics {
         for ((decision, reason), n) in lock(&self.calls).iter() {
             e.sample(
                 "writ_gate_calls_total",
-                &[("decision", decision), ("reason_code", reason)],
+                &[
+                    ("decision", decision.as_str()),
+                    ("reason_code", reason.as_str()),
+                ],
                 n,
             );
         }

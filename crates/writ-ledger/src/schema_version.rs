@@ -55,6 +55,6 @@ mod tests {
         let e = refuse_newer(&conn, Path::new("x.db"), 1).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("x.db") && msg.contains("version 7") && msg.contains("version 1"));
-        assert_eq!(e.reason_code(), "store.newer_schema");
+        assert_eq!(e.reason_code(), writ_model::ReasonCode::StoreNewerSchema);
     }
 }

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::reason::ReasonCode;
 use crate::request::AuthorizeRequest;
 
 /// Allow or deny. There is nothing in between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -21,9 +22,10 @@ impl Decision {
     }
 }
 
-/// Why a decision came out as it did; a stable code for metrics and audit queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Why a decision came out as it did; a stable code for metrics and audit queries. These
+/// are the codes of [`ReasonCode`] a decision record may carry, and they take their spelling
+/// (and JSON form) from it: [`DecisionCode::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DecisionCode {
     /// At least one permit was satisfied and no forbid.
     PolicyPermit,
@@ -44,17 +46,61 @@ pub enum DecisionCode {
 }
 
 impl DecisionCode {
-    pub fn as_str(self) -> &'static str {
+    /// Every decision code.
+    pub const ALL: [DecisionCode; 8] = [
+        DecisionCode::PolicyPermit,
+        DecisionCode::PolicyForbid,
+        DecisionCode::NoPermit,
+        DecisionCode::PolicyError,
+        DecisionCode::UnknownAction,
+        DecisionCode::UnknownResource,
+        DecisionCode::InvalidRequest,
+        DecisionCode::NumberOutOfRange,
+    ];
+
+    /// The reason code this decision code is.
+    pub const fn reason(self) -> ReasonCode {
         match self {
-            DecisionCode::PolicyPermit => "policy_permit",
-            DecisionCode::PolicyForbid => "policy_forbid",
-            DecisionCode::NoPermit => "no_permit",
-            DecisionCode::PolicyError => "policy_error",
-            DecisionCode::UnknownAction => "unknown_action",
-            DecisionCode::UnknownResource => "unknown_resource",
-            DecisionCode::InvalidRequest => "invalid_request",
-            DecisionCode::NumberOutOfRange => "number_out_of_range",
+            DecisionCode::PolicyPermit => ReasonCode::PolicyPermit,
+            DecisionCode::PolicyForbid => ReasonCode::PolicyForbid,
+            DecisionCode::NoPermit => ReasonCode::NoPermit,
+            DecisionCode::PolicyError => ReasonCode::PolicyError,
+            DecisionCode::UnknownAction => ReasonCode::UnknownAction,
+            DecisionCode::UnknownResource => ReasonCode::UnknownResource,
+            DecisionCode::InvalidRequest => ReasonCode::InvalidRequest,
+            DecisionCode::NumberOutOfRange => ReasonCode::NumberOutOfRange,
         }
+    }
+
+    /// The wire spelling, [`ReasonCode::as_str`] of [`DecisionCode::reason`].
+    pub const fn as_str(self) -> &'static str {
+        self.reason().as_str()
+    }
+
+    /// The decision code that is `code`, if `code` is one.
+    pub fn of_reason(code: ReasonCode) -> Option<DecisionCode> {
+        DecisionCode::ALL.into_iter().find(|d| d.reason() == code)
+    }
+}
+
+impl From<DecisionCode> for ReasonCode {
+    fn from(c: DecisionCode) -> Self {
+        c.reason()
+    }
+}
+
+impl Serialize for DecisionCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.reason().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DecisionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = ReasonCode::deserialize(d)?;
+        DecisionCode::of_reason(code).ok_or_else(|| {
+            serde::de::Error::custom(format!("{code} is not a decision's reason code"))
+        })
     }
 }
 
@@ -166,22 +212,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_serialize_as_their_stable_strings() {
-        for c in [
-            DecisionCode::PolicyPermit,
-            DecisionCode::PolicyForbid,
-            DecisionCode::NoPermit,
-            DecisionCode::PolicyError,
-            DecisionCode::UnknownAction,
-            DecisionCode::UnknownResource,
-            DecisionCode::InvalidRequest,
-            DecisionCode::NumberOutOfRange,
-        ] {
-            assert_eq!(
-                serde_json::to_value(c).unwrap(),
-                serde_json::Value::String(c.as_str().into())
-            );
+    fn codes_serialize_as_their_reason_code_and_refuse_other_codes() {
+        for c in DecisionCode::ALL {
+            let json = serde_json::to_value(c).unwrap();
+            assert_eq!(json, serde_json::to_value(c.reason()).unwrap());
+            assert_eq!(serde_json::from_value::<DecisionCode>(json).unwrap(), c);
+            assert_eq!(DecisionCode::of_reason(c.reason()), Some(c));
         }
+        // A reason code that is not a decision's is refused in a decision record.
+        let other = serde_json::to_value(ReasonCode::WritExpired).unwrap();
+        assert!(serde_json::from_value::<DecisionCode>(other).is_err());
         assert_eq!(serde_json::to_value(Decision::Deny).unwrap(), "deny");
     }
 }

@@ -410,7 +410,7 @@ mod tests {
         assert!(check_json_numbers(b"\"unterminated").is_ok());
         let err = check_json_numbers(format!("[{}]", "1".repeat(100_000)).as_bytes()).unwrap_err();
         assert!(err.to_string().len() < 300);
-        assert_eq!(err.reason_code(), "number_out_of_range");
+        assert_eq!(err.reason_code(), crate::ReasonCode::NumberOutOfRange);
     }
 
     #[test]

@@ -3,6 +3,17 @@
 //!
 //! The spellings are API (clients and dashboards match on them) and never change. Codes of
 //! the ledger library are dotted (`proof.root_mismatch`); all others are snake case.
+//!
+//! An allowed call has one code, [`ReasonCode::PolicyPermit`], wherever it shows: the decision
+//! record, the authorize answer, the control plane's decision lines and `writ_decisions_total`,
+//! and the gates' call lines and `writ_gate_calls_total`. (Earlier builds had the gates log
+//! `allowed` instead; there is no allowed call that is not allowed by a permit policy, so
+//! that second code said nothing the first does not.) The codes a decision record may carry
+//! are the subset [`crate::DecisionCode`], which takes its spelling from here.
+//!
+//! A test (`no_reason_code_literal_outside_this_file`) scans every crate's `src/` and fails
+//! when a spelling of this list appears as a string literal anywhere else, or when any literal
+//! is handed to an API error, a gateway denial or a `reason_code` JSON member.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,8 +22,6 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ReasonCode {
-    /// The gate admitted a call and did not learn the control plane's decision code.
-    Allowed,
     /// `applied_not_recorded`: applied not recorded.
     AppliedNotRecorded,
     /// `asset_not_found`: asset not found.
@@ -29,6 +38,8 @@ pub enum ReasonCode {
     AttestationUnknownGate,
     /// `attestation_zone_mismatch`: attestation zone mismatch.
     AttestationZoneMismatch,
+    /// `batch_not_supported`: A JSON-RPC batch holding requests (batches are not part of MCP 2025-06-18).
+    BatchNotSupported,
     /// `body_too_large`: body too large.
     BodyTooLarge,
     /// `body_unreadable`: body unreadable.
@@ -39,12 +50,6 @@ pub enum ReasonCode {
     BundleBadConsistency,
     /// `bundle.bad_inclusion`: bundle bad inclusion.
     BundleBadInclusion,
-    /// `bundle.leaf_hash_mismatch`: bundle leaf hash mismatch.
-    BundleLeafHashMismatch,
-    /// `bundle.malformed`: bundle malformed.
-    BundleMalformed,
-    /// `bundle.untrusted_key`: bundle untrusted key.
-    BundleUntrustedKey,
     /// `bundle_digest_mismatch`: bundle digest mismatch.
     BundleDigestMismatch,
     /// `bundle_duplicate_policy_id`: bundle duplicate policy id.
@@ -57,6 +62,10 @@ pub enum ReasonCode {
     BundleIo,
     /// `bundle_key_untrusted`: bundle key untrusted.
     BundleKeyUntrusted,
+    /// `bundle.leaf_hash_mismatch`: bundle leaf hash mismatch.
+    BundleLeafHashMismatch,
+    /// `bundle.malformed`: bundle malformed.
+    BundleMalformed,
     /// `bundle_no_schema`: bundle no schema.
     BundleNoSchema,
     /// `bundle_no_trusted_key`: bundle no trusted key.
@@ -77,6 +86,8 @@ pub enum ReasonCode {
     BundleUnencodable,
     /// `bundle_unsigned`: bundle unsigned.
     BundleUnsigned,
+    /// `bundle.untrusted_key`: bundle untrusted key.
+    BundleUntrustedKey,
     /// `bundle_validation_failed`: bundle validation failed.
     BundleValidationFailed,
     /// `checkpoint.malformed`: checkpoint malformed.
@@ -135,8 +146,6 @@ pub enum ReasonCode {
     EntryCommitment,
     /// `entry.not_canonical`: entry not canonical.
     EntryNotCanonical,
-    /// `entry.too_large`: entry too large.
-    LedgerEntryTooLarge,
     /// `entry_too_large`: entry too large.
     EntryTooLarge,
     /// `entry_unencodable`: entry unencodable.
@@ -173,6 +182,10 @@ pub enum ReasonCode {
     IntentInvalid,
     /// `internal_state`: internal state.
     InternalState,
+    /// `invalid_arguments`: An MCP call whose arguments have no canonical digest (the gateway cannot govern them).
+    InvalidArguments,
+    /// `invalid_call`: An MCP request the gateway cannot read as the governed call it names.
+    InvalidCall,
     /// `invalid_request`: invalid request.
     InvalidRequest,
     /// `io_error`: io error.
@@ -217,12 +230,16 @@ pub enum ReasonCode {
     LeaseDenied,
     /// `lease_ended`: lease ended.
     LeaseEnded,
+    /// `lease_expired`: A command's lease ran out before it was renewed; the control plane ended it.
+    LeaseExpired,
     /// `lease_unknown`: lease unknown.
     LeaseUnknown,
     /// `ledger.already_initialized`: ledger already initialized.
     LedgerAlreadyInitialized,
     /// `ledger.commit_failed`: ledger commit failed.
     LedgerCommitFailed,
+    /// `entry.too_large`: entry too large.
+    LedgerEntryTooLarge,
     /// `ledger.io`: ledger io.
     LedgerIo,
     /// `ledger.key_permissions`: ledger key permissions.
@@ -231,24 +248,26 @@ pub enum ReasonCode {
     LedgerNoCheckpointAtSize,
     /// `ledger.not_initialized`: ledger not initialized.
     LedgerNotInitialized,
+    /// `ledger_record_unreadable`: ledger record unreadable.
+    LedgerRecordUnreadable,
     /// `ledger.size_too_large`: ledger size too large.
     LedgerSizeTooLarge,
     /// `ledger.storage`: ledger storage.
     LedgerStorage,
     /// `ledger.tampered`: ledger tampered.
     LedgerTampered,
-    /// `ledger.writer_stopped`: ledger writer stopped.
-    LedgerWriterStopped,
-    /// `ledger_record_unreadable`: ledger record unreadable.
-    LedgerRecordUnreadable,
     /// `ledger_unavailable`: ledger unavailable.
     LedgerUnavailable,
+    /// `ledger.writer_stopped`: ledger writer stopped.
+    LedgerWriterStopped,
     /// `no_active_bundle`: no active bundle.
     NoActiveBundle,
     /// `no_new_privs_failed`: no new privs failed.
     NoNewPrivsFailed,
     /// `no_permit`: no permit.
     NoPermit,
+    /// `no_principal_token`: The gateway holds no principal token for this client.
+    NoPrincipalToken,
     /// `note.bad_signature`: note bad signature.
     NoteBadSignature,
     /// `note.bad_skey`: note bad skey.
@@ -261,10 +280,14 @@ pub enum ReasonCode {
     NoteNoSignature,
     /// `number_out_of_range`: number out of range.
     NumberOutOfRange,
+    /// `origin_not_allowed`: An MCP HTTP request from a browser origin the gateway does not accept.
+    OriginNotAllowed,
     /// `output_failed`: output failed.
     OutputFailed,
     /// `parent_unknown`: parent unknown.
     ParentUnknown,
+    /// `parse_error`: An MCP message that is not JSON.
+    ParseError,
     /// `pass_env_invalid_name`: pass env invalid name.
     PassEnvInvalidName,
     /// `pass_env_writ_variable`: pass env writ variable.
@@ -281,7 +304,9 @@ pub enum ReasonCode {
     PolicyError,
     /// `policy_forbid`: policy forbid.
     PolicyForbid,
-    /// `policy_permit`: policy permit.
+    /// `policy_permit`: allowed, because a permit policy was satisfied and no forbid. The one
+    /// code of every allowed call: the control plane decides it (Cedar denies by default, so
+    /// nothing else allows), and the gates log and count their allowed calls under it too.
     PolicyPermit,
     /// `policy_tests_invalid`: policy tests invalid.
     PolicyTestsInvalid,
@@ -303,6 +328,12 @@ pub enum ReasonCode {
     PrincipalRevoked,
     /// `principal_unknown`: principal unknown.
     PrincipalUnknown,
+    /// `prompt_definition_changed`: A prompt's definition changed since an operator pinned it.
+    PromptDefinitionChanged,
+    /// `prompt_not_pinned`: A prompt no operator has pinned.
+    PromptNotPinned,
+    /// `prompt_unknown`: A prompt the upstream MCP server does not list.
+    PromptUnknown,
     /// `proof.bad_hash_length`: proof bad hash length.
     ProofBadHashLength,
     /// `proof.bad_sizes`: proof bad sizes.
@@ -325,6 +356,20 @@ pub enum ReasonCode {
     ReceiptInvalid,
     /// `receipt_wrong_gate`: receipt wrong gate.
     ReceiptWrongGate,
+    /// `request_id_in_flight`: A request whose id the same MCP client already has in flight.
+    RequestIdInFlight,
+    /// `resource_definition_changed`: A resource's definition changed since an operator pinned it.
+    ResourceDefinitionChanged,
+    /// `resource_not_pinned`: A resource neither pinned itself nor matching a pinned resource template.
+    ResourceNotPinned,
+    /// `resource_template_definition_changed`: A resource template's definition changed since an operator pinned it.
+    ResourceTemplateDefinitionChanged,
+    /// `resource_template_not_pinned`: A resource template no operator has pinned.
+    ResourceTemplateNotPinned,
+    /// `resource_template_unknown`: A resource template the upstream MCP server does not list.
+    ResourceTemplateUnknown,
+    /// `resource_unknown`: A resource the upstream MCP server does not list.
+    ResourceUnknown,
     /// `role_not_for_principal`: role not for principal.
     RoleNotForPrincipal,
     /// `route_not_found`: route not found.
@@ -345,12 +390,12 @@ pub enum ReasonCode {
     SigningKeyInvalid,
     /// `spawn_failed`: spawn failed.
     SpawnFailed,
+    /// `store_failed`: store failed.
+    StoreFailed,
     /// `store.newer_schema`: store newer schema.
     StoreNewerSchema,
     /// `store.schema_unreadable`: store schema unreadable.
     StoreSchemaUnreadable,
-    /// `store_failed`: store failed.
-    StoreFailed,
     /// `target_invalid`: target invalid.
     TargetInvalid,
     /// `tile.bad_bundle`: tile bad bundle.
@@ -367,10 +412,14 @@ pub enum ReasonCode {
     TooManyResources,
     /// `tool_definition_changed`: tool definition changed.
     ToolDefinitionChanged,
+    /// `tool_failed`: A tool call the upstream answered with an error result (a receipt's code).
+    ToolFailed,
     /// `tool_not_pinned`: tool not pinned.
     ToolNotPinned,
     /// `tool_pinned`: tool pinned.
     ToolPinned,
+    /// `tool_unknown`: A tool the upstream MCP server does not list (answered as a tool error, as the upstream would).
+    ToolUnknown,
     /// `trust_key_exists`: trust key exists.
     TrustKeyExists,
     /// `trust_key_in_use`: trust key in use.
@@ -385,6 +434,8 @@ pub enum ReasonCode {
     UnknownResource,
     /// A code received from the control plane that this build does not know (spelled `unrecognized`).
     Unrecognized,
+    /// `upstream_answer_unreadable`: The upstream MCP server answered something that is not JSON-RPC.
+    UpstreamAnswerUnreadable,
     /// `upstream_ended`: upstream ended.
     UpstreamEnded,
     /// `upstream_failed`: upstream failed.
@@ -454,7 +505,6 @@ pub enum ReasonCode {
 impl ReasonCode {
     /// Every code, in spelling order (for tests and documentation).
     pub const ALL: &'static [ReasonCode] = &[
-        ReasonCode::Allowed,
         ReasonCode::AppliedNotRecorded,
         ReasonCode::AssetNotFound,
         ReasonCode::AttestationBadKey,
@@ -463,6 +513,7 @@ impl ReasonCode {
         ReasonCode::AttestationStale,
         ReasonCode::AttestationUnknownGate,
         ReasonCode::AttestationZoneMismatch,
+        ReasonCode::BatchNotSupported,
         ReasonCode::BodyTooLarge,
         ReasonCode::BodyUnreadable,
         ReasonCode::BundleBadCheckpoint,
@@ -535,6 +586,8 @@ impl ReasonCode {
         ReasonCode::IndexUnavailable,
         ReasonCode::IntentInvalid,
         ReasonCode::InternalState,
+        ReasonCode::InvalidArguments,
+        ReasonCode::InvalidCall,
         ReasonCode::InvalidRequest,
         ReasonCode::IoError,
         ReasonCode::IoFailed,
@@ -557,6 +610,7 @@ impl ReasonCode {
         ReasonCode::LandlockUnsupported,
         ReasonCode::LeaseDenied,
         ReasonCode::LeaseEnded,
+        ReasonCode::LeaseExpired,
         ReasonCode::LeaseUnknown,
         ReasonCode::LedgerAlreadyInitialized,
         ReasonCode::LedgerCommitFailed,
@@ -573,14 +627,17 @@ impl ReasonCode {
         ReasonCode::NoActiveBundle,
         ReasonCode::NoNewPrivsFailed,
         ReasonCode::NoPermit,
+        ReasonCode::NoPrincipalToken,
         ReasonCode::NoteBadSignature,
         ReasonCode::NoteBadSkey,
         ReasonCode::NoteBadVkey,
         ReasonCode::NoteMalformed,
         ReasonCode::NoteNoSignature,
         ReasonCode::NumberOutOfRange,
+        ReasonCode::OriginNotAllowed,
         ReasonCode::OutputFailed,
         ReasonCode::ParentUnknown,
+        ReasonCode::ParseError,
         ReasonCode::PassEnvInvalidName,
         ReasonCode::PassEnvWritVariable,
         ReasonCode::PinFileInvalid,
@@ -600,6 +657,9 @@ impl ReasonCode {
         ReasonCode::PrincipalRegistrationInvalid,
         ReasonCode::PrincipalRevoked,
         ReasonCode::PrincipalUnknown,
+        ReasonCode::PromptDefinitionChanged,
+        ReasonCode::PromptNotPinned,
+        ReasonCode::PromptUnknown,
         ReasonCode::ProofBadHashLength,
         ReasonCode::ProofBadSizes,
         ReasonCode::ProofIndexOutOfRange,
@@ -611,6 +671,13 @@ impl ReasonCode {
         ReasonCode::ReceiptBadSignature,
         ReasonCode::ReceiptInvalid,
         ReasonCode::ReceiptWrongGate,
+        ReasonCode::RequestIdInFlight,
+        ReasonCode::ResourceDefinitionChanged,
+        ReasonCode::ResourceNotPinned,
+        ReasonCode::ResourceTemplateDefinitionChanged,
+        ReasonCode::ResourceTemplateNotPinned,
+        ReasonCode::ResourceTemplateUnknown,
+        ReasonCode::ResourceUnknown,
         ReasonCode::RoleNotForPrincipal,
         ReasonCode::RouteNotFound,
         ReasonCode::SandboxMountFailed,
@@ -632,8 +699,10 @@ impl ReasonCode {
         ReasonCode::TooManyRequests,
         ReasonCode::TooManyResources,
         ReasonCode::ToolDefinitionChanged,
+        ReasonCode::ToolFailed,
         ReasonCode::ToolNotPinned,
         ReasonCode::ToolPinned,
+        ReasonCode::ToolUnknown,
         ReasonCode::TrustKeyExists,
         ReasonCode::TrustKeyInUse,
         ReasonCode::TrustKeyUnknown,
@@ -641,6 +710,7 @@ impl ReasonCode {
         ReasonCode::UnknownAction,
         ReasonCode::UnknownResource,
         ReasonCode::Unrecognized,
+        ReasonCode::UpstreamAnswerUnreadable,
         ReasonCode::UpstreamEnded,
         ReasonCode::UpstreamFailed,
         ReasonCode::UpstreamSpawnFailed,
@@ -678,7 +748,6 @@ impl ReasonCode {
     /// The code's one wire spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
-            ReasonCode::Allowed => "allowed",
             ReasonCode::AppliedNotRecorded => "applied_not_recorded",
             ReasonCode::AssetNotFound => "asset_not_found",
             ReasonCode::AttestationBadKey => "attestation_bad_key",
@@ -687,20 +756,20 @@ impl ReasonCode {
             ReasonCode::AttestationStale => "attestation_stale",
             ReasonCode::AttestationUnknownGate => "attestation_unknown_gate",
             ReasonCode::AttestationZoneMismatch => "attestation_zone_mismatch",
+            ReasonCode::BatchNotSupported => "batch_not_supported",
             ReasonCode::BodyTooLarge => "body_too_large",
             ReasonCode::BodyUnreadable => "body_unreadable",
             ReasonCode::BundleBadCheckpoint => "bundle.bad_checkpoint",
             ReasonCode::BundleBadConsistency => "bundle.bad_consistency",
             ReasonCode::BundleBadInclusion => "bundle.bad_inclusion",
-            ReasonCode::BundleLeafHashMismatch => "bundle.leaf_hash_mismatch",
-            ReasonCode::BundleMalformed => "bundle.malformed",
-            ReasonCode::BundleUntrustedKey => "bundle.untrusted_key",
             ReasonCode::BundleDigestMismatch => "bundle_digest_mismatch",
             ReasonCode::BundleDuplicatePolicyId => "bundle_duplicate_policy_id",
             ReasonCode::BundleEntitiesInvalid => "bundle_entities_invalid",
             ReasonCode::BundleInternal => "bundle_internal",
             ReasonCode::BundleIo => "bundle_io",
             ReasonCode::BundleKeyUntrusted => "bundle_key_untrusted",
+            ReasonCode::BundleLeafHashMismatch => "bundle.leaf_hash_mismatch",
+            ReasonCode::BundleMalformed => "bundle.malformed",
             ReasonCode::BundleNoSchema => "bundle_no_schema",
             ReasonCode::BundleNoTrustedKey => "bundle_no_trusted_key",
             ReasonCode::BundleNotUtf8 => "bundle_not_utf8",
@@ -711,6 +780,7 @@ impl ReasonCode {
             ReasonCode::BundleTemplateUnsupported => "bundle_template_unsupported",
             ReasonCode::BundleUnencodable => "bundle_unencodable",
             ReasonCode::BundleUnsigned => "bundle_unsigned",
+            ReasonCode::BundleUntrustedKey => "bundle.untrusted_key",
             ReasonCode::BundleValidationFailed => "bundle_validation_failed",
             ReasonCode::CheckpointMalformed => "checkpoint.malformed",
             ReasonCode::CheckpointWrongOrigin => "checkpoint.wrong_origin",
@@ -740,7 +810,6 @@ impl ReasonCode {
             ReasonCode::EntryBadShape => "entry.bad_shape",
             ReasonCode::EntryCommitment => "entry.commitment",
             ReasonCode::EntryNotCanonical => "entry.not_canonical",
-            ReasonCode::LedgerEntryTooLarge => "entry.too_large",
             ReasonCode::EntryTooLarge => "entry_too_large",
             ReasonCode::EntryUnencodable => "entry_unencodable",
             ReasonCode::EraseTargetInvalid => "erase_target_invalid",
@@ -759,6 +828,8 @@ impl ReasonCode {
             ReasonCode::IndexUnavailable => "index_unavailable",
             ReasonCode::IntentInvalid => "intent_invalid",
             ReasonCode::InternalState => "internal_state",
+            ReasonCode::InvalidArguments => "invalid_arguments",
+            ReasonCode::InvalidCall => "invalid_call",
             ReasonCode::InvalidRequest => "invalid_request",
             ReasonCode::IoError => "io_error",
             ReasonCode::IoFailed => "io_failed",
@@ -781,30 +852,35 @@ impl ReasonCode {
             ReasonCode::LandlockUnsupported => "landlock_unsupported",
             ReasonCode::LeaseDenied => "lease_denied",
             ReasonCode::LeaseEnded => "lease_ended",
+            ReasonCode::LeaseExpired => "lease_expired",
             ReasonCode::LeaseUnknown => "lease_unknown",
             ReasonCode::LedgerAlreadyInitialized => "ledger.already_initialized",
             ReasonCode::LedgerCommitFailed => "ledger.commit_failed",
+            ReasonCode::LedgerEntryTooLarge => "entry.too_large",
             ReasonCode::LedgerIo => "ledger.io",
             ReasonCode::LedgerKeyPermissions => "ledger.key_permissions",
             ReasonCode::LedgerNoCheckpointAtSize => "ledger.no_checkpoint_at_size",
             ReasonCode::LedgerNotInitialized => "ledger.not_initialized",
+            ReasonCode::LedgerRecordUnreadable => "ledger_record_unreadable",
             ReasonCode::LedgerSizeTooLarge => "ledger.size_too_large",
             ReasonCode::LedgerStorage => "ledger.storage",
             ReasonCode::LedgerTampered => "ledger.tampered",
-            ReasonCode::LedgerWriterStopped => "ledger.writer_stopped",
-            ReasonCode::LedgerRecordUnreadable => "ledger_record_unreadable",
             ReasonCode::LedgerUnavailable => "ledger_unavailable",
+            ReasonCode::LedgerWriterStopped => "ledger.writer_stopped",
             ReasonCode::NoActiveBundle => "no_active_bundle",
             ReasonCode::NoNewPrivsFailed => "no_new_privs_failed",
             ReasonCode::NoPermit => "no_permit",
+            ReasonCode::NoPrincipalToken => "no_principal_token",
             ReasonCode::NoteBadSignature => "note.bad_signature",
             ReasonCode::NoteBadSkey => "note.bad_skey",
             ReasonCode::NoteBadVkey => "note.bad_vkey",
             ReasonCode::NoteMalformed => "note.malformed",
             ReasonCode::NoteNoSignature => "note.no_signature",
             ReasonCode::NumberOutOfRange => "number_out_of_range",
+            ReasonCode::OriginNotAllowed => "origin_not_allowed",
             ReasonCode::OutputFailed => "output_failed",
             ReasonCode::ParentUnknown => "parent_unknown",
+            ReasonCode::ParseError => "parse_error",
             ReasonCode::PassEnvInvalidName => "pass_env_invalid_name",
             ReasonCode::PassEnvWritVariable => "pass_env_writ_variable",
             ReasonCode::PinFileInvalid => "pin_file_invalid",
@@ -824,6 +900,9 @@ impl ReasonCode {
             ReasonCode::PrincipalRegistrationInvalid => "principal_registration_invalid",
             ReasonCode::PrincipalRevoked => "principal_revoked",
             ReasonCode::PrincipalUnknown => "principal_unknown",
+            ReasonCode::PromptDefinitionChanged => "prompt_definition_changed",
+            ReasonCode::PromptNotPinned => "prompt_not_pinned",
+            ReasonCode::PromptUnknown => "prompt_unknown",
             ReasonCode::ProofBadHashLength => "proof.bad_hash_length",
             ReasonCode::ProofBadSizes => "proof.bad_sizes",
             ReasonCode::ProofIndexOutOfRange => "proof.index_out_of_range",
@@ -835,6 +914,13 @@ impl ReasonCode {
             ReasonCode::ReceiptBadSignature => "receipt_bad_signature",
             ReasonCode::ReceiptInvalid => "receipt_invalid",
             ReasonCode::ReceiptWrongGate => "receipt_wrong_gate",
+            ReasonCode::RequestIdInFlight => "request_id_in_flight",
+            ReasonCode::ResourceDefinitionChanged => "resource_definition_changed",
+            ReasonCode::ResourceNotPinned => "resource_not_pinned",
+            ReasonCode::ResourceTemplateDefinitionChanged => "resource_template_definition_changed",
+            ReasonCode::ResourceTemplateNotPinned => "resource_template_not_pinned",
+            ReasonCode::ResourceTemplateUnknown => "resource_template_unknown",
+            ReasonCode::ResourceUnknown => "resource_unknown",
             ReasonCode::RoleNotForPrincipal => "role_not_for_principal",
             ReasonCode::RouteNotFound => "route_not_found",
             ReasonCode::SandboxMountFailed => "sandbox_mount_failed",
@@ -845,9 +931,9 @@ impl ReasonCode {
             ReasonCode::SecretKeyGiven => "secret_key_given",
             ReasonCode::SigningKeyInvalid => "signing_key_invalid",
             ReasonCode::SpawnFailed => "spawn_failed",
+            ReasonCode::StoreFailed => "store_failed",
             ReasonCode::StoreNewerSchema => "store.newer_schema",
             ReasonCode::StoreSchemaUnreadable => "store.schema_unreadable",
-            ReasonCode::StoreFailed => "store_failed",
             ReasonCode::TargetInvalid => "target_invalid",
             ReasonCode::TileBadBundle => "tile.bad_bundle",
             ReasonCode::TileBadLength => "tile.bad_length",
@@ -856,8 +942,10 @@ impl ReasonCode {
             ReasonCode::TooManyRequests => "too_many_requests",
             ReasonCode::TooManyResources => "too_many_resources",
             ReasonCode::ToolDefinitionChanged => "tool_definition_changed",
+            ReasonCode::ToolFailed => "tool_failed",
             ReasonCode::ToolNotPinned => "tool_not_pinned",
             ReasonCode::ToolPinned => "tool_pinned",
+            ReasonCode::ToolUnknown => "tool_unknown",
             ReasonCode::TrustKeyExists => "trust_key_exists",
             ReasonCode::TrustKeyInUse => "trust_key_in_use",
             ReasonCode::TrustKeyUnknown => "trust_key_unknown",
@@ -865,6 +953,7 @@ impl ReasonCode {
             ReasonCode::UnknownAction => "unknown_action",
             ReasonCode::UnknownResource => "unknown_resource",
             ReasonCode::Unrecognized => "unrecognized",
+            ReasonCode::UpstreamAnswerUnreadable => "upstream_answer_unreadable",
             ReasonCode::UpstreamEnded => "upstream_ended",
             ReasonCode::UpstreamFailed => "upstream_failed",
             ReasonCode::UpstreamSpawnFailed => "upstream_spawn_failed",
@@ -968,22 +1057,6 @@ impl<'de> serde::Deserialize<'de> for ReasonCode {
     }
 }
 
-impl From<crate::DecisionCode> for ReasonCode {
-    fn from(c: crate::DecisionCode) -> Self {
-        use crate::DecisionCode as D;
-        match c {
-            D::PolicyPermit => ReasonCode::PolicyPermit,
-            D::PolicyForbid => ReasonCode::PolicyForbid,
-            D::NoPermit => ReasonCode::NoPermit,
-            D::PolicyError => ReasonCode::PolicyError,
-            D::UnknownAction => ReasonCode::UnknownAction,
-            D::UnknownResource => ReasonCode::UnknownResource,
-            D::InvalidRequest => ReasonCode::InvalidRequest,
-            D::NumberOutOfRange => ReasonCode::NumberOutOfRange,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1037,23 +1110,6 @@ mod tests {
         assert_eq!(ReasonCode::Unrecognized.as_str(), "unrecognized");
     }
 
-    #[test]
-    fn decision_codes_map_to_the_same_spelling() {
-        use crate::DecisionCode as D;
-        for d in [
-            D::PolicyPermit,
-            D::PolicyForbid,
-            D::NoPermit,
-            D::PolicyError,
-            D::UnknownAction,
-            D::UnknownResource,
-            D::InvalidRequest,
-            D::NumberOutOfRange,
-        ] {
-            assert_eq!(ReasonCode::from(d).as_str(), d.as_str());
-        }
-    }
-
     /// Every `.rs` file under `crates/*/src`, with its path.
     fn sources() -> Vec<(std::path::PathBuf, String)> {
         fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
@@ -1078,59 +1134,216 @@ mod tests {
         out
     }
 
-    /// The compiler holds `ApiError` and every library `reason_code()` to [`ReasonCode`]; this
-    /// guards the two ways back to a bare literal: an `&str` return type on `reason_code`, and
-    /// a string literal handed to an `ApiError` constructor.
+    /// Spellings that are also the names of other things, each with why it may be written.
+    const NOT_REASONS: &[(&str, &str)] = &[
+        (
+            "kill_switch",
+            "the kill switch's JSON member, event kind, setting key and ledger entry type",
+        ),
+        (
+            "writ_kill_switch",
+            "the Prometheus family of the kill switch gauge",
+        ),
+    ];
+
+    /// The string literals of Rust source `text`, each with its byte offset (of the opening
+    /// quote): comments, char literals and lifetimes are skipped, raw strings are read.
+    fn literals(text: &str) -> Vec<(usize, String)> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'/' if b.get(i + 1) == Some(&b'*') => {
+                    i = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+                }
+                b'\'' => {
+                    // A char literal ('x', '\n', '"'), else a lifetime or label.
+                    if b.get(i + 1) == Some(&b'\\') {
+                        i = text[i + 2..].find('\'').map_or(b.len(), |e| i + 2 + e + 1);
+                    } else if let Some(c) = text[i + 1..].chars().next()
+                        && text[i + 1 + c.len_utf8()..].starts_with('\'')
+                    {
+                        i += 1 + c.len_utf8() + 1;
+                    } else {
+                        i += 1;
+                    }
+                }
+                b'r' if (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#'))
+                    && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+                {
+                    let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                    let open = i + 1 + hashes;
+                    if b.get(open) != Some(&b'"') {
+                        i += 1;
+                        continue;
+                    }
+                    let close = format!("\"{}", "#".repeat(hashes));
+                    let end = text[open + 1..]
+                        .find(&close)
+                        .map_or(b.len(), |e| open + 1 + e);
+                    out.push((open, text[open + 1..end].to_owned()));
+                    i = end + close.len();
+                }
+                b'"' => {
+                    let start = i;
+                    let mut value = String::new();
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' {
+                        if b[i] == b'\\' {
+                            value.push('\\');
+                            i += 1;
+                        }
+                        if let Some(c) = text[i..].chars().next() {
+                            value.push(c);
+                            i += c.len_utf8();
+                        }
+                    }
+                    out.push((start, value));
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_literal_reader_reads_strings_and_skips_the_rest() {
+        let src = r##"let a = "x\"y"; // "no"
+/* "nor" */ let c = '"'; fn f<'a>() {} let r = r#"raw "q""#; let e = "e";"##;
+        let got: Vec<String> = literals(src).into_iter().map(|(_, s)| s).collect();
+        assert_eq!(got, ["x\\\"y", "raw \"q\"", "e"]);
+    }
+
+    /// Every reason code comes from [`ReasonCode`]: no spelling of it is written as a string
+    /// literal in any crate's `src/` (tests in `src/` included: they compare with the enum);
+    /// no literal at all is handed to an API error or a gateway denial or written as the value
+    /// of a `reason_code` JSON member (which would also catch a code missing from the list);
+    /// and no `reason_code()` returns a string.
+    fn scan(path: &std::path::Path, text: &str, found: &mut Vec<String>) {
+        let spellings: BTreeSet<&str> = ReasonCode::ALL.iter().map(|c| c.as_str()).collect();
+        let line_of = |at: usize| text[..at].matches('\n').count() + 1;
+        let lits = literals(text);
+        for (k, (at, value)) in lits.iter().enumerate() {
+            let here = format!("{}:{}", path.display(), line_of(*at));
+            if spellings.contains(value.as_str()) && !NOT_REASONS.iter().any(|(s, _)| s == value) {
+                found.push(format!("{here}: {value:?} written as a literal"));
+            }
+            // `"reason_code": "…"` (json!) and `reason_code: "…"` (a struct field).
+            let before = text[..*at].trim_end();
+            let member = before.strip_suffix(':').map(str::trim_end);
+            let after_member = member.is_some_and(|m| {
+                m.ends_with("reason_code")
+                    || (m.ends_with('"')
+                        && k > 0
+                        && lits.get(k - 1).is_some_and(|(_, v)| v == "reason_code"))
+            });
+            let after_call = ["Denial::new(", "Denial::new(\n"]
+                .iter()
+                .any(|c| before.ends_with(c.trim_end()));
+            if after_member || after_call {
+                found.push(format!("{here}: reason code {value:?} written by hand"));
+            }
+        }
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("fn reason_code(") && line.contains("-> &") {
+                found.push(format!(
+                    "{}:{}: reason_code returns a string",
+                    path.display(),
+                    n + 1
+                ));
+            }
+        }
+        for ctor in [
+            "bad_request(",
+            "forbidden(",
+            "not_found(",
+            "conflict(",
+            "unavailable(",
+        ] {
+            let needle = format!("ApiError::{ctor}");
+            for (i, _) in text.match_indices(&needle) {
+                let rest = text.get(i + needle.len()..).unwrap_or("").trim_start();
+                if rest.starts_with('"') {
+                    found.push(format!(
+                        "{}:{}: ApiError::{ctor} given a literal",
+                        path.display(),
+                        line_of(i)
+                    ));
+                }
+            }
+        }
+        for (i, _) in text.match_indices("ApiError::new(") {
+            let rest = text.get(i + "ApiError::new(".len()..).unwrap_or("");
+            let second = rest
+                .split_once(',')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
+            if second.starts_with('"') {
+                found.push(format!(
+                    "{}:{}: ApiError::new given a literal",
+                    path.display(),
+                    line_of(i)
+                ));
+            }
+        }
+    }
+
     #[test]
     fn no_reason_code_literal_outside_this_file() {
         let mut found = Vec::new();
         let files = sources();
         assert!(files.len() > 50, "the source walk found the tree");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for (path, text) in &files {
-            if path.ends_with("reason.rs") {
+            if path.ends_with("writ-model/src/reason.rs") {
                 continue;
             }
-            for (n, line) in text.lines().enumerate() {
-                let at = format!("{}:{}", path.display(), n + 1);
-                // The gate's two errors that pass on a code the control plane sent.
-                let passes_on = path.ends_with("writ-gate/src/error.rs")
-                    || path.ends_with("writ-gate/src/exec/error.rs");
-                if line.contains("fn reason_code(") && line.contains("-> &") && !passes_on {
-                    found.push(format!("{at}: reason_code returns a string"));
-                }
-            }
-            for ctor in [
-                "bad_request(",
-                "forbidden(",
-                "not_found(",
-                "conflict(",
-                "unavailable(",
-            ] {
-                let needle = format!("ApiError::{ctor}");
-                for (i, _) in text.match_indices(&needle) {
-                    let rest = text.get(i + needle.len()..).unwrap_or("").trim_start();
-                    if rest.starts_with('"') {
-                        found.push(format!(
-                            "{}: ApiError::{ctor} given a literal",
-                            path.display()
-                        ));
-                    }
-                }
-            }
-            for (i, _) in text.match_indices("ApiError::new(") {
-                let rest = text.get(i + "ApiError::new(".len()..).unwrap_or("");
-                let second = rest
-                    .split_once(',')
-                    .map(|(_, r)| r.trim_start())
-                    .unwrap_or("");
-                if second.starts_with('"') {
-                    found.push(format!("{}: ApiError::new given a literal", path.display()));
-                }
-            }
+            scan(path.strip_prefix(&root).unwrap_or(path), text, &mut found);
         }
         assert!(
             found.is_empty(),
             "reason codes written outside reason.rs: {found:#?}"
         );
+    }
+
+    /// The scan finds each thing it looks for (it would pass on any tree otherwise).
+    #[test]
+    fn the_scan_finds_each_kind_of_hand_written_code() {
+        let path = std::path::Path::new("x.rs");
+        for (planted, expect) in [
+            (r#"let c = "no_permit";"#, "written as a literal"),
+            (r#"Denial::new("made_up_code", m)"#, "written by hand"),
+            (
+                r#"json!({"reason_code": "made_up_code"})"#,
+                "written by hand",
+            ),
+            (
+                r#"Termination { reason_code: "made_up", killed }"#,
+                "written by hand",
+            ),
+            (r#"ApiError::forbidden("made_up", m)"#, "given a literal"),
+            (r#"ApiError::new(s, "made_up", m)"#, "given a literal"),
+            ("pub fn reason_code(&self) -> &str {", "returns a string"),
+        ] {
+            let mut found = Vec::new();
+            scan(path, planted, &mut found);
+            assert!(
+                found.iter().any(|f| f.contains(expect)),
+                "{planted}: {found:?}"
+            );
+        }
+        // Names that share a code's spelling, a code in a comment, and the enum are fine.
+        let mut found = Vec::new();
+        let fine = r#"json!({"kill_switch": on}); // "no_permit"
+            Denial::new(ReasonCode::NoPermit, "why"); let m = "the policy_permit rule";"#;
+        scan(path, fine, &mut found);
+        assert!(found.is_empty(), "{found:?}");
     }
 }

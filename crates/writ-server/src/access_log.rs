@@ -7,9 +7,9 @@
 //! carry no header, body, token, writ or argument value. Server failures (5xx: storage, ledger)
 //! are logged at error level with the message that says what to do.
 
-use std::borrow::Cow;
 use std::fmt::Display;
 use std::time::Instant;
+use writ_model::{Decision, ReasonCode};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -21,16 +21,14 @@ use axum::response::Response;
 /// client's mistake is the client's to read in its answer.
 #[derive(Debug, Clone)]
 pub struct ErrorReason {
-    pub code: Cow<'static, str>,
+    pub code: ReasonCode,
     pub detail: Option<String>,
 }
 
 /// `resp` (a denial) with its reason code for the access log.
-pub fn refused(mut resp: Response, code: &str) -> Response {
-    resp.extensions_mut().insert(ErrorReason {
-        code: Cow::Owned(code.to_owned()),
-        detail: None,
-    });
+pub fn refused(mut resp: Response, code: ReasonCode) -> Response {
+    resp.extensions_mut()
+        .insert(ErrorReason { code, detail: None });
     resp
 }
 
@@ -67,7 +65,7 @@ async fn log_request(req: Request, next: Next) -> Response {
         .map_or("unmatched", MatchedPath::as_str);
     let status = resp.status().as_u16();
     let reason = resp.extensions().get::<ErrorReason>();
-    let reason_code = reason.map(|r| r.code.as_ref());
+    let reason_code = reason.map(|r| r.code.as_str());
     let method = method.as_str();
     if status >= 500 {
         let detail = reason.and_then(|r| r.detail.as_deref()).unwrap_or("");
@@ -100,11 +98,12 @@ pub fn decision(
     principal: impl Display,
     action: &str,
     resource: &str,
-    decision: &str,
-    reason_code: &str,
+    decision: Decision,
+    reason_code: ReasonCode,
     started: Instant,
 ) {
     metrics.decision(decision, reason_code);
+    let (decision, reason_code) = (decision.as_str(), reason_code.as_str());
     let latency_ms = millis(started);
     // Recorded as strings, as the gates' call lines record them (quoted in text).
     let (execution, principal) = (execution.to_string(), principal.to_string());

@@ -1,5 +1,6 @@
 //! The router and the handlers of the control plane API (see `openapi.rs` for the table).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_artifact::{ChildRequest, Env, IssueRequest, LedgerRef, PolicyInfo};
 use writ_model::decision::Decision;
-use writ_model::env::EnvironmentAttestation;
 use writ_model::request::{Actor, AuthorizeRequest};
-use writ_model::{ExecutionId, Intent, Lineage, PrincipalEntity, PrincipalId};
+use writ_model::{ExecutionId, Lineage, PrincipalEntity, PrincipalId, ReasonCode};
 
 use crate::attest::check_attestation;
 use crate::auth::Access;
@@ -61,7 +61,12 @@ async fn count_request(
     if let Some(r) = response
         .extensions()
         .get::<crate::access_log::ErrorReason>()
-        .filter(|r| matches!(&*r.code, "ledger_unavailable" | "applied_not_recorded"))
+        .filter(|r| {
+            matches!(
+                r.code,
+                ReasonCode::LedgerUnavailable | ReasonCode::AppliedNotRecorded
+            )
+        })
     {
         let why = r
             .detail
@@ -298,7 +303,14 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
         let principals = r.withdrawn_principals();
         let mut zones = set(GovernanceKind::RevokedZone);
         zones.extend(set(GovernanceKind::QuarantinedZone));
-        json!({"jtis": set(GovernanceKind::RevokedJti), "principals": principals, "zones": zones, "kill_switch": kill_switch})
+        let strings = |set: &mut dyn Iterator<Item = String>| set.collect::<Vec<_>>();
+        let snapshot = writ_api::RevocationSnapshot {
+            jtis: strings(&mut set(GovernanceKind::RevokedJti).into_iter()),
+            principals: strings(&mut principals.into_iter().map(|p| p.to_string())),
+            zones: strings(&mut zones.into_iter()),
+            kill_switch,
+        };
+        serde_json::to_value(snapshot).unwrap_or(Value::Null)
     });
     Ok(s.events
         .sse_watched(
@@ -326,41 +338,8 @@ async fn metrics(State(s): St, headers: HeaderMap) -> Result<Response, ApiError>
         .into_response())
 }
 
-/// Body of `POST /v1/authorize`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizeBody {
-    pub intent: Intent,
-    /// The gate's signed statement of where the action will run.
-    pub attestation: EnvironmentAttestation,
-    /// On whose behalf the caller acts.
-    #[serde(default)]
-    pub act: Option<Actor>,
-    /// The execution that caused this one (lineage parent), if any.
-    #[serde(default)]
-    pub parent: Option<ExecutionId>,
-    /// Requested lifetime in seconds (capped by the server's upper bound).
-    #[serde(default)]
-    pub lifetime_secs: Option<i64>,
-    /// Mint a child writ from this delegation writ (one the caller obtained for the intent
-    /// `{"action":"delegate","resource":"agent:SUB","args":GRANT}`): the child acts as SUB on
-    /// behalf of the caller, within GRANT, and ends no later than the parent.
-    #[serde(default)]
-    pub from_writ: Option<String>,
-    /// The child writ's scope (only with `from_writ`); it must be a subset of the parent's.
-    #[serde(default)]
-    pub scope: Option<writ_artifact::Scope>,
-}
-
-/// The answer to an allowed authorize request (written without an intermediate JSON value).
-#[derive(serde::Serialize)]
-struct Allowed<'a> {
-    decision: &'static str,
-    writ: &'a str,
-    execution: ExecutionId,
-    ledger_index: u64,
-    expires_at: i64,
-}
+/// Body of `POST /v1/authorize` (written once, in `writ-api`, for the gates' client too).
+pub type AuthorizeBody = writ_api::AuthorizeBody<'static>;
 
 /// Who acts and under which constraints, once delegation is resolved.
 struct Plan {
@@ -452,7 +431,7 @@ fn plan(
                 ),
             )));
         };
-        let scope = body.scope.clone().unwrap_or_default();
+        let scope = body.scope.clone().map(Cow::into_owned).unwrap_or_default();
         let digest = body.intent.digest().map_err(|e| {
             ApiError::bad_request(writ_model::ReasonCode::IntentInvalid, e.to_string())
         })?;
@@ -696,12 +675,21 @@ async fn authorize_traced(
             &principal,
             &body.intent.action,
             &body.intent.resource,
-            "deny",
-            code.as_str(),
+            Decision::Deny,
+            code,
             started,
         );
         s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-        crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": [message], "execution": execution, "ledger_index": index}))).into_response(), code.as_str())
+        let denied = writ_api::Denied {
+            decision: Decision::Deny,
+            reason_code: code,
+            principal: Some(principal.to_string()),
+            reasons: vec![message],
+            errors: None,
+            execution: Some(execution),
+            ledger_index: Some(index),
+        };
+        crate::access_log::refused((StatusCode::FORBIDDEN, Json(denied)).into_response(), code)
     } else {
         let Ok(plan) = &planned else {
             return Err(ApiError::unavailable(
@@ -718,7 +706,7 @@ async fn authorize_traced(
         let request = AuthorizeRequest {
             principal: principal.clone(),
             act: plan.act.clone(),
-            intent: body.intent.clone(),
+            intent: body.intent.clone().into_owned(),
             env: body.attestation.claims.clone(),
             lineage: Some(lineage.clone()),
             // The principal's registration as of now: part of the record, so replay sees it too.
@@ -728,8 +716,8 @@ async fn authorize_traced(
             .in_scope(|| writ_authorize::decide(&bundle, &request, now));
         // Entries v2: the shape of the decision in clear, the request committed to.
         let entry = writ_ledger::evidence::decision_entry(&record_value);
-        let code = record_value.reason_code.as_str();
-        span.record("reason_code", code);
+        let code = record_value.reason_code.reason();
+        span.record("reason_code", code.as_str());
         match record_value.decision {
             Decision::Deny => {
                 span.record("decision", "deny");
@@ -746,12 +734,24 @@ async fn authorize_traced(
                     &principal,
                     &body.intent.action,
                     &body.intent.resource,
-                    "deny",
+                    Decision::Deny,
                     code,
                     started,
                 );
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "deny", "reason_code": code, "principal": principal, "ledger_index": index}));
-                crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "reason_code": code, "principal": principal, "reasons": record_value.reasons, "errors": record_value.errors, "execution": execution, "ledger_index": index}))).into_response(), code)
+                let denied = writ_api::Denied {
+                    decision: Decision::Deny,
+                    reason_code: code,
+                    principal: Some(principal.to_string()),
+                    reasons: record_value.reasons,
+                    errors: Some(record_value.errors),
+                    execution: Some(execution),
+                    ledger_index: Some(index),
+                };
+                crate::access_log::refused(
+                    (StatusCode::FORBIDDEN, Json(denied)).into_response(),
+                    code,
+                )
             }
             Decision::Allow => {
                 // The writ names the decision's ledger index: it is signed while the decision
@@ -836,16 +836,16 @@ async fn authorize_traced(
                     &principal,
                     &body.intent.action,
                     &body.intent.resource,
-                    "allow",
+                    Decision::Allow,
                     code,
                     started,
                 );
                 s.events.publish_with("decision", || json!({"execution": execution, "decision": "allow", "principal": principal, "jti": issued.claims.jti, "ledger_index": index}));
                 (
                     StatusCode::OK,
-                    Json(Allowed {
-                        decision: "allow",
-                        writ: &issued.token,
+                    Json(writ_api::Allowed {
+                        decision: Decision::Allow,
+                        writ: Cow::Borrowed(&issued.token),
                         execution,
                         ledger_index: index,
                         expires_at: issued.claims.exp,
@@ -859,14 +859,8 @@ async fn authorize_traced(
     Ok(response)
 }
 
-/// Body of `POST /v1/authorize/visible`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VisibleBody {
-    pub action: String,
-    pub resources: Vec<String>,
-    pub attestation: EnvironmentAttestation,
-}
+/// Body of `POST /v1/authorize/visible` (in `writ-api`).
+pub type VisibleBody = writ_api::VisibleBody<'static>;
 
 /// Most resources one visibility query may name.
 pub const MAX_VISIBLE_QUERY: usize = 1000;
@@ -875,7 +869,7 @@ async fn visible(
     State(s): St,
     headers: HeaderMap,
     body: Result<ApiJson<VisibleBody>, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<writ_api::Visible>, ApiError> {
     let principal = require_principal(&s, &headers)?;
     let ApiJson(body) = body?;
     if body.resources.len() > MAX_VISIBLE_QUERY {
@@ -888,7 +882,7 @@ async fn visible(
     let zone = body.attestation.claims.zone.to_string();
     // Withdrawn trust shows nothing.
     let Ok(registered) = governance(&s, &principal, None, &zone) else {
-        return Ok(Json(json!({"visible": []})));
+        return Ok(Json(writ_api::Visible { visible: vec![] }));
     };
     let bundle = s.bundles.current().ok_or_else(|| {
         ApiError::unavailable(
@@ -913,10 +907,10 @@ async fn visible(
     // A registration that does not fit the schema denies everything: nothing is visible.
     let Ok(entities) = writ_authorize::principal_entities(&bundle, &principal, Some(&registered))
     else {
-        return Ok(Json(json!({"visible": []})));
+        return Ok(Json(writ_api::Visible { visible: vec![] }));
     };
     let now = s.now();
-    let visible: Vec<&String> = body
+    let visible: Vec<String> = body
         .resources
         .iter()
         .filter(|r| {
@@ -930,8 +924,9 @@ async fn visible(
                 now,
             )
         })
+        .cloned()
         .collect();
-    Ok(Json(json!({"visible": visible})))
+    Ok(Json(writ_api::Visible { visible }))
 }
 
 #[cfg(test)]

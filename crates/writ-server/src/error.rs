@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use writ_model::ReasonCode;
 
 /// An error answered by the API. `code` is a short stable reason code; `message` says what to do.
@@ -12,12 +11,6 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ReasonCode,
     pub message: String,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -55,14 +48,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            code: self.code.as_str(),
-            message: &self.message,
-        };
+        let body = writ_api::ErrorBody::new(self.code, &self.message);
         let mut resp = (self.status, Json(body)).into_response();
         resp.extensions_mut()
             .insert(crate::access_log::ErrorReason {
-                code: std::borrow::Cow::Borrowed(self.code.as_str()),
+                code: self.code,
                 detail: self.status.is_server_error().then(|| self.message.clone()),
             });
         resp

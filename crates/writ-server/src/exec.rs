@@ -41,7 +41,7 @@ use writ_model::{ExecutionId, Lineage};
 use crate::error::ServerError;
 
 /// The reason code of a lease end recorded by the sweep (`lease.rs`): the runner was gone.
-pub const LEASE_EXPIRED: &str = "lease_expired";
+pub const LEASE_EXPIRED: writ_model::ReasonCode = writ_model::ReasonCode::LeaseExpired;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS executions (
@@ -152,7 +152,9 @@ fn refs_of(entry: &[u8]) -> Indexed {
             now: d.now,
         }),
         ExecutionRefs::Receipt(e) => Indexed::Receipt(e),
-        ExecutionRefs::LeaseEnded(e, code) => Indexed::LeaseEnded(e, code == LEASE_EXPIRED),
+        ExecutionRefs::LeaseEnded(e, code) => {
+            Indexed::LeaseEnded(e, code == LEASE_EXPIRED.as_str())
+        }
         ExecutionRefs::Erased(_) | ExecutionRefs::Other => Indexed::Nothing,
     }
 }

@@ -14,11 +14,10 @@ use ed25519_dalek::VerifyingKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use writ_ledger::evidence::DecisionEvidence;
-use writ_model::ExecutionId;
 use writ_model::decision::Decision;
 use writ_model::entries::LeaseEnded;
-use writ_model::env::EnvironmentAttestation;
 use writ_model::receipt::{Receipt, ReceiptSigError};
+use writ_model::{ExecutionId, ReasonCode};
 
 use crate::attest::check_attestation;
 use crate::auth::Access;
@@ -69,7 +68,7 @@ pub async fn post_receipt(
     State(s): St,
     headers: HeaderMap,
     body: Result<ApiJson<Receipt>, ApiError>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<writ_api::Recorded>), ApiError> {
     let caller = require(&s, &headers, Access::Gate)?;
     let ApiJson(receipt) = body?;
     if caller.subject != receipt.body.gate.as_str() {
@@ -126,16 +125,15 @@ pub async fn post_receipt(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({"recorded": true, "ledger_index": index})),
+        Json(writ_api::Recorded {
+            recorded: true,
+            ledger_index: index,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenewBody {
-    /// A fresh attestation from the gate running the execution.
-    pub attestation: EnvironmentAttestation,
-}
+/// Body of `POST /v1/leases/{jti}/renew` (in `writ-api`).
+pub type RenewBody = writ_api::RenewBody<'static>;
 
 /// `POST /v1/leases/{jti}/renew`: re-decide a running execution with the current policy and time.
 pub async fn renew_lease(
@@ -172,8 +170,19 @@ pub async fn renew_lease(
     let guard = s.execs.lock_closing(execution).await.map_err(index_err)?;
     let lease = guard.state().map_err(index_err)?;
     if let Some(ended) = lease.and_then(|l| l.ended_index) {
-        s.metrics.decision("deny", "lease_ended");
-        return Ok((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": "lease_ended", "reasons": [format!("the execution's lease was ended at ledger index {ended}; it cannot be renewed")], "ledger_index": ended}))).into_response());
+        s.metrics.decision(Decision::Deny, ReasonCode::LeaseEnded);
+        let denied = writ_api::Denied {
+            decision: Decision::Deny,
+            reason_code: ReasonCode::LeaseEnded,
+            principal: None,
+            reasons: vec![format!(
+                "the execution's lease was ended at ledger index {ended}; it cannot be renewed"
+            )],
+            errors: None,
+            execution: Some(execution),
+            ledger_index: Some(ended),
+        };
+        return Ok((StatusCode::FORBIDDEN, Json(denied)).into_response());
     }
     let entry = s.ledger.entry(row.decision_index).map_err(|e| {
         ApiError::unavailable(writ_model::ReasonCode::LedgerUnavailable, e.to_string())
@@ -237,7 +246,7 @@ pub async fn renew_lease(
             guard.recorded(Closing::LeaseEnded(index, false));
             (
                 Decision::Deny,
-                code.as_str().to_owned(),
+                code,
                 vec![format!("trust withdrawn: {code}")],
                 index,
             )
@@ -256,12 +265,7 @@ pub async fn renew_lease(
             if rec.decision == Decision::Allow {
                 guard.recorded(Closing::Renewed(index, now));
             }
-            (
-                rec.decision,
-                rec.reason_code.as_str().to_owned(),
-                rec.reasons,
-                index,
-            )
+            (rec.decision, rec.reason_code.reason(), rec.reasons, index)
         }
     };
     drop(guard);
@@ -272,22 +276,43 @@ pub async fn renew_lease(
         &row.principal,
         &request.intent.action,
         &request.intent.resource,
-        decision.as_str(),
-        &code,
+        decision,
+        code,
         started,
     );
     Ok(match decision {
         Decision::Allow => {
             let until =
                 now.saturating_add(i64::try_from(s.config.writ_lifetime_secs).unwrap_or(60));
-            (StatusCode::OK, Json(json!({"decision": "allow", "execution": execution, "lease_until": until, "ledger_index": index}))).into_response()
+            let renewed = writ_api::Renewed {
+                decision: Decision::Allow,
+                execution,
+                lease_until: until,
+                ledger_index: index,
+            };
+            (StatusCode::OK, Json(renewed)).into_response()
         }
         Decision::Deny => {
             s.events.publish(
                 "lease.ended",
-                json!({"execution": execution, "jti": jti, "reason_code": code}),
+                serde_json::to_value(writ_api::LeaseEndedEvent {
+                    execution,
+                    jti,
+                    reason_code: code,
+                    ledger_index: None,
+                })
+                .unwrap_or_default(),
             );
-            crate::access_log::refused((StatusCode::FORBIDDEN, Json(json!({"decision": "deny", "execution": execution, "reason_code": code, "reasons": reasons, "ledger_index": index}))).into_response(), &code)
+            let denied = writ_api::Denied {
+                decision: Decision::Deny,
+                reason_code: code,
+                principal: None,
+                reasons,
+                errors: None,
+                execution: Some(execution),
+                ledger_index: Some(index),
+            };
+            crate::access_log::refused((StatusCode::FORBIDDEN, Json(denied)).into_response(), code)
         }
     })
 }

@@ -23,8 +23,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::exec::{Closing, LEASE_EXPIRED};
 use crate::record::record;
 use crate::state::AppState;
@@ -107,7 +105,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
             &writ_model::entries::LeaseEnded::new(
                 execution,
                 execution.to_string(),
-                LEASE_EXPIRED.to_owned(),
+                LEASE_EXPIRED.as_str().to_owned(),
                 now,
             ),
         )
@@ -118,7 +116,13 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
         ended += 1;
         state.events.publish(
             "lease.ended",
-            json!({"execution": execution, "jti": execution.to_string(), "reason_code": LEASE_EXPIRED, "ledger_index": index}),
+            serde_json::to_value(writ_api::LeaseEndedEvent {
+                execution,
+                jti: execution.to_string(),
+                reason_code: LEASE_EXPIRED,
+                ledger_index: Some(index),
+            })
+            .unwrap_or_default(),
         );
     }
     Ok(ended)

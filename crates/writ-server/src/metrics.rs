@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use writ_model::prometheus::{Exposition, Histogram, Kind};
+use writ_model::{Decision, ReasonCode};
 
 /// Upper bounds (seconds) of the authorize latency buckets, as [`Metrics::authorize_buckets`]
 /// counts them.
@@ -26,7 +27,7 @@ pub struct Gauges {
 /// The server's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    decisions: Mutex<BTreeMap<(String, String), u64>>,
+    decisions: Mutex<BTreeMap<(Decision, ReasonCode), u64>>,
     /// Requests by (route template, method, status).
     http: Mutex<BTreeMap<(String, String, u16), u64>>,
     /// Request durations by route template.
@@ -37,11 +38,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts a decision by outcome (`allow`/`deny`/`error`) and reason code.
-    pub fn decision(&self, outcome: &str, reason: &str) {
-        *lock(&self.decisions)
-            .entry((outcome.to_owned(), reason.to_owned()))
-            .or_default() += 1;
+    /// Counts a decision by outcome (`allow`/`deny`) and reason code.
+    pub fn decision(&self, outcome: Decision, reason: ReasonCode) {
+        *lock(&self.decisions).entry((outcome, reason)).or_default() += 1;
     }
 
     /// Counts a request by route template, method and status, and records how long it took.
@@ -63,7 +62,7 @@ impl Metrics {
     pub fn decision_totals(&self) -> (u64, u64) {
         let m = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         m.iter().fold((0, 0), |(a, d), ((outcome, _), n)| {
-            if outcome == "allow" {
+            if *outcome == Decision::Allow {
                 (a + n, d)
             } else {
                 (a, d + n)
@@ -104,7 +103,7 @@ impl Metrics {
         for ((outcome, reason), n) in lock(&self.decisions).iter() {
             e.sample(
                 "writ_decisions_total",
-                &[("outcome", outcome), ("reason", reason)],
+                &[("outcome", outcome.as_str()), ("reason", reason.as_str())],
                 n,
             );
         }
@@ -187,14 +186,12 @@ mod tests {
     #[test]
     fn renders_counters_and_histogram() {
         let m = Metrics::default();
-        m.decision("deny", "no_policy_permits");
-        m.decision("deny", "no_policy_permits");
+        m.decision(Decision::Deny, ReasonCode::NoPermit);
+        m.decision(Decision::Deny, ReasonCode::NoPermit);
         m.authorize_seconds(0.0003);
         m.http("/v1/proofs/{execution}", "GET", 404, 0.002);
         let text = m.render_with(&Gauges::default());
-        assert!(
-            text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_policy_permits\"} 2")
-        );
+        assert!(text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_permit\"} 2"));
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.00025\"} 0"));
         assert!(text.contains("writ_authorize_duration_seconds_count 1"));

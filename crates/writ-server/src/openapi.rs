@@ -403,7 +403,7 @@ const EXECUTION_FILTERS: &[QueryParam] = &[
         description: "allow or deny",
         schema: decision_param,
     },
-    filter("reason_code", "e.g. policy_permit, no_policy_permits"),
+    filter("reason_code", "e.g. policy_permit, no_permit"),
     filter("action", "e.g. mcp.call_tool"),
     filter("resource", "e.g. tool:github/create_issue"),
     filter("gate", "the gate it was authorized for, e.g. gate:mcp-1"),

@@ -268,6 +268,12 @@ fn decisions_and_calls_are_logged_once_in_json_and_text_without_secrets() {
                 calls[0]["fields"]["execution"],
                 decisions[0]["fields"]["execution"]
             );
+            // One code for an allowed call, on the control plane's line and the gate's.
+            assert_eq!(decisions[0]["fields"]["reason_code"], "policy_permit");
+            assert_eq!(
+                calls[0]["fields"]["reason_code"],
+                decisions[0]["fields"]["reason_code"]
+            );
             let calls = json_lines(&denied, "writ::call");
             assert_eq!(calls.len(), 1, "one line per call:\n{denied}");
             assert_fields(&calls[0], "deny", "exec", env);
@@ -476,7 +482,7 @@ fn the_mcp_gateway_logs_and_counts_each_governed_call_once_without_its_arguments
     let page = page.as_str().unwrap().to_owned();
     for sample in [
         "writ_gate_info{gate=\"gate:runner\",zone=\"dev\"} 1",
-        "writ_gate_calls_total{decision=\"allow\",reason_code=\"allowed\"} 1",
+        "writ_gate_calls_total{decision=\"allow\",reason_code=\"policy_permit\"} 1",
         "writ_gate_admit_duration_seconds_count 2",
         "writ_gate_kill_switch 0",
     ] {
@@ -548,7 +554,7 @@ fn the_runner_serves_its_metrics_while_the_command_runs() {
     assert_eq!(status, 200);
     let page = page.as_str().unwrap();
     assert!(
-        page.contains("writ_gate_calls_total{decision=\"allow\",reason_code=\"allowed\"} 1"),
+        page.contains("writ_gate_calls_total{decision=\"allow\",reason_code=\"policy_permit\"} 1"),
         "{page}"
     );
     assert!(

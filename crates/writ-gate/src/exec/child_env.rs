@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn writ_variables_cannot_be_passed_by_name() {
         let e = ChildEnv::new(["WRIT_GATE_TOKEN".to_owned()]).unwrap_err();
-        assert_eq!(e.reason_code(), "pass_env_writ_variable");
+        assert_eq!(e.reason_code(), writ_model::ReasonCode::PassEnvWritVariable);
         assert!(ChildEnv::new(["A=B".to_owned()]).is_err());
         assert!(ChildEnv::new([String::new()]).is_err());
     }

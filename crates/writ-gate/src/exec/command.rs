@@ -236,7 +236,7 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert_eq!(e.reason_code(), "command_invalid");
+        assert_eq!(e.reason_code(), writ_model::ReasonCode::CommandInvalid);
         assert!(ExecRequest::new(vec![], "/".into(), BTreeMap::new(), None).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Why the command runner did not run a command, or could not finish running it.
 
 use thiserror::Error;
+use writ_model::ReasonCode;
 
 use crate::error::GateError;
 
@@ -11,7 +12,10 @@ pub enum ExecError {
     #[error("{0}")]
     InvalidCommand(String),
     #[error("the control plane denied the command ({code}): {}", reasons.join("; "))]
-    Denied { code: String, reasons: Vec<String> },
+    Denied {
+        code: ReasonCode,
+        reasons: Vec<String>,
+    },
     #[error("denied: {0}")]
     ControlPlane(GateError),
     #[error("the gate refused the writ: {0}")]
@@ -43,17 +47,17 @@ pub enum ExecError {
 
 impl ExecError {
     /// A short stable code for receipts, logs and scripts.
-    pub fn reason_code(&self) -> &str {
+    pub fn reason_code(&self) -> ReasonCode {
         match self {
-            ExecError::InvalidCommand(_) => "command_invalid",
-            ExecError::Denied { code, .. } => code,
+            ExecError::InvalidCommand(_) => ReasonCode::CommandInvalid,
+            ExecError::Denied { code, .. } => *code,
             ExecError::ControlPlane(e) | ExecError::Refused(e) => e.reason_code(),
-            ExecError::FsScopeMismatch { .. } => "fs_scope_mismatch",
-            ExecError::PrincipalMismatch { .. } => "principal_mismatch",
-            ExecError::LandlockUnsupported { .. } => "landlock_unsupported",
-            ExecError::ContainmentUnavailable { .. } => "containment_unavailable",
-            ExecError::Spawn { .. } => "spawn_failed",
-            ExecError::Output(_) => "output_failed",
+            ExecError::FsScopeMismatch { .. } => ReasonCode::FsScopeMismatch,
+            ExecError::PrincipalMismatch { .. } => ReasonCode::PrincipalMismatch,
+            ExecError::LandlockUnsupported { .. } => ReasonCode::LandlockUnsupported,
+            ExecError::ContainmentUnavailable { .. } => ReasonCode::ContainmentUnavailable,
+            ExecError::Spawn { .. } => ReasonCode::SpawnFailed,
+            ExecError::Output(_) => ReasonCode::OutputFailed,
         }
     }
 

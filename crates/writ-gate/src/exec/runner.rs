@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use writ_artifact::{VerifiedWrit, WritClaims};
 use writ_model::env::{Containment, EnvironmentAttestation, EnvironmentClaims};
 use writ_model::receipt::Outcome;
-use writ_model::{Clock, ExecutionId, IntentDigest, PrincipalId};
+use writ_model::{Clock, ExecutionId, IntentDigest, PrincipalId, ReasonCode};
 
 use super::command::ExecRequest;
 use super::error::ExecError;
@@ -153,7 +153,7 @@ pub fn containment_gap() -> Option<String> {
 /// Why governance stopped a running command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Termination {
-    pub reason_code: String,
+    pub reason_code: ReasonCode,
     pub message: String,
     /// SIGKILL was needed after the grace period.
     pub killed: bool,
@@ -226,22 +226,22 @@ fn governance_check(
     cp_silent: Duration,
     grace_secs: i64,
     last_lease_error: Option<&str>,
-) -> Option<(String, String)> {
+) -> Option<(ReasonCode, String)> {
     if let Err(e) = gate.revocations().check(claims) {
-        return Some((e.reason_code().as_str().to_owned(), e.to_string()));
+        return Some((e.reason_code(), e.to_string()));
     }
     if let Some(why) = lease_denied {
-        return Some(("lease_denied".into(), why.to_owned()));
+        return Some((ReasonCode::LeaseDenied, why.to_owned()));
     }
     if let Some(feed) = gate.feed()
         && let Err(e) = feed.require_fresh(now)
     {
-        return Some((e.reason_code().to_owned(), e.to_string()));
+        return Some((e.reason_code(), e.to_string()));
     }
     let grace = u64::try_from(grace_secs).unwrap_or(0);
     if cp_silent > Duration::from_secs(grace) {
         return Some((
-            "control_plane_unreachable".into(),
+            ReasonCode::ControlPlaneUnreachable,
             format!(
                 "no lease renewal for {} s (grace {grace} s): {}",
                 cp_silent.as_secs(),
@@ -332,10 +332,8 @@ impl Runner {
                     } else {
                         CallDecision::Allow
                     },
-                    reason_code: e.map_or(
-                        writ_model::ReasonCode::Allowed.as_str(),
-                        ExecError::reason_code,
-                    ),
+                    // The control plane allows only what a permit policy allows.
+                    reason_code: e.map_or(ReasonCode::PolicyPermit, ExecError::reason_code),
                     started: arrived,
                 }
                 .log(self.gate.metrics());
@@ -463,7 +461,7 @@ impl Runner {
             digest.clone(),
             Outcome::DeniedAtGate,
             None,
-            Some(err.reason_code().to_owned()),
+            Some(err.reason_code().as_str().to_owned()),
             started_at,
         );
         if let Ok(r) = receipt {
@@ -657,7 +655,10 @@ impl Runner {
         let exit_code = status.code();
         let signal = status.signal();
         let (outcome, reason_code) = match (&termination, exit_code) {
-            (Some(t), _) => (Outcome::TerminatedByGovernance, Some(t.reason_code.clone())),
+            (Some(t), _) => (
+                Outcome::TerminatedByGovernance,
+                Some(t.reason_code.as_str().to_owned()),
+            ),
             (None, Some(0)) => (Outcome::Success, None),
             (None, Some(c)) => (Outcome::Failure, Some(format!("exit_status_{c}"))),
             (None, None) => (

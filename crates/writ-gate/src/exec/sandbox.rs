@@ -719,7 +719,7 @@ mod tests {
     fn no_landlock_refuses_unless_the_operator_allows_an_uncontained_command() {
         let code = |a: &SandboxArgs| {
             without_landlock(a, "the kernel has no Landlock".to_owned())
-                .map_err(|e| e.reason_code().as_str())
+                .map_err(|e| e.reason_code())
         };
         let limits = SandboxArgs {
             landlock: true,
@@ -727,14 +727,20 @@ mod tests {
         };
         assert_eq!(
             code(&SandboxArgs::default()),
-            Err("containment_unavailable")
+            Err(writ_model::ReasonCode::ContainmentUnavailable)
         );
-        assert_eq!(code(&limits), Err("landlock_unsupported"));
+        assert_eq!(
+            code(&limits),
+            Err(writ_model::ReasonCode::LandlockUnsupported)
+        );
         let fs_only = SandboxArgs {
             allow_unenforced: true,
             ..limits.clone()
         };
-        assert_eq!(code(&fs_only), Err("containment_unavailable"));
+        assert_eq!(
+            code(&fs_only),
+            Err(writ_model::ReasonCode::ContainmentUnavailable)
+        );
         let uncontained = SandboxArgs {
             allow_uncontained: true,
             ..SandboxArgs::default()
@@ -744,7 +750,10 @@ mod tests {
             allow_uncontained: true,
             ..limits
         };
-        assert_eq!(code(&limits_uncontained), Err("landlock_unsupported"));
+        assert_eq!(
+            code(&limits_uncontained),
+            Err(writ_model::ReasonCode::LandlockUnsupported)
+        );
         let both = SandboxArgs {
             allow_unenforced: true,
             ..limits_uncontained

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
 use writ_model::receipt::Outcome;
-use writ_model::{Clock, ExecutionId, Intent, IntentDigest};
+use writ_model::{Clock, ExecutionId, Intent, IntentDigest, ReasonCode};
 
 use super::DENIED_CODE;
 use super::pins::{PinKind, PinSet, PinStatus};
@@ -38,7 +38,7 @@ pub const SUBSCRIBE_RESOURCE: &str = "mcp.subscribe_resource";
 /// for an unknown tool: a tool result with `isError` (see [`Denial::to_response`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Denial {
-    pub reason_code: String,
+    pub reason_code: ReasonCode,
     pub message: String,
     pub reasons: Vec<String>,
     pub execution: Option<ExecutionId>,
@@ -49,12 +49,12 @@ pub struct Denial {
 pub const DENIAL_META: &str = "dev.writ/denial";
 
 /// The reason code of a `tools/call` for a tool the upstream never listed.
-pub const TOOL_UNKNOWN: &str = "tool_unknown";
+pub const TOOL_UNKNOWN: ReasonCode = ReasonCode::ToolUnknown;
 
 impl Denial {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Denial {
+    pub fn new(code: ReasonCode, message: impl Into<String>) -> Denial {
         Denial {
-            reason_code: code.into(),
+            reason_code: code,
             message: message.into(),
             reasons: Vec::new(),
             execution: None,
@@ -199,7 +199,7 @@ pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
         "error": {
             "code": -32603,
             "message": format!("the upstream's {method} answer could not be read, so the gateway lists nothing (fail closed)"),
-            "data": {"reason_code": "upstream_answer_unreadable"},
+            "data": {"reason_code": ReasonCode::UpstreamAnswerUnreadable},
         }
     })
 }
@@ -210,7 +210,7 @@ pub fn unreadable_list_answer(method: &str, id: &Value) -> Value {
 pub fn unreadable_answer(id: &Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603,
         "message": "the upstream's answer could not be read (not a JSON-RPC answer to this request); check the upstream server's log, then retry",
-        "data": {"reason_code": "upstream_answer_unreadable"}}})
+        "data": {"reason_code": ReasonCode::UpstreamAnswerUnreadable}}})
 }
 
 /// The intent of a governed client request (`tools/call`, `prompts/get`, `resources/read`) to
@@ -225,7 +225,10 @@ pub fn request_intent(server: &str, method: &str, request: &Value) -> Result<Int
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| {
-                Denial::new("invalid_call", format!("{method} without a string `{key}`"))
+                Denial::new(
+                    ReasonCode::InvalidCall,
+                    format!("{method} without a string `{key}`"),
+                )
             })
     };
     let arguments = || match params.get("arguments") {
@@ -270,7 +273,7 @@ pub fn request_intent(server: &str, method: &str, request: &Value) -> Result<Int
             Ok(Intent::new(COMPLETE, resource, without_meta()))
         }
         _ => Err(Denial::new(
-            "invalid_call",
+            ReasonCode::InvalidCall,
             format!("{method} is not a method the gateway authorizes"),
         )),
     }
@@ -291,14 +294,14 @@ fn completion_ref(request: &Value) -> Result<(PinKind, String), Denial> {
         ),
         _ => {
             return Err(Denial::new(
-                "invalid_call",
+                ReasonCode::InvalidCall,
                 "completion/complete without a ref of type ref/prompt or ref/resource",
             ));
         }
     };
     let id = id.and_then(Value::as_str).ok_or_else(|| {
         Denial::new(
-            "invalid_call",
+            ReasonCode::InvalidCall,
             "completion/complete without the ref's name or uri",
         )
     })?;
@@ -320,21 +323,44 @@ struct Definitions {
 /// upstream does not list it).
 fn pin_denial(kind: PinKind, key: &str, status: Option<PinStatus>) -> Result<(), Denial> {
     let what = kind.name().replace('_', " ");
-    let code = |suffix: &str| format!("{}_{suffix}", kind.name());
+    /// What is wrong with the definition: not listed, never pinned, changed since pinned.
+    enum Problem {
+        Unlisted,
+        NotPinned,
+        Changed,
+    }
+    // `<kind>_unknown`, `<kind>_not_pinned`, `<kind>_definition_changed`.
+    let code = |problem: Problem| {
+        use {PinKind as K, Problem as S, ReasonCode as R};
+        match (kind, problem) {
+            (K::Tool, S::Unlisted) => R::ToolUnknown,
+            (K::Tool, S::NotPinned) => R::ToolNotPinned,
+            (K::Tool, S::Changed) => R::ToolDefinitionChanged,
+            (K::Prompt, S::Unlisted) => R::PromptUnknown,
+            (K::Prompt, S::NotPinned) => R::PromptNotPinned,
+            (K::Prompt, S::Changed) => R::PromptDefinitionChanged,
+            (K::Resource, S::Unlisted) => R::ResourceUnknown,
+            (K::Resource, S::NotPinned) => R::ResourceNotPinned,
+            (K::Resource, S::Changed) => R::ResourceDefinitionChanged,
+            (K::ResourceTemplate, S::Unlisted) => R::ResourceTemplateUnknown,
+            (K::ResourceTemplate, S::NotPinned) => R::ResourceTemplateNotPinned,
+            (K::ResourceTemplate, S::Changed) => R::ResourceTemplateDefinitionChanged,
+        }
+    };
     match status {
         Some(PinStatus::Pinned) => Ok(()),
         None => Err(Denial::new(
-            code("unknown"),
+            code(Problem::Unlisted),
             format!("the upstream server does not list a {what} {key:?}"),
         )),
         Some(PinStatus::NotPinned) => Err(Denial::new(
-            code("not_pinned"),
+            code(Problem::NotPinned),
             format!(
                 "{what} {key:?} was never approved; an operator approves it with `writ gateway mcp pin`"
             ),
         )),
         Some(PinStatus::Changed) => Err(Denial::new(
-            code("definition_changed"),
+            code(Problem::Changed),
             format!(
                 "the definition of {what} {key:?} (its title, description, schemas, annotations or any other member) changed since it was approved; an operator must review and approve it again with `writ gateway mcp pin`"
             ),
@@ -529,7 +555,7 @@ impl Enforcer {
                 },
             ),
             None => Err(Denial::new(
-                "resource_not_pinned",
+                ReasonCode::ResourceNotPinned,
                 format!(
                     "resource {uri:?} is neither listed by the upstream with an approved definition nor matches an approved resource template; an operator approves them with `writ gateway mcp pin`"
                 ),
@@ -661,16 +687,17 @@ impl Enforcer {
         let (decision, reason_code, execution) = match &admitted {
             Ok(p) => (
                 CallDecision::Allow,
-                writ_model::ReasonCode::Allowed.as_str(),
+                // The control plane allows only what a permit policy allows.
+                ReasonCode::PolicyPermit,
                 Some(p.execution),
             ),
-            Err(d) => (CallDecision::Deny, d.reason_code.as_str(), d.execution),
+            Err(d) => (CallDecision::Deny, d.reason_code, d.execution),
         };
         if let Some(e) = execution {
             span.record("execution", tracing::field::display(e));
         }
         span.record("decision", decision.as_str());
-        span.record("reason_code", reason_code);
+        span.record("reason_code", reason_code.as_str());
         GovernedCall {
             execution: execution.map(|e| e.to_string()),
             principal: facts.principal.as_deref(),
@@ -694,7 +721,7 @@ impl Enforcer {
     ) -> Result<Permit, Denial> {
         let token = token.ok_or_else(|| {
             Denial::new(
-                "no_principal_token",
+                ReasonCode::NoPrincipalToken,
                 "the gateway has no token for this client: set WRIT_TOKEN (stdio) or send `Authorization: Bearer TOKEN` (HTTP)",
             )
         })?;
@@ -705,7 +732,7 @@ impl Enforcer {
         }
         let digest = intent
             .digest()
-            .map_err(|e| Denial::new("invalid_arguments", e.to_string()))?;
+            .map_err(|e| Denial::new(ReasonCode::InvalidArguments, e.to_string()))?;
         let attestation = self.gate.attest().map_err(|e| Denial::from_gate(&e))?;
         let started_at = self.clock.now_unix();
         // The control plane's span is a child of this call's (or of the client's, when no
@@ -752,7 +779,7 @@ impl Enforcer {
         // `digest` is the intent recomputed from the call about to be forwarded (above).
         let check_span = tracing::info_span!("writ.gate.check");
         let mut checked = check_span.in_scope(|| self.gate.check_digest(&writ, &digest));
-        if matches!(&checked, Err(e) if e.reason_code() == "writ_unknown_kid")
+        if matches!(&checked, Err(e) if e.reason_code() == ReasonCode::WritUnknownKid)
             && self.refresh_keys().await
         {
             // The control plane rotated its writ key since the gateway started.
@@ -783,7 +810,7 @@ impl Enforcer {
                     digest,
                     Outcome::DeniedAtGate,
                     None,
-                    Some(denial.reason_code.clone()),
+                    Some(denial.reason_code.as_str().to_owned()),
                     started_at,
                 ) {
                     let _ = self.cp.post_receipt(&self.config.gate_token, &r).await;
@@ -848,7 +875,8 @@ impl Enforcer {
         };
         let bytes = writ_model::canonical::to_canonical_vec(body)
             .map_err(|e| GateError::Signing(e.to_string()))?;
-        let reason = (outcome == Outcome::Failure).then(|| "tool_failed".to_owned());
+        let reason =
+            (outcome == Outcome::Failure).then(|| ReasonCode::ToolFailed.as_str().to_owned());
         let receipt = self.gate.receipt(
             execution,
             Some(jti),
@@ -1006,7 +1034,7 @@ pub enum Inbound {
     Refuse(Option<Value>),
 }
 
-fn refusal(id: &Value, code: i64, reason: &str, message: &str) -> Value {
+fn refusal(id: &Value, code: i64, reason: ReasonCode, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code,
         "message": format!("refused by the Writ gateway ({reason}): {message}"),
         "data": {"reason_code": reason}}})
@@ -1018,7 +1046,7 @@ pub fn id_in_flight_answer(id: &Value) -> Value {
     refusal(
         id,
         -32600,
-        "request_id_in_flight",
+        ReasonCode::RequestIdInFlight,
         "a request with this id is still in flight; give every request its own id (MCP: ids are never reused within a session)",
     )
 }
@@ -1037,7 +1065,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
         return Inbound::Refuse(Some(refusal(
             &Value::Null,
             -32700,
-            "parse_error",
+            ReasonCode::ParseError,
             "the message is not JSON",
         )));
     };
@@ -1061,7 +1089,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     .filter(|m| is_request(m))
                     .filter_map(|m| m.get("id"))
                     .map(|id| {
-                        refusal(id, DENIED_CODE, "batch_not_supported",
+                        refusal(id, DENIED_CODE, ReasonCode::BatchNotSupported,
                             "send requests one at a time (JSON-RPC batches are not part of MCP 2025-06-18)")
                     })
                     .collect();
@@ -1081,7 +1109,7 @@ pub fn classify(bytes: &[u8]) -> Inbound {
                     Err(e) => Inbound::Refuse(Some(refusal(
                         m.get("id").unwrap_or(&Value::Null),
                         -32602,
-                        e.reason_code().as_str(),
+                        e.reason_code(),
                         &e.to_string(),
                     ))),
                 }
@@ -1181,7 +1209,10 @@ mod tests {
         ] {
             match classify(big) {
                 Inbound::Refuse(Some(e)) => {
-                    assert_eq!(e["error"]["data"]["reason_code"], "number_out_of_range");
+                    assert_eq!(
+                        e["error"]["data"]["reason_code"],
+                        ReasonCode::NumberOutOfRange.as_str()
+                    );
                     assert_eq!(e["id"], 4);
                 }
                 other => panic!("{other:?}"),
@@ -1285,7 +1316,7 @@ mod tests {
                 request_intent("s", "completion/complete", &m)
                     .unwrap_err()
                     .reason_code,
-                "invalid_call"
+                ReasonCode::InvalidCall
             );
         }
     }

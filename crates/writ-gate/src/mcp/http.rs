@@ -131,7 +131,7 @@ pub fn router(
                             StatusCode::FORBIDDEN,
                             &json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
                                 "message": format!("origin {o:?} may not call this gateway; an operator can allow it with --allow-origin"),
-                                "data": {"reason_code": "origin_not_allowed"}}}),
+                                "data": {"reason_code": writ_model::ReasonCode::OriginNotAllowed}}}),
                         ),
                         _ => next.run(req).await,
                     }

@@ -428,17 +428,17 @@ mod tests {
         assert!(PinSet::load(&p, "fs").is_ok());
         assert_eq!(
             PinSet::load(&p, "gh").unwrap_err().reason_code(),
-            "pin_file_wrong_server"
+            writ_model::ReasonCode::PinFileWrongServer
         );
         std::fs::write(&p, r#"{"format":"x","server":"fs","tools":{}}"#).unwrap();
         assert_eq!(
             PinSet::load(&p, "fs").unwrap_err().reason_code(),
-            "pin_file_invalid"
+            writ_model::ReasonCode::PinFileInvalid
         );
         std::fs::write(&p, "not json").unwrap();
         assert_eq!(
             PinSet::load(&p, "fs").unwrap_err().reason_code(),
-            "pin_file_invalid"
+            writ_model::ReasonCode::PinFileInvalid
         );
     }
 
@@ -454,7 +454,11 @@ mod tests {
         ] {
             std::fs::write(&p, old).unwrap();
             let e = PinSet::load(&p, "fs").unwrap_err();
-            assert_eq!(e.reason_code(), "pin_file_outdated", "{old}");
+            assert_eq!(
+                e.reason_code(),
+                writ_model::ReasonCode::PinFileOutdated,
+                "{old}"
+            );
             let text = e.to_string();
             assert!(
                 text.contains(&format!(
@@ -509,7 +513,7 @@ mod tests {
         std::fs::write(&p, serde_json::to_string(&edited).unwrap()).unwrap();
         assert_eq!(
             PinSet::load(&p, "fs").unwrap_err().reason_code(),
-            "pin_file_invalid"
+            writ_model::ReasonCode::PinFileInvalid
         );
         std::fs::write(&p, serde_json::to_string(&pins).unwrap()).unwrap();
         assert_eq!(PinSet::load(&p, "fs").unwrap(), pins);
@@ -528,7 +532,7 @@ mod tests {
         std::fs::write(&p, serde_json::to_string(&pins).unwrap()).unwrap();
         assert_eq!(
             PinSet::load(&p, "fs").unwrap_err().reason_code(),
-            "pin_file_invalid"
+            writ_model::ReasonCode::PinFileInvalid
         );
     }
 }

@@ -288,7 +288,7 @@ impl Session {
                     "error": {
                         "code": UPSTREAM_ENDED_CODE,
                         "message": "the upstream server ended before answering",
-                        "data": {"reason_code": "upstream_ended"},
+                        "data": {"reason_code": writ_model::ReasonCode::UpstreamEnded},
                     },
                 }));
             }

@@ -108,7 +108,8 @@ async fn control_plane_garbage_denies() {
     let noise = fault_server(Some(b"\x00\x01garbage\r\n\r\n")).await;
     let err = denied(&runner_against(&srv, noise).await).await;
     assert!(
-        ["control_plane_unreachable", "control_plane_garbage"].contains(&err.reason_code()),
+        ["control_plane_unreachable", "control_plane_garbage"]
+            .contains(&err.reason_code().as_str()),
         "{err}"
     );
     srv.stop().await;

@@ -87,7 +87,7 @@ pub(crate) async fn ready(
     e
 }
 
-async fn denial(e: &Enforcer, token: &str, req: &Value) -> (String, String) {
+async fn denial(e: &Enforcer, token: &str, req: &Value) -> (writ_model::ReasonCode, String) {
     match e.admit(Some(token), req).await {
         Admission::Deny(d) => {
             let msg = d.to_response(&json!(1));
@@ -386,7 +386,7 @@ async fn pins_methods_and_lost_feed_are_refused_at_the_gateway() {
         Admission::Call(_)
     ));
     link.cut();
-    let mut last = String::new();
+    let mut last = writ_model::ReasonCode::Unrecognized;
     for _ in 0..100 {
         last = denial(&e, &token, &call("echo")).await.0;
         if last == "event_feed_lost" {
