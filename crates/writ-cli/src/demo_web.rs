@@ -94,7 +94,7 @@ fn not_viewer(web: &Web, headers: &HeaderMap) -> Option<Response> {
     if caller.subject != VIEWER {
         return Some(refusal(
             StatusCode::FORBIDDEN,
-            "scope_insufficient",
+            writ_model::ReasonCode::ScopeInsufficient.as_str(),
             format!("only the demo's viewer ({VIEWER}) plays the demo"),
         ));
     }

@@ -465,7 +465,7 @@ pub(crate) fn lineage_answer() -> Value {
             "action": string(), "resource": string(),
             "decision": {"enum": ["allow", "deny"]},
             "reason_code": string(),
-            "outcome": {"enum": ["success", "failure", "denied_at_gate", "terminated_by_governance", "lease_expired", "not_run", "open"]},
+            "outcome": {"enum": lineage_outcomes()},
             "outcome_reason": string(),
             "zone": string(), "gate": string(),
             "decided_at": time(), "started_at": time(), "finished_at": time()
@@ -1009,4 +1009,18 @@ mod tests {
                 .all(|o| matches!(o.access, Access::Admin | Access::Operator | Access::Reader))
         );
     }
+}
+
+/// Every spelling of a lineage node's outcome, from the type itself (so none is written twice).
+fn lineage_outcomes() -> Value {
+    use writ_model::lineage::LineageOutcome as O;
+    json!([
+        O::Success,
+        O::Failure,
+        O::DeniedAtGate,
+        O::TerminatedByGovernance,
+        O::LeaseExpired,
+        O::NotRun,
+        O::Open
+    ])
 }
