@@ -14,7 +14,7 @@
 //! | `POST /v1/authorize/visible` | [`VisibleBody`] | 200 [`Visible`] |
 //! | `POST /v1/leases/{jti}/renew` | [`RenewBody`] | 200 [`Renewed`], 403 [`Denied`] |
 //! | `POST /v1/receipts` | `writ_model::Receipt` | 201 [`Recorded`] |
-//! | `GET /v1/events` | | `snapshot` [`RevocationSnapshot`], `lease.ended` [`LeaseEndedEvent`] |
+//! | `GET /v1/events` | | `snapshot` [`RevocationSnapshot`], `lease.ended` [`LeaseEndedEvent`], `revocation`, `quarantine`, `kill_switch` [`GovernanceEvent`] |
 //! | any, on failure | | 4xx/5xx [`ErrorBody`] |
 
 use std::borrow::Cow;
@@ -175,6 +175,34 @@ pub struct RevocationSnapshot {
 
 fn on() -> bool {
     true
+}
+
+/// The `revocation`, `quarantine` and `kill_switch` events (and the answers of the admin
+/// routes that cause them): something was withdrawn (`on`) or given back. `target` and `id`
+/// name it (`jti`, `principal`, `zone`); the kill switch has neither.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Absent (a revocation, which is never undone): on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<bool>,
+    /// When (Unix seconds; read as 0 when absent: a withdrawal applies all the same).
+    #[serde(default)]
+    pub at: i64,
+    /// For a zone: the principals registered in it that the event withdraws (on) or gives
+    /// back (off), as gates cannot know registrations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principals: Option<Vec<String>>,
+}
+
+impl GovernanceEvent {
+    /// Withdrawn (true) or given back (false).
+    pub fn is_on(&self) -> bool {
+        self.on.unwrap_or(true)
+    }
 }
 
 /// The `lease.ended` event: an execution's lease ended (denied renewal, or it ran out); gates

@@ -19,7 +19,8 @@ pub async fn start(addr: Option<&str>, gate: &Arc<Gate>) -> anyhow::Result<Optio
     tracing::info!(metrics_url = %url, "gate metrics served");
     let gate = gate.clone();
     tokio::spawn(async move {
-        if let Err(e) = writ_gate::metrics::serve(listener, gate, std::future::pending()).await {
+        let render = move || gate.render_metrics();
+        if let Err(e) = writ_gate::metrics::serve(listener, render, std::future::pending()).await {
             tracing::error!(error = %e, "the gate's metrics listener failed; /metrics is gone");
         }
     });

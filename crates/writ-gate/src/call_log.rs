@@ -10,21 +10,8 @@ use std::time::Instant;
 
 use writ_model::ReasonCode;
 
-/// What the gate decided about one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CallDecision {
-    Allow,
-    Deny,
-}
-
-impl CallDecision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallDecision::Allow => "allow",
-            CallDecision::Deny => "deny",
-        }
-    }
-}
+/// What the gate decided about one call: the control plane's two decisions.
+pub type CallDecision = writ_model::Decision;
 
 /// One governed call, as logged.
 #[derive(Debug, Clone)]

@@ -72,38 +72,42 @@ fn withdraw_principal(revocations: &RevocationSet, id: &str, on: bool) {
     }
 }
 
-/// Applies one event to a revocation set.
+/// Applies one event to a revocation set. A governance event that does not read as one
+/// withdraws nothing (its absence would not either); a snapshot that does not read holds the
+/// kill switch on.
 pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
-    let target = ev.data.get("target").and_then(Value::as_str);
-    let id = ev
-        .data
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let on = ev.data.get("on").and_then(Value::as_bool).unwrap_or(true);
-    match (ev.kind.as_str(), target) {
-        ("revocation", Some("jti")) => revocations.revoke_jti(id, i64::MAX),
-        ("revocation", Some("principal")) | ("quarantine", Some("principal")) => {
-            withdraw_principal(revocations, id, on)
-        }
-        ("revocation", Some("zone")) | ("quarantine", Some("zone")) => {
-            if let Ok(z) = id.parse::<ZoneId>() {
-                if on {
-                    revocations.revoke_zone(z)
-                } else {
-                    revocations.restore_zone(&z)
+    let governance = || writ_api::GovernanceEvent::deserialize(&ev.data).ok();
+    match ev.kind.as_str() {
+        "revocation" | "quarantine" => {
+            let Some(g) = governance() else { return };
+            let (on, id) = (g.is_on(), g.id.as_deref().unwrap_or_default());
+            match (ev.kind.as_str(), g.target.as_deref()) {
+                ("revocation", Some("jti")) => revocations.revoke_jti(id, i64::MAX),
+                (_, Some("principal")) => withdraw_principal(revocations, id, on),
+                (_, Some("zone")) => {
+                    if let Ok(z) = id.parse::<ZoneId>() {
+                        if on {
+                            revocations.revoke_zone(z)
+                        } else {
+                            revocations.restore_zone(&z)
+                        }
+                    }
+                    // The principals registered in the zone (withdrawn with it, or given back
+                    // when it is released): only the control plane knows who is registered where.
+                    for p in g.principals.iter().flatten() {
+                        withdraw_principal(revocations, p, on)
+                    }
                 }
-            }
-            // The principals registered in the zone (withdrawn with it, or given back when it
-            // is released): only the control plane knows who is registered where.
-            let principals = ev.data.get("principals").and_then(Value::as_array);
-            for p in principals.into_iter().flatten().filter_map(Value::as_str) {
-                withdraw_principal(revocations, p, on)
+                _ => {}
             }
         }
-        ("kill_switch", _) => revocations.set_kill_switch(on),
+        "kill_switch" => {
+            if let Some(g) = governance() {
+                revocations.set_kill_switch(g.is_on())
+            }
+        }
         // The state in force when the feed (re)connected: apply all of it.
-        ("snapshot", _) => {
+        "snapshot" => {
             // A snapshot that does not read holds the kill switch on (fail closed) until the
             // next one does.
             let Ok(snap) = writ_api::RevocationSnapshot::deserialize(&ev.data) else {
@@ -125,7 +129,7 @@ pub fn apply(revocations: &RevocationSet, ev: &FeedEvent) {
             }
             revocations.set_kill_switch(snap.kill_switch);
         }
-        ("lease.ended", _) => {
+        "lease.ended" => {
             if let Ok(ended) = writ_api::LeaseEndedEvent::deserialize(&ev.data) {
                 revocations.revoke_jti(&ended.jti, i64::MAX);
             }

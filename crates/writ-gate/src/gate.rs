@@ -316,3 +316,34 @@ impl Gate {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FeedHealth;
+
+    // Regression (issue 14): a feed never received was reported as silent "for
+    // 9223372036854775807 s", and the 401 behind it was never shown.
+    #[test]
+    fn a_feed_never_received_says_so_and_names_its_cause() {
+        let feed = FeedHealth::new(5);
+        let Err(e) = feed.require_fresh(1_000) else {
+            panic!("a feed never seen is not fresh");
+        };
+        let text = e.to_string();
+        assert!(text.contains("since the gate started"), "{text}");
+        assert!(!text.contains("9223372036854775807"), "{text}");
+        feed.set_cause(Some(
+            "the control plane answered 401 unauthenticated".into(),
+        ));
+        let Err(e) = feed.require_fresh(1_000) else {
+            panic!("still not fresh");
+        };
+        assert!(e.to_string().contains("401 unauthenticated"), "{e}");
+        feed.seen(1_000);
+        assert!(feed.require_fresh(1_003).is_ok());
+        let Err(e) = feed.require_fresh(1_010) else {
+            panic!("silent past the grace period");
+        };
+        assert!(e.to_string().contains("for 10 s (grace 5 s)"), "{e}");
+    }
+}

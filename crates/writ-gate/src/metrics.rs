@@ -4,19 +4,16 @@
 //! as the control plane's ([`writ_model::prometheus`]).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use writ_artifact::revocation::RevocationCounts;
-use writ_model::ReasonCode;
 use writ_model::prometheus::{Exposition, Histogram, Kind};
+use writ_model::{Decision, ReasonCode};
 
-use crate::call_log::CallDecision;
-use crate::gate::Gate;
-
-/// Counters a gate keeps; read through [`Gate::render_metrics`].
+/// Counters a gate keeps; read through [`crate::Gate::render_metrics`].
 #[derive(Debug, Default)]
 pub struct GateMetrics {
-    calls: Mutex<BTreeMap<(CallDecision, ReasonCode), u64>>,
+    calls: Mutex<BTreeMap<(Decision, ReasonCode), u64>>,
     admit_latency: Mutex<Histogram>,
 }
 
@@ -37,7 +34,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl GateMetrics {
     /// Counts one governed call and the seconds it took to admit or refuse.
-    pub fn call(&self, decision: CallDecision, reason_code: ReasonCode, secs: f64) {
+    pub fn call(&self, decision: Decision, reason_code: ReasonCode, secs: f64) {
         *lock(&self.calls)
             .entry((decision, reason_code))
             .or_default() += 1;
@@ -105,23 +102,19 @@ impl GateMetrics {
     }
 }
 
-/// Serves `GET /metrics` (nothing else) for `gate` on `listener` until `shutdown` resolves.
+/// Serves `GET /metrics` (nothing else) on `listener` until `shutdown` resolves, each page
+/// from `render` (a gate's [`crate::Gate::render_metrics`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    gate: Arc<Gate>,
+    render: impl Fn() -> String + Clone + Send + Sync + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::http::header;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let gate = gate.clone();
-            async move {
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    gate.render_metrics(),
-                )
-            }
+            let page = render();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], page) }
         }),
     );
     axum::serve(listener, app)

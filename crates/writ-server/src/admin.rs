@@ -136,13 +136,6 @@ pub async fn add_principal(
     ))
 }
 
-/// Sets `name` on a JSON object (a no-op on anything else).
-fn set_member(v: &mut Value, name: &str, value: Value) {
-    if let Some(map) = v.as_object_mut() {
-        map.insert(name.to_owned(), value);
-    }
-}
-
 fn issue_token(s: &AppState, scope: Scope, subject: &str, now: i64) -> Result<String, ApiError> {
     let token = new_token(scope).map_err(|e| {
         ApiError::unavailable(writ_model::ReasonCode::RandomnessUnavailable, e.to_string())
@@ -317,16 +310,19 @@ async fn revoke_target(
             s.store.upsert_principal(&row).map_err(store_err)?;
         }
     }
-    let mut event = json!({"target": name, "id": value, "at": now});
+    let mut event = writ_api::GovernanceEvent {
+        target: Some(name.to_owned()),
+        id: Some(value.clone()),
+        on: None,
+        at: now,
+        principals: None,
+    };
     if let Target::Zone(z) = &target {
         // Gates cannot know who is registered where: the event names them, and gates end
         // their executions as for a revoked principal.
-        set_member(
-            &mut event,
-            "principals",
-            json!(s.store.read(|r| r.principals_in_zone(z.as_str()))),
-        );
+        event.principals = Some(s.store.read(|r| r.principals_in_zone(z.as_str())));
     }
+    let event = serde_json::to_value(event).unwrap_or_default();
     s.events.publish("revocation", event.clone());
     let index = record(
         s,
@@ -389,7 +385,13 @@ pub async fn quarantine(
         by: admin.subject.clone(),
         at: now,
     };
-    let mut event = json!({"target": name, "id": value, "on": b.on, "at": now});
+    let mut event = writ_api::GovernanceEvent {
+        target: Some(name.to_owned()),
+        id: Some(value.clone()),
+        on: Some(b.on),
+        at: now,
+        principals: None,
+    };
     // A zone's event names the principals registered in it that it withdraws (on) or gives
     // back (off: those now in good standing), as gates cannot know registrations.
     let zone_principals = |on: bool| {
@@ -406,9 +408,12 @@ pub async fn quarantine(
             .set_governance(kind, &value, true, now)
             .map_err(store_err)?;
         if kind == GovernanceKind::QuarantinedZone {
-            set_member(&mut event, "principals", json!(zone_principals(true)));
+            event.principals = Some(zone_principals(true));
         }
-        s.events.publish("quarantine", event.clone());
+        s.events.publish(
+            "quarantine",
+            serde_json::to_value(&event).unwrap_or_default(),
+        );
         record(&s, &entry).await.map_err(applied_not_recorded)?
     } else {
         let index = record(&s, &entry).await?;
@@ -416,9 +421,12 @@ pub async fn quarantine(
             .set_governance(kind, &value, false, now)
             .map_err(store_err)?;
         if kind == GovernanceKind::QuarantinedZone {
-            set_member(&mut event, "principals", json!(zone_principals(false)));
+            event.principals = Some(zone_principals(false));
         }
-        s.events.publish("quarantine", event.clone());
+        s.events.publish(
+            "quarantine",
+            serde_json::to_value(&event).unwrap_or_default(),
+        );
         index
     };
     Ok(Json(json!({"quarantine": event, "ledger_index": index})))
@@ -445,7 +453,14 @@ pub async fn kill_switch(
         by: admin.subject.clone(),
         at: now,
     };
-    let event = json!({"on": b.on, "at": now});
+    let event = serde_json::to_value(writ_api::GovernanceEvent {
+        target: None,
+        id: None,
+        on: Some(b.on),
+        at: now,
+        principals: None,
+    })
+    .unwrap_or_default();
     let set = |on: bool| {
         s.store
             .set_setting(SETTING_KILL_SWITCH, if on { "on" } else { "off" })

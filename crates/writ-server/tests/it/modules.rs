@@ -1,13 +1,58 @@
 //! The server's shape (issue 14): one module per route family, shared helpers in modules of
 //! their own, and no module importing one that imports it back — directly or through others.
-//! Read from the sources: every `crate::NAME` a module's files mention is an edge.
+//! Read from the sources: every `crate::NAME` (and each name of `crate::{A, B::…}`) in the
+//! code of a module's files is an edge; comments (doc links) are not. The gate library's
+//! modules are held to the same rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module name → the crate modules it refers to (`src/a.rs` and `src/a/**.rs` are module `a`).
-fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The top-level module names `text` refers to as `crate::NAME` or `crate::{NAME, …}`, outside
+/// comments.
+fn crate_refs(text: &str) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+            .collect()
+    };
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.trim_start();
+        if code.starts_with("//") {
+            continue;
+        }
+        let code = code.split(" //").next().unwrap_or(code);
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + 7..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // Top-level items of the group, up to its closing brace.
+                let mut depth = 0;
+                let mut item_start = true;
+                for (k, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => item_start = true,
+                        c if item_start && !c.is_whitespace() => {
+                            out.insert(ident(&group[k..]));
+                            item_start = false;
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                out.insert(ident(rest));
+            }
+        }
+    }
+    out
+}
+
+/// Module name → the crate modules it refers to (`src/a.rs` and `src/a/**.rs` are module `a`),
+/// for the crate whose sources are `src`.
+fn import_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let src = src.to_path_buf();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut files = vec![];
     let mut dirs = vec![src.clone()];
@@ -35,12 +80,9 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
         }
         let text = std::fs::read_to_string(&f).unwrap();
         let deps = graph.entry(module.clone()).or_default();
-        for (i, _) in text.match_indices("crate::") {
-            let name: String = text[i + 7..]
-                .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
-                .collect();
-            let is_module = src.join(format!("{name}.rs")).exists();
+        for name in crate_refs(&text) {
+            let is_module =
+                src.join(format!("{name}.rs")).exists() || src.join(&name).join("mod.rs").exists();
             if is_module && name != module {
                 deps.insert(name);
             }
@@ -70,18 +112,42 @@ fn cycle_from(graph: &BTreeMap<String, BTreeSet<String>>, start: &str) -> Option
     None
 }
 
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    graph
+        .keys()
+        .filter_map(|m| cycle_from(graph, m))
+        .map(|c| c.join(" -> "))
+        .collect()
+}
+
 #[test]
 fn server_modules_import_no_module_that_imports_them_back() {
-    let graph = import_graph();
+    let graph = import_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(graph.len() > 10, "read too few modules: {graph:?}");
     // The check sees edges: the router imports every route family.
     assert!(graph["api"].contains("admin") && graph["api"].contains("gate_api"));
-    let cycles: Vec<String> = graph
-        .keys()
-        .filter_map(|m| cycle_from(&graph, m))
-        .map(|c| c.join(" -> "))
-        .collect();
+    let cycles = cycles(&graph);
     assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn gate_modules_import_no_module_that_imports_them_back() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../writ-gate/src");
+    let graph = import_graph(&src);
+    assert!(graph.len() >= 8, "read too few modules: {graph:?}");
+    // Directory modules count (`mcp/mod.rs`): the gateway uses the gate and the client.
+    assert!(graph["mcp"].contains("gate") && graph["mcp"].contains("client"));
+    let cycles = cycles(&graph);
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn references_are_read_from_code_paths_and_groups_not_comments() {
+    let text = "use crate::{error::E, gate::{A, B}, metrics};\n\
+        /// see [`crate::events::follow`]\n\
+        let x = crate::client::new(); // crate::store\n";
+    let got: Vec<String> = crate_refs(text).into_iter().collect();
+    assert_eq!(got, ["client", "error", "gate", "metrics"]);
 }
 
 #[test]
