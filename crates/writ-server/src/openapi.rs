@@ -967,6 +967,20 @@ fn path_params(path: &str) -> impl Iterator<Item = &str> {
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
+/// Every spelling of a lineage node's outcome, from the type itself (so none is written twice).
+fn lineage_outcomes() -> Value {
+    use writ_model::lineage::LineageOutcome as O;
+    json!([
+        O::Success,
+        O::Failure,
+        O::DeniedAtGate,
+        O::TerminatedByGovernance,
+        O::LeaseExpired,
+        O::NotRun,
+        O::Open
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,18 +1023,4 @@ mod tests {
                 .all(|o| matches!(o.access, Access::Admin | Access::Operator | Access::Reader))
         );
     }
-}
-
-/// Every spelling of a lineage node's outcome, from the type itself (so none is written twice).
-fn lineage_outcomes() -> Value {
-    use writ_model::lineage::LineageOutcome as O;
-    json!([
-        O::Success,
-        O::Failure,
-        O::DeniedAtGate,
-        O::TerminatedByGovernance,
-        O::LeaseExpired,
-        O::NotRun,
-        O::Open
-    ])
 }
