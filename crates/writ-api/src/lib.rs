@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn a_denial_reads_an_unknown_code_as_unrecognized_and_a_known_one_as_itself() {
         let d: Denied = serde_json::from_value(json!({
-            "decision": "deny", "reason_code": "no_permit", "reasons": ["r"],
+            "decision": "deny", "reason_code": ReasonCode::NoPermit, "reasons": ["r"],
             "execution": null, "ledger_index": 4, "something_newer": 1
         }))
         .unwrap();

@@ -1146,6 +1146,12 @@ mod tests {
         ),
     ];
 
+    /// Codes no build knows, written on purpose, each with why.
+    const UNKNOWN_ON_PURPOSE: &[(&str, &str)] = &[(
+        "from_a_newer_server",
+        "writ-api's test that a code this build does not know reads as unrecognized",
+    )];
+
     /// The string literals of Rust source `text`, each with its byte offset (of the opening
     /// quote): comments, char literals and lifetimes are skipped, raw strings are read.
     fn literals(text: &str) -> Vec<(usize, String)> {
@@ -1247,7 +1253,8 @@ mod tests {
             let after_call = ["Denial::new(", "Denial::new(\n"]
                 .iter()
                 .any(|c| before.ends_with(c.trim_end()));
-            if after_member || after_call {
+            let on_purpose = UNKNOWN_ON_PURPOSE.iter().any(|(c, _)| c == value);
+            if (after_member || after_call) && !on_purpose {
                 found.push(format!("{here}: reason code {value:?} written by hand"));
             }
         }
