@@ -1250,9 +1250,7 @@ mod tests {
                         && k > 0
                         && lits.get(k - 1).is_some_and(|(_, v)| v == "reason_code"))
             });
-            let after_call = ["Denial::new(", "Denial::new(\n"]
-                .iter()
-                .any(|c| before.ends_with(c.trim_end()));
+            let after_call = before.ends_with("Denial::new(");
             let on_purpose = UNKNOWN_ON_PURPOSE.iter().any(|(c, _)| c == value);
             if (after_member || after_call) && !on_purpose {
                 found.push(format!("{here}: reason code {value:?} written by hand"));
