@@ -365,3 +365,34 @@ impl ControlPlane {
         Ok(resp)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_answer_keeps_a_known_code_and_names_an_unknown_one() {
+        let known = serde_json::to_value(writ_api::ErrorBody::new(
+            ReasonCode::ScopeInsufficient,
+            "needs a principal token",
+        ))
+        .unwrap();
+        let GateError::Api { code, message, .. } = ControlPlane::api_error(403, &known) else {
+            panic!("an API error");
+        };
+        assert_eq!(
+            (code, message.as_str()),
+            (ReasonCode::ScopeInsufficient, "needs a principal token")
+        );
+        // A newer server's code: unrecognized in logs and labels, its spelling in the message.
+        let newer = serde_json::json!({"code": "quota_exceeded", "message": "slow down"});
+        let GateError::Api { code, message, .. } = ControlPlane::api_error(429, &newer) else {
+            panic!("an API error");
+        };
+        assert_eq!(code, ReasonCode::Unrecognized);
+        assert_eq!(message, "(code \"quota_exceeded\") slow down");
+        // Not an error body at all: still an error, unrecognized.
+        let e = ControlPlane::api_error(502, &Value::Null);
+        assert_eq!(e.reason_code(), ReasonCode::Unrecognized);
+    }
+}
