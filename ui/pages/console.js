@@ -274,7 +274,10 @@ export function consolePage(main, who) {
           ? receipts.map((/** @type {any} */ e) => `${e.entry.type} ${e.entry.outcome ?? ''} (entry ${e.index})`).join('; ') : 'none yet'),
         h('dt', null, 'Lineage'), h('dd', null, lineage.error ? String(lineage.error.message)
           : `root ${lineage.root}; parent ${lineage.ancestors?.[0]?.execution ?? 'none'}; children ${(lineage.descendants ?? []).map((/** @type {any} */ d) => d.execution).join(', ') || 'none'}`),
-        h('dt', null, 'Ledger indexes'), h('dd', null, entries.map((/** @type {any} */ e) => e.index).join(', ') || (proof.error ? String(proof.error.message) : '—'))),
+        h('dt', null, 'Ledger indexes'), h('dd', null, entries.map((/** @type {any} */ e) => e.index).join(', ') || (proof.error ? String(proof.error.message) : '—')),
+        h('dt', null, 'Open in'), h('dd', null,
+          h('a', { href: `/ui/lineage/${encodeURIComponent(id)}`, 'data-link': 'lineage' }, 'Lineage Explorer'), ' · ',
+          h('a', { href: `/ui/proof/${encodeURIComponent(id)}`, 'data-link': 'proof' }, 'Proof Viewer'))),
       h('button', { type: 'button', onclick: () => { sec.hidden = true; } }, 'Close'));
     sec.querySelector('h2')?.focus();
   };

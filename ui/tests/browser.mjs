@@ -129,6 +129,10 @@ async function actAndConfirm(page, selector) {
   await page.locator('tbody tr[data-execution] button').first().click();
   await page.waitForSelector('#execution dd:has-text("read-only-tools")');
   await axe(page, 'console (auditor)');
+  // The detail opens the execution in the Lineage Explorer (issue 17) in place.
+  const opened = await page.locator('tbody tr[data-execution]').first().getAttribute('data-execution');
+  await page.click('#execution a[data-link="lineage"]');
+  await page.waitForSelector(`[data-node="${opened}"]`);
   await page.click('a[href="/ui/health"]');
   await page.waitForSelector('[data-component="ledger"]');
   await axe(page, 'health (auditor)');
