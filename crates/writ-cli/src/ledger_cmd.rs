@@ -96,6 +96,14 @@ enum LedgerCommand {
         /// The full check (the default; kept so older scripts run).
         #[arg(long, hide = true)]
         full: bool,
+        /// Verify a ledger stored in PostgreSQL (postgres://…; prefer the environment variable,
+        /// so a password never shows on a command line) instead of DIR's SQLite store; DIR
+        /// still holds the log key.
+        #[arg(long, env = "WRIT_DATABASE_URL", hide_env_values = true)]
+        database: Option<String>,
+        /// The PostgreSQL schema holding the ledger's tables.
+        #[arg(long, default_value = writ_ledger::pg::DEFAULT_SCHEMA, requires = "database")]
+        schema: String,
     },
     /// Static C2SP tlog-tiles trees.
     #[command(subcommand)]
@@ -180,7 +188,17 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
             print_json(&proof)?;
             Ok(Exit::Ok)
         }
-        LedgerCommand::Verify { common, quick, .. } => verify(&common, !quick),
+        LedgerCommand::Verify {
+            common,
+            quick,
+            database,
+            schema,
+            ..
+        } => verify(
+            &common,
+            !quick,
+            database.as_deref().map(|d| (d, schema.as_str())),
+        ),
         LedgerCommand::Tiles(TilesCommand::Export { common, out }) => {
             let l = open(&common.dir)?;
             let report = l.tiles_export(&out).map_err(ledger_error)?;
@@ -264,8 +282,12 @@ fn append(c: &Common) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn verify(c: &Common, full: bool) -> anyhow::Result<Exit> {
-    let report = verify_dir(&c.dir, full).map_err(ledger_error)?;
+fn verify(c: &Common, full: bool, database: Option<(&str, &str)>) -> anyhow::Result<Exit> {
+    let report = match database {
+        None => verify_dir(&c.dir, full),
+        Some((url, schema)) => writ_ledger::pg::verify_ledger(&c.dir, url, schema, full),
+    }
+    .map_err(ledger_error)?;
     match c.format {
         Format::Json => print_json(&report)?,
         Format::Human => match &report.problem {

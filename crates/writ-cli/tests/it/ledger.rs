@@ -450,3 +450,67 @@ fn default_verify_rehashes_and_names_an_altered_entry() {
         "{r}"
     );
 }
+
+/// `writ ledger verify --database` checks a ledger stored in PostgreSQL (the test server of
+/// scripts/postgres.sh; skipped without WRIT_TEST_POSTGRES_URL unless
+/// WRIT_REQUIRE_CONFORMANCE=1). The URL goes through the environment, not the command line.
+#[test]
+fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
+    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
+        );
+        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+        return;
+    };
+    let schema = format!("cli_verify_{}", std::process::id());
+    let keys = tempfile::tempdir().unwrap();
+    let ledger =
+        writ_ledger::pg::init_ledger(keys.path(), "example.com/pg", &url, &schema).unwrap();
+    for n in 0..300u64 {
+        let e = format!(r#"{{"n":{n},"type":"decision","v":1}}"#);
+        ledger.append_durable(e.as_bytes()).unwrap();
+    }
+    drop(ledger);
+    let dir = keys.path().to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["ledger", "verify", "--dir", dir, "--format", "json"];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(&args)
+            .env_remove("WRIT_LEDGER_DIR")
+            .env("WRIT_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--schema", &schema]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["size"], 300);
+    assert_eq!(report["entries_checked"], 300);
+    // The SQLite store is not consulted: DIR holds only the key.
+    assert!(!keys.path().join("ledger.db").exists());
+
+    let mut store = writ_ledger::pg::PgStore::open(&url, &schema, false).unwrap();
+    store
+        .execute_raw(r#"UPDATE entries SET data = convert_to('{"n":1,"type":"decision","v":1}', 'UTF8') WHERE idx = 2"#)
+        .unwrap();
+    let out = run(&["--schema", &schema]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problem"]["kind"], "entry");
+    assert_eq!(report["problem"]["at"], "2");
+    // A schema that holds no ledger is an error, not a pass.
+    let out = run(&["--schema", "no_such_ledger"]);
+    assert!(!out.status.success());
+    writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
+}

@@ -33,7 +33,7 @@ impl Drop for Store {
 
 static SCHEMAS: AtomicU64 = AtomicU64::new(0);
 
-fn postgres_url() -> Option<String> {
+pub fn postgres_url() -> Option<String> {
     match std::env::var("WRIT_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
