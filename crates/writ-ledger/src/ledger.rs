@@ -937,12 +937,61 @@ fn writer_loop(
             }
             Err(e) => {
                 let msg = e.to_string();
+                // The batch may have committed all the same (the connection dropped after the
+                // commit), or another writer appended: go on from what the store holds, never
+                // from a guess. If the store cannot be read, the edge stays and the next
+                // batch fails too (fail closed).
+                if let Ok(Some((reloaded, cp))) = reload_edge(store.as_mut(), shared, edge.size) {
+                    edge = reloaded;
+                    let size = cp.size();
+                    match shared.latest.write() {
+                        Ok(mut g) => *g = Arc::new(cp),
+                        Err(p) => *p.into_inner() = Arc::new(cp),
+                    }
+                    let (lock, cv) = &shared.grown;
+                    *lock
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
+                    cv.notify_all();
+                }
+                // Refused only now, so an appender that retries meets the reloaded edge.
                 for reply in replies {
                     reply.send(Err(msg.clone()));
                 }
             }
         }
     }
+}
+
+/// The right edge at the store's latest checkpoint when that is past `known` (signature and
+/// root checked); `None` when the store is not ahead.
+fn reload_edge(
+    store: &mut dyn LogStore,
+    shared: &Shared,
+    known: u64,
+) -> Result<Option<(Edge, SignedCheckpoint)>, LedgerError> {
+    let Some((size, note)) = store.latest_checkpoint()? else {
+        return Ok(None);
+    };
+    if size <= known {
+        return Ok(None);
+    }
+    let note = note_string(note, size)?;
+    let cp = SignedCheckpoint::open(&note, &shared.verifier)
+        .map_err(|e| LedgerError::Tampered(format!("latest checkpoint (size {size}): {e}")))?;
+    if cp.size() != size {
+        return Err(LedgerError::Tampered(format!(
+            "the checkpoint stored under size {size} says size {}",
+            cp.size()
+        )));
+    }
+    let edge = load_edge(store, size)?;
+    if edge.root() != *cp.root() {
+        return Err(LedgerError::Tampered(format!(
+            "the right-edge tiles do not give the root of the checkpoint at size {size}"
+        )));
+    }
+    Ok(Some((edge, cp)))
 }
 
 /// Integrates a batch (the pure step, on a copy of the edge), signs the checkpoint of the new

@@ -79,6 +79,11 @@ pub fn valid_schema_name(name: &str) -> bool {
 pub struct PgStore {
     client: Client,
     schema: String,
+    /// Kept to reconnect after the server closed the connection (never printed).
+    url: String,
+    /// Inside begin_snapshot..end_snapshot: a lost connection is then an error, not a
+    /// silent reconnect outside the snapshot.
+    in_snapshot: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -106,6 +111,8 @@ impl PgStore {
         let mut store = PgStore {
             client,
             schema: schema.to_owned(),
+            url: url.to_owned(),
+            in_snapshot: false,
         };
         store.migrate(create)?;
         store
@@ -113,6 +120,28 @@ impl PgStore {
             .batch_execute(&format!("SET search_path TO {schema}"))
             .map_err(db)?;
         Ok(store)
+    }
+
+    /// The connection, made anew when the server closed the old one (a restart, a terminated
+    /// backend): the call that met the closed connection failed (and so denied), the next one
+    /// reconnects. Never inside a snapshot, which a new connection would not continue.
+    fn conn(&mut self) -> Result<&mut Client, LedgerError> {
+        if self.client.is_closed() {
+            if self.in_snapshot {
+                return Err(LedgerError::Database(
+                    "the connection was lost inside a read snapshot".to_owned(),
+                ));
+            }
+            let mut client = Client::connect(&self.url, NoTls).map_err(db)?;
+            client
+                .batch_execute(&format!(
+                    "SET synchronous_commit = on; SET search_path TO {}",
+                    self.schema
+                ))
+                .map_err(db)?;
+            self.client = client;
+        }
+        Ok(&mut self.client)
     }
 
     /// Creates or migrates the schema (with `create`), or checks it exists and is not newer.
@@ -175,7 +204,7 @@ impl PgStore {
     /// Runs `sql` (the store's tables are on the search path): for tests that tamper with the
     /// store the way someone with database access would.
     pub fn execute_raw(&mut self, sql: &str) -> Result<(), LedgerError> {
-        self.client.batch_execute(sql).map_err(db)
+        self.conn()?.batch_execute(sql).map_err(db)
     }
 
     /// Column `column` of entries `start..end`, in order; a gap is tampering.
@@ -187,7 +216,7 @@ impl PgStore {
         end: u64,
     ) -> Result<Vec<Vec<u8>>, LedgerError> {
         let rows = self
-            .client
+            .conn()?
             .query(
                 &format!(
                     "SELECT idx, {column} FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx"
@@ -218,7 +247,7 @@ impl LogStore for PgStore {
     fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
         let n = to_i64(batch.entries.len() as u64)?;
         let first = to_i64(batch.first_index)?;
-        let mut tx = self.client.transaction().map_err(db)?;
+        let mut tx = self.conn()?.transaction().map_err(db)?;
         // Sequencing: the database hands out the batch's index range.
         let row = tx
             .query_one(
@@ -290,7 +319,7 @@ impl LogStore for PgStore {
             .map(|i| to_i64(*i))
             .collect::<Result<_, _>>()?;
         let rows = self
-            .client
+            .conn()?
             .query(
                 "DELETE FROM disclosures WHERE idx = ANY($1) RETURNING idx",
                 &[&idx],
@@ -303,7 +332,7 @@ impl LogStore for PgStore {
         erased.sort_unstable();
         // Prune the deleted rows now rather than at the next autovacuum (see ARCHITECTURE.md
         // for what PostgreSQL still keeps: WAL segments until recycled).
-        self.client
+        self.conn()?
             .batch_execute("VACUUM disclosures")
             .map_err(db)?;
         Ok(erased)
@@ -317,7 +346,7 @@ impl LogReader for PgStore {
 
     fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
         let row = self
-            .client
+            .conn()?
             .query_opt(
                 "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
                 &[],
@@ -328,7 +357,7 @@ impl LogReader for PgStore {
     }
 
     fn checkpoint_at(&mut self, size: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.client
+        self.conn()?
             .query_opt(
                 "SELECT note FROM checkpoints WHERE size = $1",
                 &[&to_i64(size)?],
@@ -339,7 +368,7 @@ impl LogReader for PgStore {
     }
 
     fn tile(&mut self, level: u8, index: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.client
+        self.conn()?
             .query_opt(
                 "SELECT data FROM tiles WHERE level = $1 AND idx = $2",
                 &[&i16::from(level), &to_i64(index)?],
@@ -367,7 +396,7 @@ impl LogReader for PgStore {
 
     fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError> {
         let row = self
-            .client
+            .conn()?
             .query_one("SELECT max(idx) FROM entries", &[])
             .map_err(db)?;
         let v: Option<i64> = col(&row, 0)?;
@@ -378,7 +407,7 @@ impl LogReader for PgStore {
         let mut out = Vec::new();
         for &index in indexes {
             let row = self
-                .client
+                .conn()?
                 .query_opt(
                     "SELECT salt, private FROM disclosures WHERE idx = $1",
                     &[&to_i64(index)?],
@@ -402,8 +431,7 @@ impl LogReader for PgStore {
     }
 
     fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError> {
-        let r = self
-            .client
+        let r = self.conn()?
             .query_one(
                 "SELECT count(*)::int8, coalesce(sum(length(salt) + length(private)), 0)::int8 FROM disclosures",
                 &[],
@@ -423,7 +451,7 @@ impl LogReader for PgStore {
         limit: u32,
     ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
         let rows = self
-            .client
+            .conn()?
             .query(
                 "SELECT idx, data FROM entries WHERE idx < $1 AND position($2::bytea IN data) > 0 \
                  ORDER BY idx DESC LIMIT $3",
@@ -436,12 +464,15 @@ impl LogReader for PgStore {
     }
 
     fn begin_snapshot(&mut self) -> Result<(), LedgerError> {
-        self.client
+        self.conn()?
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .map_err(db)
+            .map_err(db)?;
+        self.in_snapshot = true;
+        Ok(())
     }
 
     fn end_snapshot(&mut self) -> Result<(), LedgerError> {
+        self.in_snapshot = false;
         self.client.batch_execute("COMMIT").map_err(db)
     }
 
@@ -464,7 +495,7 @@ impl LogReader for PgStore {
         };
         let mut from: i64 = i64::MIN;
         loop {
-            let rows = self.client.query(sql, &[&from, &SCAN_CHUNK]).map_err(db)?;
+            let rows = self.conn()?.query(sql, &[&from, &SCAN_CHUNK]).map_err(db)?;
             let Some(last) = rows.last() else {
                 return Ok(());
             };
@@ -485,7 +516,7 @@ impl LogReader for PgStore {
 
     fn all_tiles(&mut self) -> Result<Vec<(u8, u64, Vec<u8>)>, LedgerError> {
         let rows = self
-            .client
+            .conn()?
             .query(
                 "SELECT level, idx, data FROM tiles ORDER BY level, idx",
                 &[],
@@ -503,7 +534,7 @@ impl LogReader for PgStore {
 
     fn all_checkpoints(&mut self) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
         let rows = self
-            .client
+            .conn()?
             .query("SELECT size, note FROM checkpoints ORDER BY size", &[])
             .map_err(db)?;
         rows.iter()
@@ -513,7 +544,7 @@ impl LogReader for PgStore {
 
     fn all_disclosures(&mut self) -> Result<Vec<StoredDisclosure>, LedgerError> {
         let rows = self
-            .client
+            .conn()?
             .query(
                 "SELECT idx, salt, private FROM disclosures ORDER BY idx",
                 &[],

@@ -334,11 +334,80 @@ fn a_second_writer_on_the_same_store_cannot_commit_taken_indexes() {
             "{}: {err}",
             store.name()
         );
+        // After the refusal the second writer goes on from what the store holds.
+        assert_eq!(second.size(), 2, "{}", store.name());
+        assert_eq!(second.append_durable(&entry("w", 3, 8)).unwrap(), 2);
         drop(second);
-        assert_eq!(first.size(), 2, "{}", store.name());
+        drop(first);
         let r = store.verify(true);
         assert!(r.ok, "{}: {r:?}", store.name());
+        assert_eq!(r.size, 3, "{}", store.name());
     }
+}
+
+/// PostgreSQL only: the server closes the ledger's connections (a restart, a terminated
+/// backend). Appends in flight fail (and so deny); the store reconnects and the ledger goes on,
+/// without a restart of the process, and the log verifies.
+#[test]
+fn a_postgres_ledger_recovers_after_its_connections_are_terminated() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let app = format!("writ_recover_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let app_url = format!("{url}{sep}application_name={app}");
+    let schema = format!("recover_{}", std::process::id());
+    let keys = tempfile::tempdir().unwrap();
+    let ledger =
+        writ_ledger::pg::init_ledger(keys.path(), "example.com/recover", &app_url, &schema)
+            .unwrap();
+    for i in 0..10u64 {
+        ledger.append_durable(&entry("r", i, 8)).unwrap();
+    }
+    let mut admin = writ_ledger::pg::PgStore::open(&url, &schema, false).unwrap();
+    let mut failed = 0;
+    for round in 0..3u64 {
+        admin
+            .execute_raw(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
+            ))
+            .unwrap();
+        // The first call on a dead connection fails; a later one reconnects.
+        let mut done = None;
+        for attempt in 0..5u64 {
+            match ledger.append_durable(&entry("r", 100 * round + attempt, 8)) {
+                Ok(i) => {
+                    done = Some(i);
+                    break;
+                }
+                Err(e) => {
+                    assert!(matches!(e, LedgerError::CommitFailed(_)), "{e}");
+                    failed += 1;
+                }
+            }
+        }
+        assert!(
+            done.is_some(),
+            "round {round}: no append succeeded after reconnecting"
+        );
+        // Reads reconnect too.
+        let size = ledger.size();
+        let mut read_ok = false;
+        for _ in 0..3 {
+            if ledger.entries(0, size).is_ok() {
+                read_ok = true;
+                break;
+            }
+        }
+        assert!(read_ok, "round {round}: reads did not recover");
+    }
+    eprintln!("appends refused while reconnecting: {failed}");
+    let size = ledger.size();
+    drop(ledger);
+    let r = writ_ledger::pg::verify_ledger(keys.path(), &url, &schema, true).unwrap();
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.size, size);
+    writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
 }
 
 #[test]
