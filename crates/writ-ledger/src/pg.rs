@@ -592,3 +592,57 @@ pub fn verify_ledger(
     let mut store = PgStore::open(url, schema, false)?;
     crate::verify::verify_reader(&mut store, &verifier, full)
 }
+
+impl PgStore {
+    /// Bytes the store's tables take in the database (with indexes and TOAST).
+    pub fn bytes(&mut self) -> Result<u64, LedgerError> {
+        let schema = self.schema.clone();
+        let row = self
+            .conn()?
+            .query_one(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+                &[&schema],
+            )
+            .map_err(db)?;
+        Ok(u64::try_from(col::<i64>(&row, 0)?).unwrap_or(0))
+    }
+}
+
+/// The benchmark baseline on PostgreSQL: plain batched inserts of `entries` into a fresh table
+/// of schema `schema` (created, then dropped), `batch` rows per transaction with
+/// `synchronous_commit = on`, one connection. Returns the elapsed time of the inserts.
+pub fn baseline_pg_insert(
+    url: &str,
+    schema: &str,
+    entries: &[Vec<u8>],
+    batch: usize,
+) -> Result<std::time::Duration, LedgerError> {
+    if !valid_schema_name(schema) {
+        return Err(LedgerError::Database(format!("bad schema name {schema:?}")));
+    }
+    let mut client = Client::connect(url, NoTls).map_err(db)?;
+    client
+        .batch_execute(&format!(
+            "SET synchronous_commit = on; DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.t (idx BIGINT PRIMARY KEY, data BYTEA NOT NULL)"
+        ))
+        .map_err(db)?;
+    let sql =
+        format!("INSERT INTO {schema}.t (idx, data) SELECT * FROM unnest($1::int8[], $2::bytea[])");
+    let start = std::time::Instant::now();
+    let mut idx: i64 = 0;
+    for chunk in entries.chunks(batch.max(1)) {
+        let ids: Vec<i64> = (idx..idx + chunk.len() as i64).collect();
+        idx += chunk.len() as i64;
+        let data: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        let mut tx = client.transaction().map_err(db)?;
+        tx.execute(&sql, &[&ids, &data]).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    let elapsed = start.elapsed();
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .map_err(db)?;
+    Ok(elapsed)
+}

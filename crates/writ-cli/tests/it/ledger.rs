@@ -16,6 +16,7 @@ fn writ(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
         .args(args)
         .env_remove("WRIT_LEDGER_DIR")
+        .env_remove("WRIT_DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -513,4 +514,60 @@ fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
     let out = run(&["--schema", "no_such_ledger"]);
     assert!(!out.status.success());
     writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
+}
+
+/// `writ bench ledger --database` measures a PostgreSQL ledger against a plain batched insert
+/// into the same database (skipped without WRIT_TEST_POSTGRES_URL, unless required).
+#[test]
+fn bench_ledger_on_postgres_reports_the_ratio_to_a_plain_insert() {
+    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
+        );
+        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args([
+            "bench",
+            "ledger",
+            "--appenders",
+            "2",
+            "--duration",
+            "0.5",
+            "--entry-size",
+            "120",
+            "--format",
+            "json",
+        ])
+        .env("WRIT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["store"], "postgres");
+    assert!(v["appends"].as_u64().unwrap() > 0);
+    assert_eq!(v["size"].as_u64().unwrap(), v["appends"].as_u64().unwrap());
+    assert!(
+        v["baseline"]["what"]
+            .as_str()
+            .unwrap()
+            .contains("PostgreSQL")
+    );
+    assert!(v["ratio_to_baseline"].as_f64().unwrap() > 0.0);
+    assert!(v["bytes_per_entry"].as_f64().unwrap() > 120.0);
+    eprintln!(
+        "postgres ledger: {:.0} appends/s, baseline {:.0} inserts/s, ratio {:.3}",
+        v["appends_per_s"].as_f64().unwrap(),
+        v["baseline"]["inserts_per_s"].as_f64().unwrap(),
+        v["ratio_to_baseline"].as_f64().unwrap()
+    );
 }
