@@ -545,3 +545,40 @@ fn disclosures_are_stored_with_their_entries_and_erasure_removes_them() {
         let _ = store.dir();
     }
 }
+
+/// PostgreSQL only: the schema is versioned; a store written by a newer release is refused on
+/// open (never half-read), and opening a schema that holds no ledger is `NotInitialized`.
+#[test]
+fn a_postgres_store_of_a_newer_schema_version_is_refused() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let schema = format!("version_{}", std::process::id());
+    let keys = tempfile::tempdir().unwrap();
+    let ledger =
+        writ_ledger::pg::init_ledger(keys.path(), "example.com/version", &url, &schema).unwrap();
+    ledger.append_durable(&entry("v", 0, 8)).unwrap();
+    drop(ledger);
+    let mut s = writ_ledger::pg::PgStore::open(&url, &schema, false).unwrap();
+    s.execute_raw("UPDATE schema_version SET version = version + 1")
+        .unwrap();
+    let err = writ_ledger::pg::open_ledger(keys.path(), &url, &schema).unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+    s.execute_raw("UPDATE schema_version SET version = version - 1")
+        .unwrap();
+    assert_eq!(
+        writ_ledger::pg::open_ledger(keys.path(), &url, &schema)
+            .unwrap()
+            .size(),
+        1
+    );
+    let err = writ_ledger::pg::open_ledger(keys.path(), &url, "no_ledger_here").unwrap_err();
+    assert!(matches!(err, LedgerError::NotInitialized(_)), "{err}");
+    // A second init on the same schema is refused, and writes no key.
+    let other = tempfile::tempdir().unwrap();
+    let err = writ_ledger::pg::init_ledger(other.path(), "example.com/version", &url, &schema)
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::AlreadyInitialized(_)), "{err}");
+    assert!(!other.path().join("log.key").exists());
+    writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
+}
