@@ -8,10 +8,12 @@
 # `start` installs postgresql-15 with apt when its binaries are missing, initdb's a cluster into
 # a new temporary directory, and starts it on a free port of 127.0.0.1 only (no other address,
 # and its Unix socket inside that directory). PostgreSQL refuses to run as root: as root the
-# server runs as the unprivileged system user `writ-pg` (created when missing). Connections are
-# accepted from loopback only, with trust auth: the cluster is a test fixture that lives as long
-# as the test run, holds test data only, and is removed by `stop`.
-# DIR defaults to $WRIT_PG_DIR.
+# server runs as the unprivileged system user `writ-pg` (created when missing). TCP connections
+# are accepted from 127.0.0.1 only, with a random password (scram-sha-256) that exists only in
+# this run's URL (the `url` file in DIR is mode 0600); the Unix socket takes peer auth. The
+# cluster is a test fixture: test data only, removed by `stop`. DIR defaults to $WRIT_PG_DIR.
+# (Grown from the seed's script: same user, password and loopback rules, plus `env`, the
+# PostgreSQL 15 binaries the issue names, and the variable names the tests read.)
 set -euo pipefail
 
 PG_BIN=${WRIT_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -79,12 +81,20 @@ start() {
   if [ "$(id -u)" = "0" ]; then
     chown -R "$PG_USER" "$dir"
   fi
-  as_pg "$PG_BIN/initdb" -D "$dir/data" -U writ --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-    >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  local password
+  password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
+  (umask 077 && printf '%s\n' "$password" >"$dir/pwfile")
+  if [ "$(id -u)" = "0" ]; then
+    chown "$PG_USER" "$dir/pwfile"
+  fi
+  as_pg "$PG_BIN/initdb" -D "$dir/data" -U writ --pwfile="$dir/pwfile" \
+    --auth-host=scram-sha-256 --auth-local=peer --encoding=UTF8 --locale=C.UTF-8 \
+    >"$dir/initdb.log" 2>&1 || { rm -f "$dir/pwfile"; cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  rm -f "$dir/pwfile"
   # Loopback only: no other host line, and the server listens on 127.0.0.1 alone.
   cat >"$dir/data/pg_hba.conf" <<'EOF'
-local all all trust
-host  all all 127.0.0.1/32 trust
+local all all peer
+host  all all 127.0.0.1/32 scram-sha-256
 EOF
   local port started=""
   for _ in 1 2 3 4 5; do
@@ -97,8 +107,7 @@ EOF
     fi
   done
   [ -n "$started" ] || { tail -20 "$dir/server.log" >&2 || true; die "the server did not start"; }
-  as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U writ writ
-  echo "postgres://writ@127.0.0.1:$port/writ" >"$dir/url"
+  (umask 077 && echo "postgres://writ:$password@127.0.0.1:$port/postgres" >"$dir/url")
   print_env "$dir"
 }
 
