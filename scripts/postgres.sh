@@ -1,81 +1,132 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL server for the tests that need a real database.
+# A throwaway PostgreSQL 15 for the tests (Debian's packages), never a shared server:
 #
-#   eval "$(bash scripts/postgres.sh start)"   starts one on a free port of 127.0.0.1 and prints
-#                                             `export WRIT_TEST_DATABASE_URL=…` and
-#                                             `export WRIT_TEST_PG_DIR=…`
-#   bash scripts/postgres.sh stop DIR           stops it and removes DIR
+#   eval "$(bash scripts/postgres.sh start)"   # prints export WRIT_TEST_POSTGRES_URL=… and WRIT_PG_DIR=…
+#   bash scripts/postgres.sh env  [DIR]        # prints them again
+#   bash scripts/postgres.sh stop [DIR]        # stops the server and removes DIR
 #
-# Debian's PostgreSQL is installed with apt when missing (as root). PostgreSQL refuses to run as
-# root, so as root the cluster belongs to the system user `writ-pg`, created when missing; its
-# directory lives under /tmp, where that user can reach it. Clients authenticate with a random
-# password (scram-sha-256) that exists only in this run's URL.
+# `start` installs postgresql-15 with apt when its binaries are missing, initdb's a cluster into
+# a new temporary directory, and starts it on a free port of 127.0.0.1 only (no other address,
+# and its Unix socket inside that directory). PostgreSQL refuses to run as root: as root the
+# server runs as the unprivileged system user `writ-pg` (created when missing). TCP connections
+# are accepted from 127.0.0.1 only, with a random password (scram-sha-256) that exists only in
+# this run's URL (the `url` file in DIR is mode 0600); the Unix socket takes peer auth. The
+# cluster is a test fixture: test data only, removed by `stop`. DIR defaults to $WRIT_PG_DIR.
+# (Grown from the seed's script: same user, password and loopback rules, plus `env`, the
+# PostgreSQL 15 binaries the issue names, and the variable names the tests read.)
 set -euo pipefail
 
-pg_bin() {
-  local d
-  for d in /usr/lib/postgresql/*/bin; do
-    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
-  done
-  return 1
+PG_BIN=${WRIT_PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_USER=writ-pg
+
+die() {
+  echo "postgres.sh: $*" >&2
+  exit 1
 }
 
-as_owner() {
+# Runs a command as the server's user (as root: writ-pg; otherwise: the caller).
+as_pg() {
   if [ "$(id -u)" = "0" ]; then
-    runuser -u writ-pg -- "$@"
+    runuser -u "$PG_USER" -- "$@"
   else
     "$@"
   fi
 }
 
-start() {
-  local bin
-  if ! bin="$(pg_bin)"; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-      echo "==> installing PostgreSQL (apt-get install postgresql)" >&2
-      apt-get install -y -qq postgresql >/dev/null 2>&1 \
-        || { apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null; }
-      bin="$(pg_bin)"
-    else
-      echo "PostgreSQL is not installed: apt-get install postgresql" >&2
-      return 1
-    fi
+ensure_installed() {
+  if [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]; then
+    return
   fi
-  if [ "$(id -u)" = "0" ] && ! id writ-pg >/dev/null 2>&1; then
-    useradd --system --no-create-home --shell /usr/sbin/nologin writ-pg
+  [ "$(id -u)" = "0" ] || die "$PG_BIN/initdb is missing; install postgresql-15 (apt-get install postgresql-15)"
+  echo "postgres.sh: installing postgresql-15" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q postgresql-15 >&2 || { apt-get update -q >&2 && apt-get install -y -q postgresql-15 >&2; }
+  [ -x "$PG_BIN/initdb" ] || die "postgresql-15 did not install $PG_BIN/initdb"
+}
+
+ensure_user() {
+  [ "$(id -u)" = "0" ] || return 0
+  if ! id -u "$PG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_USER"
   fi
-  local dir
-  dir="$(mktemp -d /tmp/writ-pg.XXXXXX)"
-  chmod 700 "$dir"
-  [ "$(id -u)" = "0" ] && chown writ-pg "$dir"
-  local password
-  password="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-  (umask 077 && printf '%s\n' "$password" > "$dir/pwfile")
-  [ "$(id -u)" = "0" ] && chown writ-pg "$dir/pwfile"
-  as_owner "$bin/initdb" -D "$dir/data" -U writ --pwfile="$dir/pwfile" \
-    --auth-host=scram-sha-256 --auth-local=peer -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
-    || { cat "$dir/initdb.log" >&2; return 1; }
-  rm -f "$dir/pwfile"
+}
+
+# A port on 127.0.0.1 that nothing listens on now (the server start retries on a race).
+free_port() {
   local port
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" \
-    start >/dev/null || { cat "$dir/server.log" >&2; return 1; }
-  echo "==> PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)" >&2
-  echo "export WRIT_TEST_PG_DIR='$dir'"
-  echo "export WRIT_TEST_DATABASE_URL='postgres://writ:$password@127.0.0.1:$port/postgres'"
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  die "no free port found on 127.0.0.1"
+}
+
+print_env() {
+  local dir=$1
+  [ -f "$dir/url" ] || die "$dir holds no test server (no url file)"
+  echo "export WRIT_TEST_POSTGRES_URL=$(cat "$dir/url")"
+  echo "export WRIT_PG_DIR=$dir"
+}
+
+start() {
+  ensure_installed
+  ensure_user
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/writ-pg.XXXXXX")
+  chmod 700 "$dir"
+  mkdir -m 700 "$dir/data"
+  if [ "$(id -u)" = "0" ]; then
+    chown -R "$PG_USER" "$dir"
+  fi
+  local password
+  password=$(head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
+  (umask 077 && printf '%s\n' "$password" >"$dir/pwfile")
+  if [ "$(id -u)" = "0" ]; then
+    chown "$PG_USER" "$dir/pwfile"
+  fi
+  as_pg "$PG_BIN/initdb" -D "$dir/data" -U writ --pwfile="$dir/pwfile" \
+    --auth-host=scram-sha-256 --auth-local=peer --encoding=UTF8 --locale=C.UTF-8 \
+    >"$dir/initdb.log" 2>&1 || { rm -f "$dir/pwfile"; cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  rm -f "$dir/pwfile"
+  # Loopback only: no other host line, and the server listens on 127.0.0.1 alone.
+  cat >"$dir/data/pg_hba.conf" <<'EOF'
+local all all peer
+host  all all 127.0.0.1/32 scram-sha-256
+EOF
+  local port started=""
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB" \
+      start >&2; then
+      started=1
+      break
+    fi
+  done
+  [ -n "$started" ] || { tail -20 "$dir/server.log" >&2 || true; die "the server did not start"; }
+  (umask 077 && echo "postgres://writ:$password@127.0.0.1:$port/postgres" >"$dir/url")
+  print_env "$dir"
 }
 
 stop() {
-  local dir="${1:?usage: postgres.sh stop DIR}" bin
-  case "$dir" in /tmp/writ-pg.*) ;; *) echo "not a test cluster: $dir" >&2; return 1 ;; esac
-  bin="$(pg_bin)" || return 0
-  [ -d "$dir/data" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  local dir=${1:-${WRIT_PG_DIR:-}}
+  [ -n "$dir" ] || die "stop: which directory? (argument or WRIT_PG_DIR)"
+  case "$dir" in
+    "${TMPDIR:-/tmp}"/writ-pg.*) ;;
+    *) die "stop: $dir is not a directory this script made" ;;
+  esac
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+  fi
   rm -rf "$dir"
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: scripts/postgres.sh start | stop DIR" >&2; exit 2 ;;
+  env) print_env "${2:-${WRIT_PG_DIR:-}}" ;;
+  *) die "usage: $0 start|stop [DIR]|env [DIR]" ;;
 esac

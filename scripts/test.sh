@@ -118,4 +118,21 @@ if [ "${WRIT_SKIP_FUZZ:-}" != "1" ]; then
   fi
 fi
 
-exec cargo test --workspace --locked "$@"
+# PostgreSQL for the storage suite (crates/writ-ledger/tests/it/storage.rs): a throwaway
+# server from Debian's postgresql-15 (scripts/postgres.sh installs it when missing), stopped
+# when this script exits (so `cargo test` below runs without `exec`, for the trap). With
+# WRIT_REQUIRE_CONFORMANCE=1 a server that does not start fails the run; otherwise the suite's
+# PostgreSQL half is skipped with a note. A WRIT_TEST_POSTGRES_URL given by the caller is used.
+if [ -z "${WRIT_TEST_POSTGRES_URL:-}" ]; then
+  if pg_env=$(bash scripts/postgres.sh start); then
+    eval "$pg_env"
+    trap 'bash scripts/postgres.sh stop "$WRIT_PG_DIR"' EXIT
+  elif [ "${WRIT_REQUIRE_CONFORMANCE:-}" = "1" ]; then
+    echo "PostgreSQL did not start (WRIT_REQUIRE_CONFORMANCE=1)" >&2
+    exit 1
+  else
+    echo "==> PostgreSQL did not start: the storage suite's PostgreSQL half is skipped" >&2
+  fi
+fi
+
+cargo test --workspace --locked "$@"

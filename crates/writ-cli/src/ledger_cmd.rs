@@ -96,6 +96,14 @@ enum LedgerCommand {
         /// The full check (the default; kept so older scripts run).
         #[arg(long, hide = true)]
         full: bool,
+        /// Verify a ledger stored in PostgreSQL (postgres://…; prefer the environment variable,
+        /// so a password never shows on a command line) instead of DIR's SQLite store; DIR
+        /// still holds the log key.
+        #[arg(long, env = "WRIT_DATABASE_URL", hide_env_values = true)]
+        database: Option<String>,
+        /// The PostgreSQL schema holding the ledger's tables.
+        #[arg(long, default_value = writ_ledger::pg::DEFAULT_SCHEMA, requires = "database")]
+        schema: String,
     },
     /// Static C2SP tlog-tiles trees.
     #[command(subcommand)]
@@ -180,7 +188,17 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<Exit> {
             print_json(&proof)?;
             Ok(Exit::Ok)
         }
-        LedgerCommand::Verify { common, quick, .. } => verify(&common, !quick),
+        LedgerCommand::Verify {
+            common,
+            quick,
+            database,
+            schema,
+            ..
+        } => verify(
+            &common,
+            !quick,
+            database.as_deref().map(|d| (d, schema.as_str())),
+        ),
         LedgerCommand::Tiles(TilesCommand::Export { common, out }) => {
             let l = open(&common.dir)?;
             let report = l.tiles_export(&out).map_err(ledger_error)?;
@@ -264,8 +282,12 @@ fn append(c: &Common) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn verify(c: &Common, full: bool) -> anyhow::Result<Exit> {
-    let report = verify_dir(&c.dir, full).map_err(ledger_error)?;
+fn verify(c: &Common, full: bool, database: Option<(&str, &str)>) -> anyhow::Result<Exit> {
+    let report = match database {
+        None => verify_dir(&c.dir, full),
+        Some((url, schema)) => writ_ledger::pg::verify_ledger(&c.dir, url, schema, full),
+    }
+    .map_err(ledger_error)?;
     match c.format {
         Format::Json => print_json(&report)?,
         Format::Human => match &report.problem {
@@ -435,8 +457,13 @@ pub struct BenchLedgerArgs {
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
     /// Ledger directory (default: a new temporary directory, removed afterwards).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database")]
     dir: Option<PathBuf>,
+    /// Benchmark a ledger in PostgreSQL instead (postgres://…, preferably from the
+    /// environment): a new schema, dropped afterwards, against a plain batched insert into the
+    /// same database.
+    #[arg(long, env = "WRIT_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
     /// Output for a person (human) or a machine (json).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -488,7 +515,14 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
         .dir
         .clone()
         .unwrap_or_else(|| tmp.path().join("ledger"));
-    let ledger = Arc::new(if dir.join(writ_ledger::ledger::KEY_FILE).exists() {
+    let pg = args
+        .database
+        .as_deref()
+        .map(|url| (url, format!("writ_bench_{}", std::process::id())));
+    let ledger = Arc::new(if let Some((url, schema)) = &pg {
+        writ_ledger::pg::PgStore::drop_schema(url, schema)?;
+        writ_ledger::pg::init_ledger(&dir, "bench.writ.local/ledger", url, schema)?
+    } else if dir.join(writ_ledger::ledger::KEY_FILE).exists() {
         Ledger::open(&dir)?
     } else {
         Ledger::init(&dir, "bench.writ.local/ledger")?
@@ -536,7 +570,18 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
     let appends = lat.len() as u64;
     lat.sort();
     let end_size = ledger.checkpoint().size();
-    let checkpoints = {
+    let mut pg_bytes = 0;
+    let checkpoints = if let Some((url, schema)) = &pg {
+        use writ_ledger::store::LogReader;
+        let mut store = writ_ledger::pg::PgStore::open(url, schema, false)?;
+        pg_bytes = store.bytes()?;
+        let n = store
+            .all_checkpoints()?
+            .iter()
+            .filter(|(s, _)| *s > start_size)
+            .count();
+        n.max(1) as u64
+    } else {
         let store = writ_ledger::store::SqliteStore::open(
             &dir.join(writ_ledger::ledger::STORE_FILE),
             false,
@@ -554,7 +599,11 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
     }
     let rate = appends as f64 / elapsed.as_secs_f64();
     let mean_batch = appends as f64 / checkpoints as f64;
-    let disk = dir_bytes(&dir);
+    let disk = if pg.is_some() {
+        pg_bytes
+    } else {
+        dir_bytes(&dir)
+    };
 
     // Baseline: the same entries as plain batched SQLite inserts, same durability, one thread,
     // transactions as large as our mean batch.
@@ -564,14 +613,32 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
         .map(|i| bench_entry((i % args.appenders as u64) as usize, i, args.entry_size))
         .collect();
     let batch = mean_batch.round().max(1.0) as usize;
-    let base_time = writ_ledger::store::baseline_sqlite_insert(
-        &base_dir.join("baseline.db"),
-        &base_entries,
-        batch,
-    )?;
+    let base_time = match &pg {
+        Some((url, schema)) => {
+            writ_ledger::pg::PgStore::drop_schema(url, schema)?;
+            writ_ledger::pg::baseline_pg_insert(
+                url,
+                &format!("{schema}_base"),
+                &base_entries,
+                batch,
+            )?
+        }
+        None => writ_ledger::store::baseline_sqlite_insert(
+            &base_dir.join("baseline.db"),
+            &base_entries,
+            batch,
+        )?,
+    };
+    let store_kind = if pg.is_some() { "postgres" } else { "sqlite" };
+    let base_what = if pg.is_some() {
+        "plain batched PostgreSQL INSERT (unnest), synchronous_commit=on, one connection, same entries"
+    } else {
+        "plain batched SQLite INSERT, WAL, synchronous=FULL, one thread, same entries"
+    };
     let base_rate = base_entries.len() as f64 / base_time.as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let result = json!({
+        "store": store_kind,
         "appenders": args.appenders,
         "in_flight": args.in_flight,
         "entry_size": args.entry_size,
@@ -590,7 +657,7 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
         "bytes_on_disk": disk,
         "bytes_per_entry": if end_size > 0 { disk as f64 / end_size as f64 } else { 0.0 },
         "baseline": {
-            "what": "plain batched SQLite INSERT, WAL, synchronous=FULL, one thread, same entries",
+            "what": base_what,
             "batch": batch,
             "inserts_per_s": base_rate,
         },
@@ -625,8 +692,9 @@ pub fn bench(args: BenchLedgerArgs) -> anyhow::Result<Exit> {
                     0.0
                 }
             );
+            println!("  store            {store_kind}");
             println!(
-                "baseline: plain batched SQLite insert ({batch} rows per transaction, same durability): {base_rate:.0} inserts/s"
+                "baseline: {base_what} ({batch} rows per transaction): {base_rate:.0} inserts/s"
             );
             println!("ratio: ledger / baseline = {:.2}", rate / base_rate);
         }

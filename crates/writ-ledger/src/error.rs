@@ -265,6 +265,9 @@ pub enum LedgerError {
     /// The SQLite store failed.
     #[error("ledger storage failed: {0}; check the disk and the store directory")]
     Storage(#[from] rusqlite::Error),
+    /// The PostgreSQL store failed (connection, query or commit).
+    #[error("ledger database failed: {0}; check the database and its URL")]
+    Database(String),
     /// A file operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -322,7 +325,9 @@ impl LedgerError {
             LedgerError::Proof(e) => e.reason_code(),
             LedgerError::Note(e) => e.reason_code(),
             LedgerError::Tile(e) => e.reason_code(),
-            LedgerError::Storage(_) => writ_model::ReasonCode::LedgerStorage,
+            LedgerError::Storage(_) | LedgerError::Database(_) => {
+                writ_model::ReasonCode::LedgerStorage
+            }
             LedgerError::Io { .. } => writ_model::ReasonCode::LedgerIo,
             LedgerError::NotInitialized(_) => writ_model::ReasonCode::LedgerNotInitialized,
             LedgerError::AlreadyInitialized(_) => writ_model::ReasonCode::LedgerAlreadyInitialized,

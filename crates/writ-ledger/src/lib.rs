@@ -6,7 +6,8 @@
 //!   rules of the shared conformance vectors), [`note`] (C2SP signed-note with Ed25519, `vkey`
 //!   keys), [`checkpoint`] (C2SP tlog-checkpoint), [`tiles`] (C2SP tlog-tiles paths, hash tiles,
 //!   entry bundles), [`bundle`] (the `writ.proof/v1` proof bundle and consistency proof JSON).
-//! - Storage: [`store::LedgerStore`] and its SQLite implementation; [`Ledger`] group-commits
+//! - Storage: [`store::LogStore`] / [`store::LogReader`], on SQLite ([`store::SqliteStore`]) or
+//!   PostgreSQL ([`pg::PgStore`]); [`integrate`] is the pure Merkle step; [`Ledger`] group-commits
 //!   appends from many threads, integrates each batch and signs a checkpoint in the same
 //!   durable transaction, and serves proofs, tiles and verification.
 //!
@@ -28,9 +29,11 @@ pub mod entry;
 pub mod error;
 pub mod evidence;
 pub mod hash;
+pub mod integrate;
 pub mod ledger;
 pub mod note;
 pub mod owner_only;
+pub mod pg;
 pub mod proof;
 pub mod schema_version;
 pub mod store;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use crate::entry::Sealed;
 use crate::error::{LedgerError, io_error};
 
 /// One group-committed batch.
@@ -19,7 +20,7 @@ pub struct BatchWrite<'a> {
     /// The entries, in order.
     pub entries: &'a [Vec<u8>],
     /// The disclosures of the batch's v2 entries: (index, salt and private object).
-    pub disclosures: &'a [(u64, crate::entry::Sealed)],
+    pub disclosures: &'a [(u64, Sealed)],
     /// Their RFC 6962 leaf hashes, in the same order.
     pub leaf_hashes: &'a [crate::hash::Hash],
     /// Hash tiles written or widened by the batch: (level, index, bytes).
@@ -30,23 +31,83 @@ pub struct BatchWrite<'a> {
     pub checkpoint_note: &'a str,
 }
 
-/// What the ledger needs from storage. Small on purpose, so a PostgreSQL store can follow.
-pub trait LedgerStore: Send {
-    /// Writes a batch atomically and durably; returns only after it is durable.
-    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError>;
+/// What reading the log needs from storage: the ledger's reads (proofs, tiles, entries,
+/// evidence), index rebuild and replay, and whole-store verification all go through it, so
+/// none of them runs SQL. Implementations: [`SqliteStore`] and [`crate::pg::PgStore`].
+pub trait LogReader: Send {
+    /// A short name of the store for messages (`ledger.db`, `postgres`).
+    fn store_name(&self) -> String;
     /// The checkpoint note with the largest size, with that size.
     fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError>;
     /// The checkpoint note published at exactly `size`.
     fn checkpoint_at(&mut self, size: u64) -> Result<Option<Vec<u8>>, LedgerError>;
     /// The stored (widest) version of hash tile (`level`, `index`).
     fn tile(&mut self, level: u8, index: u64) -> Result<Option<Vec<u8>>, LedgerError>;
-    /// Entries `start..end`, in order.
+    /// Entries `start..end`, in order; a missing one is tampering.
     fn entries(&mut self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError>;
     /// The stored leaf hashes of entries `start..end`, in order.
     fn leaf_hashes(&mut self, start: u64, end: u64) -> Result<Vec<crate::hash::Hash>, LedgerError>;
     /// The largest entry index stored, if any.
     fn last_entry_index(&mut self) -> Result<Option<u64>, LedgerError>;
+    /// The stored disclosures of `indexes` (those erased or never made are left out), in the
+    /// order asked.
+    fn disclosures(&mut self, indexes: &[u64]) -> Result<Vec<(u64, Sealed)>, LedgerError>;
+    /// How many disclosures the evidence store holds, and their salt and private bytes.
+    fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError>;
+    /// The entries before `before` whose bytes contain `needle`, latest first, at most
+    /// `limit`. A prefilter: callers parse each row to confirm what they look for.
+    fn entries_containing(
+        &mut self,
+        needle: &[u8],
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError>;
+
+    // Whole-store scans, for verification (between begin_snapshot and end_snapshot).
+
+    /// Starts reading one consistent snapshot (until [`LogReader::end_snapshot`]).
+    fn begin_snapshot(&mut self) -> Result<(), LedgerError>;
+    /// Ends the snapshot.
+    fn end_snapshot(&mut self) -> Result<(), LedgerError>;
+    /// The store engine's own integrity check: `None` when it finds nothing wrong.
+    fn integrity_check(&mut self) -> Result<Option<String>, LedgerError>;
+    /// Calls `f(index, leaf hash bytes, entry bytes when with_data)` for every stored entry in
+    /// index order, until `f` returns `false`.
+    fn scan_entries(
+        &mut self,
+        with_data: bool,
+        f: &mut EntryVisitor<'_>,
+    ) -> Result<(), LedgerError>;
+    /// Every stored tile as (level, index, bytes), ordered by level then index.
+    fn all_tiles(&mut self) -> Result<Vec<(u8, u64, Vec<u8>)>, LedgerError>;
+    /// Every stored checkpoint as (size, note bytes), by size.
+    fn all_checkpoints(&mut self) -> Result<Vec<(u64, Vec<u8>)>, LedgerError>;
+    /// Every stored disclosure as (index, salt bytes, private bytes), by index; the salt is
+    /// returned as stored so a wrong length can be reported.
+    fn all_disclosures(&mut self) -> Result<Vec<StoredDisclosure>, LedgerError>;
 }
+
+/// A stored disclosure as read for verification: (index, salt bytes, private bytes).
+pub type StoredDisclosure = (u64, Vec<u8>, Vec<u8>);
+
+/// The visitor of [`LogReader::scan_entries`]: (index, leaf hash bytes, entry bytes) → go on?
+pub type EntryVisitor<'a> =
+    dyn FnMut(u64, Vec<u8>, Option<Vec<u8>>) -> Result<bool, LedgerError> + 'a;
+
+/// What the ledger needs from storage to write: a durable atomic batch, and erasure of
+/// evidence. Every read goes through [`LogReader`].
+pub trait LogStore: LogReader {
+    /// Writes a batch atomically and durably; returns only after it is durable (committed).
+    /// The batch's entries take indexes `first_index..`; a store refuses indexes already
+    /// taken, so two writers can never both commit the same index.
+    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError>;
+    /// Deletes the disclosures of `indexes` for good (bytes included, as far as the engine
+    /// allows); returns the indexes that had one.
+    fn erase_disclosures(&mut self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError>;
+}
+
+/// The former name of [`LogStore`].
+pub use LogStore as LedgerStore;
 
 fn tile_key(level: u8, index: u64) -> i64 {
     ((i64::from(level)) << 48) | (index as i64 & ((1i64 << 48) - 1))
@@ -133,7 +194,6 @@ impl SqliteStore {
         Ok(SqliteStore { conn })
     }
 
-    /// The underlying connection (verification and export read through it).
     /// Column `column` (`data` or `leaf`) of entries `start..end`, in order; a gap or a
     /// missing row is tampering.
     fn blob_range(
@@ -167,90 +227,19 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// The underlying connection (the CLI's benchmark and tamper demo read through it).
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
-    /// The stored disclosures of `indexes` (those erased or never made are left out), in the
-    /// order asked.
-    pub fn disclosures(
-        &mut self,
-        indexes: &[u64],
-    ) -> Result<Vec<(u64, crate::entry::Sealed)>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT salt, private FROM disclosures WHERE idx = ?1")?;
-        let mut out = Vec::new();
-        for &index in indexes {
-            let row = stmt
-                .query_row([to_i64(index)?], |r| {
-                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .optional()?;
-            if let Some((salt, private)) = row {
-                let salt = salt.try_into().map_err(|_| {
-                    LedgerError::Tampered(format!("the salt of disclosure {index} is not 32 bytes"))
-                })?;
-                out.push((index, crate::entry::Sealed { salt, private }));
-            }
-        }
-        Ok(out)
-    }
-
-    /// How many disclosures the evidence store holds, and their salt and private bytes.
-    pub fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError> {
-        let (n, bytes): (i64, i64) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(length(salt) + length(private)), 0) FROM disclosures",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    /// Opens the store at `path` as it is, for verification: no pragma is changed and no
+    /// table is created, so a damaged store is read, not repaired.
+    pub fn open_as_is(path: &Path) -> Result<SqliteStore, LedgerError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        Ok((
-            u64::try_from(n).unwrap_or(0),
-            u64::try_from(bytes).unwrap_or(0),
-        ))
-    }
-
-    /// The entries before `before` whose bytes contain `needle`, latest first, at most `limit`.
-    /// A prefilter: callers parse each row to confirm what they look for.
-    pub fn entries_containing(
-        &mut self,
-        needle: &[u8],
-        before: u64,
-        limit: u32,
-    ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT idx, data FROM entries WHERE idx < ?1 AND instr(data, ?2) > 0 \
-             ORDER BY idx DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(rusqlite::params![to_i64(before)?, needle, limit], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (idx, data) = row?;
-            out.push((u64::try_from(idx).unwrap_or(0), data));
-        }
-        Ok(out)
-    }
-
-    /// Deletes the disclosures of `indexes` for good: with `secure_delete` on, so their bytes
-    /// are overwritten in the database's pages, then a `wal_checkpoint(TRUNCATE)`, so no older
-    /// copy of those pages stays in the WAL. Returns the indexes that had one.
-    pub fn erase_disclosures(&mut self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
-        self.conn.pragma_update(None, "secure_delete", "ON")?;
-        let tx = self.conn.transaction()?;
-        let mut erased = Vec::new();
-        {
-            let mut del = tx.prepare_cached("DELETE FROM disclosures WHERE idx = ?1")?;
-            for &index in indexes {
-                if del.execute([to_i64(index)?])? > 0 {
-                    erased.push(index);
-                }
-            }
-        }
-        tx.commit()?;
-        checkpoint_truncate(&self.conn)?;
-        Ok(erased)
+        Ok(SqliteStore { conn })
     }
 }
 
@@ -269,7 +258,7 @@ pub fn checkpoint_truncate(conn: &Connection) -> Result<(), LedgerError> {
     Ok(())
 }
 
-impl LedgerStore for SqliteStore {
+impl LogStore for SqliteStore {
     fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
         let tx = self.conn.transaction()?;
         {
@@ -308,6 +297,31 @@ impl LedgerStore for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+    /// Deletes the disclosures of `indexes` for good: with `secure_delete` on, so their bytes
+    /// are overwritten in the database's pages, then a `wal_checkpoint(TRUNCATE)`, so no older
+    /// copy of those pages stays in the WAL. Returns the indexes that had one.
+    fn erase_disclosures(&mut self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
+        self.conn.pragma_update(None, "secure_delete", "ON")?;
+        let tx = self.conn.transaction()?;
+        let mut erased = Vec::new();
+        {
+            let mut del = tx.prepare_cached("DELETE FROM disclosures WHERE idx = ?1")?;
+            for &index in indexes {
+                if del.execute([to_i64(index)?])? > 0 {
+                    erased.push(index);
+                }
+            }
+        }
+        tx.commit()?;
+        checkpoint_truncate(&self.conn)?;
+        Ok(erased)
+    }
+}
+
+impl LogReader for SqliteStore {
+    fn store_name(&self) -> String {
+        "ledger.db".to_owned()
     }
 
     fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
@@ -357,6 +371,157 @@ impl LedgerStore for SqliteStore {
             .prepare_cached("SELECT max(idx) FROM entries")?
             .query_row([], |r| r.get(0))?;
         Ok(v.map(|v| v as u64))
+    }
+
+    /// The stored disclosures of `indexes` (those erased or never made are left out), in the
+    /// order asked.
+    fn disclosures(&mut self, indexes: &[u64]) -> Result<Vec<(u64, Sealed)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT salt, private FROM disclosures WHERE idx = ?1")?;
+        let mut out = Vec::new();
+        for &index in indexes {
+            let row = stmt
+                .query_row([to_i64(index)?], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()?;
+            if let Some((salt, private)) = row {
+                let salt = salt.try_into().map_err(|_| {
+                    LedgerError::Tampered(format!("the salt of disclosure {index} is not 32 bytes"))
+                })?;
+                out.push((index, Sealed { salt, private }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many disclosures the evidence store holds, and their salt and private bytes.
+    fn evidence_size(&mut self) -> Result<(u64, u64), LedgerError> {
+        let (n, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(salt) + length(private)), 0) FROM disclosures",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
+    }
+
+    /// The entries before `before` whose bytes contain `needle`, latest first, at most `limit`.
+    /// A prefilter: callers parse each row to confirm what they look for.
+    fn entries_containing(
+        &mut self,
+        needle: &[u8],
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, data FROM entries WHERE idx < ?1 AND instr(data, ?2) > 0 \
+             ORDER BY idx DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![to_i64(before)?, needle, limit], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, data) = row?;
+            out.push((u64::try_from(idx).unwrap_or(0), data));
+        }
+        Ok(out)
+    }
+
+    fn begin_snapshot(&mut self) -> Result<(), LedgerError> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    fn end_snapshot(&mut self) -> Result<(), LedgerError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn integrity_check(&mut self) -> Result<Option<String>, LedgerError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(if rows == ["ok"] {
+            None
+        } else {
+            Some(rows.join("; "))
+        })
+    }
+
+    fn scan_entries(
+        &mut self,
+        with_data: bool,
+        f: &mut EntryVisitor<'_>,
+    ) -> Result<(), LedgerError> {
+        let sql = if with_data {
+            "SELECT idx, leaf, data FROM entries ORDER BY idx"
+        } else {
+            "SELECT idx, leaf FROM entries ORDER BY idx"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let idx = u64::try_from(row.get::<_, i64>(0)?)
+                .map_err(|_| LedgerError::Tampered("an entry has a negative index".to_owned()))?;
+            let leaf: Vec<u8> = row.get(1)?;
+            let data: Option<Vec<u8>> = if with_data { Some(row.get(2)?) } else { None };
+            if !f(idx, leaf, data)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn all_tiles(&mut self) -> Result<Vec<(u8, u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, data FROM tiles ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, data) = row?;
+            let (level, index) = split_tile_key(key);
+            out.push((level, index, data));
+        }
+        Ok(out)
+    }
+
+    fn all_checkpoints(&mut self) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT size, note FROM checkpoints ORDER BY size")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (size, note) = row?;
+            out.push((size as u64, note));
+        }
+        Ok(out)
+    }
+
+    fn all_disclosures(&mut self) -> Result<Vec<StoredDisclosure>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, salt, private FROM disclosures ORDER BY idx")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (idx, salt, private) = row?;
+            out.push((idx as u64, salt, private));
+        }
+        Ok(out)
     }
 }
 

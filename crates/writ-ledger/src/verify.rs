@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::checkpoint::SignedCheckpoint;
@@ -15,7 +14,7 @@ use crate::hash::{Hash, hash_from_slice, leaf_hash};
 use crate::ledger::{STORE_FILE, read_verifier};
 use crate::note::Ed25519Verifier;
 use crate::proof::{MemoryTree, tree_root};
-use crate::store::split_tile_key;
+use crate::store::{LogReader, SqliteStore};
 use crate::tiles::{TILE_HEIGHT, TILE_WIDTH, tile_bytes, tile_hashes, tile_path, tile_width};
 
 /// The first problem found.
@@ -69,26 +68,23 @@ pub fn verify_dir(dir: &Path, full: bool) -> Result<VerifyReport, LedgerError> {
     if !path.exists() {
         return Err(LedgerError::NotInitialized(dir.display().to_string()));
     }
-    let conn = Connection::open_with_flags(
-        &path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    verify_connection(&conn, &verifier, full)
+    let mut store = SqliteStore::open_as_is(&path)?;
+    verify_reader(&mut store, &verifier, full)
 }
 
-/// Verifies the store behind `conn` inside one read transaction.
-pub fn verify_connection(
-    conn: &Connection,
+/// Verifies the log behind `reader` inside one read snapshot.
+pub fn verify_reader<R: LogReader + ?Sized>(
+    reader: &mut R,
     verifier: &Ed25519Verifier,
     full: bool,
 ) -> Result<VerifyReport, LedgerError> {
-    conn.execute_batch("BEGIN")?;
-    let r = verify_inner(conn, verifier, full);
-    let _ = conn.execute_batch("COMMIT");
-    match r {
-        Ok(report) => Ok(report),
-        // A store too damaged to read is a verification failure, not a crash.
-        Err(LedgerError::Storage(e)) => Ok(VerifyReport {
+    let name = reader.store_name();
+    let r = reader
+        .begin_snapshot()
+        .and_then(|()| verify_inner(reader, verifier, full));
+    let _ = reader.end_snapshot();
+    let damaged = |detail: String| {
+        VerifyReport {
             ok: true,
             full,
             size: 0,
@@ -98,13 +94,19 @@ pub fn verify_connection(
             disclosures_checked: 0,
             problem: None,
         }
-        .fail("store", "ledger.db", e.to_string())),
+        .fail("store", name.clone(), detail)
+    };
+    match r {
+        Ok(report) => Ok(report),
+        // A store too damaged to read is a verification failure, not a crash.
+        Err(LedgerError::Storage(e)) => Ok(damaged(e.to_string())),
+        Err(LedgerError::Database(e)) => Ok(damaged(e)),
         Err(e) => Err(e),
     }
 }
 
-fn verify_inner(
-    conn: &Connection,
+fn verify_inner<R: LogReader + ?Sized>(
+    conn: &mut R,
     verifier: &Ed25519Verifier,
     full: bool,
 ) -> Result<VerifyReport, LedgerError> {
@@ -118,21 +120,13 @@ fn verify_inner(
         disclosures_checked: 0,
         problem: None,
     };
-    if full {
-        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?;
-        if rows != ["ok"] {
-            return Ok(report.fail("store", "ledger.db", rows.join("; ")));
-        }
+    if full && let Some(problem) = conn.integrity_check()? {
+        return Ok(report.fail("store", conn.store_name(), problem));
     }
-    let latest: Option<i64> =
-        conn.query_row("SELECT max(size) FROM checkpoints", [], |r| r.get(0))?;
-    let Some(size) = latest else {
+    let checkpoints = conn.all_checkpoints()?;
+    let Some(size) = checkpoints.iter().map(|(s, _)| *s).max() else {
         return Ok(report.fail("checkpoint", "latest", "the store holds no checkpoint"));
     };
-    let size = size as u64;
     report.size = size;
 
     // Three views of every leaf: the leaf hash stored with the entry, the level-0 tiles (full
@@ -140,50 +134,54 @@ fn verify_inner(
     // of the entry bytes themselves.
     let mut stored: Vec<Hash> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut from_entries: Vec<Hash> = Vec::new();
-    {
-        let sql = if full {
-            "SELECT idx, leaf, data FROM entries ORDER BY idx"
-        } else {
-            "SELECT idx, leaf FROM entries ORDER BY idx"
+    let mut expect = 0u64;
+    let mut failed: Option<(String, String, String)> = None;
+    conn.scan_entries(full, &mut |idx, leaf, data| {
+        let fail = |kind: &str, at: String, detail: String| Some((kind.to_owned(), at, detail));
+        if idx != expect {
+            failed = fail("entry", expect.to_string(), "missing".to_owned());
+            return Ok(false);
+        }
+        if idx >= size {
+            failed = fail(
+                "entry",
+                idx.to_string(),
+                format!("beyond the latest checkpoint (size {size})"),
+            );
+            return Ok(false);
+        }
+        let Some(leaf) = hash_from_slice(&leaf) else {
+            failed = fail(
+                "tile",
+                tile_path(0, idx / TILE_WIDTH, tile_width(0, idx / TILE_WIDTH, size)),
+                format!("the stored leaf hash of entry {idx} is malformed"),
+            );
+            return Ok(false);
         };
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query([])?;
-        let mut expect = 0u64;
-        while let Some(row) = rows.next()? {
-            let idx = row.get::<_, i64>(0)? as u64;
-            if idx != expect {
-                return Ok(report.fail("entry", expect.to_string(), "missing"));
+        stored.push(leaf);
+        if let Some(data) = data {
+            if let Err(e) = validate_entry(&data) {
+                failed = fail("entry", idx.to_string(), e.to_string());
+                return Ok(false);
             }
-            if idx >= size {
-                return Ok(report.fail(
-                    "entry",
-                    idx.to_string(),
-                    format!("beyond the latest checkpoint (size {size})"),
-                ));
-            }
-            let leaf: Vec<u8> = row.get(1)?;
-            let Some(leaf) = hash_from_slice(&leaf) else {
-                return Ok(report.fail(
-                    "tile",
-                    tile_path(0, idx / TILE_WIDTH, tile_width(0, idx / TILE_WIDTH, size)),
-                    format!("the stored leaf hash of entry {idx} is malformed"),
-                ));
-            };
-            stored.push(leaf);
-            if full {
-                let data: Vec<u8> = row.get(2)?;
-                if let Err(e) = validate_entry(&data) {
-                    return Ok(report.fail("entry", idx.to_string(), e.to_string()));
-                }
-                from_entries.push(leaf_hash(&data));
-                report.entries_checked += 1;
-            }
-            expect += 1;
+            from_entries.push(leaf_hash(&data));
+            report.entries_checked += 1;
         }
-        if expect != size {
-            return Ok(report.fail("entry", expect.to_string(), "missing"));
-        }
+        expect += 1;
+        Ok(true)
+    })?;
+    if let Some((kind, at, detail)) = failed {
+        return Ok(report.fail(&kind, at, detail));
     }
+    if expect != size {
+        return Ok(report.fail("entry", expect.to_string(), "missing"));
+    }
+    let tiles = conn.all_tiles()?;
+    let by_key: std::collections::HashMap<(u8, u64), &[u8]> = tiles
+        .iter()
+        .map(|(l, i, d)| ((*l, *i), d.as_slice()))
+        .collect();
+    let stored_tile = |level: u8, index: u64| by_key.get(&(level, index)).copied();
     let mut tile_leaves: Vec<Hash> = Vec::with_capacity(stored.len());
     for index in 0..size.div_ceil(TILE_WIDTH) {
         let width = tile_width(0, index, size);
@@ -193,17 +191,10 @@ fn verify_inner(
             tile_leaves.extend(stored.get(start..).unwrap_or(&[]));
             continue;
         }
-        let data: Option<Vec<u8>> = conn
-            .query_row(
-                "SELECT data FROM tiles WHERE key = ?1",
-                [index as i64],
-                |r| r.get(0),
-            )
-            .ok();
-        let Some(data) = data else {
+        let Some(data) = stored_tile(0, index) else {
             return Ok(report.fail("tile", path, "missing"));
         };
-        match tile_hashes(&data) {
+        match tile_hashes(data) {
             Ok(h) if h.len() as u64 == width => tile_leaves.extend(h),
             _ => return Ok(report.fail("tile", path, "wrong width")),
         }
@@ -221,7 +212,7 @@ fn verify_inner(
         let partial = width < TILE_WIDTH;
         let (kind, at, detail) = match e_leaf {
             Some(_) if partial => {
-                let signed = latest_signed_root(conn, verifier, size)?;
+                let signed = latest_signed_root(&checkpoints, verifier, size);
                 if signed == Some(crate::hash::root_from_leaf_hashes(&tile_leaves)) {
                     (
                         "entry",
@@ -268,11 +259,8 @@ fn verify_inner(
     // Every stored tile against the recomputed tree, and no expected tile missing.
     let mut seen = HashSet::new();
     {
-        let mut stmt = conn.prepare("SELECT key, data FROM tiles ORDER BY key")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let (level, index) = split_tile_key(row.get::<_, i64>(0)?);
-            let data: Vec<u8> = row.get(1)?;
+        for (level, index, data) in &tiles {
+            let (level, index) = (*level, *index);
             let width = tile_width(level, index, size);
             let path = tile_path(level, index, width.max(1));
             if width == 0 {
@@ -313,11 +301,7 @@ fn verify_inner(
     }
 
     // Every checkpoint: signature, origin, size, root at its size.
-    let mut stmt = conn.prepare("SELECT size, note FROM checkpoints ORDER BY size")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let at = row.get::<_, i64>(0)? as u64;
-        let note: Vec<u8> = row.get(1)?;
+    for (at, note) in checkpoints {
         let name = format!("size {at}");
         let Ok(note) = String::from_utf8(note) else {
             return Ok(report.fail("checkpoint", name, "not UTF-8"));
@@ -347,20 +331,19 @@ fn verify_inner(
 
 /// Every stored disclosure opens its v2 entry's commitment, and every v2 entry has one unless an
 /// `evidence.erased` entry covers it.
-fn check_disclosures(
-    conn: &Connection,
+fn check_disclosures<R: LogReader + ?Sized>(
+    conn: &mut R,
     mut report: VerifyReport,
 ) -> Result<VerifyReport, LedgerError> {
     let mut commitments: BTreeMap<u64, String> = BTreeMap::new();
     let mut erased: HashSet<u64> = HashSet::new();
-    {
-        let mut stmt = conn.prepare("SELECT idx, data FROM entries ORDER BY idx")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let idx = row.get::<_, i64>(0)? as u64;
-            let data: Vec<u8> = row.get(1)?;
+    conn.scan_entries(true, &mut |idx, _leaf, data| {
+        {
+            let Some(data) = data else {
+                return Ok(true);
+            };
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
-                continue;
+                return Ok(true);
             };
             if v.get("type").and_then(|t| t.as_str()) == Some("evidence.erased") {
                 let covered = v.get("indexes").and_then(|i| i.as_array());
@@ -371,13 +354,9 @@ fn check_disclosures(
                 commitments.insert(idx, c.to_owned());
             }
         }
-    }
-    let mut stmt = conn.prepare("SELECT idx, salt, private FROM disclosures ORDER BY idx")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let idx = row.get::<_, i64>(0)? as u64;
-        let salt: Vec<u8> = row.get(1)?;
-        let private: Vec<u8> = row.get(2)?;
+        Ok(true)
+    })?;
+    for (idx, salt, private) in conn.all_disclosures()? {
         let at = idx.to_string();
         let Some(expected) = commitments.remove(&idx) else {
             return Ok(report.fail("disclosure", at, "no v2 entry at this index commits to it"));
@@ -404,19 +383,15 @@ fn check_disclosures(
     Ok(report)
 }
 
-/// The root of the latest checkpoint, when its signature verifies.
+/// The root of the checkpoint at `size`, when its signature verifies.
 fn latest_signed_root(
-    conn: &Connection,
+    checkpoints: &[(u64, Vec<u8>)],
     verifier: &Ed25519Verifier,
     size: u64,
-) -> Result<Option<crate::hash::Hash>, LedgerError> {
-    let note: Vec<u8> = conn.query_row(
-        "SELECT note FROM checkpoints WHERE size = ?1",
-        [size as i64],
-        |r| r.get(0),
-    )?;
-    Ok(String::from_utf8(note)
+) -> Option<crate::hash::Hash> {
+    let (_, note) = checkpoints.iter().find(|(s, _)| *s == size)?;
+    std::str::from_utf8(note)
         .ok()
-        .and_then(|n| SignedCheckpoint::open(&n, verifier).ok())
-        .map(|cp| *cp.root()))
+        .and_then(|n| SignedCheckpoint::open(n, verifier).ok())
+        .map(|cp| *cp.root())
 }

@@ -16,6 +16,7 @@ fn writ(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
         .args(args)
         .env_remove("WRIT_LEDGER_DIR")
+        .env_remove("WRIT_DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -448,5 +449,125 @@ fn default_verify_rehashes_and_names_an_altered_entry() {
         (r["full"].clone(), r["entries_checked"].clone()),
         (json!(false), json!(0)),
         "{r}"
+    );
+}
+
+/// `writ ledger verify --database` checks a ledger stored in PostgreSQL (the test server of
+/// scripts/postgres.sh; skipped without WRIT_TEST_POSTGRES_URL unless
+/// WRIT_REQUIRE_CONFORMANCE=1). The URL goes through the environment, not the command line.
+#[test]
+fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
+    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
+        );
+        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+        return;
+    };
+    let schema = format!("cli_verify_{}", std::process::id());
+    let keys = tempfile::tempdir().unwrap();
+    let ledger =
+        writ_ledger::pg::init_ledger(keys.path(), "example.com/pg", &url, &schema).unwrap();
+    for n in 0..300u64 {
+        let e = format!(r#"{{"n":{n},"type":"decision","v":1}}"#);
+        ledger.append_durable(e.as_bytes()).unwrap();
+    }
+    drop(ledger);
+    let dir = keys.path().to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["ledger", "verify", "--dir", dir, "--format", "json"];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(&args)
+            .env_remove("WRIT_LEDGER_DIR")
+            .env("WRIT_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--schema", &schema]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["size"], 300);
+    assert_eq!(report["entries_checked"], 300);
+    // The SQLite store is not consulted: DIR holds only the key.
+    assert!(!keys.path().join("ledger.db").exists());
+
+    let mut store = writ_ledger::pg::PgStore::open(&url, &schema, false).unwrap();
+    store
+        .execute_raw(r#"UPDATE entries SET data = convert_to('{"n":1,"type":"decision","v":1}', 'UTF8') WHERE idx = 2"#)
+        .unwrap();
+    let out = run(&["--schema", &schema]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problem"]["kind"], "entry");
+    assert_eq!(report["problem"]["at"], "2");
+    // A schema that holds no ledger is an error, not a pass.
+    let out = run(&["--schema", "no_such_ledger"]);
+    assert!(!out.status.success());
+    writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
+}
+
+/// `writ bench ledger --database` measures a PostgreSQL ledger against a plain batched insert
+/// into the same database (skipped without WRIT_TEST_POSTGRES_URL, unless required).
+#[test]
+fn bench_ledger_on_postgres_reports_the_ratio_to_a_plain_insert() {
+    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
+            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
+        );
+        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args([
+            "bench",
+            "ledger",
+            "--appenders",
+            "2",
+            "--duration",
+            "0.5",
+            "--entry-size",
+            "120",
+            "--format",
+            "json",
+        ])
+        .env("WRIT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["store"], "postgres");
+    assert!(v["appends"].as_u64().unwrap() > 0);
+    assert_eq!(v["size"].as_u64().unwrap(), v["appends"].as_u64().unwrap());
+    assert!(
+        v["baseline"]["what"]
+            .as_str()
+            .unwrap()
+            .contains("PostgreSQL")
+    );
+    assert!(v["ratio_to_baseline"].as_f64().unwrap() > 0.0);
+    assert!(v["bytes_per_entry"].as_f64().unwrap() > 120.0);
+    eprintln!(
+        "postgres ledger: {:.0} appends/s, baseline {:.0} inserts/s, ratio {:.3}",
+        v["appends_per_s"].as_f64().unwrap(),
+        v["baseline"]["inserts_per_s"].as_f64().unwrap(),
+        v["ratio_to_baseline"].as_f64().unwrap()
     );
 }

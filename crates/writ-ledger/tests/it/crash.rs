@@ -3,7 +3,9 @@
 //! acknowledged index, verifies, and its new checkpoint is consistent with every checkpoint
 //! the child had published.
 //!
-//! The child is this test binary itself, re-run on `crash_child` with `WRIT_LEDGER_CRASH_DIR`.
+//! The child is this test binary itself, re-run on `crash_child` with `WRIT_LEDGER_CRASH_DIR`
+//! (and, for the PostgreSQL store, `WRIT_LEDGER_CRASH_PG_URL` and `WRIT_LEDGER_CRASH_PG_SCHEMA`:
+//! the same trials run against a real PostgreSQL, see `storage.rs`).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -32,7 +34,14 @@ fn crash_child() {
         .unwrap()
         .parse()
         .unwrap();
-    let ledger = Arc::new(Ledger::open(Path::new(&dir)).unwrap());
+    let ledger = match (
+        std::env::var("WRIT_LEDGER_CRASH_PG_URL"),
+        std::env::var("WRIT_LEDGER_CRASH_PG_SCHEMA"),
+    ) {
+        (Ok(url), Ok(schema)) => writ_ledger::pg::open_ledger(Path::new(&dir), &url, &schema),
+        _ => Ledger::open(Path::new(&dir)),
+    };
+    let ledger = Arc::new(ledger.unwrap());
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -59,6 +68,40 @@ fn crash_child() {
 fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     drop(Ledger::init(dir.path(), "crash.example/log").unwrap());
+    sigkill_trials(dir.path(), &[], TRIALS, 20, &|| {
+        Ledger::open(dir.path()).unwrap()
+    });
+}
+
+/// The same on the PostgreSQL store: a child killed mid-commit leaves no acknowledged entry
+/// behind and no half-written batch (its transaction is rolled back by the server).
+#[test]
+fn sigkill_at_random_moments_loses_nothing_acknowledged_on_postgres() {
+    let Some(url) = crate::storage::postgres_url() else {
+        return;
+    };
+    let schema = format!("crash_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    drop(writ_ledger::pg::init_ledger(dir.path(), "crash.example/log", &url, &schema).unwrap());
+    let env = [
+        ("WRIT_LEDGER_CRASH_PG_URL", url.as_str()),
+        ("WRIT_LEDGER_CRASH_PG_SCHEMA", schema.as_str()),
+    ];
+    sigkill_trials(dir.path(), &env, TRIALS / 2, 250, &|| {
+        writ_ledger::pg::open_ledger(dir.path(), &url, &schema).unwrap()
+    });
+    writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
+}
+
+/// `trials` children killed after `start_ms` plus up to 180 ms (more for a store whose open
+/// connects to a server).
+fn sigkill_trials(
+    dir: &Path,
+    env: &[(&str, &str)],
+    trials: usize,
+    start_ms: u64,
+    open: &dyn Fn() -> Ledger,
+) {
     let exe = std::env::current_exe().unwrap();
     let mut rng = Rng::from_time();
     let mut acked: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
@@ -67,7 +110,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let mut published: BTreeMap<u64, String> = BTreeMap::new();
     let mut total_published = 0usize;
     let mut kills_with_acks = 0;
-    for trial in 0..TRIALS {
+    for trial in 0..trials {
         let mut child = Command::new(&exe)
             .args([
                 "crash::crash_child",
@@ -75,7 +118,8 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env("WRIT_LEDGER_CRASH_DIR", dir.path())
+            .env("WRIT_LEDGER_CRASH_DIR", dir)
+            .envs(env.iter().copied())
             .env("WRIT_LEDGER_CRASH_TRIAL", trial.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -88,7 +132,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                 .map_while(Result::ok)
                 .collect::<Vec<String>>()
         });
-        std::thread::sleep(Duration::from_millis(20 + rng.below(180)));
+        std::thread::sleep(Duration::from_millis(start_ms + rng.below(180)));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let lines = reader.join().unwrap();
@@ -120,7 +164,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             kills_with_acks += 1;
         }
 
-        let ledger = Ledger::open(dir.path()).unwrap();
+        let ledger = open();
         let cp = ledger.checkpoint();
         // This child's acknowledgements; earlier ones are bound by the consistency chain.
         for (index, e) in &new_acks {
@@ -159,7 +203,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         acked.len()
     );
     assert!(
-        kills_with_acks >= TRIALS / 2,
+        kills_with_acks >= trials / 2,
         "{kills_with_acks} kills hit a running appender"
     );
 }

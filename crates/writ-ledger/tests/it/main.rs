@@ -11,6 +11,7 @@ mod conformance;
 mod crash;
 mod evidence;
 mod props;
+mod storage;
 mod tamper;
 
 /// A canonical test entry of about `pad` bytes of padding.
