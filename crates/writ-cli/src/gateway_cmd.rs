@@ -189,12 +189,23 @@ struct RunArgs {
 }
 
 pub fn run(args: GatewayArgs) -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let GatewayCommand::Mcp(mcp) = args.command;
+    // Over stdio the gateway serves one client: one thread runs every task of a call (client
+    // line, authorize, upstream relay, answer), so no step waits for a wake-up on another
+    // core (`writ bench mcp` measured it; see ARCHITECTURE.md). Streamable HTTP serves many
+    // clients and keeps two workers. Blocking work (stdin) has its own pool either way.
+    let stdio = mcp.pin.is_none() && mcp.run.listen.is_none();
+    let mut builder = if stdio {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let GatewayCommand::Mcp(mcp) = args.command;
     let result = match *mcp {
         McpArgs {
             pin: Some(McpCommand::Pin(p)),

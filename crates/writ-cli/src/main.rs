@@ -25,6 +25,7 @@ macro_rules! print {
 mod backup_cmd;
 mod bench_authorize;
 mod bench_http;
+mod bench_mcp;
 mod cli_output;
 mod data_dir;
 mod default_bundle;
@@ -150,6 +151,8 @@ enum BenchCommand {
     Ledger(ledger_cmd::BenchLedgerArgs),
     /// Closed-loop authorize load against a server (or --self-hosted), with a /healthz baseline.
     Authorize(Box<bench_authorize::BenchAuthorizeArgs>),
+    /// One MCP tools/call, alternating: direct, through `writ gateway mcp`, through AGT.
+    Mcp(Box<bench_mcp::BenchMcpArgs>),
 }
 
 fn main() -> ExitCode {
@@ -211,6 +214,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Exec(args) => return exec_cmd::run(*args),
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
+        Command::Bench(BenchCommand::Mcp(args)) => bench_mcp::bench(*args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Principal(args) => operator_cmd::principal(args),
         Command::Gate(args) => operator_cmd::gate(args),

@@ -15,6 +15,8 @@ use writ_model::{Decision, ReasonCode};
 pub struct GateMetrics {
     calls: Mutex<BTreeMap<(Decision, ReasonCode), u64>>,
     admit_latency: Mutex<Histogram>,
+    /// The authorize round trip alone, as the gate sees it (part of the admit time).
+    authorize_latency: Mutex<Histogram>,
 }
 
 /// The gauges read from the gate when the page is rendered.
@@ -39,6 +41,11 @@ impl GateMetrics {
             .entry((decision, reason_code))
             .or_default() += 1;
         lock(&self.admit_latency).observe(secs);
+    }
+
+    /// Records one authorize round trip to the control plane (request sent to answer read).
+    pub fn authorize_round_trip(&self, secs: f64) {
+        lock(&self.authorize_latency).observe(secs);
     }
 
     /// The metrics page.
@@ -70,6 +77,16 @@ impl GateMetrics {
             "writ_gate_admit_duration_seconds",
             &[],
             &lock(&self.admit_latency),
+        )
+        .family(
+            "writ_gate_authorize_duration_seconds",
+            "The authorize round trip to the control plane, as the gate sees it (part of admit).",
+            Kind::Histogram,
+        )
+        .histogram(
+            "writ_gate_authorize_duration_seconds",
+            &[],
+            &lock(&self.authorize_latency),
         );
         if let Some(last) = v.feed_last_seen {
             e.family(

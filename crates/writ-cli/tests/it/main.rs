@@ -7,6 +7,7 @@
 )]
 
 mod backup;
+mod bench_mcp;
 mod cli;
 mod data_dir;
 mod demo;

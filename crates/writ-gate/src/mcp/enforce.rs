@@ -742,11 +742,15 @@ impl Enforcer {
                 .or(caller_trace.copied()),
             ..AuthorizeOptions::default()
         };
+        let asked = std::time::Instant::now();
         let answer = self
             .cp
             .authorize(token, &intent, &attestation, &options)
-            .await
-            .map_err(|e| Denial::from_gate(&e))?;
+            .await;
+        self.gate
+            .metrics()
+            .authorize_round_trip(asked.elapsed().as_secs_f64());
+        let answer = answer.map_err(|e| Denial::from_gate(&e))?;
         let (writ, execution, ledger_index) = match answer {
             Authorization::Allow {
                 writ,

@@ -1,0 +1,900 @@
+//! `writ bench mcp`: the latency a governed MCP `tools/call` pays, side by side with its peers.
+//!
+//! One client (ours: a minimal MCP stdio JSON-RPC client, the same for every path) makes the
+//! same call, server-everything's `echo`, by three paths in one invocation, alternating call by
+//! call: directly to the server over stdio; through `writ gateway mcp` in front of the same
+//! server, with a real control plane started in this process on 127.0.0.1 (SQLite data
+//! directory on the ordinary disk, durable decision before every writ, a receipt after every
+//! call); and through Microsoft's Agent Governance Toolkit proxy (`agentmesh proxy --policy
+//! permissive`, PyPI `agent-governance-toolkit-cli`, pinned, installed by the bench into its own
+//! virtual environment). It prints p50/p99 per path, what each path adds to the direct call and
+//! the ratios, and where Writ's added time goes (read from the gateway's and the control
+//! plane's own metrics). `--in-flight 64` measures throughput instead: calls per second with
+//! that many calls outstanding on each path.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+use writ_model::SystemClock;
+
+use crate::cli_output::{Exit, Format, invalid_input, print_json};
+use crate::operator_cmd::at;
+
+/// The AGT release measured (issue 19): pinned, so runs compare.
+const AGT_PACKAGE: &str = "agent-governance-toolkit-cli==5.0.0";
+/// How long one answer may take before the path is declared stuck.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// The only policy of the bench's bundle: the echo tool may be called.
+const POLICY: &str = r#"
+@id("bench-echo")
+@reason("writ bench mcp calls echo")
+permit (principal is Agent, action == Action::"call_tool", resource == Tool::"everything/echo");
+"#;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchMcpArgs {
+    /// The node_modules directory holding @modelcontextprotocol/server-everything (and
+    /// .bin/node, else `node` from PATH).
+    #[arg(long, env = "WRIT_TEST_NODE_MODULES", value_name = "DIR")]
+    node_modules: Option<PathBuf>,
+    /// Measured calls per path.
+    #[arg(long, default_value_t = 1000)]
+    calls: usize,
+    /// Unmeasured calls per path first.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Calls outstanding per path: 1 measures latency (alternating call by call); more
+    /// measures throughput (calls/s, alternating path by path in rounds).
+    #[arg(long, default_value_t = 1)]
+    in_flight: usize,
+    /// Skip the AGT proxy path.
+    #[arg(long)]
+    no_agt: bool,
+    /// The virtual environment for AGT (created and installed into when missing; reused).
+    /// Default: $XDG_CACHE_HOME/writ/agt-5.0.0 (else ~/.cache/writ/agt-5.0.0).
+    #[arg(long, value_name = "DIR")]
+    agt_venv: Option<PathBuf>,
+    /// The Python that creates the AGT virtual environment.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Where the control plane's temporary data directory is made (default: the system's
+    /// temporary directory; say so when it is a tmpfs).
+    #[arg(long, value_name = "DIR")]
+    data_parent: Option<PathBuf>,
+    /// Passed to `writ gateway mcp` (kernels without Landlock or user namespaces).
+    #[arg(long)]
+    allow_uncontained: bool,
+    /// Output format: `human` (text) or `json` (one JSON document on stdout).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// What one path measured.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct PathStats {
+    path: &'static str,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    mean_us: f64,
+    max_us: f64,
+    calls_per_second: f64,
+    /// p50 minus the direct path's p50 (0 for direct).
+    added_p50_us: f64,
+    added_p99_us: f64,
+    /// This path's p50 over the direct path's.
+    ratio_p50: f64,
+    ratio_throughput: f64,
+}
+
+/// A minimal MCP client over a child's stdio: newline-delimited JSON-RPC.
+struct Client {
+    name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    next: u64,
+    stderr: PathBuf,
+    /// Measured per-call latencies (nanoseconds).
+    lat: Vec<u64>,
+    busy: Duration,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Client {
+    fn start(name: &'static str, mut cmd: Command, stderr: PathBuf) -> anyhow::Result<Client> {
+        let log = std::fs::File::create(&stderr)
+            .with_context(|| format!("cannot create {}", stderr.display()))?;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start the {name} path"))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut c = Client {
+            name,
+            child,
+            stdin,
+            lines: rx,
+            next: 1,
+            stderr,
+            lat: Vec::new(),
+            busy: Duration::ZERO,
+            errors: 0,
+            first_error: None,
+        };
+        let id = c.send_request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "writ-bench-mcp", "version": "1"}}),
+        )?;
+        let init = c.answer(id)?;
+        if init.get("result").is_none() {
+            anyhow::bail!("{name}: initialize failed: {init}\n{}", c.stderr_tail());
+        }
+        c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+        Ok(c)
+    }
+
+    fn stderr_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let start = text.len().saturating_sub(2000);
+        text.get(start..).unwrap_or_default().to_owned()
+    }
+
+    fn send(&mut self, msg: &Value) -> anyhow::Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("stdin closed"))?;
+        let mut line = msg.to_string();
+        line.push('\n');
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.flush())
+            .with_context(|| format!("{}: the path closed its input", self.name))
+    }
+
+    fn send_request(&mut self, method: &str, params: Value) -> anyhow::Result<u64> {
+        let id = self.next;
+        self.next += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        Ok(id)
+    }
+
+    /// The next answer to any request (notifications and server requests are skipped).
+    fn next_answer(&mut self) -> anyhow::Result<(u64, Value)> {
+        loop {
+            let line = self.lines.recv_timeout(PATIENCE).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: no answer ({e}); its stderr ends with:\n{}",
+                    self.name,
+                    self.stderr_tail()
+                )
+            })?;
+            let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if msg.get("method").is_some() {
+                continue;
+            }
+            if let Some(id) = msg.get("id").and_then(Value::as_u64) {
+                return Ok((id, msg));
+            }
+        }
+    }
+
+    fn answer(&mut self, id: u64) -> anyhow::Result<Value> {
+        loop {
+            let (got, msg) = self.next_answer()?;
+            if got == id {
+                return Ok(msg);
+            }
+        }
+    }
+
+    fn call_echo(&mut self) -> anyhow::Result<u64> {
+        self.send_request(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "writ bench"}}),
+        )
+    }
+
+    /// `count` echo calls with `in_flight` outstanding; latencies recorded when `measure`.
+    fn batch(&mut self, count: usize, in_flight: usize, measure: bool) -> anyhow::Result<()> {
+        let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(in_flight);
+        let started = Instant::now();
+        let mut issued = 0;
+        let mut done = 0;
+        while issued < count.min(in_flight) {
+            let id = self.call_echo()?;
+            sent.insert(id, Instant::now());
+            issued += 1;
+        }
+        while done < count {
+            let (id, msg) = self.next_answer()?;
+            let Some(t0) = sent.remove(&id) else {
+                continue;
+            };
+            let took = t0.elapsed();
+            done += 1;
+            if issued < count {
+                let id = self.call_echo()?;
+                sent.insert(id, Instant::now());
+                issued += 1;
+            }
+            if !measure {
+                continue;
+            }
+            match echo_ok(&msg) {
+                Ok(()) => self
+                    .lat
+                    .push(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX)),
+                Err(e) => {
+                    self.errors += 1;
+                    self.first_error.get_or_insert(e);
+                }
+            }
+        }
+        if measure {
+            self.busy += started.elapsed();
+        }
+        Ok(())
+    }
+
+    fn stats(&mut self, path: &'static str) -> PathStats {
+        self.lat.sort_unstable();
+        let us = |ns: u64| ns as f64 / 1000.0;
+        let pct = |p: f64| -> f64 {
+            if self.lat.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p * self.lat.len() as f64).ceil() as usize).clamp(1, self.lat.len());
+            self.lat.get(rank - 1).copied().map_or(0.0, us)
+        };
+        let n = self.lat.len() as u64;
+        let mean = if n == 0 {
+            0.0
+        } else {
+            us(self.lat.iter().sum::<u64>()) / n as f64
+        };
+        let secs = self.busy.as_secs_f64();
+        PathStats {
+            path,
+            ok: n,
+            errors: self.errors,
+            first_error: self.first_error.clone(),
+            p50_us: pct(0.50),
+            p90_us: pct(0.90),
+            p99_us: pct(0.99),
+            mean_us: mean,
+            max_us: self.lat.last().copied().map_or(0.0, us),
+            calls_per_second: if secs > 0.0 {
+                (n + self.errors) as f64 / secs
+            } else {
+                0.0
+            },
+            ..PathStats::default()
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Closing stdin ends an MCP stdio server (and the gateway, which stops its upstream).
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether an echo answer is the echo: a result whose text carries the message.
+fn echo_ok(msg: &Value) -> Result<(), String> {
+    let text = msg
+        .pointer("/result/content/0/text")
+        .and_then(Value::as_str);
+    let failed = msg.pointer("/result/isError").and_then(Value::as_bool) == Some(true);
+    match text {
+        Some(t) if !failed && t.contains("writ bench") => Ok(()),
+        _ => {
+            let mut s = msg.to_string();
+            s.truncate(500);
+            Err(s)
+        }
+    }
+}
+
+pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
+    if args.calls == 0 || args.in_flight == 0 || args.in_flight > 1024 {
+        return Err(invalid_input(
+            "--calls must be at least 1 and --in-flight between 1 and 1024",
+        ));
+    }
+    let modules = args.node_modules.clone().ok_or_else(|| {
+        invalid_input("pass --node-modules DIR (with @modelcontextprotocol/server-everything) or set WRIT_TEST_NODE_MODULES")
+    })?;
+    let server_js = modules.join("@modelcontextprotocol/server-everything/dist/index.js");
+    if !server_js.exists() {
+        return Err(invalid_input(format!(
+            "{} is missing: install @modelcontextprotocol/server-everything there",
+            server_js.display()
+        )));
+    }
+    let node = if modules.join(".bin/node").exists() {
+        modules.join(".bin/node")
+    } else {
+        PathBuf::from("node")
+    };
+    let upstream: Vec<String> = vec![node.display().to_string(), server_js.display().to_string()];
+    let agt = if args.no_agt {
+        None
+    } else {
+        Some(agt_install(&args)?)
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let dir = match &args.data_parent {
+        Some(p) => tempfile::tempdir_in(p),
+        None => tempfile::tempdir(),
+    }
+    .context("cannot create a temporary directory")?;
+    let hosted = runtime.block_on(Hosted::start(dir.path()))?;
+    let exe = std::env::current_exe().context("cannot find the writ binary")?;
+    let pins = dir.path().join("pins.json");
+    let pin = Command::new(&exe)
+        .args([
+            "gateway",
+            "mcp",
+            "pin",
+            "--upstream-name",
+            "everything",
+            "--out",
+        ])
+        .arg(&pins)
+        .arg("--")
+        .args(&upstream)
+        .env_remove("WRIT_MCP_PINS")
+        .output()
+        .context("cannot run writ gateway mcp pin")?;
+    if !pin.status.success() {
+        anyhow::bail!(
+            "writ gateway mcp pin failed: {}",
+            String::from_utf8_lossy(&pin.stderr)
+        );
+    }
+    let metrics_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?
+    };
+
+    let mut direct_cmd = Command::new(&node);
+    direct_cmd.arg(&server_js);
+    let mut gw_cmd = Command::new(&exe);
+    gw_cmd
+        .args(["gateway", "mcp", "--upstream-name", "everything", "--pins"])
+        .arg(&pins)
+        .args(["--control-plane", &hosted.base, "--gate-id", "gate:bench"])
+        .args(["--zone", "dev", "--gate-key"])
+        .arg(&hosted.key_file)
+        .arg("--token-file")
+        .arg(&hosted.agent_token)
+        .arg("--gate-token-file")
+        .arg(&hosted.gate_token)
+        .arg("--metrics-listen")
+        .arg(metrics_addr.to_string());
+    if args.allow_uncontained {
+        gw_cmd.arg("--allow-uncontained");
+    }
+    gw_cmd.arg("--").args(&upstream);
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("WRIT_")) {
+            gw_cmd.env_remove(k);
+        }
+    }
+    gw_cmd.env("WRIT_LOG", "warn");
+
+    let mut clients = vec![
+        Client::start("direct", direct_cmd, dir.path().join("direct.stderr"))?,
+        Client::start("writ", gw_cmd, dir.path().join("gateway.stderr"))?,
+    ];
+    if let Some(agentmesh) = &agt {
+        let mut cmd = Command::new(agentmesh);
+        cmd.args(["proxy", "--policy", "permissive"]);
+        for a in &upstream {
+            cmd.args(["--target", a]);
+        }
+        clients.push(Client::start("agt", cmd, dir.path().join("agt.stderr"))?);
+    }
+
+    // Warm-up, unmeasured, alternating.
+    for _ in 0..args.warmup.div_ceil(args.in_flight) {
+        for c in &mut clients {
+            c.batch(args.in_flight, args.in_flight, false)?;
+        }
+    }
+    let before = runtime.block_on(hosted.snapshot(&metrics_addr.to_string()));
+    if args.in_flight == 1 {
+        for _ in 0..args.calls {
+            for c in &mut clients {
+                c.batch(1, 1, true)?;
+            }
+        }
+    } else {
+        // Rounds of at least 4 × in-flight calls, path after path.
+        let round = (args.in_flight * 4).min(args.calls);
+        let mut left = args.calls;
+        while left > 0 {
+            let n = round.min(left);
+            for c in &mut clients {
+                c.batch(n, args.in_flight, true)?;
+            }
+            left -= n;
+        }
+    }
+    // Receipts are posted off the call path: let the last ones land before reading metrics.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = runtime.block_on(hosted.snapshot(&metrics_addr.to_string()));
+
+    let names = ["direct", "writ", "agt"];
+    let mut stats: Vec<PathStats> = clients
+        .iter_mut()
+        .zip(names)
+        .map(|(c, n)| c.stats(n))
+        .collect();
+    drop(clients);
+    let (d50, d99, dput) = stats.first().map_or((0.0, 0.0, 0.0), |d| {
+        (d.p50_us, d.p99_us, d.calls_per_second)
+    });
+    for s in &mut stats {
+        s.added_p50_us = s.p50_us - d50;
+        s.added_p99_us = s.p99_us - d99;
+        s.ratio_p50 = ratio(s.p50_us, d50);
+        s.ratio_throughput = ratio(s.calls_per_second, dput);
+    }
+    let writ_mean_added = match (stats.first(), stats.get(1)) {
+        (Some(d), Some(w)) => w.mean_us - d.mean_us,
+        _ => 0.0,
+    };
+    let stages = Stages::between(&before, &after, writ_mean_added);
+    let all_ok = stats.iter().all(|s| s.errors == 0);
+    let agt_vs_writ = stats
+        .get(2)
+        .zip(stats.get(1))
+        .map(|(a, w)| ratio(w.added_p50_us, a.added_p50_us));
+    if args.format == Format::Json {
+        print_json(&json!({
+            "calls": args.calls,
+            "warmup": args.warmup,
+            "in_flight": args.in_flight,
+            "data_dir": dir.path().join("data"),
+            "agt": agt.as_ref().map(|_| AGT_PACKAGE),
+            "paths": stats,
+            "writ_added_over_agt_added_p50": agt_vs_writ,
+            "writ_stages": stages,
+            "all_ok": all_ok,
+        }))?;
+    } else {
+        print_human(&args, &stats, &stages, dir.path());
+        if let Some(r) = agt_vs_writ {
+            println!("writ's added p50 / agt's added p50: x{r:.2}");
+        }
+    }
+    runtime.block_on(hosted.stop());
+    Ok(if all_ok { Exit::Ok } else { Exit::Failure })
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+fn print_human(args: &BenchMcpArgs, stats: &[PathStats], st: &Stages, dir: &Path) {
+    println!(
+        "writ bench mcp: {} calls per path after {} warm-up, {} in flight; control plane data in {}",
+        args.calls,
+        args.warmup,
+        args.in_flight,
+        dir.join("data").display()
+    );
+    for s in stats {
+        println!(
+            "{:<7} p50 {:>8.3} ms  p99 {:>8.3} ms  mean {:>8.3} ms  {:>8.0} calls/s  added p50 {:>+8.3} ms  p99 {:>+8.3} ms  x{:.2}  ok {} errors {}",
+            s.path,
+            s.p50_us / 1000.0,
+            s.p99_us / 1000.0,
+            s.mean_us / 1000.0,
+            s.calls_per_second,
+            s.added_p50_us / 1000.0,
+            s.added_p99_us / 1000.0,
+            s.ratio_p50,
+            s.ok,
+            s.errors
+        );
+        if let Some(e) = &s.first_error {
+            println!("        first error: {e}");
+        }
+    }
+    println!(
+        "writ's added time per call (means, µs, from the gateway's and control plane's metrics):"
+    );
+    let row = |name: &str, v: Option<f64>| match v {
+        Some(v) => println!("  {name:<44} {v:>9.1}"),
+        None => println!("  {name:<44} {:>9}", "n/a"),
+    };
+    row("added (writ mean - direct mean)", Some(st.added_mean_us));
+    row("gateway admit (arrival to admission)", st.admit_us);
+    row(
+        "  authorize round trip (gateway side)",
+        st.authorize_round_trip_us,
+    );
+    row("    server: HTTP request /v1/authorize", st.server_http_us);
+    row("      of which authorize handler", st.server_authorize_us);
+    row("    transport (round trip - server HTTP)", st.transport_us);
+    row(
+        "  gateway parse/check (admit - round trip)",
+        st.gateway_check_us,
+    );
+    row("relay + upstream hop (added - admit)", st.relay_us);
+    row(
+        "receipt (off the call path; server HTTP)",
+        st.receipt_server_us,
+    );
+}
+
+/// Sum and count of every histogram of interest, from both metrics pages.
+#[derive(Debug, Default, Clone)]
+struct Snapshot {
+    values: HashMap<&'static str, (f64, f64)>,
+}
+
+const SERIES: [(&str, &str, &str); 5] = [
+    ("admit", "writ_gate_admit_duration_seconds", ""),
+    ("round_trip", "writ_gate_authorize_duration_seconds", ""),
+    (
+        "server_http",
+        "writ_http_request_duration_seconds",
+        "route=\"/v1/authorize\"",
+    ),
+    ("server_authorize", "writ_authorize_duration_seconds", ""),
+    (
+        "receipt",
+        "writ_http_request_duration_seconds",
+        "route=\"/v1/receipts\"",
+    ),
+];
+
+/// The `_sum` and `_count` of histogram `name` (the series whose labels contain `label`).
+fn sum_count(text: &str, name: &str, label: &str) -> Option<(f64, f64)> {
+    let value = |suffix: &str| {
+        let prefix = format!("{name}_{suffix}");
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']))
+            })
+            .find(|l| label.is_empty() || l.contains(label))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    Some((value("sum")?, value("count")?))
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Stages {
+    added_mean_us: f64,
+    admit_us: Option<f64>,
+    authorize_round_trip_us: Option<f64>,
+    server_http_us: Option<f64>,
+    server_authorize_us: Option<f64>,
+    transport_us: Option<f64>,
+    gateway_check_us: Option<f64>,
+    relay_us: Option<f64>,
+    receipt_server_us: Option<f64>,
+}
+
+impl Stages {
+    fn between(a: &Snapshot, b: &Snapshot, added_mean_us: f64) -> Stages {
+        let mean = |k: &str| -> Option<f64> {
+            let (s0, c0) = a.values.get(k).copied().unwrap_or((0.0, 0.0));
+            let (s1, c1) = b.values.get(k).copied()?;
+            let n = c1 - c0;
+            (n > 0.0).then(|| (s1 - s0) / n * 1e6)
+        };
+        let admit = mean("admit");
+        let rt = mean("round_trip");
+        let http = mean("server_http");
+        Stages {
+            added_mean_us,
+            admit_us: admit,
+            authorize_round_trip_us: rt,
+            server_http_us: http,
+            server_authorize_us: mean("server_authorize"),
+            transport_us: rt.zip(http).map(|(r, h)| r - h),
+            gateway_check_us: admit.zip(rt).map(|(a, r)| a - r),
+            relay_us: admit.map(|a| added_mean_us - a),
+            receipt_server_us: mean("receipt"),
+        }
+    }
+}
+
+/// Finds `agentmesh` in the bench's AGT virtual environment, creating and installing it first.
+fn agt_install(args: &BenchMcpArgs) -> anyhow::Result<PathBuf> {
+    let venv = match &args.agt_venv {
+        Some(v) => v.clone(),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .ok_or_else(|| invalid_input("no HOME: pass --agt-venv DIR or --no-agt"))?
+            .join("writ/agt-5.0.0"),
+    };
+    let agentmesh = venv.join("bin/agentmesh");
+    let marker = venv.join("writ-installed");
+    if agentmesh.exists() && std::fs::read_to_string(&marker).is_ok_and(|t| t.trim() == AGT_PACKAGE)
+    {
+        return Ok(agentmesh);
+    }
+    eprintln!(
+        "writ bench mcp: installing {AGT_PACKAGE} into {}",
+        venv.display()
+    );
+    let status = Command::new(&args.python)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", args.python))?;
+    if !status.success() {
+        return Err(invalid_input(format!(
+            "`{} -m venv {}` failed ({status}); install python3-venv, or pass --no-agt",
+            args.python,
+            venv.display()
+        )));
+    }
+    let out = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            AGT_PACKAGE,
+        ])
+        .output()
+        .context("cannot run pip")?;
+    if !out.status.success() || !agentmesh.exists() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail = err
+            .get(err.len().saturating_sub(1500)..)
+            .unwrap_or_default();
+        return Err(invalid_input(format!(
+            "pip could not install {AGT_PACKAGE} into {} (is PyPI reachable?): {tail}\npass --no-agt to measure without it",
+            venv.display()
+        )));
+    }
+    std::fs::write(&marker, AGT_PACKAGE)?;
+    Ok(agentmesh)
+}
+
+/// A control plane started in this process, provisioned for the bench.
+struct Hosted {
+    base: String,
+    admin: String,
+    key_file: PathBuf,
+    agent_token: PathBuf,
+    gate_token: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut f = crate::cli_output::create_private(path, "secrets")?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+impl Hosted {
+    async fn start(dir: &Path) -> anyhow::Result<Hosted> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+        let bundle_key = writ_authorize::BundleSigningKey::from_seed(seed);
+        let config = writ_server::ServerConfig {
+            data_dir: dir.join("data"),
+            ..writ_server::ServerConfig::default()
+        };
+        let report = writ_server::init_data_dir(&config, &[bundle_key.verifying_key().to_hex()])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state = writ_server::AppState::open(config, Arc::new(SystemClock))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(writ_server::run(listener, state, async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        let admin = report.admin_token;
+        let post = |path: &str, body: Value| {
+            let req = client
+                .post(format!("{base}{path}"))
+                .bearer_auth(&admin)
+                .json(&body);
+            async move {
+                let resp = req.send().await?;
+                let status = resp.status();
+                let v: Value = resp.json().await?;
+                anyhow::ensure!(status.is_success(), "provisioning failed: {status} {v}");
+                Ok::<Value, anyhow::Error>(v)
+            }
+        };
+        post(
+            "/v1/admin/bundles/activate",
+            json!({"files": bundle(&bundle_key)?}),
+        )
+        .await?;
+        let principal = post(
+            "/v1/admin/principals",
+            json!({"id": "agent:bench", "zone": "dev"}),
+        )
+        .await?;
+        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let gate = post(
+            "/v1/admin/gates",
+            json!({"id": "gate:bench", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())}),
+        )
+        .await?;
+        let key_file = dir.join("gate.key");
+        write_private(&key_file, &hex::encode(seed))?;
+        let agent_token = dir.join("agent.token");
+        write_private(
+            &agent_token,
+            at(&principal, "token").as_str().unwrap_or_default(),
+        )?;
+        let gate_token = dir.join("gate.token");
+        write_private(&gate_token, at(&gate, "token").as_str().unwrap_or_default())?;
+        Ok(Hosted {
+            base,
+            admin: admin.clone(),
+            key_file,
+            agent_token,
+            gate_token,
+            stop,
+            task,
+        })
+    }
+
+    /// The control plane's and the gateway's metrics now.
+    async fn snapshot(&self, gateway_metrics: &str) -> Snapshot {
+        let client = reqwest::Client::new();
+        let server = client
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(&self.admin)
+            .send()
+            .await;
+        let server = match server {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let gate = match client
+            .get(format!("http://{gateway_metrics}/metrics"))
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let text = format!("{server}\n{gate}");
+        let mut values = HashMap::new();
+        for (key, name, label) in SERIES {
+            if let Some(v) = sum_count(&text, name, label) {
+                values.insert(key, v);
+            }
+        }
+        Snapshot { values }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// The bench's bundle: the default schema and entities, [`POLICY`] as its only policy, signed.
+fn bundle(key: &writ_authorize::BundleSigningKey) -> anyhow::Result<Map<String, Value>> {
+    let files: Vec<(&str, &str)> = crate::default_bundle::FILES
+        .iter()
+        .map(|(n, t)| (*n, if *n == "policies.cedar" { POLICY } else { *t }))
+        .collect();
+    let source = writ_authorize::BundleSource::from_files(
+        files
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec())),
+    )
+    .map_err(|e| anyhow::anyhow!("the bench bundle: {e}"))?;
+    let compiled =
+        writ_authorize::compile(&source).map_err(|e| anyhow::anyhow!("the bench bundle: {e}"))?;
+    let mut upload: Map<String, Value> = files
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), Value::String((*t).to_owned())))
+        .collect();
+    upload.insert(
+        "bundle.sig".into(),
+        Value::String(key.sign(compiled.digest()).to_json()),
+    );
+    Ok(upload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_sums_are_read_by_name_and_label() {
+        let text = "writ_http_request_duration_seconds_sum{route=\"/healthz\"} 1.5\n\
+                    writ_http_request_duration_seconds_count{route=\"/healthz\"} 3\n\
+                    writ_http_request_duration_seconds_sum{route=\"/v1/authorize\"} 0.25\n\
+                    writ_http_request_duration_seconds_count{route=\"/v1/authorize\"} 100\n\
+                    writ_authorize_duration_seconds_sum 0.1\n\
+                    writ_authorize_duration_seconds_count 100\n";
+        assert_eq!(
+            sum_count(
+                text,
+                "writ_http_request_duration_seconds",
+                "route=\"/v1/authorize\""
+            ),
+            Some((0.25, 100.0))
+        );
+        assert_eq!(
+            sum_count(text, "writ_authorize_duration_seconds", ""),
+            Some((0.1, 100.0))
+        );
+        assert_eq!(
+            sum_count(text, "writ_gate_admit_duration_seconds", ""),
+            None
+        );
+    }
+
+    #[test]
+    fn an_echo_answer_is_checked() {
+        assert!(
+            echo_ok(
+                &json!({"result": {"content": [{"type": "text", "text": "Echo: writ bench"}]}})
+            )
+            .is_ok()
+        );
+        assert!(echo_ok(&json!({"result": {"isError": true, "content": [{"type": "text", "text": "writ bench"}]}})).is_err());
+        assert!(echo_ok(&json!({"error": {"code": -32001, "message": "denied"}})).is_err());
+    }
+}
