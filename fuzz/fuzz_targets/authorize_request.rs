@@ -69,8 +69,8 @@ fuzz_target!(|data: &[u8]| {
                 .parse()
                 .unwrap_or_else(|_| unreachable!("a fixture principal")),
             act: body.act,
-            intent: body.intent,
-            env: body.attestation.claims,
+            intent: body.intent.into_owned(),
+            env: body.attestation.into_owned().claims,
             lineage: Some(Lineage::root(fx::execution())),
             principal_entity: None,
         });
