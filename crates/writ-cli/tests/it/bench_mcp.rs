@@ -51,14 +51,15 @@ fn assert_paths(v: &Value, names: &[&str], calls: u64) {
     // The breakdown comes from the gateway's and the control plane's own metrics: every
     // measured call was admitted by the gateway and authorized by the server.
     let st = &v["writ_stages"];
-    for k in [
-        "admit_us",
-        "server_http_us",
-        "server_authorize_us",
-        "relay_us",
-    ] {
+    for k in ["admit_us", "server_http_us", "server_authorize_us"] {
         assert!(st[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {st}");
     }
+    // Derived (added mean minus admit mean), so machine noise can make it negative: only its
+    // presence is checked, never its value.
+    assert!(
+        st["relay_us"].as_f64().is_some_and(f64::is_finite),
+        "relay_us: {st}"
+    );
 }
 
 #[test]
