@@ -4,69 +4,20 @@
 // the Rust side to act outside the browser with `@@ {"do": …}` lines and reads one JSON line
 // back. Exits non-zero on the first failed check; prints `RESULT {…}` (the measured budgets).
 
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
+import { log, start, tabWalk } from './harness.mjs';
 
-const rl = createInterface({ input: process.stdin });
-const pending = [];
-const waiting = [];
-rl.on('line', (l) => { const w = waiting.shift(); if (w) w(l); else pending.push(l); });
-/** @returns {Promise<string>} */
-const nextLine = () => new Promise((r) => { const l = pending.shift(); if (l !== undefined) r(l); else waiting.push(r); });
-/** Asks the Rust side to do something; returns its answer. */
-async function ask(what) {
-  process.stdout.write(`@@ ${JSON.stringify({ do: what })}\n`);
-  return JSON.parse(await nextLine());
-}
-const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-
-const cfg = JSON.parse(await nextLine());
-const require = createRequire(join(cfg.modules, 'writ-ui-tests.js'));
-const { chromium } = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-const browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ['--no-sandbox'] });
-/** Console errors and CSP violations seen on any page. */
-const problems = [];
+const { cfg, ask, close, launch, openPage: open, axe, shots, finish } = await start({ keepOpen: true });
+const browser = await launch();
 const result = {};
 
 /** A fresh browser context (its own sessionStorage) and page, watched for errors. */
-async function openPage(width = 1280, height = 800) {
-  const ctx = await browser.newContext({ viewport: { width, height } });
-  // A CSP violation is reported as a console error, whatever Chromium itself logs of it.
-  await ctx.addInitScript(() => document.addEventListener('securitypolicyviolation',
-    (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)));
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { ctx, page };
-}
+const openPage = (width = 1280, height = 800) => open(browser, { context: { viewport: { width, height } } });
 
 async function signIn(page, token) {
   await page.goto(`${cfg.base}/ui/`);
   await page.fill('[data-signin] input[name=token]', token);
   await page.click('[data-signin] button[type=submit]');
-}
-
-/** axe-core on the page as it is: no serious or critical violation. */
-async function axe(page, name) {
-  await page.evaluate(axeSource);
-  const r = await page.evaluate(() => /** @type {any} */ (window).axe.run(document, { resultTypes: ['violations'] }));
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
-  log(`axe ${name}: ${r.violations.length} violations, none serious`);
-}
-
-async function shots(page, name) {
-  for (const [w, h] of [[1280, 800], [390, 844]]) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
-    await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 /** Clicks a governance button and confirms its dialog (which names the effect). */
@@ -200,17 +151,9 @@ assert.equal((await ask('status')).kill_switch, false);
     return { key, all: () => [...document.querySelectorAll('a[href], button, input, select, summary')]
       .filter((e) => !e.closest('[hidden]') && /** @type {HTMLElement} */ (e).offsetParent !== null).map(key) };
   };
-  const all = await page.evaluate(`(${keyOf.toString()})().all()`);
-  await page.evaluate(() => /** @type {HTMLElement} */ (document.activeElement)?.blur());
-  const want = new Set(all);
-  const seen = new Set();
-  for (let i = 0; i < want.size * 3 + 10 && [...want].some((k) => !seen.has(k)); i += 1) {
-    await page.keyboard.press('Tab');
-    seen.add(await page.evaluate(`(${keyOf.toString()})().key(document.activeElement)`));
-  }
-  const missed = [...want].filter((k) => !seen.has(k));
-  assert.deepEqual(missed, [], `controls not reachable by Tab (of ${want.size})`);
-  log(`keyboard: all ${want.size} controls reachable by Tab`);
+  const { size, missed } = await tabWalk(page, keyOf, { rounds: 3 });
+  assert.deepEqual(missed, [], `controls not reachable by Tab (of ${size})`);
+  log(`keyboard: all ${size} controls reachable by Tab`);
 }
 await axe(page, 'console (operator)');
 await shots(page, 'console');
@@ -264,6 +207,5 @@ if (frozen.frozen) {
 await ctx.close();
 await browser.close();
 
-assert.deepEqual(problems, [], 'console errors or CSP violations');
-process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-rl.close();
+finish(result);
+close();

@@ -6,20 +6,11 @@
 // runs axe-core; takes screenshots. Exits non-zero on the first failed check; prints
 // `RESULT {…}` (what happened, the measured times) as its last line.
 
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
+import { log, start } from './harness.mjs';
 
-const rl = createInterface({ input: process.stdin });
-const cfg = JSON.parse(await new Promise((r) => rl.once('line', r)));
-rl.close();
-const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-
-const require = createRequire(join(cfg.modules, 'writ-ui-tests.js'));
-const { chromium } = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const { cfg, launch, problems, openPage, axe: axeOn, shots } = await start();
 
 const url = new URL(cfg.url);
 const token = new URLSearchParams(url.hash.slice(1)).get('token');
@@ -43,17 +34,10 @@ const expected = {
   6: /^⇒ verified$/,
 };
 
-const browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ['--no-sandbox'] });
-const problems = [];
+const browser = await launch();
 const result = { steps: {} };
 try {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const { ctx, page } = await openPage(browser);
   /** Every URL the browser asked for: the token must be in none. */
   const requested = [];
   page.on('request', (r) => requested.push(r.url()));
@@ -200,21 +184,7 @@ try {
 }
 log(`RESULT ${JSON.stringify(result)}`);
 
-/** axe-core on the page as it is: no serious or critical violation. */
+/** axe-core on the page as it is: no serious or critical violation; their number kept. */
 async function axe(page, name) {
-  await page.evaluate(axeSource);
-  const r = await page.evaluate(() => /** @type {any} */ (window).axe.run(document, { resultTypes: ['violations'] }));
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
-  log(`axe ${name}: ${r.violations.length} violations, none serious`);
-  result.axe_violations = r.violations.length;
-}
-
-async function shots(page, name) {
-  for (const [w, h] of [[1280, 800], [390, 844]]) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
-    await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
+  result.axe_violations = (await axeOn(page, name)).violations.length;
 }

@@ -4,54 +4,29 @@
 // configuration (URL, token, the trees' ids) as one JSON line on stdin. Exits non-zero on the
 // first failed check; prints `RESULT {…}` (the measured times) as its last line.
 
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
+import { log, start } from './harness.mjs';
 
-const rl = createInterface({ input: process.stdin });
-const cfg = JSON.parse(await new Promise((r) => rl.once('line', r)));
-rl.close();
-const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-const require = createRequire(join(cfg.modules, 'writ-ui-tests.js'));
-const { chromium } = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-const browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ['--no-sandbox'] });
-/** Console errors, warnings and CSP violations seen on any page. */
-const problems = [];
+const { cfg, launch, openPage, axe: axeOn, shots: shotsOf, finish } = await start();
+const browser = await launch();
 const result = {};
 const t = cfg.tree;
 
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-const page = await ctx.newPage();
-page.on('console', (m) => {
-  if (m.type() !== 'error' && m.type() !== 'warning') return;
+const { ctx, page } = await openPage(browser, {
+  context: { acceptDownloads: true },
   // The one error this test asks for: the API's 404 for an unknown execution, which Chromium logs.
-  if (m.location().url.endsWith(`/v1/lineage/${cfg.unknown}?limit=1000`) && m.text().includes('404')) return;
-  problems.push(`${m.type()}: ${m.text()} (${m.location().url})`);
+  ignore: (m) => m.location().url.endsWith(`/v1/lineage/${cfg.unknown}?limit=1000`) && m.text().includes('404'),
+  withUrl: true,
 });
-page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
 
-async function axe(name) {
-  await page.evaluate(axeSource);
-  const r = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
-  log(`axe ${name}: ${r.violations.length} violations, none serious${r.violations.length ? ` (${r.violations.map((v) => `${v.id}/${v.impact}`).join(', ')})` : ''}`);
-}
-
-async function shots(name) {
-  for (const [w, h] of [[1280, 800], [390, 844]]) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.click('[data-lineage-act="fit"]');
-    // The graph at the top of the picture.
-    await page.evaluate(() => { document.activeElement?.blur(); document.getElementById('h-lgraph')?.scrollIntoView(); });
-    await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
+const axe = (name) => axeOn(page, name);
+const shots = (name) => shotsOf(page, name, async () => {
+  await page.click('[data-lineage-act="fit"]');
+  // The graph at the top of the picture.
+  await page.evaluate(() => { document.activeElement?.blur(); document.getElementById('h-lgraph')?.scrollIntoView(); });
+});
 
 const attr = (sel, name) => page.locator(sel).getAttribute(name);
 const set = (xs) => [...xs].sort();
@@ -263,5 +238,4 @@ log('lineage: search by principal and time, by id; an unknown id says so');
 
 await ctx.close();
 await browser.close();
-assert.deepEqual(problems, [], 'console errors or CSP violations');
-process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+finish(result);

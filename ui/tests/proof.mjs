@@ -5,54 +5,12 @@
 // page signed out and signed in, then the standalone file from file:// with the network
 // blocked. Exits non-zero on the first failed check; prints `RESULT {…}` (what it measured).
 
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
+import { log, start, tabWalk } from './harness.mjs';
 
-const rl = createInterface({ input: process.stdin });
-const cfg = JSON.parse(await new Promise((resolve) => rl.once('line', resolve)));
-rl.close();
-const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-
-const require = createRequire(join(cfg.modules, 'writ-ui-tests.js'));
-const { chromium } = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-/** Console errors, warnings and CSP violations seen on any page. */
-const problems = [];
+const { cfg, launch, openPage, axe, shots, finish } = await start();
 const result = { verify_ms: {} };
-
-/** @param {any} browser @param {object} [opts] */
-async function openPage(browser, opts = {}) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
-  return { ctx, page };
-}
-
-async function axe(page, name) {
-  await page.evaluate(axeSource);
-  const r = await page.evaluate(() => /** @type {any} */ (window).axe.run(document, { resultTypes: ['violations'] }));
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(' | ')}`), [], `axe on ${name}`);
-  log(`axe ${name}: ${r.violations.length} violations, none serious`);
-}
-
-async function shots(page, name) {
-  for (const [w, h] of [[1280, 800], [390, 844]]) {
-    await page.setViewportSize({ width: w, height: h });
-    await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
-    await page.screenshot({ path: join(cfg.screenshots, `${name}-${w}x${h}.png`), fullPage: false });
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 /** Every visible control is reachable with Tab. */
 async function keyboard(page, name) {
@@ -62,16 +20,9 @@ async function keyboard(page, name) {
     return { key, all: () => [...document.querySelectorAll('a[href], button, input, select, textarea, summary')]
       .filter((e) => !e.closest('[hidden]') && e.checkVisibility({ contentVisibilityAuto: true })).map(key) };
   };
-  const all = await page.evaluate(`(${keyOf.toString()})().all()`);
-  await page.evaluate(() => { /** @type {HTMLElement} */ (document.activeElement)?.blur(); window.scrollTo(0, 0); });
-  const want = new Set(all);
-  const seen = new Set();
-  for (let i = 0; i < want.size * 2 + 10 && [...want].some((k) => !seen.has(k)); i += 1) {
-    await page.keyboard.press('Tab');
-    seen.add(await page.evaluate(`(${keyOf.toString()})().key(document.activeElement)`));
-  }
-  assert.deepEqual([...want].filter((k) => !seen.has(k)), [], `controls not reachable by Tab on ${name} (of ${want.size})`);
-  log(`keyboard ${name}: all ${want.size} controls reachable by Tab`);
+  const { size, missed } = await tabWalk(page, keyOf, { rounds: 2, scrollTop: true });
+  assert.deepEqual(missed, [], `controls not reachable by Tab on ${name} (of ${size})`);
+  log(`keyboard ${name}: all ${size} controls reachable by Tab`);
 }
 
 /** The verdict and the names of the failed checks shown now. */
@@ -112,7 +63,7 @@ const good = cfg.cases[0];
 assert.deepEqual(good.fail, []);
 
 // ---------------------------------------------------------------- the console page
-const browser = await chromium.launch({ executablePath: cfg.chromium, headless: true, args: ['--no-sandbox'] });
+const browser = await launch();
 {
   // Signed out: paste only, and the page says so; the bundle's own key is used, and it says so.
   const { ctx, page } = await openPage(browser);
@@ -211,11 +162,8 @@ await browser.close();
 
 // ---------------------------------------------------------------- the standalone file, offline
 {
-  const offline = await chromium.launch({
-    executablePath: cfg.chromium, headless: true,
-    args: ['--no-sandbox', '--host-resolver-rules=MAP * ~NOTFOUND'],
-  });
-  const { ctx, page } = await openPage(offline, { offline: true });
+  const offline = await launch(['--host-resolver-rules=MAP * ~NOTFOUND']);
+  const { ctx, page } = await openPage(offline, { context: { offline: true } });
   /** Every request that is not the file itself (none is expected; each is aborted). */
   const requests = [];
   await ctx.route('**', (r) => {
@@ -269,5 +217,4 @@ await browser.close();
   await offline.close();
 }
 
-assert.deepEqual(problems, [], 'console errors or CSP violations');
-process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+finish(result);
