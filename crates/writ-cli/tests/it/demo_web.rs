@@ -16,13 +16,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the web demo's browser test cannot run: {why}");
-    }
-    eprintln!("skipped: the web demo's browser test cannot run: {why}");
-}
-
 /// The demo process, stopped with SIGTERM when the test ends early.
 struct Demo(std::process::Child);
 
@@ -45,17 +38,11 @@ fn process_gone(pid: u64) -> bool {
 #[test]
 fn the_web_demo_in_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::browser::BrowserEnv { modules, chromium }) =
+        crate::browser::browser_env("the web demo's browser test")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let shots = std::env::var("CARGO_TARGET_DIR")
         .map_or_else(|_| root.join("target"), PathBuf::from)
         .join("ui-screenshots");

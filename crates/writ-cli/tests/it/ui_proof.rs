@@ -31,13 +31,6 @@ use crate::serve::{
     Served, admin_token, authorize_body, http, provision_with_gate_token, writ_env,
 };
 
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the proof viewer's browser tests cannot run: {why}");
-    }
-    eprintln!("skipped: the proof viewer's browser tests cannot run: {why}");
-}
-
 /// The claims of a compact writ.
 fn claims_of(token: &str) -> Value {
     serde_json::from_slice(
@@ -176,17 +169,11 @@ fn writ_proof_viewer_writes_one_self_contained_file() {
 #[test]
 fn the_proof_viewer_in_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::browser::BrowserEnv { modules, chromium }) =
+        crate::browser::browser_env("the proof viewer's browser tests")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let srv = Served::start(&data, true);

@@ -21,13 +21,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::failclosed::{Immutable, ledger_files};
 use crate::harness::{TestServer, bundle_files, sign_files};
 
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the console's browser tests cannot run: {why}");
-    }
-    eprintln!("skipped: the console's browser tests cannot run: {why}");
-}
-
 fn read_issue(gate: &crate::harness::Gate, tool: &str) -> Value {
     json!({"intent": {"action": "mcp.call_tool", "resource": format!("tool:{tool}"), "args": {"repo": "acme/api"}},
            "attestation": gate.attest()})
@@ -36,17 +29,11 @@ fn read_issue(gate: &crate::harness::Gate, tool: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::harness::BrowserEnv { modules, chromium }) =
+        crate::harness::browser_env("the console's browser tests")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let (srv, agent, gate) = TestServer::provisioned().await;
     let person = |id: &'static str, role: &'static str| {
         let srv = &srv;

@@ -22,13 +22,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::harness::TestServer;
 use crate::lineage_tree::build_delegation;
 
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the lineage explorer's browser test cannot run: {why}");
-    }
-    eprintln!("skipped: the lineage explorer's browser test cannot run: {why}");
-}
-
 /// A tree of `n` executions through the API: execution i's parent is execution (i-1)/3, so it
 /// is built a level at a time, each level's authorizations sent 32 at once. Every tenth leaf
 /// (i ≥ n/3 has no children) asks for something the policy denies. Returns the ids in creation order.
@@ -94,17 +87,11 @@ async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lineage_explorer_in_chromium() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::harness::BrowserEnv { modules, chromium }) =
+        crate::harness::browser_env("the lineage explorer's browser test")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let (srv, triage, dev) = TestServer::provisioned().await;
     let (st, b) = srv
         .call(
