@@ -26,6 +26,39 @@ impl Drop for Demo {
     }
 }
 
+impl Demo {
+    /// Sends SIG`signal` (`TERM`, `INT`), waits for the demo to exit, asserts it exited 0, and
+    /// returns its stderr.
+    fn stop_with(&mut self, signal: &str) -> String {
+        let pid = self.0.id().to_string();
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let started = Instant::now();
+        let code = loop {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                break s.code();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the demo did not stop on SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(code, Some(0), "stderr: {stderr}");
+        stderr
+    }
+}
+
 fn process_gone(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
@@ -140,28 +173,7 @@ fn the_web_demo_in_chromium() {
     );
 
     // SIGTERM: a clean exit; the token never reached the logs.
-    let pid = demo.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let code = loop {
-        if let Some(s) = demo.0.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the demo did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    demo.0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let stderr = demo.stop_with("TERM");
     assert!(!stderr.contains(&token), "the token is in the demo's log");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 
@@ -268,30 +280,7 @@ fn the_web_demo_routes_refuse_out_of_order_and_stop_on_ctrl_c() {
     assert_eq!(body["next"], 2);
 
     // Ctrl-C: a clean exit, the temporary data directory removed.
-    let pid = demo.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let code = loop {
-        if let Some(s) = demo.0.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "still running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    demo.0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let stderr = demo.stop_with("INT");
     assert!(!stderr.contains(token));
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left {left:?} behind");
