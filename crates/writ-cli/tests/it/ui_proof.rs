@@ -26,20 +26,13 @@ use writ_artifact::{KeyRing, WritKey};
 use writ_ledger::Ledger;
 use writ_model::canonical::to_canonical_vec;
 
-use crate::proof::{with_checkpoint_of_another_key, with_inclusion_flipped, with_writ_resigned};
+use crate::proof::{
+    claims_of, post_receipt, with_checkpoint_of_another_key, with_inclusion_flipped,
+    with_writ_resigned,
+};
 use crate::serve::{
     Served, admin_token, authorize_body, http, provision_with_gate_token, writ_env,
 };
-
-/// The claims of a compact writ.
-fn claims_of(token: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 /// `bundle` whose writ is for another resource than its decision says, signed by a key the
 /// bundle's JWKS now names: the signature verifies, the claims do not match the decision (nor
@@ -199,20 +192,7 @@ fn the_proof_viewer_in_chromium() {
     // A checkpoint seen before the receipt: the consistency check's older checkpoint.
     let (st, older) = client.call("GET", &format!("{}/ledger/checkpoint", srv.url), None, None);
     assert_eq!(st, 200, "{older}");
-    let claims = claims_of(allow["writ"].as_str().unwrap());
-    let body = json!({
-        "type": "receipt", "v": 1, "execution": execution, "jti": claims["jti"], "gate": "gate:mcp-1",
-        "intent": claims["intent"], "outcome": "success", "started_at": 1, "finished_at": 2
-    });
-    let sig = URL_SAFE_NO_PAD.encode(gate_key.sign(&to_canonical_vec(&body).unwrap()).to_bytes());
-    let (st, r) = client.call(
-        "POST",
-        &format!("{}/v1/receipts", srv.url),
-        Some(&gate_token),
-        Some(&json!({"body": body, "kid": "gate:mcp-1", "sig": sig})),
-    );
-    assert_eq!(st, 201, "{r}");
-    let receipt = r["ledger_index"].as_u64().unwrap();
+    let receipt = post_receipt(&srv, &gate_key, &gate_token, &allow);
     let (st, proof) = client.call(
         "GET",
         &format!("{}/v1/proofs/{execution}", srv.url),
