@@ -1,10 +1,14 @@
 //! What the browser tests (`ui_proof`, `demo_web`) share.
 
 /// What a browser test needs: node's modules with `playwright-core` and `axe-core`
-/// (WRIT_UI_NODE_MODULES) and Chromium (WRIT_CHROMIUM, default /usr/bin/chromium).
+/// (WRIT_UI_NODE_MODULES) and Chromium (WRIT_CHROMIUM, default /usr/bin/chromium); and where
+/// its scripts are (`root`, the workspace) and its screenshots go
+/// (`$CARGO_TARGET_DIR/ui-screenshots`, created).
 pub struct BrowserEnv {
+    pub root: std::path::PathBuf,
     pub modules: String,
     pub chromium: String,
+    pub screenshots: std::path::PathBuf,
 }
 
 /// The browser test environment, or `None` after saying why `what` cannot run (a test failure
@@ -29,5 +33,15 @@ pub fn browser_env(what: &str) -> Option<BrowserEnv> {
             "no Chromium at {chromium} (apt-get install chromium)"
         ));
     }
-    Some(BrowserEnv { modules, chromium })
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let screenshots = std::env::var("CARGO_TARGET_DIR")
+        .map_or_else(|_| root.join("target"), std::path::PathBuf::from)
+        .join("ui-screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+    Some(BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots,
+    })
 }

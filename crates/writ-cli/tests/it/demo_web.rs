@@ -10,7 +10,6 @@
 //! WRIT_REQUIRE_UI=1.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,16 +69,15 @@ fn process_gone(pid: u64) -> bool {
 
 #[test]
 fn the_web_demo_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Some(crate::browser::BrowserEnv { modules, chromium }) =
-        crate::browser::browser_env("the web demo's browser test")
+    let Some(crate::browser::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::browser::browser_env("the web demo's browser test")
     else {
         return;
     };
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -15,7 +15,7 @@
 //! unless WRIT_REQUIRE_UI=1.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
@@ -161,9 +161,12 @@ fn writ_proof_viewer_writes_one_self_contained_file() {
 
 #[test]
 fn the_proof_viewer_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Some(crate::browser::BrowserEnv { modules, chromium }) =
-        crate::browser::browser_env("the proof viewer's browser tests")
+    let Some(crate::browser::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::browser::browser_env("the proof viewer's browser tests")
     else {
         return;
     };
@@ -293,10 +296,6 @@ fn the_proof_viewer_in_chromium() {
     assert_eq!(code, 0, "{err}");
     let bytes = std::fs::metadata(&viewer).unwrap().len();
 
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let mut child = Command::new("node")
         .arg(root.join("ui/tests/proof.mjs"))
         .stdin(Stdio::piped())

@@ -12,11 +12,8 @@
 //! scripts/test.sh from ui/package-lock.json) and Chromium (WRIT_CHROMIUM, default
 //! /usr/bin/chromium); without them the test says so and skips, unless WRIT_REQUIRE_UI=1.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use crate::failclosed::{Immutable, ledger_files};
 use crate::harness::{TestServer, bundle_files, sign_files};
@@ -28,9 +25,12 @@ fn read_issue(gate: &crate::harness::Gate, tool: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Some(crate::harness::BrowserEnv { modules, chromium }) =
-        crate::harness::browser_env("the console's browser tests")
+    let Some(crate::harness::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::harness::browser_env("the console's browser tests")
     else {
         return;
     };
@@ -88,31 +88,14 @@ async fn the_console_in_chromium() {
         std::fs::write(&p, text.as_str().unwrap()).unwrap();
         candidate_files.push(p.display().to_string());
     }
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
 
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("ui/tests/browser.mjs"))
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let config = json!({
         "base": srv.base, "chromium": chromium, "modules": modules, "screenshots": shots.display().to_string(),
         "tokens": {"auditor": auditor, "operator": operator, "agent": agent},
         "candidate": candidate_files, "erased": erased, "gate": gate.id,
     });
-    stdin
-        .write_all(format!("{config}\n").as_bytes())
-        .await
-        .unwrap();
+    let (mut child, mut stdin, mut lines) =
+        crate::harness::spawn_node(&root, "browser.mjs", &modules, &config).await;
 
     let mut frozen: Option<Immutable> = None;
     // The gate's own event-feed subscription, while the health page watches it.

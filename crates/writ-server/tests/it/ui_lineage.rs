@@ -12,12 +12,9 @@
 //! (WRIT_CHROMIUM, default /usr/bin/chromium); without them the test says so and skips, unless
 //! WRIT_REQUIRE_UI=1.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::harness::TestServer;
 use crate::lineage_tree::build_delegation;
@@ -86,9 +83,12 @@ async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lineage_explorer_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Some(crate::harness::BrowserEnv { modules, chromium }) =
-        crate::harness::browser_env("the lineage explorer's browser test")
+    let Some(crate::harness::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::harness::browser_env("the lineage explorer's browser test")
     else {
         return;
     };
@@ -113,22 +113,7 @@ async fn the_lineage_explorer_in_chromium() {
     );
     assert_eq!(big.len(), 1000);
 
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let downloads = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("ui/tests/lineage.mjs"))
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let config = json!({
         "base": srv.base, "chromium": chromium, "modules": modules,
         "screenshots": shots.display().to_string(), "downloads": downloads.path().display().to_string(),
@@ -140,10 +125,8 @@ async fn the_lineage_explorer_in_chromium() {
         "big": {"root": big[0], "some": big[500], "size": big.len()},
         "unknown": writ_model::ExecutionId::new_v7().to_string(),
     });
-    stdin
-        .write_all(format!("{config}\n").as_bytes())
-        .await
-        .unwrap();
+    let (mut child, _stdin, mut lines) =
+        crate::harness::spawn_node(&root, "lineage.mjs", &modules, &config).await;
     let mut result = Value::Null;
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(r) = line.strip_prefix("RESULT ") {
