@@ -14,11 +14,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::json;
 use writ_model::{Clock, GateId, SystemClock, ZoneId};
 
+use crate::bench_plane::{LocalPlane, nearest_rank, ratio};
 use crate::cli_output::{Exit, Format, invalid_input, print_json};
-use crate::operator_cmd::{at, attest, read_gate_key};
+use crate::operator_cmd::{attest, read_gate_key};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchAuthorizeArgs {
@@ -195,10 +196,6 @@ pub fn bench(args: BenchAuthorizeArgs) -> anyhow::Result<Exit> {
         }
         Ok(Exit::Ok)
     })
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
 }
 
 fn print_round(auth: &LoopStats, base: Option<&LoopStats>) {
@@ -405,13 +402,7 @@ async fn run_loop(
     renew.abort();
     let seconds = duration as f64;
     all.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if all.is_empty() {
-            return 0;
-        }
-        let rank = ((p * all.len() as f64).ceil() as usize).clamp(1, all.len());
-        all.get(rank - 1).copied().map_or(0, u64::from)
-    };
+    let pct = |p: f64| nearest_rank(&all, p).map_or(0, u64::from);
     Ok(LoopStats {
         target: match kind {
             Kind::Authorize => "authorize",
@@ -437,79 +428,33 @@ struct SelfHosted {
     gate: GateId,
     zone: ZoneId,
     key: ed25519_dalek::SigningKey,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    plane: LocalPlane,
     _dir: tempfile::TempDir,
 }
 
 impl SelfHosted {
     async fn start() -> anyhow::Result<SelfHosted> {
         let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-        let bundle_key = writ_authorize::BundleSigningKey::from_seed(seed);
-        let config = writ_server::ServerConfig {
-            data_dir: dir.path().join("data"),
-            ..writ_server::ServerConfig::default()
-        };
-        let report = writ_server::init_data_dir(&config, &[bundle_key.verifying_key().to_hex()])
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = writ_server::AppState::open(config, Arc::new(SystemClock))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(writ_server::run(listener, state, async move {
-            let _ = rx.await;
-        }));
-        let client = reqwest::Client::new();
-        let admin = report.admin_token;
-        let post = |path: &str, body: Value| {
-            let req = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(&admin)
-                .json(&body);
-            async move {
-                let resp = req.send().await?;
-                let status = resp.status();
-                let v: Value = resp.json().await?;
-                anyhow::ensure!(status.is_success(), "provisioning failed: {status} {v}");
-                Ok::<Value, anyhow::Error>(v)
-            }
-        };
-        let upload = crate::default_bundle::signed_upload(&bundle_key)?;
-        post("/v1/admin/bundles/activate", json!({"files": upload})).await?;
-        let principal = post(
-            "/v1/admin/principals",
-            json!({"id": "agent:triage-bot", "zone": "dev"}),
-        )
-        .await?;
-        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        post(
-            "/v1/admin/gates",
-            json!({"id": "gate:bench", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())}),
+        let started = LocalPlane::start(
+            dir.path().join("data"),
+            crate::default_bundle::signed_upload,
+            "agent:triage-bot",
         )
         .await?;
         Ok(SelfHosted {
-            base,
-            token: at(&principal, "token")
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            base: started.plane.base.clone(),
+            token: started.agent_token,
             gate: "gate:bench"
                 .parse()
                 .map_err(|e| anyhow::anyhow!("gate id: {e}"))?,
             zone: "dev".parse().map_err(|e| anyhow::anyhow!("zone: {e}"))?,
-            key,
-            stop,
-            task,
+            key: started.gate_key,
+            plane: started.plane,
             _dir: dir,
         })
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.plane.stop().await;
     }
 }

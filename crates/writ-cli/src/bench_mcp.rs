@@ -16,16 +16,14 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Map, Value, json};
-use writ_model::SystemClock;
 
+use crate::bench_plane::{LocalPlane, nearest_rank, ratio};
 use crate::cli_output::{Exit, Format, invalid_input, print_json};
-use crate::operator_cmd::at;
 
 /// The AGT release measured (issue 19): pinned, so runs compare.
 const AGT_PACKAGE: &str = "agent-governance-toolkit-cli==5.0.0";
@@ -270,13 +268,7 @@ impl Client {
     fn stats(&mut self, path: &'static str) -> PathStats {
         self.lat.sort_unstable();
         let us = |ns: u64| ns as f64 / 1000.0;
-        let pct = |p: f64| -> f64 {
-            if self.lat.is_empty() {
-                return 0.0;
-            }
-            let rank = ((p * self.lat.len() as f64).ceil() as usize).clamp(1, self.lat.len());
-            self.lat.get(rank - 1).copied().map_or(0.0, us)
-        };
+        let pct = |p: f64| nearest_rank(&self.lat, p).map_or(0.0, us);
         let n = self.lat.len() as u64;
         let mean = if n == 0 {
             0.0
@@ -408,7 +400,12 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     gw_cmd
         .args(["gateway", "mcp", "--upstream-name", "everything", "--pins"])
         .arg(&pins)
-        .args(["--control-plane", &hosted.base, "--gate-id", "gate:bench"])
+        .args([
+            "--control-plane",
+            &hosted.plane.base,
+            "--gate-id",
+            "gate:bench",
+        ])
         .args(["--zone", "dev", "--gate-key"])
         .arg(&hosted.key_file)
         .arg("--token-file")
@@ -516,10 +513,6 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     }
     runtime.block_on(hosted.stop());
     Ok(if all_ok { Exit::Ok } else { Exit::Failure })
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { a / b } else { 0.0 }
 }
 
 fn print_human(args: &BenchMcpArgs, stats: &[PathStats], st: &Stages, dir: &Path) {
@@ -709,13 +702,10 @@ fn agt_install(args: &BenchMcpArgs) -> anyhow::Result<PathBuf> {
 
 /// A control plane started in this process, provisioned for the bench.
 struct Hosted {
-    base: String,
-    admin: String,
+    plane: LocalPlane,
     key_file: PathBuf,
     agent_token: PathBuf,
     gate_token: PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -726,72 +716,18 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 impl Hosted {
     async fn start(dir: &Path) -> anyhow::Result<Hosted> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-        let bundle_key = writ_authorize::BundleSigningKey::from_seed(seed);
-        let config = writ_server::ServerConfig {
-            data_dir: dir.join("data"),
-            ..writ_server::ServerConfig::default()
-        };
-        let report = writ_server::init_data_dir(&config, &[bundle_key.verifying_key().to_hex()])
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = writ_server::AppState::open(config, Arc::new(SystemClock))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(writ_server::run(listener, state, async move {
-            let _ = rx.await;
-        }));
-        let client = reqwest::Client::new();
-        let admin = report.admin_token;
-        let post = |path: &str, body: Value| {
-            let req = client
-                .post(format!("{base}{path}"))
-                .bearer_auth(&admin)
-                .json(&body);
-            async move {
-                let resp = req.send().await?;
-                let status = resp.status();
-                let v: Value = resp.json().await?;
-                anyhow::ensure!(status.is_success(), "provisioning failed: {status} {v}");
-                Ok::<Value, anyhow::Error>(v)
-            }
-        };
-        post(
-            "/v1/admin/bundles/activate",
-            json!({"files": bundle(&bundle_key)?}),
-        )
-        .await?;
-        let principal = post(
-            "/v1/admin/principals",
-            json!({"id": "agent:bench", "zone": "dev"}),
-        )
-        .await?;
-        getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let gate = post(
-            "/v1/admin/gates",
-            json!({"id": "gate:bench", "zone": "dev", "public_key": hex::encode(key.verifying_key().to_bytes())}),
-        )
-        .await?;
+        let started = LocalPlane::start(dir.join("data"), bundle, "agent:bench").await?;
         let key_file = dir.join("gate.key");
-        write_private(&key_file, &hex::encode(seed))?;
+        write_private(&key_file, &hex::encode(started.gate_key.to_bytes()))?;
         let agent_token = dir.join("agent.token");
-        write_private(
-            &agent_token,
-            at(&principal, "token").as_str().unwrap_or_default(),
-        )?;
+        write_private(&agent_token, &started.agent_token)?;
         let gate_token = dir.join("gate.token");
-        write_private(&gate_token, at(&gate, "token").as_str().unwrap_or_default())?;
+        write_private(&gate_token, &started.gate_token)?;
         Ok(Hosted {
-            base,
-            admin: admin.clone(),
+            plane: started.plane,
             key_file,
             agent_token,
             gate_token,
-            stop,
-            task,
         })
     }
 
@@ -799,8 +735,8 @@ impl Hosted {
     async fn snapshot(&self, gateway_metrics: &str) -> Snapshot {
         let client = reqwest::Client::new();
         let server = client
-            .get(format!("{}/metrics", self.base))
-            .bearer_auth(&self.admin)
+            .get(format!("{}/metrics", self.plane.base))
+            .bearer_auth(&self.plane.admin)
             .send()
             .await;
         let server = match server {
@@ -826,8 +762,7 @@ impl Hosted {
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        self.plane.stop().await;
     }
 }
 
@@ -837,23 +772,7 @@ fn bundle(key: &writ_authorize::BundleSigningKey) -> anyhow::Result<Map<String, 
         .iter()
         .map(|(n, t)| (*n, if *n == "policies.cedar" { POLICY } else { *t }))
         .collect();
-    let source = writ_authorize::BundleSource::from_files(
-        files
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec())),
-    )
-    .map_err(|e| anyhow::anyhow!("the bench bundle: {e}"))?;
-    let compiled =
-        writ_authorize::compile(&source).map_err(|e| anyhow::anyhow!("the bench bundle: {e}"))?;
-    let mut upload: Map<String, Value> = files
-        .iter()
-        .map(|(n, t)| ((*n).to_owned(), Value::String((*t).to_owned())))
-        .collect();
-    upload.insert(
-        "bundle.sig".into(),
-        Value::String(key.sign(compiled.digest()).to_json()),
-    );
-    Ok(upload)
+    crate::default_bundle::signed_files(key, &files, "the bench bundle")
 }
 
 #[cfg(test)]

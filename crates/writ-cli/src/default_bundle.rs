@@ -22,15 +22,24 @@ pub const FILES: [(&str, &str); 3] = [
 
 /// The bundle as the activate call takes it (`{"files": …}`'s value), signed with `key`.
 pub fn signed_upload(key: &BundleSigningKey) -> anyhow::Result<Map<String, Value>> {
+    signed_files(key, &FILES, "the built-in bundle")
+}
+
+/// `files` (name → text) as the activate call takes them, with the `bundle.sig` of their
+/// compiled digest signed with `key`; `what` names the bundle in an error.
+pub fn signed_files(
+    key: &BundleSigningKey,
+    files: &[(&str, &str)],
+    what: &str,
+) -> anyhow::Result<Map<String, Value>> {
     let source = writ_authorize::BundleSource::from_files(
-        FILES
+        files
             .iter()
             .map(|(n, t)| ((*n).to_owned(), t.as_bytes().to_vec())),
     )
-    .map_err(|e| anyhow::anyhow!("the built-in bundle: {e}"))?;
-    let compiled = writ_authorize::compile(&source)
-        .map_err(|e| anyhow::anyhow!("the built-in bundle: {e}"))?;
-    let mut upload: Map<String, Value> = FILES
+    .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let compiled = writ_authorize::compile(&source).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let mut upload: Map<String, Value> = files
         .iter()
         .map(|(n, t)| ((*n).to_owned(), Value::String((*t).to_owned())))
         .collect();

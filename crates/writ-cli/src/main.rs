@@ -26,6 +26,7 @@ mod backup_cmd;
 mod bench_authorize;
 mod bench_http;
 mod bench_mcp;
+mod bench_plane;
 mod cli_output;
 mod data_dir;
 mod default_bundle;

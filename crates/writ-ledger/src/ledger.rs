@@ -139,6 +139,24 @@ struct Shared {
     commit_latency: Mutex<CommitLatency>,
 }
 
+impl Shared {
+    /// Makes `cp` the latest checkpoint and wakes [`Ledger::wait_for_growth`] waiters;
+    /// returns its size.
+    fn advance(&self, cp: SignedCheckpoint) -> u64 {
+        let size = cp.size();
+        match self.latest.write() {
+            Ok(mut g) => *g = Arc::new(cp),
+            Err(p) => *p.into_inner() = Arc::new(cp),
+        }
+        let (lock, cv) = &self.grown;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
+        cv.notify_all();
+        size
+    }
+}
+
 /// How long entries took from their append (queued to the writer) to the durable signed
 /// checkpoint that covers them. Entries and their checkpoint commit in one transaction, so
 /// this is the whole wait an appender sees: queueing behind the batch in flight, integrating,
@@ -902,18 +920,7 @@ fn writer_loop(
         ) {
             Ok((new_edge, cp)) => {
                 edge = new_edge;
-                let size = cp.size();
-                match shared.latest.write() {
-                    Ok(mut g) => *g = Arc::new(cp),
-                    Err(p) => *p.into_inner() = Arc::new(cp),
-                }
-                {
-                    let (lock, cv) = &shared.grown;
-                    *lock
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
-                    cv.notify_all();
-                }
+                let size = shared.advance(cp);
                 {
                     let committed = Instant::now();
                     let mut l = shared
@@ -943,16 +950,7 @@ fn writer_loop(
                 // batch fails too (fail closed).
                 if let Ok(Some((reloaded, cp))) = reload_edge(store.as_mut(), shared, edge.size) {
                     edge = reloaded;
-                    let size = cp.size();
-                    match shared.latest.write() {
-                        Ok(mut g) => *g = Arc::new(cp),
-                        Err(p) => *p.into_inner() = Arc::new(cp),
-                    }
-                    let (lock, cv) = &shared.grown;
-                    *lock
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
-                    cv.notify_all();
+                    shared.advance(cp);
                 }
                 // Refused only now, so an appender that retries meets the reloaded edge.
                 for reply in replies {

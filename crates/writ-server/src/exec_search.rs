@@ -206,23 +206,27 @@ pub fn search(
     sql.push_str(" ORDER BY ledger_index DESC LIMIT ?");
     args.push(Sql::Integer(i64::from(limit)));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-        Ok(Found {
-            execution: r.get(0)?,
-            root: r.get(1)?,
-            parent: r.get(2)?,
-            time: r.get(3)?,
-            principal: r.get(4)?,
-            action: r.get(5)?,
-            resource: r.get(6)?,
-            gate: r.get(7)?,
-            zone: r.get(8)?,
-            decision: r.get(9)?,
-            reason_code: r.get(10)?,
-            ledger_index: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
-        })
-    })?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), found_row)?;
     rows.collect()
+}
+
+/// A [`Found`] from the first twelve columns of a row selected as `execution, root, parent,
+/// time, principal, action, resource, gate, zone, decision, reason_code, ledger_index`.
+fn found_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Found> {
+    Ok(Found {
+        execution: r.get(0)?,
+        root: r.get(1)?,
+        parent: r.get(2)?,
+        time: r.get(3)?,
+        principal: r.get(4)?,
+        action: r.get(5)?,
+        resource: r.get(6)?,
+        gate: r.get(7)?,
+        zone: r.get(8)?,
+        decision: r.get(9)?,
+        reason_code: r.get(10)?,
+        ledger_index: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
+    })
 }
 
 /// A gate as seen in the index: how many executions were authorized for it, and the last.
@@ -299,20 +303,7 @@ pub fn tree(
     let index = |v: Option<i64>| v.and_then(|i| u64::try_from(i).ok());
     let rows = stmt.query_map(params![root, after, i64::from(limit)], |r| {
         Ok(TreeRow {
-            found: Found {
-                execution: r.get(0)?,
-                root: r.get(1)?,
-                parent: r.get(2)?,
-                time: r.get(3)?,
-                principal: r.get(4)?,
-                action: r.get(5)?,
-                resource: r.get(6)?,
-                gate: r.get(7)?,
-                zone: r.get(8)?,
-                decision: r.get(9)?,
-                reason_code: r.get(10)?,
-                ledger_index: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
-            },
+            found: found_row(r)?,
             receipt_index: index(r.get(12)?),
             ended_index: index(r.get(13)?),
         })

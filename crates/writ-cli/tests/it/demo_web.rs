@@ -10,18 +10,10 @@
 //! WRIT_REQUIRE_UI=1.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the web demo's browser test cannot run: {why}");
-    }
-    eprintln!("skipped: the web demo's browser test cannot run: {why}");
-}
 
 /// The demo process, stopped with SIGTERM when the test ends early.
 struct Demo(std::process::Child);
@@ -30,6 +22,39 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Demo {
+    /// Sends SIG`signal` (`TERM`, `INT`), waits for the demo to exit, asserts it exited 0, and
+    /// returns its stderr.
+    fn stop_with(&mut self, signal: &str) -> String {
+        let pid = self.0.id().to_string();
+        let killed = Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let started = Instant::now();
+        let code = loop {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                break s.code();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the demo did not stop on SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(code, Some(0), "stderr: {stderr}");
+        stderr
     }
 }
 
@@ -44,22 +69,15 @@ fn process_gone(pid: u64) -> bool {
 
 #[test]
 fn the_web_demo_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::browser::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::browser::browser_env("the web demo's browser test")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -153,28 +171,7 @@ fn the_web_demo_in_chromium() {
     );
 
     // SIGTERM: a clean exit; the token never reached the logs.
-    let pid = demo.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let code = loop {
-        if let Some(s) = demo.0.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the demo did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    demo.0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let stderr = demo.stop_with("TERM");
     assert!(!stderr.contains(&token), "the token is in the demo's log");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
 
@@ -281,30 +278,7 @@ fn the_web_demo_routes_refuse_out_of_order_and_stop_on_ctrl_c() {
     assert_eq!(body["next"], 2);
 
     // Ctrl-C: a clean exit, the temporary data directory removed.
-    let pid = demo.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let code = loop {
-        if let Some(s) = demo.0.try_wait().unwrap() {
-            break s.code();
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "still running");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    demo.0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let stderr = demo.stop_with("INT");
     assert!(!stderr.contains(token));
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert!(left.is_empty(), "the demo left {left:?} behind");

@@ -452,20 +452,28 @@ fn default_verify_rehashes_and_names_an_altered_entry() {
     );
 }
 
-/// `writ ledger verify --database` checks a ledger stored in PostgreSQL (the test server of
-/// scripts/postgres.sh; skipped without WRIT_TEST_POSTGRES_URL unless
-/// WRIT_REQUIRE_CONFORMANCE=1). The URL goes through the environment, not the command line.
-#[test]
-fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
-    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
+/// The test PostgreSQL server's URL (WRIT_TEST_POSTGRES_URL), or `None` after saying the test
+/// skips; a failure instead when WRIT_REQUIRE_CONFORMANCE=1.
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("WRIT_TEST_POSTGRES_URL")
         .ok()
-        .filter(|u| !u.is_empty())
-    else {
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
         assert!(
             std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
             "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
         );
         eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+    }
+    url
+}
+
+/// `writ ledger verify --database` checks a ledger stored in PostgreSQL (the test server of
+/// scripts/postgres.sh; skipped without WRIT_TEST_POSTGRES_URL unless
+/// WRIT_REQUIRE_CONFORMANCE=1). The URL goes through the environment, not the command line.
+#[test]
+fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
+    let Some(url) = postgres_url() else {
         return;
     };
     let schema = format!("cli_verify_{}", std::process::id());
@@ -520,15 +528,7 @@ fn verify_with_database_checks_a_postgres_ledger_and_names_a_tampered_entry() {
 /// into the same database (skipped without WRIT_TEST_POSTGRES_URL, unless required).
 #[test]
 fn bench_ledger_on_postgres_reports_the_ratio_to_a_plain_insert() {
-    let Some(url) = std::env::var("WRIT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        assert!(
-            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
-            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
-        );
-        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
+    let Some(url) = postgres_url() else {
         return;
     };
     let out = Command::new(env!("CARGO_BIN_EXE_writ"))

@@ -8,6 +8,7 @@
 
 mod backup;
 mod bench_mcp;
+mod browser;
 mod cli;
 mod data_dir;
 mod demo;

@@ -56,6 +56,40 @@ fn gate_arg(key: &SigningKey) -> String {
     format!("gate:mcp-1={}", hex::encode(key.verifying_key().to_bytes()))
 }
 
+/// The claims of a compact writ.
+pub(crate) fn claims_of(token: &str) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Posts gate:mcp-1's (successful) receipt for the writ of `allow` (an authorize answer);
+/// returns the receipt's ledger index.
+pub(crate) fn post_receipt(
+    srv: &Served,
+    gate_key: &SigningKey,
+    gate_token: &str,
+    allow: &Value,
+) -> u64 {
+    let claims = claims_of(allow["writ"].as_str().unwrap());
+    let body = json!({
+        "type": "receipt", "v": 1, "execution": allow["execution"], "jti": claims["jti"], "gate": "gate:mcp-1",
+        "intent": claims["intent"], "outcome": "success", "started_at": 1, "finished_at": 2
+    });
+    let sig = URL_SAFE_NO_PAD.encode(gate_key.sign(&to_canonical_vec(&body).unwrap()).to_bytes());
+    let (st, r) = http().call(
+        "POST",
+        &format!("{}/v1/receipts", srv.url),
+        Some(gate_token),
+        Some(&json!({"body": body, "kid": "gate:mcp-1", "sig": sig})),
+    );
+    assert_eq!(st, 201, "{r}");
+    r["ledger_index"].as_u64().unwrap()
+}
+
 #[test]
 fn a_bundle_from_the_api_passes_every_check() {
     let tmp = tempfile::tempdir().unwrap();
@@ -72,25 +106,7 @@ fn a_bundle_from_the_api_passes_every_check() {
     );
     assert_eq!(st, 200, "{allow}");
     let execution = allow["execution"].as_str().unwrap();
-    let claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(allow["writ"].as_str().unwrap().split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    let body = json!({
-        "type": "receipt", "v": 1, "execution": execution, "jti": claims["jti"], "gate": "gate:mcp-1",
-        "intent": claims["intent"], "outcome": "success", "started_at": 1, "finished_at": 2
-    });
-    let sig = URL_SAFE_NO_PAD.encode(gate_key.sign(&to_canonical_vec(&body).unwrap()).to_bytes());
-    let (st, r) = client.call(
-        "POST",
-        &format!("{}/v1/receipts", srv.url),
-        Some(&gate_token),
-        Some(&json!({"body": body, "kid": "gate:mcp-1", "sig": sig})),
-    );
-    assert_eq!(st, 201, "{r}");
-    let receipt_index = r["ledger_index"].as_u64().unwrap();
+    let receipt_index = post_receipt(&srv, &gate_key, &gate_token, &allow);
     let (st, proof) = client.call(
         "GET",
         &format!("{}/v1/proofs/{execution}", srv.url),
@@ -572,12 +588,7 @@ fn tampered_v2_bundles_fail_naming_the_check() {
     // A writ validly signed by the control plane's key for another resource than the
     // decision it points at.
     let mut other_resource = v2.bundle.clone();
-    let mut claims: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let mut claims = claims_of(token);
     claims["intent"]["resource"] = json!("tool:crm/delete");
     let header = token.split('.').next().unwrap();
     let input = format!(

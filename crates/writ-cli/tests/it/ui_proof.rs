@@ -15,7 +15,7 @@
 //! unless WRIT_REQUIRE_UI=1.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
@@ -26,27 +26,13 @@ use writ_artifact::{KeyRing, WritKey};
 use writ_ledger::Ledger;
 use writ_model::canonical::to_canonical_vec;
 
-use crate::proof::{with_checkpoint_of_another_key, with_inclusion_flipped, with_writ_resigned};
+use crate::proof::{
+    claims_of, post_receipt, with_checkpoint_of_another_key, with_inclusion_flipped,
+    with_writ_resigned,
+};
 use crate::serve::{
     Served, admin_token, authorize_body, http, provision_with_gate_token, writ_env,
 };
-
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the proof viewer's browser tests cannot run: {why}");
-    }
-    eprintln!("skipped: the proof viewer's browser tests cannot run: {why}");
-}
-
-/// The claims of a compact writ.
-fn claims_of(token: &str) -> Value {
-    serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(token.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap()
-}
 
 /// `bundle` whose writ is for another resource than its decision says, signed by a key the
 /// bundle's JWKS now names: the signature verifies, the claims do not match the decision (nor
@@ -175,18 +161,15 @@ fn writ_proof_viewer_writes_one_self_contained_file() {
 
 #[test]
 fn the_proof_viewer_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::browser::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::browser::browser_env("the proof viewer's browser tests")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let srv = Served::start(&data, true);
@@ -212,20 +195,7 @@ fn the_proof_viewer_in_chromium() {
     // A checkpoint seen before the receipt: the consistency check's older checkpoint.
     let (st, older) = client.call("GET", &format!("{}/ledger/checkpoint", srv.url), None, None);
     assert_eq!(st, 200, "{older}");
-    let claims = claims_of(allow["writ"].as_str().unwrap());
-    let body = json!({
-        "type": "receipt", "v": 1, "execution": execution, "jti": claims["jti"], "gate": "gate:mcp-1",
-        "intent": claims["intent"], "outcome": "success", "started_at": 1, "finished_at": 2
-    });
-    let sig = URL_SAFE_NO_PAD.encode(gate_key.sign(&to_canonical_vec(&body).unwrap()).to_bytes());
-    let (st, r) = client.call(
-        "POST",
-        &format!("{}/v1/receipts", srv.url),
-        Some(&gate_token),
-        Some(&json!({"body": body, "kid": "gate:mcp-1", "sig": sig})),
-    );
-    assert_eq!(st, 201, "{r}");
-    let receipt = r["ledger_index"].as_u64().unwrap();
+    let receipt = post_receipt(&srv, &gate_key, &gate_token, &allow);
     let (st, proof) = client.call(
         "GET",
         &format!("{}/v1/proofs/{execution}", srv.url),
@@ -326,10 +296,6 @@ fn the_proof_viewer_in_chromium() {
     assert_eq!(code, 0, "{err}");
     let bytes = std::fs::metadata(&viewer).unwrap().len();
 
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let mut child = Command::new("node")
         .arg(root.join("ui/tests/proof.mjs"))
         .stdin(Stdio::piped())

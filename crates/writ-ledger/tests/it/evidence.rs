@@ -3,29 +3,12 @@
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use writ_ledger::{Entry, Ledger};
 
+use crate::storage::{append_entry as append, committed};
+
 const CANARY: &str = "evidence-canary-5d1f0c";
-
-fn committed(n: u64, secret: &str) -> Entry {
-    Entry::committed(
-        json!({"type": "test.v2", "v": 2, "n": n}),
-        &json!({"args": {"text": secret}}),
-        |clear: &mut Value, c| {
-            clear["commitment"] = c.into();
-        },
-    )
-    .unwrap()
-}
-
-fn append(ledger: &Ledger, entry: Entry) -> u64 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    ledger
-        .submit_entry_with(entry, Box::new(move |r| tx.send(r).unwrap()))
-        .unwrap();
-    rx.recv().unwrap().unwrap().index
-}
 
 /// Every file under `dir`, read raw, that holds `needle`.
 pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {

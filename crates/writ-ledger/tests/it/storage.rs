@@ -463,7 +463,8 @@ fn verify_names_an_altered_entry_tile_or_checkpoint() {
     }
 }
 
-fn committed(n: u64, secret: &str) -> Entry {
+/// A v2 entry whose `args.text` is `secret`, committed (its disclosure kept apart).
+pub(crate) fn committed(n: u64, secret: &str) -> Entry {
     Entry::committed(
         json!({"type": "test.v2", "v": 2, "n": n}),
         &json!({"args": {"text": secret}}),
@@ -474,7 +475,8 @@ fn committed(n: u64, secret: &str) -> Entry {
     .unwrap()
 }
 
-fn append_entry(ledger: &Ledger, entry: Entry) -> u64 {
+/// Appends `entry` durably; its index.
+pub(crate) fn append_entry(ledger: &Ledger, entry: Entry) -> u64 {
     let (tx, rx) = std::sync::mpsc::channel();
     ledger
         .submit_entry_with(entry, Box::new(move |r| tx.send(r).unwrap()))

@@ -12,21 +12,11 @@
 //! scripts/test.sh from ui/package-lock.json) and Chromium (WRIT_CHROMIUM, default
 //! /usr/bin/chromium); without them the test says so and skips, unless WRIT_REQUIRE_UI=1.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use crate::failclosed::{Immutable, ledger_files};
 use crate::harness::{TestServer, bundle_files, sign_files};
-
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the console's browser tests cannot run: {why}");
-    }
-    eprintln!("skipped: the console's browser tests cannot run: {why}");
-}
 
 fn read_issue(gate: &crate::harness::Gate, tool: &str) -> Value {
     json!({"intent": {"action": "mcp.call_tool", "resource": format!("tool:{tool}"), "args": {"repo": "acme/api"}},
@@ -35,18 +25,15 @@ fn read_issue(gate: &crate::harness::Gate, tool: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::harness::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::harness::browser_env("the console's browser tests")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let (srv, agent, gate) = TestServer::provisioned().await;
     let person = |id: &'static str, role: &'static str| {
         let srv = &srv;
@@ -101,31 +88,14 @@ async fn the_console_in_chromium() {
         std::fs::write(&p, text.as_str().unwrap()).unwrap();
         candidate_files.push(p.display().to_string());
     }
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
 
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("ui/tests/browser.mjs"))
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let config = json!({
         "base": srv.base, "chromium": chromium, "modules": modules, "screenshots": shots.display().to_string(),
         "tokens": {"auditor": auditor, "operator": operator, "agent": agent},
         "candidate": candidate_files, "erased": erased, "gate": gate.id,
     });
-    stdin
-        .write_all(format!("{config}\n").as_bytes())
-        .await
-        .unwrap();
+    let (mut child, mut stdin, mut lines) =
+        crate::harness::spawn_node(&root, "browser.mjs", &modules, &config).await;
 
     let mut frozen: Option<Immutable> = None;
     // The gate's own event-feed subscription, while the health page watches it.

@@ -12,22 +12,12 @@
 //! (WRIT_CHROMIUM, default /usr/bin/chromium); without them the test says so and skips, unless
 //! WRIT_REQUIRE_UI=1.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::harness::TestServer;
 use crate::lineage_tree::build_delegation;
-
-fn skip(why: &str) {
-    if std::env::var("WRIT_REQUIRE_UI").as_deref() == Ok("1") {
-        panic!("the lineage explorer's browser test cannot run: {why}");
-    }
-    eprintln!("skipped: the lineage explorer's browser test cannot run: {why}");
-}
 
 /// A tree of `n` executions through the API: execution i's parent is execution (i-1)/3, so it
 /// is built a level at a time, each level's authorizations sent 32 at once. Every tenth leaf
@@ -93,18 +83,15 @@ async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lineage_explorer_in_chromium() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let Ok(modules) = std::env::var("WRIT_UI_NODE_MODULES") else {
-        return skip(
-            "WRIT_UI_NODE_MODULES is not set (scripts/test.sh installs ui/package-lock.json)",
-        );
+    let Some(crate::harness::BrowserEnv {
+        root,
+        modules,
+        chromium,
+        screenshots: shots,
+    }) = crate::harness::browser_env("the lineage explorer's browser test")
+    else {
+        return;
     };
-    let chromium = std::env::var("WRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return skip(&format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
-        ));
-    }
     let (srv, triage, dev) = TestServer::provisioned().await;
     let (st, b) = srv
         .call(
@@ -126,22 +113,7 @@ async fn the_lineage_explorer_in_chromium() {
     );
     assert_eq!(big.len(), 1000);
 
-    let shots = std::env::var("CARGO_TARGET_DIR")
-        .map_or_else(|_| root.join("target"), PathBuf::from)
-        .join("ui-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let downloads = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new("node")
-        .arg(root.join("ui/tests/lineage.mjs"))
-        .env("NODE_PATH", &modules)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let config = json!({
         "base": srv.base, "chromium": chromium, "modules": modules,
         "screenshots": shots.display().to_string(), "downloads": downloads.path().display().to_string(),
@@ -153,10 +125,8 @@ async fn the_lineage_explorer_in_chromium() {
         "big": {"root": big[0], "some": big[500], "size": big.len()},
         "unknown": writ_model::ExecutionId::new_v7().to_string(),
     });
-    stdin
-        .write_all(format!("{config}\n").as_bytes())
-        .await
-        .unwrap();
+    let (mut child, _stdin, mut lines) =
+        crate::harness::spawn_node(&root, "lineage.mjs", &modules, &config).await;
     let mut result = Value::Null;
     while let Some(line) = lines.next_line().await.unwrap() {
         if let Some(r) = line.strip_prefix("RESULT ") {
