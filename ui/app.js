@@ -13,6 +13,8 @@ import { demoPage } from './pages/demo.js';
 
 /** @type {import('./lib/session.js').Who | null} */
 let who = null;
+/** The token `who` was learnt from: a page that stores another one (the demo) is noticed. */
+let whoToken = /** @type {string | null} */ (null);
 /** @type {(() => void) | null} */
 let leave = null;
 
@@ -23,12 +25,17 @@ function header() {
   if (!slot) return;
   if (!who) { replace(slot); return; }
   const out = h('button', { type: 'button', class: 'link' }, 'Sign out');
-  out.addEventListener('click', () => { setToken(null); who = null; show(route(location.pathname)); });
+  out.addEventListener('click', () => { setToken(null); who = null; whoToken = null; show(route(location.pathname)); });
   replace(slot, h('span', { 'data-who': who.subject }, `${who.subject} (${who.role ?? who.kind})`), ' ', out);
 }
 
 /** @param {import('./lib/router.js').Route} r */
 function show(r) {
+  // The token changed since `who` was learnt (the demo page stored its own): ask again first.
+  if (getToken() !== whoToken) {
+    learn().then(() => show(route(location.pathname)));
+    return;
+  }
   leave?.();
   leave = null;
   header();
@@ -50,7 +57,7 @@ function show(r) {
   }
   if (!who) {
     document.title = 'Sign in · Writ';
-    leave = signInPage(main, (w) => { who = w; show(route(location.pathname)); });
+    leave = signInPage(main, (w) => { who = w; whoToken = getToken(); show(route(location.pathname)); });
     return;
   }
   if (r.page === 'health') {
@@ -68,16 +75,28 @@ function show(r) {
   }
 }
 
-async function boot() {
-  if (getToken()) {
-    try {
-      const w = await api('/v1/whoami');
-      if (refusal(w)) setToken(null);
-      else who = w;
-    } catch {
-      setToken(null);
-    }
+/** Learns who the stored token belongs to; a refused or unusable token is forgotten. */
+async function learn() {
+  const token = getToken();
+  who = null;
+  whoToken = token;
+  if (!token) return;
+  /** @type {import('./lib/session.js').Who | null} */
+  let w = null;
+  try {
+    w = await api('/v1/whoami');
+  } catch {
+    w = null;
   }
+  // Changed again meanwhile: `whoToken` stays stale, so show() asks once more.
+  if (getToken() !== token) return;
+  if (w && !refusal(w)) who = w;
+  else setToken(null);
+  whoToken = getToken();
+}
+
+async function boot() {
+  await learn();
   startRouter(show);
 }
 

@@ -33,19 +33,6 @@ function adoptFragmentToken() {
   }
 }
 
-/**
- * Opens a console page with a full load rather than the in-app router: the console signs in
- * with the token this page stored (it booted before the token was there).
- * @param {MouseEvent} e
- */
-function fullLoad(e) {
-  if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
-  const a = e.currentTarget;
-  if (!(a instanceof HTMLAnchorElement)) return;
-  e.preventDefault();
-  location.assign(a.href);
-}
-
 /** @param {unknown} e */
 function message(e) {
   return e instanceof Error ? e.message : String(e);
@@ -130,8 +117,8 @@ export function demoPage(main, _who) {
       const ex = encodeURIComponent(r.execution);
       body.push(h('p', { class: 'demo-links' },
         'Execution ', h('code', null, r.execution), ': ',
-        h('a', { href: `/ui/lineage/${ex}`, 'data-link': 'lineage', onclick: fullLoad }, 'its lineage'), ' · ',
-        h('a', { href: `/ui/proof/${ex}`, 'data-link': 'proof', onclick: fullLoad }, 'its proof')));
+        h('a', { href: `/ui/lineage/${ex}`, 'data-link': 'lineage' }, 'its lineage'), ' · ',
+        h('a', { href: `/ui/proof/${ex}`, 'data-link': 'proof' }, 'its proof')));
     }
     const verified = li.querySelector('.demo-verify');
     replace(li,

@@ -152,11 +152,15 @@ try {
   await axe(page, 'demo (all steps done)');
 
   // A link opens the console's page for that execution, signed in as the demo's viewer; back on
-  // the demo, every step is still done and the proof verifies again.
+  // the demo, every step is still done and the proof verifies again. The links are followed by
+  // the in-app router (no page load): a mark left on `window` survives them only then.
   assert.deepEqual(problems, [], 'console errors or CSP violations on the demo page');
+  await page.evaluate(() => { /** @type {any} */ (window).writDemoMark = 'same-document'; });
+  const sameDocument = () => page.evaluate(() => /** @type {any} */ (window).writDemoMark === 'same-document');
   await page.click('[data-step="1"] a[data-link="lineage"]');
   await page.waitForURL(`${base}/ui/lineage/${result.steps[1].execution}`);
   await page.waitForSelector('[data-who="human:demo"]');
+  assert.ok(await sameDocument(), 'the lineage link is followed in the app, not by a full load');
   // The lineage page is another face's: what it reports is logged here, not judged.
   for (const p of problems.splice(0)) log(`on the lineage page: ${p}`);
   await page.goBack();
@@ -173,6 +177,7 @@ try {
   assert.equal(result.proof_viewer_verdict, 'verified', 'the Proof Viewer verifies the demo\'s proof too');
   await page.goBack();
   await page.waitForSelector('[data-step="6"][data-state="done"] [data-verdict="verified"]');
+  assert.ok(await sameDocument(), 'the demo\'s links and Back never reloaded the page');
 
   const leaked = requested.filter((u) => u.includes(token));
   assert.deepEqual(leaked, [], 'the token is never in a requested URL');
