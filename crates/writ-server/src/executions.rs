@@ -53,7 +53,8 @@ pub struct SearchQuery {
 #[derive(Debug, Serialize)]
 pub struct Page {
     pub executions: Vec<Found>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page (as in lineage's pages).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

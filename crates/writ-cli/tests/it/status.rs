@@ -177,6 +177,18 @@ fn status_and_executions_list_and_show_from_the_terminal() {
         .map(|e| e["execution"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec![denied_id.as_str(), allowed_id.as_str()]);
+    // The last page carries no `next_cursor` (absent, not null); a shorter page does.
+    assert!(all.get("next_cursor").is_none(), "{all}");
+    let first = run_json(&["executions", "list", "--limit", "1"]);
+    let next = first["next_cursor"]
+        .as_str()
+        .expect("a cursor to the second row")
+        .to_owned();
+    let mut second_args = with(&["executions", "list", "--limit", "1", "--format", "json"]);
+    second_args.extend(["--cursor".to_owned(), next.clone()]);
+    let second = json_ok(&second_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(second["executions"][0]["execution"], allowed_id.as_str());
+    assert!(second.get("next_cursor").is_none(), "{second}");
     let denials = run_json(&["executions", "list", "--decision", "deny"]);
     assert_eq!(denials["executions"].as_array().unwrap().len(), 1);
     assert_eq!(denials["executions"][0]["execution"], denied_id.as_str());
@@ -201,6 +213,12 @@ fn status_and_executions_list_and_show_from_the_terminal() {
         "{listed}"
     );
     assert!(listed.contains("tool:fs/write_file"), "{listed}");
+    assert!(listed.contains("(2 executions)"), "{listed}");
+    let paged = run(&["executions", "list", "--limit", "1"]);
+    assert!(
+        paged.contains(&format!("(more: --cursor {next})")),
+        "{paged}"
+    );
     let (code, _, err) = writ(&[
         "executions",
         "list",
