@@ -172,6 +172,16 @@ pub fn decide_with_entry(
     (record, entry)
 }
 
+/// [`decide`], with the request's RFC 8785 canonical JSON it hashed for `request_sha256`
+/// (`None` when the request has none), for the ledger entry.
+pub fn decide_with_request(
+    bundle: &Bundle,
+    request: &AuthorizeRequest,
+    now: i64,
+) -> (DecisionRecord, Option<Vec<u8>>) {
+    decide_inner(bundle, request, now)
+}
+
 /// The record, and the canonical request it hashed (`None` if the request has none).
 fn decide_inner(
     bundle: &Bundle,

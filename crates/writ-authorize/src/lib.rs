@@ -49,7 +49,9 @@ pub mod tool_schema;
 pub mod visibility;
 
 pub use bundle::{Bundle, BundleSource, DEFAULT_SCHEMA, compile, engine_version};
-pub use decide::{NO_PERMIT_REASON, ReplayOutcome, decide, decide_with_entry, replay};
+pub use decide::{
+    NO_PERMIT_REASON, ReplayOutcome, decide, decide_with_entry, decide_with_request, replay,
+};
 pub use error::{BundleDiagnostic, BundleError, KeyError, TestFileError};
 pub use policy_tests::{PolicyTestFile, PolicyTestResult, parse_policy_tests, run_policy_tests};
 pub use principal::{PrincipalEntities, principal_entities};

@@ -58,12 +58,22 @@ impl Entry {
     /// lets `set` put the commitment into the clear part, and encodes the clear part. The
     /// disclosure travels with the entry and is stored in the same transaction.
     pub fn committed<C: serde::Serialize, P: serde::Serialize>(
-        mut clear: C,
+        clear: C,
         private: &P,
         set: impl FnOnce(&mut C, String),
     ) -> Result<Entry, EntryError> {
         let private = writ_model::canonical::to_canonical_vec(private)
             .map_err(|e| EntryError::NotCanonical(e.to_string()))?;
+        Self::committed_canonical(clear, private, set)
+    }
+
+    /// [`Entry::committed`] with the private part already in RFC 8785 canonical form, made by
+    /// a writer a test holds to [`writ_model::canonical::to_canonical_vec`].
+    pub fn committed_canonical<C: serde::Serialize>(
+        mut clear: C,
+        private: Vec<u8>,
+        set: impl FnOnce(&mut C, String),
+    ) -> Result<Entry, EntryError> {
         let salt =
             crate::commitment::fresh_salt().map_err(|e| EntryError::Commitment(e.to_string()))?;
         let commitment = crate::commitment::commitment_of_canonical(&salt, &private);

@@ -16,6 +16,16 @@ pub fn decision_entry(record: &DecisionRecord) -> Result<Entry, EntryError> {
     Entry::committed(clear, &private, |c, x| c.commitment = x)
 }
 
+/// [`decision_entry`] around `request_canonical`, the canonical JSON of `record.request` the
+/// decision path already wrote to hash it: the request is not encoded a second time.
+pub fn decision_entry_with_request(
+    record: &DecisionRecord,
+    request_canonical: &[u8],
+) -> Result<Entry, EntryError> {
+    let private = record.private_canonical_with_request(request_canonical);
+    Entry::committed_canonical(record.clear(), private, |c, x| c.commitment = x)
+}
+
 /// A receipt's v2 entry, with its disclosure sealed in.
 pub fn receipt_entry(receipt: &Receipt) -> Result<Entry, EntryError> {
     let (clear, private) = receipt.split();

@@ -145,6 +145,34 @@ pub struct DecisionRecord {
 }
 
 impl DecisionRecord {
+    /// The canonical JSON of the v2 private part (`split().1`: `errors`, `reasons`, `request`,
+    /// `request_sha256`), written around `request_canonical` as
+    /// [`Self::to_canonical_with_request`] is. A test holds it equal to the generic encoding.
+    pub fn private_canonical_with_request(&self, request_canonical: &[u8]) -> Vec<u8> {
+        use crate::canonical::write_canonical_str as string;
+        fn list(items: &[String], out: &mut Vec<u8>) {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(item, out);
+            }
+            out.push(b']');
+        }
+        let mut out = Vec::with_capacity(request_canonical.len() + 256);
+        out.extend_from_slice(b"{\"errors\":");
+        list(&self.errors, &mut out);
+        out.extend_from_slice(b",\"reasons\":");
+        list(&self.reasons, &mut out);
+        out.extend_from_slice(b",\"request\":");
+        out.extend_from_slice(request_canonical);
+        out.extend_from_slice(b",\"request_sha256\":");
+        string(&self.request_sha256, &mut out);
+        out.push(b'}');
+        out
+    }
+
     /// The record's RFC 8785 canonical JSON (the bytes `to_canonical_vec` gives), written
     /// around `request_canonical`, which must be the canonical JSON of `self.request`: the
     /// decision path has it already (its hash is `request_sha256`), so the request is not

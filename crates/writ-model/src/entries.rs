@@ -77,30 +77,8 @@ pub struct Disagrees(pub &'static str);
 impl DecisionRecord {
     /// The v2 clear entry (with `commitment` to fill in) and the private object.
     pub fn split(&self) -> (DecisionClear, DecisionPrivate) {
-        let r = &self.request;
-        let lineage = r.lineage.as_ref();
         (
-            DecisionClear {
-                kind: DecisionRecordType::Decision,
-                v: ENTRY_VERSION,
-                now: self.now,
-                execution: lineage.map(|l| l.execution),
-                parent: lineage.and_then(|l| l.parent),
-                root: lineage.map(|l| l.root),
-                traceparent: lineage.map(|l| l.traceparent.clone()),
-                principal: r.principal.clone(),
-                action: r.intent.action.clone(),
-                cedar_action: self.cedar_action.clone(),
-                resource: r.intent.resource.clone(),
-                gate: r.env.gate.clone(),
-                zone: r.env.zone.clone(),
-                decision: self.decision,
-                reason_code: self.reason_code,
-                determining: self.determining.clone(),
-                bundle_sha256: self.bundle_sha256.clone(),
-                engine: self.engine.clone(),
-                commitment: String::new(),
-            },
+            self.clear(),
             DecisionPrivate {
                 request: self.request.clone(),
                 request_sha256: self.request_sha256.clone(),
@@ -108,6 +86,33 @@ impl DecisionRecord {
                 errors: self.errors.clone(),
             },
         )
+    }
+
+    /// The v2 clear entry alone (`split().0`, without copying the private part).
+    pub fn clear(&self) -> DecisionClear {
+        let r = &self.request;
+        let lineage = r.lineage.as_ref();
+        DecisionClear {
+            kind: DecisionRecordType::Decision,
+            v: ENTRY_VERSION,
+            now: self.now,
+            execution: lineage.map(|l| l.execution),
+            parent: lineage.and_then(|l| l.parent),
+            root: lineage.map(|l| l.root),
+            traceparent: lineage.map(|l| l.traceparent.clone()),
+            principal: r.principal.clone(),
+            action: r.intent.action.clone(),
+            cedar_action: self.cedar_action.clone(),
+            resource: r.intent.resource.clone(),
+            gate: r.env.gate.clone(),
+            zone: r.env.zone.clone(),
+            decision: self.decision,
+            reason_code: self.reason_code,
+            determining: self.determining.clone(),
+            bundle_sha256: self.bundle_sha256.clone(),
+            engine: self.engine.clone(),
+            commitment: String::new(),
+        }
     }
 
     /// The whole record (as v1 holds it) from a v2 entry and its disclosed private part;

@@ -712,10 +712,14 @@ async fn authorize_traced(
             // The principal's registration as of now: part of the record, so replay sees it too.
             principal_entity: standing.ok(),
         };
-        let record_value = tracing::info_span!("writ.decide")
-            .in_scope(|| writ_authorize::decide(&bundle, &request, now));
-        // Entries v2: the shape of the decision in clear, the request committed to.
-        let entry = writ_ledger::evidence::decision_entry(&record_value);
+        let (record_value, request_canonical) = tracing::info_span!("writ.decide")
+            .in_scope(|| writ_authorize::decide_with_request(&bundle, &request, now));
+        // Entries v2: the shape of the decision in clear, the request committed to (around
+        // the request's canonical JSON decide already wrote to hash it).
+        let entry = match &request_canonical {
+            Some(r) => writ_ledger::evidence::decision_entry_with_request(&record_value, r),
+            None => writ_ledger::evidence::decision_entry(&record_value),
+        };
         let code = record_value.reason_code.reason();
         span.record("reason_code", code.as_str());
         match record_value.decision {

@@ -212,5 +212,15 @@ proptest! {
         let (record, entry) = writ_authorize::decide_with_entry(&bundle, &request, NOW);
         prop_assert_eq!(&record, &decide(&bundle, &request, NOW));
         prop_assert_eq!(entry.unwrap(), to_canonical_vec(&record).unwrap());
+        // The v2 private part written around the same bytes equals the generic encoding.
+        let (again, request_canonical) =
+            writ_authorize::decide_with_request(&bundle, &request, NOW);
+        prop_assert_eq!(&again, &record);
+        let request_canonical = request_canonical.unwrap();
+        prop_assert_eq!(
+            record.private_canonical_with_request(&request_canonical),
+            to_canonical_vec(&record.split().1).unwrap()
+        );
+        prop_assert_eq!(record.clear(), record.split().0);
     }
 }
