@@ -144,22 +144,24 @@ pub struct DecisionRecord {
     pub cedar_action: Option<String>,
 }
 
+/// A list of strings as RFC 8785 canonical JSON (the record's lists are kept sorted).
+fn list(items: &[String], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::canonical::write_canonical_str(item, out);
+    }
+    out.push(b']');
+}
+
 impl DecisionRecord {
     /// The canonical JSON of the v2 private part (`split().1`: `errors`, `reasons`, `request`,
     /// `request_sha256`), written around `request_canonical` as
     /// [`Self::to_canonical_with_request`] is. A test holds it equal to the generic encoding.
     pub fn private_canonical_with_request(&self, request_canonical: &[u8]) -> Vec<u8> {
         use crate::canonical::write_canonical_str as string;
-        fn list(items: &[String], out: &mut Vec<u8>) {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(item, out);
-            }
-            out.push(b']');
-        }
         let mut out = Vec::with_capacity(request_canonical.len() + 256);
         out.extend_from_slice(b"{\"errors\":");
         list(&self.errors, &mut out);
@@ -179,16 +181,6 @@ impl DecisionRecord {
     /// encoded a second time. A test holds the two encodings equal.
     pub fn to_canonical_with_request(&self, request_canonical: &[u8]) -> Vec<u8> {
         use crate::canonical::write_canonical_str as string;
-        fn list(items: &[String], out: &mut Vec<u8>) {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(item, out);
-            }
-            out.push(b']');
-        }
         let mut out = Vec::with_capacity(request_canonical.len() + 512);
         // Member names in RFC 8785 order (all ASCII, so byte order).
         out.extend_from_slice(b"{\"bundle_sha256\":");
