@@ -142,6 +142,7 @@ test("Chromium runs the proof, note and checkpoint vectors and bundles like Node
     child.kill();
     await exit;
     server.close();
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helpers may still be writing the profile as it exits: retry, as rm -rf would.
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 });
