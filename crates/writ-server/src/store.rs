@@ -1,4 +1,5 @@
-//! The control store: principals, gates, tokens and governance state, in SQLite beside the ledger.
+//! The control store: principals, gates, tokens and governance state, in SQLite beside the ledger
+//! or, for a fleet of nodes, in PostgreSQL ([`crate::store_pg`]).
 //!
 //! The ledger is the evidence; this store is the working state the server needs to answer fast
 //! (who holds which token, which gate has which key, what is revoked or quarantined). Every change
@@ -7,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::{Connection, params};
 
@@ -135,7 +136,7 @@ pub enum GovernanceKind {
 }
 
 impl GovernanceKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             GovernanceKind::RevokedJti => "revoked_jti",
             GovernanceKind::RevokedPrincipal => "revoked_principal",
@@ -144,7 +145,7 @@ impl GovernanceKind {
             GovernanceKind::QuarantinedZone => "quarantined_zone",
         }
     }
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "revoked_jti" => GovernanceKind::RevokedJti,
             "revoked_principal" => GovernanceKind::RevokedPrincipal,
@@ -163,6 +164,8 @@ pub struct Registry {
     pub principals: BTreeMap<String, PrincipalRow>,
     pub gates: BTreeMap<String, GateRow>,
     pub governance: BTreeMap<GovernanceKind, BTreeSet<String>>,
+    /// When each governance state in `governance` was switched on (Unix seconds).
+    pub governance_at: BTreeMap<(GovernanceKind, String), i64>,
     pub settings: BTreeMap<String, String>,
 }
 
@@ -310,10 +313,224 @@ pub const REGISTRATION_INVALID: writ_model::ReasonCode =
 /// recorded; [`migrate`] brings a store of version 0 (made before versions were recorded) to it.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// SQLite-backed control store with its in-memory registry.
+/// One change to the control store. A backend commits it in one transaction; only then is it
+/// applied to the registry ([`ControlWrite::apply_to`], the same for every backend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlWrite {
+    /// A new token (its hash) for `caller`.
+    AddToken {
+        hash: String,
+        caller: Caller,
+        now: i64,
+    },
+    /// Every token of `subject` is revoked.
+    RevokeTokensOf {
+        subject: String,
+    },
+    UpsertPrincipal(PrincipalRow),
+    UpsertGate(GateRow),
+    /// Governance state switched on (`on = true`, at `now`) or off for `target`.
+    SetGovernance {
+        kind: GovernanceKind,
+        target: String,
+        on: bool,
+        now: i64,
+    },
+    SetSetting {
+        key: String,
+        value: String,
+    },
+}
+
+impl ControlWrite {
+    /// What the committed write changes in the registry.
+    pub fn apply_to(&self, r: &mut Registry) {
+        match self {
+            ControlWrite::AddToken { hash, caller, .. } => {
+                r.tokens.insert(hash.clone(), caller.clone());
+            }
+            ControlWrite::RevokeTokensOf { subject } => {
+                r.tokens.retain(|_, c| &c.subject != subject);
+            }
+            ControlWrite::UpsertPrincipal(row) => {
+                r.principals.insert(row.id.clone(), row.clone());
+            }
+            ControlWrite::UpsertGate(row) => {
+                r.gates.insert(row.id.clone(), row.clone());
+            }
+            ControlWrite::SetGovernance {
+                kind,
+                target,
+                on,
+                now,
+            } => {
+                let set = r.governance.entry(*kind).or_default();
+                if *on {
+                    set.insert(target.clone());
+                    r.governance_at.insert((*kind, target.clone()), *now);
+                } else {
+                    set.remove(target);
+                    r.governance_at.remove(&(*kind, target.clone()));
+                }
+            }
+            ControlWrite::SetSetting { key, value } => {
+                r.settings.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Where the control store keeps its rows: SQLite in the data directory, or PostgreSQL
+/// ([`crate::store_pg`]). No SQL outside the backends.
+pub(crate) trait ControlBackend: Send {
+    /// Commits `write` in one transaction. Returns the store's new version when the backend
+    /// keeps one (PostgreSQL), `None` otherwise.
+    fn commit(&mut self, write: &ControlWrite) -> Result<Option<i64>, ServerError>;
+}
+
+/// The SQLite backend: the control store of a single node, beside its ledger.
+struct SqliteBackend {
+    conn: Connection,
+}
+
+impl ControlBackend for SqliteBackend {
+    fn commit(&mut self, write: &ControlWrite) -> Result<Option<i64>, ServerError> {
+        let tx = self.conn.transaction()?;
+        match write {
+            ControlWrite::AddToken { hash, caller, now } => tx.execute(
+                "INSERT INTO tokens (hash, scope, subject, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hash, caller.scope.as_str(), caller.subject, now],
+            ),
+            ControlWrite::RevokeTokensOf { subject } => tx.execute(
+                "UPDATE tokens SET revoked = 1 WHERE subject = ?1",
+                params![subject],
+            ),
+            ControlWrite::UpsertPrincipal(row) => tx.execute(
+                "INSERT INTO principals (id, zone, attrs, status, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, attrs = excluded.attrs, status = excluded.status, role = excluded.role",
+                params![
+                    row.id,
+                    row.zone,
+                    row.attrs.to_string(),
+                    row.status,
+                    row.created_at,
+                    row.role.map(Role::as_str)
+                ],
+            ),
+            ControlWrite::UpsertGate(row) => tx.execute(
+                "INSERT INTO gates (id, zone, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, public_key = excluded.public_key",
+                params![row.id, row.zone, row.public_key, row.created_at],
+            ),
+            ControlWrite::SetGovernance {
+                kind,
+                target,
+                on: true,
+                now,
+            } => tx.execute(
+                "INSERT OR REPLACE INTO governance (kind, target, at) VALUES (?1, ?2, ?3)",
+                params![kind.as_str(), target, now],
+            ),
+            ControlWrite::SetGovernance {
+                kind,
+                target,
+                on: false,
+                ..
+            } => tx.execute(
+                "DELETE FROM governance WHERE kind = ?1 AND target = ?2",
+                params![kind.as_str(), target],
+            ),
+            ControlWrite::SetSetting { key, value } => tx.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            ),
+        }?;
+        tx.commit()?;
+        Ok(None)
+    }
+}
+
+/// How a node's copy of a shared (PostgreSQL) control store keeps up with the other nodes:
+/// for `/readyz` and `writ status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncState {
+    /// The store version this node's registry reflects.
+    pub version: i64,
+    /// When this node last read the database successfully (Unix milliseconds): at open, on
+    /// each of its own writes and on each poll of the watcher.
+    pub last_ok_unix_ms: i64,
+    /// The most recent database failure (kept after recovery: compare `last_ok_unix_ms`).
+    /// Never contains the database password.
+    pub last_error: Option<String>,
+}
+
+/// What the watcher calls after it swapped in a registry reloaded from the database: the
+/// registry before and after (see [`crate::fleet::governance_changes`]).
+pub type OnChange = Box<dyn Fn(&Registry, &Registry) + Send + Sync>;
+
+/// The registry and the store version it reflects (0 for SQLite, which keeps none).
+pub(crate) struct Current {
+    pub(crate) registry: Registry,
+    pub(crate) version: i64,
+}
+
+/// What the store shares with its watcher thread (which holds it weakly, so the thread ends
+/// when the store is dropped).
+pub(crate) struct Shared {
+    pub(crate) current: RwLock<Current>,
+    /// `Some` for a PostgreSQL store.
+    pub(crate) sync: Option<Mutex<SyncState>>,
+}
+
+impl Shared {
+    pub(crate) fn sync_ok(&self, version: i64) {
+        if let Some(sync) = &self.sync {
+            let mut s = sync.lock().unwrap_or_else(|p| p.into_inner());
+            s.version = s.version.max(version);
+            s.last_ok_unix_ms = now_unix_ms();
+        }
+    }
+
+    pub(crate) fn sync_failed(&self, error: String) {
+        if let Some(sync) = &self.sync {
+            sync.lock().unwrap_or_else(|p| p.into_inner()).last_error = Some(error);
+        }
+    }
+
+    /// Swaps in `registry`, read from the database at `version`, unless the registry already
+    /// reflects that version or a later one. Returns the registry it replaced.
+    pub(crate) fn swap_in(&self, registry: Registry, version: i64) -> Option<Registry> {
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if version <= cur.version {
+            return None;
+        }
+        cur.version = version;
+        Some(std::mem::replace(&mut cur.registry, registry))
+    }
+}
+
+pub(crate) fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The control store (SQLite or PostgreSQL) with its in-memory registry.
 pub struct ControlStore {
-    conn: Mutex<Connection>,
-    registry: RwLock<Registry>,
+    backend: Mutex<Box<dyn ControlBackend>>,
+    shared: Arc<Shared>,
+    /// Where a PostgreSQL store lives, for its watcher: (url, schema).
+    pg: Option<(String, String)>,
+    watching: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for ControlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlStore")
+            .field("schema", &self.pg.as_ref().map(|(_, s)| s))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ControlStore {
@@ -332,32 +549,128 @@ impl ControlStore {
             writ_ledger::schema_version::record(&conn, SCHEMA_VERSION)?;
         }
         let registry = load_registry(&conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-            registry: RwLock::new(registry),
-        })
+        Ok(Self::with_backend(
+            Box::new(SqliteBackend { conn }),
+            registry,
+            0,
+            None,
+        ))
+    }
+
+    /// Opens the control store in PostgreSQL (`url`, a `postgres://` URL or key=value string;
+    /// its password never appears in an error), in `schema` (see
+    /// [`crate::store_pg::DEFAULT_SCHEMA`]). With `create` the schema is created or migrated;
+    /// without, a missing schema is an error saying how to create it.
+    pub fn open_pg(url: &str, schema: &str, create: bool) -> Result<ControlStore, ServerError> {
+        let (backend, registry, version) = crate::store_pg::PgBackend::open(url, schema, create)?;
+        Ok(Self::with_backend(
+            Box::new(backend),
+            registry,
+            version,
+            Some((url.to_owned(), schema.to_owned())),
+        ))
+    }
+
+    fn with_backend(
+        backend: Box<dyn ControlBackend>,
+        registry: Registry,
+        version: i64,
+        pg: Option<(String, String)>,
+    ) -> Self {
+        let sync = pg.as_ref().map(|_| {
+            Mutex::new(SyncState {
+                version,
+                last_ok_unix_ms: now_unix_ms(),
+                last_error: None,
+            })
+        });
+        Self {
+            backend: Mutex::new(backend),
+            shared: Arc::new(Shared {
+                current: RwLock::new(Current { registry, version }),
+                sync,
+            }),
+            pg,
+            watching: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Follows the changes other nodes make to a PostgreSQL store: a thread LISTENs for them
+    /// and polls the store's version (so a lost notification costs at most a poll), reloads
+    /// the whole registry when the version moved past this store's, swaps it in and calls
+    /// `on_change(old, new)`. The thread ends when the store is dropped, so `on_change` must
+    /// not keep the store alive (hold a `Weak` of what owns it). A no-op for SQLite. Refused
+    /// when already watching.
+    pub fn watch(&self, on_change: OnChange) -> Result<(), ServerError> {
+        let Some((url, schema)) = &self.pg else {
+            return Ok(());
+        };
+        if self
+            .watching
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(ServerError::Config(
+                "the control store is already watched".into(),
+            ));
+        }
+        crate::store_pg::spawn_watcher(
+            url.clone(),
+            schema.clone(),
+            Arc::downgrade(&self.shared),
+            on_change,
+        )
+        .map_err(ServerError::Io)
+    }
+
+    /// How this node keeps up with a shared (PostgreSQL) store; `None` for SQLite.
+    pub fn sync_state(&self) -> Option<SyncState> {
+        self.shared
+            .sync
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     /// Runs `f` with a read view of the registry.
     pub fn read<R>(&self, f: impl FnOnce(&Registry) -> R) -> R {
-        match self.registry.read() {
-            Ok(r) => f(&r),
-            Err(poisoned) => f(&poisoned.into_inner()),
+        match self.shared.current.read() {
+            Ok(c) => f(&c.registry),
+            Err(poisoned) => f(&poisoned.into_inner().registry),
         }
     }
 
-    /// Writes through to SQLite, then to the registry. `apply` runs only if the SQL committed.
-    fn write(
-        &self,
-        sql: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
-        apply: impl FnOnce(&mut Registry),
-    ) -> Result<(), ServerError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction()?;
-        sql(&tx)?;
-        tx.commit()?;
-        let mut reg = self.registry.write().unwrap_or_else(|p| p.into_inner());
-        apply(&mut reg);
+    /// Commits `write` through the backend, then applies it to the registry (only if it
+    /// committed). A write of this store does not make its watcher reload: the version it
+    /// committed becomes the registry's when it directly follows it; when other nodes wrote in
+    /// between, the registry keeps its version and the watcher reloads it all.
+    pub fn apply(&self, write: &ControlWrite) -> Result<(), ServerError> {
+        let mut backend = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+        let version = match backend.commit(write) {
+            Ok(v) => v,
+            Err(e) => {
+                self.shared.sync_failed(e.to_string());
+                return Err(e);
+            }
+        };
+        let mut cur = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match version {
+            None => write.apply_to(&mut cur.registry),
+            // A registry reloaded at `v` or later already holds this write.
+            Some(v) if v <= cur.version => {}
+            Some(v) => {
+                write.apply_to(&mut cur.registry);
+                if v == cur.version + 1 {
+                    cur.version = v;
+                }
+            }
+        }
+        drop(cur);
+        if let Some(v) = version {
+            self.shared.sync_ok(v);
+        }
         Ok(())
     }
 
@@ -366,66 +679,26 @@ impl ControlStore {
     }
 
     pub fn add_token(&self, hash: &str, caller: &Caller, now: i64) -> Result<(), ServerError> {
-        self.write(
-            |tx| {
-                tx.execute(
-                    "INSERT INTO tokens (hash, scope, subject, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![hash, caller.scope.as_str(), caller.subject, now],
-                )
-                .map(|_| ())
-            },
-            |r| {
-                r.tokens.insert(hash.to_owned(), caller.clone());
-            },
-        )
+        self.apply(&ControlWrite::AddToken {
+            hash: hash.to_owned(),
+            caller: caller.clone(),
+            now,
+        })
     }
 
     /// Revokes every token of `subject`.
     pub fn revoke_tokens_of(&self, subject: &str) -> Result<(), ServerError> {
-        self.write(
-            |tx| {
-                tx.execute(
-                    "UPDATE tokens SET revoked = 1 WHERE subject = ?1",
-                    params![subject],
-                )
-                .map(|_| ())
-            },
-            |r| r.tokens.retain(|_, c| c.subject != subject),
-        )
+        self.apply(&ControlWrite::RevokeTokensOf {
+            subject: subject.to_owned(),
+        })
     }
 
     pub fn upsert_principal(&self, row: &PrincipalRow) -> Result<(), ServerError> {
-        let attrs = row.attrs.to_string();
-        let role = row.role.map(Role::as_str);
-        self.write(
-            |tx| {
-                tx.execute(
-                    "INSERT INTO principals (id, zone, attrs, status, created_at, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, attrs = excluded.attrs, status = excluded.status, role = excluded.role",
-                    params![row.id, row.zone, attrs, row.status, row.created_at, role],
-                )
-                .map(|_| ())
-            },
-            |r| {
-                r.principals.insert(row.id.clone(), row.clone());
-            },
-        )
+        self.apply(&ControlWrite::UpsertPrincipal(row.clone()))
     }
 
     pub fn upsert_gate(&self, row: &GateRow) -> Result<(), ServerError> {
-        self.write(
-            |tx| {
-                tx.execute(
-                    "INSERT INTO gates (id, zone, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(id) DO UPDATE SET zone = excluded.zone, public_key = excluded.public_key",
-                    params![row.id, row.zone, row.public_key, row.created_at],
-                )
-                .map(|_| ())
-            },
-            |r| {
-                r.gates.insert(row.id.clone(), row.clone());
-            },
-        )
+        self.apply(&ControlWrite::UpsertGate(row.clone()))
     }
 
     /// Switches governance state on (`on = true`) or off for `target`.
@@ -436,45 +709,19 @@ impl ControlStore {
         on: bool,
         now: i64,
     ) -> Result<(), ServerError> {
-        self.write(
-            |tx| {
-                if on {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO governance (kind, target, at) VALUES (?1, ?2, ?3)",
-                        params![kind.as_str(), target, now],
-                    )
-                } else {
-                    tx.execute(
-                        "DELETE FROM governance WHERE kind = ?1 AND target = ?2",
-                        params![kind.as_str(), target],
-                    )
-                }
-                .map(|_| ())
-            },
-            |r| {
-                let set = r.governance.entry(kind).or_default();
-                if on {
-                    set.insert(target.to_owned());
-                } else {
-                    set.remove(target);
-                }
-            },
-        )
+        self.apply(&ControlWrite::SetGovernance {
+            kind,
+            target: target.to_owned(),
+            on,
+            now,
+        })
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), ServerError> {
-        self.write(
-            |tx| {
-                tx.execute(
-                    "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-                    params![key, value],
-                )
-                .map(|_| ())
-            },
-            |r| {
-                r.settings.insert(key.to_owned(), value.to_owned());
-            },
-        )
+        self.apply(&ControlWrite::SetSetting {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
     }
 
     pub fn setting(&self, key: &str) -> Option<String> {
@@ -493,6 +740,42 @@ fn migrate(conn: &Connection) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// The caller a stored token grants; a row with an unknown scope grants nothing.
+pub(crate) fn token_caller(scope: &str, subject: String) -> Option<Caller> {
+    scope
+        .parse::<Scope>()
+        .ok()
+        .map(|scope| Caller { scope, subject })
+}
+
+/// A principal row from its stored columns.
+pub(crate) fn principal_row(
+    id: String,
+    zone: String,
+    attrs: &str,
+    status: String,
+    created_at: i64,
+    role: Option<&str>,
+) -> PrincipalRow {
+    PrincipalRow {
+        id,
+        zone,
+        attrs: serde_json::from_str(attrs).unwrap_or(serde_json::Value::Null),
+        status,
+        created_at,
+        // An unknown role grants nothing.
+        role: role.and_then(Role::parse),
+    }
+}
+
+/// Adds a stored governance row to `reg` (a row of an unknown kind is ignored).
+pub(crate) fn add_governance(reg: &mut Registry, kind: &str, target: String, at: i64) {
+    if let Some(kind) = GovernanceKind::parse(kind) {
+        reg.governance_at.insert((kind, target.clone()), at);
+        reg.governance.entry(kind).or_default().insert(target);
+    }
+}
+
 fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
     let mut reg = Registry::default();
     let mut stmt = conn.prepare("SELECT hash, scope, subject FROM tokens WHERE revoked = 0")?;
@@ -505,26 +788,21 @@ fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
     })?;
     for row in rows {
         let (hash, scope, subject) = row?;
-        // A row with an unknown scope grants nothing.
-        if let Ok(scope) = scope.parse::<Scope>() {
-            reg.tokens.insert(hash, Caller { scope, subject });
+        if let Some(caller) = token_caller(&scope, subject) {
+            reg.tokens.insert(hash, caller);
         }
     }
     let mut stmt =
         conn.prepare("SELECT id, zone, attrs, status, created_at, role FROM principals")?;
     let rows = stmt.query_map([], |r| {
-        Ok(PrincipalRow {
-            id: r.get(0)?,
-            zone: r.get(1)?,
-            attrs: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(serde_json::Value::Null),
-            status: r.get(3)?,
-            created_at: r.get(4)?,
-            // An unknown role grants nothing.
-            role: r
-                .get::<_, Option<String>>(5)?
-                .as_deref()
-                .and_then(Role::parse),
-        })
+        Ok(principal_row(
+            r.get(0)?,
+            r.get(1)?,
+            &r.get::<_, String>(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get::<_, Option<String>>(5)?.as_deref(),
+        ))
     })?;
     for row in rows {
         let row = row?;
@@ -543,13 +821,17 @@ fn load_registry(conn: &Connection) -> Result<Registry, ServerError> {
         let row = row?;
         reg.gates.insert(row.id.clone(), row);
     }
-    let mut stmt = conn.prepare("SELECT kind, target FROM governance")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut stmt = conn.prepare("SELECT kind, target, at FROM governance")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     for row in rows {
-        let (kind, target) = row?;
-        if let Some(kind) = GovernanceKind::parse(&kind) {
-            reg.governance.entry(kind).or_default().insert(target);
-        }
+        let (kind, target, at) = row?;
+        add_governance(&mut reg, &kind, target, at);
     }
     let mut stmt = conn.prepare("SELECT key, value FROM settings")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
