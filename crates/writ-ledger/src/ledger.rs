@@ -196,7 +196,8 @@ pub struct IntegrationInfo {
     pub batches: u64,
     /// When this process last integrated a batch (unix seconds).
     pub last_integrated_unix: Option<u64>,
-    /// How long the last batch waited to begin (for the sequence lock), in milliseconds.
+    /// How long the last batch waited to begin (for the sequence lock), in milliseconds
+    /// (shared stores only).
     pub last_lock_wait_ms: Option<u64>,
     /// True while this process is inside a batch transaction (holds the integration lease).
     pub holding: bool,
@@ -1049,6 +1050,15 @@ fn drain_queue(rx: &Receiver<Request>, batch: &mut Vec<Request>) {
     }
 }
 
+/// What a failed batch's appenders are told ([`AppendHandle::wait`] wraps it in
+/// [`LedgerError::CommitFailed`] again, so that one is not repeated).
+fn failure_message(e: LedgerError) -> String {
+    match e {
+        LedgerError::CommitFailed(m) => m,
+        other => other.to_string(),
+    }
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1066,10 +1076,12 @@ fn begin_batch(
     let started = Instant::now();
     let next = store.begin_batch();
     let integration = &shared.integration;
-    let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-    integration
-        .last_lock_wait_ms
-        .store(waited, Ordering::Relaxed);
+    if integration.shared {
+        let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(NEVER - 1);
+        integration
+            .last_lock_wait_ms
+            .store(waited, Ordering::Relaxed);
+    }
     let next = match next {
         Ok(next) => next,
         Err(e) => {
@@ -1135,7 +1147,7 @@ fn writer_loop(
         drain_queue(&rx, &mut batch);
         // Sequencing: a shared store's lock is taken before any index is assigned.
         if let Err(e) = begin_batch(store.as_mut(), shared, &mut edge) {
-            let msg = e.to_string();
+            let msg = failure_message(e);
             for r in batch {
                 r.reply.send(Err(msg.clone()));
             }
@@ -1202,7 +1214,7 @@ fn writer_loop(
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
+                let msg = failure_message(e);
                 // The batch may have committed all the same (the connection dropped after the
                 // commit), or another writer appended: go on from what the store holds, never
                 // from a guess. If the store cannot be read, the edge stays and the next

@@ -101,8 +101,19 @@ CREATE TABLE IF NOT EXISTS sequence (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK 
 INSERT INTO sequence (one, next_index) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 ";
 
+/// A database error with what the server said (`lock timeout`, `idle-in-transaction
+/// timeout`), or the I/O failure under a lost connection: never the connection string.
 fn db(e: postgres::Error) -> LedgerError {
-    LedgerError::Database(e.to_string())
+    let detail = if let Some(d) = e.as_db_error() {
+        format!("{e}: {} (SQLSTATE {})", d.message(), d.code().code())
+    } else if let Some(io) =
+        std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>())
+    {
+        format!("{e}: {io}")
+    } else {
+        e.to_string()
+    };
+    LedgerError::Database(detail)
 }
 
 /// Column `i` of `row`; a column of an unexpected type is a damaged store, never a panic.

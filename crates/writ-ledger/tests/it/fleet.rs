@@ -448,3 +448,20 @@ fn a_batch_from_the_wrong_index_is_refused_under_the_lock() {
     // The lock was released with the rollback: the ledger appends.
     assert_eq!(ledger.append_durable(&entry("q", 1, 8)).unwrap(), 1);
 }
+
+/// A SQLite ledger has one writer: no follower, no lock wait, integration counted.
+#[test]
+fn a_sqlite_ledger_reports_a_single_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(dir.path(), ORIGIN).unwrap();
+    let before = ledger.integration();
+    assert!(!before.shared);
+    assert_eq!(before.batches, 0);
+    assert_eq!(before.last_integrated_unix, None);
+    ledger.append_durable(&entry("one", 0, 8)).unwrap();
+    let after = ledger.integration();
+    assert_eq!(after.batches, 1);
+    assert!(after.last_integrated_unix.is_some());
+    assert_eq!(after.last_lock_wait_ms, None);
+    assert!(!after.holding);
+}
