@@ -13,10 +13,11 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -53,6 +54,10 @@ const MAX_BATCH_ENTRIES: usize = 8192;
 const MAX_BATCH_BYTES: usize = 16 << 20;
 /// Full tiles kept expanded in memory for proofs.
 const TILE_CACHE_LIMIT: usize = 4096;
+/// How often the follower of a shared store polls the store's latest checkpoint.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(50);
+/// "Never" in the integration atomics.
+const NEVER: u64 = u64::MAX;
 
 /// What an appender gets back once its batch is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,21 +142,96 @@ struct Shared {
     grown: (Mutex<u64>, Condvar),
     /// Append→checkpoint latency of every entry committed by this process.
     commit_latency: Mutex<CommitLatency>,
+    /// What [`Ledger::integration`] reports.
+    integration: IntegrationState,
+}
+
+/// The integration counters (atomics: the writer and the follower update them, status reads).
+struct IntegrationState {
+    shared: bool,
+    batches: AtomicU64,
+    /// Unix seconds of the last integrated batch, or [`NEVER`].
+    last_integrated: AtomicU64,
+    /// Milliseconds the last batch waited to begin (the sequence lock), or [`NEVER`].
+    last_lock_wait_ms: AtomicU64,
+    /// Inside a batch transaction (holding the sequence lock) right now.
+    holding: AtomicBool,
+    /// Batches that failed to begin (lock timeout, database unreachable).
+    begin_failures: AtomicU64,
+    /// Checkpoints of other writers the follower refused (bad signature, wrong size).
+    rejected_checkpoints: AtomicU64,
+    /// The follower's last failure, cleared by its next good poll.
+    follower_error: Mutex<Option<String>>,
+}
+
+impl IntegrationState {
+    fn new(shared: bool) -> IntegrationState {
+        IntegrationState {
+            shared,
+            batches: AtomicU64::new(0),
+            last_integrated: AtomicU64::new(NEVER),
+            last_lock_wait_ms: AtomicU64::new(NEVER),
+            holding: AtomicBool::new(false),
+            begin_failures: AtomicU64::new(0),
+            rejected_checkpoints: AtomicU64::new(0),
+            follower_error: Mutex::new(None),
+        }
+    }
+
+    fn set_follower_error(&self, e: Option<String>) {
+        *self
+            .follower_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+    }
+}
+
+/// How this process takes part in integrating the log (see [`Ledger::integration`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IntegrationInfo {
+    /// The store has other writers (PostgreSQL shared by several nodes): batches are
+    /// serialized through the store's sequence lock and a follower tracks others' appends.
+    pub shared: bool,
+    /// Batches this process integrated and committed since it opened the ledger.
+    pub batches: u64,
+    /// When this process last integrated a batch (unix seconds).
+    pub last_integrated_unix: Option<u64>,
+    /// How long the last batch waited to begin (for the sequence lock), in milliseconds
+    /// (shared stores only).
+    pub last_lock_wait_ms: Option<u64>,
+    /// True while this process is inside a batch transaction (holds the integration lease).
+    pub holding: bool,
+    /// Batches that could not begin (the lock wait timed out, the store was unreachable).
+    pub begin_failures: u64,
+    /// Checkpoints from the store the follower refused (bad signature or size).
+    pub rejected_checkpoints: u64,
+    /// The follower's last failure, if its latest poll failed.
+    pub follower_error: Option<String>,
 }
 
 impl Shared {
-    /// Makes `cp` the latest checkpoint and wakes [`Ledger::wait_for_growth`] waiters;
-    /// returns its size.
+    /// Makes `cp` the latest checkpoint when it is larger than the current one and wakes
+    /// [`Ledger::wait_for_growth`] waiters (the writer and the follower both advance: never
+    /// backwards); returns the latest size.
     fn advance(&self, cp: SignedCheckpoint) -> u64 {
         let size = cp.size();
-        match self.latest.write() {
-            Ok(mut g) => *g = Arc::new(cp),
-            Err(p) => *p.into_inner() = Arc::new(cp),
+        {
+            let mut g = match self.latest.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if size <= g.size() {
+                return g.size();
+            }
+            *g = Arc::new(cp);
         }
         let (lock, cv) = &self.grown;
-        *lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = size;
+        {
+            let mut grown = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *grown = (*grown).max(size);
+        }
         cv.notify_all();
         size
     }
@@ -175,6 +255,9 @@ pub struct Ledger {
     shared: Arc<Shared>,
     tx: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
+    /// Dropped to stop the follower.
+    follow_stop: Option<SyncSender<()>>,
+    follower: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -299,30 +382,19 @@ impl Ledger {
         let mut writer_store = open(false)?;
         let reader = open(false)?;
         let verifier = signer.verifier().clone();
-        let (size, note) = writer_store
-            .latest_checkpoint()?
-            .ok_or_else(|| LedgerError::Tampered("the store holds no checkpoint".into()))?;
-        let note = note_string(note, size)?;
-        let latest = SignedCheckpoint::open(&note, &verifier)
-            .map_err(|e| LedgerError::Tampered(format!("latest checkpoint (size {size}): {e}")))?;
-        if latest.size() != size {
-            return Err(LedgerError::Tampered(format!(
-                "the checkpoint stored under size {size} says size {}",
-                latest.size()
-            )));
+        let is_shared = writer_store.shared();
+        // Others may append to a shared store meanwhile: read the checkpoint, the edge and the
+        // last entry from one snapshot.
+        if is_shared {
+            writer_store.begin_snapshot()?;
         }
-        let edge = load_edge(writer_store.as_mut(), size)?;
-        if edge.root() != *latest.root() {
-            return Err(LedgerError::Tampered(format!(
-                "the right-edge tiles do not give the root of the checkpoint at size {size}; run `writ ledger verify --full`"
-            )));
+        let loaded = load_latest(writer_store.as_mut(), &verifier);
+        if is_shared {
+            writer_store.end_snapshot()?;
         }
-        let last = writer_store.last_entry_index()?;
-        if last.map_or(0, |l| l + 1) != size {
-            return Err(LedgerError::Tampered(format!(
-                "the store holds entries up to {last:?} but the latest checkpoint has size {size}"
-            )));
-        }
+        let (latest, edge) = loaded?;
+        let size = latest.size();
+        let follower_store = if is_shared { Some(open(false)?) } else { None };
         let shared = Arc::new(Shared {
             origin: signer.name().to_owned(),
             verifier,
@@ -331,19 +403,61 @@ impl Ledger {
             tile_cache: Mutex::new(HashMap::new()),
             grown: (Mutex::new(size), Condvar::new()),
             commit_latency: Mutex::new(CommitLatency::default()),
+            integration: IntegrationState::new(is_shared),
         });
+        let (follow_stop, follower) = match follower_store {
+            Some(store) => {
+                let (stop_tx, stop_rx) = mpsc::sync_channel::<()>(1);
+                let follower_shared = Arc::clone(&shared);
+                let handle = std::thread::Builder::new()
+                    .name("writ-ledger-follower".into())
+                    .spawn(move || follower_loop(&stop_rx, store, &follower_shared))
+                    .map_err(|e| io_error(dir, e))?;
+                (Some(stop_tx), Some(handle))
+            }
+            None => (None, None),
+        };
         let (tx, rx) = mpsc::sync_channel::<Request>(MAX_BATCH_ENTRIES * 4);
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("writ-ledger-writer".into())
             .spawn(move || writer_loop(rx, writer_store, signer, edge, &writer_shared))
-            .map_err(|e| io_error(dir, e))?;
-        Ok(Ledger {
+            .map_err(|e| io_error(dir, e));
+        // Built before the writer's outcome is checked, so a failed spawn still stops the
+        // follower (Drop).
+        let mut ledger = Ledger {
             dir: dir.to_owned(),
             shared,
             tx: Some(tx),
-            writer: Some(writer),
-        })
+            writer: None,
+            follow_stop,
+            follower,
+        };
+        ledger.writer = Some(writer?);
+        Ok(ledger)
+    }
+
+    /// How this process takes part in integrating the log: whether the store is shared with
+    /// other writers, the batches it integrated, when, and how long it last waited for the
+    /// store's sequence lock; and whether its follower met a refused checkpoint. Cheap
+    /// (atomics), for status pages.
+    pub fn integration(&self) -> IntegrationInfo {
+        let i = &self.shared.integration;
+        let opt = |v: u64| (v != NEVER).then_some(v);
+        IntegrationInfo {
+            shared: i.shared,
+            batches: i.batches.load(Ordering::Relaxed),
+            last_integrated_unix: opt(i.last_integrated.load(Ordering::Relaxed)),
+            last_lock_wait_ms: opt(i.last_lock_wait_ms.load(Ordering::Relaxed)),
+            holding: i.holding.load(Ordering::Relaxed),
+            begin_failures: i.begin_failures.load(Ordering::Relaxed),
+            rejected_checkpoints: i.rejected_checkpoints.load(Ordering::Relaxed),
+            follower_error: i
+                .follower_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
     }
 
     /// The directory of the ledger.
@@ -786,6 +900,10 @@ impl Ledger {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+        self.follow_stop = None;
+        if let Some(f) = self.follower.take() {
+            let _ = f.join();
+        }
     }
 }
 
@@ -874,6 +992,149 @@ fn load_edge<R: LogReader + ?Sized>(store: &mut R, size: u64) -> Result<Edge, Le
     Edge::from_rows(size, rows)
 }
 
+/// Opens the checkpoint note stored under `size`: UTF-8, signed by the log's key, and saying
+/// that size.
+fn open_checkpoint(
+    note: Vec<u8>,
+    size: u64,
+    verifier: &Ed25519Verifier,
+) -> Result<SignedCheckpoint, LedgerError> {
+    let note = note_string(note, size)?;
+    let cp = SignedCheckpoint::open(&note, verifier)
+        .map_err(|e| LedgerError::Tampered(format!("latest checkpoint (size {size}): {e}")))?;
+    if cp.size() != size {
+        return Err(LedgerError::Tampered(format!(
+            "the checkpoint stored under size {size} says size {}",
+            cp.size()
+        )));
+    }
+    Ok(cp)
+}
+
+/// The store's latest checkpoint (checked as [`open_checkpoint`] does) and the right edge at
+/// its size, which must give the checkpoint's root; the stored entries must end at that size.
+fn load_latest(
+    store: &mut dyn LogStore,
+    verifier: &Ed25519Verifier,
+) -> Result<(SignedCheckpoint, Edge), LedgerError> {
+    let (size, note) = store
+        .latest_checkpoint()?
+        .ok_or_else(|| LedgerError::Tampered("the store holds no checkpoint".into()))?;
+    let latest = open_checkpoint(note, size, verifier)?;
+    let edge = load_edge(store, size)?;
+    if edge.root() != *latest.root() {
+        return Err(LedgerError::Tampered(format!(
+            "the right-edge tiles do not give the root of the checkpoint at size {size}; run `writ ledger verify --full`"
+        )));
+    }
+    let last = store.last_entry_index()?;
+    if last.map_or(0, |l| l + 1) != size {
+        return Err(LedgerError::Tampered(format!(
+            "the store holds entries up to {last:?} but the latest checkpoint has size {size}"
+        )));
+    }
+    Ok((latest, edge))
+}
+
+/// Takes up to the batch limits off the queue into `batch` without waiting.
+fn drain_queue(rx: &Receiver<Request>, batch: &mut Vec<Request>) {
+    let mut bytes: usize = batch.iter().map(|r| r.entry.len()).sum();
+    while batch.len() < MAX_BATCH_ENTRIES && bytes < MAX_BATCH_BYTES {
+        match rx.try_recv() {
+            Ok(r) => {
+                bytes += r.entry.len();
+                batch.push(r);
+            }
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+}
+
+/// What a failed batch's appenders are told ([`AppendHandle::wait`] wraps it in
+/// [`LedgerError::CommitFailed`] again, so that one is not repeated).
+fn failure_message(e: LedgerError) -> String {
+    match e {
+        LedgerError::CommitFailed(m) => m,
+        other => other.to_string(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Begins a batch on the store (for a shared store: its transaction and sequence lock) and
+/// brings `edge` to the index the store will hand out, reloading it from the store inside that
+/// transaction when another writer appended. On an error the batch is rolled back.
+fn begin_batch(
+    store: &mut dyn LogStore,
+    shared: &Shared,
+    edge: &mut Edge,
+) -> Result<(), LedgerError> {
+    let started = Instant::now();
+    let next = store.begin_batch();
+    let integration = &shared.integration;
+    if integration.shared {
+        let waited = u64::try_from(started.elapsed().as_millis()).unwrap_or(NEVER - 1);
+        integration
+            .last_lock_wait_ms
+            .store(waited, Ordering::Relaxed);
+    }
+    let next = match next {
+        Ok(next) => next,
+        Err(e) => {
+            integration.begin_failures.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+    };
+    integration.holding.store(next.is_some(), Ordering::Relaxed);
+    let Some(next) = next else {
+        return Ok(());
+    };
+    if next == edge.size {
+        return Ok(());
+    }
+    // Another writer appended. Nobody else can commit while this transaction holds the lock,
+    // so the store's latest checkpoint and edge are consistent with `next`.
+    let reloaded = load_latest(store, &shared.verifier).and_then(|(cp, e)| {
+        if cp.size() == next {
+            Ok((cp, e))
+        } else {
+            Err(LedgerError::Tampered(format!(
+                "the store hands out index {next} but its latest checkpoint has size {}",
+                cp.size()
+            )))
+        }
+    });
+    match reloaded {
+        Ok((cp, reloaded)) if reloaded.size >= edge.size => {
+            *edge = reloaded;
+            shared.advance(cp);
+            Ok(())
+        }
+        Ok((cp, _)) => {
+            abort(store, shared);
+            Err(LedgerError::Tampered(format!(
+                "the store's latest checkpoint has size {}, behind the {} this writer committed",
+                cp.size(),
+                edge.size
+            )))
+        }
+        Err(e) => {
+            abort(store, shared);
+            Err(e)
+        }
+    }
+}
+
+/// Rolls back a begun batch.
+fn abort(store: &mut dyn LogStore, shared: &Shared) {
+    store.abort_batch();
+    shared.integration.holding.store(false, Ordering::Relaxed);
+}
+
 fn writer_loop(
     rx: Receiver<Request>,
     mut store: Box<dyn LogStore>,
@@ -883,16 +1144,17 @@ fn writer_loop(
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
-        let mut bytes = batch.first().map_or(0, |r| r.entry.len());
-        while batch.len() < MAX_BATCH_ENTRIES && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(r) => {
-                    bytes += r.entry.len();
-                    batch.push(r);
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        drain_queue(&rx, &mut batch);
+        // Sequencing: a shared store's lock is taken before any index is assigned.
+        if let Err(e) = begin_batch(store.as_mut(), shared, &mut edge) {
+            let msg = failure_message(e);
+            for r in batch {
+                r.reply.send(Err(msg.clone()));
             }
+            continue;
         }
+        // What queued while this writer waited for the lock joins the batch.
+        drain_queue(&rx, &mut batch);
         let first_index = edge.size;
         let mut entries = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
@@ -909,7 +1171,7 @@ fn writer_loop(
         for (i, reply) in replies.iter_mut().enumerate() {
             reply.assign(first_index + i as u64);
         }
-        match publish(
+        let published = publish(
             store.as_mut(),
             &signer,
             &edge,
@@ -917,10 +1179,19 @@ fn writer_loop(
             &entries,
             &sealed,
             &shared.origin,
-        ) {
+        );
+        // commit_batch ended the transaction either way; a rollback is a no-op then.
+        abort(store.as_mut(), shared);
+        match published {
             Ok((new_edge, cp)) => {
                 edge = new_edge;
-                let size = shared.advance(cp);
+                let size = cp.size();
+                shared.advance(cp);
+                let integration = &shared.integration;
+                integration.batches.fetch_add(1, Ordering::Relaxed);
+                integration
+                    .last_integrated
+                    .store(unix_now(), Ordering::Relaxed);
                 {
                     let committed = Instant::now();
                     let mut l = shared
@@ -943,11 +1214,12 @@ fn writer_loop(
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
+                let msg = failure_message(e);
                 // The batch may have committed all the same (the connection dropped after the
                 // commit), or another writer appended: go on from what the store holds, never
                 // from a guess. If the store cannot be read, the edge stays and the next
-                // batch fails too (fail closed).
+                // batch fails too (fail closed). (A shared store is also reloaded under its
+                // lock when the next batch begins.)
                 if let Ok(Some((reloaded, cp))) = reload_edge(store.as_mut(), shared, edge.size) {
                     edge = reloaded;
                     shared.advance(cp);
@@ -956,6 +1228,49 @@ fn writer_loop(
                 for reply in replies {
                     reply.send(Err(msg.clone()));
                 }
+            }
+        }
+    }
+}
+
+/// Follows a shared store: every [`FOLLOW_INTERVAL`] reads the store's largest checkpoint size
+/// and, when it is past the latest this process knows, that checkpoint's note; advances the
+/// latest checkpoint (waking [`Ledger::wait_for_growth`]) only for a note signed by the log's
+/// key that says its size. A refused checkpoint is counted and reported, never followed; a
+/// failed poll is reported until the next good one. Stops when `stop` is dropped.
+fn follower_loop(stop: &Receiver<()>, mut store: Box<dyn LogStore>, shared: &Shared) {
+    let integration = &shared.integration;
+    loop {
+        match stop.recv_timeout(FOLLOW_INTERVAL) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let known = match shared.latest.read() {
+            Ok(g) => g.size(),
+            Err(p) => p.into_inner().size(),
+        };
+        let polled = store.latest_checkpoint_size().and_then(|size| match size {
+            Some(size) if size > known => {
+                let note = store
+                    .checkpoint_at(size)?
+                    .ok_or(LedgerError::NoCheckpointAtSize(size))?;
+                open_checkpoint(note, size, &shared.verifier).map(Some)
+            }
+            _ => Ok(None),
+        });
+        match polled {
+            Ok(Some(cp)) => {
+                shared.advance(cp);
+                integration.set_follower_error(None);
+            }
+            Ok(None) => integration.set_follower_error(None),
+            Err(e) => {
+                if matches!(e, LedgerError::Tampered(_)) {
+                    integration
+                        .rejected_checkpoints
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                integration.set_follower_error(Some(e.to_string()));
             }
         }
     }
@@ -974,15 +1289,7 @@ fn reload_edge(
     if size <= known {
         return Ok(None);
     }
-    let note = note_string(note, size)?;
-    let cp = SignedCheckpoint::open(&note, &shared.verifier)
-        .map_err(|e| LedgerError::Tampered(format!("latest checkpoint (size {size}): {e}")))?;
-    if cp.size() != size {
-        return Err(LedgerError::Tampered(format!(
-            "the checkpoint stored under size {size} says size {}",
-            cp.size()
-        )));
-    }
+    let cp = open_checkpoint(note, size, &shared.verifier)?;
     let edge = load_edge(store, size)?;
     if edge.root() != *cp.root() {
         return Err(LedgerError::Tampered(format!(

@@ -50,7 +50,8 @@ pub use error::{
 };
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use ledger::{
-    AppendCallback, AppendHandle, AppendReceipt, AssignCallback, ExportReport, Ledger,
+    AppendCallback, AppendHandle, AppendReceipt, AssignCallback, ExportReport, IntegrationInfo,
+    Ledger,
 };
 pub use note::{Ed25519Signer, Ed25519Verifier, NoteSigner, NoteVerifier};
 pub use verify::{VerifyReport, verify_dir};

@@ -12,6 +12,41 @@
 //! - A batch (entries, disclosures, tiles, checkpoint, sequence) is one transaction; the commit
 //!   returns after PostgreSQL made it durable (`synchronous_commit` is forced `on` for the
 //!   session), so an acknowledged append is committed in PostgreSQL.
+//!
+//! # Many writers (nodes) on one database
+//!
+//! Every node of a fleet opens the same schema with a copy of the same log key, so any node
+//! can append, integrate and sign. Writers are serialized through the database, one batch at a
+//! time:
+//!
+//! - **The lease is the sequence row lock, held for one batch transaction.** A writer calls
+//!   [`LogStore::begin_batch`] before it assigns indexes: `BEGIN` (read committed), then
+//!   `SELECT next_index FROM sequence FOR UPDATE`. Holding that row lock makes it the only
+//!   integrator until its transaction ends; every other writer waits on the lock. If the index
+//!   the database returns is not the writer's edge, another node appended: the writer reloads
+//!   the latest checkpoint and the right-edge tiles inside the same transaction (consistent:
+//!   nobody else can commit while it holds the lock), checks the checkpoint's signature and
+//!   that the edge gives its root, integrates, signs, and [`LogStore::commit_batch`] continues
+//!   the open transaction, so the lock is released only by its commit or rollback.
+//! - **Expiry is the idle timeout.** The writer's connection runs with
+//!   `idle_in_transaction_session_timeout` = [`LEASE_IDLE_TIMEOUT`]: a holder paused inside its
+//!   batch (SIGSTOP, a long GC, a stalled host) has its session ended by PostgreSQL, which aborts
+//!   the transaction and releases the lock, so the fleet goes on without it. A holder that dies
+//!   (SIGKILL) closes its socket and PostgreSQL aborts at once. A waiter gives up after
+//!   [`LOCK_TIMEOUT`] (its batch fails: the server answers 503, never hangs), and any writer
+//!   statement after [`WRITER_STATEMENT_TIMEOUT`].
+//! - **Fencing: a late commit never lands.** The expired holder's transaction is already
+//!   aborted by the server, so its later statements and its `COMMIT` fail on a closed session;
+//!   nothing it wrote before the expiry was ever visible. Behind that, two guards in the data:
+//!   the `UPDATE sequence … RETURNING` check refuses a batch integrated from any index but the
+//!   one the database hands out, and checkpoints are keyed by size (PRIMARY KEY), so two
+//!   different checkpoints of the same size can never both be stored, and entries' primary keys
+//!   refuse taken indexes.
+//!
+//! Other nodes' appends reach a ledger's readers through its follower (see
+//! [`crate::Ledger::integration`]); PostgreSQL never holds the private key.
+
+use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
@@ -32,6 +67,29 @@ const MIGRATION_LOCK: i64 = 0x5752_4954_4c45_4447; // "WRITLEDG"
 /// Rows read per query when scanning the whole log.
 const SCAN_CHUNK: i64 = 8192;
 
+/// How long a writer may sit idle inside its batch transaction (holding the sequence lock, the
+/// integration lease) before PostgreSQL ends its session and aborts the transaction: the
+/// lease's expiry. A batch's work between statements (assigning indexes, integrating, signing
+/// one checkpoint) takes milliseconds.
+pub const LEASE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a writer waits for the sequence lock before its batch fails (503, not a hang).
+/// Longer than [`LEASE_IDLE_TIMEOUT`], so a waiter outlives a paused holder's lease.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest any statement of the writer's connection may run.
+pub const WRITER_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The session settings of a writer's connection (see the module documentation).
+fn writer_settings() -> String {
+    format!(
+        "SET idle_in_transaction_session_timeout = {}; SET lock_timeout = {}; SET statement_timeout = {}",
+        LEASE_IDLE_TIMEOUT.as_millis(),
+        LOCK_TIMEOUT.as_millis(),
+        WRITER_STATEMENT_TIMEOUT.as_millis()
+    )
+}
+
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS entries (idx BIGINT PRIMARY KEY, data BYTEA NOT NULL, leaf BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS tiles (level SMALLINT NOT NULL, idx BIGINT NOT NULL, data BYTEA NOT NULL,
@@ -43,8 +101,19 @@ CREATE TABLE IF NOT EXISTS sequence (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK 
 INSERT INTO sequence (one, next_index) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
 ";
 
+/// A database error with what the server said (`lock timeout`, `idle-in-transaction
+/// timeout`), or the I/O failure under a lost connection: never the connection string.
 fn db(e: postgres::Error) -> LedgerError {
-    LedgerError::Database(e.to_string())
+    let detail = if let Some(d) = e.as_db_error() {
+        format!("{e}: {} (SQLSTATE {})", d.message(), d.code().code())
+    } else if let Some(io) =
+        std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>())
+    {
+        format!("{e}: {io}")
+    } else {
+        e.to_string()
+    };
+    LedgerError::Database(detail)
 }
 
 /// Column `i` of `row`; a column of an unexpected type is a damaged store, never a panic.
@@ -84,6 +153,12 @@ pub struct PgStore {
     /// Inside begin_snapshot..end_snapshot: a lost connection is then an error, not a
     /// silent reconnect outside the snapshot.
     in_snapshot: bool,
+    /// Inside begin_batch..commit_batch/abort_batch (a transaction holding the sequence lock):
+    /// a lost connection is then an error too.
+    in_batch: bool,
+    /// The connection is a writer's (it began a batch): it runs with [`writer_settings`],
+    /// re-applied on reconnect.
+    writer: bool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -113,6 +188,8 @@ impl PgStore {
             schema: schema.to_owned(),
             url: url.to_owned(),
             in_snapshot: false,
+            in_batch: false,
+            writer: false,
         };
         store.migrate(create)?;
         store
@@ -132,16 +209,30 @@ impl PgStore {
                     "the connection was lost inside a read snapshot".to_owned(),
                 ));
             }
-            let mut client = Client::connect(&self.url, NoTls).map_err(db)?;
-            client
-                .batch_execute(&format!(
-                    "SET synchronous_commit = on; SET search_path TO {}",
-                    self.schema
-                ))
-                .map_err(db)?;
-            self.client = client;
+            if self.in_batch {
+                return Err(LedgerError::CommitFailed(
+                    "the connection was lost inside the batch's transaction (its sequence lock expired or the server went away); nothing of the batch was committed".to_owned(),
+                ));
+            }
+            self.reconnect()?;
         }
         Ok(&mut self.client)
+    }
+
+    /// Replaces the connection with a new one (session settings included).
+    fn reconnect(&mut self) -> Result<(), LedgerError> {
+        let mut client = Client::connect(&self.url, NoTls).map_err(db)?;
+        client
+            .batch_execute(&format!(
+                "SET synchronous_commit = on; SET search_path TO {}",
+                self.schema
+            ))
+            .map_err(db)?;
+        if self.writer {
+            client.batch_execute(&writer_settings()).map_err(db)?;
+        }
+        self.client = client;
+        Ok(())
     }
 
     /// Creates or migrates the schema (with `create`), or checks it exists and is not newer.
@@ -243,12 +334,26 @@ impl PgStore {
     }
 }
 
-impl LogStore for PgStore {
-    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
+impl PgStore {
+    /// Opens a batch's transaction (read committed, so each statement after the lock sees what
+    /// the lock's previous holder committed).
+    fn begin_tx(&mut self) -> Result<(), LedgerError> {
+        self.conn()?
+            .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .map_err(db)?;
+        self.in_batch = true;
+        Ok(())
+    }
+
+    /// The statements of a batch and its `COMMIT`, inside the open transaction. On an error the
+    /// caller rolls back: no statement runs after a failed one, so the `COMMIT` here is never
+    /// the one PostgreSQL turns into a rollback of an aborted transaction.
+    fn write_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
         let n = to_i64(batch.entries.len() as u64)?;
         let first = to_i64(batch.first_index)?;
-        let mut tx = self.conn()?.transaction().map_err(db)?;
-        // Sequencing: the database hands out the batch's index range.
+        let tx = self.conn()?;
+        // Sequencing: the database hands out the batch's index range (a second guard behind
+        // the lock of begin_batch: the range must be the one the batch was integrated for).
         let row = tx
             .query_one(
                 "UPDATE sequence SET next_index = next_index + $1 RETURNING next_index - $1",
@@ -258,7 +363,7 @@ impl LogStore for PgStore {
         let given: i64 = col(&row, 0)?;
         if given != first {
             return Err(LedgerError::CommitFailed(format!(
-                "the database handed out indexes from {given}, the batch was integrated from {first}: another writer appended; reopen the ledger"
+                "the database handed out indexes from {given}, the batch was integrated from {first}: another writer appended"
             )));
         }
         if !batch.entries.is_empty() {
@@ -310,7 +415,57 @@ impl LogStore for PgStore {
             ],
         )
         .map_err(db)?;
-        tx.commit().map_err(db)
+        tx.batch_execute("COMMIT").map_err(db)
+    }
+}
+
+impl LogStore for PgStore {
+    fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError> {
+        if !self.in_batch {
+            self.begin_tx()?;
+        }
+        let result = self.write_batch(batch);
+        if result.is_err() {
+            self.abort_batch();
+        }
+        self.in_batch = false;
+        result
+    }
+
+    fn begin_batch(&mut self) -> Result<Option<u64>, LedgerError> {
+        // A batch left open (a caller that neither committed nor aborted) is rolled back first.
+        self.abort_batch();
+        if !self.writer {
+            self.conn()?.batch_execute(&writer_settings()).map_err(db)?;
+            self.writer = true;
+        }
+        if self.begin_tx().is_err() {
+            // The server may have closed the session since the last batch (its lease expired
+            // while idle, a restart) before the client noticed: nothing is assigned yet, so
+            // one new connection is tried (`BEGIN` fails on a live session only when it is
+            // unusable anyway).
+            self.reconnect()?;
+            self.begin_tx()?;
+        }
+        let next = self
+            .client
+            .query_one("SELECT next_index FROM sequence FOR UPDATE", &[])
+            .map_err(db)
+            .and_then(|row| to_u64(col(&row, 0)?, "next index"));
+        if next.is_err() {
+            self.abort_batch();
+        }
+        next.map(Some)
+    }
+
+    fn abort_batch(&mut self) {
+        if self.in_batch {
+            self.in_batch = false;
+            if !self.client.is_closed() {
+                // A failure here means the session is gone, and the server aborted it.
+                let _ = self.client.batch_execute("ROLLBACK");
+            }
+        }
     }
 
     fn erase_disclosures(&mut self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError> {
@@ -342,6 +497,19 @@ impl LogStore for PgStore {
 impl LogReader for PgStore {
     fn store_name(&self) -> String {
         format!("postgres schema {}", self.schema)
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn latest_checkpoint_size(&mut self) -> Result<Option<u64>, LedgerError> {
+        let row = self
+            .conn()?
+            .query_one("SELECT max(size) FROM checkpoints", &[])
+            .map_err(db)?;
+        let size: Option<i64> = col(&row, 0)?;
+        size.map(|s| to_u64(s, "checkpoint size")).transpose()
     }
 
     fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {

@@ -39,6 +39,17 @@ pub trait LogReader: Send {
     fn store_name(&self) -> String;
     /// The checkpoint note with the largest size, with that size.
     fn latest_checkpoint(&mut self) -> Result<Option<(u64, Vec<u8>)>, LedgerError>;
+    /// The largest checkpoint size stored, without its note: what a follower polls.
+    fn latest_checkpoint_size(&mut self) -> Result<Option<u64>, LedgerError> {
+        Ok(self.latest_checkpoint()?.map(|(size, _)| size))
+    }
+    /// True when other processes may append to the same store (PostgreSQL shared by many
+    /// nodes): the ledger then follows the store's checkpoints with a thread of its own and
+    /// serializes its batches through [`LogStore::begin_batch`]. False (the default) for a
+    /// store with one writer (SQLite: one writer per file).
+    fn shared(&self) -> bool {
+        false
+    }
     /// The checkpoint note published at exactly `size`.
     fn checkpoint_at(&mut self, size: u64) -> Result<Option<Vec<u8>>, LedgerError>;
     /// The stored (widest) version of hash tile (`level`, `index`).
@@ -101,6 +112,18 @@ pub trait LogStore: LogReader {
     /// The batch's entries take indexes `first_index..`; a store refuses indexes already
     /// taken, so two writers can never both commit the same index.
     fn commit_batch(&mut self, batch: &BatchWrite<'_>) -> Result<(), LedgerError>;
+    /// Starts a batch before its indexes are assigned. A store shared by several writers opens
+    /// the batch's transaction, takes its sequencing lock (held until [`LogStore::commit_batch`]
+    /// or [`LogStore::abort_batch`]) and returns the next index it will hand out; the writer
+    /// then integrates from that index and commits within the same transaction. A store with one
+    /// writer returns `None` (the default) and `commit_batch` opens its own transaction.
+    fn begin_batch(&mut self) -> Result<Option<u64>, LedgerError> {
+        Ok(None)
+    }
+    /// Rolls back the batch [`LogStore::begin_batch`] opened, if it is still open (nothing is
+    /// written, the lock is released). Never fails: a transaction that cannot be rolled back
+    /// is one whose connection is gone, and the server aborts it.
+    fn abort_batch(&mut self) {}
     /// Deletes the disclosures of `indexes` for good (bytes included, as far as the engine
     /// allows); returns the indexes that had one.
     fn erase_disclosures(&mut self, indexes: &[u64]) -> Result<Vec<u64>, LedgerError>;

@@ -93,8 +93,8 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged_on_postgres() {
     writ_ledger::pg::PgStore::drop_schema(&url, &schema).unwrap();
 }
 
-/// `trials` children killed after `start_ms` plus up to 180 ms (more for a store whose open
-/// connects to a server).
+/// `trials` children killed at a random moment up to `start_ms` + 180 ms after their first
+/// acknowledgement.
 fn sigkill_trials(
     dir: &Path,
     env: &[(&str, &str)],
@@ -126,13 +126,22 @@ fn sigkill_trials(
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<()>();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("ACK ") {
+                    let _ = first_tx.send(());
+                }
+                lines.push(line);
+            }
+            lines
         });
-        std::thread::sleep(Duration::from_millis(start_ms + rng.below(180)));
+        // The random moment counts from the child's first acknowledgement (its open takes
+        // longer on a loaded machine), so every kill meets a running appender; a child that
+        // never acknowledges within the deadline is killed then (and fails the count below).
+        let _ = first_rx.recv_timeout(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(rng.below(start_ms + 180)));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
         let lines = reader.join().unwrap();

@@ -10,6 +10,7 @@ mod api;
 mod conformance;
 mod crash;
 mod evidence;
+mod fleet;
 mod props;
 mod storage;
 mod tamper;
