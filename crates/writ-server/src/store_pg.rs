@@ -160,11 +160,17 @@ pub fn redact(message: &str, url: &str) -> String {
     out
 }
 
-/// A database failure as a server error, its text redacted.
-fn db_err(url: &str, e: impl std::fmt::Display) -> ServerError {
+/// A database failure as a server error: its text with its causes', redacted.
+fn db_err(url: &str, e: impl std::error::Error) -> ServerError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     ServerError::Config(format!(
         "control store database: {}; check the database and its URL",
-        redact(&e.to_string(), url)
+        redact(&text, url)
     ))
 }
 
