@@ -390,3 +390,119 @@ fn the_database_password_never_appears_in_an_error() {
         .to_string();
     assert!(!e.contains(wrong), "{e}");
 }
+
+/// Ends every database session of the stores on `schema` (as a database restart or an
+/// administrator would); returns how many it ended.
+fn terminate_sessions(url: &str, schema: &str) -> i64 {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            &[&format!("writ_control/{schema}")],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn nodes_recover_by_themselves_when_their_sessions_end() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::new(&url);
+    let a = schema.open(true).unwrap();
+    let b = schema.open(false).unwrap();
+    let from_b = watched(&b);
+    a.set_governance(GovernanceKind::RevokedJti, "j1", true, 1)
+        .unwrap();
+    wait_for(&from_b, |c| c.payload["id"] == "j1");
+
+    // A's connection and B's watcher's (at least).
+    assert!(terminate_sessions(&url, &schema.name) >= 2);
+    // The write that meets the closed connection fails (and so denies); the next reconnects.
+    let mut wrote = false;
+    for _ in 0..3 {
+        if a.set_governance(GovernanceKind::RevokedJti, "j2", true, 2)
+            .is_ok()
+        {
+            wrote = true;
+            break;
+        }
+    }
+    assert!(wrote, "the store did not reconnect");
+    // B's watcher noticed, reconnected, and follows again.
+    wait_for(&from_b, |c| c.payload["id"] == "j2");
+    assert!(b.read(|r| r.is(GovernanceKind::RevokedJti, "j2")));
+    let sync = b.sync_state().unwrap();
+    let error = sync.last_error.expect("the watcher remembers its failure");
+    let password = url.split_once('@').unwrap().0.rsplit_once(':').unwrap().1;
+    assert!(!error.contains(password), "{error}");
+}
+
+/// A change another node made is published on this node's feed as that node's admin route
+/// publishes it, and a bundle it activated is loaded here with this node's trusted keys.
+#[tokio::test]
+async fn remote_changes_reach_this_nodes_feed_and_bundle() {
+    use crate::harness::{TestServer, bundle_files, sign_files};
+    use writ_server::state::SETTING_ACTIVE_BUNDLE;
+    use writ_server::store::ControlWrite;
+
+    let srv = TestServer::start().await;
+    let mut events = srv.state.events.subscribe();
+    let old = srv.state.store.read(|r| r.clone());
+    let mut files = bundle_files(None);
+    sign_files(&srv.bundle_key, &mut files);
+    let mut new = old.clone();
+    for w in [
+        ControlWrite::SetGovernance {
+            kind: GovernanceKind::RevokedJti,
+            target: "j9".into(),
+            on: true,
+            now: 77,
+        },
+        ControlWrite::SetSetting {
+            key: SETTING_ACTIVE_BUNDLE.into(),
+            value: serde_json::to_string(&files).unwrap(),
+        },
+    ] {
+        w.apply_to(&mut new);
+    }
+    assert!(srv.state.bundles.current().is_none());
+    writ_server::fleet::apply_remote(&srv.state, governance_changes(&old, &new));
+    let e = events.try_recv().unwrap();
+    assert_eq!(e.kind, "revocation");
+    assert_eq!(
+        e.data,
+        serde_json::json!({"target": "jti", "id": "j9", "at": 77})
+    );
+    let e = events.try_recv().unwrap();
+    assert_eq!(e.kind, "policy");
+    let active = srv
+        .state
+        .bundles
+        .current()
+        .expect("the bundle is loaded here");
+    assert_eq!(e.data["bundle_sha256"], active.digest());
+    assert!(e.data["at"].is_i64());
+    assert!(events.try_recv().is_err());
+
+    // A bundle this node does not trust: not loaded, not published; the previous one stays.
+    let mut other = bundle_files(Some(
+        "@id(\"no-writes\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"fs/write_file\");\n",
+    ));
+    sign_files(
+        &writ_authorize::BundleSigningKey::from_seed([9; 32]),
+        &mut other,
+    );
+    let mut newer = new.clone();
+    ControlWrite::SetSetting {
+        key: SETTING_ACTIVE_BUNDLE.into(),
+        value: serde_json::to_string(&other).unwrap(),
+    }
+    .apply_to(&mut newer);
+    writ_server::fleet::apply_remote(&srv.state, governance_changes(&new, &newer));
+    assert!(events.try_recv().is_err());
+    assert_eq!(
+        srv.state.bundles.current().unwrap().digest(),
+        active.digest()
+    );
+    srv.stop().await;
+}
