@@ -14,6 +14,7 @@ use rusqlite::{Connection, params};
 
 use crate::auth::{Caller, Scope};
 use crate::error::ServerError;
+pub use crate::store_pg::{DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA, migrate_pg};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (

@@ -45,6 +45,10 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 /// How long a connection attempt may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long sent data may stay unacknowledged before the connection is dropped, when the
+/// URL does not say.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY,
@@ -194,6 +198,11 @@ fn connect(url: &str, schema: &str, on_path: bool) -> Result<Client, ServerError
     let mut config: postgres::Config = url.parse().map_err(|e| db_err(url, e))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        // A query sent into a network that went silent fails after this, rather than after
+        // the kernel's retransmissions (many minutes): the node notices and reconnects.
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
     }
     if config.get_application_name().is_none() {
         config.application_name(&format!("writ_control/{schema}"));

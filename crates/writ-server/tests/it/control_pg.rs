@@ -506,3 +506,69 @@ async fn remote_changes_reach_this_nodes_feed_and_bundle() {
     );
     srv.stop().await;
 }
+
+/// Two nodes writing at once end up with the same registry as the database's: a node's own
+/// writes interleaved with the other's never leave it behind.
+#[test]
+fn nodes_writing_at_once_converge_on_the_databases_state() {
+    let Some(url) = postgres_url() else { return };
+    let schema = Schema::new(&url);
+    let a = schema.open(true).unwrap();
+    let b = schema.open(false).unwrap();
+    for s in [&a, &b] {
+        s.watch(Box::new(|_, _| {})).unwrap();
+    }
+    std::thread::scope(|scope| {
+        for (name, s) in [("a", &a), ("b", &b)] {
+            scope.spawn(move || {
+                for i in 0..40 {
+                    s.set_governance(GovernanceKind::RevokedJti, &format!("{name}{i}"), true, i)
+                        .unwrap();
+                    s.add_token(
+                        &format!("h{name}{i}"),
+                        &caller(Scope::Principal, &format!("agent:{name}{i}")),
+                        i,
+                    )
+                    .unwrap();
+                    if i % 3 == 0 {
+                        s.set_governance(
+                            GovernanceKind::RevokedJti,
+                            &format!("{name}{}", i / 2),
+                            false,
+                            i,
+                        )
+                        .unwrap();
+                    }
+                    s.set_setting("last", &format!("{name}{i}")).unwrap();
+                }
+            });
+        }
+    });
+    let truth = schema.open(false).unwrap();
+    let version = truth.sync_state().unwrap().version;
+    assert!(version >= 2 * (40 * 3 + 14), "{version}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for s in [&a, &b] {
+        while s.sync_state().unwrap().version < version {
+            assert!(Instant::now() < deadline, "{:?}", s.sync_state());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let view = |s: &ControlStore| {
+            s.read(|r| {
+                let mut tokens: Vec<_> = r
+                    .tokens
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                tokens.sort_by(|x, y| x.0.cmp(&y.0));
+                (
+                    r.governance.clone(),
+                    r.governance_at.clone(),
+                    r.settings.clone(),
+                    tokens,
+                )
+            })
+        };
+        assert!(view(s) == view(&truth));
+    }
+}
