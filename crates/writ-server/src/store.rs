@@ -14,6 +14,7 @@ use rusqlite::{Connection, params};
 
 use crate::auth::{Caller, Scope};
 use crate::error::ServerError;
+pub use crate::store_pg::{DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA, migrate_pg};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -477,6 +478,10 @@ pub(crate) struct Current {
 /// What the store shares with its watcher thread (which holds it weakly, so the thread ends
 /// when the store is dropped).
 pub(crate) struct Shared {
+    /// Held from a write's commit until the registry has it, and by the watcher while it
+    /// swaps a reloaded registry in: a reload never sees a write of this store half done
+    /// (committed, not yet applied), so no write comes back to its own store as a change.
+    backend: Mutex<Box<dyn ControlBackend>>,
     pub(crate) current: RwLock<Current>,
     /// `Some` for a PostgreSQL store.
     pub(crate) sync: Option<Mutex<SyncState>>,
@@ -500,6 +505,7 @@ impl Shared {
     /// Swaps in `registry`, read from the database at `version`, unless the registry already
     /// reflects that version or a later one. Returns the registry it replaced.
     pub(crate) fn swap_in(&self, registry: Registry, version: i64) -> Option<Registry> {
+        let _writes = self.backend.lock().unwrap_or_else(|p| p.into_inner());
         let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
         if version <= cur.version {
             return None;
@@ -518,7 +524,6 @@ pub(crate) fn now_unix_ms() -> i64 {
 
 /// The control store (SQLite or PostgreSQL) with its in-memory registry.
 pub struct ControlStore {
-    backend: Mutex<Box<dyn ControlBackend>>,
     shared: Arc<Shared>,
     /// Where a PostgreSQL store lives, for its watcher: (url, schema).
     pg: Option<(String, String)>,
@@ -585,8 +590,8 @@ impl ControlStore {
             })
         });
         Self {
-            backend: Mutex::new(backend),
             shared: Arc::new(Shared {
+                backend: Mutex::new(backend),
                 current: RwLock::new(Current { registry, version }),
                 sync,
             }),
@@ -643,7 +648,11 @@ impl ControlStore {
     /// committed becomes the registry's when it directly follows it; when other nodes wrote in
     /// between, the registry keeps its version and the watcher reloads it all.
     pub fn apply(&self, write: &ControlWrite) -> Result<(), ServerError> {
-        let mut backend = self.backend.lock().unwrap_or_else(|p| p.into_inner());
+        let mut backend = self
+            .shared
+            .backend
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let version = match backend.commit(write) {
             Ok(v) => v,
             Err(e) => {
@@ -667,9 +676,10 @@ impl ControlStore {
                 }
             }
         }
+        let reflected = cur.version;
         drop(cur);
-        if let Some(v) = version {
-            self.shared.sync_ok(v);
+        if version.is_some() {
+            self.shared.sync_ok(reflected);
         }
         Ok(())
     }

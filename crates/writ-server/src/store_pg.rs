@@ -45,6 +45,10 @@ const RETRY_AFTER: Duration = Duration::from_millis(100);
 /// How long a connection attempt may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long sent data may stay unacknowledged before the connection is dropped, when the
+/// URL does not say.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY,
@@ -160,11 +164,17 @@ pub fn redact(message: &str, url: &str) -> String {
     out
 }
 
-/// A database failure as a server error, its text redacted.
-fn db_err(url: &str, e: impl std::fmt::Display) -> ServerError {
+/// A database failure as a server error: its text with its causes', redacted.
+fn db_err(url: &str, e: impl std::error::Error) -> ServerError {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
     ServerError::Config(format!(
         "control store database: {}; check the database and its URL",
-        redact(&e.to_string(), url)
+        redact(&text, url)
     ))
 }
 
@@ -180,16 +190,26 @@ fn col<'a, T: postgres::types::FromSql<'a>>(
     })
 }
 
-/// A new connection to `url` (durable commits; the store's schema on the search path when
-/// given).
-fn connect(url: &str, schema: Option<&str>) -> Result<Client, ServerError> {
+/// A new connection to `url` for the store in `schema` (durable commits; the schema on the
+/// search path with `on_path`). Unless the URL names one, the connection's `application_name`
+/// is `writ_control/SCHEMA`, so an operator sees the control store's sessions in
+/// `pg_stat_activity`.
+fn connect(url: &str, schema: &str, on_path: bool) -> Result<Client, ServerError> {
     let mut config: postgres::Config = url.parse().map_err(|e| db_err(url, e))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    if config.get_tcp_user_timeout().is_none() {
+        // A query sent into a network that went silent fails after this, rather than after
+        // the kernel's retransmissions (many minutes): the node notices and reconnects.
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(&format!("writ_control/{schema}"));
+    }
     let mut client = config.connect(NoTls).map_err(|e| db_err(url, e))?;
     let mut setup = "SET synchronous_commit = on".to_owned();
-    if let Some(schema) = schema {
+    if on_path {
         setup.push_str(&format!("; SET search_path TO {schema}"));
     }
     client.batch_execute(&setup).map_err(|e| db_err(url, e))?;
@@ -260,7 +280,7 @@ fn migrate(client: &mut Client, url: &str, schema: &str, create: bool) -> Result
 /// migrate` runs); returns the schema version it is at.
 pub fn migrate_pg(url: &str, schema: &str) -> Result<u32, ServerError> {
     check_schema_name(schema)?;
-    let mut client = connect(url, None)?;
+    let mut client = connect(url, schema, false)?;
     let v = migrate(&mut client, url, schema, true)?;
     Ok(u32::try_from(v).unwrap_or(0))
 }
@@ -268,7 +288,7 @@ pub fn migrate_pg(url: &str, schema: &str) -> Result<u32, ServerError> {
 /// Drops the control store's schema and everything in it (tests use a schema each).
 pub fn drop_schema(url: &str, schema: &str) -> Result<(), ServerError> {
     check_schema_name(schema)?;
-    let mut client = connect(url, None)?;
+    let mut client = connect(url, schema, false)?;
     client
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .map_err(|e| db_err(url, e))
@@ -373,7 +393,7 @@ impl PgBackend {
         create: bool,
     ) -> Result<(PgBackend, Registry, i64), ServerError> {
         check_schema_name(schema)?;
-        let mut client = connect(url, None)?;
+        let mut client = connect(url, schema, false)?;
         migrate(&mut client, url, schema, create)?;
         client
             .batch_execute(&format!("SET search_path TO {schema}"))
@@ -394,7 +414,7 @@ impl PgBackend {
     /// backend): the write that met the closed connection failed, the next one reconnects.
     fn conn(&mut self) -> Result<&mut Client, ServerError> {
         if self.client.is_closed() {
-            self.client = connect(&self.url, Some(&self.schema))?;
+            self.client = connect(&self.url, &self.schema, true)?;
         }
         Ok(&mut self.client)
     }
@@ -516,7 +536,7 @@ fn watch_step(
     let c = match client {
         Some(c) if !c.is_closed() => c,
         _ => {
-            let mut c = connect(url, Some(schema))?;
+            let mut c = connect(url, schema, true)?;
             c.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
                 .map_err(|e| db_err(url, e))?;
             client.insert(c)

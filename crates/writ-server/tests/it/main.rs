@@ -8,6 +8,7 @@
 
 mod access;
 mod api_document;
+mod control_pg;
 mod failclosed;
 mod flows;
 mod harness;
