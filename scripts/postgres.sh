@@ -4,6 +4,8 @@
 #   eval "$(bash scripts/postgres.sh start)"   # prints export WRIT_TEST_POSTGRES_URL=… and WRIT_PG_DIR=…
 #   bash scripts/postgres.sh env  [DIR]        # prints them again
 #   bash scripts/postgres.sh stop [DIR]        # stops the server and removes DIR
+#   bash scripts/postgres.sh pause DIR         # stops the server, keeping DIR (an outage)
+#   bash scripts/postgres.sh resume DIR        # starts it again on the same port
 #
 # `start` installs postgresql-15 with apt when its binaries are missing, initdb's a cluster into
 # a new temporary directory, and starts it on a free port of 127.0.0.1 only (no other address,
@@ -99,25 +101,48 @@ EOF
   local port started=""
   for _ in 1 2 3 4 5; do
     port=$(free_port)
-    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=200 -c shared_buffers=64MB" \
-      start >&2; then
+    if pg_start "$dir" "$port"; then
       started=1
       break
     fi
   done
   [ -n "$started" ] || { tail -20 "$dir/server.log" >&2 || true; die "the server did not start"; }
+  echo "$port" >"$dir/port"
   (umask 077 && echo "postgres://writ:$password@127.0.0.1:$port/postgres" >"$dir/url")
   print_env "$dir"
 }
 
-stop() {
-  local dir=${1:-${WRIT_PG_DIR:-}}
-  [ -n "$dir" ] || die "stop: which directory? (argument or WRIT_PG_DIR)"
+pg_start() {
+  as_pg "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $2 -c unix_socket_directories=$1 -c max_connections=300 -c shared_buffers=64MB" \
+    start >&2
+}
+
+own_dir() {
+  local dir=$1
+  [ -n "$dir" ] || die "which directory? (argument or WRIT_PG_DIR)"
   case "$dir" in
     "${TMPDIR:-/tmp}"/writ-pg.*) ;;
-    *) die "stop: $dir is not a directory this script made" ;;
+    *) die "$dir is not a directory this script made" ;;
   esac
+}
+
+# An outage for the fail-closed tests: the server stops (fast shutdown: connections are
+# closed), its data stays, and `resume` starts it on the same port.
+pause() {
+  own_dir "$1"
+  as_pg "$PG_BIN/pg_ctl" -D "$1/data" -m fast -w stop >&2
+}
+
+resume() {
+  own_dir "$1"
+  [ -f "$1/port" ] || die "$1 has no port file"
+  pg_start "$1" "$(cat "$1/port")"
+}
+
+stop() {
+  local dir=${1:-${WRIT_PG_DIR:-}}
+  own_dir "$dir"
   if [ -f "$dir/data/postmaster.pid" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
   fi
@@ -128,5 +153,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
   env) print_env "${2:-${WRIT_PG_DIR:-}}" ;;
-  *) die "usage: $0 start|stop [DIR]|env [DIR]" ;;
+  pause) pause "${2:-}" ;;
+  resume) resume "${2:-}" ;;
+  *) die "usage: $0 start|stop [DIR]|env [DIR]|pause DIR|resume DIR" ;;
 esac

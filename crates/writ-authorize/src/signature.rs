@@ -215,6 +215,16 @@ impl ActiveBundleSlot {
             .clone()
     }
 
+    /// Withdraws the active bundle: every authorization is then refused (no active bundle)
+    /// until one loads. For a node that learns another node activated a bundle it cannot
+    /// verify: serving the old one would not be what the fleet decided.
+    pub fn clear(&self) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
     /// Activates `source` if it compiles, validates and verifies; otherwise returns the error
     /// and keeps the previous bundle.
     pub fn load(

@@ -115,6 +115,9 @@ enum Command {
     VerifyWrit(writ_cmd::VerifyWritArgs),
     /// Run the control plane (HTTP API) until SIGINT/SIGTERM.
     Serve(serve_cmd::ServeArgs),
+    /// Create or bring up to date the PostgreSQL schemas of a fleet (`writ serve` does it on
+    /// start; this runs it by hand, e.g. before a rolling upgrade).
+    Migrate(serve_cmd::MigrateArgs),
     /// Principals on a running server: add (prints the token once), list, revoke.
     Principal(operator_cmd::PrincipalArgs),
     /// Gates on a running server: add, list; keygen makes a gate's signing key.
@@ -217,6 +220,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
         Command::Bench(BenchCommand::Mcp(args)) => bench_mcp::bench(*args),
         Command::Serve(args) => serve_cmd::serve(args),
+        Command::Migrate(args) => serve_cmd::migrate(args),
         Command::Principal(args) => operator_cmd::principal(args),
         Command::Gate(args) => operator_cmd::gate(args),
         Command::Revoke(args) => operator_cmd::revoke(args),

@@ -20,13 +20,21 @@ pub struct ServeArgs {
     /// A TOML configuration file (keys: listen, data_dir, issuer, ledger_origin,
     /// writ_lifetime_secs, writ_max_lifetime_secs, max_body_bytes, heartbeat_secs,
     /// max_connections, header_read_timeout_secs, body_read_timeout_secs, [tls] cert/key,
-    /// [ledger] public_reads: serve tiles and consistency proofs without a token).
+    /// [ledger] public_reads: serve tiles and consistency proofs without a token, [store] url
+    /// and schema: PostgreSQL instead of SQLite).
     /// `WRIT_*` environment variables override it; flags override both.
     #[arg(long, env = "WRIT_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// The data directory (ledger, keys, control store).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep the ledger, its evidence and the control store in this PostgreSQL database
+    /// (postgres://user@host:port/db) instead of SQLite files in the data directory; nodes
+    /// given the same database form one fleet (docs/fleet.md). Also `[store] url` in the
+    /// config file or WRIT_DATABASE_URL, which is where a URL with a password belongs: one on
+    /// the command line is refused.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// The address to listen on, e.g. 127.0.0.1:8787 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
@@ -69,6 +77,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
         .map_err(|e| invalid_input(format!("{e}; fix the file or the WRIT_* variable")))?;
     if let Some(d) = &args.data_dir {
         config.data_dir.clone_from(d);
+    }
+    if let Some(url) = &args.database {
+        if url_has_password(url) {
+            return Err(invalid_input(
+                "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
+            ));
+        }
+        config.store.url = Some(url.clone());
+        config
+            .check()
+            .map_err(|e| invalid_input(format!("{e}; fix --database")))?;
     }
     if let Some(l) = &args.listen {
         config.listen.clone_from(l);
@@ -173,6 +192,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     result?;
     eprintln!("stopped");
     Ok(Exit::Ok)
+}
+
+/// True when a `postgres://` URL carries a password (`user:password@`) or a key=value string a
+/// `password=`.
+fn url_has_password(url: &str) -> bool {
+    match url.split_once("://") {
+        Some((_, rest)) => {
+            let authority = rest.split('/').next().unwrap_or("");
+            authority
+                .rsplit_once('@')
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        }
+        None => url.split_whitespace().any(|kv| kv.starts_with("password=")),
+    }
 }
 
 /// File descriptors kept free of connections: the ledger, stores, logs and the runtime.
@@ -301,4 +334,49 @@ async fn shutdown_signal() -> anyhow::Result<()> {
             .context("cannot watch Ctrl-C")?;
         Ok(())
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// A TOML configuration file whose `[store]` table names the database (see `writ serve`).
+    #[arg(long, env = "WRIT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The PostgreSQL database (postgres://user@host:port/db); with a password, give it in
+    /// WRIT_DATABASE_URL or the config file instead (one here is refused).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Output for a person (human) or a machine (json).
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// `writ migrate`: creates or brings up to date the PostgreSQL schemas of a fleet by hand
+/// (`writ serve` does it on start; one node migrates, the others wait on its lock).
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<Exit> {
+    let mut config = ServerConfig::load(args.config.as_deref(), |k| std::env::var(k).ok())
+        .map_err(|e| invalid_input(format!("{e}; fix the file or the WRIT_* variable")))?;
+    if let Some(url) = &args.database {
+        if url_has_password(url) {
+            return Err(invalid_input(
+                "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
+            ));
+        }
+        config.store.url = Some(url.clone());
+        config
+            .check()
+            .map_err(|e| invalid_input(format!("{e}; fix --database")))?;
+    }
+    let done = writ_server::state::migrate_database(&config).map_err(|e| match e {
+        writ_server::ServerError::Config(m) if config.store.url.is_none() => invalid_input(m),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    emit(
+        args.format,
+        &format!(
+            "migrated: {} at version {}, {} at version {}",
+            done.ledger_schema, done.ledger_version, done.control_schema, done.control_version
+        ),
+        serde_json::to_value(&done).unwrap_or_default(),
+    );
+    Ok(Exit::Ok)
 }

@@ -591,16 +591,28 @@ impl Ledger {
         }
     }
 
-    fn with_reader<T>(
+    /// Runs `f` on the reader's connection. A shared store's (PostgreSQL's) synchronous client
+    /// must not be driven from a thread running an async runtime (a request handler), so there
+    /// `f` runs on a thread of its own ([`crate::off_runtime`]).
+    fn with_reader<T: Send>(
         &self,
-        f: impl FnOnce(&mut dyn LogStore) -> Result<T, LedgerError>,
+        f: impl FnOnce(&mut dyn LogStore) -> Result<T, LedgerError> + Send,
     ) -> Result<T, LedgerError> {
         let mut g = self
             .shared
             .reader
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(g.as_mut())
+        if g.shared() {
+            let store: &mut dyn LogStore = g.as_mut();
+            crate::off_runtime::off_runtime(move || f(store)).unwrap_or_else(|e| {
+                Err(LedgerError::Database(format!(
+                    "no thread to read the store with: {e}"
+                )))
+            })
+        } else {
+            f(g.as_mut())
+        }
     }
 
     /// The entry at `index`.

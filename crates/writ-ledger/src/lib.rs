@@ -32,6 +32,7 @@ pub mod hash;
 pub mod integrate;
 pub mod ledger;
 pub mod note;
+pub mod off_runtime;
 pub mod owner_only;
 pub mod pg;
 pub mod proof;

@@ -174,6 +174,9 @@ pub enum ReasonCode {
     GateSigningFailed,
     /// `gate_unknown`: gate unknown.
     GateUnknown,
+    /// `governance_unsynced`: this node cannot vouch that it knows the fleet's governance (it
+    /// lost its database).
+    GovernanceUnsynced,
     /// `history_unavailable`: history unavailable.
     HistoryUnavailable,
     /// `index_unavailable`: index unavailable.
@@ -582,6 +585,7 @@ impl ReasonCode {
         ReasonCode::GateKeyInvalid,
         ReasonCode::GateSigningFailed,
         ReasonCode::GateUnknown,
+        ReasonCode::GovernanceUnsynced,
         ReasonCode::HistoryUnavailable,
         ReasonCode::IndexUnavailable,
         ReasonCode::IntentInvalid,
@@ -824,6 +828,7 @@ impl ReasonCode {
             ReasonCode::GateKeyInvalid => "gate_key_invalid",
             ReasonCode::GateSigningFailed => "gate_signing_failed",
             ReasonCode::GateUnknown => "gate_unknown",
+            ReasonCode::GovernanceUnsynced => "governance_unsynced",
             ReasonCode::HistoryUnavailable => "history_unavailable",
             ReasonCode::IndexUnavailable => "index_unavailable",
             ReasonCode::IntentInvalid => "intent_invalid",

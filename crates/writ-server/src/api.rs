@@ -619,6 +619,12 @@ async fn authorize_traced(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let caller_id = require_principal(&s, &headers)?;
+    if let Some(why) = s.governance_unsynced() {
+        return Err(ApiError::unavailable(
+            writ_model::ReasonCode::GovernanceUnsynced,
+            why,
+        ));
+    }
     let ApiJson(body) = body?;
     let attestation_sha256 = check_attestation(&s, &body.attestation)?;
     let execution = ExecutionId::new_v7();

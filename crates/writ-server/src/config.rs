@@ -45,6 +45,84 @@ pub struct ServerConfig {
     pub lease_grace_secs: u64,
     /// The `[ledger]` table: who may read the ledger's tiles.
     pub ledger: LedgerConfig,
+    /// The `[store]` table: SQLite in the data directory (the default) or PostgreSQL.
+    pub store: StoreConfig,
+}
+
+/// The `[store]` table of the configuration file: where the ledger, the evidence and the
+/// control store live. Without `url`, in SQLite files inside the data directory; with a
+/// PostgreSQL URL, in that database, shared by every node given the same URL and schema
+/// prefix (the execution index stays a per-node file, derived from the shared ledger).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db` (`WRIT_DATABASE_URL`, or `writ serve
+    /// --database`). It may carry a password: it is never printed, logged or passed to a child.
+    pub url: Option<String>,
+    /// Prefix of the PostgreSQL schemas (`WRIT_DATABASE_SCHEMA`): `PREFIX_ledger` holds the
+    /// ledger and its evidence, `PREFIX_control` the control store. Lowercase letters, digits
+    /// and `_`.
+    pub schema: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            schema: DEFAULT_SCHEMA_PREFIX.to_owned(),
+        }
+    }
+}
+
+/// The default prefix of the PostgreSQL schemas.
+pub const DEFAULT_SCHEMA_PREFIX: &str = "writ";
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// The PostgreSQL schema of the ledger.
+    pub fn ledger_schema(&self) -> String {
+        format!("{}_ledger", self.schema)
+    }
+
+    /// The PostgreSQL schema of the control store.
+    pub fn control_schema(&self) -> String {
+        format!("{}_control", self.schema)
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages (a key=value string's `password=`
+/// too).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        // userinfo ends at the last '@' before the first '/' of the path.
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            let userinfo = &authority[..at];
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:***@{}", &rest[at + 1..]);
+            }
+        }
+        return url.to_owned();
+    }
+    url.split_whitespace()
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=***".to_owned()
+            } else {
+                kv.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The `[ledger]` table of the configuration file.
@@ -82,6 +160,7 @@ impl Default for ServerConfig {
             lease_sweep_secs: 5,
             lease_grace_secs: 10,
             ledger: LedgerConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -158,6 +237,12 @@ impl ServerConfig {
                 }
             };
         }
+        if let Some(v) = env("WRIT_DATABASE_URL").filter(|v| !v.is_empty()) {
+            cfg.store.url = Some(v);
+        }
+        if let Some(v) = env("WRIT_DATABASE_SCHEMA") {
+            cfg.store.schema = v;
+        }
         match (env("WRIT_TLS_CERT"), env("WRIT_TLS_KEY")) {
             (Some(cert), Some(key)) => {
                 cfg.tls = Some(TlsConfig {
@@ -176,7 +261,8 @@ impl ServerConfig {
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), ServerError> {
+    /// Refuses values the server cannot run with, naming the setting to fix.
+    pub fn check(&self) -> Result<(), ServerError> {
         if self.writ_lifetime_secs == 0 || self.writ_lifetime_secs > self.writ_max_lifetime_secs {
             return Err(ServerError::Config(format!(
                 "writ_lifetime_secs ({}) must be between 1 and writ_max_lifetime_secs ({})",
@@ -206,6 +292,23 @@ impl ServerConfig {
         if i64::try_from(self.lease_grace_secs).is_err() {
             return Err(ServerError::Config("lease_grace_secs is too large".into()));
         }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(ServerError::Config(format!(
+                "store.url {} is not a postgres:// URL (leave it unset for SQLite in the data directory)",
+                redact_url(url)
+            )));
+        }
+        // Spliced into SQL as `PREFIX_ledger` / `PREFIX_control`: a valid name or nothing.
+        if self.store.schema.len() > 50
+            || !writ_ledger::pg::valid_schema_name(&self.store.ledger_schema())
+        {
+            return Err(ServerError::Config(format!(
+                "store.schema {:?} must be lowercase letters, digits and _, starting with a letter, at most 50 bytes",
+                self.store.schema
+            )));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ServerError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -218,6 +321,56 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_url_comes_from_env_and_never_shows_its_password() {
+        let cfg = ServerConfig::load(None, |k| match k {
+            "WRIT_DATABASE_URL" => Some("postgres://writ:s3cret-pw@127.0.0.1:5432/writ".into()),
+            "WRIT_DATABASE_SCHEMA" => Some("fleet_a".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.store.url.as_deref(),
+            Some("postgres://writ:s3cret-pw@127.0.0.1:5432/writ")
+        );
+        assert_eq!(cfg.store.ledger_schema(), "fleet_a_ledger");
+        assert_eq!(cfg.store.control_schema(), "fleet_a_control");
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(
+            shown.contains("postgres://writ:***@127.0.0.1:5432/writ"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_url("host=db user=w password=pw dbname=x"),
+            "host=db user=w password=*** dbname=x"
+        );
+        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
+        let bad = ServerConfig::load(None, |k| {
+            (k == "WRIT_DATABASE_SCHEMA").then(|| "Bad-Name".to_string())
+        });
+        assert!(bad.is_err());
+        let err = ServerConfig::load(None, |k| {
+            (k == "WRIT_DATABASE_URL").then(|| "mysql://u:s3cret-pw@h/db".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("postgres://") && !err.contains("s3cret-pw"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("writ.toml");
+        std::fs::write(
+            &p,
+            "[store]\nurl = \"postgres://a@h/db\"\nschema = \"w2\"\n",
+        )
+        .unwrap();
+        let cfg = ServerConfig::load(Some(&p), |_| None).unwrap();
+        assert_eq!(cfg.store.url.as_deref(), Some("postgres://a@h/db"));
+        assert_eq!(cfg.store.control_schema(), "w2_control");
+    }
 
     #[test]
     fn env_overrides_file_and_bad_values_are_refused() {

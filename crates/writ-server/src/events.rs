@@ -19,10 +19,14 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// Says whether heartbeats must be held back now (see [`EventBus::hold_heartbeats_while`]).
+pub type HoldHeartbeats = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Fan-out of events to every connected subscriber.
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
     seq: AtomicU64,
+    hold: std::sync::OnceLock<HoldHeartbeats>,
 }
 
 impl Default for EventBus {
@@ -37,7 +41,16 @@ impl EventBus {
         Self {
             tx,
             seq: AtomicU64::new(1),
+            hold: std::sync::OnceLock::new(),
         }
+    }
+
+    /// From now on, no heartbeat is sent while `hold()` is true: a node that cannot vouch for
+    /// the fleet's governance (it lost its database, so a revocation made on another node may
+    /// not reach it) stops vouching for its gates' feeds, and they deny once their grace period
+    /// is over. Set once; later calls are ignored.
+    pub fn hold_heartbeats_while(&self, hold: HoldHeartbeats) {
+        let _ = self.hold.set(hold);
     }
 
     /// Publishes an event; having no subscriber is not an error.
@@ -106,14 +119,18 @@ impl EventBus {
                 }
             })
         });
-        let beats = IntervalStream::new(tokio::time::interval(heartbeat)).map(move |_| {
+        let hold = self.hold.get().cloned();
+        let beats = IntervalStream::new(tokio::time::interval(heartbeat)).filter_map(move |_| {
+            if hold.as_ref().is_some_and(|h| h()) {
+                return None;
+            }
             if let Some(w) = &watch {
                 w.beat();
             }
             let now = writ_model::Clock::now_unix(&writ_model::SystemClock);
-            Ok(SseEvent::default()
+            Some(Ok(SseEvent::default()
                 .event("heartbeat")
-                .data(format!("{{\"now\":{now}}}")))
+                .data(format!("{{\"now\":{now}}}"))))
         });
         Sse::new(first.chain(events.merge(beats))).keep_alive(KeepAlive::default())
     }

@@ -129,7 +129,8 @@ pub fn governance_changes(old: &Registry, new: &Registry) -> Vec<FleetChange> {
 /// Publishes `changes` on this node's event feed, so the gates connected here hear of them.
 /// A bundle change first loads the new bundle as startup does (its saved source, checked with
 /// this node's trusted keys) and publishes `policy` with its digest; a bundle that does not
-/// load here keeps the previous one active and is logged, not published.
+/// load here is logged, not published, and withdraws the previous one (fail closed: every
+/// authorization on this node is refused until a bundle loads).
 pub fn apply_remote(state: &AppState, changes: Vec<FleetChange>) {
     for change in changes {
         let Some(source) = change.bundle_source else {
@@ -153,10 +154,15 @@ pub fn apply_remote(state: &AppState, changes: Vec<FleetChange>) {
                     json!({"bundle_sha256": active.digest(), "at": at}),
                 );
             }
-            Err(e) => tracing::error!(
-                error = %e,
-                "the bundle another node activated does not load on this node; the previous one stays active"
-            ),
+            Err(e) => {
+                // Fail closed: the fleet replaced the old bundle, so this node must not go on
+                // deciding by it; with none active every authorization is refused.
+                state.bundles.clear();
+                tracing::error!(
+                    error = %e,
+                    "the bundle another node activated does not load on this node (is its signing key trusted here? see docs/fleet.md); no bundle is active on this node until one loads"
+                );
+            }
         }
     }
 }

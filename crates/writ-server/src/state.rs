@@ -26,6 +26,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const BUNDLE_TRUST_FILE: &str = "bundle-trust.txt";
 /// The lock its one owner holds (`flock`) while it runs (see `writ-cli/src/data_dir.rs`).
 pub const LOCK_FILE: &str = "writ.lock";
+/// How long a node of a fleet may go without reading its database before it stops
+/// authorizing (its watcher polls every 250 ms, so this is four missed polls).
+pub const GOVERNANCE_STALE_MS: i64 = 1000;
 /// Settings keys in the control store.
 pub const SETTING_ACTIVE_BUNDLE: &str = "active_bundle_source";
 pub const SETTING_KILL_SWITCH: &str = "kill_switch";
@@ -71,8 +74,23 @@ pub fn init_data_dir(
 ) -> Result<InitReport, ServerError> {
     let dir = &config.data_dir;
     writ_ledger::owner_only::create_dir(dir)?;
-    let ledger = Ledger::init(&dir.join(LEDGER_DIR), &config.ledger_origin)
-        .map_err(|e| ServerError::Config(format!("cannot create the ledger: {e}")))?;
+    let ledger = match &config.store.url {
+        None => Ledger::init(&dir.join(LEDGER_DIR), &config.ledger_origin),
+        Some(url) => writ_ledger::pg::init_ledger(
+            &dir.join(LEDGER_DIR),
+            &config.ledger_origin,
+            url,
+            &config.store.ledger_schema(),
+        ),
+    }
+    .map_err(|e| match (&config.store.url, e) {
+        (Some(_), writ_ledger::LedgerError::AlreadyInitialized(_)) => ServerError::Config(format!(
+            "the database already holds a ledger in schema {}: this is a further node, so start it without --init, with copies of the first node's {} (see docs/fleet.md); or pick another store.schema",
+            config.store.ledger_schema(),
+            NODE_FILES.join(", ")
+        )),
+        (_, e) => ServerError::Config(format!("cannot create the ledger: {e}")),
+    })?;
     let vkey = ledger.vkey();
     ledger.close();
     let key = WritKey::generate().map_err(|e| ServerError::Config(e.to_string()))?;
@@ -86,7 +104,7 @@ pub fn init_data_dir(
         &dir.join(BUNDLE_TRUST_FILE),
         &trust_file_text(trusted_bundle_keys.iter().map(String::as_str)),
     )?;
-    let store = ControlStore::open(&dir.join(CONTROL_DB))?;
+    let store = open_control_store(config, true)?;
     let admin_token = new_token(Scope::Admin).map_err(|e| ServerError::Config(e.to_string()))?;
     store.add_token(
         &token_hash(&admin_token),
@@ -103,6 +121,52 @@ pub fn init_data_dir(
         admin_token,
         admin_token_file,
         vkey,
+    })
+}
+
+/// The files every node of a fleet on PostgreSQL needs in its data directory, copied from the
+/// first node's (the database never holds a private key).
+pub const NODE_FILES: [&str; 3] = ["ledger/log.key", WRIT_KEY_FILE, BUNDLE_TRUST_FILE];
+
+/// The control store of `config`: `control.db` in the data directory, or the PostgreSQL schema
+/// `PREFIX_control` (created with `create`).
+fn open_control_store(config: &ServerConfig, create: bool) -> Result<ControlStore, ServerError> {
+    match &config.store.url {
+        None => ControlStore::open(&config.data_dir.join(CONTROL_DB)),
+        Some(url) => ControlStore::open_pg(url, &config.store.control_schema(), create),
+    }
+}
+
+/// What `writ migrate` did: each PostgreSQL schema and the version it is at now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Migrated {
+    pub ledger_schema: String,
+    pub ledger_version: i32,
+    pub control_schema: String,
+    pub control_version: u32,
+}
+
+/// Creates or migrates the PostgreSQL schemas of `config`'s `[store]` (the ledger's and the
+/// control store's), under their advisory locks, so a node starting at the same time waits.
+/// What `writ serve` does on start, run by hand.
+pub fn migrate_database(config: &ServerConfig) -> Result<Migrated, ServerError> {
+    let Some(url) = &config.store.url else {
+        return Err(ServerError::Config(
+            "no database: give --database, [store] url or WRIT_DATABASE_URL (SQLite stores migrate themselves when opened)".into(),
+        ));
+    };
+    let ledger_schema = config.store.ledger_schema();
+    drop(
+        writ_ledger::pg::PgStore::open(url, &ledger_schema, true)
+            .map_err(|e| ServerError::Config(format!("cannot migrate the ledger schema: {e}")))?,
+    );
+    let control_schema = config.store.control_schema();
+    let control_version = crate::store_pg::migrate_pg(url, &control_schema)?;
+    Ok(Migrated {
+        ledger_schema,
+        ledger_version: writ_ledger::pg::SCHEMA_VERSION,
+        control_schema,
+        control_version,
     })
 }
 
@@ -138,8 +202,37 @@ impl AppState {
         }
         // Keys, tokens and evidence: a directory made by an older release is narrowed too.
         writ_ledger::owner_only::create_dir(&dir)?;
-        let ledger = Ledger::open(&dir.join(LEDGER_DIR))
-            .map_err(|e| ServerError::Config(format!("cannot open the ledger: {e}")))?;
+        if config.store.url.is_some() {
+            let ledger_dir = dir.join(LEDGER_DIR);
+            if ledger_dir.join(writ_ledger::ledger::STORE_FILE).exists() {
+                return Err(ServerError::Config(format!(
+                    "{} holds a SQLite ledger, but a database is configured: a node of a fleet on PostgreSQL keeps only key files in its data directory (docs/fleet.md); start without --database to serve this one",
+                    ledger_dir.display()
+                )));
+            }
+            let missing: Vec<&str> = NODE_FILES
+                .iter()
+                .copied()
+                .filter(|f| !dir.join(f).exists())
+                .collect();
+            if !missing.is_empty() {
+                return Err(ServerError::Config(format!(
+                    "{} lacks {} : a further node of a fleet needs copies of the first node's {} (mode 0600; see docs/fleet.md)",
+                    dir.display(),
+                    missing.join(", "),
+                    NODE_FILES.join(", ")
+                )));
+            }
+        }
+        let ledger = match &config.store.url {
+            None => Ledger::open(&dir.join(LEDGER_DIR)),
+            Some(url) => writ_ledger::pg::open_ledger(
+                &dir.join(LEDGER_DIR),
+                url,
+                &config.store.ledger_schema(),
+            ),
+        }
+        .map_err(|e| ServerError::Config(format!("cannot open the ledger: {e}")))?;
         let key = WritKey::read_file(&dir.join(WRIT_KEY_FILE))
             .map_err(|e| ServerError::Config(e.to_string()))?;
         let ring = Arc::new(KeyRing::new(key, writ_artifact::DEFAULT_LEEWAY_SECS));
@@ -158,7 +251,7 @@ impl AppState {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let store = ControlStore::open(&dir.join(CONTROL_DB))?;
+        let store = open_control_store(&config, false)?;
         let bundles = ActiveBundleSlot::new();
         if let Some(saved) = store.setting(SETTING_ACTIVE_BUNDLE) {
             let source = source_from_json(&saved).map_err(|e| {
@@ -182,7 +275,7 @@ impl AppState {
             ))
         })?;
         let contacts = Arc::new(crate::contact::GateContacts::new(clock.clone()));
-        Ok(Arc::new(AppState {
+        let state = Arc::new(AppState {
             config,
             clock,
             ledger,
@@ -197,7 +290,43 @@ impl AppState {
             contacts,
             attestation_cache: crate::cache::VerifiedAttestations::new(16_384),
             visibility: std::sync::Mutex::new(None),
-        }))
+        });
+        if state.config.store.url.is_some() {
+            // Governance changed on another node: reload, then tell this node's gates.
+            let weak = Arc::downgrade(&state);
+            state.store.watch(Box::new(move |old, new| {
+                if let Some(s) = weak.upgrade() {
+                    crate::fleet::apply_remote(&s, crate::fleet::governance_changes(old, new));
+                }
+            }))?;
+            let weak = Arc::downgrade(&state);
+            state.events.hold_heartbeats_while(Arc::new(move || {
+                weak.upgrade()
+                    .is_some_and(|s| s.governance_unsynced().is_some())
+            }));
+        }
+        Ok(state)
+    }
+
+    /// Why this node cannot vouch that it knows the fleet's governance, if so: with a shared
+    /// database, when its control store has not read the database for over
+    /// [`GOVERNANCE_STALE_MS`] (a revocation made on another node might not have reached it).
+    /// Authorizations are then refused (503) and the gates' feeds get no heartbeat. Always
+    /// `None` on SQLite, where this node is the only writer.
+    pub fn governance_unsynced(&self) -> Option<String> {
+        let sync = self.store.sync_state()?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let age = now_ms.saturating_sub(sync.last_ok_unix_ms);
+        (age > GOVERNANCE_STALE_MS).then(|| {
+            format!(
+                "this node has not reached its database for {age} ms{}, so it cannot vouch for the fleet's governance: retry (another node may answer), and check the database",
+                sync.last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            )
+        })
     }
 
     pub fn now(&self) -> i64 {

@@ -38,10 +38,15 @@ pub async fn readyz(State(s): St) -> Response {
         )
         .into_response();
     }
+    if let Some(why) = s.governance_unsynced() {
+        return ApiError::unavailable(writ_model::ReasonCode::GovernanceUnsynced, why)
+            .into_response();
+    }
     match s.bundles.current() {
         Some(b) => Json(json!({
             "status": "ready", "bundle_sha256": b.digest(), "kill_switch": kill_switch,
-            "ledger_size": s.ledger.checkpoint().size(), "indexed": s.execs.indexed()
+            "ledger_size": s.ledger.checkpoint().size(), "indexed": s.execs.indexed(),
+            "store": store_view(&s)
         }))
         .into_response(),
         None => ApiError::unavailable(
@@ -49,6 +54,34 @@ pub async fn readyz(State(s): St) -> Response {
             "no policy bundle is active: activate one with `writ policy activate`",
         )
         .into_response(),
+    }
+}
+
+/// Where this node keeps its state: `sqlite` (the data directory), or `postgres` with the
+/// schema prefix, the control store's sync state and the ledger's integration on this node.
+pub fn store_view(s: &AppState) -> Value {
+    match &s.config.store.url {
+        None => json!({"kind": "sqlite"}),
+        Some(_) => {
+            let sync = s.store.sync_state();
+            let i = s.ledger.integration();
+            json!({
+                "integration": {
+                    "holding_lease": i.holding,
+                    "batches": i.batches,
+                    "last_integrated_unix": i.last_integrated_unix,
+                    "last_lock_wait_ms": i.last_lock_wait_ms,
+                    "begin_failures": i.begin_failures,
+                    "rejected_checkpoints": i.rejected_checkpoints,
+                    "follower_error": i.follower_error,
+                },
+                "kind": "postgres",
+                "schema": s.config.store.schema,
+                "control_version": sync.as_ref().map(|x| x.version),
+                "control_last_ok_unix_ms": sync.as_ref().map(|x| x.last_ok_unix_ms),
+                "control_last_error": sync.and_then(|x| x.last_error),
+            })
+        }
     }
 }
 

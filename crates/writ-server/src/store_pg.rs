@@ -422,6 +422,18 @@ impl PgBackend {
 
 impl ControlBackend for PgBackend {
     fn commit(&mut self, write: &ControlWrite) -> Result<Option<i64>, ServerError> {
+        // Called from request handlers, on threads that drive the async runtime, where the
+        // synchronous client would panic: the transaction runs on a thread of its own.
+        writ_ledger::off_runtime::off_runtime(|| self.commit_here(write)).unwrap_or_else(|e| {
+            Err(ServerError::Config(format!(
+                "control store database: no thread to write with: {e}"
+            )))
+        })
+    }
+}
+
+impl PgBackend {
+    fn commit_here(&mut self, write: &ControlWrite) -> Result<Option<i64>, ServerError> {
         let url = self.url.clone();
         let e = |e: postgres::Error| db_err(&url, e);
         let mut tx = self.conn()?.transaction().map_err(e)?;

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::fleet::postgres_url;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
@@ -450,22 +451,6 @@ fn default_verify_rehashes_and_names_an_altered_entry() {
         (json!(false), json!(0)),
         "{r}"
     );
-}
-
-/// The test PostgreSQL server's URL (WRIT_TEST_POSTGRES_URL), or `None` after saying the test
-/// skips; a failure instead when WRIT_REQUIRE_CONFORMANCE=1.
-fn postgres_url() -> Option<String> {
-    let url = std::env::var("WRIT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        assert!(
-            std::env::var("WRIT_REQUIRE_CONFORMANCE").as_deref() != Ok("1"),
-            "WRIT_TEST_POSTGRES_URL is unset and WRIT_REQUIRE_CONFORMANCE=1"
-        );
-        eprintln!("skipped: WRIT_TEST_POSTGRES_URL unset (bash scripts/postgres.sh start)");
-    }
-    url
 }
 
 /// `writ ledger verify --database` checks a ledger stored in PostgreSQL (the test server of

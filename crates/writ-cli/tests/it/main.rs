@@ -15,6 +15,7 @@ mod demo;
 mod demo_web;
 mod deploy;
 mod evidence;
+mod fleet;
 mod gate_check;
 mod gateway;
 mod governed;

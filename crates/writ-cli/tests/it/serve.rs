@@ -63,7 +63,7 @@ impl Served {
             .env_remove("WRIT_DATA_DIR")
             .env_remove("WRIT_MAX_CONNECTIONS")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(serve_stderr());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -123,6 +123,20 @@ impl Served {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// Where a served child's log goes: nowhere, or with WRIT_TEST_SERVE_LOG=DIR a new file in DIR
+/// (for reading what a server said when a test fails).
+fn serve_stderr() -> Stdio {
+    match std::env::var_os("WRIT_TEST_SERVE_LOG") {
+        Some(dir) => {
+            let mut r = [0u8; 6];
+            getrandom::fill(&mut r).unwrap();
+            let path = PathBuf::from(dir).join(format!("serve-{}.log", hex::encode(r)));
+            Stdio::from(std::fs::File::create(path).unwrap())
+        }
+        None => Stdio::null(),
     }
 }
 
