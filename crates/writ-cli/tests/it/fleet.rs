@@ -585,3 +585,183 @@ fn the_database_down_for_5_s_stops_every_writ_and_every_node_recovers() {
     fleet.stop();
     fleet.verify_ledger();
 }
+
+/// Lets every agent run every command and call every tool: the fleet tests govern by
+/// revocation, not by policy.
+const EXEC_AND_TOOLS: &str = r#"
+@id("any-exec-any-tool")
+@reason("the fleet tests govern by revocation, not by policy")
+permit (principal is Agent, action in [Action::"exec", Action::"call_tool"], resource);
+"#;
+
+/// The `p`-quantile (nearest rank) of `samples`, in milliseconds.
+fn quantile_ms(samples: &[Duration], p: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort();
+    let i = ((p * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1;
+    s[i].as_secs_f64() * 1000.0
+}
+
+/// A revocation made on node A stops a `writ exec` command whose gate follows node C, and the
+/// next call of that agent through a `writ gateway mcp` attached to node B is denied: 20
+/// trials, a new agent each, the times from the revocation call to each printed (p50/p99;
+/// timing never decides the test, the outcomes do).
+#[test]
+fn a_revocation_on_one_node_stops_work_behind_the_others_20_trials() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let Some(py) = crate::upstream::python() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("fleetrevoke");
+    let fleet = Fleet::start(tmp.path(), &url, &prefix, 3);
+    let (a, b, c) = (fleet.url(0), fleet.url(1), fleet.url(2));
+    let admin_file = fleet.dirs[0].join("admin.token");
+    let setup = crate::upstream::Setup::provision(&a, &admin_file, tmp.path(), EXEC_AND_TOOLS);
+    let command = crate::upstream::probe_command(&py, &crate::upstream::unique_marker());
+    setup.pin("probe", &command);
+    let admin = admin_token(&fleet.dirs[0]);
+    let client = http();
+    let mut exec_times = Vec::new();
+    let mut gateway_times = Vec::new();
+    for trial in 0..20 {
+        let agent = format!("agent:fleet-{trial}");
+        let (st, v) = client.call(
+            "POST",
+            &format!("{a}/v1/admin/principals"),
+            Some(&admin),
+            Some(&serde_json::json!({"id": agent, "zone": "dev"})),
+        );
+        assert_eq!(st, 201, "{v}");
+        let token_file = tmp.path().join(format!("agent-{trial}.token"));
+        std::fs::write(&token_file, v["token"].as_str().unwrap()).unwrap();
+        std::fs::set_permissions(
+            &token_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        // B and C know the agent made on A (its token is accepted) before its gates start.
+        let token = v["token"].as_str().unwrap();
+        for node in [&b, &c] {
+            let start = Instant::now();
+            while client
+                .call("GET", &format!("{node}/v1/whoami"), Some(token), None)
+                .0
+                != 200
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "{node} never knew {agent}"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // The gateway on B: its first call is allowed.
+        let mut gw = setup.gateway_at(&b, &token_file, "probe", &[], &command);
+        let whoami = serde_json::json!({"name": "whoami", "arguments": {}});
+        let start = Instant::now();
+        while gw
+            .request("tools/call", whoami.clone())
+            .get("result")
+            .is_none()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "B never allowed {agent}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The command on C, watched by its gate through C's event feed.
+        let started = tmp.path().join(format!("started-{trial}"));
+        let report = tmp.path().join(format!("exec-{trial}.stderr"));
+        let mut exec = Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(["exec", "--as", &agent, "--control-plane", &c])
+            .args(["--gate-id", "gate:probe", "--zone", "dev", "--gate-key"])
+            .arg(&setup.key)
+            .arg("--token-file")
+            .arg(&token_file)
+            .arg("--gate-token-file")
+            .arg(&setup.gate_token)
+            .args(["--allow-uncontained", "--format", "json", "--"])
+            .args([
+                "/bin/sh",
+                "-c",
+                &format!("echo > {}; exec sleep 60", started.display()),
+            ])
+            .env_remove("TRACEPARENT")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&report).unwrap())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while !started.exists() {
+            assert!(
+                exec.try_wait().unwrap().is_none(),
+                "writ exec ended early: {}",
+                std::fs::read_to_string(&report).unwrap_or_default()
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the command never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Revoked on A.
+        let t0 = Instant::now();
+        let (st, v) = client.call(
+            "POST",
+            &format!("{a}/v1/admin/revocations"),
+            Some(&admin),
+            Some(&serde_json::json!({"principal": agent})),
+        );
+        assert_eq!(st, 200, "{v}");
+        let (mut exec_done, mut gw_done) = (None, None);
+        while exec_done.is_none() || gw_done.is_none() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "trial {trial}: exec stopped {exec_done:?}, gateway denied {gw_done:?}"
+            );
+            if exec_done.is_none() && exec.try_wait().unwrap().is_some() {
+                exec_done = Some(t0.elapsed());
+            }
+            if gw_done.is_none() {
+                let answer = gw.request("tools/call", whoami.clone());
+                if let Some(code) = answer["error"]["data"]["reason_code"].as_str() {
+                    // Refused for the revocation: the principal revoked, or (as revoking a
+                    // principal revokes its tokens) its token no longer known on B.
+                    assert!(
+                        code.contains("revoked") || code == "unauthenticated",
+                        "trial {trial}: {answer}"
+                    );
+                    gw_done = Some(t0.elapsed());
+                } else {
+                    assert!(answer.get("result").is_some(), "{answer}");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        exec.wait().unwrap();
+        let text = std::fs::read_to_string(&report).unwrap();
+        let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap();
+        let r: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            r["outcome"], "terminated_by_governance",
+            "trial {trial}: {r}"
+        );
+        assert!(
+            r["reason_code"].as_str().unwrap().contains("revoked"),
+            "trial {trial}: {r}"
+        );
+        exec_times.push(exec_done.unwrap());
+        gateway_times.push(gw_done.unwrap());
+    }
+    println!(
+        "revoked on node A, 20 trials: writ exec on node C stopped p50 {:.1} ms, p99 {:.1} ms; the next call through the gateway on node B denied p50 {:.1} ms, p99 {:.1} ms",
+        quantile_ms(&exec_times, 0.5),
+        quantile_ms(&exec_times, 0.99),
+        quantile_ms(&gateway_times, 0.5),
+        quantile_ms(&gateway_times, 0.99),
+    );
+}

@@ -164,6 +164,7 @@ fn a_gateway_call_joins_the_agents_trace_in_the_writ_and_the_exported_spans() {
     // Stop the control plane gracefully so it exports what it still holds (the gateway
     // already flushed when its client closed it).
     let Setup { served, .. } = setup;
+    let served = served.expect("Setup::start_with runs its own control plane");
     served.signal("-TERM");
     assert_eq!(served.wait(Duration::from_secs(30)), Some(0));
 

@@ -22,7 +22,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_writ");
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Every agent may call every tool: these tests are about containment, not policy.
-const POLICIES: &str = r#"
+pub(crate) const POLICIES: &str = r#"
 @id("any-tool")
 @reason("the containment tests call every tool")
 permit (principal is Agent, action == Action::"call_tool", resource);
@@ -65,15 +65,15 @@ fn writ_json(args: &[&str]) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-/// A signed bundle: the default schema and entities with [`POLICIES`].
-fn bundle(dir: &Path) {
+/// A signed bundle: the default schema and entities with `policies`.
+pub(crate) fn bundle(dir: &Path, policies: &str) {
     let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy/default");
     std::fs::create_dir_all(dir).unwrap();
     let mut files = std::collections::BTreeMap::new();
     for name in ["writ.cedarschema", "entities.json"] {
         files.insert(name.to_owned(), std::fs::read(default.join(name)).unwrap());
     }
-    files.insert("policies.cedar".to_owned(), POLICIES.as_bytes().to_vec());
+    files.insert("policies.cedar".to_owned(), policies.as_bytes().to_vec());
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
@@ -85,7 +85,7 @@ fn bundle(dir: &Path) {
 
 /// A control plane with an agent and a gate registered, and their secrets in files.
 pub(crate) struct Setup {
-    pub(crate) served: Served,
+    pub(crate) served: Option<Served>,
     pub(crate) url: String,
     dir: PathBuf,
     pub(crate) key: PathBuf,
@@ -101,11 +101,18 @@ impl Setup {
     /// [`Setup::start`] with `env` added to `writ serve`'s environment.
     pub(crate) fn start_with(dir: &Path, env: &[(&str, &str)]) -> Setup {
         let served = Served::start_with(&dir.join("data"), true, None, env);
-        let url = served.url.clone();
-        let admin = dir.join("data/admin.token");
+        let mut setup = Setup::provision(&served.url, &dir.join("data/admin.token"), dir, POLICIES);
+        setup.served = Some(served);
+        setup
+    }
+
+    /// Provisions the control plane at `url` (admin token in `admin`): a bundle of `policies`,
+    /// `agent:probe-agent` and `gate:probe`, their secrets in files under `dir`.
+    pub(crate) fn provision(url: &str, admin: &Path, dir: &Path, policies: &str) -> Setup {
+        let url = url.to_owned();
         let admin = admin.to_str().unwrap();
         let bundle_dir = dir.join("bundle");
-        bundle(&bundle_dir);
+        bundle(&bundle_dir, policies);
         activate(&url, admin, &bundle_dir);
         let server = ["--control-plane", &url, "--token-file", admin];
         let mut args = vec!["principal", "add", "agent:probe-agent", "--zone", "dev"];
@@ -123,7 +130,7 @@ impl Setup {
         private(&agent_token, agent["token"].as_str().unwrap());
         private(&gate_token, gate["token"].as_str().unwrap());
         Setup {
-            served,
+            served: None,
             url,
             dir: dir.to_path_buf(),
             key,
@@ -155,15 +162,32 @@ impl Setup {
     /// Starts `writ gateway mcp` over stdio in front of `command`, with `extra` flags; its
     /// stderr goes to a file.
     fn gateway(&self, server: &str, extra: &[&str], command: &[String]) -> Gateway {
-        let stderr = self.dir.join(format!("gateway-{server}.stderr"));
+        self.gateway_at(&self.url, &self.agent_token, server, extra, command)
+    }
+
+    /// [`Setup::gateway`] attached to the control plane at `url`, for the agent whose token is
+    /// in `agent_token`.
+    pub(crate) fn gateway_at(
+        &self,
+        url: &str,
+        agent_token: &Path,
+        server: &str,
+        extra: &[&str],
+        command: &[String],
+    ) -> Gateway {
+        let mut r = [0u8; 4];
+        getrandom::fill(&mut r).unwrap();
+        let stderr = self
+            .dir
+            .join(format!("gateway-{server}-{}.stderr", hex::encode(r)));
         let mut cmd = Command::new(BIN);
         cmd.args(["gateway", "mcp", "--upstream-name", server, "--pins"])
             .arg(self.pins())
-            .args(["--control-plane", &self.url, "--gate-id", "gate:probe"])
+            .args(["--control-plane", url, "--gate-id", "gate:probe"])
             .args(["--zone", "dev", "--gate-key"])
             .arg(&self.key)
             .arg("--token-file")
-            .arg(&self.agent_token)
+            .arg(agent_token)
             .arg("--gate-token-file")
             .arg(&self.gate_token)
             .args(extra)
@@ -208,7 +232,7 @@ impl Setup {
 }
 
 /// A running `writ gateway mcp` and its client side.
-struct Gateway {
+pub(crate) struct Gateway {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
@@ -239,7 +263,7 @@ impl Gateway {
         id
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.start(method, params);
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -286,7 +310,7 @@ impl Drop for Gateway {
     }
 }
 
-fn probe_command(py: &Path, marker: &str) -> Vec<String> {
+pub(crate) fn probe_command(py: &Path, marker: &str) -> Vec<String> {
     vec![
         py.display().to_string(),
         probe_script().display().to_string(),
@@ -295,7 +319,7 @@ fn probe_command(py: &Path, marker: &str) -> Vec<String> {
     ]
 }
 
-fn unique_marker() -> String {
+pub(crate) fn unique_marker() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
