@@ -96,17 +96,17 @@ pub struct LoopStats {
 }
 
 /// Everything a request needs: where, who, and a fresh attestation.
-struct Target {
-    base: String,
-    token: String,
-    gate: GateId,
-    zone: ZoneId,
-    key: ed25519_dalek::SigningKey,
-    tool: String,
+pub(crate) struct Target {
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) gate: GateId,
+    pub(crate) zone: ZoneId,
+    pub(crate) key: ed25519_dalek::SigningKey,
+    pub(crate) tool: String,
 }
 
 impl Target {
-    fn body(&self) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn body(&self) -> anyhow::Result<Vec<u8>> {
         let att = attest(&self.key, &self.gate, &self.zone, SystemClock.now_unix())?;
         Ok(serde_json::to_vec(&json!({
             "intent": {"action": "mcp.call_tool", "resource": format!("tool:{}", self.tool), "args": {"repo": "acme/api", "number": 7}},
@@ -171,11 +171,11 @@ pub fn bench(args: BenchAuthorizeArgs) -> anyhow::Result<Exit> {
         }
         let mut rounds = Vec::new();
         for &c in &args.concurrency {
-            let auth = run_loop(&client, &target, Kind::Authorize, c, args.warmup, args.duration).await?;
+            let auth = run_loop(&client, std::slice::from_ref(&target), Kind::Authorize, c, args.warmup, args.duration).await?;
             let base = if args.no_baseline {
                 None
             } else {
-                Some(run_loop(&client, &target, Kind::Healthz, c, args.warmup.min(1), args.duration).await?)
+                Some(run_loop(&client, std::slice::from_ref(&target), Kind::Healthz, c, args.warmup.min(1), args.duration).await?)
             };
             if args.format == Format::Human {
                 print_round(&auth, base.as_ref());
@@ -260,19 +260,24 @@ fn external_target(args: &BenchAuthorizeArgs) -> anyhow::Result<Target> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Authorize,
     Healthz,
 }
 
-async fn run_loop(
+/// Runs `concurrency` closed-loop clients for `warmup` + `duration` seconds, client `i` against
+/// `targets[i % targets.len()]` (nodes of one fleet: same token, gate and body).
+pub(crate) async fn run_loop(
     client: &reqwest::Client,
-    target: &Arc<Target>,
+    targets: &[Arc<Target>],
     kind: Kind,
     concurrency: usize,
     warmup: u64,
     duration: u64,
 ) -> anyhow::Result<LoopStats> {
+    let target = targets
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no control plane to load"))?;
     // Attestations are valid for minutes; a background task renews the body every 30 s.
     let body = Arc::new(RwLock::new(target.body()?));
     let renew = {
@@ -293,9 +298,12 @@ async fn run_loop(
     let measure_from = start + Duration::from_secs(warmup);
     let end = measure_from + Duration::from_secs(duration);
     let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
+    for i in 0..concurrency {
         let client = client.clone();
-        let target = target.clone();
+        let target = targets
+            .get(i % targets.len())
+            .cloned()
+            .unwrap_or_else(|| target.clone());
         let body = body.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::new();

@@ -58,11 +58,38 @@ impl LocalPlane {
             stop,
             task,
         };
+        let (agent_token, gate_key, gate_token) =
+            provision(&plane.base, &plane.admin, bundle(&bundle_key)?, agent).await?;
+        Ok(Provisioned {
+            agent_token,
+            gate_token,
+            gate_key,
+            plane,
+        })
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Provisions the control plane at `base` over its API with the admin token `admin`:
+/// activates the signed bundle `files`, adds the agent `agent` and `gate:bench` (with a fresh
+/// key) in zone `dev`. Returns the agent's token, the gate's key and the gate's token.
+pub async fn provision(
+    base: &str,
+    admin: &str,
+    files: Map<String, Value>,
+    agent: &str,
+) -> anyhow::Result<(String, ed25519_dalek::SigningKey, String)> {
+    let mut seed = [0u8; 32];
+    {
         let client = reqwest::Client::new();
         let post = |path: &str, body: Value| {
             let req = client
-                .post(format!("{}{path}", plane.base))
-                .bearer_auth(&plane.admin)
+                .post(format!("{base}{path}"))
+                .bearer_auth(admin)
                 .json(&body);
             async move {
                 let resp = req.send().await?;
@@ -72,11 +99,7 @@ impl LocalPlane {
                 Ok::<Value, anyhow::Error>(v)
             }
         };
-        post(
-            "/v1/admin/bundles/activate",
-            json!({"files": bundle(&bundle_key)?}),
-        )
-        .await?;
+        post("/v1/admin/bundles/activate", json!({"files": files})).await?;
         let principal = post("/v1/admin/principals", json!({"id": agent, "zone": "dev"})).await?;
         getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
         let gate_key = ed25519_dalek::SigningKey::from_bytes(&seed);
@@ -86,17 +109,7 @@ impl LocalPlane {
         )
         .await?;
         let token = |v: &Value| at(v, "token").as_str().unwrap_or_default().to_owned();
-        Ok(Provisioned {
-            agent_token: token(&principal),
-            gate_token: token(&gate),
-            gate_key,
-            plane,
-        })
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
+        Ok((token(&principal), gate_key, token(&gate)))
     }
 }
 

@@ -24,6 +24,7 @@ macro_rules! print {
 
 mod backup_cmd;
 mod bench_authorize;
+mod bench_fleet;
 mod bench_http;
 mod bench_mcp;
 mod bench_plane;
@@ -157,6 +158,9 @@ enum BenchCommand {
     Authorize(Box<bench_authorize::BenchAuthorizeArgs>),
     /// One MCP tools/call, alternating: direct, through `writ gateway mcp`, through AGT.
     Mcp(Box<bench_mcp::BenchMcpArgs>),
+    /// Authorizations/s, latency and CPU per authorization: one node on SQLite, one and N
+    /// nodes on one PostgreSQL, in one run.
+    Fleet(Box<bench_fleet::BenchFleetArgs>),
 }
 
 fn main() -> ExitCode {
@@ -219,6 +223,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Bench(BenchCommand::Ledger(args)) => ledger_cmd::bench(args),
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
         Command::Bench(BenchCommand::Mcp(args)) => bench_mcp::bench(*args),
+        Command::Bench(BenchCommand::Fleet(args)) => bench_fleet::bench(*args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Migrate(args) => serve_cmd::migrate(args),
         Command::Principal(args) => operator_cmd::principal(args),

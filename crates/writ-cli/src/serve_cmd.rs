@@ -196,7 +196,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
 
 /// True when a `postgres://` URL carries a password (`user:password@`) or a key=value string a
 /// `password=`.
-fn url_has_password(url: &str) -> bool {
+pub(crate) fn url_has_password(url: &str) -> bool {
     match url.split_once("://") {
         Some((_, rest)) => {
             let authority = rest.split('/').next().unwrap_or("");

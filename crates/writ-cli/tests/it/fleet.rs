@@ -765,3 +765,48 @@ fn a_revocation_on_one_node_stops_work_behind_the_others_20_trials() {
         quantile_ms(&gateway_times, 0.99),
     );
 }
+
+/// `writ bench fleet` measures one node on SQLite, one and two nodes on PostgreSQL in one run:
+/// every configuration served authorizations without error, and CPU per authorization was read
+/// (the figures themselves are for the closing note, not for the test).
+#[test]
+fn bench_fleet_measures_sqlite_and_postgres_configurations() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["bench", "fleet", "--nodes", "2", "--concurrency", "4"])
+        .args(["--duration", "1", "--warmup", "0", "--format", "json"])
+        .env("WRIT_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let configs = v["configurations"].as_array().unwrap();
+    let names: Vec<&str> = configs
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sqlite-1", "postgres-1", "postgres-2"], "{v}");
+    for c in configs {
+        assert!(c["stats"]["ok"].as_u64().unwrap() > 0, "{c}");
+        assert_eq!(c["stats"]["errors"], 0, "{c}");
+        assert!(
+            c["node_cpu_ms_per_authorization"].as_f64().unwrap() > 0.0,
+            "{c}"
+        );
+    }
+    assert!(
+        configs[1]["database_cpu_ms_per_authorization"].is_number(),
+        "{v}"
+    );
+    assert!(
+        configs[0]["database_cpu_ms_per_authorization"].is_null(),
+        "{v}"
+    );
+    // The URL's password appears nowhere in what it printed.
+    let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
+    assert!(!stderr.contains(password));
+}
