@@ -43,6 +43,14 @@ pub async fn sweep_loop(state: Arc<AppState>, mut stop: tokio::sync::watch::Rece
                 continue;
             }
         }
+        // In a fleet, one node sweeps (the others would end the same leases again).
+        let s = Arc::clone(&state);
+        if !tokio::task::spawn_blocking(move || s.store.lease_sweeper())
+            .await
+            .unwrap_or(false)
+        {
+            continue;
+        }
         match sweep_once(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "leases expired without a receipt: ended"),

@@ -80,6 +80,7 @@ pub fn store_view(s: &AppState) -> Value {
                 "control_version": sync.as_ref().map(|x| x.version),
                 "control_last_ok_unix_ms": sync.as_ref().map(|x| x.last_ok_unix_ms),
                 "control_last_error": sync.and_then(|x| x.last_error),
+                "lease_sweeper": s.store.lease_sweeper_last(),
             })
         }
     }

@@ -528,6 +528,8 @@ pub struct ControlStore {
     /// Where a PostgreSQL store lives, for its watcher: (url, schema).
     pg: Option<(String, String)>,
     watching: std::sync::atomic::AtomicBool,
+    /// PostgreSQL: the role of the one node that runs the lease sweep.
+    sweeper: Option<crate::store_pg::FleetRole>,
 }
 
 impl std::fmt::Debug for ControlStore {
@@ -595,9 +597,28 @@ impl ControlStore {
                 current: RwLock::new(Current { registry, version }),
                 sync,
             }),
+            sweeper: pg
+                .as_ref()
+                .map(|(url, schema)| crate::store_pg::FleetRole::new(url, schema, "lease sweep")),
             pg,
             watching: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether this node runs the lease sweep now: always on SQLite (one node); on PostgreSQL
+    /// only the one node holding the sweep's role, so an expired lease is ended once, not once
+    /// per node (blocks for a database round trip: call it off the async runtime).
+    pub fn lease_sweeper(&self) -> bool {
+        self.sweeper
+            .as_ref()
+            .is_none_or(crate::store_pg::FleetRole::held)
+    }
+
+    /// Whether this node ran the lease sweep at its last turn (`None` on SQLite).
+    pub fn lease_sweeper_last(&self) -> Option<bool> {
+        self.sweeper
+            .as_ref()
+            .map(crate::store_pg::FleetRole::last_held)
     }
 
     /// Follows the changes other nodes make to a PostgreSQL store: a thread LISTENs for them

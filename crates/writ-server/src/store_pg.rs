@@ -12,7 +12,7 @@
 //! - Commits return once PostgreSQL made them durable (`synchronous_commit` is forced `on`).
 //! - The URL's password never appears in an error: every database message is redacted.
 
-use std::sync::Weak;
+use std::sync::{Mutex, Weak};
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -581,6 +581,93 @@ fn watch_step(
     }
     store.sync_ok(seen);
     Ok(())
+}
+
+/// A role one node of a fleet holds at a time (the lease sweep): a PostgreSQL session-level
+/// advisory lock on a connection of its own. The lock lives as long as the session: a node
+/// that dies or loses its connection loses the role, and another node takes it at its next
+/// try. Whether it is held is checked with a round trip every time it is asked.
+pub struct FleetRole {
+    url: String,
+    schema: String,
+    key: i64,
+    client: Mutex<Option<(Client, bool)>>,
+    /// What the last [`FleetRole::held`] found.
+    last: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for FleetRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetRole")
+            .field("schema", &self.schema)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FleetRole {
+    /// The role `name` among the nodes whose control store is `schema` at `url`.
+    pub fn new(url: &str, schema: &str, name: &str) -> FleetRole {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("writ fleet role {schema} {name}").as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+        FleetRole {
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+            key: i64::from_be_bytes(first),
+            client: Mutex::new(None),
+            last: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// True when this node holds the role now (taking it if free). False when another node
+    /// holds it or the database cannot be reached (fail safe: the role's work is skipped).
+    pub fn held(&self) -> bool {
+        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        let slot: &mut Option<(Client, bool)> = &mut slot;
+        let held = writ_ledger::off_runtime::off_runtime(|| self.check(slot)).unwrap_or(false);
+        self.last.store(held, std::sync::atomic::Ordering::Relaxed);
+        held
+    }
+
+    /// What the last [`FleetRole::held`] found, without asking the database.
+    pub fn last_held(&self) -> bool {
+        self.last.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn check(&self, slot: &mut Option<(Client, bool)>) -> bool {
+        if slot.as_ref().is_some_and(|(c, _)| c.is_closed()) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            match connect(&self.url, &self.schema, false) {
+                Ok(c) => *slot = Some((c, false)),
+                Err(_) => return false,
+            }
+        }
+        let Some((client, held)) = slot.as_mut() else {
+            return false;
+        };
+        // Held by this live session: a round trip proves the session (and so the lock) is
+        // still there. Not held yet: try to take it (false while another session has it).
+        let asked = if *held {
+            client.query_one("SELECT TRUE", &[])
+        } else {
+            client.query_one("SELECT pg_try_advisory_lock($1)", &[&self.key])
+        };
+        match asked.and_then(|row| row.try_get::<_, bool>(0)) {
+            Ok(now) => {
+                *held = now;
+                now
+            }
+            Err(_) => {
+                // The session is gone or broken: so is the lock; a new one tries next time.
+                *slot = None;
+                false
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,12 +54,28 @@ struct Fleet {
 
 impl Fleet {
     fn start(root: &Path, url: &str, prefix: &str, n: usize) -> Fleet {
-        let env = vec![
+        Fleet::start_with_env(root, url, prefix, n, &[])
+    }
+
+    /// [`Fleet::start`] with `extra` added to every node's environment.
+    fn start_with_env(
+        root: &Path,
+        url: &str,
+        prefix: &str,
+        n: usize,
+        extra: &[(&str, &str)],
+    ) -> Fleet {
+        let mut env = vec![
             ("WRIT_DATABASE_URL".to_owned(), url.to_owned()),
             ("WRIT_DATABASE_SCHEMA".to_owned(), prefix.to_owned()),
             // Sweeps often, so a killed node's executions are ended within the test.
             ("WRIT_LEASE_SWEEP_SECS".to_owned(), "1".to_owned()),
         ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let mut fleet = Fleet {
             nodes: Vec::new(),
             dirs: Vec::new(),
@@ -809,4 +825,87 @@ fn bench_fleet_measures_sqlite_and_postgres_configurations() {
     let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains(password));
     assert!(!stderr.contains(password));
+}
+
+/// Writs whose gates never send a receipt: their leases run out and are ended once each in the
+/// shared ledger, not once per node (one node of the fleet runs the lease sweep at a time).
+#[test]
+fn each_expired_lease_is_ended_once_by_the_fleet() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix("fleetsweep");
+    let mut fleet = Fleet::start_with_env(
+        tmp.path(),
+        &url,
+        &prefix,
+        3,
+        &[
+            // A node holds copies of the writs it issued only: for another node's, the sweep
+            // waits out the longest lifetime a writ may have.
+            ("WRIT_WRIT_LIFETIME_SECS", "1"),
+            ("WRIT_WRIT_MAX_LIFETIME_SECS", "2"),
+            ("WRIT_LEASE_GRACE_SECS", "0"),
+        ],
+    );
+    let admin = admin_token(&fleet.dirs[0]);
+    let (agent, key) = provision(&fleet.url(0), &admin, tmp.path());
+    for i in 1..3 {
+        wait_until_authorizing(&fleet.url(i), &agent, &key);
+    }
+    let client = http();
+    let mut executions = Vec::new();
+    for n in 0..9 {
+        let (st, v) = client.call(
+            "POST",
+            &format!("{}/v1/authorize", fleet.url(n % 3)),
+            Some(&agent),
+            Some(&authorize_body(&key)),
+        );
+        assert_eq!(st, 200, "{v}");
+        executions.push(v["execution"].as_str().unwrap().to_owned());
+    }
+    let verifier = fleet.verifier();
+    let lease_ends = |execution: &str| -> usize {
+        let (st, proof) = client.call(
+            "GET",
+            &format!("{}/v1/proofs/{execution}", fleet.url(1)),
+            Some(&agent),
+            None,
+        );
+        assert_eq!(st, 200, "{proof}");
+        let bundle = writ_ledger::ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+        let verified = bundle.verify(Some(&verifier.to_vkey())).unwrap();
+        verified
+            .entries
+            .iter()
+            .filter(|e| writ_ledger::evidence::entry_view(&e.entry, None)["type"] == "lease.ended")
+            .count()
+    };
+    // Every lease is ended (the sweep runs every second on the node that holds its role)...
+    let start = Instant::now();
+    while !executions.iter().all(|e| lease_ends(e) > 0) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "leases never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // ...and, three sweeps later, still once each.
+    std::thread::sleep(Duration::from_secs(3));
+    for e in &executions {
+        assert_eq!(lease_ends(e), 1, "execution {e}");
+    }
+    let sweepers = fleet
+        .urls()
+        .iter()
+        .filter(|u| {
+            let (_, v) = client.call("GET", &format!("{u}/readyz"), None, None);
+            v["store"]["lease_sweeper"] == true
+        })
+        .count();
+    assert_eq!(sweepers, 1, "one node sweeps");
+    fleet.stop();
+    fleet.verify_ledger();
 }
