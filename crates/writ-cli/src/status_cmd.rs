@@ -75,6 +75,35 @@ fn bytes(v: &Value) -> String {
     }
 }
 
+/// The `store` row of a node of a fleet on PostgreSQL: the schemas, how fresh its view of
+/// the control store is, and what this node does for the fleet.
+fn store_line(store: &Value, now: &Value) -> String {
+    let i = at(store, "integration");
+    let synced = match (at(store, "control_last_ok_unix_ms").as_i64(), now.as_i64()) {
+        (Some(ok), Some(now)) => format!(
+            "read {:.1} s ago",
+            (now.saturating_mul(1000).saturating_sub(ok)).max(0) as f64 / 1000.0
+        ),
+        _ => "never read".to_owned(),
+    };
+    format!(
+        "PostgreSQL, schemas {p}_ledger and {p}_control; control store version {}, {synced}; this node {} the integration lease now, {} batches integrated{}",
+        text(at(store, "control_version")),
+        if at(i, "holding_lease") == &Value::Bool(true) {
+            "holds"
+        } else {
+            "does not hold"
+        },
+        text(at(i, "batches")),
+        if at(store, "lease_sweeper") == &Value::Bool(true) {
+            ", runs the lease sweep"
+        } else {
+            ""
+        },
+        p = text(at(store, "schema")),
+    )
+}
+
 fn print_status(server: &str, s: &Value) {
     let bundle = at(s, "bundle");
     let ledger = at(s, "ledger");
@@ -157,17 +186,31 @@ fn print_status(server: &str, s: &Value) {
             bytes(at(evidence, "bytes"))
         ),
     );
-    row(
-        "storage",
-        format!(
-            "{} (ledger {}, control {}, index {}, writs {})",
-            bytes(at(storage, "total_bytes")),
-            bytes(at(storage, "ledger_bytes")),
-            bytes(at(storage, "control_bytes")),
-            bytes(at(storage, "index_bytes")),
-            bytes(at(storage, "writ_log_bytes"))
-        ),
-    );
+    let store = at(s, "store");
+    let postgres = at(store, "kind") == "postgres";
+    if postgres {
+        row("store", store_line(store, at(s, "now")));
+        row(
+            "storage",
+            format!(
+                "this node's files: index {}, writs {} (ledger, evidence and control store in the database)",
+                bytes(at(storage, "index_bytes")),
+                bytes(at(storage, "writ_log_bytes"))
+            ),
+        );
+    } else {
+        row(
+            "storage",
+            format!(
+                "{} (ledger {}, control {}, index {}, writs {})",
+                bytes(at(storage, "total_bytes")),
+                bytes(at(storage, "ledger_bytes")),
+                bytes(at(storage, "control_bytes")),
+                bytes(at(storage, "index_bytes")),
+                bytes(at(storage, "writ_log_bytes"))
+            ),
+        );
+    }
     let gates = at(s, "gates").as_array().cloned().unwrap_or_default();
     if gates.is_empty() {
         row("gates", "none registered".to_owned());

@@ -280,6 +280,7 @@ pub async fn status(State(s): St, headers: HeaderMap) -> Result<Json<Value>, Api
             "append_checkpoint": append_checkpoint(&s),
         },
         "evidence": {"disclosures": disclosures, "bytes": disclosure_bytes},
+        "store": store_view(&s),
         "index": {
             "indexed": indexed,
             "lag": cp.size().saturating_sub(indexed),

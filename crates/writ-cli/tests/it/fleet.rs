@@ -432,6 +432,18 @@ fn three_nodes_share_one_consistent_log_holding_every_writ() {
         let prover = (issuer + 1) % 3;
         check_after_restart(&fleet.url(prover), &agent, &admin, &verifier, &mine, &seen);
     }
+    // `writ status` on any node says where the fleet keeps its state.
+    let (code, out, err) = crate::serve::writ_env(
+        &["status", "--control-plane", &fleet.url(2)],
+        &[("WRIT_TOKEN", &admin)],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("PostgreSQL, schemas {prefix}_ledger and {prefix}_control")),
+        "{out}"
+    );
+    assert!(!out.contains(url.split('@').next().unwrap()), "{out}");
+    println!("{out}");
     fleet.stop();
     println!("{}", fleet.verify_ledger().trim());
 }
