@@ -21,7 +21,6 @@ pub mod exec;
 pub mod exec_search;
 pub mod executions;
 pub mod extract;
-pub mod fleet;
 pub mod gate_api;
 pub mod guard;
 pub mod health;
@@ -35,7 +34,6 @@ pub mod simulate;
 pub mod state;
 pub mod status;
 pub mod store;
-pub mod store_pg;
 pub mod tls;
 pub mod ui;
 

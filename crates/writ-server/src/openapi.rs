@@ -512,6 +512,35 @@ pub(crate) fn ready_answer() -> Value {
             "kill_switch": {"type": "boolean", "description": "on: every request is denied"},
             "ledger_size": count(),
             "indexed": count(),
+            "store": store_answer(),
+        }),
+    )
+}
+
+/// Where a node keeps its state (`status::store_view`): `sqlite`, or `postgres` with how this
+/// node keeps up with the fleet.
+pub(crate) fn store_answer() -> Value {
+    object(
+        &["kind"],
+        json!({
+            "kind": {"enum": ["sqlite", "postgres"]},
+            "schema": {"type": "string", "description": "prefix of the PREFIX_ledger and PREFIX_control schemas"},
+            "control_version": nullable(json!({"type": "integer", "description": "the control store version this node's registry reflects"})),
+            "control_last_ok_unix_ms": nullable(json!({"type": "integer", "description": "when this node last read the database (Unix milliseconds)"})),
+            "control_last_error": nullable(string()),
+            "lease_sweeper": nullable(json!({"type": "boolean", "description": "whether this node ran the fleet's lease sweep at its last turn"})),
+            "integration": object(
+                &["holding_lease", "batches", "last_integrated_unix", "last_lock_wait_ms", "begin_failures", "rejected_checkpoints", "follower_error"],
+                json!({
+                    "holding_lease": {"type": "boolean", "description": "inside a batch transaction now (the integration lease is held per batch)"},
+                    "batches": count(),
+                    "last_integrated_unix": nullable(count()),
+                    "last_lock_wait_ms": nullable(count()),
+                    "begin_failures": count(),
+                    "rejected_checkpoints": count(),
+                    "follower_error": nullable(string()),
+                }),
+            ),
         }),
     )
 }
@@ -528,6 +557,7 @@ pub(crate) fn status_answer() -> Value {
             "gates",
             "ledger",
             "evidence",
+            "store",
             "index",
             "storage",
         ],
@@ -587,6 +617,7 @@ pub(crate) fn status_answer() -> Value {
                     "bytes": json!({"type": "integer", "minimum": 0, "description": "their salts and private objects, in bytes"}),
                 }),
             ),
+            "store": store_answer(),
             "index": object(
                 &["indexed", "lag", "failure"],
                 json!({"indexed": count(), "lag": count(), "failure": nullable(string())}),

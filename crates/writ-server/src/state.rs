@@ -16,6 +16,8 @@ use crate::exec::ExecIndex;
 use crate::metrics::Metrics;
 use crate::store::ControlStore;
 
+pub mod fleet;
+
 /// File names inside the data directory.
 pub const LEDGER_DIR: &str = "ledger";
 pub const CONTROL_DB: &str = "control.db";
@@ -161,7 +163,7 @@ pub fn migrate_database(config: &ServerConfig) -> Result<Migrated, ServerError> 
             .map_err(|e| ServerError::Config(format!("cannot migrate the ledger schema: {e}")))?,
     );
     let control_schema = config.store.control_schema();
-    let control_version = crate::store_pg::migrate_pg(url, &control_schema)?;
+    let control_version = crate::store::pg::migrate_pg(url, &control_schema)?;
     Ok(Migrated {
         ledger_schema,
         ledger_version: writ_ledger::pg::SCHEMA_VERSION,
@@ -296,7 +298,10 @@ impl AppState {
             let weak = Arc::downgrade(&state);
             state.store.watch(Box::new(move |old, new| {
                 if let Some(s) = weak.upgrade() {
-                    crate::fleet::apply_remote(&s, crate::fleet::governance_changes(old, new));
+                    crate::state::fleet::apply_remote(
+                        &s,
+                        crate::state::fleet::governance_changes(old, new),
+                    );
                 }
             }))?;
             let weak = Arc::downgrade(&state);

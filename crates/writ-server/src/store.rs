@@ -1,5 +1,5 @@
 //! The control store: principals, gates, tokens and governance state, in SQLite beside the ledger
-//! or, for a fleet of nodes, in PostgreSQL ([`crate::store_pg`]).
+//! or, for a fleet of nodes, in PostgreSQL ([`crate::store::pg`]).
 //!
 //! The ledger is the evidence; this store is the working state the server needs to answer fast
 //! (who holds which token, which gate has which key, what is revoked or quarantined). Every change
@@ -14,7 +14,10 @@ use rusqlite::{Connection, params};
 
 use crate::auth::{Caller, Scope};
 use crate::error::ServerError;
-pub use crate::store_pg::{DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA, migrate_pg};
+
+pub mod pg;
+
+pub use crate::store::pg::{DEFAULT_SCHEMA as DEFAULT_PG_SCHEMA, migrate_pg};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tokens (
@@ -382,7 +385,7 @@ impl ControlWrite {
 }
 
 /// Where the control store keeps its rows: SQLite in the data directory, or PostgreSQL
-/// ([`crate::store_pg`]). No SQL outside the backends.
+/// ([`crate::store::pg`]). No SQL outside the backends.
 pub(crate) trait ControlBackend: Send {
     /// Commits `write` in one transaction. Returns the store's new version when the backend
     /// keeps one (PostgreSQL), `None` otherwise.
@@ -466,7 +469,7 @@ pub struct SyncState {
 }
 
 /// What the watcher calls after it swapped in a registry reloaded from the database: the
-/// registry before and after (see [`crate::fleet::governance_changes`]).
+/// registry before and after (see [`crate::state::fleet::governance_changes`]).
 pub type OnChange = Box<dyn Fn(&Registry, &Registry) + Send + Sync>;
 
 /// The registry and the store version it reflects (0 for SQLite, which keeps none).
@@ -529,7 +532,7 @@ pub struct ControlStore {
     pg: Option<(String, String)>,
     watching: std::sync::atomic::AtomicBool,
     /// PostgreSQL: the role of the one node that runs the lease sweep.
-    sweeper: Option<crate::store_pg::FleetRole>,
+    sweeper: Option<crate::store::pg::FleetRole>,
 }
 
 impl std::fmt::Debug for ControlStore {
@@ -566,10 +569,10 @@ impl ControlStore {
 
     /// Opens the control store in PostgreSQL (`url`, a `postgres://` URL or key=value string;
     /// its password never appears in an error), in `schema` (see
-    /// [`crate::store_pg::DEFAULT_SCHEMA`]). With `create` the schema is created or migrated;
+    /// [`crate::store::pg::DEFAULT_SCHEMA`]). With `create` the schema is created or migrated;
     /// without, a missing schema is an error saying how to create it.
     pub fn open_pg(url: &str, schema: &str, create: bool) -> Result<ControlStore, ServerError> {
-        let (backend, registry, version) = crate::store_pg::PgBackend::open(url, schema, create)?;
+        let (backend, registry, version) = crate::store::pg::PgBackend::open(url, schema, create)?;
         Ok(Self::with_backend(
             Box::new(backend),
             registry,
@@ -599,7 +602,7 @@ impl ControlStore {
             }),
             sweeper: pg
                 .as_ref()
-                .map(|(url, schema)| crate::store_pg::FleetRole::new(url, schema, "lease sweep")),
+                .map(|(url, schema)| crate::store::pg::FleetRole::new(url, schema, "lease sweep")),
             pg,
             watching: std::sync::atomic::AtomicBool::new(false),
         }
@@ -611,14 +614,14 @@ impl ControlStore {
     pub fn lease_sweeper(&self) -> bool {
         self.sweeper
             .as_ref()
-            .is_none_or(crate::store_pg::FleetRole::held)
+            .is_none_or(crate::store::pg::FleetRole::held)
     }
 
     /// Whether this node ran the lease sweep at its last turn (`None` on SQLite).
     pub fn lease_sweeper_last(&self) -> Option<bool> {
         self.sweeper
             .as_ref()
-            .map(crate::store_pg::FleetRole::last_held)
+            .map(crate::store::pg::FleetRole::last_held)
     }
 
     /// Follows the changes other nodes make to a PostgreSQL store: a thread LISTENs for them
@@ -639,7 +642,7 @@ impl ControlStore {
                 "the control store is already watched".into(),
             ));
         }
-        crate::store_pg::spawn_watcher(
+        crate::store::pg::spawn_watcher(
             url.clone(),
             schema.clone(),
             Arc::downgrade(&self.shared),

@@ -439,7 +439,9 @@ fn three_nodes_share_one_consistent_log_holding_every_writ() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains(&format!("PostgreSQL, schemas {prefix}_ledger and {prefix}_control")),
+        out.contains(&format!(
+            "PostgreSQL, schemas {prefix}_ledger and {prefix}_control"
+        )),
         "{out}"
     );
     assert!(!out.contains(url.split('@').next().unwrap()), "{out}");

@@ -10,9 +10,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use writ_server::auth::{Caller, Scope};
-use writ_server::fleet::{FleetChange, governance_changes};
+use writ_server::state::fleet::{FleetChange, governance_changes};
+use writ_server::store::pg as store_pg;
 use writ_server::store::{ControlStore, GateRow, GovernanceKind, PrincipalRow, Role};
-use writ_server::store_pg;
 
 static SCHEMAS: AtomicU64 = AtomicU64::new(0);
 
@@ -466,7 +466,7 @@ async fn remote_changes_reach_this_nodes_feed_and_bundle() {
         w.apply_to(&mut new);
     }
     assert!(srv.state.bundles.current().is_none());
-    writ_server::fleet::apply_remote(&srv.state, governance_changes(&old, &new));
+    writ_server::state::fleet::apply_remote(&srv.state, governance_changes(&old, &new));
     let e = events.try_recv().unwrap();
     assert_eq!(e.kind, "revocation");
     assert_eq!(
@@ -499,7 +499,7 @@ async fn remote_changes_reach_this_nodes_feed_and_bundle() {
         value: serde_json::to_string(&other).unwrap(),
     }
     .apply_to(&mut newer);
-    writ_server::fleet::apply_remote(&srv.state, governance_changes(&new, &newer));
+    writ_server::state::fleet::apply_remote(&srv.state, governance_changes(&new, &newer));
     assert!(events.try_recv().is_err());
     assert!(
         srv.state.bundles.current().is_none(),
