@@ -602,8 +602,12 @@ fn a_node_killed_or_paused_under_load_never_stops_the_other_or_forks_the_log() {
     let mut rng = crate::Rng::from_time();
     let mut acked: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
     let mut published: std::collections::BTreeMap<u64, String> = Default::default();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut watch = fleet.raw_client();
     for round in 0..6u64 {
-        let mut a = Node::spawn(&dir, &url, &fleet.schema, 2 * round);
+        let app = format!("writ_node_{}_{round}", std::process::id());
+        let a_url = format!("{url}{sep}application_name={app}");
+        let mut a = Node::spawn(&dir, &a_url, &fleet.schema, 2 * round);
         let mut b = Node::spawn(&dir, &url, &fleet.schema, 2 * round + 1);
         assert!(
             a.wait_acks(1, DEADLINE),
@@ -616,7 +620,31 @@ fn a_node_killed_or_paused_under_load_never_stops_the_other_or_forks_the_log() {
         std::thread::sleep(Duration::from_millis(rng.below(150)));
         let pause = round % 2 == 1;
         if pause {
-            a.signal("-STOP");
+            // Paused inside a batch: its writer's session is idle in its transaction (holding
+            // the sequence lock) or waiting for the lock (granted while A sleeps). Until then,
+            // A is resumed and paused again.
+            let mut inside = false;
+            for _ in 0..200 {
+                a.signal("-STOP");
+                let n: i64 = watch
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                         AND (state = 'idle in transaction' OR wait_event_type = 'Lock')",
+                        &[&app],
+                    )
+                    .unwrap()
+                    .get(0);
+                if n > 0 {
+                    inside = true;
+                    break;
+                }
+                a.signal("-CONT");
+                std::thread::sleep(Duration::from_millis(rng.below(10)));
+            }
+            assert!(
+                inside,
+                "round {round}: node A was never paused inside a batch"
+            );
         } else {
             a.signal("-KILL");
         }
