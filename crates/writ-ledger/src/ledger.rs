@@ -7,6 +7,11 @@
 //! appender of the batch acknowledged. So an acknowledged entry is already under a signed,
 //! durable checkpoint, and reopening never replays the log: it reads the latest checkpoint and
 //! the right-edge tiles (O(log n) rows).
+//!
+//! On a store shared by several processes (PostgreSQL, [`LogReader::shared`]) each batch first
+//! takes the store's sequence lock ([`LogStore::begin_batch`]), reloading the edge under it when
+//! another node appended, and a follower thread advances the latest checkpoint with the other
+//! nodes' commits (signature checked); see [`crate::pg`] for the lease and its fencing.
 
 use std::collections::HashMap;
 use std::fs;

@@ -465,3 +465,254 @@ fn a_sqlite_ledger_reports_a_single_writer() {
     assert_eq!(after.last_lock_wait_ms, None);
     assert!(!after.holding);
 }
+
+/// Closing a ledger stops its writer and its follower: every connection it opened is gone.
+#[test]
+fn closing_a_shared_ledger_stops_its_follower() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let app = format!("writ_fleet_close_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let app_url = format!("{url}{sep}application_name={app}");
+    let (fleet, first) = Fleet::init(&url, 2);
+    let ledger = fleet.open_with_url(1, &app_url);
+    let mut watch = fleet.raw_client();
+    let mut connections = || -> i64 {
+        watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&app],
+            )
+            .unwrap()
+            .get(0)
+    };
+    // Writer, reader and follower.
+    assert_eq!(connections(), 3);
+    // The follower works: it sees node 0's append.
+    first.append_durable(&entry("c", 0, 8)).unwrap();
+    wait_until("node 1 follows node 0", || ledger.size() == 1);
+    ledger.close();
+    wait_until("every connection of the closed ledger is gone", || {
+        connections() == 0
+    });
+}
+
+/// One node's output as it runs: a channel of its lines, and all of them once it exits.
+struct Node {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    all: Option<std::thread::JoinHandle<Vec<String>>>,
+    acks: usize,
+}
+
+impl Drop for Node {
+    /// A failed assertion never leaves a node behind (a stopped one would hold its lock).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn spawn(dir: &Path, url: &str, schema: &str, trial: u64) -> Node {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash::crash_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("WRIT_LEDGER_CRASH_DIR", dir)
+            .env("WRIT_LEDGER_CRASH_PG_URL", url)
+            .env("WRIT_LEDGER_CRASH_PG_SCHEMA", schema)
+            .env("WRIT_LEDGER_CRASH_TRIAL", trial.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let all = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line.clone());
+                all.push(line);
+            }
+            all
+        });
+        Node {
+            child,
+            lines,
+            all: Some(all),
+            acks: 0,
+        }
+    }
+
+    /// Waits until the node acknowledged `n` appends in all (false at the deadline or when it
+    /// exited first).
+    fn wait_acks(&mut self, n: usize, deadline: Duration) -> bool {
+        let start = Instant::now();
+        while self.acks < n {
+            let left = deadline.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("ACK ") => self.acks += 1,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// SIGKILLs the node and returns every line it printed.
+    fn kill(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        self.child.wait().unwrap();
+        self.all.take().unwrap().join().unwrap()
+    }
+}
+
+/// Two node processes append to one schema at once; one of them is SIGKILLed (its socket
+/// closes) or SIGSTOPped (its lease expires) and later resumed, at a random moment, possibly
+/// inside its batch. The other keeps acknowledging appends; no index is ever acknowledged
+/// twice (a paused node's late commit never lands), every acknowledged entry is in the log at
+/// its index, and every checkpoint either node saw is consistent with the final one.
+#[test]
+fn a_node_killed_or_paused_under_load_never_stops_the_other_or_forks_the_log() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    use base64::engine::general_purpose::STANDARD as B64;
+    let (fleet, ledger) = Fleet::init(&url, 1);
+    drop(ledger);
+    let dir = fleet.key_dir().to_owned();
+    let mut rng = crate::Rng::from_time();
+    let mut acked: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+    let mut published: std::collections::BTreeMap<u64, String> = Default::default();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut watch = fleet.raw_client();
+    for round in 0..6u64 {
+        let app = format!("writ_node_{}_{round}", std::process::id());
+        let a_url = format!("{url}{sep}application_name={app}");
+        let mut a = Node::spawn(&dir, &a_url, &fleet.schema, 2 * round);
+        let mut b = Node::spawn(&dir, &url, &fleet.schema, 2 * round + 1);
+        assert!(
+            a.wait_acks(1, DEADLINE),
+            "round {round}: node A never appended"
+        );
+        assert!(
+            b.wait_acks(1, DEADLINE),
+            "round {round}: node B never appended"
+        );
+        std::thread::sleep(Duration::from_millis(rng.below(150)));
+        let pause = round % 2 == 1;
+        if pause {
+            // Paused inside a batch: its writer's session is idle in its transaction (holding
+            // the sequence lock) or waiting for the lock (granted while A sleeps). Until then,
+            // A is resumed and paused again.
+            let mut inside = false;
+            for _ in 0..200 {
+                a.signal("-STOP");
+                let n: i64 = watch
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                         AND (state = 'idle in transaction' OR wait_event_type = 'Lock')",
+                        &[&app],
+                    )
+                    .unwrap()
+                    .get(0);
+                if n > 0 {
+                    inside = true;
+                    break;
+                }
+                a.signal("-CONT");
+                std::thread::sleep(Duration::from_millis(rng.below(10)));
+            }
+            assert!(
+                inside,
+                "round {round}: node A was never paused inside a batch"
+            );
+        } else {
+            a.signal("-KILL");
+        }
+        // The fleet goes on without A: B acknowledges more appends.
+        let target = b.acks + 20;
+        assert!(
+            b.wait_acks(target, DEADLINE),
+            "round {round}: node B stalled after node A was {}",
+            if pause { "paused" } else { "killed" }
+        );
+        if pause {
+            // A resumes; its stale batch (if it held the lease) fails, later ones go on.
+            a.signal("-CONT");
+            let again = a.acks + 5;
+            let _ = a.wait_acks(again, Duration::from_secs(10));
+        }
+        let mut lines = a.kill();
+        lines.extend(b.kill());
+        for line in lines {
+            let parts: Vec<&str> = line.split(' ').collect();
+            match parts.as_slice() {
+                ["ACK", index, hex_entry] => {
+                    if let (Ok(i), Ok(e)) = (index.parse::<u64>(), hex::decode(hex_entry)) {
+                        assert!(
+                            acked.insert(i, e).is_none(),
+                            "round {round}: index {i} acknowledged twice"
+                        );
+                    }
+                }
+                ["CP", size, root] if root.len() == 44 => {
+                    if let Ok(s) = size.parse::<u64>()
+                        && let Some(old) = published.insert(s, (*root).to_owned())
+                    {
+                        assert_eq!(&old, root, "round {round}: two roots for size {s}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let ledger = fleet.open(0);
+    let cp = ledger.checkpoint();
+    for (index, e) in &acked {
+        assert_eq!(
+            &ledger.entry(*index).unwrap(),
+            e,
+            "acknowledged {index} lost"
+        );
+    }
+    for (&size, root) in &published {
+        if size == 0 {
+            continue;
+        }
+        let proof = ledger.consistency(size, cp.size()).unwrap();
+        assert_eq!(
+            &proof.root1_b64, root,
+            "published root at size {size} changed"
+        );
+        assert_eq!(proof.root2_b64, B64.encode(cp.root()));
+        proof.verify().unwrap();
+    }
+    drop(ledger);
+    let r = writ_ledger::pg::verify_ledger(fleet.key_dir(), &url, &fleet.schema, true).unwrap();
+    assert!(r.ok, "{r:?}");
+    eprintln!(
+        "{} acknowledged by two nodes, {} checkpoints checked, final size {}",
+        acked.len(),
+        published.len(),
+        r.size
+    );
+}
