@@ -4,6 +4,7 @@
 //! Skipped without WRIT_TEST_POSTGRES_URL unless WRIT_REQUIRE_CONFORMANCE=1.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -557,8 +558,73 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh")
 }
 
+/// The times `event: heartbeat` arrived on a gate's event feed (raw HTTP/1.1, read by a thread).
+struct Heartbeats {
+    at: Arc<Mutex<Vec<Instant>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Heartbeats {
+    fn follow(base: &str, gate_token: &str) -> Heartbeats {
+        use std::io::Write;
+        let authority = base.trim_start_matches("http://").to_owned();
+        let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /v1/events HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {gate_token}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let beats = Heartbeats {
+            at: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (at, stop) = (beats.at.clone(), beats.stop.clone());
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while !stop.load(Ordering::Relaxed) {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        if line.contains("event: heartbeat") {
+                            at.lock().unwrap().push(Instant::now());
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        beats
+    }
+
+    fn count_between(&self, from: Option<Instant>, to: Option<Instant>) -> usize {
+        self.at
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| from.is_none_or(|f| **t >= f) && to.is_none_or(|x| **t <= x))
+            .count()
+    }
+}
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The database stopped for 5 s under load: while it is down no node returns a writ (every
-/// answer is a refusal), and when it is back every node authorizes again without a restart.
+/// answer is a refusal) and a node's gates get no heartbeat, and when it is back every node
+/// authorizes again and heartbeats resume, without a restart.
 #[test]
 fn the_database_down_for_5_s_stops_every_writ_and_every_node_recovers() {
     if postgres_url().is_none() {
@@ -567,14 +633,28 @@ fn the_database_down_for_5_s_stops_every_writ_and_every_node_recovers() {
     let pg = OwnPostgres::start();
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("fleetdown");
-    let mut fleet = Fleet::start(tmp.path(), &pg.url, &prefix, 2);
+    let mut fleet = Fleet::start_with_env(
+        tmp.path(),
+        &pg.url,
+        &prefix,
+        2,
+        &[("WRIT_HEARTBEAT_SECS", "1")],
+    );
     let admin = admin_token(&fleet.dirs[0]);
-    let (agent, key) = provision(&fleet.url(0), &admin, tmp.path());
+    let (agent, key, gate_token) =
+        crate::serve::provision_with_gate_token(&fleet.url(0), &admin, tmp.path());
     wait_until_authorizing(&fleet.url(1), &agent, &key);
+    // A gate's event feed on node 2: heartbeats every second while node 2 can vouch for the
+    // fleet's governance.
+    let beats = Heartbeats::follow(&fleet.url(1), &gate_token);
     let load = Load::start(&fleet.urls(), 2, &agent, &key);
     load.wait("both nodes returning 30 writs", |l| {
         (0..2).all(|n| l.count(Some(n)) >= 30)
     });
+    assert!(
+        beats.count_between(None, None) > 0,
+        "no heartbeat before the outage"
+    );
     pg.run("pause");
     let down = Instant::now();
     // What was in flight when the server stopped may still have committed; from a second on,
@@ -593,10 +673,26 @@ fn the_database_down_for_5_s_stops_every_writ_and_every_node_recovers() {
         .filter(|(_, _, at)| *at >= quiet_from && *at <= quiet_to)
         .count();
     assert_eq!(during, 0, "writs were returned while the database was down");
+    // Node 2 stopped vouching for its gates a second into the outage: no heartbeat, so its
+    // gates deny once their grace is over.
+    let held_from = quiet_from + Duration::from_millis(500);
+    assert_eq!(
+        beats.count_between(Some(held_from), Some(quiet_to)),
+        0,
+        "heartbeats went on while the node could not reach its database"
+    );
     let mut recovered = Vec::new();
     for i in 0..2 {
         wait_until_authorizing(&fleet.url(i), &agent, &key);
         recovered.push(up.elapsed());
+    }
+    let start = Instant::now();
+    while beats.count_between(Some(up), None) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "heartbeats never came back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
     let before = load.count(None);
     load.wait("30 more writs after the outage", |l| {
