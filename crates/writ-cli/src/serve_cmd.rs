@@ -78,17 +78,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     if let Some(d) = &args.data_dir {
         config.data_dir.clone_from(d);
     }
-    if let Some(url) = &args.database {
-        if url_has_password(url) {
-            return Err(invalid_input(
-                "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
-            ));
-        }
-        config.store.url = Some(url.clone());
-        config
-            .check()
-            .map_err(|e| invalid_input(format!("{e}; fix --database")))?;
-    }
+    database_flag(&mut config, args.database.as_deref())?;
     if let Some(l) = &args.listen {
         config.listen.clone_from(l);
     }
@@ -192,6 +182,23 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<Exit> {
     result?;
     eprintln!("stopped");
     Ok(Exit::Ok)
+}
+
+/// Applies `--database` over the configuration: refused when the URL carries a password (the
+/// process list would show it).
+fn database_flag(config: &mut ServerConfig, url: Option<&str>) -> anyhow::Result<()> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    if url_has_password(url) {
+        return Err(invalid_input(
+            "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
+        ));
+    }
+    config.store.url = Some(url.to_owned());
+    config
+        .check()
+        .map_err(|e| invalid_input(format!("{e}; fix --database")))
 }
 
 /// True when a `postgres://` URL carries a password (`user:password@`) or a key=value string a
@@ -355,17 +362,7 @@ pub struct MigrateArgs {
 pub fn migrate(args: MigrateArgs) -> anyhow::Result<Exit> {
     let mut config = ServerConfig::load(args.config.as_deref(), |k| std::env::var(k).ok())
         .map_err(|e| invalid_input(format!("{e}; fix the file or the WRIT_* variable")))?;
-    if let Some(url) = &args.database {
-        if url_has_password(url) {
-            return Err(invalid_input(
-                "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
-            ));
-        }
-        config.store.url = Some(url.clone());
-        config
-            .check()
-            .map_err(|e| invalid_input(format!("{e}; fix --database")))?;
-    }
+    database_flag(&mut config, args.database.as_deref())?;
     let done = writ_server::state::migrate_database(&config).map_err(|e| match e {
         writ_server::ServerError::Config(m) if config.store.url.is_none() => invalid_input(m),
         other => anyhow::anyhow!("{other}"),

@@ -96,6 +96,27 @@ impl Fleet {
         fleet
     }
 
+    /// A fleet of `n` nodes provisioned through node 1 (the default bundle, an agent and
+    /// `gate:mcp-1`), every node authorizing the agent: (fleet, admin token, agent token, gate
+    /// key).
+    fn provisioned(
+        root: &Path,
+        url: &str,
+        prefix: &str,
+        n: usize,
+        extra: &[(&str, &str)],
+    ) -> (Fleet, String, String, SigningKey) {
+        let fleet = Fleet::start_with_env(root, url, prefix, n, extra);
+        let admin = admin_token(&fleet.dirs[0]);
+        // Principal, gate and bundle are made on node 1 only: the others learn them from the
+        // database.
+        let (agent, key) = provision(&fleet.url(0), &admin, root);
+        for i in 1..n {
+            wait_until_authorizing(&fleet.url(i), &agent, &key);
+        }
+        (fleet, admin, agent, key)
+    }
+
     fn launch(&self, i: usize) -> Served {
         let env: Vec<(&str, &str)> = self
             .env
@@ -394,14 +415,7 @@ fn three_nodes_share_one_consistent_log_holding_every_writ() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("fleet3");
-    let mut fleet = Fleet::start(tmp.path(), &url, &prefix, 3);
-    let admin = admin_token(&fleet.dirs[0]);
-    // Principal, gate and bundle are made on node 1 only: nodes 2 and 3 learn them from the
-    // database.
-    let (agent, key) = provision(&fleet.url(0), &admin, tmp.path());
-    for i in 1..3 {
-        wait_until_authorizing(&fleet.url(i), &agent, &key);
-    }
+    let (mut fleet, admin, agent, key) = Fleet::provisioned(tmp.path(), &url, &prefix, 3, &[]);
     let verifier = fleet.verifier();
     let load = Load::start(&fleet.urls(), 3, &agent, &key);
     load.wait("every node returning 80 writs", |l| {
@@ -461,12 +475,7 @@ fn sigkill_of_a_node_under_load_loses_no_writ_and_the_others_go_on() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("fleetkill");
-    let mut fleet = Fleet::start(tmp.path(), &url, &prefix, 3);
-    let admin = admin_token(&fleet.dirs[0]);
-    let (agent, key) = provision(&fleet.url(0), &admin, tmp.path());
-    for i in 1..3 {
-        wait_until_authorizing(&fleet.url(i), &agent, &key);
-    }
+    let (mut fleet, admin, agent, key) = Fleet::provisioned(tmp.path(), &url, &prefix, 3, &[]);
     let verifier = fleet.verifier();
     let load = Load::start(&fleet.urls(), 3, &agent, &key);
     load.wait("every node returning 60 writs", |l| {
@@ -946,7 +955,7 @@ fn each_expired_lease_is_ended_once_by_the_fleet() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique_prefix("fleetsweep");
-    let mut fleet = Fleet::start_with_env(
+    let (mut fleet, _, agent, key) = Fleet::provisioned(
         tmp.path(),
         &url,
         &prefix,
@@ -959,11 +968,6 @@ fn each_expired_lease_is_ended_once_by_the_fleet() {
             ("WRIT_LEASE_GRACE_SECS", "0"),
         ],
     );
-    let admin = admin_token(&fleet.dirs[0]);
-    let (agent, key) = provision(&fleet.url(0), &admin, tmp.path());
-    for i in 1..3 {
-        wait_until_authorizing(&fleet.url(i), &agent, &key);
-    }
     let client = http();
     let mut executions = Vec::new();
     for n in 0..9 {
@@ -1018,4 +1022,44 @@ fn each_expired_lease_is_ended_once_by_the_fleet() {
     assert_eq!(sweepers, 1, "one node sweeps");
     fleet.stop();
     fleet.verify_ledger();
+}
+
+/// A database URL carrying a password is refused on the command line (the process list would
+/// show it), by `writ serve` and `writ migrate` alike, without echoing the password; and
+/// `writ migrate` without any database says where to name one.
+#[test]
+fn a_database_password_on_the_command_line_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(args)
+            .env_remove("WRIT_DATABASE_URL")
+            .env_remove("WRIT_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = "postgres://writ:hunter2-secret@127.0.0.1:1/writ";
+    let dir = data.to_str().unwrap();
+    for args in [
+        vec!["serve", "--init", "--data-dir", dir, "--database", url],
+        vec!["migrate", "--database", url],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(3), "{args:?}: {err}");
+        assert!(err.contains("WRIT_DATABASE_URL"), "{err}");
+        assert!(
+            !err.contains("hunter2") && !out.contains("hunter2"),
+            "{err}"
+        );
+    }
+    assert!(!data.exists(), "a refused start created the data directory");
+    let (code, _, err) = run(&["migrate"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("WRIT_DATABASE_URL"), "{err}");
 }
