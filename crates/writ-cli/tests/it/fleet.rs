@@ -465,7 +465,7 @@ fn three_nodes_share_one_consistent_log_holding_every_writ() {
     println!("{}", fleet.verify_ledger().trim());
 }
 
-/// SIGKILL of one node under load: the others go on (the time until another node's next writ
+/// SIGKILL of the node holding the integration lease under load: the others go on (the time until another node's next writ
 /// is printed), no writ any node returned is lost, the log verifies and no two checkpoints of
 /// the same size differ.
 #[test]
@@ -481,8 +481,23 @@ fn sigkill_of_a_node_under_load_loses_no_writ_and_the_others_go_on() {
     load.wait("every node returning 60 writs", |l| {
         (0..3).all(|n| l.count(Some(n)) >= 60)
     });
+    // The node holding the integration lease (inside a batch transaction, by its /readyz a
+    // moment before), killed at once.
+    let client = http();
+    let victim_url = fleet.url(0);
+    let start = Instant::now();
+    loop {
+        let (_, v) = client.call("GET", &format!("{victim_url}/readyz"), None, None);
+        if v["store"]["integration"]["holding_lease"] == true {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "node 1 never held the lease"
+        );
+    }
     let mut victim = fleet.nodes[0].take().unwrap();
-    victim.child.kill().unwrap(); // SIGKILL, mid-batch as likely as not
+    victim.child.kill().unwrap(); // SIGKILL
     victim.child.wait().unwrap();
     let killed = Instant::now();
     let before = load.count(None);
@@ -497,7 +512,7 @@ fn sigkill_of_a_node_under_load_loses_no_writ_and_the_others_go_on() {
         .min()
         .unwrap();
     println!(
-        "after the SIGKILL of node 1 the next writ came from another node in {:.1} ms; statuses {statuses:?}",
+        "after the SIGKILL of node 1 (holding the lease a moment before) the next writ came from another node in {:.1} ms; statuses {statuses:?}",
         next.as_secs_f64() * 1000.0
     );
     let max_index = got.iter().map(|(_, r, _)| r.ledger_index).max().unwrap();
