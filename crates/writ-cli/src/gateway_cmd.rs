@@ -466,14 +466,16 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             .flatten()
             .filter_map(|p| std::fs::canonicalize(p).ok())
             .collect();
+            // The client's pipes on the runtime's reactor, not tokio's blocking-thread stdio.
+            let (client_in, client_out) = writ_gate::mcp::stdio::client_stdio();
             writ_gate::mcp::stdio::run_stdio_contained(
                 enforcer,
                 token,
                 &args.command,
                 &child_env,
                 &sandbox,
-                tokio::io::stdin(),
-                tokio::io::stdout(),
+                client_in,
+                client_out,
             )
             .await?;
         }

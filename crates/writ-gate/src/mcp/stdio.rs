@@ -28,6 +28,10 @@ const UPSTREAM_ENDED_CODE: i64 = -32603;
 /// How long the gateway waits for the upstream's own `tools/list` before denying a call.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a session that ends waits for the receipts still being signed and posted (each is
+/// retried while its failure may pass; see [`Enforcer::finish`]).
+const RECEIPT_DRAIN: Duration = Duration::from_secs(60);
+
 /// What a request forwarded upstream (under the gateway's own id) needs when its answer comes
 /// back.
 enum Pending {
@@ -107,11 +111,39 @@ struct Session {
     to_client: mpsc::UnboundedSender<Arc<String>>,
     /// The next id a request is forwarded upstream under; never reused.
     next_upstream: AtomicU64,
+    /// Receipts being signed and posted after their call was answered: the session does not
+    /// end before they are done, so a client that leaves at once loses none.
+    receipts: std::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Session {
     fn ids(&self) -> std::sync::MutexGuard<'_, IdMap> {
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a receipt's signing and posting off the client's path, tracked so the session
+    /// waits for it ([`Session::receipts_done`]); finished ones are reaped as new ones start.
+    fn spawn_receipt(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut set = self.receipts.lock().unwrap_or_else(|p| p.into_inner());
+        while set.try_join_next().is_some() {}
+        set.spawn(work);
+    }
+
+    /// Waits (at most [`RECEIPT_DRAIN`]) until every receipt started has been posted or has
+    /// failed for good; one still going then is reported, not silently dropped.
+    async fn receipts_done(&self) {
+        let mut set = std::mem::take(&mut *self.receipts.lock().unwrap_or_else(|p| p.into_inner()));
+        let drained = tokio::time::timeout(RECEIPT_DRAIN, async {
+            while set.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            eprintln!(
+                "writ gateway: {} receipt(s) still unposted after {}s; giving up on them",
+                set.len(),
+                RECEIPT_DRAIN.as_secs()
+            );
+        }
     }
 
     fn answer_client(&self, msg: &Value) {
@@ -259,9 +291,8 @@ impl Session {
                 )
                 .unwrap_or_else(|| super::enforce::unreadable_answer(&client_id).to_string());
                 let _ = self.to_client.send(Arc::new(out));
-                let line = Arc::new(line);
                 let enforcer = self.enforcer.clone();
-                tokio::spawn(async move {
+                self.spawn_receipt(async move {
                     let msg = full(&line);
                     drop(line);
                     if let Err(e) = enforcer.finish(*permit, &msg).await {
@@ -337,6 +368,41 @@ impl Session {
             }
         }
     }
+}
+
+/// The client's side of a stdio gateway: the process's own stdin and stdout.
+pub type ClientIo = (
+    Box<dyn AsyncRead + Unpin + Send>,
+    Box<dyn AsyncWrite + Unpin + Send>,
+);
+
+/// The process's stdin and stdout for [`run_stdio`], to be called inside the runtime. When they
+/// are pipes (as an MCP client starts a stdio server) they are read and written on the
+/// runtime's own reactor: `tokio::io::stdin()`/`stdout()` hand every read, write and flush to a
+/// blocking thread and back, a cross-thread wake-up per message each way on every call
+/// (`writ bench mcp` measured it). Anything else (a file, a terminal) uses tokio's.
+/// The pipes are put in non-blocking mode, as tokio's async pipes require.
+pub fn client_stdio() -> ClientIo {
+    use std::os::fd::AsFd;
+    let input: Box<dyn AsyncRead + Unpin + Send> = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(tokio::net::unix::pipe::Receiver::from_file)
+    {
+        Ok(r) => Box::new(r),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    let output: Box<dyn AsyncWrite + Unpin + Send> = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(tokio::net::unix::pipe::Sender::from_file)
+    {
+        Ok(w) => Box::new(w),
+        Err(_) => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
 }
 
 /// Runs the gateway over stdio: spawns `command` as the upstream and relays `client_in` /
@@ -434,6 +500,7 @@ where
         to_upstream,
         to_client,
         next_upstream: AtomicU64::new(1),
+        receipts: std::sync::Mutex::new(tokio::task::JoinSet::new()),
     });
 
     // Closing the upstream's stdin is how it learns the client left; the session (and so the
@@ -502,6 +569,8 @@ where
         // Everything the upstream wrote has been relayed: what is still pending never will be.
         session.upstream_ended().await;
     }
+    // Every answer relayed has its receipt started: wait for them before the gateway exits.
+    session.receipts_done().await;
     drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(5), client_writer).await;
     match ended {

@@ -18,6 +18,7 @@ mod mcp_conformance;
 mod mcp_faults;
 mod mcp_harness;
 mod mcp_http;
+mod mcp_receipts;
 mod mcp_stdio;
 mod mcp_tool_actions;
 mod mcp_trace;
