@@ -61,15 +61,7 @@ impl Drop for Node {
             nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap_or(0)),
             nix::sys::signal::Signal::SIGTERM,
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::bench_plane::reap_within(&mut self.child, Duration::from_secs(20));
     }
 }
 
@@ -373,12 +365,10 @@ pub fn bench(args: BenchFleetArgs) -> anyhow::Result<Exit> {
         ));
     }
     let url = match &args.database {
-        Some(u) if crate::serve_cmd::url_has_password(u) => {
-            return Err(invalid_input(
-                "--database carries a password, which would show in the process list: give the URL in WRIT_DATABASE_URL",
-            ));
+        Some(u) => {
+            crate::serve_cmd::refuse_password_flag(u)?;
+            u.clone()
         }
-        Some(u) => u.clone(),
         None => std::env::var("WRIT_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())

@@ -300,15 +300,7 @@ impl Drop for Client {
     fn drop(&mut self) {
         // Closing stdin ends an MCP stdio server (and the gateway, which stops its upstream).
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::bench_plane::reap_within(&mut self.child, Duration::from_secs(5));
     }
 }
 

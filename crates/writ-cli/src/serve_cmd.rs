@@ -190,29 +190,22 @@ fn database_flag(config: &mut ServerConfig, url: Option<&str>) -> anyhow::Result
     let Some(url) = url else {
         return Ok(());
     };
-    if url_has_password(url) {
-        return Err(invalid_input(
-            "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead".to_owned(),
-        ));
-    }
+    refuse_password_flag(url)?;
     config.store.url = Some(url.to_owned());
     config
         .check()
         .map_err(|e| invalid_input(format!("{e}; fix --database")))
 }
 
-/// True when a `postgres://` URL carries a password (`user:password@`) or a key=value string a
-/// `password=`.
-pub(crate) fn url_has_password(url: &str) -> bool {
-    match url.split_once("://") {
-        Some((_, rest)) => {
-            let authority = rest.split('/').next().unwrap_or("");
-            authority
-                .rsplit_once('@')
-                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-        }
-        None => url.split_whitespace().any(|kv| kv.starts_with("password=")),
+/// Refuses a `--database` URL that carries a password (see
+/// [`writ_server::config::url_secrets`]): the process list would show it.
+pub(crate) fn refuse_password_flag(url: &str) -> anyhow::Result<()> {
+    if writ_server::config::url_secrets(url).is_empty() {
+        return Ok(());
     }
+    Err(invalid_input(
+        "--database carries a password, which would show in the process list: pass the URL in WRIT_DATABASE_URL or as [store] url in the config file (mode 0600) instead",
+    ))
 }
 
 /// File descriptors kept free of connections: the ledger, stores, logs and the runtime.

@@ -98,31 +98,78 @@ impl StoreConfig {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages (a key=value string's `password=`
-/// too).
+/// `url` with any password replaced by `***`, for messages.
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        // userinfo ends at the last '@' before the first '/' of the path.
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            if let Some((user, _)) = userinfo.split_once(':') {
-                return format!("{scheme}://{user}:***@{}", &rest[at + 1..]);
+    redact(url, url)
+}
+
+/// The secrets a database `url` carries (its password, raw and percent-decoded; in a
+/// URL's userinfo, or `password=` of a key=value string or a URL's query), to cut
+/// out of messages. Empty when it carries none.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Any scheme's userinfo: a URL of the wrong kind is quoted in the error that refuses it.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            out.push(password.to_owned());
+        }
+    }
+    // `password=…` in a key=value string or a URL's query.
+    let mut from = 0;
+    while let Some(at) = url.get(from..).and_then(|s| s.find("password=")) {
+        let start = from + at + "password=".len();
+        let tail = url.get(start..).unwrap_or_default();
+        let value = match tail.strip_prefix('\'') {
+            Some(quoted) => quoted.split('\'').next().unwrap_or_default(),
+            None => tail
+                .split(|c: char| c == '&' || c.is_whitespace())
+                .next()
+                .unwrap_or_default(),
+        };
+        out.push(value.to_owned());
+        from = start;
+    }
+    let decoded: Vec<String> = out.iter().map(|s| percent_decode(s)).collect();
+    out.extend(decoded);
+    out.retain(|s| !s.is_empty());
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
             }
         }
-        return url.to_owned();
     }
-    url.split_whitespace()
-        .map(|kv| {
-            if kv.starts_with("password=") {
-                "password=***".to_owned()
-            } else {
-                kv.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `message` with every secret of `url` replaced by `***`.
+pub fn redact(message: &str, url: &str) -> String {
+    let mut out = message.to_owned();
+    for secret in url_secrets(url) {
+        out = out.replace(&secret, "***");
+    }
+    out
 }
 
 /// The `[ledger]` table of the configuration file.
@@ -321,6 +368,21 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_cuts_the_password_out_of_every_url_form() {
+        let msg = "failed for s3cr%3At and s3cr:t and hunter2 and pw x";
+        let r = redact(msg, "postgres://writ:s3cr%3At@127.0.0.1:5432/db");
+        assert!(!r.contains("s3cr%3At") && !r.contains("s3cr:t"), "{r}");
+        let r = redact(msg, "host=127.0.0.1 user=writ password=hunter2 dbname=x");
+        assert!(!r.contains("hunter2"), "{r}");
+        let r = redact(msg, "host=h password='pw x'");
+        assert!(!r.contains("pw x"), "{r}");
+        let r = redact(msg, "postgresql://h/db?user=u&password=hunter2");
+        assert!(!r.contains("hunter2"), "{r}");
+        // No password: nothing is cut.
+        assert_eq!(redact(msg, "postgres://writ@127.0.0.1/db"), msg);
+    }
 
     #[test]
     fn database_url_comes_from_env_and_never_shows_its_password() {

@@ -319,19 +319,22 @@ impl AppState {
     /// Authorizations are then refused (503) and the gates' feeds get no heartbeat. Always
     /// `None` on SQLite, where this node is the only writer.
     pub fn governance_unsynced(&self) -> Option<String> {
-        let sync = self.store.sync_state()?;
+        // On every authorization: one timestamp read; the message only when stale.
+        let last_read = self.store.last_read_unix_ms()?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let age = now_ms.saturating_sub(sync.last_ok_unix_ms);
-        (age > GOVERNANCE_STALE_MS).then(|| {
-            format!(
-                "this node has not reached its database for {age} ms{}, so it cannot vouch for the fleet's governance: retry (another node may answer), and check the database",
-                sync.last_error
-                    .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
-            )
-        })
+        let age = now_ms.saturating_sub(last_read);
+        if age <= GOVERNANCE_STALE_MS {
+            return None;
+        }
+        let last_error = self.store.sync_state().and_then(|s| s.last_error);
+        Some(format!(
+            "this node has not reached its database for {age} ms{}, so it cannot vouch for the fleet's governance: retry (another node may answer), and check the database",
+            last_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        ))
     }
 
     pub fn now(&self) -> i64 {

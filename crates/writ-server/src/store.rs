@@ -651,6 +651,15 @@ impl ControlStore {
         .map_err(ServerError::Io)
     }
 
+    /// When this node last read a shared (PostgreSQL) store, in Unix milliseconds, without
+    /// copying the rest of [`SyncState`] (for the authorize path); `None` for SQLite.
+    pub fn last_read_unix_ms(&self) -> Option<i64> {
+        self.shared
+            .sync
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).last_ok_unix_ms)
+    }
+
     /// How this node keeps up with a shared (PostgreSQL) store; `None` for SQLite.
     pub fn sync_state(&self) -> Option<SyncState> {
         self.shared

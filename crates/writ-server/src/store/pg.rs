@@ -95,75 +95,6 @@ pub fn valid_schema_name(name: &str) -> bool {
     writ_ledger::pg::valid_schema_name(name)
 }
 
-/// The secrets `url` carries (its password, raw and percent-decoded), to cut out of messages.
-fn secrets_of(url: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"));
-    if let Some(rest) = rest {
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        if let Some((userinfo, _)) = authority.rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-        {
-            out.push(password.to_owned());
-        }
-    }
-    // `password=…` in a key=value string or a URL's query.
-    let mut from = 0;
-    while let Some(at) = url.get(from..).and_then(|s| s.find("password=")) {
-        let start = from + at + "password=".len();
-        let tail = url.get(start..).unwrap_or_default();
-        let value = match tail.strip_prefix('\'') {
-            Some(quoted) => quoted.split('\'').next().unwrap_or_default(),
-            None => tail
-                .split(|c: char| c == '&' || c.is_whitespace())
-                .next()
-                .unwrap_or_default(),
-        };
-        out.push(value.to_owned());
-        from = start;
-    }
-    let decoded: Vec<String> = out.iter().map(|s| percent_decode(s)).collect();
-    out.extend(decoded);
-    out.retain(|s| !s.is_empty());
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out.dedup();
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `message` with every secret of `url` replaced by `***`.
-pub fn redact(message: &str, url: &str) -> String {
-    let mut out = message.to_owned();
-    for secret in secrets_of(url) {
-        out = out.replace(&secret, "***");
-    }
-    out
-}
-
 /// A database failure as a server error: its text with its causes', redacted.
 fn db_err(url: &str, e: impl std::error::Error) -> ServerError {
     let mut text = e.to_string();
@@ -174,7 +105,7 @@ fn db_err(url: &str, e: impl std::error::Error) -> ServerError {
     }
     ServerError::Config(format!(
         "control store database: {}; check the database and its URL",
-        redact(&text, url)
+        crate::config::redact(&text, url)
     ))
 }
 
@@ -667,25 +598,5 @@ impl FleetRole {
                 false
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_cuts_the_password_out_of_every_url_form() {
-        let msg = "failed for s3cr%3At and s3cr:t and hunter2 and pw x";
-        let r = redact(msg, "postgres://writ:s3cr%3At@127.0.0.1:5432/db");
-        assert!(!r.contains("s3cr%3At") && !r.contains("s3cr:t"), "{r}");
-        let r = redact(msg, "host=127.0.0.1 user=writ password=hunter2 dbname=x");
-        assert!(!r.contains("hunter2"), "{r}");
-        let r = redact(msg, "host=h password='pw x'");
-        assert!(!r.contains("pw x"), "{r}");
-        let r = redact(msg, "postgresql://h/db?user=u&password=hunter2");
-        assert!(!r.contains("hunter2"), "{r}");
-        // No password: nothing is cut.
-        assert_eq!(redact(msg, "postgres://writ@127.0.0.1/db"), msg);
     }
 }
