@@ -548,6 +548,11 @@ fn print_human(args: &BenchMcpArgs, stats: &[PathStats], st: &Stages, dir: &Path
     );
     row("    server: HTTP request /v1/authorize", st.server_http_us);
     row("      of which authorize handler", st.server_authorize_us);
+    row(
+        "        ledger append, any entry (queue+batch)",
+        st.ledger_append_us,
+    );
+    row("          of which one batch's write", st.ledger_batch_us);
     row("    transport (round trip - server HTTP)", st.transport_us);
     row(
         "  gateway parse/check (admit - round trip)",
@@ -566,7 +571,7 @@ struct Snapshot {
     values: HashMap<&'static str, (f64, f64)>,
 }
 
-const SERIES: [(&str, &str, &str); 5] = [
+const SERIES: [(&str, &str, &str); 7] = [
     ("admit", "writ_gate_admit_duration_seconds", ""),
     ("round_trip", "writ_gate_authorize_duration_seconds", ""),
     (
@@ -575,6 +580,8 @@ const SERIES: [(&str, &str, &str); 5] = [
         "route=\"/v1/authorize\"",
     ),
     ("server_authorize", "writ_authorize_duration_seconds", ""),
+    ("ledger_append", "writ_ledger_append_duration_seconds", ""),
+    ("ledger_batch", "writ_ledger_batch_duration_seconds", ""),
     (
         "receipt",
         "writ_http_request_duration_seconds",
@@ -605,6 +612,10 @@ struct Stages {
     authorize_round_trip_us: Option<f64>,
     server_http_us: Option<f64>,
     server_authorize_us: Option<f64>,
+    /// Decisions' and receipts' entries alike: submitted to durable.
+    ledger_append_us: Option<f64>,
+    /// One batch's write (hashing, checkpoint signature, durable commit).
+    ledger_batch_us: Option<f64>,
     transport_us: Option<f64>,
     gateway_check_us: Option<f64>,
     relay_us: Option<f64>,
@@ -628,6 +639,8 @@ impl Stages {
             authorize_round_trip_us: rt,
             server_http_us: http,
             server_authorize_us: mean("server_authorize"),
+            ledger_append_us: mean("ledger_append"),
+            ledger_batch_us: mean("ledger_batch"),
             transport_us: rt.zip(http).map(|(r, h)| r - h),
             gateway_check_us: admit.zip(rt).map(|(a, r)| a - r),
             relay_us: admit.map(|a| added_mean_us - a),

@@ -252,6 +252,9 @@ pub struct CommitLatency {
     pub histogram: writ_model::prometheus::Histogram,
     /// The latency of the oldest entry of the last committed batch, in seconds.
     pub last_secs: Option<f64>,
+    /// Every committed batch's own write: hashing, signing its checkpoint and the store's
+    /// durable commit, in seconds. An entry's latency minus this is the time it queued.
+    pub batch: writ_model::prometheus::Histogram,
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -1188,6 +1191,7 @@ fn writer_loop(
         for (i, reply) in replies.iter_mut().enumerate() {
             reply.assign(first_index + i as u64);
         }
+        let writing = Instant::now();
         let published = publish(
             store.as_mut(),
             &signer,
@@ -1222,6 +1226,8 @@ fn writer_loop(
                         l.histogram.observe(secs);
                     }
                     l.last_secs = Some(oldest);
+                    l.batch
+                        .observe(committed.duration_since(writing).as_secs_f64());
                 }
                 for (i, reply) in replies.into_iter().enumerate() {
                     reply.send(Ok(AppendReceipt {

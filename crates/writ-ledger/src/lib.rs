@@ -51,8 +51,8 @@ pub use error::{
 };
 pub use hash::{Hash, leaf_hash, node_hash};
 pub use ledger::{
-    AppendCallback, AppendHandle, AppendReceipt, AssignCallback, ExportReport, IntegrationInfo,
-    Ledger,
+    AppendCallback, AppendHandle, AppendReceipt, AssignCallback, CommitLatency, ExportReport,
+    IntegrationInfo, Ledger,
 };
 pub use note::{Ed25519Signer, Ed25519Verifier, NoteSigner, NoteVerifier};
 pub use verify::{VerifyReport, verify_dir};

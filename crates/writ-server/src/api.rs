@@ -330,6 +330,7 @@ async fn metrics(State(s): St, headers: HeaderMap) -> Result<Response, ApiError>
         checkpoint_age_seconds: crate::status::checkpoint_age_ms(&s) as f64 / 1000.0,
         index_lag: size.saturating_sub(indexed),
         kill_switch: s.kill_switch(),
+        ledger_commit: Some(s.ledger.commit_latency()),
     };
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

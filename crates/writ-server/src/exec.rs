@@ -635,6 +635,19 @@ impl Drop for ExecIndex {
     }
 }
 
+/// What [`ExecIndex::lease_state`] reads.
+const LEASE_STATE_SQL: &str = "SELECT e.allowed, e.decided_at, e.renewed_at, w.exp, e.receipt_index, e.ended_index, e.expired_index
+     FROM executions e LEFT JOIN writs w ON w.execution = e.execution
+     WHERE e.execution = ?1";
+
+/// What [`ExecIndex::expired_leases`] reads.
+const EXPIRED_LEASES_SQL: &str =
+    "SELECT e.execution FROM executions e LEFT JOIN writs w ON w.execution = e.execution
+     WHERE e.allowed = 1 AND e.receipt_index IS NULL AND e.ended_index IS NULL
+       AND max(coalesce(w.exp, coalesce(e.decided_at, 0) + ?2),
+               coalesce(e.renewed_at + ?3, -9223372036854775807)) < ?1
+     ORDER BY e.decided_at LIMIT ?4";
+
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     // Writ positions and lineage are nobody else's business (0600 before SQLite opens it).
     writ_ledger::owner_only::prepare_sqlite(path)?;
@@ -644,6 +657,13 @@ fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     // What evidence erasure deletes leaves no copy in free space.
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // One plan per statement, whatever is bound to it. Otherwise SQLite prepares every lookup
+    // by execution id anew on each new value (the partial indexes might apply to some values):
+    // a full parse and plan on every receipt, lease check and renewal.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -798,11 +818,7 @@ impl ExecIndex {
     pub fn lease_state(&self, execution: ExecutionId) -> Result<Option<LeaseState>, ServerError> {
         let conn = self.conn();
         let row = conn
-            .prepare_cached(
-                "SELECT e.allowed, e.decided_at, e.renewed_at, w.exp, e.receipt_index, e.ended_index, e.expired_index
-                 FROM executions e LEFT JOIN writs w ON w.execution = e.execution
-                 WHERE e.execution = ?1",
-            )?
+            .prepare_cached(LEASE_STATE_SQL)?
             .query_row(params![execution.to_string()], |r| {
                 Ok(LeaseState {
                     allowed: r.get(0)?,
@@ -834,13 +850,7 @@ impl ExecIndex {
         limit: usize,
     ) -> Result<Vec<ExecutionId>, ServerError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT e.execution FROM executions e LEFT JOIN writs w ON w.execution = e.execution
-             WHERE e.allowed = 1 AND e.receipt_index IS NULL AND e.ended_index IS NULL
-               AND max(coalesce(w.exp, coalesce(e.decided_at, 0) + ?2),
-                       coalesce(e.renewed_at + ?3, -9223372036854775807)) < ?1
-             ORDER BY e.decided_at LIMIT ?4",
-        )?;
+        let mut stmt = conn.prepare_cached(EXPIRED_LEASES_SQL)?;
         let rows = stmt.query_map(
             params![
                 before,
@@ -1163,5 +1173,49 @@ impl ExecIndex {
             after,
             limit,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> (tempfile::TempDir, ExecIndex) {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(Ledger::init(&dir.path().join("ledger"), "writ.test/qpsg").unwrap());
+        let index = ExecIndex::open(&dir.path().join("index.db"), ledger).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn lookups_by_execution_keep_their_plan_across_values() {
+        let (_dir, index) = index();
+        for _ in 0..5 {
+            assert!(index.lease_state(ExecutionId::new_v7()).unwrap().is_none());
+        }
+        let conn = index.conn();
+        let stmt = conn.prepare_cached(LEASE_STATE_SQL).unwrap();
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "the lease lookup was prepared again for a new execution id"
+        );
+    }
+
+    #[test]
+    fn the_open_leases_query_still_uses_its_partial_index() {
+        let (_dir, index) = index();
+        let conn = index.conn();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {EXPIRED_LEASES_SQL}"))
+            .unwrap()
+            .query_map(params![0, 0, 0, 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|l| l.contains("executions_open")),
+            "plan: {plan:?}"
+        );
     }
 }

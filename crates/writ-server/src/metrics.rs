@@ -15,9 +15,12 @@ pub fn authorize_bucket_bounds() -> &'static [f64] {
 }
 
 /// Values read from the server's state when metrics are rendered.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Gauges {
     pub ledger_entries: u64,
+    /// The ledger's append latency (submitted to durable, per entry) and its batches' own
+    /// write time (see [`writ_ledger::CommitLatency`]); absent where no ledger is read.
+    pub ledger_commit: Option<writ_ledger::CommitLatency>,
     pub checkpoint_age_seconds: f64,
     /// Ledger entries the execution index has yet to follow.
     pub index_lag: u64,
@@ -141,6 +144,20 @@ impl Metrics {
             &[],
             &lock(&self.authorize_latency),
         );
+        if let Some(l) = &gauges.ledger_commit {
+            e.family(
+                "writ_ledger_append_duration_seconds",
+                "Time from an entry's submission to its durable commit (queue and batch).",
+                Kind::Histogram,
+            )
+            .histogram("writ_ledger_append_duration_seconds", &[], &l.histogram)
+            .family(
+                "writ_ledger_batch_duration_seconds",
+                "Time to write one batch: hashing, signing its checkpoint and the durable commit.",
+                Kind::Histogram,
+            )
+            .histogram("writ_ledger_batch_duration_seconds", &[], &l.batch);
+        }
         e.family("writ_ledger_entries", "Entries in the ledger.", Kind::Gauge)
             .sample(
                 "writ_ledger_entries",
@@ -191,6 +208,7 @@ mod tests {
         m.authorize_seconds(0.0003);
         m.http("/v1/proofs/{execution}", "GET", 404, 0.002);
         let text = m.render_with(&Gauges::default());
+        assert!(!text.contains("writ_ledger_append_duration_seconds"));
         assert!(text.contains("writ_decisions_total{outcome=\"deny\",reason=\"no_permit\"} 2"));
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("writ_authorize_duration_seconds_bucket{le=\"0.00025\"} 0"));
@@ -201,5 +219,22 @@ mod tests {
         assert!(text.contains(
             "writ_http_request_duration_seconds_count{route=\"/v1/proofs/{execution}\"} 1"
         ));
+    }
+
+    #[test]
+    fn renders_the_ledger_append_and_batch_histograms() {
+        let mut l = writ_ledger::CommitLatency::default();
+        l.histogram.observe(0.0007);
+        l.histogram.observe(0.0003);
+        l.batch.observe(0.0004);
+        let text = Metrics::default().render_with(&Gauges {
+            ledger_commit: Some(l),
+            ..Gauges::default()
+        });
+        assert!(text.contains("# TYPE writ_ledger_append_duration_seconds histogram"));
+        assert!(text.contains("writ_ledger_append_duration_seconds_count 2"));
+        assert!(text.contains("writ_ledger_append_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("writ_ledger_batch_duration_seconds_count 1"));
+        assert!(text.contains("writ_ledger_batch_duration_seconds_bucket{le=\"0.00025\"} 0"));
     }
 }

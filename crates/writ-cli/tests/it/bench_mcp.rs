@@ -51,9 +51,20 @@ fn assert_paths(v: &Value, names: &[&str], calls: u64) {
     // The breakdown comes from the gateway's and the control plane's own metrics: every
     // measured call was admitted by the gateway and authorized by the server.
     let st = &v["writ_stages"];
-    for k in ["admit_us", "server_http_us", "server_authorize_us"] {
+    for k in [
+        "admit_us",
+        "server_http_us",
+        "server_authorize_us",
+        "ledger_append_us",
+        "ledger_batch_us",
+    ] {
         assert!(st[k].as_f64().is_some_and(|x| x > 0.0), "{k}: {st}");
     }
+    // An entry waits for its batch's write at least: the batch is part of the append.
+    assert!(
+        st["ledger_batch_us"].as_f64() <= st["ledger_append_us"].as_f64(),
+        "{st}"
+    );
     // Derived (added mean minus admit mean), so machine noise can make it negative: only its
     // presence is checked, never its value.
     assert!(

@@ -590,3 +590,99 @@ fn a_node_server_runs_contained_under_the_default_rules() {
         );
     }
 }
+
+// Issue 19, acceptance 3: on the governed call's path (client → `writ gateway mcp` → control
+// plane → ledger → upstream), a call whose answer reached the client had its decision durable
+// first. The control plane is SIGKILLed while one client calls through the gateway as fast as
+// it can, a few milliseconds after a random answer; after the restart, every execution the
+// client was answered for proves its allow decision at the ledger index the answer named.
+#[test]
+fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Setup::start(tmp.path());
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
+    let mut answered: Vec<(String, u64)> = Vec::new();
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).unwrap();
+    for trial in 0..3u64 {
+        let mut gw = s.gateway("probe", &[], &command);
+        let mut served = s.served.take().unwrap();
+        // The kill lands 0 to 4 ms after the answer to call 20 to 59.
+        let pick = u64::from_le_bytes(seed).rotate_left(8 * trial as u32);
+        let kill_after = 20 + pick % 40;
+        let delay = Duration::from_micros((pick >> 8) % 4000);
+        let mut killer = None;
+        let mut refused = 0;
+        for n in 0..(kill_after + 200) {
+            let answer = gw.request("tools/call", json!({"name": "whoami", "arguments": {}}));
+            match answer["result"]["_meta"]["dev.writ/execution"].as_object() {
+                Some(meta) => {
+                    let execution = meta["execution"].as_str().unwrap().to_owned();
+                    answered.push((execution, meta["ledger_index"].as_u64().unwrap()));
+                }
+                None => {
+                    assert!(
+                        killer.is_some(),
+                        "call {n} refused before the kill: {answer}"
+                    );
+                    refused += 1;
+                    if refused == 3 {
+                        break;
+                    }
+                }
+            }
+            if n == kill_after {
+                let pid = served.child.id();
+                killer = Some(std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }));
+            }
+        }
+        killer.unwrap().join().unwrap();
+        served.child.wait().unwrap();
+        drop(served);
+        assert_eq!(
+            refused, 3,
+            "trial {trial}: calls still answered after the kill"
+        );
+        drop(gw);
+        let restarted = Served::start(&data, false);
+        let verifier = writ_ledger::Ed25519Verifier::from_vkey(&restarted.vkey).unwrap();
+        let client = crate::serve::http();
+        for (execution, index) in &answered {
+            let (st, proof) = client.call(
+                "GET",
+                &format!("{}/v1/proofs/{execution}", restarted.url),
+                Some(agent.trim()),
+                None,
+            );
+            assert_eq!(
+                st, 200,
+                "trial {trial}: execution {execution} lost: {proof}"
+            );
+            let bundle = writ_ledger::ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+            let verified = bundle.verify(Some(&verifier.to_vkey())).unwrap();
+            let entry = verified
+                .entries
+                .iter()
+                .find(|e| e.index == *index)
+                .unwrap_or_else(|| panic!("no entry {index} in the proof of {execution}"));
+            let disclosure = verified.disclosures.iter().find(|d| d.index == *index);
+            let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
+            assert_eq!(record["type"], "decision", "{record}");
+            assert_eq!(record["decision"], "allow", "{record}");
+            assert_eq!(record["request"]["lineage"]["execution"], json!(execution));
+        }
+        println!(
+            "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
+            answered.len()
+        );
+        s.url = restarted.url.clone();
+        s.served = Some(restarted);
+    }
+}
