@@ -25,6 +25,9 @@ pub struct ControlPlane {
     timeout: Duration,
     /// `{base}/v1/authorize`, parsed once (it is on every governed call's path).
     authorize_url: Option<reqwest::Url>,
+    /// For a plain `http://` control plane: kept-alive connections for authorize and receipts
+    /// (see [`crate::lane`]).
+    lane: Option<std::sync::Arc<crate::lane::Lane>>,
 }
 
 /// The answer to an authorize request.
@@ -90,11 +93,13 @@ impl ControlPlane {
             .unwrap_or_default();
         let base = base.into().trim_end_matches('/').to_owned();
         let authorize_url = reqwest::Url::parse(&format!("{base}/v1/authorize")).ok();
+        let lane = crate::lane::Lane::for_base(&base).map(std::sync::Arc::new);
         Self {
             base,
             http,
             timeout,
             authorize_url,
+            lane,
         }
     }
 
@@ -113,6 +118,51 @@ impl ControlPlane {
                 detail: e.to_string(),
             }
         }
+    }
+
+    /// `POST {base}{path}` with the JSON `body` and bearer `token` on the governed call's path:
+    /// through the lane when there is one, else reqwest. `url` is the route's URL when parsed
+    /// already.
+    async fn post_hot(
+        &self,
+        path: &str,
+        url: Option<&reqwest::Url>,
+        token: &str,
+        traceparent: Option<String>,
+        body: &impl serde::Serialize,
+    ) -> Result<(u16, Vec<u8>), GateError> {
+        if let Some(lane) = &self.lane {
+            let bytes = serde_json::to_vec(body).map_err(|e| GateError::Unreachable {
+                url: self.base.clone(),
+                detail: format!("request body: {e}"),
+            })?;
+            let extra: Vec<(&str, String)> = traceparent
+                .map(|tp| ("traceparent", tp))
+                .into_iter()
+                .collect();
+            return match lane
+                .post_json(path, token, &extra, bytes, self.timeout)
+                .await
+            {
+                Ok((status, bytes)) => Ok((status, bytes.into())),
+                Err(crate::lane::LaneError::Timeout) => Err(GateError::Timeout {
+                    secs: self.timeout.as_secs(),
+                }),
+                Err(crate::lane::LaneError::Failed(detail)) => Err(GateError::Unreachable {
+                    url: self.base.clone(),
+                    detail,
+                }),
+            };
+        }
+        let req = match url {
+            Some(url) => self.http.post(url.clone()),
+            None => self.http.post(format!("{}{path}", self.base)),
+        };
+        let req = match traceparent {
+            Some(tp) => req.header("traceparent", tp),
+            None => req,
+        };
+        self.send_raw(req.bearer_auth(token).json(body)).await
     }
 
     async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), GateError> {
@@ -163,15 +213,15 @@ impl ControlPlane {
             from_writ: options.from_writ.as_deref().map(Cow::Borrowed),
             scope: options.scope.as_ref().map(Cow::Borrowed),
         };
-        let req = match &self.authorize_url {
-            Some(url) => self.http.post(url.clone()),
-            None => self.http.post(format!("{}/v1/authorize", self.base)),
-        };
-        let req = match &options.traceparent {
-            Some(tp) => req.header("traceparent", tp.to_string()),
-            None => req,
-        };
-        let (status, bytes) = self.send_raw(req.bearer_auth(token).json(&body)).await?;
+        let (status, bytes) = self
+            .post_hot(
+                "/v1/authorize",
+                self.authorize_url.as_ref(),
+                token,
+                options.traceparent.as_ref().map(ToString::to_string),
+                &body,
+            )
+            .await?;
         if status == 200 {
             // The common answer, read straight into its shape (no intermediate JSON tree).
             let a: writ_api::Allowed<'_> = serde_json::from_slice(&bytes).map_err(|e| {
@@ -239,12 +289,10 @@ impl ControlPlane {
         gate_token: &str,
         receipt: &Receipt,
     ) -> Result<u64, GateError> {
-        let req = self
-            .http
-            .post(format!("{}/v1/receipts", self.base))
-            .bearer_auth(gate_token)
-            .json(receipt);
-        let (status, body) = self.send(req).await?;
+        let (status, bytes) = self
+            .post_hot("/v1/receipts", None, gate_token, None, receipt)
+            .await?;
+        let body = Self::json_body(status, &bytes)?;
         if status != 201 {
             return Err(Self::api_error(status, &body));
         }

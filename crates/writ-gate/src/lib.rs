@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod gate;
+mod lane;
 pub mod mcp;
 pub mod metrics;
 
