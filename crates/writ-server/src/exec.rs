@@ -436,7 +436,10 @@ fn follower_loop(
                     .append(carried.get(placed.len()..).unwrap_or_default())
                     .map_err(|e| format!("cannot write the writ log: {e}"))?;
                 placed.extend(at);
-                let tx = conn.transaction().map_err(|e| e.to_string())?;
+                // Immediate, as in `erase_writs`: the other writer of this file.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| e.to_string())?;
                 index_batch(&tx, indexed, &entries, &carried, &placed, log_len)
                     .map_err(|e| e.to_string())?;
                 tx.commit().map_err(|e| e.to_string())
@@ -1069,7 +1072,10 @@ impl ExecIndex {
             .open(&self.writ_path)
             .map_err(|e| index_err(format!("{}: {e}", self.writ_path.display())))?;
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        // The write lock up front (waiting out the follower's commit under the busy timeout):
+        // a deferred transaction that read first fails at once with "database is locked" when
+        // the follower committed in between.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut erased = 0;
         {
             let mut find =
