@@ -262,6 +262,12 @@ mod tests {
         (addr, accepted)
     }
 
+    /// A lane to a fresh test server, and how many connections that server accepted.
+    async fn lane_to(after: After) -> (Lane, Arc<AtomicUsize>) {
+        let (addr, accepted) = server(after).await;
+        (Lane::for_base(&format!("http://{addr}")).unwrap(), accepted)
+    }
+
     async fn post(lane: &Lane) -> Result<(u16, Bytes), LaneError> {
         lane.post_json(
             "/v1/receipts",
@@ -299,8 +305,7 @@ mod tests {
     #[test]
     fn requests_in_turn_share_one_connection() {
         rt().block_on(async {
-            let (addr, accepted) = server(After::KeepAlive).await;
-            let lane = Lane::for_base(&format!("http://{addr}")).unwrap();
+            let (lane, accepted) = lane_to(After::KeepAlive).await;
             for n in 1..=5 {
                 let (status, body) = post(&lane).await.unwrap();
                 assert_eq!(status, 201);
@@ -313,8 +318,7 @@ mod tests {
     #[test]
     fn a_connection_the_server_closed_is_replaced() {
         rt().block_on(async {
-            let (addr, accepted) = server(After::Close).await;
-            let lane = Lane::for_base(&format!("http://{addr}")).unwrap();
+            let (lane, accepted) = lane_to(After::Close).await;
             for n in 1..=3 {
                 let (status, body) = post(&lane).await.unwrap();
                 assert_eq!((status, body), (201, Bytes::from(format!("{{\"n\":{n}}}"))));
@@ -327,8 +331,7 @@ mod tests {
     #[test]
     fn a_connection_idle_too_long_is_not_reused() {
         rt().block_on(async {
-            let (addr, accepted) = server(After::KeepAlive).await;
-            let lane = Lane::for_base(&format!("http://{addr}")).unwrap();
+            let (lane, accepted) = lane_to(After::KeepAlive).await;
             post(&lane).await.unwrap();
             tokio::time::sleep(IDLE_FOR + Duration::from_millis(100)).await;
             post(&lane).await.unwrap();
@@ -339,8 +342,7 @@ mod tests {
     #[test]
     fn no_answer_in_time_and_no_server_are_errors() {
         rt().block_on(async {
-            let (addr, _) = server(After::NeverAnswer).await;
-            let lane = Lane::for_base(&format!("http://{addr}")).unwrap();
+            let (lane, _) = lane_to(After::NeverAnswer).await;
             let r = lane
                 .post_json("/x", "t", &[], vec![], Duration::from_millis(300))
                 .await;

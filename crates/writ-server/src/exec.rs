@@ -436,10 +436,7 @@ fn follower_loop(
                     .append(carried.get(placed.len()..).unwrap_or_default())
                     .map_err(|e| format!("cannot write the writ log: {e}"))?;
                 placed.extend(at);
-                // Immediate, as in `erase_writs`: the other writer of this file.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(|e| e.to_string())?;
+                let tx = conn.transaction().map_err(|e| e.to_string())?;
                 index_batch(&tx, indexed, &entries, &carried, &placed, log_len)
                     .map_err(|e| e.to_string())?;
                 tx.commit().map_err(|e| e.to_string())
@@ -654,7 +651,12 @@ const EXPIRED_LEASES_SQL: &str =
 fn open_conn(path: &Path) -> Result<Connection, ServerError> {
     // Writ positions and lineage are nobody else's business (0600 before SQLite opens it).
     writ_ledger::owner_only::prepare_sqlite(path)?;
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
+    // Two connections write this file (the follower's batches, erasures): every transaction
+    // takes the write lock when it begins, waiting out the other under the busy timeout. A
+    // deferred one that read first fails at once with "database is locked" when the other
+    // committed in between (its WAL snapshot is stale; the busy timeout does not apply).
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // What evidence erasure deletes leaves no copy in free space.
@@ -1072,10 +1074,7 @@ impl ExecIndex {
             .open(&self.writ_path)
             .map_err(|e| index_err(format!("{}: {e}", self.writ_path.display())))?;
         let mut conn = self.conn();
-        // The write lock up front (waiting out the follower's commit under the busy timeout):
-        // a deferred transaction that read first fails at once with "database is locked" when
-        // the follower committed in between.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = conn.transaction()?;
         let mut erased = 0;
         {
             let mut find =

@@ -694,6 +694,42 @@ fn sigkill_under_load_loses_no_returned_writ() {
     assert!(report.ok, "{report:?}");
 }
 
+/// Asks the server at `url` (as `token`) for the proof of `execution`: it must verify with the
+/// log key `vkey` and hold the allow decision of that execution at `ledger_index`. Returns the
+/// proof.
+pub(crate) fn proves_allow_decision(
+    client: &Http,
+    url: &str,
+    token: &str,
+    vkey: &str,
+    execution: &str,
+    ledger_index: u64,
+) -> Value {
+    let (st, proof) = client.call(
+        "GET",
+        &format!("{url}/v1/proofs/{execution}"),
+        Some(token),
+        None,
+    );
+    assert_eq!(st, 200, "execution {execution} lost: {proof}");
+    let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
+    let verified = bundle.verify(Some(vkey)).unwrap();
+    let entry = verified
+        .entries
+        .iter()
+        .find(|e| e.index == ledger_index)
+        .unwrap_or_else(|| panic!("no entry {ledger_index} in the proof of {execution}"));
+    let disclosure = verified
+        .disclosures
+        .iter()
+        .find(|d| d.index == ledger_index);
+    let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
+    assert_eq!(record["type"], "decision", "{record}");
+    assert_eq!(record["decision"], "allow", "{record}");
+    assert_eq!(record["request"]["lineage"]["execution"], json!(execution));
+    proof
+}
+
 /// Checks every returned writ against the restarted server; returns how many proof bundles
 /// came without their writ copy.
 pub(crate) fn check_after_restart(
@@ -708,31 +744,7 @@ pub(crate) fn check_after_restart(
     let client = http();
     let vkey = verifier.to_vkey();
     for r in returned {
-        let (st, proof) = client.call(
-            "GET",
-            &format!("{url}/v1/proofs/{}", r.execution),
-            Some(agent),
-            None,
-        );
-        assert_eq!(st, 200, "execution {} lost: {proof}", r.execution);
-        let bundle = ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
-        let verified = bundle.verify(Some(&vkey)).unwrap();
-        let entry = verified
-            .entries
-            .iter()
-            .find(|e| e.index == r.ledger_index)
-            .unwrap_or_else(|| panic!("no entry {} in the proof", r.ledger_index));
-        let disclosure = verified
-            .disclosures
-            .iter()
-            .find(|d| d.index == r.ledger_index);
-        let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
-        assert_eq!(record["type"], "decision");
-        assert_eq!(record["decision"], "allow");
-        assert_eq!(
-            record["request"]["lineage"]["execution"],
-            json!(r.execution)
-        );
+        let proof = proves_allow_decision(&client, url, agent, &vkey, &r.execution, r.ledger_index);
         // The writ names the same ledger entry.
         let payload = r.writ.split('.').nth(1).unwrap();
         let claims: Value =

@@ -652,31 +652,16 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
         );
         drop(gw);
         let restarted = Served::start(&data, false);
-        let verifier = writ_ledger::Ed25519Verifier::from_vkey(&restarted.vkey).unwrap();
         let client = crate::serve::http();
         for (execution, index) in &answered {
-            let (st, proof) = client.call(
-                "GET",
-                &format!("{}/v1/proofs/{execution}", restarted.url),
-                Some(agent.trim()),
-                None,
+            crate::serve::proves_allow_decision(
+                &client,
+                &restarted.url,
+                agent.trim(),
+                &restarted.vkey,
+                execution,
+                *index,
             );
-            assert_eq!(
-                st, 200,
-                "trial {trial}: execution {execution} lost: {proof}"
-            );
-            let bundle = writ_ledger::ProofBundle::from_json(proof.to_string().as_bytes()).unwrap();
-            let verified = bundle.verify(Some(&verifier.to_vkey())).unwrap();
-            let entry = verified
-                .entries
-                .iter()
-                .find(|e| e.index == *index)
-                .unwrap_or_else(|| panic!("no entry {index} in the proof of {execution}"));
-            let disclosure = verified.disclosures.iter().find(|d| d.index == *index);
-            let record = writ_ledger::evidence::entry_view(&entry.entry, disclosure);
-            assert_eq!(record["type"], "decision", "{record}");
-            assert_eq!(record["decision"], "allow", "{record}");
-            assert_eq!(record["request"]["lineage"]["execution"], json!(execution));
         }
         println!(
             "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
