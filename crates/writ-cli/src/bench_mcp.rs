@@ -1,13 +1,14 @@
 //! `writ bench mcp`: the latency a governed MCP `tools/call` pays, side by side with its peers.
 //!
 //! One client (ours: a minimal MCP stdio JSON-RPC client, the same for every path) makes the
-//! same call, server-everything's `echo`, by three paths in one invocation, alternating call by
+//! same call, server-everything's `echo`, by four paths in one invocation, alternating call by
 //! call: directly to the server over stdio; through `writ gateway mcp` in front of the same
 //! server, with a real control plane started in this process on 127.0.0.1 (SQLite data
 //! directory on the ordinary disk, durable decision before every writ, a receipt after every
-//! call); and through Microsoft's Agent Governance Toolkit proxy (`agentmesh proxy --policy
+//! call); through Microsoft's Agent Governance Toolkit proxy (`agentmesh proxy --policy
 //! permissive`, PyPI `agent-governance-toolkit-cli`, pinned, installed by the bench into its own
-//! virtual environment). It prints p50/p99 per path, what each path adds to the direct call and
+//! virtual environment); and through `writ gateway mcp --embedded-plane`, the same gateway with
+//! its control plane in its own process (a second data directory, provisioned alike). It prints p50/p99 per path, what each path adds to the direct call and
 //! the ratios, and where Writ's added time goes (read from the gateway's and the control
 //! plane's own metrics). `--in-flight 64` measures throughput instead: calls per second with
 //! that many calls outstanding on each path.
@@ -381,41 +382,41 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             String::from_utf8_lossy(&pin.stderr)
         );
     }
-    let metrics_addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?
-    };
+    let metrics_addr = free_port()?;
 
     let mut direct_cmd = Command::new(&node);
     direct_cmd.arg(&server_js);
-    let mut gw_cmd = Command::new(&exe);
-    gw_cmd
-        .args(["gateway", "mcp", "--upstream-name", "everything", "--pins"])
-        .arg(&pins)
-        .args([
-            "--control-plane",
-            &hosted.plane.base,
-            "--gate-id",
-            "gate:bench",
-        ])
-        .args(["--zone", "dev", "--gate-key"])
-        .arg(&hosted.key_file)
-        .arg("--token-file")
-        .arg(&hosted.agent_token)
-        .arg("--gate-token-file")
-        .arg(&hosted.gate_token)
-        .arg("--metrics-listen")
-        .arg(metrics_addr.to_string());
-    if args.allow_uncontained {
-        gw_cmd.arg("--allow-uncontained");
-    }
-    gw_cmd.arg("--").args(&upstream);
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("WRIT_")) {
-            gw_cmd.env_remove(k);
+    let gateway = |plane: &[&std::ffi::OsStr], hosted: &Hosted| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["gateway", "mcp", "--upstream-name", "everything", "--pins"])
+            .arg(&pins)
+            .args(plane)
+            .args(["--gate-id", "gate:bench", "--zone", "dev", "--gate-key"])
+            .arg(&hosted.key_file)
+            .arg("--token-file")
+            .arg(&hosted.agent_token)
+            .arg("--gate-token-file")
+            .arg(&hosted.gate_token);
+        if args.allow_uncontained {
+            cmd.arg("--allow-uncontained");
         }
-    }
-    gw_cmd.env("WRIT_LOG", "warn");
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("WRIT_")) {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("WRIT_LOG", "warn");
+        cmd
+    };
+    let mut gw_cmd = gateway(
+        &["--control-plane".as_ref(), hosted.plane.base.as_ref()],
+        &hosted,
+    );
+    gw_cmd
+        .arg("--metrics-listen")
+        .arg(&metrics_addr)
+        .arg("--")
+        .args(&upstream);
 
     let mut clients = vec![
         Client::start("direct", direct_cmd, dir.path().join("direct.stderr"))?,
@@ -429,6 +430,35 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
         }
         clients.push(Client::start("agt", cmd, dir.path().join("agt.stderr"))?);
     }
+    // The same gateway with its control plane in its own process, on a data directory
+    // provisioned like the first one's (whose plane then stops and leaves it).
+    let embedded_dir = dir.path().join("embedded");
+    writ_ledger::owner_only::create_dir(&embedded_dir)?;
+    let embedded = runtime.block_on(Hosted::start(&embedded_dir))?;
+    let embedded_data = embedded_dir.join("data");
+    let (em_api, em_metrics) = (free_port()?, free_port()?);
+    let mut em_cmd = gateway(
+        &[
+            "--embedded-plane".as_ref(),
+            embedded_data.as_os_str(),
+            "--embedded-listen".as_ref(),
+            em_api.as_ref(),
+        ],
+        &embedded,
+    );
+    let em_admin = embedded.plane.admin.clone();
+    let em_base = format!("http://{em_api}");
+    runtime.block_on(embedded.plane.stop());
+    em_cmd
+        .arg("--metrics-listen")
+        .arg(&em_metrics)
+        .arg("--")
+        .args(&upstream);
+    clients.push(Client::start(
+        "writ-embedded",
+        em_cmd,
+        dir.path().join("embedded.stderr"),
+    )?);
 
     // Warm-up, unmeasured, alternating.
     for _ in 0..args.warmup.div_ceil(args.in_flight) {
@@ -436,7 +466,15 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             c.batch(args.in_flight, args.in_flight, false)?;
         }
     }
-    let before = runtime.block_on(hosted.snapshot(&metrics_addr.to_string()));
+    let snap = || {
+        runtime.block_on(async {
+            (
+                snapshot(&hosted.plane.base, &hosted.plane.admin, &metrics_addr).await,
+                snapshot(&em_base, &em_admin, &em_metrics).await,
+            )
+        })
+    };
+    let before = snap();
     if args.in_flight == 1 {
         for _ in 0..args.calls {
             for c in &mut clients {
@@ -457,13 +495,14 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     }
     // Receipts are posted off the call path: let the last ones land before reading metrics.
     std::thread::sleep(Duration::from_millis(300));
-    let after = runtime.block_on(hosted.snapshot(&metrics_addr.to_string()));
+    let after = snap();
 
-    let names = ["direct", "writ", "agt"];
     let mut stats: Vec<PathStats> = clients
         .iter_mut()
-        .zip(names)
-        .map(|(c, n)| c.stats(n))
+        .map(|c| {
+            let name = c.name;
+            c.stats(name)
+        })
         .collect();
     drop(clients);
     let (d50, d99, dput) = stats.first().map_or((0.0, 0.0, 0.0), |d| {
@@ -475,16 +514,23 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
         s.ratio_p50 = ratio(s.p50_us, d50);
         s.ratio_throughput = ratio(s.calls_per_second, dput);
     }
-    let writ_mean_added = match (stats.first(), stats.get(1)) {
-        (Some(d), Some(w)) => w.mean_us - d.mean_us,
-        _ => 0.0,
+    let mean_added = |name: &str| {
+        let mean = |n: &str| stats.iter().find(|s| s.path == n).map(|s| s.mean_us);
+        mean(name).zip(mean("direct")).map_or(0.0, |(w, d)| w - d)
     };
-    let stages = Stages::between(&before, &after, writ_mean_added);
+    let stages = Stages::between(&before.0, &after.0, mean_added("writ"));
+    let em_stages = Stages::between(&before.1, &after.1, mean_added("writ-embedded"));
     let all_ok = stats.iter().all(|s| s.errors == 0);
-    let agt_vs_writ = stats
-        .get(2)
-        .zip(stats.get(1))
-        .map(|(a, w)| ratio(w.added_p50_us, a.added_p50_us));
+    let added = |name: &str| {
+        stats
+            .iter()
+            .find(|s| s.path == name)
+            .map(|s| s.added_p50_us)
+    };
+    let agt_vs_writ = added("agt").zip(added("writ")).map(|(a, w)| ratio(w, a));
+    let agt_vs_embedded = added("agt")
+        .zip(added("writ-embedded"))
+        .map(|(a, w)| ratio(w, a));
     if args.format == Format::Json {
         print_json(&json!({
             "calls": args.calls,
@@ -494,20 +540,27 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             "agt": agt.as_ref().map(|_| AGT_PACKAGE),
             "paths": stats,
             "writ_added_over_agt_added_p50": agt_vs_writ,
+            "writ_embedded_added_over_agt_added_p50": agt_vs_embedded,
             "writ_stages": stages,
+            "writ_embedded_stages": em_stages,
             "all_ok": all_ok,
         }))?;
     } else {
-        print_human(&args, &stats, &stages, dir.path());
+        print_human(&args, &stats, dir.path());
+        print_stages("writ", &stages);
+        print_stages("writ-embedded", &em_stages);
         if let Some(r) = agt_vs_writ {
             println!("writ's added p50 / agt's added p50: x{r:.2}");
+        }
+        if let Some(r) = agt_vs_embedded {
+            println!("writ-embedded's added p50 / agt's added p50: x{r:.2}");
         }
     }
     runtime.block_on(hosted.stop());
     Ok(if all_ok { Exit::Ok } else { Exit::Failure })
 }
 
-fn print_human(args: &BenchMcpArgs, stats: &[PathStats], st: &Stages, dir: &Path) {
+fn print_human(args: &BenchMcpArgs, stats: &[PathStats], dir: &Path) {
     println!(
         "writ bench mcp: {} calls per path after {} warm-up, {} in flight; control plane data in {}",
         args.calls,
@@ -533,14 +586,18 @@ fn print_human(args: &BenchMcpArgs, stats: &[PathStats], st: &Stages, dir: &Path
             println!("        first error: {e}");
         }
     }
+}
+
+/// Where one writ path's added time goes.
+fn print_stages(path: &str, st: &Stages) {
     println!(
-        "writ's added time per call (means, µs, from the gateway's and control plane's metrics):"
+        "{path}'s added time per call (means, µs, from the gateway's and control plane's metrics):"
     );
     let row = |name: &str, v: Option<f64>| match v {
         Some(v) => println!("  {name:<44} {v:>9.1}"),
         None => println!("  {name:<44} {:>9}", "n/a"),
     };
-    row("added (writ mean - direct mean)", Some(st.added_mean_us));
+    row("added (mean - direct mean)", Some(st.added_mean_us));
     row("gateway admit (arrival to admission)", st.admit_us);
     row(
         "  authorize round trip (gateway side)",
@@ -735,37 +792,46 @@ impl Hosted {
             gate_token,
         })
     }
+}
 
-    /// The control plane's and the gateway's metrics now.
-    async fn snapshot(&self, gateway_metrics: &str) -> Snapshot {
-        let client = reqwest::Client::new();
-        let server = client
-            .get(format!("{}/metrics", self.plane.base))
-            .bearer_auth(&self.plane.admin)
-            .send()
-            .await;
-        let server = match server {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let gate = match client
-            .get(format!("http://{gateway_metrics}/metrics"))
-            .send()
-            .await
-        {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let text = format!("{server}\n{gate}");
-        let mut values = HashMap::new();
-        for (key, name, label) in SERIES {
-            if let Some(v) = sum_count(&text, name, label) {
-                values.insert(key, v);
-            }
+/// A free port on 127.0.0.1 (`ADDR`), for a process to listen on.
+fn free_port() -> anyhow::Result<String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.to_string())
+}
+
+/// The metrics of the control plane at `plane` (read with the admin token `admin`) and of the
+/// gateway serving them on `gateway_metrics`, now.
+async fn snapshot(plane: &str, admin: &str, gateway_metrics: &str) -> Snapshot {
+    let client = reqwest::Client::new();
+    let server = client
+        .get(format!("{plane}/metrics"))
+        .bearer_auth(admin)
+        .send()
+        .await;
+    let server = match server {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let gate = match client
+        .get(format!("http://{gateway_metrics}/metrics"))
+        .send()
+        .await
+    {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let text = format!("{server}\n{gate}");
+    let mut values = HashMap::new();
+    for (key, name, label) in SERIES {
+        if let Some(v) = sum_count(&text, name, label) {
+            values.insert(key, v);
         }
-        Snapshot { values }
     }
+    Snapshot { values }
+}
 
+impl Hosted {
     async fn stop(self) {
         self.plane.stop().await;
     }

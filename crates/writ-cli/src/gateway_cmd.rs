@@ -110,6 +110,20 @@ struct RunArgs {
         value_name = "URL"
     )]
     control_plane: String,
+    /// Run the control plane in this process, on the Writ data directory DIR (made once with
+    /// `writ serve --init --data-dir DIR`; no `writ serve` may hold it at the same time):
+    /// authorize and receipts then cross no socket. Its API (console, CLI) is served on
+    /// --embedded-listen.
+    #[arg(long, value_name = "DIR", conflicts_with = "control_plane")]
+    embedded_plane: Option<PathBuf>,
+    /// Where the embedded control plane serves its API.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0",
+        requires = "embedded_plane"
+    )]
+    embedded_listen: String,
     /// A file (mode 0600) holding the agent's token, the identity every call is made as over
     /// stdio; or set WRIT_TOKEN. Over HTTP each client sends its own `Authorization: Bearer`
     /// token; this one then only serves clients that send none.
@@ -353,7 +367,18 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     )?;
     let key = read_gate_key(&key_file)?;
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
-    let cp = ControlPlane::with_timeout(&args.control_plane, timeout);
+    let embedded = match &args.embedded_plane {
+        Some(dir) => Some(crate::embedded_plane::start(dir, &args.embedded_listen).await?),
+        None => None,
+    };
+    let control_plane = embedded
+        .as_ref()
+        .map_or_else(|| args.control_plane.clone(), |e| e.base.clone());
+    let mut cp = ControlPlane::with_timeout(&control_plane, timeout);
+    if let Some(e) = &embedded {
+        eprintln!("writ gateway: embedded control plane on {}", e.base);
+        cp = cp.with_local(e.api());
+    }
     crate::gate_check::control_plane_answers(&cp, "--control-plane").await?;
     let jwks: writ_artifact::Jwks = serde_json::from_value(
         cp.get_json("/.well-known/jwks.json", None)
@@ -425,7 +450,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                     "url": url,
                     "upstream": upstream,
                     "upstream_name": upstream_name,
-                    "control_plane": args.control_plane,
+                    "control_plane": control_plane,
                     "gate": gate_id,
                     "zone": zone,
                     "pins": pins_path,
@@ -455,12 +480,14 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             sandbox.fs_read = args.fs_read;
             sandbox.fs_write = args.fs_write;
             sandbox.allow_uncontained = args.allow_uncontained;
-            // Writ's own files are hidden from the upstream, whatever --fs-read grants.
+            // Writ's own files are hidden from the upstream, whatever --fs-read grants: with
+            // an embedded control plane, its whole data directory (keys, ledger, tokens) too.
             sandbox.hide = [
                 Some(&key_file),
                 args.token_file.as_ref(),
                 args.gate_token_file.as_ref(),
                 Some(&pins_path),
+                args.embedded_plane.as_ref(),
             ]
             .into_iter()
             .flatten()
@@ -484,6 +511,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                 "give either `--listen ADDR --upstream URL` (Streamable HTTP) or the server command after `--` (stdio)",
             ));
         }
+    }
+    if let Some(e) = embedded {
+        e.stop().await;
     }
     Ok(Exit::Ok)
 }

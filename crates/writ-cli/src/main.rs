@@ -33,6 +33,7 @@ mod data_dir;
 mod default_bundle;
 mod demo_cmd;
 mod demo_web;
+mod embedded_plane;
 mod exec_cmd;
 mod gate_check;
 mod gate_metrics;

@@ -103,6 +103,22 @@ impl ControlPlane {
         }
     }
 
+    /// Sends authorize and receipt requests to `api`, the control plane in this process,
+    /// instead of over a connection; every other request still goes to `base`, where that
+    /// control plane also listens.
+    #[must_use]
+    pub fn with_local(mut self, api: std::sync::Arc<dyn crate::lane::LocalApi>) -> Self {
+        let authority = self
+            .base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, rest)| rest)
+            .to_owned();
+        self.lane = Some(std::sync::Arc::new(crate::lane::Lane::local(
+            authority, api,
+        )));
+        self
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -5,11 +5,17 @@
 //! `/healthz`: 65–80 µs a round trip, reqwest 107–123 µs, a bare socket 64–70 µs). A control
 //! plane behind `https://` keeps reqwest (and its TLS) for everything.
 //!
+//! A gateway that embeds its control plane (`writ gateway mcp --embedded-plane`) gives the
+//! lane a [`LocalApi`] instead: the same requests, served by the control plane's router in this
+//! process, with no socket, no HTTP parsing and no wake-up of another process.
+//!
 //! A request is written on an idle connection when one is open and ready, else on a new one.
 //! It is sent again (once, on a new connection) only when hyper hands it back unsent, so a
 //! decision is never asked for twice; any other failure is the caller's to fail closed on.
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,12 +41,46 @@ pub(crate) enum LaneError {
     Failed(String),
 }
 
-/// The connections to one control plane at `authority` (`host:port`).
-#[derive(Debug)]
+/// A control plane's answer, served in this process: its status and body, or why it failed.
+pub type LocalAnswer = Pin<Box<dyn Future<Output = Result<(u16, Bytes), String>> + Send>>;
+
+/// A control plane served in this process: answers the lane's requests (the exact requests it
+/// would send over a connection: path, `Host`, `Content-Type`, bearer token, `traceparent`)
+/// without a socket.
+pub trait LocalApi: Send + Sync {
+    /// Serves one request.
+    fn call(&self, request: hyper::Request<Bytes>) -> LocalAnswer;
+}
+
+/// Open connections between requests, with when each went idle.
+type Idle = Mutex<Vec<(SendRequest<Full<Bytes>>, Instant)>>;
+
+/// Where the lane's requests go.
+enum Target {
+    /// Kept-alive connections.
+    Remote(Idle),
+    /// The control plane in this process.
+    Local(Arc<dyn LocalApi>),
+}
+
+/// The connections to one control plane at `authority` (`host:port`), or that control plane
+/// in this process.
 pub(crate) struct Lane {
     authority: String,
-    /// Open connections between requests, with when each went idle.
-    idle: Mutex<Vec<(SendRequest<Full<Bytes>>, Instant)>>,
+    target: Target,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match self.target {
+            Target::Remote(_) => "connections",
+            Target::Local(_) => "in process",
+        };
+        f.debug_struct("Lane")
+            .field("authority", &self.authority)
+            .field("target", &target)
+            .finish()
+    }
 }
 
 impl Lane {
@@ -61,8 +101,17 @@ impl Lane {
         let port = url.port_or_known_default()?;
         Some(Lane {
             authority: format!("{host}:{port}"),
-            idle: Mutex::new(Vec::new()),
+            target: Target::Remote(Mutex::new(Vec::new())),
         })
+    }
+
+    /// A lane whose requests `api` serves in this process; `authority` is the `Host` they name
+    /// (the embedded control plane's listening address).
+    pub(crate) fn local(authority: String, api: Arc<dyn LocalApi>) -> Lane {
+        Lane {
+            authority,
+            target: Target::Local(api),
+        }
     }
 
     /// `POST path` with a JSON `body`, `Authorization: Bearer token` and `extra` headers;
@@ -86,20 +135,32 @@ impl Lane {
             builder = builder.header(*name, value);
         }
         let req = builder
-            .body(Full::new(Bytes::from(body)))
+            .body(Bytes::from(body))
             .map_err(|e| LaneError::Failed(format!("request: {e}")))?;
-        match tokio::time::timeout(timeout, self.exchange(req)).await {
-            Ok(r) => r,
-            Err(_) => Err(LaneError::Timeout),
-        }
+        let answer = match &self.target {
+            Target::Remote(idle) => {
+                tokio::time::timeout(timeout, self.exchange(idle, req.map(Full::new))).await
+            }
+            Target::Local(api) => {
+                tokio::time::timeout(timeout, async {
+                    api.call(req).await.map_err(LaneError::Failed)
+                })
+                .await
+            }
+        };
+        answer.unwrap_or(Err(LaneError::Timeout))
     }
 
-    async fn exchange(&self, req: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), LaneError> {
+    async fn exchange(
+        &self,
+        idle: &Idle,
+        req: hyper::Request<Full<Bytes>>,
+    ) -> Result<(u16, Bytes), LaneError> {
         let mut req = req;
         // An idle connection first; a request it hands back unsent goes once more on a new one.
-        if let Some(mut sender) = self.take_idle() {
+        if let Some(mut sender) = take_idle(idle) {
             match sender.try_send_request(req).await {
-                Ok(resp) => return self.read(sender, resp).await,
+                Ok(resp) => return read(idle, sender, resp).await,
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => req = unsent,
                     None => return Err(LaneError::Failed(e.into_error().to_string())),
@@ -111,20 +172,7 @@ impl Lane {
             .send_request(req)
             .await
             .map_err(|e| LaneError::Failed(e.to_string()))?;
-        self.read(sender, resp).await
-    }
-
-    /// The most recently used idle connection that is open, ready and not idle too long, if
-    /// any; the others found past their time are closed.
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
-        while let Some((sender, _)) = idle.pop() {
-            if sender.is_ready() {
-                return Some(sender);
-            }
-        }
-        None
+        read(idle, sender, resp).await
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, LaneError> {
@@ -146,33 +194,46 @@ impl Lane {
             .map_err(|e| LaneError::Failed(e.to_string()))?;
         Ok(sender)
     }
+}
 
-    /// Reads the whole answer; the connection goes back to the idle ones unless the server
-    /// closes it.
-    async fn read(
-        &self,
-        sender: SendRequest<Full<Bytes>>,
-        resp: hyper::Response<hyper::body::Incoming>,
-    ) -> Result<(u16, Bytes), LaneError> {
-        let status = resp.status().as_u16();
-        let closing = resp
-            .headers()
-            .get(hyper::header::CONNECTION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| LaneError::Failed(format!("answer: {e}")))?
-            .to_bytes();
-        if !closing {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push((sender, Instant::now()));
-            }
+/// The most recently used idle connection that is open, ready and not idle too long, if any;
+/// the others found past their time are closed.
+fn take_idle(idle: &Idle) -> Option<SendRequest<Full<Bytes>>> {
+    let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+    idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+    while let Some((sender, _)) = idle.pop() {
+        if sender.is_ready() {
+            return Some(sender);
         }
-        Ok((status, body))
     }
+    None
+}
+
+/// Reads the whole answer; the connection goes back to the idle ones unless the server closes
+/// it.
+async fn read(
+    idle: &Idle,
+    sender: SendRequest<Full<Bytes>>,
+    resp: hyper::Response<hyper::body::Incoming>,
+) -> Result<(u16, Bytes), LaneError> {
+    let status = resp.status().as_u16();
+    let closing = resp
+        .headers()
+        .get(hyper::header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    let body = Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
+        .collect()
+        .await
+        .map_err(|e| LaneError::Failed(format!("answer: {e}")))?
+        .to_bytes();
+    if !closing {
+        let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push((sender, Instant::now()));
+        }
+    }
+    Ok((status, body))
 }
 
 #[cfg(test)]
@@ -353,6 +414,77 @@ mod tests {
             drop(free);
             let lane = Lane::for_base(&format!("http://{gone}")).unwrap();
             assert!(matches!(post(&lane).await, Err(LaneError::Failed(_))));
+        });
+    }
+
+    /// What a [`LocalApi`] of a test saw, and answers.
+    struct Recording(Mutex<Vec<hyper::Request<Bytes>>>);
+
+    impl LocalApi for Recording {
+        fn call(&self, request: hyper::Request<Bytes>) -> LocalAnswer {
+            self.0.lock().unwrap().push(request);
+            Box::pin(async { Ok((201, Bytes::from_static(br#"{"ledger_index":7}"#))) })
+        }
+    }
+
+    struct Stuck;
+
+    impl LocalApi for Stuck {
+        fn call(&self, _request: hyper::Request<Bytes>) -> LocalAnswer {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn a_local_lane_hands_the_same_request_to_the_control_plane_in_process() {
+        rt().block_on(async {
+            let api = Arc::new(Recording(Mutex::new(Vec::new())));
+            let lane = Lane::local("127.0.0.1:9".into(), api.clone());
+            let extra = [(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+            )];
+            let (status, body) = lane
+                .post_json(
+                    "/v1/receipts",
+                    "t0ken",
+                    &extra,
+                    b"{\"a\":1}".to_vec(),
+                    Duration::from_secs(2),
+                )
+                .await
+                .unwrap();
+            assert_eq!((status, &body[..]), (201, &br#"{"ledger_index":7}"#[..]));
+            let seen = api.0.lock().unwrap();
+            assert_eq!(seen.len(), 1);
+            let r = &seen[0];
+            assert_eq!(
+                (r.method().as_str(), r.uri().path()),
+                ("POST", "/v1/receipts")
+            );
+            assert_eq!(r.headers()[hyper::header::AUTHORIZATION], "Bearer t0ken");
+            assert_eq!(r.headers()[hyper::header::HOST], "127.0.0.1:9");
+            assert_eq!(r.headers()[hyper::header::CONTENT_TYPE], "application/json");
+            assert_eq!(r.headers()["traceparent"], extra[0].1.as_str());
+            assert_eq!(&r.body()[..], br#"{"a":1}"#);
+            // Nothing listens on 127.0.0.1:9: the answer came from the in-process API.
+        });
+    }
+
+    #[test]
+    fn a_local_lane_times_out_like_a_connection() {
+        rt().block_on(async {
+            let lane = Lane::local("127.0.0.1:9".into(), Arc::new(Stuck));
+            let r = lane
+                .post_json(
+                    "/v1/authorize",
+                    "t",
+                    &[],
+                    Vec::new(),
+                    Duration::from_millis(50),
+                )
+                .await;
+            assert!(matches!(r, Err(LaneError::Timeout)), "{r:?}");
         });
     }
 }

@@ -22,3 +22,4 @@ pub use client::{Authorization, AuthorizeOptions, ControlPlane};
 pub use error::GateError;
 pub use events::{FeedEvent, SseParser, follow};
 pub use gate::{FeedHealth, Gate, GateConfig};
+pub use lane::{LocalAnswer, LocalApi};

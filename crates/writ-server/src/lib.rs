@@ -57,6 +57,13 @@ pub async fn run(
     run_with_routes(listener, state, axum::Router::new(), shutdown).await
 }
 
+/// The API's router with its access log and HTTP metrics, as [`run`] serves it, for requests
+/// made inside this process: a gateway that embeds its control plane (`writ gateway mcp
+/// --embedded-plane`) sends its authorize and receipt requests through it without a socket.
+pub fn in_process_router(state: Arc<AppState>) -> axum::Router {
+    access_log::layer(api::router(state))
+}
+
 /// [`run`], with `extra` routes merged into the API's router (they must not overlap it): how a
 /// process that embeds the control plane adds its own routes, such as `writ demo --web`'s demo
 /// steps, which exist only in that process.

@@ -1,6 +1,7 @@
 //! `writ bench mcp` (issue 19): one invocation measures the same echo call directly and through
-//! `writ gateway mcp` (and AGT's proxy when asked); every call must succeed. Latencies are
-//! printed by the bench, never asserted here.
+//! `writ gateway mcp` (with a control plane of its own and with one embedded), and through AGT's
+//! proxy when asked; every call must succeed. Latencies are printed by the bench, never
+//! asserted here.
 
 use std::process::Command;
 
@@ -49,8 +50,14 @@ fn assert_paths(v: &Value, names: &[&str], calls: u64) {
     assert_eq!(paths[0]["added_p50_us"], 0.0);
     assert_eq!(v["all_ok"], true);
     // The breakdown comes from the gateway's and the control plane's own metrics: every
-    // measured call was admitted by the gateway and authorized by the server.
-    let st = &v["writ_stages"];
+    // measured call was admitted by the gateway and authorized by the server, for the gateway
+    // with a control plane of its own and the one that embeds it alike.
+    for stages in ["writ_stages", "writ_embedded_stages"] {
+        assert_stages(&v[stages]);
+    }
+}
+
+fn assert_stages(st: &Value) {
     for k in [
         "admit_us",
         "server_http_us",
@@ -78,7 +85,7 @@ fn bench_mcp_measures_direct_and_gateway_calls_alike() {
     let Some(v) = bench(&["--calls", "30", "--warmup", "5", "--no-agt"]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ"], 30);
+    assert_paths(&v, &["direct", "writ", "writ-embedded"], 30);
     assert_eq!(v["in_flight"], 1);
     assert!(v["agt"].is_null());
 }
@@ -96,7 +103,7 @@ fn bench_mcp_keeps_calls_in_flight_for_throughput() {
     ]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ"], 64);
+    assert_paths(&v, &["direct", "writ", "writ-embedded"], 64);
     assert_eq!(v["in_flight"], 8);
 }
 
@@ -107,6 +114,7 @@ fn bench_mcp_measures_the_agt_proxy_too() {
     let Some(v) = bench(&["--calls", "30", "--warmup", "5"]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ", "agt"], 30);
+    assert_paths(&v, &["direct", "writ", "agt", "writ-embedded"], 30);
     assert!(v["writ_added_over_agt_added_p50"].is_number());
+    assert!(v["writ_embedded_added_over_agt_added_p50"].is_number());
 }

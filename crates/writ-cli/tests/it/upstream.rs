@@ -175,6 +175,25 @@ impl Setup {
         extra: &[&str],
         command: &[String],
     ) -> Gateway {
+        self.gateway_with(
+            &["--control-plane", url],
+            agent_token,
+            server,
+            extra,
+            command,
+        )
+    }
+
+    /// [`Setup::gateway`] with `plane` naming its control plane (`--control-plane URL` or
+    /// `--embedded-plane DIR`).
+    pub(crate) fn gateway_with(
+        &self,
+        plane: &[&str],
+        agent_token: &Path,
+        server: &str,
+        extra: &[&str],
+        command: &[String],
+    ) -> Gateway {
         let mut r = [0u8; 4];
         getrandom::fill(&mut r).unwrap();
         let stderr = self
@@ -183,7 +202,8 @@ impl Setup {
         let mut cmd = Command::new(BIN);
         cmd.args(["gateway", "mcp", "--upstream-name", server, "--pins"])
             .arg(self.pins())
-            .args(["--control-plane", url, "--gate-id", "gate:probe"])
+            .args(plane)
+            .args(["--gate-id", "gate:probe"])
             .args(["--zone", "dev", "--gate-key"])
             .arg(&self.key)
             .arg("--token-file")
@@ -669,5 +689,81 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
         );
         s.url = restarted.url.clone();
         s.served = Some(restarted);
+    }
+}
+
+/// `writ gateway mcp --embedded-plane DIR`: the control plane in the gateway's own process, on
+/// a data directory a `writ serve` provisioned (and left). Each call is governed as through a
+/// separate control plane (a writ, then the pinned tool); while the gateway runs no other
+/// control plane can open the directory; afterwards `writ serve` proves every answered call's
+/// decision from the ledger the gateway wrote.
+#[test]
+fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Setup::start(tmp.path());
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
+    // The provisioning control plane goes; the gateway opens its data directory itself.
+    drop(s.served.take());
+    let data_arg = data.to_str().unwrap();
+    // The upstream may read the whole temporary directory, the data directory in it included:
+    // only the gateway's hiding keeps the control plane's files from it.
+    let mut gw = s.gateway_with(
+        &["--embedded-plane", data_arg],
+        &s.agent_token,
+        "probe",
+        &["--fs-read", tmp.path().to_str().unwrap()],
+        &command,
+    );
+    let mut answered = Vec::new();
+    for n in 0..5 {
+        let answer = gw.request("tools/call", json!({"name": "whoami", "arguments": {}}));
+        let meta = answer["result"]["_meta"]["dev.writ/execution"]
+            .as_object()
+            .unwrap_or_else(|| panic!("call {n} was not answered: {answer}"));
+        answered.push((
+            meta["execution"].as_str().unwrap().to_owned(),
+            meta["ledger_index"].as_u64().unwrap(),
+        ));
+    }
+    // The embedded control plane's data directory (admin token, keys, ledger) is hidden from
+    // the upstream like the gateway's own files; a file beside it is not (the control).
+    let beside = tmp.path().join("beside.txt");
+    std::fs::write(&beside, "readable").unwrap();
+    let got = gw.call("read", json!({"path": beside}));
+    assert!(got.contains("readable"), "{got}");
+    let admin = data.join("admin.token");
+    let admin_token = std::fs::read_to_string(&admin).unwrap();
+    for f in [admin, data.join("ledger/ledger.db")] {
+        let got = gw.call("read", json!({"path": f}));
+        assert!(
+            (got.starts_with("error") || got == "ok 0 ") && !got.contains(admin_token.trim()),
+            "the upstream read {}: {}",
+            f.display(),
+            got.chars().take(120).collect::<String>()
+        );
+    }
+    let (code, _, err) =
+        crate::serve::writ(&["serve", "--data-dir", data_arg, "--listen", "127.0.0.1:0"]);
+    assert_ne!(
+        code, 0,
+        "a second control plane opened the gateway's data directory"
+    );
+    assert!(err.contains("is in use by process"), "{err}");
+    drop(gw);
+    let restarted = Served::start(&data, false);
+    let client = crate::serve::http();
+    for (execution, index) in &answered {
+        crate::serve::proves_allow_decision(
+            &client,
+            &restarted.url,
+            agent.trim(),
+            &restarted.vkey,
+            execution,
+            *index,
+        );
     }
 }
