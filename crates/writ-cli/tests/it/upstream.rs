@@ -283,6 +283,30 @@ impl Gateway {
         id
     }
 
+    /// [`Gateway::request`], for a gateway that may be gone: `None` once it cannot be written
+    /// to or its output ended.
+    fn try_request(&mut self, method: &str, params: Value) -> Option<Value> {
+        let id = self.next;
+        self.next += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let stdin = self.stdin.as_mut()?;
+        writeln!(stdin, "{msg}").and_then(|()| stdin.flush()).ok()?;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let msg: Value = serde_json::from_str(&line).unwrap();
+                    if msg["id"] == json!(id) {
+                        return Some(msg);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(e) => panic!("no answer to {method} ({e}): {}", self.stderr()),
+            }
+        }
+    }
+
     pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.start(method, params);
         let deadline = Instant::now() + PATIENCE;
@@ -672,17 +696,7 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
         );
         drop(gw);
         let restarted = Served::start(&data, false);
-        let client = crate::serve::http();
-        for (execution, index) in &answered {
-            crate::serve::proves_allow_decision(
-                &client,
-                &restarted.url,
-                agent.trim(),
-                &restarted.vkey,
-                execution,
-                *index,
-            );
-        }
+        proves_each_answered(&restarted, agent.trim(), &answered);
         println!(
             "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
             answered.len()
@@ -721,13 +735,9 @@ fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
     let mut answered = Vec::new();
     for n in 0..5 {
         let answer = gw.request("tools/call", json!({"name": "whoami", "arguments": {}}));
-        let meta = answer["result"]["_meta"]["dev.writ/execution"]
-            .as_object()
-            .unwrap_or_else(|| panic!("call {n} was not answered: {answer}"));
-        answered.push((
-            meta["execution"].as_str().unwrap().to_owned(),
-            meta["ledger_index"].as_u64().unwrap(),
-        ));
+        answered.push(
+            answered_call(&answer).unwrap_or_else(|| panic!("call {n} was not answered: {answer}")),
+        );
     }
     // The embedded control plane's data directory (admin token, keys, ledger) is hidden from
     // the upstream like the gateway's own files; a file beside it is not (the control).
@@ -755,15 +765,94 @@ fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
     assert!(err.contains("is in use by process"), "{err}");
     drop(gw);
     let restarted = Served::start(&data, false);
+    proves_each_answered(&restarted, agent.trim(), &answered);
+}
+
+/// The control plane `served` proves, for each (execution, ledger index) a client was answered
+/// for, the allow decision at that index.
+fn proves_each_answered(served: &Served, agent: &str, answered: &[(String, u64)]) {
     let client = crate::serve::http();
-    for (execution, index) in &answered {
+    for (execution, index) in answered {
         crate::serve::proves_allow_decision(
             &client,
-            &restarted.url,
-            agent.trim(),
-            &restarted.vkey,
+            &served.url,
+            agent,
+            &served.vkey,
             execution,
             *index,
+        );
+    }
+}
+
+/// The execution and ledger index of an allowed call's answer; `None` for any other answer.
+fn answered_call(answer: &Value) -> Option<(String, u64)> {
+    let meta = answer["result"]["_meta"]["dev.writ/execution"].as_object()?;
+    Some((
+        meta["execution"].as_str()?.to_owned(),
+        meta["ledger_index"].as_u64()?,
+    ))
+}
+
+/// The crash test of the embedded control plane: the gateway that holds it is killed with
+/// SIGKILL 0 to 4 ms after the answer to call 20 to 59, three times over the same data
+/// directory; after each, `writ serve` proves the decision of every call the client was
+/// answered for (a writ leaves the process only once its decision is durable).
+#[test]
+fn every_call_answered_by_a_gateway_with_an_embedded_plane_keeps_its_decision_across_a_sigkill() {
+    let Some(py) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut s = Setup::start(tmp.path());
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
+    drop(s.served.take());
+    let mut answered: Vec<(String, u64)> = Vec::new();
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).unwrap();
+    for trial in 0..3u64 {
+        let mut gw = s.gateway_with(
+            &["--embedded-plane", data.to_str().unwrap()],
+            &s.agent_token,
+            "probe",
+            &[],
+            &command,
+        );
+        let pick = u64::from_le_bytes(seed).rotate_left(8 * trial as u32);
+        let kill_after = 20 + pick % 40;
+        let delay = Duration::from_micros((pick >> 8) % 4000);
+        let mut killer = None;
+        for n in 0..(kill_after + 10_000) {
+            let Some(answer) =
+                gw.try_request("tools/call", json!({"name": "whoami", "arguments": {}}))
+            else {
+                break;
+            };
+            match answered_call(&answer) {
+                Some(call) => answered.push(call),
+                None => assert!(
+                    killer.is_some(),
+                    "call {n} refused before the kill: {answer}"
+                ),
+            }
+            if n == kill_after {
+                let pid = gw.pid();
+                killer = Some(std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }));
+            }
+        }
+        killer
+            .expect("the gateway ended before the kill")
+            .join()
+            .unwrap();
+        drop(gw);
+        let restarted = Served::start(&data, false);
+        proves_each_answered(&restarted, agent.trim(), &answered);
+        println!(
+            "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
+            answered.len()
         );
     }
 }
