@@ -635,6 +635,31 @@ fn a_node_server_runs_contained_under_the_default_rules() {
     }
 }
 
+/// When a crash test's trial `trial` kills: 0 to 4 ms after the answer to call 20 to 59, drawn
+/// from `seed`.
+fn kill_plan(seed: [u8; 8], trial: u64) -> (u64, Duration) {
+    let pick = u64::from_le_bytes(seed).rotate_left(8 * trial as u32);
+    (20 + pick % 40, Duration::from_micros((pick >> 8) % 4000))
+}
+
+/// Kills `pid` with SIGKILL after `delay`, on a thread of its own.
+fn kill_later(pid: u32, delay: Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    })
+}
+
+/// A probe server pinned on a provisioned control plane: (setup, probe command, agent token).
+fn probed(tmp: &Path) -> Option<(Setup, Vec<String>, String)> {
+    let py = python()?;
+    let s = Setup::start(tmp);
+    let command = probe_command(&py, &unique_marker());
+    s.pin("probe", &command);
+    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
+    Some((s, command, agent))
+}
+
 // Issue 19, acceptance 3: on the governed call's path (client → `writ gateway mcp` → control
 // plane → ledger → upstream), a call whose answer reached the client had its decision durable
 // first. The control plane is SIGKILLed while one client calls through the gateway as fast as
@@ -642,23 +667,18 @@ fn a_node_server_runs_contained_under_the_default_rules() {
 // client was answered for proves its allow decision at the ledger index the answer named.
 #[test]
 fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill() {
-    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let mut s = Setup::start(tmp.path());
-    let command = probe_command(&py, &unique_marker());
-    s.pin("probe", &command);
-    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
+    let Some((mut s, command, agent)) = probed(tmp.path()) else {
+        return;
+    };
     let mut answered: Vec<(String, u64)> = Vec::new();
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).unwrap();
     for trial in 0..3u64 {
         let mut gw = s.gateway("probe", &[], &command);
         let mut served = s.served.take().unwrap();
-        // The kill lands 0 to 4 ms after the answer to call 20 to 59.
-        let pick = u64::from_le_bytes(seed).rotate_left(8 * trial as u32);
-        let kill_after = 20 + pick % 40;
-        let delay = Duration::from_micros((pick >> 8) % 4000);
+        let (kill_after, delay) = kill_plan(seed, trial);
         let mut killer = None;
         let mut refused = 0;
         for n in 0..(kill_after + 200) {
@@ -680,11 +700,7 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
                 }
             }
             if n == kill_after {
-                let pid = served.child.id();
-                killer = Some(std::thread::spawn(move || {
-                    std::thread::sleep(delay);
-                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                }));
+                killer = Some(kill_later(served.child.id(), delay));
             }
         }
         killer.unwrap().join().unwrap();
@@ -697,12 +713,25 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
         drop(gw);
         let restarted = Served::start(&data, false);
         proves_each_answered(&restarted, agent.trim(), &answered);
-        println!(
-            "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
-            answered.len()
-        );
+        println!("trial {trial}: killed {delay:?} after call {kill_after}");
         s.url = restarted.url.clone();
         s.served = Some(restarted);
+    }
+}
+
+/// [`probed`], with the provisioning control plane stopped: its data directory (returned) is
+/// left for a gateway to embed.
+fn embedding(tmp: &Path) -> Option<(Setup, Vec<String>, String, PathBuf)> {
+    let (mut s, command, agent) = probed(tmp)?;
+    drop(s.served.take());
+    Some((s, command, agent, tmp.join("data")))
+}
+
+impl Setup {
+    /// [`Setup::gateway`] with its control plane embedded, on the data directory `data`.
+    fn embedded_gateway(&self, data: &Path, extra: &[&str], command: &[String]) -> Gateway {
+        let plane = ["--embedded-plane", data.to_str().unwrap()];
+        self.gateway_with(&plane, &self.agent_token, "probe", extra, command)
     }
 }
 
@@ -713,25 +742,15 @@ fn every_call_answered_through_the_gateway_keeps_its_decision_across_a_sigkill()
 /// decision from the ledger the gateway wrote.
 #[test]
 fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
-    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let mut s = Setup::start(tmp.path());
-    let command = probe_command(&py, &unique_marker());
-    s.pin("probe", &command);
-    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
-    // The provisioning control plane goes; the gateway opens its data directory itself.
-    drop(s.served.take());
+    let Some((s, command, agent, data)) = embedding(tmp.path()) else {
+        return;
+    };
     let data_arg = data.to_str().unwrap();
     // The upstream may read the whole temporary directory, the data directory in it included:
     // only the gateway's hiding keeps the control plane's files from it.
-    let mut gw = s.gateway_with(
-        &["--embedded-plane", data_arg],
-        &s.agent_token,
-        "probe",
-        &["--fs-read", tmp.path().to_str().unwrap()],
-        &command,
-    );
+    let fs_read = ["--fs-read", tmp.path().to_str().unwrap()];
+    let mut gw = s.embedded_gateway(&data, &fs_read, &command);
     let mut answered = Vec::new();
     for n in 0..5 {
         let answer = gw.request("tools/call", json!({"name": "whoami", "arguments": {}}));
@@ -771,6 +790,10 @@ fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
 /// The control plane `served` proves, for each (execution, ledger index) a client was answered
 /// for, the allow decision at that index.
 fn proves_each_answered(served: &Served, agent: &str, answered: &[(String, u64)]) {
+    println!(
+        "proving the decision of each of {} answered calls",
+        answered.len()
+    );
     let client = crate::serve::http();
     for (execution, index) in answered {
         crate::serve::proves_allow_decision(
@@ -799,28 +822,16 @@ fn answered_call(answer: &Value) -> Option<(String, u64)> {
 /// answered for (a writ leaves the process only once its decision is durable).
 #[test]
 fn every_call_answered_by_a_gateway_with_an_embedded_plane_keeps_its_decision_across_a_sigkill() {
-    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let mut s = Setup::start(tmp.path());
-    let command = probe_command(&py, &unique_marker());
-    s.pin("probe", &command);
-    let agent = std::fs::read_to_string(&s.agent_token).unwrap();
-    drop(s.served.take());
+    let Some((s, command, agent, data)) = embedding(tmp.path()) else {
+        return;
+    };
     let mut answered: Vec<(String, u64)> = Vec::new();
     let mut seed = [0u8; 8];
     getrandom::fill(&mut seed).unwrap();
     for trial in 0..3u64 {
-        let mut gw = s.gateway_with(
-            &["--embedded-plane", data.to_str().unwrap()],
-            &s.agent_token,
-            "probe",
-            &[],
-            &command,
-        );
-        let pick = u64::from_le_bytes(seed).rotate_left(8 * trial as u32);
-        let kill_after = 20 + pick % 40;
-        let delay = Duration::from_micros((pick >> 8) % 4000);
+        let mut gw = s.embedded_gateway(&data, &[], &command);
+        let (kill_after, delay) = kill_plan(seed, trial);
         let mut killer = None;
         for n in 0..(kill_after + 10_000) {
             let Some(answer) =
@@ -836,11 +847,7 @@ fn every_call_answered_by_a_gateway_with_an_embedded_plane_keeps_its_decision_ac
                 ),
             }
             if n == kill_after {
-                let pid = gw.pid();
-                killer = Some(std::thread::spawn(move || {
-                    std::thread::sleep(delay);
-                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                }));
+                killer = Some(kill_later(gw.pid(), delay));
             }
         }
         killer
@@ -850,9 +857,6 @@ fn every_call_answered_by_a_gateway_with_an_embedded_plane_keeps_its_decision_ac
         drop(gw);
         let restarted = Served::start(&data, false);
         proves_each_answered(&restarted, agent.trim(), &answered);
-        println!(
-            "trial {trial}: killed {delay:?} after call {kill_after}; {} answered calls so far, each with its decision",
-            answered.len()
-        );
+        println!("trial {trial}: killed {delay:?} after call {kill_after}");
     }
 }
