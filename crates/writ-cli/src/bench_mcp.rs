@@ -53,6 +53,11 @@ pub struct BenchMcpArgs {
     /// measures throughput (calls/s, alternating path by path in rounds).
     #[arg(long, default_value_t = 1)]
     in_flight: usize,
+    /// With one call in flight: the pause after each call, before the next path's, in
+    /// microseconds. It lets what a path does after answering (a gateway's receipt) finish
+    /// instead of running beside the next path's call, as an agent's calls are apart anyway.
+    #[arg(long, default_value_t = 3000, value_name = "US")]
+    pub pause_us: u64,
     /// Skip the AGT proxy path.
     #[arg(long)]
     no_agt: bool,
@@ -476,9 +481,11 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     };
     let before = snap();
     if args.in_flight == 1 {
+        let pause = Duration::from_micros(args.pause_us);
         for _ in 0..args.calls {
             for c in &mut clients {
                 c.batch(1, 1, true)?;
+                std::thread::sleep(pause);
             }
         }
     } else {
@@ -536,6 +543,7 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             "calls": args.calls,
             "warmup": args.warmup,
             "in_flight": args.in_flight,
+            "pause_us": args.pause_us,
             "data_dir": dir.path().join("data"),
             "agt": agt.as_ref().map(|_| AGT_PACKAGE),
             "paths": stats,
