@@ -860,3 +860,39 @@ fn every_call_answered_by_a_gateway_with_an_embedded_plane_keeps_its_decision_ac
         println!("trial {trial}: killed {delay:?} after call {kill_after}");
     }
 }
+
+/// `--embedded-plane` refuses what it cannot serve, before any upstream starts: a directory
+/// that holds no Writ data, and a `--control-plane` beside it (two control planes).
+#[test]
+fn an_embedded_plane_needs_a_data_directory_and_no_other_control_plane() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((s, command, _agent, data)) = embedding(tmp.path()) else {
+        return;
+    };
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = |plane: &[&str]| {
+        let pins = s.pins();
+        let mut args = vec!["gateway", "mcp", "--upstream-name", "probe", "--pins"];
+        args.push(pins.to_str().unwrap());
+        args.extend_from_slice(plane);
+        args.extend(["--gate-id", "gate:probe", "--zone", "dev", "--gate-key"]);
+        args.push(s.key.to_str().unwrap());
+        args.extend(["--token-file", s.agent_token.to_str().unwrap()]);
+        args.extend(["--gate-token-file", s.gate_token.to_str().unwrap(), "--"]);
+        args.extend(command.iter().map(String::as_str));
+        crate::serve::writ(&args)
+    };
+    let (code, _, err) = run(&["--embedded-plane", empty.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("not a Writ data directory"), "{err}");
+    assert!(err.contains("writ serve --init"), "{err}");
+    let (code, _, err) = run(&[
+        "--embedded-plane",
+        data.to_str().unwrap(),
+        "--control-plane",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--control-plane"), "{err}");
+}
