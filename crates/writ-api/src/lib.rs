@@ -14,7 +14,7 @@
 //! | `POST /v1/authorize/visible` | [`VisibleBody`] | 200 [`Visible`] |
 //! | `POST /v1/leases/{jti}/renew` | [`RenewBody`] | 200 [`Renewed`], 403 [`Denied`] |
 //! | `POST /v1/receipts` | `writ_model::Receipt` | 201 [`Recorded`] |
-//! | `GET /v1/events` | | `snapshot` [`RevocationSnapshot`], `lease.ended` [`LeaseEndedEvent`], `revocation`, `quarantine`, `kill_switch` [`GovernanceEvent`] |
+//! | `GET /v1/events` (`?kinds=a,b`: only those, see [`GATE_FEED_KINDS`]) | | `snapshot` [`RevocationSnapshot`], `lease.ended` [`LeaseEndedEvent`], `revocation`, `quarantine`, `kill_switch` [`GovernanceEvent`] |
 //! | any, on failure | | 4xx/5xx [`ErrorBody`] |
 
 use std::borrow::Cow;
@@ -154,6 +154,14 @@ impl<'a> ErrorBody<'a> {
         }
     }
 }
+
+/// The feed's event kinds a gate acts on (`GET /v1/events?kinds=…`): a gate asks for these
+/// only, so the decisions and receipts of every call are not written to every gate. The
+/// `snapshot`, `heartbeat` and `lagged` events are always sent.
+pub const GATE_FEED_KINDS: [&str; 4] = ["revocation", "quarantine", "kill_switch", "lease.ended"];
+
+/// The events a feed subscriber always gets, whatever `kinds` it asked for.
+pub const FEED_ALWAYS: [&str; 3] = ["snapshot", "heartbeat", "lagged"];
 
 /// The `snapshot` event: what is withdrawn when the feed (re)connects; a gate applies all of
 /// it. A member missing from the JSON reads as nothing withdrawn, except `kill_switch`, which

@@ -411,8 +411,10 @@ impl ControlPlane {
             .connect_timeout(self.timeout)
             .build()
             .map_err(|e| self.transport(e))?;
+        // Only what a gate acts on: not every call's decision and receipt.
         let send = http
             .get(format!("{}/v1/events", self.base))
+            .query(&[("kinds", writ_api::GATE_FEED_KINDS.join(","))])
             .bearer_auth(token)
             .send();
         let resp = tokio::time::timeout(self.timeout, send)

@@ -275,6 +275,47 @@ mod tests {
         );
     }
 
+    /// The kinds a gate asks the feed for are the kinds it acts on: each withdraws something
+    /// here, and a kind it does not ask for (a call's decision) changes nothing.
+    #[test]
+    fn the_kinds_a_gate_asks_for_are_those_it_applies() {
+        let data = |kind: &str| match kind {
+            "revocation" => serde_json::json!({"target": "jti", "id": "j1"}),
+            "quarantine" => serde_json::json!({"target": "principal", "id": "agent:a", "on": true}),
+            "kill_switch" => serde_json::json!({"on": true}),
+            "lease.ended" => serde_json::json!({
+                "jti": "j2",
+                "execution": writ_model::ExecutionId::new_v7(),
+                "reason_code": "lease_expired",
+            }),
+            other => panic!("no sample event for {other}: add one and make `apply` handle it"),
+        };
+        for kind in writ_api::GATE_FEED_KINDS {
+            let set = RevocationSet::new();
+            let before = format!("{set:?}");
+            apply(
+                &set,
+                &FeedEvent {
+                    kind: kind.into(),
+                    data: data(kind),
+                },
+            );
+            assert_ne!(format!("{set:?}"), before, "{kind} changed nothing");
+        }
+        let set = RevocationSet::new();
+        let before = format!("{set:?}");
+        let decision =
+            serde_json::json!({"decision": "allow", "jti": "j3", "principal": "agent:a"});
+        apply(
+            &set,
+            &FeedEvent {
+                kind: "decision".into(),
+                data: decision,
+            },
+        );
+        assert_eq!(format!("{set:?}"), before);
+    }
+
     #[test]
     fn parses_events_across_chunks_and_skips_keepalives() {
         let mut p = SseParser::default();

@@ -290,8 +290,49 @@ async fn ledger_consistency(
     Ok(Json(serde_json::to_value(&proof).unwrap_or(Value::Null)))
 }
 
-async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
+/// The query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    /// Comma-separated event kinds: only those are sent (and always the snapshot, heartbeats
+    /// and `lagged`).
+    kinds: Option<String>,
+}
+
+/// Most kinds a feed subscriber may name, and the longest name.
+const MAX_FEED_KINDS: usize = 32;
+const MAX_FEED_KIND_LEN: usize = 64;
+
+async fn events(
+    State(s): St,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
     let caller = require(&s, &headers, Access::GateOrReader)?;
+    let kinds = match query {
+        Ok(Query(EventsQuery { kinds: Some(k) })) => {
+            let kinds: Vec<String> = k.split(',').map(str::trim).map(str::to_owned).collect();
+            if kinds.len() > MAX_FEED_KINDS
+                || kinds
+                    .iter()
+                    .any(|k| k.is_empty() || k.len() > MAX_FEED_KIND_LEN)
+            {
+                return Err(ApiError::bad_request(
+                    writ_model::ReasonCode::QueryInvalid,
+                    format!(
+                        "kinds: at most {MAX_FEED_KINDS} comma-separated event kinds, each 1 to {MAX_FEED_KIND_LEN} characters (e.g. kinds=revocation,kill_switch)"
+                    ),
+                ));
+            }
+            Some(kinds)
+        }
+        Ok(Query(EventsQuery { kinds: None })) => None,
+        Err(e) => {
+            return Err(ApiError::bad_request(
+                writ_model::ReasonCode::QueryInvalid,
+                format!("{e}; use ?kinds=a,b"),
+            ));
+        }
+    };
     // A gate following the feed is connected (and in contact at each heartbeat) until the
     // response stream is dropped.
     let watch = (caller.scope == crate::auth::Scope::Gate)
@@ -317,6 +358,7 @@ async fn events(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> 
             Duration::from_secs(s.config.heartbeat_secs),
             snapshot,
             watch,
+            kinds,
         )
         .into_response())
 }

@@ -91,33 +91,43 @@ impl EventBus {
         heartbeat: Duration,
         snapshot: serde_json::Value,
     ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
-        self.sse_watched(heartbeat, snapshot, None)
+        self.sse_watched(heartbeat, snapshot, None, None)
     }
 
     /// [`EventBus::sse`], with a gate's [`crate::contact::FeedWatch`] kept as long as the
-    /// stream lives and told of each heartbeat.
+    /// stream lives and told of each heartbeat, and, with `kinds`, only the events of those
+    /// kinds (besides the snapshot, heartbeats and `lagged`), dropped before they are encoded.
     pub fn sse_watched(
         &self,
         heartbeat: Duration,
         snapshot: serde_json::Value,
         watch: Option<crate::contact::FeedWatch>,
+        kinds: Option<Vec<String>>,
     ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>> + use<>> {
         // Subscribe before the snapshot is sent, so nothing falls between the two.
         let first = tokio_stream::once(Ok(SseEvent::default()
             .event("snapshot")
             .data(serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into()))));
-        let events = BroadcastStream::new(self.subscribe()).map(|item| {
-            Ok(match item {
-                Ok(ev) => SseEvent::default()
-                    .event(ev.kind)
-                    .id(ev.seq.to_string())
-                    .data(serde_json::to_string(&ev.data).unwrap_or_else(|_| "{}".into())),
+        let events = BroadcastStream::new(self.subscribe()).filter_map(move |item| {
+            Some(Ok(match item {
+                Ok(ev) => {
+                    if kinds
+                        .as_ref()
+                        .is_some_and(|k| !k.iter().any(|k| k == ev.kind))
+                    {
+                        return None;
+                    }
+                    SseEvent::default()
+                        .event(ev.kind)
+                        .id(ev.seq.to_string())
+                        .data(serde_json::to_string(&ev.data).unwrap_or_else(|_| "{}".into()))
+                }
                 Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
                     SseEvent::default()
                         .event("lagged")
                         .data(format!("{{\"missed\":{n}}}"))
                 }
-            })
+            }))
         });
         let hold = self.hold.get().cloned();
         let beats = IntervalStream::new(tokio::time::interval(heartbeat)).filter_map(move |_| {

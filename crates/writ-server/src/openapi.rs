@@ -224,6 +224,10 @@ pub const OPERATIONS: &[Operation] = &[
         "Server-sent events: decisions, revocations, quarantines, heartbeats",
         None,
     )
+    .filters(&[filter(
+        "kinds",
+        "Comma-separated event kinds to send (at most 32): only those, besides snapshot, heartbeat and lagged. Gates ask for revocation,quarantine,kill_switch,lease.ended",
+    )])
     .answers(Answer::Events),
     op(
         "get",

@@ -640,6 +640,83 @@ async fn the_event_feed_starts_with_the_governance_state_in_force() {
     srv.stop().await;
 }
 
+/// Reads SSE events from `resp` until one of kind `until` arrives; their kinds, in order.
+async fn feed_kinds_until(resp: &mut reqwest::Response, until: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut kinds = Vec::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), resp.chunk())
+            .await
+            .expect("no event within 10 s")
+            .unwrap()
+            .expect("the feed ended");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if let Some(kind) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
+                kinds.push(kind.to_owned());
+                if kind == until {
+                    return kinds;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /v1/events?kinds=…` sends only those kinds (and the snapshot and heartbeats): a gate
+/// asking for what it acts on is not sent every call's decision, which an unfiltered follower
+/// (the console) still gets. A kinds list that does not read is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_follower_gets_only_the_kinds_it_asks_for() {
+    let (srv, agent, gate) = TestServer::provisioned().await;
+    let follow = |query: &str| {
+        srv.client
+            .get(srv.url(&format!("/v1/events{query}")))
+            .bearer_auth(&gate.token)
+            .send()
+    };
+    let mut filtered = follow(&format!("?kinds={}", writ_api::GATE_FEED_KINDS.join(",")))
+        .await
+        .unwrap();
+    let mut all = follow("").await.unwrap();
+    assert_eq!(
+        (filtered.status().as_u16(), all.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(
+        feed_kinds_until(&mut filtered, "snapshot").await,
+        ["snapshot"]
+    );
+    assert_eq!(feed_kinds_until(&mut all, "snapshot").await, ["snapshot"]);
+    srv.authorize_ok(&agent, read_issue(&gate)).await;
+    srv.call(
+        "POST",
+        "/v1/admin/revocations",
+        Some(&srv.admin),
+        Some(json!({"principal": "agent:triage-bot"})),
+    )
+    .await;
+    let got = feed_kinds_until(&mut filtered, "revocation").await;
+    assert!(!got.iter().any(|k| k == "decision"), "{got:?}");
+    let got = feed_kinds_until(&mut all, "revocation").await;
+    assert!(got.iter().any(|k| k == "decision"), "{got:?}");
+    for bad in ["?kinds=", "?kinds=a,,b"] {
+        let resp = follow(bad).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{bad}");
+    }
+    let many = vec!["k"; 40].join(",");
+    assert_eq!(
+        follow(&format!("?kinds={many}"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
+    drop((filtered, all));
+    srv.stop().await;
+}
+
 #[test]
 fn an_unreadable_execution_index_says_how_to_rebuild_it() {
     let dir = tempfile::tempdir().unwrap();
