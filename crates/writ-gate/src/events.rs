@@ -286,7 +286,7 @@ mod tests {
             "lease.ended" => serde_json::json!({
                 "jti": "j2",
                 "execution": writ_model::ExecutionId::new_v7(),
-                "reason_code": "lease_expired",
+                "reason_code": writ_model::ReasonCode::LeaseExpired,
             }),
             other => panic!("no sample event for {other}: add one and make `apply` handle it"),
         };
