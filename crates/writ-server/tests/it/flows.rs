@@ -601,13 +601,7 @@ async fn tiles_under_ledger_rebuild_the_signed_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_feed_starts_with_the_governance_state_in_force() {
     let (srv, _, gate) = TestServer::provisioned().await;
-    srv.call(
-        "POST",
-        "/v1/admin/revocations",
-        Some(&srv.admin),
-        Some(json!({"principal": "agent:triage-bot"})),
-    )
-    .await;
+    srv.revoke(json!({"principal": "agent:triage-bot"})).await;
     srv.quarantine(json!({"zone": "prod"})).await;
     // A gate connecting after the fact still learns both, before anything else.
     let mut resp = srv
@@ -689,13 +683,7 @@ async fn a_feed_follower_gets_only_the_kinds_it_asks_for() {
     );
     assert_eq!(feed_kinds_until(&mut all, "snapshot").await, ["snapshot"]);
     srv.authorize_ok(&agent, read_issue(&gate)).await;
-    srv.call(
-        "POST",
-        "/v1/admin/revocations",
-        Some(&srv.admin),
-        Some(json!({"principal": "agent:triage-bot"})),
-    )
-    .await;
+    srv.revoke(json!({"principal": "agent:triage-bot"})).await;
     let got = feed_kinds_until(&mut filtered, "revocation").await;
     assert!(!got.iter().any(|k| k == "decision"), "{got:?}");
     let got = feed_kinds_until(&mut all, "revocation").await;

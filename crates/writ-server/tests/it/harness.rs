@@ -146,16 +146,19 @@ impl TestServer {
 
     /// `POST /v1/admin/quarantines` as the admin (`target` names a principal or a zone, and
     /// `"on": false` lifts it); the quarantine must be recorded.
+    /// `POST /v1/admin/revocations` with `target` (`{"principal": …}`, `{"zone": …}`, …).
+    pub async fn revoke(&self, target: Value) {
+        self.admin_ok("/v1/admin/revocations", target).await;
+    }
+
     pub async fn quarantine(&self, target: Value) {
-        let (st, body) = self
-            .call(
-                "POST",
-                "/v1/admin/quarantines",
-                Some(&self.admin),
-                Some(target),
-            )
-            .await;
-        assert_eq!(st, 200, "{body}");
+        self.admin_ok("/v1/admin/quarantines", target).await;
+    }
+
+    /// `POST path` with the admin token and `body`, which must answer 200.
+    async fn admin_ok(&self, path: &str, body: Value) {
+        let (st, answer) = self.call("POST", path, Some(&self.admin), Some(body)).await;
+        assert_eq!(st, 200, "{answer}");
     }
 
     /// `POST /v1/authorize` as the holder of `token`.

@@ -65,15 +65,7 @@ async fn status_reports_bundle_kill_switch_ledger_and_gates() {
     srv.quarantine(json!({"zone": "staging"})).await;
     srv.quarantine(json!({"principal": "agent:triage-bot"}))
         .await;
-    let (st, body) = srv
-        .call(
-            "POST",
-            "/v1/admin/revocations",
-            Some(&srv.admin),
-            Some(json!({"zone": "legacy"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{body}");
+    srv.revoke(json!({"zone": "legacy"})).await;
     let (st, body) = srv
         .call(
             "POST",
