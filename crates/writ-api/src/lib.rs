@@ -160,9 +160,6 @@ impl<'a> ErrorBody<'a> {
 /// `snapshot`, `heartbeat` and `lagged` events are always sent.
 pub const GATE_FEED_KINDS: [&str; 4] = ["revocation", "quarantine", "kill_switch", "lease.ended"];
 
-/// The events a feed subscriber always gets, whatever `kinds` it asked for.
-pub const FEED_ALWAYS: [&str; 3] = ["snapshot", "heartbeat", "lagged"];
-
 /// The `snapshot` event: what is withdrawn when the feed (re)connects; a gate applies all of
 /// it. A member missing from the JSON reads as nothing withdrawn, except `kill_switch`, which
 /// reads as on (fail closed).

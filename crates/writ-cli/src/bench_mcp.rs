@@ -271,7 +271,7 @@ impl Client {
         Ok(())
     }
 
-    fn stats(&mut self, path: &'static str) -> PathStats {
+    fn stats(&mut self) -> PathStats {
         self.lat.sort_unstable();
         let us = |ns: u64| ns as f64 / 1000.0;
         let pct = |p: f64| nearest_rank(&self.lat, p).map_or(0.0, us);
@@ -283,7 +283,7 @@ impl Client {
         };
         let secs = self.busy.as_secs_f64();
         PathStats {
-            path,
+            path: self.name,
             ok: n,
             errors: self.errors,
             first_error: self.first_error.clone(),
@@ -504,13 +504,7 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     std::thread::sleep(Duration::from_millis(300));
     let after = snap();
 
-    let mut stats: Vec<PathStats> = clients
-        .iter_mut()
-        .map(|c| {
-            let name = c.name;
-            c.stats(name)
-        })
-        .collect();
+    let mut stats: Vec<PathStats> = clients.iter_mut().map(Client::stats).collect();
     drop(clients);
     let (d50, d99, dput) = stats.first().map_or((0.0, 0.0, 0.0), |d| {
         (d.p50_us, d.p99_us, d.calls_per_second)
@@ -521,23 +515,22 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
         s.ratio_p50 = ratio(s.p50_us, d50);
         s.ratio_throughput = ratio(s.calls_per_second, dput);
     }
+    let path = |name: &str| stats.iter().find(|s| s.path == name);
     let mean_added = |name: &str| {
-        let mean = |n: &str| stats.iter().find(|s| s.path == n).map(|s| s.mean_us);
-        mean(name).zip(mean("direct")).map_or(0.0, |(w, d)| w - d)
+        path(name)
+            .zip(stats.first())
+            .map_or(0.0, |(w, d)| w.mean_us - d.mean_us)
     };
     let stages = Stages::between(&before.0, &after.0, mean_added("writ"));
     let em_stages = Stages::between(&before.1, &after.1, mean_added("writ-embedded"));
     let all_ok = stats.iter().all(|s| s.errors == 0);
-    let added = |name: &str| {
-        stats
-            .iter()
-            .find(|s| s.path == name)
-            .map(|s| s.added_p50_us)
+    let over_agt = |name: &str| {
+        path("agt")
+            .zip(path(name))
+            .map(|(a, w)| ratio(w.added_p50_us, a.added_p50_us))
     };
-    let agt_vs_writ = added("agt").zip(added("writ")).map(|(a, w)| ratio(w, a));
-    let agt_vs_embedded = added("agt")
-        .zip(added("writ-embedded"))
-        .map(|(a, w)| ratio(w, a));
+    let agt_vs_writ = over_agt("writ");
+    let agt_vs_embedded = over_agt("writ-embedded");
     if args.format == Format::Json {
         print_json(&json!({
             "calls": args.calls,
@@ -800,6 +793,10 @@ impl Hosted {
             gate_token,
         })
     }
+
+    async fn stop(self) {
+        self.plane.stop().await;
+    }
 }
 
 /// A free port on 127.0.0.1 (`ADDR`), for a process to listen on.
@@ -837,12 +834,6 @@ async fn snapshot(plane: &str, admin: &str, gateway_metrics: &str) -> Snapshot {
         }
     }
     Snapshot { values }
-}
-
-impl Hosted {
-    async fn stop(self) {
-        self.plane.stop().await;
-    }
 }
 
 /// The bench's bundle: the default schema and entities, [`POLICY`] as its only policy, signed.

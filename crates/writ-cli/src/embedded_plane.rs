@@ -86,7 +86,9 @@ impl LocalApi for InProcess {
             let status = resp.status().as_u16();
             let body = axum::body::to_bytes(resp.into_body(), MAX_ANSWER_BYTES)
                 .await
-                .map_err(|e| format!("answer: {e}"))?;
+                .map_err(|e| {
+                    format!("the embedded control plane's answer could not be read ({e}); restart the gateway")
+                })?;
             Ok((status, body))
         })
     }

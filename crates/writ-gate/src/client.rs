@@ -168,6 +168,7 @@ impl ControlPlane {
                     url: self.base.clone(),
                     detail,
                 }),
+                Err(crate::lane::LaneError::Unreadable(detail)) => Err(GateError::Garbage(detail)),
             };
         }
         let req = match url {

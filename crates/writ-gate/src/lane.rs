@@ -39,6 +39,9 @@ pub(crate) enum LaneError {
     Timeout,
     /// The control plane could not be reached, or the exchange broke.
     Failed(String),
+    /// The control plane in this process gave an answer that could not be read (nothing to
+    /// reach: retrying does not help).
+    Unreadable(String),
 }
 
 /// A control plane's answer, served in this process: its status and body, or why it failed.
@@ -143,7 +146,7 @@ impl Lane {
             }
             Target::Local(api) => {
                 tokio::time::timeout(timeout, async {
-                    api.call(req).await.map_err(LaneError::Failed)
+                    api.call(req).await.map_err(LaneError::Unreadable)
                 })
                 .await
             }
@@ -428,6 +431,30 @@ mod tests {
     }
 
     struct Stuck;
+
+    struct Broken;
+
+    impl LocalApi for Broken {
+        fn call(&self, _request: hyper::Request<Bytes>) -> LocalAnswer {
+            Box::pin(async { Err("over 4 MiB".to_owned()) })
+        }
+    }
+
+    /// An answer the control plane in this process could not give is not a reachability
+    /// problem (which the caller would retry): it says so apart.
+    #[test]
+    fn a_local_answer_that_cannot_be_read_is_told_apart() {
+        rt().block_on(async {
+            let lane = Lane::local("127.0.0.1:9".into(), Arc::new(Broken));
+            let r = lane
+                .post_json("/v1/receipts", "t", &[], Vec::new(), Duration::from_secs(1))
+                .await;
+            assert!(
+                matches!(&r, Err(LaneError::Unreadable(d)) if d == "over 4 MiB"),
+                "{r:?}"
+            );
+        });
+    }
 
     impl LocalApi for Stuck {
         fn call(&self, _request: hyper::Request<Bytes>) -> LocalAnswer {

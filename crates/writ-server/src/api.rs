@@ -302,37 +302,38 @@ struct EventsQuery {
 const MAX_FEED_KINDS: usize = 32;
 const MAX_FEED_KIND_LEN: usize = 64;
 
+/// The kinds of `?kinds=a,b`: at most [`MAX_FEED_KINDS`], each 1 to [`MAX_FEED_KIND_LEN`]
+/// characters.
+fn feed_kinds(list: &str) -> Result<Vec<String>, ApiError> {
+    let kinds: Vec<String> = list.split(',').map(|k| k.trim().to_owned()).collect();
+    if kinds.len() > MAX_FEED_KINDS
+        || kinds
+            .iter()
+            .any(|k| k.is_empty() || k.len() > MAX_FEED_KIND_LEN)
+    {
+        return Err(ApiError::bad_request(
+            writ_model::ReasonCode::QueryInvalid,
+            format!(
+                "kinds: at most {MAX_FEED_KINDS} comma-separated event kinds, each 1 to {MAX_FEED_KIND_LEN} characters (e.g. kinds=revocation,kill_switch)"
+            ),
+        ));
+    }
+    Ok(kinds)
+}
+
 async fn events(
     State(s): St,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let caller = require(&s, &headers, Access::GateOrReader)?;
-    let kinds = match query {
-        Ok(Query(EventsQuery { kinds: Some(k) })) => {
-            let kinds: Vec<String> = k.split(',').map(str::trim).map(str::to_owned).collect();
-            if kinds.len() > MAX_FEED_KINDS
-                || kinds
-                    .iter()
-                    .any(|k| k.is_empty() || k.len() > MAX_FEED_KIND_LEN)
-            {
-                return Err(ApiError::bad_request(
-                    writ_model::ReasonCode::QueryInvalid,
-                    format!(
-                        "kinds: at most {MAX_FEED_KINDS} comma-separated event kinds, each 1 to {MAX_FEED_KIND_LEN} characters (e.g. kinds=revocation,kill_switch)"
-                    ),
-                ));
-            }
-            Some(kinds)
-        }
-        Ok(Query(EventsQuery { kinds: None })) => None,
-        Err(e) => {
-            return Err(ApiError::bad_request(
-                writ_model::ReasonCode::QueryInvalid,
-                format!("{e}; use ?kinds=a,b"),
-            ));
-        }
-    };
+    let Query(query) = query.map_err(|e| {
+        ApiError::bad_request(
+            writ_model::ReasonCode::QueryInvalid,
+            format!("{e}; use ?kinds=a,b"),
+        )
+    })?;
+    let kinds = query.kinds.as_deref().map(feed_kinds).transpose()?;
     // A gate following the feed is connected (and in contact at each heartbeat) until the
     // response stream is dropped.
     let watch = (caller.scope == crate::auth::Scope::Gate)

@@ -291,6 +291,21 @@ impl Gateway {
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let stdin = self.stdin.as_mut()?;
         writeln!(stdin, "{msg}").and_then(|()| stdin.flush()).ok()?;
+        self.answer(id, method)
+    }
+
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.start(method, params);
+        self.answer(id, method).unwrap_or_else(|| {
+            panic!(
+                "no answer to {method} (the gateway's output ended): {}",
+                self.stderr()
+            )
+        })
+    }
+
+    /// The answer to request `id`; `None` when the gateway's output ends first.
+    fn answer(&mut self, id: u64, method: &str) -> Option<Value> {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -303,22 +318,6 @@ impl Gateway {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => return None,
                 Err(e) => panic!("no answer to {method} ({e}): {}", self.stderr()),
-            }
-        }
-    }
-
-    pub(crate) fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.start(method, params);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no answer to {method} ({e}): {}", self.stderr()));
-            let msg: Value = serde_json::from_str(&line).unwrap();
-            if msg["id"] == json!(id) {
-                return msg;
             }
         }
     }
