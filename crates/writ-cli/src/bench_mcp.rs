@@ -1,20 +1,32 @@
 //! `writ bench mcp`: the latency a governed MCP `tools/call` pays, side by side with its peers.
 //!
 //! One client (ours: a minimal MCP stdio JSON-RPC client, the same for every path) makes the
-//! same call, server-everything's `echo`, by four paths in one invocation, alternating call by
-//! call: directly to the server over stdio; through `writ gateway mcp` in front of the same
-//! server, with a real control plane started in this process on 127.0.0.1 (SQLite data
-//! directory on the ordinary disk, durable decision before every writ, a receipt after every
-//! call); through Microsoft's Agent Governance Toolkit proxy (`agentmesh proxy --policy
-//! permissive`, PyPI `agent-governance-toolkit-cli`, pinned, installed by the bench into its own
-//! virtual environment); and through `writ gateway mcp --embedded-plane`, the same gateway with
-//! its control plane in its own process (a second data directory, provisioned alike). It prints p50/p99 per path, what each path adds to the direct call and
-//! the ratios, and where Writ's added time goes (read from the gateway's and the control
-//! plane's own metrics). `--in-flight 64` measures throughput instead: calls per second with
-//! that many calls outstanding on each path.
+//! same call, server-everything's `echo`, by five paths in one invocation, alternating call by
+//! call:
+//! - directly to the server over stdio;
+//! - through a bare relay (`writ bench relay`, this binary): a process that copies bytes both
+//!   ways and does nothing else, the floor of any stdio proxy;
+//! - through `writ gateway mcp` in front of the same server, with a real control plane started
+//!   in this process on 127.0.0.1 (SQLite data directory on the ordinary disk, durable decision
+//!   before every writ, a receipt after every call);
+//! - through Microsoft's Agent Governance Toolkit proxy (`agentmesh proxy --policy
+//!   permissive`, PyPI `agent-governance-toolkit-cli`, pinned, installed by the bench into its
+//!   own virtual environment);
+//! - through `writ gateway mcp --embedded-plane`, the same gateway with its control plane in
+//!   its own process (a second data directory, provisioned alike).
+//!
+//! Between rounds it also times one bare durable write on the same disk (what a decision's
+//! commit writes, then `fsync`): with the relay, the two floors no gateway that records its
+//! decision durably before the call can go under on this machine.
+//!
+//! It prints p50/p99 per path, what each path adds to the direct call and the ratios, the
+//! floors and what each path adds beyond them, and where Writ's added time goes (read from the
+//! gateway's and the control plane's own metrics). `--in-flight 64` measures throughput
+//! instead: calls per second with that many calls outstanding on each path.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -391,6 +403,8 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
 
     let mut direct_cmd = Command::new(&node);
     direct_cmd.arg(&server_js);
+    let mut relay_cmd = Command::new(&exe);
+    relay_cmd.args(["bench", "relay", "--"]).args(&upstream);
     let gateway = |plane: &[&std::ffi::OsStr], hosted: &Hosted| {
         let mut cmd = Command::new(&exe);
         cmd.args(["gateway", "mcp", "--upstream-name", "everything", "--pins"])
@@ -425,6 +439,7 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
 
     let mut clients = vec![
         Client::start("direct", direct_cmd, dir.path().join("direct.stderr"))?,
+        Client::start("relay", relay_cmd, dir.path().join("relay.stderr"))?,
         Client::start("writ", gw_cmd, dir.path().join("gateway.stderr"))?,
     ];
     if let Some(agentmesh) = &agt {
@@ -480,13 +495,17 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
         })
     };
     let before = snap();
+    let mut durable = None;
     if args.in_flight == 1 {
         let pause = Duration::from_micros(args.pause_us);
+        let probe = durable.insert(DurableWrite::open(dir.path())?);
         for _ in 0..args.calls {
             for c in &mut clients {
                 c.batch(1, 1, true)?;
                 std::thread::sleep(pause);
             }
+            probe.sample()?;
+            std::thread::sleep(pause);
         }
     } else {
         // Rounds of at least 4 × in-flight calls, path after path.
@@ -531,6 +550,7 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     };
     let agt_vs_writ = over_agt("writ");
     let agt_vs_embedded = over_agt("writ-embedded");
+    let floors = Floors::of(&stats, durable.as_mut());
     if args.format == Format::Json {
         print_json(&json!({
             "calls": args.calls,
@@ -542,12 +562,16 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             "paths": stats,
             "writ_added_over_agt_added_p50": agt_vs_writ,
             "writ_embedded_added_over_agt_added_p50": agt_vs_embedded,
+            "floors": floors,
             "writ_stages": stages,
             "writ_embedded_stages": em_stages,
             "all_ok": all_ok,
         }))?;
     } else {
         print_human(&args, &stats, dir.path());
+        if let Some(f) = &floors {
+            f.print();
+        }
         print_stages("writ", &stages);
         print_stages("writ-embedded", &em_stages);
         if let Some(r) = agt_vs_writ {
@@ -703,6 +727,162 @@ impl Stages {
             gateway_check_us: admit.zip(rt).map(|(a, r)| a - r),
             relay_us: admit.map(|a| added_mean_us - a),
             receipt_server_us: mean("receipt"),
+        }
+    }
+}
+
+/// What any gateway that records its decision durably before the call must add on this
+/// machine, measured in the same run as the calls, and what each path adds beyond it.
+#[derive(Debug, serde::Serialize)]
+struct Floors {
+    /// The bare relay's added p50: one more process in the path that does nothing else.
+    relay_added_p50_us: f64,
+    /// One bare durable write of what a decision's commit writes, timed between the calls.
+    durable_write_p50_us: f64,
+    durable_write_p99_us: f64,
+    durable_write_bytes: usize,
+    /// Both floors: the least a governed call with a durable decision adds here.
+    together_p50_us: f64,
+    /// Each proxy's added p50 beyond the floors it pays: the relay for every proxy, and the
+    /// durable write too for Writ's paths (AGT records nothing durably).
+    beyond_p50_us: std::collections::BTreeMap<&'static str, f64>,
+}
+
+impl Floors {
+    /// `None` for a throughput run (no durable writes timed) or without the relay path.
+    fn of(stats: &[PathStats], durable: Option<&mut DurableWrite>) -> Option<Floors> {
+        let relay = stats.iter().find(|s| s.path == "relay")?.added_p50_us;
+        let durable = durable?;
+        durable.lat.sort_unstable();
+        let us = |p: f64| nearest_rank(&durable.lat, p).map(|ns| ns as f64 / 1000.0);
+        let (p50, p99) = (us(0.50)?, us(0.99)?);
+        let beyond_p50_us = stats
+            .iter()
+            .filter(|s| !matches!(s.path, "direct" | "relay"))
+            .map(|s| {
+                let durable_too = if s.path == "agt" { 0.0 } else { p50 };
+                (s.path, s.added_p50_us - relay - durable_too)
+            })
+            .collect();
+        Some(Floors {
+            relay_added_p50_us: relay,
+            durable_write_p50_us: p50,
+            durable_write_p99_us: p99,
+            durable_write_bytes: durable.buf.len(),
+            together_p50_us: relay + p50,
+            beyond_p50_us,
+        })
+    }
+
+    fn print(&self) {
+        println!(
+            "floors (p50, this run): a bare relay process adds {:+.3} ms; one durable write ({} bytes, then fsync) takes {:.3} ms; together {:.3} ms",
+            self.relay_added_p50_us / 1000.0,
+            self.durable_write_bytes,
+            self.durable_write_p50_us / 1000.0,
+            self.together_p50_us / 1000.0
+        );
+        print!(
+            "beyond the floors (added p50 minus the relay's, and minus the durable write for writ's paths):"
+        );
+        for (path, us) in &self.beyond_p50_us {
+            print!("  {path} {:+.3} ms", us / 1000.0);
+        }
+        println!();
+    }
+}
+
+/// What a decision's commit writes to the ledger's WAL: three frames (the entries, disclosures
+/// and tiles pages it touches), each a 24-byte header and a page.
+const COMMIT_BYTES: usize = 3 * (24 + writ_ledger::store::PAGE_SIZE as usize);
+/// The span of the probe's file the writes go round in, written once first, so (as in a WAL
+/// after its first checkpoint) a write lands on blocks the file already has.
+const PROBE_SPAN: u64 = 8 << 20;
+
+/// The durable-write floor: [`COMMIT_BYTES`] written and then `fsync`ed (as SQLite syncs a
+/// commit), in a file beside the control plane's data, timed alone.
+struct DurableWrite {
+    file: std::fs::File,
+    buf: Vec<u8>,
+    offset: u64,
+    /// Latencies, nanoseconds.
+    lat: Vec<u64>,
+}
+
+impl DurableWrite {
+    fn open(dir: &Path) -> anyhow::Result<DurableWrite> {
+        let path = dir.join("durable-write.probe");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let block = vec![0x5a_u8; 1 << 20];
+        for at in (0..PROBE_SPAN).step_by(block.len()) {
+            file.write_all_at(&block, at)?;
+        }
+        file.sync_all()?;
+        Ok(DurableWrite {
+            file,
+            buf: (0..COMMIT_BYTES).map(|i| (i % 251) as u8).collect(),
+            offset: 0,
+            lat: Vec::new(),
+        })
+    }
+
+    fn sample(&mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        self.file.write_all_at(&self.buf, self.offset)?;
+        self.file.sync_all()?;
+        self.lat
+            .push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        let len = self.buf.len() as u64;
+        self.offset = (self.offset + len) % (PROBE_SPAN - len);
+        Ok(())
+    }
+}
+
+/// `writ bench relay -- COMMAND…`: the bench's floor path, the least any stdio proxy does. It
+/// starts COMMAND and copies bytes both ways as they come: no framing, no parsing, no decision.
+#[derive(Debug, clap::Args)]
+pub struct RelayArgs {
+    /// The server command, after `--`.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+pub fn relay(args: RelayArgs) -> anyhow::Result<Exit> {
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| invalid_input("give the server command after --"))?;
+    let mut child = Command::new(program)
+        .args(rest)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {program}"))?;
+    let mut to_child = child.stdin.take().context("no stdin for the server")?;
+    let mut from_child = child.stdout.take().context("no stdout from the server")?;
+    // The client's end closing closes the server's input, which ends it.
+    std::thread::spawn(move || copy_as_it_comes(&mut std::io::stdin().lock(), &mut to_child));
+    let _ = copy_as_it_comes(&mut from_child, &mut std::io::stdout().lock());
+    child.wait().context("the server")?;
+    Ok(Exit::Ok)
+}
+
+/// Copies what `from` has whenever it has anything, until it ends.
+fn copy_as_it_comes(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = from.read(&mut buf)?;
+        match buf.get(..n) {
+            Some(got) if n > 0 => {
+                to.write_all(got)?;
+                to.flush()?;
+            }
+            _ => return Ok(()),
         }
     }
 }

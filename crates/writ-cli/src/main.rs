@@ -162,6 +162,9 @@ enum BenchCommand {
     /// Authorizations/s, latency and CPU per authorization: one node on SQLite, one and N
     /// nodes on one PostgreSQL, in one run.
     Fleet(Box<bench_fleet::BenchFleetArgs>),
+    /// `writ bench mcp`'s floor path: a bare stdio relay in front of a command.
+    #[command(hide = true)]
+    Relay(bench_mcp::RelayArgs),
 }
 
 fn main() -> ExitCode {
@@ -225,6 +228,7 @@ fn dispatch(command: Command) -> ExitCode {
         Command::Bench(BenchCommand::Authorize(args)) => bench_authorize::bench(*args),
         Command::Bench(BenchCommand::Mcp(args)) => bench_mcp::bench(*args),
         Command::Bench(BenchCommand::Fleet(args)) => bench_fleet::bench(*args),
+        Command::Bench(BenchCommand::Relay(args)) => bench_mcp::relay(args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Migrate(args) => serve_cmd::migrate(args),
         Command::Principal(args) => operator_cmd::principal(args),

@@ -1,7 +1,7 @@
-//! `writ bench mcp` (issue 19): one invocation measures the same echo call directly and through
-//! `writ gateway mcp` (with a control plane of its own and with one embedded), and through AGT's
-//! proxy when asked; every call must succeed. Latencies are printed by the bench, never
-//! asserted here.
+//! `writ bench mcp` (issue 19): one invocation measures the same echo call directly, through a
+//! bare relay, through `writ gateway mcp` (with a control plane of its own and with one
+//! embedded), and through AGT's proxy when asked; every call must succeed. Latencies are
+//! printed by the bench, never asserted here.
 
 use std::process::Command;
 
@@ -85,9 +85,35 @@ fn bench_mcp_measures_direct_and_gateway_calls_alike() {
     let Some(v) = bench(&["--calls", "30", "--warmup", "5", "--no-agt"]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ", "writ-embedded"], 30);
+    assert_paths(&v, &["direct", "relay", "writ", "writ-embedded"], 30);
     assert_eq!(v["in_flight"], 1);
     assert!(v["agt"].is_null());
+    // The floors were measured in the run: the relay's added time is the relay path's, and a
+    // durable write was timed between every round.
+    let floors = &v["floors"];
+    assert_eq!(
+        floors["relay_added_p50_us"], v["paths"][1]["added_p50_us"],
+        "{floors}"
+    );
+    let durable = floors["durable_write_p50_us"].as_f64().unwrap();
+    assert!(durable > 0.0, "{floors}");
+    assert!(floors["durable_write_p99_us"].as_f64().unwrap() >= durable);
+    assert!(
+        floors["durable_write_bytes"].as_u64().unwrap() > 16_384,
+        "{floors}"
+    );
+    // Writ's paths pay both floors; what each adds beyond them is its added p50 less both.
+    let beyond = floors["beyond_p50_us"].as_object().unwrap();
+    let names: Vec<&str> = beyond.keys().map(String::as_str).collect();
+    assert_eq!(names, ["writ", "writ-embedded"], "{floors}");
+    for (i, name) in [(2, "writ"), (3, "writ-embedded")] {
+        let added = v["paths"][i]["added_p50_us"].as_f64().unwrap();
+        let expect = added - floors["together_p50_us"].as_f64().unwrap();
+        assert!(
+            (beyond[name].as_f64().unwrap() - expect).abs() < 1e-6,
+            "{floors}"
+        );
+    }
 }
 
 #[test]
@@ -103,8 +129,10 @@ fn bench_mcp_keeps_calls_in_flight_for_throughput() {
     ]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ", "writ-embedded"], 64);
+    assert_paths(&v, &["direct", "relay", "writ", "writ-embedded"], 64);
     assert_eq!(v["in_flight"], 8);
+    // Latency floors mean nothing with calls queued behind each other: none are given.
+    assert!(v["floors"].is_null(), "{}", v["floors"]);
 }
 
 // Installs agent-governance-toolkit-cli from PyPI into the bench's cache (network).
@@ -114,7 +142,12 @@ fn bench_mcp_measures_the_agt_proxy_too() {
     let Some(v) = bench(&["--calls", "30", "--warmup", "5"]) else {
         return;
     };
-    assert_paths(&v, &["direct", "writ", "agt", "writ-embedded"], 30);
+    assert_paths(&v, &["direct", "relay", "writ", "agt", "writ-embedded"], 30);
+    // AGT records nothing durably: only the relay's floor is taken from its added time.
+    let floors = &v["floors"];
+    let agt = v["paths"][3]["added_p50_us"].as_f64().unwrap();
+    let relay = floors["relay_added_p50_us"].as_f64().unwrap();
+    assert!((floors["beyond_p50_us"]["agt"].as_f64().unwrap() - (agt - relay)).abs() < 1e-6);
     assert!(v["writ_added_over_agt_added_p50"].is_number());
     assert!(v["writ_embedded_added_over_agt_added_p50"].is_number());
 }
