@@ -9,6 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -17,6 +18,10 @@ use writ_gate::{LocalAnswer, LocalApi};
 
 /// Largest answer read from the router (its answers are a few KiB).
 const MAX_ANSWER_BYTES: usize = 4 << 20;
+/// How long stopping lets the API's open connections finish before it closes them: an event
+/// stream (a console's, say) never ends by itself. Nothing is lost by closing them: every
+/// record the control plane acknowledged is durable already.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A control plane running in this process.
 pub struct Embedded {
@@ -69,10 +74,17 @@ impl Embedded {
         Arc::new(InProcess(self.router.clone()))
     }
 
-    /// Stops serving the API (requests in flight finish).
+    /// Stops serving the API: requests in flight finish, within [`STOP_GRACE`].
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+            eprintln!(
+                "writ gateway: the embedded control plane's API still had open connections after {}s; closing them",
+                STOP_GRACE.as_secs()
+            );
+            task.abort();
+        }
     }
 }
 

@@ -413,7 +413,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
     .await?;
     // Before the feed is followed, so the metrics line is logged before "event feed connected".
     let metrics_url = crate::gate_metrics::start(args.metrics_listen.as_deref(), &gate).await?;
-    if let Some(feed) = gate.feed().cloned() {
+    // Followed until the gateway ends: its stream (to an embedded control plane too) is
+    // closed before that control plane stops.
+    let follower = gate.feed().cloned().map(|feed| {
         tokio::spawn(writ_gate::follow(
             cp.clone(),
             gate_token.clone(),
@@ -421,8 +423,8 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
             feed,
             clock.clone(),
             |_| {},
-        ));
-    }
+        ))
+    });
     let enforcer = Arc::new(Enforcer::new(
         gate,
         cp,
@@ -511,6 +513,9 @@ async fn serve(args: RunArgs) -> anyhow::Result<Exit> {
                 "give either `--listen ADDR --upstream URL` (Streamable HTTP) or the server command after `--` (stdio)",
             ));
         }
+    }
+    if let Some(f) = follower {
+        f.abort();
     }
     if let Some(e) = embedded {
         e.stop().await;

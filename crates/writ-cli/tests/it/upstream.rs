@@ -331,6 +331,13 @@ impl Gateway {
     }
 
     /// Waits (bounded) for the gateway to exit; its exit code, or `None` if it did not.
+    /// The client leaves (its end of stdin closes): how the gateway exits, if it does within
+    /// `limit`.
+    fn leave(&mut self, limit: Duration) -> Option<Option<i32>> {
+        drop(self.stdin.take());
+        self.wait_exit(limit)
+    }
+
     fn wait_exit(&mut self, limit: Duration) -> Option<Option<i32>> {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
@@ -781,9 +788,59 @@ fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
         "a second control plane opened the gateway's data directory"
     );
     assert!(err.contains("is in use by process"), "{err}");
+    // When its client leaves, the gateway ends on its own, its control plane with it (whose
+    // API the gateway's own event stream holds open until then).
+    assert_eq!(
+        gw.leave(Duration::from_secs(60)),
+        Some(Some(0)),
+        "the gateway did not end when its client left: {}",
+        gw.stderr()
+    );
     drop(gw);
     let restarted = Served::start(&data, false);
     proves_each_answered(&restarted, agent.trim(), &answered);
+}
+
+/// An event stream open on the embedded control plane's API (a console's, say) never ends by
+/// itself: it does not keep the gateway alive once its client has left. The gateway closes it
+/// after a grace and ends.
+#[test]
+fn a_gateway_with_an_embedded_plane_ends_with_an_event_stream_still_open() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((s, command, _agent, data)) = embedding(tmp.path()) else {
+        return;
+    };
+    let mut gw = s.embedded_gateway(&data, &[], &command);
+    let answer = gw.request("tools/call", json!({"name": "whoami", "arguments": {}}));
+    assert!(answered_call(&answer).is_some(), "{answer}");
+    let stderr = gw.stderr();
+    let addr = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("writ gateway: embedded control plane on http://"))
+        .unwrap_or_else(|| panic!("no API address: {stderr}"))
+        .trim()
+        .to_owned();
+    let admin = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        admin.trim()
+    )
+    .unwrap();
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(head.get(..n).unwrap_or_default()).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(
+        gw.leave(Duration::from_secs(60)),
+        Some(Some(0)),
+        "the gateway did not end when its client left: {}",
+        gw.stderr()
+    );
+    let stderr = gw.stderr();
+    assert!(stderr.contains("still had open connections"), "{stderr}");
 }
 
 /// The control plane `served` proves, for each (execution, ledger index) a client was answered
