@@ -219,6 +219,17 @@ impl Shared {
     /// [`Ledger::wait_for_growth`] waiters (the writer and the follower both advance: never
     /// backwards); returns the latest size.
     fn advance(&self, cp: SignedCheckpoint) -> u64 {
+        let (size, grew) = self.publish(cp);
+        if grew {
+            self.wake_growth_waiters();
+        }
+        size
+    }
+
+    /// The first half of [`Shared::advance`]: `cp` becomes the latest checkpoint (what
+    /// [`Ledger::size`] and [`Ledger::wait_for_growth`] read) when it is larger; returns the
+    /// latest size and whether it grew. Waiters are not woken yet.
+    fn publish(&self, cp: SignedCheckpoint) -> (u64, bool) {
         let size = cp.size();
         {
             let mut g = match self.latest.write() {
@@ -226,19 +237,22 @@ impl Shared {
                 Err(p) => p.into_inner(),
             };
             if size <= g.size() {
-                return g.size();
+                return (g.size(), false);
             }
             *g = Arc::new(cp);
         }
-        let (lock, cv) = &self.grown;
-        {
-            let mut grown = lock
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *grown = (*grown).max(size);
-        }
-        cv.notify_all();
-        size
+        let mut grown = self
+            .grown
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *grown = (*grown).max(size);
+        (size, true)
+    }
+
+    /// The second half of [`Shared::advance`].
+    fn wake_growth_waiters(&self) {
+        self.grown.1.notify_all();
     }
 }
 
@@ -1205,16 +1219,20 @@ fn writer_loop(
         abort(store.as_mut(), shared);
         match published {
             Ok((new_edge, cp)) => {
+                let committed = Instant::now();
                 edge = new_edge;
                 let size = cp.size();
-                shared.advance(cp);
+                // The batch is visible (size, latest checkpoint, counters) before anyone is
+                // answered; waking the growth waiters (the execution index's follower: a
+                // futex wake, costly on a virtual machine) waits until the appenders, whose
+                // calls are held on this batch, have their answers.
+                let (_, grew) = shared.publish(cp);
                 let integration = &shared.integration;
                 integration.batches.fetch_add(1, Ordering::Relaxed);
                 integration
                     .last_integrated
                     .store(unix_now(), Ordering::Relaxed);
                 {
-                    let committed = Instant::now();
                     let mut l = shared
                         .commit_latency
                         .lock()
@@ -1234,6 +1252,9 @@ fn writer_loop(
                         index: first_index + i as u64,
                         checkpoint_size: size,
                     }));
+                }
+                if grew {
+                    shared.wake_growth_waiters();
                 }
             }
             Err(e) => {
