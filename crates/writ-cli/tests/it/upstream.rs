@@ -331,11 +331,16 @@ impl Gateway {
     }
 
     /// Waits (bounded) for the gateway to exit; its exit code, or `None` if it did not.
-    /// The client leaves (its end of stdin closes): how the gateway exits, if it does within
-    /// `limit`.
-    fn leave(&mut self, limit: Duration) -> Option<Option<i32>> {
+    /// The client leaves (its end of stdin closes): the gateway must end on its own, with
+    /// status 0, well within a minute.
+    fn ends_when_left(&mut self) {
         drop(self.stdin.take());
-        self.wait_exit(limit)
+        assert_eq!(
+            self.wait_exit(Duration::from_secs(60)),
+            Some(Some(0)),
+            "the gateway did not end when its client left: {}",
+            self.stderr()
+        );
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Option<Option<i32>> {
@@ -790,12 +795,7 @@ fn a_gateway_with_an_embedded_control_plane_governs_and_records_each_call() {
     assert!(err.contains("is in use by process"), "{err}");
     // When its client leaves, the gateway ends on its own, its control plane with it (whose
     // API the gateway's own event stream holds open until then).
-    assert_eq!(
-        gw.leave(Duration::from_secs(60)),
-        Some(Some(0)),
-        "the gateway did not end when its client left: {}",
-        gw.stderr()
-    );
+    gw.ends_when_left();
     drop(gw);
     let restarted = Served::start(&data, false);
     proves_each_answered(&restarted, agent.trim(), &answered);
@@ -833,12 +833,7 @@ fn a_gateway_with_an_embedded_plane_ends_with_an_event_stream_still_open() {
     let n = stream.read(&mut head).unwrap();
     let head = String::from_utf8_lossy(head.get(..n).unwrap_or_default()).into_owned();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert_eq!(
-        gw.leave(Duration::from_secs(60)),
-        Some(Some(0)),
-        "the gateway did not end when its client left: {}",
-        gw.stderr()
-    );
+    gw.ends_when_left();
     let stderr = gw.stderr();
     assert!(stderr.contains("still had open connections"), "{stderr}");
 }
