@@ -399,7 +399,7 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
             String::from_utf8_lossy(&pin.stderr)
         );
     }
-    let metrics_addr = free_port()?;
+    let [metrics_addr, em_api, em_metrics] = free_ports()?;
 
     let mut direct_cmd = Command::new(&node);
     direct_cmd.arg(&server_js);
@@ -456,7 +456,6 @@ pub fn bench(args: BenchMcpArgs) -> anyhow::Result<Exit> {
     writ_ledger::owner_only::create_dir(&embedded_dir)?;
     let embedded = runtime.block_on(Hosted::start(&embedded_dir))?;
     let embedded_data = embedded_dir.join("data");
-    let (em_api, em_metrics) = (free_port()?, free_port()?);
     let mut em_cmd = gateway(
         &[
             "--embedded-plane".as_ref(),
@@ -981,9 +980,19 @@ impl Hosted {
 }
 
 /// A free port on 127.0.0.1 (`ADDR`), for a process to listen on.
-fn free_port() -> anyhow::Result<String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.to_string())
+/// `N` distinct free loopback addresses: every listener is held until all are picked, so the
+/// kernel cannot hand the same port out twice (it did: two gateway listeners on one port).
+fn free_ports<const N: usize>() -> anyhow::Result<[String; N]> {
+    let held = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let addrs = held
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.to_string()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    addrs
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("not {N} free ports"))
 }
 
 /// The metrics of the control plane at `plane` (read with the admin token `admin`) and of the
