@@ -105,17 +105,13 @@ impl ControlPlane {
 
     /// Sends authorize and receipt requests to `api`, the control plane in this process,
     /// instead of over a connection; every other request still goes to `base`, where that
-    /// control plane also listens.
+    /// control plane also listens. (A `base` that is not a plain `http://` URL keeps the
+    /// connections: slower, never wrong.)
     #[must_use]
     pub fn with_local(mut self, api: std::sync::Arc<dyn crate::lane::LocalApi>) -> Self {
-        let authority = self
-            .base
-            .split_once("://")
-            .map_or(self.base.as_str(), |(_, rest)| rest)
-            .to_owned();
-        self.lane = Some(std::sync::Arc::new(crate::lane::Lane::local(
-            authority, api,
-        )));
+        if let Some(lane) = crate::lane::Lane::local(&self.base, api) {
+            self.lane = Some(std::sync::Arc::new(lane));
+        }
         self
     }
 

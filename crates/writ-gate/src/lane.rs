@@ -90,31 +90,20 @@ impl Lane {
     /// A lane for `base` when it is a plain `http://` URL with nothing after the authority but
     /// an optional `/`; `None` otherwise (reqwest serves it).
     pub(crate) fn for_base(base: &str) -> Option<Lane> {
-        let url = reqwest::Url::parse(base).ok()?;
-        if url.scheme() != "http"
-            || !(url.path().is_empty() || url.path() == "/")
-            || url.query().is_some()
-            || !url.username().is_empty()
-            || url.password().is_some()
-        {
-            return None;
-        }
-        // host_str() writes an IPv6 address in brackets, as an authority wants it.
-        let host = url.host_str()?;
-        let port = url.port_or_known_default()?;
         Some(Lane {
-            authority: format!("{host}:{port}"),
+            authority: plain_http_authority(base)?,
             target: Target::Remote(Mutex::new(Vec::new())),
         })
     }
 
-    /// A lane whose requests `api` serves in this process; `authority` is the `Host` they name
-    /// (the embedded control plane's listening address).
-    pub(crate) fn local(authority: String, api: Arc<dyn LocalApi>) -> Lane {
-        Lane {
-            authority,
+    /// A lane whose requests `api` serves in this process; `base` is where that control plane
+    /// also listens (its authority is the `Host` the requests name). `None` as for
+    /// [`Lane::for_base`].
+    pub(crate) fn local(base: &str, api: Arc<dyn LocalApi>) -> Option<Lane> {
+        Some(Lane {
+            authority: plain_http_authority(base)?,
             target: Target::Local(api),
-        }
+        })
     }
 
     /// `POST path` with a JSON `body`, `Authorization: Bearer token` and `extra` headers;
@@ -197,6 +186,26 @@ impl Lane {
             .map_err(|e| LaneError::Failed(e.to_string()))?;
         Ok(sender)
     }
+}
+
+/// `host:port` of `base` when it is a plain `http://` URL with nothing after the authority but
+/// an optional `/`.
+fn plain_http_authority(base: &str) -> Option<String> {
+    let url = reqwest::Url::parse(base).ok()?;
+    if url.scheme() != "http"
+        || !(url.path().is_empty() || url.path() == "/")
+        || url.query().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    // host_str() writes an IPv6 address in brackets, as an authority wants it.
+    Some(format!(
+        "{}:{}",
+        url.host_str()?,
+        url.port_or_known_default()?
+    ))
 }
 
 /// The most recently used idle connection that is open, ready and not idle too long, if any;
@@ -432,6 +441,12 @@ mod tests {
 
     struct Stuck;
 
+    impl LocalApi for Stuck {
+        fn call(&self, _request: hyper::Request<Bytes>) -> LocalAnswer {
+            Box::pin(std::future::pending())
+        }
+    }
+
     struct Broken;
 
     impl LocalApi for Broken {
@@ -445,7 +460,7 @@ mod tests {
     #[test]
     fn a_local_answer_that_cannot_be_read_is_told_apart() {
         rt().block_on(async {
-            let lane = Lane::local("127.0.0.1:9".into(), Arc::new(Broken));
+            let lane = Lane::local("http://127.0.0.1:9", Arc::new(Broken)).unwrap();
             let r = lane
                 .post_json("/v1/receipts", "t", &[], Vec::new(), Duration::from_secs(1))
                 .await;
@@ -456,17 +471,11 @@ mod tests {
         });
     }
 
-    impl LocalApi for Stuck {
-        fn call(&self, _request: hyper::Request<Bytes>) -> LocalAnswer {
-            Box::pin(std::future::pending())
-        }
-    }
-
     #[test]
     fn a_local_lane_hands_the_same_request_to_the_control_plane_in_process() {
         rt().block_on(async {
             let api = Arc::new(Recording(Mutex::new(Vec::new())));
-            let lane = Lane::local("127.0.0.1:9".into(), api.clone());
+            let lane = Lane::local("http://127.0.0.1:9", api.clone()).unwrap();
             let extra = [(
                 "traceparent",
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
@@ -501,7 +510,7 @@ mod tests {
     #[test]
     fn a_local_lane_times_out_like_a_connection() {
         rt().block_on(async {
-            let lane = Lane::local("127.0.0.1:9".into(), Arc::new(Stuck));
+            let lane = Lane::local("http://127.0.0.1:9", Arc::new(Stuck)).unwrap();
             let r = lane
                 .post_json(
                     "/v1/authorize",

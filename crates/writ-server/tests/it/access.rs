@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use writ_authorize::ReplayOutcome;
 use writ_model::DecisionRecord;
 
-use crate::harness::{Gate, TestServer, bundle_files};
+use crate::harness::{Feed, Gate, TestServer, bundle_files};
 
 fn read_issue(gate: &Gate) -> Value {
     json!({"intent": {"action": "mcp.call_tool", "resource": "tool:github/get_issue", "args": {}}, "attestation": gate.attest()})
@@ -28,30 +28,7 @@ async fn register_ok(srv: &TestServer, body: Value) -> String {
     answer["token"].as_str().unwrap().to_owned()
 }
 
-/// Reads the first event of a gate's feed (the snapshot) and returns the events that follow
-/// until one of `kind` arrives: that one's data.
-async fn next_event(resp: &mut reqwest::Response, buf: &mut String, kind: &str) -> Value {
-    loop {
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            if block.lines().any(|l| l == format!("event: {kind}")) {
-                let data = block
-                    .lines()
-                    .find_map(|l| l.strip_prefix("data: "))
-                    .unwrap();
-                return serde_json::from_str(data).unwrap();
-            }
-        }
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), resp.chunk())
-            .await
-            .expect("the feed went silent")
-            .unwrap()
-            .expect("the feed ended");
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-    }
-}
-
-async fn feed(srv: &TestServer, gate: &Gate) -> reqwest::Response {
+async fn feed(srv: &TestServer, gate: &Gate) -> Feed {
     let resp = srv
         .client
         .get(srv.url("/v1/events"))
@@ -60,7 +37,7 @@ async fn feed(srv: &TestServer, gate: &Gate) -> reqwest::Response {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    resp
+    Feed::new(resp)
 }
 
 // Finding 6 of issue 12: after `writ revoke --zone dev`, agent:other, registered in dev but
@@ -78,8 +55,7 @@ async fn zone_revocation_stops_principals_registered_in_it() {
     srv.authorize_ok(&bystander, read_issue(&dev_gate)).await;
 
     let mut events = feed(&srv, &ops_gate).await;
-    let mut buf = String::new();
-    next_event(&mut events, &mut buf, "snapshot").await;
+    events.next_of("snapshot").await;
     srv.revoke(json!({"zone": "dev"})).await;
 
     // The principal registered in dev is refused through a gate of ops...
@@ -108,10 +84,10 @@ async fn zone_revocation_stops_principals_registered_in_it() {
         "{renewed}"
     );
     // Gates learn who is withdrawn with the zone, as the event and in every later snapshot.
-    let event = next_event(&mut events, &mut buf, "revocation").await;
+    let event = events.next_of("revocation").await;
     assert_eq!(event["principals"], json!(["agent:other"]), "{event}");
     let mut later = feed(&srv, &ops_gate).await;
-    let snapshot = next_event(&mut later, &mut String::new(), "snapshot").await;
+    let snapshot = later.next_of("snapshot").await;
     assert_eq!(snapshot["principals"], json!(["agent:other"]), "{snapshot}");
     assert_eq!(snapshot["zones"], json!(["dev"]), "{snapshot}");
     drop((events, later));
@@ -190,10 +166,9 @@ async fn zone_quarantine_ends_running_executions() {
     srv.quarantine(json!({"principal": "agent:held"})).await;
 
     let mut events = feed(&srv, &ops_gate).await;
-    let mut buf = String::new();
-    next_event(&mut events, &mut buf, "snapshot").await;
+    events.next_of("snapshot").await;
     srv.quarantine(json!({"zone": "dev"})).await;
-    let on = next_event(&mut events, &mut buf, "quarantine").await;
+    let on = events.next_of("quarantine").await;
     assert_eq!(
         on["principals"],
         json!(["agent:held", "agent:other"]),
@@ -222,7 +197,7 @@ async fn zone_quarantine_ends_running_executions() {
     // Released: the zone's principals in good standing are given back, the one quarantined by
     // name is not.
     srv.quarantine(json!({"zone": "dev", "on": false})).await;
-    let off = next_event(&mut events, &mut buf, "quarantine").await;
+    let off = events.next_of("quarantine").await;
     assert_eq!(off["principals"], json!(["agent:other"]), "{off}");
     srv.authorize_ok(&other, read_issue(&ops_gate)).await;
     drop(events);

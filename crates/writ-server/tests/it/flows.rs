@@ -5,7 +5,7 @@ use writ_artifact::{Jwks, VerificationKeys, Verifier, VerifierConfig};
 use writ_ledger::ProofBundle;
 use writ_model::{Intent, SystemClock};
 
-use crate::harness::{TestServer, bundle_files, sign_files};
+use crate::harness::{Feed, TestServer, bundle_files, sign_files};
 
 fn intent(tool: &str, args: Value) -> Value {
     json!({"action": "mcp.call_tool", "resource": format!("tool:{tool}"), "args": args})
@@ -604,7 +604,7 @@ async fn the_event_feed_starts_with_the_governance_state_in_force() {
     srv.revoke(json!({"principal": "agent:triage-bot"})).await;
     srv.quarantine(json!({"zone": "prod"})).await;
     // A gate connecting after the fact still learns both, before anything else.
-    let mut resp = srv
+    let resp = srv
         .client
         .get(srv.url("/v1/events"))
         .bearer_auth(&gate.token)
@@ -612,49 +612,14 @@ async fn the_event_feed_starts_with_the_governance_state_in_force() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        text.push_str(&String::from_utf8_lossy(
-            &resp.chunk().await.unwrap().unwrap(),
-        ));
-    }
-    let first = text.split("\n\n").next().unwrap();
-    assert!(first.contains("event: snapshot"), "{first}");
-    let data: Value = serde_json::from_str(
-        first
-            .lines()
-            .find_map(|l| l.strip_prefix("data: "))
-            .unwrap(),
-    )
-    .unwrap();
+    let mut feed = Feed::new(resp);
+    let (first, data) = feed.next().await;
+    assert_eq!(first, "snapshot", "{data}");
     assert_eq!(data["principals"], json!(["agent:triage-bot"]));
     assert_eq!(data["zones"], json!(["prod"]));
     assert_eq!(data["kill_switch"], json!(false));
-    drop(resp);
+    drop(feed);
     srv.stop().await;
-}
-
-/// Reads SSE events from `resp` until one of kind `until` arrives; their kinds, in order.
-async fn feed_kinds_until(resp: &mut reqwest::Response, until: &str) -> Vec<String> {
-    let mut text = String::new();
-    let mut kinds = Vec::new();
-    loop {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), resp.chunk())
-            .await
-            .expect("no event within 10 s")
-            .unwrap()
-            .expect("the feed ended");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let event: String = text.drain(..end + 2).collect();
-            if let Some(kind) = event.lines().find_map(|l| l.strip_prefix("event: ")) {
-                kinds.push(kind.to_owned());
-                if kind == until {
-                    return kinds;
-                }
-            }
-        }
-    }
 }
 
 /// `GET /v1/events?kinds=…` sends only those kinds (and the snapshot and heartbeats): a gate
@@ -669,24 +634,22 @@ async fn a_feed_follower_gets_only_the_kinds_it_asks_for() {
             .bearer_auth(&gate.token)
             .send()
     };
-    let mut filtered = follow(&format!("?kinds={}", writ_api::GATE_FEED_KINDS.join(",")))
+    let filtered = follow(&format!("?kinds={}", writ_api::GATE_FEED_KINDS.join(",")))
         .await
         .unwrap();
-    let mut all = follow("").await.unwrap();
+    let all = follow("").await.unwrap();
     assert_eq!(
         (filtered.status().as_u16(), all.status().as_u16()),
         (200, 200)
     );
-    assert_eq!(
-        feed_kinds_until(&mut filtered, "snapshot").await,
-        ["snapshot"]
-    );
-    assert_eq!(feed_kinds_until(&mut all, "snapshot").await, ["snapshot"]);
+    let (mut filtered, mut all) = (Feed::new(filtered), Feed::new(all));
+    assert_eq!(filtered.kinds_until("snapshot").await, ["snapshot"]);
+    assert_eq!(all.kinds_until("snapshot").await, ["snapshot"]);
     srv.authorize_ok(&agent, read_issue(&gate)).await;
     srv.revoke(json!({"principal": "agent:triage-bot"})).await;
-    let got = feed_kinds_until(&mut filtered, "revocation").await;
+    let got = filtered.kinds_until("revocation").await;
     assert!(!got.iter().any(|k| k == "decision"), "{got:?}");
-    let got = feed_kinds_until(&mut all, "revocation").await;
+    let got = all.kinds_until("revocation").await;
     assert!(got.iter().any(|k| k == "decision"), "{got:?}");
     for bad in ["?kinds=", "?kinds=a,,b"] {
         let resp = follow(bad).await.unwrap();

@@ -354,3 +354,63 @@ pub async fn spawn_node(
         .unwrap();
     (child, stdin, lines)
 }
+
+/// A server-sent event stream read event by event (`GET /v1/events`).
+pub struct Feed {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Feed {
+    pub fn new(resp: reqwest::Response) -> Feed {
+        Feed {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's kind and data (`null` when it has none); fails the test when the feed
+    /// ends or stays silent for 30 s.
+    pub async fn next(&mut self) -> (String, Value) {
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                if let Some(kind) = block.lines().find_map(|l| l.strip_prefix("event: ")) {
+                    let data = block
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .map_or(Value::Null, |d| serde_json::from_str(d).unwrap());
+                    return (kind.to_owned(), data);
+                }
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), self.resp.chunk())
+                .await
+                .expect("the feed went silent")
+                .unwrap()
+                .expect("the feed ended");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Reads until an event of `kind`: its data.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let (got, data) = self.next().await;
+            if got == kind {
+                return data;
+            }
+        }
+    }
+
+    /// Reads until an event of `kind`: the kinds read, in order, that one included.
+    pub async fn kinds_until(&mut self, kind: &str) -> Vec<String> {
+        let mut kinds = Vec::new();
+        loop {
+            let (got, _) = self.next().await;
+            kinds.push(got);
+            if kinds.last().is_some_and(|k| k == kind) {
+                return kinds;
+            }
+        }
+    }
+}
